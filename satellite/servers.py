@@ -1,0 +1,86 @@
+"""Run an ASGI app (receiver, simulator) on a loopback socket in a background thread.
+
+The socket is bound before the server starts, so the port is known and free of races:
+
+    with serve_in_thread(app) as server:
+        httpx.get(server.url + "/v1/satellite/stats")
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass
+
+import uvicorn
+
+__all__ = ["RunningServer", "serve_in_thread", "serve_forever", "bind_socket"]
+
+
+def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening TCP socket; port 0 picks a free one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _uvicorn_config(app, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,
+        lifespan="off",
+        timeout_keep_alive=30,
+        backlog=2048,
+    )
+
+
+@dataclass
+class RunningServer:
+    """A server started by ``serve_in_thread``; ``stop()`` ends it and joins its thread."""
+
+    url: str
+    port: int
+    _server: uvicorn.Server
+    _thread: threading.Thread
+    _sock: socket.socket
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        self._sock.close()
+
+    def __enter__(self) -> "RunningServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> RunningServer:
+    """Start ``app`` on ``host:port`` in a daemon thread; returns once it accepts connections."""
+    sock = bind_socket(host, port)
+    server = uvicorn.Server(_uvicorn_config(app, log_level))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the main thread owns signals
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="asgi-server")
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            sock.close()
+            raise RuntimeError("server thread died during start-up")
+        thread.join(0.01)
+    actual_port = sock.getsockname()[1]
+    return RunningServer(f"http://{host}:{actual_port}", actual_port, server, thread, sock)
+
+
+def serve_forever(app, host: str, port: int, log_level: str = "warning", on_ready=None) -> None:
+    """Serve ``app`` in the foreground until SIGINT/SIGTERM (for the CLI commands)."""
+    sock = bind_socket(host, port)
+    server = uvicorn.Server(_uvicorn_config(app, log_level))
+    if on_ready is not None:
+        on_ready(f"http://{host}:{sock.getsockname()[1]}")
+    server.run(sockets=[sock])
