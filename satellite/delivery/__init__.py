@@ -1,0 +1,5 @@
+"""Delivery of sealed batches to the SEI ingest endpoint."""
+
+from satellite.delivery.uploader import DrainReport, Uploader
+
+__all__ = ["Uploader", "DrainReport"]

@@ -1,0 +1,6 @@
+"""Sealed batches: the v1 wire format and the keys that seal and open them."""
+
+from satellite.sealing.batch_format import BatchHeader, OpenedBatch, open_sealed, read_header, seal
+from satellite.sealing.keys import generate_key_files, public_key_id
+
+__all__ = ["BatchHeader", "OpenedBatch", "open_sealed", "read_header", "seal", "generate_key_files", "public_key_id"]

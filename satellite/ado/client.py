@@ -1,0 +1,266 @@
+"""AdoClient: the one way the satellite talks to an Azure DevOps Server collection.
+
+    client = AdoClient(CollectionTarget(url, name), pat)
+    version = client.api_version()                  # negotiated once, cached
+    for page in client.pages_by_token("_apis/projects", page_size=100): ...
+
+Every request carries the PAT as Basic auth and ``X-TFS-FedAuthRedirect: Suppress`` (so a bad
+PAT is a 401, not a sign-in page), is retried on 408/429/5xx and network errors with full-jitter
+backoff honouring Retry-After, and verifies TLS unless the operator opted out.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+from urllib.parse import quote
+
+import httpx
+import structlog
+
+from satellite import __version__
+from satellite.ado.paging import iter_token_pages, iter_top_skip_pages
+from satellite.ado.responses import TransientAdoError, decode_response, is_retryable
+from satellite.ado.versions import ApiVersion, parse_out_of_range, pick_version
+from satellite.errors import AdoError, AdoNotFoundError, AdoResponseError, AdoTransportError, AdoVersionError
+from satellite.retrying import RetryPolicy
+from satellite.secret import Secret
+
+__all__ = ["AdoClient", "CollectionTarget", "TlsOptions", "segment"]
+
+log = structlog.get_logger(__name__)
+
+CONTINUATION_HEADER = "x-ms-continuationtoken"
+
+
+def segment(value: str) -> str:
+    """URL-encode one path segment (project and team names may hold spaces)."""
+    return quote(value, safe="")
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionTarget:
+    """A collection: its URL and a display name."""
+
+    url: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TlsOptions:
+    verify: bool = True
+    ca_bundle: Path | None = None
+
+    def httpx_verify(self) -> ssl.SSLContext | bool:
+        if not self.verify:
+            return False
+        if self.ca_bundle is not None:
+            return ssl.create_default_context(cafile=str(self.ca_bundle))
+        return True
+
+
+def _describe_transport_error(exc: httpx.TransportError, url: str) -> tuple[str, bool]:
+    """(message, retryable) for a network-level failure."""
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(exc.__cause__, ssl.SSLCertVerificationError):
+        reason = "certificate has expired" if "expired" in text else "certificate is not trusted"
+        return (
+            f"TLS verification failed for {url}: the server {reason}. If the server uses an internal CA,"
+            " add its certificate with tls.ca_bundle (PEM file) in the integration config",
+            False,
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out talking to {url} ({exc.__class__.__name__})", True
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect to {url}: {text or exc.__class__.__name__}", True
+    return f"network error talking to {url}: {exc.__class__.__name__} {text}".strip(), True
+
+
+class AdoClient:
+    """HTTP access to one collection, with auth, api-version, retries and paging."""
+
+    def __init__(
+        self,
+        target: CollectionTarget,
+        pat: Secret,
+        *,
+        tls: TlsOptions = TlsOptions(),
+        proxy: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),
+        max_connections: int = 8,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.target = target
+        self._retry = retry
+        token = base64.b64encode(f":{pat.reveal()}".encode()).decode()
+        Secret(token)  # registers the encoded form with the log redactor too
+        self._http = httpx.Client(
+            base_url=target.url.rstrip("/") + "/",
+            headers={
+                "Authorization": f"Basic {token}",
+                "X-TFS-FedAuthRedirect": "Suppress",
+                "Accept": "application/json",
+                "User-Agent": f"sei-satellite/{__version__}",
+            },
+            verify=tls.httpx_verify(),
+            proxy=proxy,
+            trust_env=proxy is None,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            transport=transport,
+            follow_redirects=False,
+        )
+        self._version: ApiVersion | None = None
+        self._version_lock = threading.Lock()
+        self._requests = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def request_count(self) -> int:
+        return self._requests
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "AdoClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # transport ---------------------------------------------------------------------------------
+
+    def _send_once(self, method: str, path: str, params: Mapping[str, Any] | None, json_body: Any, headers: Mapping[str, str] | None) -> httpx.Response:
+        with self._count_lock:
+            self._requests += 1
+        try:
+            return self._http.request(method, path, params=params, json=json_body, headers=headers)
+        except httpx.TransportError as exc:
+            message, retryable = _describe_transport_error(exc, self.target.url)
+            error_type = TransientAdoError if retryable else AdoTransportError
+            raise error_type(message, collection=self.target.url) from None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[Any, httpx.Headers]:
+        """Send with retries; returns (decoded JSON, response headers)."""
+        try:
+            for attempt in self._retry.retrying(is_retryable, what=f"{method} {self.target.name}/{path}"):
+                with attempt:
+                    response = self._send_once(method, path, params, json_body, headers)
+                    return decode_response(response, self.target.url), response.headers
+        except TransientAdoError as exc:
+            # Retries ran out: surface as a plain transport/server error of the same message.
+            raise AdoTransportError(str(exc), collection=exc.collection, status=exc.status, retry_after=exc.retry_after) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *, preview: bool = False) -> Any:
+        """GET a JSON resource at the negotiated api-version."""
+        query = {**(params or {}), "api-version": self.api_version().for_route(preview)}
+        return self.request("GET", path, query)[0]
+
+    # api-version -------------------------------------------------------------------------------
+
+    def api_version(self) -> ApiVersion:
+        """Negotiate once per collection: OPTIONS _apis, else the 'out of range' probe."""
+        with self._version_lock:
+            if self._version is None:
+                self._version = self._detect_version()
+                log.info("api_version", collection=self.target.url, server_max=self._version.server_max, using=self._version.base)
+            return self._version
+
+    def _detect_version(self) -> ApiVersion:
+        server_max = self._max_from_options() or self._max_from_probe()
+        base = pick_version(server_max)
+        if base is None:
+            raise AdoVersionError(
+                f"{self.target.url} supports REST api-version {server_max} at most; the satellite needs"
+                " Azure DevOps Server 2019 (5.0) or later",
+                collection=self.target.url,
+            )
+        return ApiVersion(server_max=server_max, base=base)
+
+    def _max_from_options(self) -> str | None:
+        try:
+            body, _ = self.request("OPTIONS", "_apis")
+        except (AdoNotFoundError, AdoResponseError):
+            return None
+        versions = []
+        for location in (body or {}).get("value", []) if isinstance(body, dict) else []:
+            try:
+                versions.append(float(location.get("maxVersion")))
+            except (TypeError, ValueError):
+                continue
+        if not versions:
+            return None
+        return f"{max(versions):.1f}"
+
+    def _max_from_probe(self) -> str:
+        try:
+            self.request("GET", "_apis/projects", {"api-version": "99.0", "$top": 1})
+        except AdoVersionError as exc:
+            found = parse_out_of_range(str(exc))
+            if found:
+                return found
+        raise AdoVersionError(
+            f"could not learn the REST api-version of {self.target.url}: neither OPTIONS _apis nor the"
+            " version probe answered; is this an Azure DevOps Server collection URL?",
+            collection=self.target.url,
+        )
+
+    # paging ------------------------------------------------------------------------------------
+
+    def pages_by_token(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        page_size: int,
+        top_param: str = "$top",
+        preview: bool = False,
+    ) -> Iterator[list[dict]]:
+        """Pages of ``value`` following the ``x-ms-continuationtoken`` response header."""
+        base = {**(params or {}), top_param: page_size, "api-version": self.api_version().for_route(preview)}
+
+        def fetch(token: str | None) -> tuple[list[dict], str | None]:
+            query = dict(base) if token is None else {**base, "continuationToken": token}
+            body, headers = self.request("GET", path, query)
+            return _values(body, self.target.url, path), headers.get(CONTINUATION_HEADER)
+
+        return iter_token_pages(fetch, where=f"{self.target.url}/{path}")
+
+    def pages_by_offset(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        page_size: int,
+        top_param: str = "$top",
+        skip_param: str = "$skip",
+        preview: bool = False,
+    ) -> Iterator[list[dict]]:
+        """Pages of ``value`` using ``$top``/``$skip``, until a short page."""
+        base = {**(params or {}), "api-version": self.api_version().for_route(preview)}
+
+        def fetch(skip: int) -> list[dict]:
+            query = {**base, top_param: page_size, skip_param: skip}
+            return _values(self.request("GET", path, query)[0], self.target.url, path)
+
+        return iter_top_skip_pages(fetch, page_size, where=f"{self.target.url}/{path}")
+
+
+def _values(body: Any, collection: str, path: str) -> list[dict]:
+    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+        raise AdoResponseError(f"{collection}: expected a {{count, value}} list from {path}", collection=collection)
+    return body["value"]

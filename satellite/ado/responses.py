@@ -1,0 +1,113 @@
+"""Turn an Azure DevOps Server HTTP response into JSON or the right ``AdoError``. Pure, no I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from satellite.errors import (
+    AdoAuthError,
+    AdoError,
+    AdoNotFoundError,
+    AdoPermissionError,
+    AdoResponseError,
+    AdoVersionError,
+)
+from satellite.retrying import parse_retry_after
+
+__all__ = ["decode_response", "RETRYABLE_STATUSES", "TransientAdoError", "is_retryable"]
+
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class TransientAdoError(AdoError):
+    """A failure worth retrying: 408/429/5xx, a reset connection, a timeout."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, TransientAdoError)
+
+
+def _server_message(response: httpx.Response) -> tuple[str, str]:
+    """(message, typeKey) from a WrappedException body, or ('', '')."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return "", ""
+    if not isinstance(body, dict):
+        return "", ""
+    return str(body.get("message") or "")[:500], str(body.get("typeKey") or "")
+
+
+def _is_html(response: httpx.Response) -> bool:
+    content_type = response.headers.get("content-type", "").lower()
+    if "html" in content_type:
+        return True
+    head = response.content[:200].lstrip().lower()
+    return head.startswith(b"<!doctype html") or head.startswith(b"<html")
+
+
+def decode_response(response: httpx.Response, collection: str) -> Any:
+    """The JSON body of a successful response.
+
+    Raises:
+        AdoAuthError: 401, or an HTML page where JSON was expected on a 2xx (203 sign-in page).
+        AdoPermissionError: 403.
+        AdoNotFoundError: 404.
+        AdoVersionError: 400 about the api-version.
+        TransientAdoError: 408/429/5xx, with ``retry_after`` from the Retry-After header.
+        AdoResponseError: anything else, including a 2xx body that is not JSON.
+    """
+    status = response.status_code
+    path = response.request.url.path if response.request else ""
+    if 200 <= status < 300:
+        if status == 203 or _is_html(response):
+            raise AdoAuthError(
+                f"{collection} answered with an HTML sign-in page instead of JSON (HTTP {status}):"
+                " the PAT was refused or has expired; create a new PAT on this server and update the config",
+                collection=collection,
+                status=status,
+            )
+        try:
+            return response.json()
+        except (ValueError, UnicodeDecodeError):
+            raise AdoResponseError(
+                f"{collection} returned a body that is not valid JSON for {path} (HTTP {status}, "
+                f"{len(response.content)} bytes)",
+                collection=collection,
+                status=status,
+            ) from None
+    message, type_key = _server_message(response)
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    if status in RETRYABLE_STATUSES:
+        raise TransientAdoError(
+            f"{collection} answered HTTP {status} for {path}" + (f": {message}" if message else ""),
+            collection=collection,
+            status=status,
+            retry_after=retry_after,
+        )
+    if status == 401:
+        raise AdoAuthError(
+            f"{collection} refused the PAT (HTTP 401{', TF400813' if 'TF400813' in message else ''}):"
+            " check that the PAT is valid, not expired, and was created on this server for this collection",
+            collection=collection,
+            status=status,
+        )
+    if status == 403:
+        raise AdoPermissionError(
+            f"{collection} denied access to {path} (HTTP 403): the PAT lacks a scope or permission"
+            + (f" ({message})" if message else ""),
+            collection=collection,
+            status=status,
+        )
+    if status == 404:
+        detail = message or ("this route does not exist on this server version" if _is_html(response) else "not found")
+        raise AdoNotFoundError(f"{collection}: {path} not found (HTTP 404): {detail}", collection=collection, status=status)
+    if status == 400 and ("api-version" in message.lower() or "version" in type_key.lower() or "-preview" in message):
+        raise AdoVersionError(f"{collection}: {message}", collection=collection, status=status)
+    raise AdoResponseError(
+        f"{collection} answered HTTP {status} for {path}" + (f": {message}" if message else ""),
+        collection=collection,
+        status=status,
+    )

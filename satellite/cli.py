@@ -1,0 +1,146 @@
+"""The ``satellite`` command: parses arguments and dispatches; every command returns an exit code.
+
+Exit codes: 0 success, 1 the work failed (reported), 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from satellite import __version__
+from satellite.errors import ConfigError, SatelliteError
+from satellite.log import configure_logging, redact_text
+
+__all__ = ["main"]
+
+
+def _config_validate(args: argparse.Namespace) -> int:
+    from satellite.config import load_config
+
+    config = load_config(args.file)
+    print(f"{args.file}: valid ({len(config.integrations)} integration(s), data_dir {config.satellite.data_dir})")
+    return 0
+
+
+def _config_schema(args: argparse.Namespace) -> int:
+    from satellite.config import config_json_schema
+
+    print(json.dumps(config_json_schema(), indent=2))
+    return 0
+
+
+def _keys_generate(args: argparse.Namespace) -> int:
+    from satellite.sealing.keys import generate_key_files
+
+    try:
+        files = generate_key_files(args.out, overwrite=args.force)
+    except FileExistsError as exc:
+        print(f"keys: {exc}", file=sys.stderr)
+        return 2
+    print(f"SEI recipient key pair:  {files.recipient_private} (private, 0600), {files.recipient_public}")
+    print(f"  recipient key id:      {files.recipient_key_id}")
+    print(f"satellite signing pair:  {files.signing_private} (private, 0600), {files.signing_public}")
+    print(f"  signer key id:         {files.signer_key_id}")
+    print("Give the satellite the recipient PUBLIC key and its signing PRIVATE key; keep the recipient private key on the SEI side.")
+    return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from satellite.config import load_config
+    from satellite.sync.runner import sync_once
+
+    config = load_config(args.config)
+    result = sync_once(config)
+    collected = sum(o.records for o in result.collection.outcomes)
+    delivered = result.drain.delivered if result.drain else 0
+    print(f"sync: {collected} record(s) collected, {delivered} batch(es) delivered, "
+          f"{result.outbox.batches} batch(es) still in the outbox, {len(result.errors)} error(s)")
+    for error in result.errors:
+        print(f"  error: {error}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def _simulator(args: argparse.Namespace) -> int:
+    from satellite.simulator import command
+
+    return command.run(args)
+
+
+def _receiver(args: argparse.Namespace) -> int:
+    from satellite.receiver import command
+
+    return command.run(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from satellite.demo import run_demo
+
+    return run_demo(scale=args.scale, seed=args.seed, profile=args.profile)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="satellite", description="SEI Ingestion Satellite for Azure DevOps Server")
+    parser.add_argument("--version", action="version", version=f"satellite {__version__}")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-format", default="auto", choices=["auto", "json", "console"])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    config = commands.add_parser("config", help="validate the configuration or print its JSON Schema")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    validate = config_commands.add_parser("validate", help="check a config file; every problem is listed")
+    validate.add_argument("file", type=Path)
+    validate.set_defaults(handler=_config_validate)
+    schema = config_commands.add_parser("schema", help="print the JSON Schema of the config file (for editors)")
+    schema.set_defaults(handler=_config_schema)
+
+    keys = commands.add_parser("keys", help="key management")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    generate = keys_commands.add_parser("generate", help="write the SEI recipient and satellite signing key pairs (PEM)")
+    generate.add_argument("--out", type=Path, required=True, help="directory to write the four PEM files into")
+    generate.add_argument("--force", action="store_true", help="replace existing key files")
+    generate.set_defaults(handler=_keys_generate)
+
+    sync = commands.add_parser("sync", help="collect everything due, upload it, exit")
+    sync.add_argument("-c", "--config", type=Path, required=True)
+    sync.add_argument("--once", action="store_true", default=True, help="one pass, then exit (the only mode of sync)")
+    sync.set_defaults(handler=_sync)
+
+    simulator = commands.add_parser("simulator", help="run the Azure DevOps Server simulator")
+    from satellite.simulator import command as simulator_command
+
+    simulator_command.configure_parser(simulator)
+    simulator.set_defaults(handler=_simulator)
+
+    receiver = commands.add_parser("receiver", help="run the reference SEI receiver")
+    from satellite.receiver import command as receiver_command
+
+    receiver_command.configure_parser(receiver)
+    receiver.set_defaults(handler=_receiver)
+
+    demo = commands.add_parser("demo", help="simulator + satellite + receiver on loopback; prints what arrived")
+    demo.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"])
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--profile", default="2022", choices=["2019", "2020", "2022", "7.1"])
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    json_output = {"auto": None, "json": True, "console": False}[args.log_format]
+    configure_logging(args.log_level, json_output=json_output, stream=sys.stderr if args.command in ("demo", "config", "keys") else None)
+    try:
+        return args.handler(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
+        return 2
+    except SatelliteError as exc:
+        print(f"error: {redact_text(str(exc))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,101 @@
+"""Logging: structlog, JSON lines off a terminal, readable console output on one, secrets redacted.
+
+Call ``configure_logging()`` once at start-up; get loggers with ``structlog.get_logger()``.
+The redaction processor runs last before rendering, so nothing reaches stdout unscrubbed:
+values under sensitive keys are masked, and every known secret value (see
+``satellite.secret``) is replaced wherever it appears in any string, exception text included.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+from satellite.secret import MASK, Secret, known_secret_values
+
+__all__ = ["configure_logging", "redact", "redact_text", "SENSITIVE_KEYS"]
+
+SENSITIVE_KEYS = frozenset(
+    {"pat", "token", "authorization", "password", "secret", "api_key", "apikey", "private_key", "cookie"}
+)
+_BASIC_AUTH = re.compile(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
+_URL_USERINFO = re.compile(r"(?i)(https?://)[^/@\s:]+:[^/@\s]+@")
+
+
+def redact_text(text: str) -> str:
+    """Remove every known secret value and credential-shaped fragment from ``text``."""
+    for value in sorted(known_secret_values(), key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, MASK)
+    text = _BASIC_AUTH.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    return _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+
+
+def _redact_value(key: str | None, value: Any) -> Any:
+    if key is not None and key.lower() in SENSITIVE_KEYS:
+        return MASK
+    if isinstance(value, Secret):
+        return MASK
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact_value(None, v) for v in value]
+    return value
+
+
+def redact(logger: Any, method_name: str, event_dict: dict) -> dict:
+    """structlog processor: mask sensitive keys and scrub secret values everywhere."""
+    return {k: _redact_value(k, v) for k, v in event_dict.items()}
+
+
+def configure_logging(level: str = "info", *, json_output: bool | None = None, stream=None) -> None:
+    """Set up structlog (and route stdlib logging through the same redaction).
+
+    Args:
+        level: minimum level name.
+        json_output: force JSON (True) or console (False); default: JSON unless stdout is a TTY.
+        stream: where to write; default stdout.
+    """
+    stream = stream or sys.stdout
+    if json_output is None:
+        json_output = not stream.isatty()
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json_output
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # Tracebacks become data before redaction sees them; locals are never rendered.
+        structlog.processors.ExceptionRenderer(structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+        if json_output
+        else structlog.processors.format_exc_info,
+    ]
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    structlog.configure(
+        processors=[*shared, redact, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
+    # Third-party libraries log through stdlib logging: same redaction, same output.
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact, renderer],
+            foreign_pre_chain=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(numeric, logging.WARNING))

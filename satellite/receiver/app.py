@@ -1,0 +1,99 @@
+"""The reference SEI receiver (contract 4.3): authenticate, verify, decrypt, de-duplicate, store.
+
+Routes:
+    POST /v1/satellite/batches   sealed batch -> 201 stored | 200 already stored
+    GET  /v1/satellite/stats     counts per record type
+    GET  /v1/satellite/records   ?type=git.commit[&data=1] -> the stored records of one type
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Mapping
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from satellite.errors import SealingError
+from satellite.receiver.storage import ReceiverStorage
+from satellite.sealing.batch_format import open_sealed, read_header
+from satellite.secret import Secret
+
+__all__ = ["ReceiverKeys", "create_receiver_app"]
+
+DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReceiverKeys:
+    """What the receiver trusts: API keys, its recipient private keys and registered satellite keys (by id)."""
+
+    api_keys: tuple[Secret, ...]
+    recipients: Mapping[str, X25519PrivateKey]
+    signers: Mapping[str, Ed25519PublicKey]
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES) -> Starlette:
+    def authorized(request: Request) -> bool:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return False
+        return any(hmac.compare_digest(token.encode(), k.reveal().encode()) for k in keys.api_keys)
+
+    async def post_batch(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "unknown API key")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_batch_bytes:
+            return _error(413, f"batch larger than {max_batch_bytes} bytes")
+        body = await request.body()
+        if len(body) > max_batch_bytes:
+            return _error(413, f"batch larger than {max_batch_bytes} bytes")
+        try:
+            header = read_header(body)
+        except SealingError as exc:
+            return _error(422, str(exc))
+        signer = keys.signers.get(header.signer_key_id)
+        if signer is None:
+            return _error(403, f"signing key {header.signer_key_id} is not registered")
+        recipient = keys.recipients.get(header.recipient_key_id)
+        if recipient is None:
+            return _error(422, f"recipient key {header.recipient_key_id} is unknown to this receiver")
+        if request.headers.get("idempotency-key") != header.batch_id:
+            return _error(400, "Idempotency-Key must equal the batch id")
+        try:
+            opened = await run_in_threadpool(open_sealed, body, recipient, signer)
+        except SealingError as exc:
+            return _error(422, str(exc))
+        stored = await run_in_threadpool(storage.store_batch, opened)
+        return JSONResponse({"batch_id": header.batch_id, "stored": stored}, status_code=201 if stored else 200)
+
+    async def get_stats(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "unknown API key")
+        return JSONResponse(await run_in_threadpool(storage.stats))
+
+    async def get_records(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "unknown API key")
+        record_type = request.query_params.get("type", "")
+        with_data = request.query_params.get("data") == "1"
+        return JSONResponse({"type": record_type, "records": await run_in_threadpool(storage.records, record_type, with_data)})
+
+    return Starlette(
+        routes=[
+            Route("/v1/satellite/batches", post_batch, methods=["POST"]),
+            Route("/v1/satellite/stats", get_stats, methods=["GET"]),
+            Route("/v1/satellite/records", get_records, methods=["GET"]),
+        ]
+    )

@@ -1,0 +1,99 @@
+"""The reference receiver's SQLite store: batches seen (for de-duplication) and the latest record per (type, key)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from satellite.sealing.batch_format import OpenedBatch
+
+__all__ = ["ReceiverStorage"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id       TEXT PRIMARY KEY,
+    satellite_id   TEXT NOT NULL,
+    tenant         TEXT NOT NULL,
+    integration_id TEXT NOT NULL,
+    stream         TEXT NOT NULL,
+    seq            INTEGER NOT NULL,
+    record_count   INTEGER NOT NULL,
+    received_at    REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    type        TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    op          TEXT NOT NULL,
+    observed_at TEXT NOT NULL,
+    data        TEXT,
+    batch_id    TEXT NOT NULL,
+    PRIMARY KEY (type, key)
+);
+"""
+
+
+class ReceiverStorage:
+    """Thread-safe; ``store_batch`` is one transaction and returns False for a batch seen before."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(data_dir / "receiver.db", check_same_thread=False, isolation_level=None, timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def store_batch(self, batch: OpenedBatch) -> bool:
+        h = batch.header
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                inserted = conn.execute(
+                    "INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (h.batch_id, h.satellite_id, h.tenant, h.integration_id, h.stream, h.seq, h.record_count, time.time()),
+                ).rowcount
+                if inserted:
+                    conn.executemany(
+                        "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (type, key) DO UPDATE SET"
+                        " op=excluded.op, observed_at=excluded.observed_at, data=excluded.data, batch_id=excluded.batch_id"
+                        " WHERE excluded.observed_at >= records.observed_at",
+                        [
+                            (r["type"], r["key"], r["op"], r["observed_at"], json.dumps(r.get("data")), h.batch_id)
+                            for r in batch.records
+                        ],
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return bool(inserted)
+
+    def stats(self) -> dict:
+        with self._lock:
+            batches, records_in_batches = self._conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(record_count), 0) FROM batches"
+            ).fetchone()
+            rows = self._conn.execute("SELECT type, op, COUNT(*) FROM records GROUP BY type, op").fetchall()
+        types: dict[str, dict[str, int]] = {}
+        for record_type, op, count in rows:
+            entry = types.setdefault(record_type, {"live": 0, "deleted": 0})
+            entry["live" if op == "upsert" else "deleted"] += count
+        return {"batches": batches, "records_received": records_in_batches, "types": types}
+
+    def records(self, record_type: str, include_data: bool = False) -> list[dict]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key, op, observed_at, data FROM records WHERE type=? ORDER BY key", (record_type,)
+            ).fetchall()
+        return [
+            {"key": k, "op": op, "observed_at": seen, **({"data": json.loads(d)} if include_data else {})}
+            for k, op, seen, d in rows
+        ]

@@ -1,0 +1,170 @@
+"""Sealed batch format version 1: pure functions, no I/O.
+
+Bytes on the wire and at rest::
+
+    b"SEIB" | version (1 byte) | header length (4 bytes, big-endian) | header | payload | signature
+
+- header: canonical JSON (sorted keys, compact, UTF-8) describing the batch (``BatchHeader``).
+- payload: HPKE base mode (RFC 9180) DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM to the
+  SEI recipient key; ``info`` = b"SEIB1" + SHA-256(header), so a header cannot be moved onto
+  another payload. Plaintext = gzip of newline-delimited JSON records.
+- signature: Ed25519 (64 bytes) by the satellite over every byte before it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import struct
+from dataclasses import asdict, dataclass
+from typing import Iterable, Mapping
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from satellite.errors import SealingError
+
+__all__ = [
+    "BatchHeader",
+    "OpenedBatch",
+    "SUITE_NAMES",
+    "MAGIC",
+    "VERSION",
+    "seal",
+    "open_sealed",
+    "read_header",
+    "encode_records",
+    "decode_records",
+]
+
+MAGIC = b"SEIB"
+VERSION = 1
+SIGNATURE_LEN = 64
+_PREFIX = struct.Struct(">4sBI")
+_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+SUITE_NAMES = {"kem": "DHKEM(X25519, HKDF-SHA256)", "kdf": "HKDF-SHA256", "aead": "AES-256-GCM"}
+MAX_HEADER_LEN = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BatchHeader:
+    """What a batch is, in the clear (authenticated by the signature and bound into HPKE)."""
+
+    batch_id: str
+    satellite_id: str
+    tenant: str
+    integration_id: str
+    service: str
+    stream: str
+    seq: int
+    schema_version: int
+    created_at: str
+    record_count: int
+    cursor_from: str | None
+    cursor_to: str | None
+    recipient_key_id: str
+    signer_key_id: str
+    content_encoding: str = "gzip"
+    suite: Mapping[str, str] | None = None
+
+    def canonical_bytes(self) -> bytes:
+        body = asdict(self)
+        body["suite"] = dict(self.suite or SUITE_NAMES)
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "BatchHeader":
+        try:
+            body = json.loads(raw)
+            return cls(**body)
+        except (ValueError, TypeError) as exc:
+            raise SealingError(f"batch header is not valid: {exc.__class__.__name__}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedBatch:
+    header: BatchHeader
+    records: tuple[dict, ...]
+
+
+def encode_records(records: Iterable[Mapping]) -> bytes:
+    """gzip(NDJSON). ``mtime=0`` keeps the bytes reproducible."""
+    ndjson = b"".join(
+        json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" for r in records
+    )
+    return gzip.compress(ndjson, compresslevel=6, mtime=0)
+
+
+def decode_records(compressed: bytes) -> tuple[dict, ...]:
+    try:
+        text = gzip.decompress(compressed)
+        return tuple(json.loads(line) for line in text.splitlines() if line)
+    except (OSError, EOFError, ValueError) as exc:
+        raise SealingError(f"batch payload is not gzip NDJSON: {exc.__class__.__name__}") from None
+
+
+def _info(header_bytes: bytes) -> bytes:
+    return b"SEIB1" + hashlib.sha256(header_bytes).digest()
+
+
+def seal(
+    header: BatchHeader,
+    compressed_payload: bytes,
+    recipient: X25519PublicKey,
+    signer: Ed25519PrivateKey,
+) -> bytes:
+    """Encrypt ``compressed_payload`` to ``recipient`` and sign the whole batch."""
+    header_bytes = header.canonical_bytes()
+    ciphertext = _SUITE.encrypt(compressed_payload, recipient, info=_info(header_bytes))
+    body = _PREFIX.pack(MAGIC, VERSION, len(header_bytes)) + header_bytes + ciphertext
+    return body + signer.sign(body)
+
+
+def _split(sealed: bytes) -> tuple[BatchHeader, bytes, bytes, bytes, bytes]:
+    """(header, header bytes, ciphertext, signed body, signature); checks framing only."""
+    if len(sealed) < _PREFIX.size + SIGNATURE_LEN:
+        raise SealingError("batch is truncated")
+    magic, version, header_len = _PREFIX.unpack_from(sealed)
+    if magic != MAGIC:
+        raise SealingError("not a sealed batch (bad magic)")
+    if version != VERSION:
+        raise SealingError(f"unsupported sealed batch version {version}")
+    if header_len > MAX_HEADER_LEN or _PREFIX.size + header_len + SIGNATURE_LEN > len(sealed):
+        raise SealingError("batch header length is out of bounds")
+    header_bytes = sealed[_PREFIX.size : _PREFIX.size + header_len]
+    body, signature = sealed[:-SIGNATURE_LEN], sealed[-SIGNATURE_LEN:]
+    ciphertext = body[_PREFIX.size + header_len :]
+    return BatchHeader.from_bytes(header_bytes), header_bytes, ciphertext, body, signature
+
+
+def read_header(sealed: bytes) -> BatchHeader:
+    """The header, unauthenticated: use it only to pick keys, then call ``open_sealed``."""
+    return _split(sealed)[0]
+
+
+def open_sealed(
+    sealed: bytes,
+    recipient: X25519PrivateKey,
+    signer: Ed25519PublicKey,
+) -> OpenedBatch:
+    """Verify the signature, decrypt and decode a batch.
+
+    Raises:
+        SealingError: framing, signature, decryption or payload check failed.
+    """
+    header, header_bytes, ciphertext, body, signature = _split(sealed)
+    try:
+        signer.verify(signature, body)
+    except InvalidSignature:
+        raise SealingError("signature does not verify") from None
+    try:
+        compressed = _SUITE.decrypt(ciphertext, recipient, info=_info(header_bytes))
+    except (InvalidTag, ValueError):
+        raise SealingError("payload does not decrypt with this key and header") from None
+    records = decode_records(compressed)
+    if len(records) != header.record_count:
+        raise SealingError("record count does not match the header")
+    return OpenedBatch(header, records)

@@ -1,0 +1,72 @@
+"""Sealer: turns a list of records into a sealed batch with this satellite's keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+from satellite.sealing.batch_format import BatchHeader, encode_records, seal
+from satellite.sealing.keys import load_ed25519_private, load_x25519_public, public_key_id
+from satellite.streams.base import utc_now
+
+__all__ = ["Sealer", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Sealer:
+    satellite_id: str
+    tenant: str
+    recipient_key_id: str
+    recipient: X25519PublicKey
+    signer: Ed25519PrivateKey
+
+    @classmethod
+    def from_settings(cls, settings) -> "Sealer":
+        """From ``satellite.config.SatelliteSettings``."""
+        encryption = settings.encryption
+        return cls(
+            satellite_id=settings.id,
+            tenant=settings.tenant,
+            recipient_key_id=encryption.recipient_key_id,
+            recipient=load_x25519_public(encryption.recipient_public_key),
+            signer=load_ed25519_private(encryption.signing_private_key.reveal()),
+        )
+
+    @property
+    def signer_key_id(self) -> str:
+        return public_key_id(self.signer.public_key())
+
+    def seal_records(
+        self,
+        *,
+        batch_id: str,
+        integration_id: str,
+        service: str,
+        stream: str,
+        seq: int,
+        records: Sequence[dict],
+        cursor_from: str | None,
+        cursor_to: str | None,
+    ) -> bytes:
+        header = BatchHeader(
+            batch_id=batch_id,
+            satellite_id=self.satellite_id,
+            tenant=self.tenant,
+            integration_id=integration_id,
+            service=service,
+            stream=stream,
+            seq=seq,
+            schema_version=SCHEMA_VERSION,
+            created_at=utc_now(),
+            record_count=len(records),
+            cursor_from=cursor_from,
+            cursor_to=cursor_to,
+            recipient_key_id=self.recipient_key_id,
+            signer_key_id=self.signer_key_id,
+        )
+        return seal(header, encode_records(records), self.recipient, self.signer)

@@ -1,0 +1,1 @@
+"""The sync loop: streams -> sealed batches in the outbox -> upload."""

@@ -1,0 +1,91 @@
+"""BatchWriter: records -> sealed batches in the outbox, each stored with its cursor in one transaction."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Iterable
+
+from satellite.sealing.sealer import Sealer
+from satellite.store import CursorKey, OutboxEntry, Store
+from satellite.streams.base import Checkpoint, Record, StreamItem, content_hash
+
+__all__ = ["BatchWriter", "WriteResult"]
+
+
+def _cursor_digest(cursor: str | None) -> str | None:
+    return None if cursor is None else "sha256:" + content_hash(json.loads(cursor))
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    records: int
+    batches: int
+    counts_by_type: dict[str, int]
+
+
+class BatchWriter:
+    """Seals a stream's records into batches of at most ``max_records`` / ~``max_bytes``.
+
+    A batch is stored together with the latest checkpoint that precedes its last record;
+    a checkpoint with no records after it is stored on its own at the end.
+    """
+
+    def __init__(self, store: Store, sealer: Sealer, *, cursor_key: CursorKey, service: str, max_records: int, max_bytes: int) -> None:
+        self._store = store
+        self._sealer = sealer
+        self._key = cursor_key
+        self._service = service
+        self._max_records = max_records
+        self._max_bytes = max_bytes
+
+    def write(self, items: Iterable[StreamItem]) -> WriteResult:
+        stored_cursor = self._store.get_cursor(self._key)
+        checkpoint = stored_cursor
+        pending: list[dict] = []
+        pending_bytes = 0
+        records = batches = 0
+        counts: dict[str, int] = {}
+
+        def flush() -> None:
+            nonlocal pending, pending_bytes, stored_cursor, batches
+            if pending:
+                self._store_batch(pending, stored_cursor, checkpoint)
+                batches += 1
+            elif checkpoint != stored_cursor and checkpoint is not None:
+                self._store.save_cursor(self._key, checkpoint)
+            stored_cursor = checkpoint
+            pending, pending_bytes = [], 0
+
+        for item in items:
+            if isinstance(item, Checkpoint):
+                checkpoint = item.cursor
+                continue
+            assert isinstance(item, Record)
+            doc = item.to_json()
+            pending.append(doc)
+            pending_bytes += len(json.dumps(doc, separators=(",", ":")))
+            records += 1
+            counts[item.type] = counts.get(item.type, 0) + 1
+            if len(pending) >= self._max_records or pending_bytes >= self._max_bytes:
+                flush()
+        flush()
+        return WriteResult(records, batches, counts)
+
+    def _store_batch(self, docs: list[dict], cursor_from: str | None, cursor_to: str | None) -> None:
+        seq = self._store.next_seq(self._key.integration_id, self._key.stream)
+        batch_id = str(uuid.uuid4())
+        body = self._sealer.seal_records(
+            batch_id=batch_id,
+            integration_id=self._key.integration_id,
+            service=self._service,
+            stream=self._key.stream,
+            seq=seq,
+            records=docs,
+            cursor_from=_cursor_digest(cursor_from),
+            cursor_to=_cursor_digest(cursor_to),
+        )
+        entry = OutboxEntry(batch_id, self._key.integration_id, self._key.stream, seq, len(docs), body)
+        advance = (self._key, cursor_to) if cursor_to is not None and cursor_to != cursor_from else None
+        self._store.commit_batch(entry, advance)

@@ -1,0 +1,199 @@
+"""Collect one integration: collections -> projects -> repositories -> commits.
+
+Each (stream, partition) is one unit of work; a unit that fails (deleted project, missing
+scope, garbage body) is reported and the others go on. Repositories are read concurrently,
+bounded by ``limits.concurrency`` (one HTTP connection pool per collection).
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from threading import Lock
+from typing import Callable, Iterable
+
+import structlog
+
+from satellite.ado.client import AdoClient, CollectionTarget, TlsOptions
+from satellite.errors import AdoError, SatelliteError
+from satellite.retrying import RetryPolicy
+from satellite.sealing.sealer import Sealer
+from satellite.store import CursorKey, Store
+from satellite.streams import CommitsStream, ProjectsStream, RepositoriesStream, StreamContext, StreamItem
+from satellite.sync.batching import BatchWriter
+
+__all__ = ["Collector", "StreamOutcome", "CollectionReport", "collection_targets"]
+
+log = structlog.get_logger(__name__)
+
+IMPLEMENTED_SERVICES = frozenset({"repos"})
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOutcome:
+    """How one unit of work went."""
+
+    integration_id: str
+    collection: str
+    stream: str
+    partition: str
+    records: int
+    batches: int
+    counts_by_type: dict[str, int]
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class CollectionReport:
+    outcomes: list[StreamOutcome] = field(default_factory=list)
+    requests: int = 0
+    _lock: Lock = field(default_factory=Lock, repr=False)
+
+    def add(self, outcome: StreamOutcome) -> None:
+        with self._lock:
+            self.outcomes.append(outcome)
+
+    @property
+    def errors(self) -> list[StreamOutcome]:
+        return [o for o in self.outcomes if o.error]
+
+    def counts_by_type(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for outcome in self.outcomes:
+            for record_type, n in outcome.counts_by_type.items():
+                totals[record_type] = totals.get(record_type, 0) + n
+        return totals
+
+
+def collection_targets(integration, tls: TlsOptions, proxy: str | None, timeout: float, retry: RetryPolicy) -> list[CollectionTarget]:
+    """The collections an integration covers: its URL, named ones, or all ("*") from the server."""
+    if not integration.collections:
+        return [CollectionTarget(integration.url, integration.url.rstrip("/").rsplit("/", 1)[-1])]
+    names = list(integration.collections)
+    if names == ["*"]:
+        server = AdoClient(CollectionTarget(integration.url, "server"), integration.pat, tls=tls, proxy=proxy, timeout=timeout, retry=retry)
+        with server:
+            names = []
+            for page in server.pages_by_offset("_apis/projectCollections", page_size=100):
+                names.extend(c["name"] for c in page)
+    return [CollectionTarget(f"{integration.url.rstrip('/')}/{name}", name) for name in names]
+
+
+class Collector:
+    """Runs every due stream of one integration into the outbox."""
+
+    def __init__(
+        self,
+        integration,
+        limits,
+        store: Store,
+        sealer: Sealer,
+        *,
+        retry: RetryPolicy = RetryPolicy(),
+        transport_factory: Callable[[], object] | None = None,
+    ) -> None:
+        self.integration = integration
+        self.limits = limits
+        self.store = store
+        self.sealer = sealer
+        self.retry = retry
+        self._tls = TlsOptions(verify=integration.tls.verify, ca_bundle=integration.tls.ca_bundle)
+        self._transport_factory = transport_factory
+
+    def _client(self, target: CollectionTarget) -> AdoClient:
+        return AdoClient(
+            target,
+            self.integration.pat,
+            tls=self._tls,
+            proxy=self.integration.proxy,
+            timeout=self.limits.request_timeout.total_seconds(),
+            retry=self.retry,
+            max_connections=self.limits.concurrency,
+            transport=self._transport_factory() if self._transport_factory else None,
+        )
+
+    def run(self, report: CollectionReport) -> None:
+        for service in self.integration.services:
+            if service not in IMPLEMENTED_SERVICES:
+                log.info("service_not_collected_yet", integration=self.integration.id, service=service)
+        try:
+            targets = collection_targets(
+                self.integration, self._tls, self.integration.proxy, self.limits.request_timeout.total_seconds(), self.retry
+            )
+        except AdoError as exc:
+            self._fail(report, "", "core.collections", "", exc)
+            return
+        for target in targets:
+            with self._client(target) as client:
+                try:
+                    self._collect_collection(client, report)
+                finally:
+                    report.requests += client.request_count
+
+    def _fail(self, report: CollectionReport, collection: str, stream: str, partition: str, exc: Exception) -> None:
+        log.error("stream_failed", integration=self.integration.id, collection=collection, stream=stream, partition=partition, error=str(exc))
+        report.add(StreamOutcome(self.integration.id, collection, stream, partition, 0, 0, {}, error=str(exc)))
+
+    def _run_unit(self, report: CollectionReport, client: AdoClient, stream, partition: str, read: Callable[[StreamContext], Iterable[StreamItem]]) -> bool:
+        """Read one (stream, partition) into the outbox; False if it failed (already reported)."""
+        key = CursorKey(self.integration.id, stream.name, f"{client.target.name}/{partition}")
+        started = time.monotonic()
+        ctx = StreamContext(client, key.partition, self.store.get_cursor(key), self.limits.page_sizes)
+        writer = BatchWriter(
+            self.store,
+            self.sealer,
+            cursor_key=key,
+            service=stream.service,
+            max_records=self.limits.batch.max_records,
+            max_bytes=self.limits.batch.max_bytes,
+        )
+        try:
+            result = writer.write(read(ctx))
+        except AdoError as exc:
+            self._fail(report, client.target.name, stream.name, partition, exc)
+            return False
+        seconds = time.monotonic() - started
+        report.add(StreamOutcome(self.integration.id, client.target.name, stream.name, partition, result.records, result.batches, result.counts_by_type, None, seconds))
+        if result.records:
+            log.info("stream_synced", integration=self.integration.id, collection=client.target.name, stream=stream.name,
+                     partition=partition, records=result.records, batches=result.batches, seconds=round(seconds, 3))
+        return True
+
+    def _collect_collection(self, client: AdoClient, report: CollectionReport) -> None:
+        try:
+            client.api_version()
+        except AdoError as exc:
+            self._fail(report, client.target.name, "core.api_version", "", exc)
+            return
+        projects_stream = ProjectsStream(self.integration.projects.matches)
+        projects: list[dict] = []
+
+        def read_projects(ctx: StreamContext) -> Iterable[StreamItem]:
+            projects.extend(projects_stream.list_projects(ctx))
+            return projects_stream.read(ctx, projects)
+
+        if not self._run_unit(report, client, projects_stream, "", read_projects):
+            return
+        if "repos" not in self.integration.services:
+            return
+        repositories_stream = RepositoriesStream()
+        repositories: list[dict] = []
+        for project in projects:
+            listed: list[dict] = []
+
+            def read_repositories(ctx: StreamContext, project=project, listed=listed) -> Iterable[StreamItem]:
+                listed.extend(repositories_stream.list_repositories(ctx, project["id"]))
+                return repositories_stream.read(ctx, listed)
+
+            if self._run_unit(report, client, repositories_stream, project["id"], read_repositories):
+                repositories.extend(r for r in listed if not r.get("isDisabled"))
+        commits_stream = CommitsStream()
+        with ThreadPoolExecutor(max_workers=self.limits.concurrency, thread_name_prefix="collect") as pool:
+            futures = [
+                pool.submit(self._run_unit, report, client, commits_stream, repo["id"], lambda ctx, repo=repo: commits_stream.read(ctx, repo))
+                for repo in repositories
+            ]
+            for future in futures:
+                future.result()  # re-raises store failures, which must stop the run
