@@ -28,10 +28,12 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def _uvicorn_config(app, log_level: str) -> uvicorn.Config:
+def _uvicorn_config(app, log_level: str, ssl_certfile: str | None = None, ssl_keyfile: str | None = None) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         log_level=log_level,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
         access_log=False,
         lifespan="off",
         timeout_keep_alive=30,
@@ -61,11 +63,18 @@ class RunningServer:
         self.stop()
 
 
-def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> RunningServer:
-    """Start ``app`` on ``host:port`` in a daemon thread; returns once it accepts connections."""
+def serve_in_thread(
+    app,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log_level: str = "warning",
+    *,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> RunningServer:
+    """Start ``app`` on ``host:port`` in a daemon thread (HTTPS when given a certificate); returns once it accepts connections."""
     sock = bind_socket(host, port)
-    server = uvicorn.Server(_uvicorn_config(app, log_level))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the main thread owns signals
+    server = uvicorn.Server(_uvicorn_config(app, log_level, ssl_certfile, ssl_keyfile))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="asgi-server")
     thread.start()
     while not server.started:
@@ -74,7 +83,8 @@ def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0, log_level: str 
             raise RuntimeError("server thread died during start-up")
         thread.join(0.01)
     actual_port = sock.getsockname()[1]
-    return RunningServer(f"http://{host}:{actual_port}", actual_port, server, thread, sock)
+    scheme = "https" if ssl_certfile else "http"
+    return RunningServer(f"{scheme}://{host}:{actual_port}", actual_port, server, thread, sock)
 
 
 def serve_forever(app, host: str, port: int, log_level: str = "warning", on_ready=None) -> None:
