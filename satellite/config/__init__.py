@@ -1,0 +1,40 @@
+"""The satellite's configuration: YAML file -> validated, typed, frozen ``Config``.
+
+    config = load_config("satellite.yml")   # raises ConfigError listing every problem
+    schema = config_json_schema()           # JSON Schema for editors
+"""
+
+from satellite.config.loader import ConfigProblem, load_config
+from satellite.config.model import (
+    SERVICES,
+    Backfill,
+    BatchLimits,
+    Config,
+    EncryptionSettings,
+    Integration,
+    Limits,
+    PageSizes,
+    ProjectFilter,
+    SatelliteSettings,
+    Schedule,
+    TlsSettings,
+    config_json_schema,
+)
+
+__all__ = [
+    "load_config",
+    "config_json_schema",
+    "Config",
+    "SatelliteSettings",
+    "EncryptionSettings",
+    "TlsSettings",
+    "Integration",
+    "ProjectFilter",
+    "Schedule",
+    "Backfill",
+    "Limits",
+    "PageSizes",
+    "BatchLimits",
+    "ConfigProblem",
+    "SERVICES",
+]

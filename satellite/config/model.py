@@ -1,0 +1,421 @@
+"""The typed, frozen configuration models and their JSON Schema.
+
+Validation here is pure: no file or network I/O (the loader does the key and file checks).
+Relative paths are resolved against ``context["base_dir"]`` when validation is given one.
+Every custom error message is written so that it never contains the input value.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
+
+from satellite.config.units import (
+    DURATION_HINT,
+    SIZE_HINT,
+    GiB,
+    KiB,
+    MiB,
+    format_duration,
+    format_size,
+    parse_duration,
+    parse_size,
+)
+from satellite.secret import MASK, Secret
+
+__all__ = [
+    "SERVICES",
+    "ID_PATTERN",
+    "ERROR_PREFIX",
+    "Config",
+    "SatelliteSettings",
+    "EncryptionSettings",
+    "TlsSettings",
+    "Integration",
+    "ProjectFilter",
+    "Schedule",
+    "Backfill",
+    "Limits",
+    "PageSizes",
+    "BatchLimits",
+    "config_json_schema",
+]
+
+SERVICES: tuple[str, ...] = ("repos", "tfvc", "pipelines", "boards")
+Service = Literal["repos", "tfvc", "pipelines", "boards"]
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+ERROR_PREFIX = "satellite_"  # custom error types; their messages are safe to show as they are
+
+
+def _error(kind: str, message: str, **ctx: Any) -> PydanticCustomError:
+    return PydanticCustomError(ERROR_PREFIX + kind, message, ctx or None)
+
+
+# --- field types -------------------------------------------------------------------------
+
+
+def _to_secret(value: object) -> Secret:
+    if isinstance(value, Secret):
+        return value
+    if not isinstance(value, str):
+        raise _error("secret_type", "expected a string")
+    if not value.strip():
+        raise _error("empty", "must not be empty")
+    return Secret(value)
+
+
+SecretValue = Annotated[
+    Secret,
+    PlainValidator(_to_secret),
+    PlainSerializer(lambda s: MASK, return_type=str),
+    WithJsonSchema({"type": "string", "writeOnly": True}),
+]
+
+
+def _url(value: str, *, credentials: bool) -> str:
+    bad = _error("url", "must be an http or https URL")
+    if any(c.isspace() for c in value):
+        raise bad
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise bad from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise bad
+    if parts.query or parts.fragment:
+        raise _error("url", "must be an http or https URL without a query or fragment")
+    if parts.username is not None or parts.password is not None:
+        if not credentials:
+            raise _error("url", "must not contain credentials")
+        if parts.password:
+            Secret(parts.password)  # registers the proxy password for log redaction
+    return value.rstrip("/")
+
+
+HttpUrl = Annotated[
+    str,
+    AfterValidator(lambda v: _url(v, credentials=False)),
+    WithJsonSchema({"type": "string", "format": "uri"}),
+]
+ProxyUrl = Annotated[
+    str,
+    AfterValidator(lambda v: _url(v, credentials=True)),
+    WithJsonSchema({"type": "string", "format": "uri"}),
+]
+Ident = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):  # YAML "yes"/"on" must not become 1
+        raise _error("int_type", "expected an integer")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+def _path_input(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        raise _error("empty", "must not be empty")
+    return value
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    value = value.expanduser()
+    base = (info.context or {}).get("base_dir")
+    if base is not None and not value.is_absolute():
+        return Path(base) / value
+    return value
+
+
+ConfigPath = Annotated[Path, BeforeValidator(_path_input), AfterValidator(_resolve_path)]
+
+
+def _blank_is_none(value: object) -> object:
+    """``""`` (e.g. from ``${env:HTTPS_PROXY:-}``) means "not set" for optional settings."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+OptionalProxy = Annotated[ProxyUrl | None, BeforeValidator(_blank_is_none)]
+OptionalPath = Annotated[ConfigPath | None, BeforeValidator(_blank_is_none)]
+
+
+def _duration(minimum: timedelta) -> Any:
+    def check(value: object) -> timedelta:
+        try:
+            result = parse_duration(value)
+        except ValueError:
+            raise _error("duration", DURATION_HINT) from None
+        if result < minimum:
+            raise _error("duration_min", "must be at least {min}", min=format_duration(minimum))
+        return result
+
+    schema = {
+        "anyOf": [
+            {"type": "integer", "minimum": int(minimum.total_seconds())},
+            {"type": "string", "pattern": r"^\s*(\d+|(\d+\s*[dhmsDHMS]\s*)+)$"},
+        ],
+        "description": "seconds, or a duration such as 30s, 5m, 1h, 1d",
+    }
+    return Annotated[
+        timedelta,
+        PlainValidator(check),
+        PlainSerializer(format_duration, return_type=str),
+        WithJsonSchema(schema),
+    ]
+
+
+def _size(minimum: int, maximum: int | None = None) -> Any:
+    def check(value: object) -> int:
+        try:
+            result = parse_size(value)
+        except ValueError:
+            raise _error("size", SIZE_HINT) from None
+        if result < minimum:
+            raise _error("size_min", "must be at least {min}", min=format_size(minimum))
+        if maximum is not None and result > maximum:
+            raise _error("size_max", "must be at most {max}", max=format_size(maximum))
+        return result
+
+    number: dict[str, Any] = {"type": "integer", "minimum": minimum}
+    if maximum is not None:
+        number["maximum"] = maximum
+    schema = {
+        "anyOf": [number, {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([kKmMgGtT][iI]?[bB]|[bB])?\s*$"}],
+        "description": "bytes, or a size such as 512KiB, 4MiB, 1GiB",
+    }
+    return Annotated[int, PlainValidator(check), WithJsonSchema(schema)]
+
+
+Interval = _duration(timedelta(seconds=10))
+Jitter = _duration(timedelta(0))
+Timeout = _duration(timedelta(seconds=1))
+OutboxBytes = _size(MiB)
+BatchBytes = _size(KiB, 64 * MiB)
+
+
+def _duration_field(default: timedelta, description: str) -> Any:
+    """A Field whose schema default reads like the input ("5m", not "PT5M")."""
+    return Field(default, description=description, json_schema_extra={"default": format_duration(default)})
+
+
+def _size_field(default: int, description: str) -> Any:
+    return Field(default, description=description, json_schema_extra={"default": format_size(default)})
+
+
+def _mask_proxy(args: Any) -> Any:
+    """repr args with a proxy password masked."""
+    for name, value in args:
+        if name == "proxy" and isinstance(value, str):
+            parts = urlsplit(value)
+            if parts.password:
+                host = parts.netloc.rsplit("@", 1)[1]
+                value = parts._replace(netloc=f"{parts.username}:{MASK}@{host}").geturl()
+        yield name, value
+
+
+# --- models ------------------------------------------------------------------------------
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_section(cls, data: Any) -> Any:
+        """An empty YAML section (``limits:`` with nothing under it) means all defaults."""
+        return {} if data is None else data
+
+
+class TlsSettings(_Model):
+    """TLS verification for one HTTPS peer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    verify: bool = Field(True, description="Verify the server certificate.")
+    ca_bundle: OptionalPath = Field(
+        None, description="PEM file of CA certificates to trust (relative to the config file)."
+    )
+
+
+class EncryptionSettings(_Model):
+    """Keys for sealing batches: encrypt to SEI's X25519 key, sign with ours (Ed25519)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recipient_key_id: NonEmpty = Field(description="Id of SEI's recipient key.")
+    recipient_public_key: NonEmpty = Field(description="SEI's X25519 public key, PEM text.")
+    signing_private_key: SecretValue = Field(
+        description="The satellite's Ed25519 private key, unencrypted PKCS8 PEM text."
+    )
+
+
+class SatelliteSettings(_Model):
+    """Who this satellite is and where it delivers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Ident = Field(description="This satellite's id.")
+    tenant: NonEmpty = Field(description="SEI tenant.")
+    endpoint: HttpUrl = Field(description="SEI ingestion endpoint (http/https).")
+    api_key: SecretValue = Field(description="SEI API key.")
+    encryption: EncryptionSettings
+    data_dir: ConfigPath = Field(description="State and outbox directory (relative to the config file).")
+    proxy: OptionalProxy = Field(None, description="HTTP(S) proxy URL; integrations inherit it; empty = none.")
+    tls: TlsSettings = Field(TlsSettings(), description="TLS settings for the SEI endpoint.")
+
+    def __repr_args__(self) -> Any:
+        return _mask_proxy(super().__repr_args__())
+
+
+class ProjectFilter(_Model):
+    """Which projects to collect: fnmatch patterns, case-insensitive, on project names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    include: tuple[NonEmpty, ...] = Field(("*",), description="Collect projects matching any of these.")
+    exclude: tuple[NonEmpty, ...] = Field((), description="Skip projects matching any of these.")
+
+    def matches(self, name: str) -> bool:
+        """True when ``name`` matches an include pattern and no exclude pattern."""
+        folded = name.casefold()
+
+        def hit(patterns: tuple[str, ...]) -> bool:
+            return any(fnmatchcase(folded, p.casefold()) for p in patterns)
+
+        return hit(self.include) and not hit(self.exclude)
+
+
+class Schedule(_Model):
+    """How often an integration is polled."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    interval: Interval = _duration_field(timedelta(minutes=5), "Time between runs (min 10s).")
+    jitter: Jitter = _duration_field(timedelta(seconds=30), "Random extra delay per run.")
+
+
+class Backfill(_Model):
+    """How far back the first run reaches."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: date | None = Field(None, description="ISO date (YYYY-MM-DD); empty = all history.")
+
+
+def _unique_services(value: tuple[str, ...]) -> tuple[str, ...]:
+    if len(set(value)) != len(value):
+        raise _error("duplicate", "must not list a service twice")
+    return value
+
+
+class Integration(_Model):
+    """One Azure DevOps Server (or one collection of it) to collect from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Ident = Field(description="Unique id of this integration.")
+    url: HttpUrl = Field(
+        description="Collection URL, or the server root (e.g. https://tfs.corp/tfs) with `collections`."
+    )
+    collections: tuple[NonEmpty, ...] = Field(
+        (), description='Collection names under `url`; ["*"] = all; empty = `url` is a collection.'
+    )
+    pat: SecretValue = Field(description="Personal access token (read scopes).")
+    projects: ProjectFilter = ProjectFilter()
+    services: Annotated[tuple[Service, ...], Field(min_length=1), AfterValidator(_unique_services)] = Field(
+        SERVICES, description="What to collect."
+    )
+    tls: TlsSettings = Field(TlsSettings(), description="TLS settings for this server.")
+    proxy: OptionalProxy = Field(
+        None, description="Proxy URL; left out = satellite.proxy; null or empty = connect directly."
+    )
+    schedule: Schedule = Schedule()
+    backfill: Backfill = Backfill()
+
+    @field_validator("collections")
+    @classmethod
+    def _star_alone(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "*" in value and len(value) > 1:
+            raise _error("collections", "'*' must be the only entry")
+        if any("/" in name for name in value):
+            raise _error("collections", "collection names must not contain '/'")
+        return value
+
+    def __repr_args__(self) -> Any:
+        return _mask_proxy(super().__repr_args__())
+
+
+class PageSizes(_Model):
+    """Page sizes ($top) for Azure DevOps list calls."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    projects: Int = Field(100, ge=1, le=1000)
+    refs: Int = Field(1000, ge=1, le=1000)
+    commits: Int = Field(1000, ge=1, le=10000)
+    pushes: Int = Field(100, ge=1, le=10000)
+    default: Int = Field(200, ge=1, le=10000)
+
+
+class BatchLimits(_Model):
+    """When a batch of records is sealed and queued."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_records: Int = Field(5000, ge=1, le=100000)
+    max_bytes: BatchBytes = _size_field(4 * MiB, "1KiB..64MiB")
+
+
+class Limits(_Model):
+    """Resource limits."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    concurrency: Int = Field(4, ge=1, le=64, description="Parallel requests to Azure DevOps.")
+    page_sizes: PageSizes = PageSizes()
+    batch: BatchLimits = BatchLimits()
+    outbox_max_bytes: OutboxBytes = _size_field(GiB, "Max size of the outbox (min 1MiB).")
+    request_timeout: Timeout = _duration_field(timedelta(seconds=30), "HTTP request timeout.")
+
+
+class Config(_Model):
+    """The whole satellite configuration."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    satellite: SatelliteSettings
+    integrations: tuple[Integration, ...] = Field(min_length=1)
+    limits: Limits = Limits()
+    source: SkipJsonSchema[Path] = Field(Path(), exclude=True, description="File it was loaded from.")
+
+
+def config_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the configuration file, for editors."""
+    schema = Config.model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+        "title": "SEI Satellite configuration",
+    }
