@@ -1,0 +1,268 @@
+"""The simulator as an ASGI app: routing, PAT auth, api-version rules, control routes, request log.
+
+    app = create_app(generate_world(7, "small"), profile="2022", pats={"demo-pat": frozenset({"full"})})
+
+Server root is ``/tfs``, the collection ``/tfs/DefaultCollection``. Control routes under
+``/_sim`` need no auth and are not logged: ``POST /_sim/advance`` ``{"steps": n}``,
+``GET /_sim/truth``, ``GET``/``DELETE /_sim/requests``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from satellite.simulator import core_routes, git_routes, location_routes
+from satellite.simulator.context import Request, Site
+from satellite.simulator.model import Person
+from satellite.simulator.profiles import PROFILES, Profile
+from satellite.simulator.routing import COLLECTION, SERVER, Route, Router
+from satellite.simulator.wire import (
+    NOT_FOUND_HTML,
+    SIGN_IN_HTML,
+    ApiError,
+    ApiVersion,
+    Query,
+    Response,
+    html_response,
+    parse_api_version,
+    requested_version_text,
+)
+from satellite.simulator.world import World
+
+__all__ = ["create_app", "SimulatorApp", "DEFAULT_PATS", "AREAS"]
+
+DEFAULT_PATS: dict[str, frozenset[str]] = {"sim-pat": frozenset({"full"})}
+AREAS = (location_routes, core_routes, git_routes)  # one module per API area: ROUTES + LOCATIONS
+LOG_LIMIT = 10_000
+_FRAMEWORK = "Microsoft.TeamFoundation.Framework.Server"
+_COMMON = "Microsoft.VisualStudio.Services.Common"
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict]]
+Send = Callable[[dict], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    method: str
+    path: str
+    query: str
+    status: int
+
+
+def create_app(world: World, profile: str = "2022", pats: dict[str, frozenset[str]] | None = None) -> "SimulatorApp":
+    """An ASGI app serving ``world`` as the server release ``profile`` ("2019", "2020", "2022", "7.1")."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    return SimulatorApp(world, PROFILES[profile], dict(DEFAULT_PATS if pats is None else pats))
+
+
+class SimulatorApp:
+    """ASGI callable; see the module docstring."""
+
+    def __init__(self, world: World, profile: Profile, pats: dict[str, frozenset[str]]) -> None:
+        self.world = world
+        self.profile = profile
+        self.site = Site(world, profile)
+        locations = tuple(loc for area in AREAS for loc in area.LOCATIONS)
+        routes: tuple[Route, ...] = tuple(r for area in AREAS for r in area.ROUTES)
+        self.router = Router(routes + location_routes.options_routes(locations))
+        self._pats = pats
+        self._auth_cache: dict[str, frozenset[str] | None] = {}
+        self._collection = world.collection.name.lower()
+        self._process_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"simulator:{world.seed}:{world.scale}")).encode()
+        self.requests: deque[LoggedRequest] = deque(maxlen=LOG_LIMIT)
+
+    # -- ASGI ----------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        method: str = scope["method"]
+        path: str = scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if path == "/_sim" or path.startswith("/_sim/"):
+            body = await _read_body(receive) if method == "POST" else b""
+            response = self._control(method, path, body)
+        else:
+            origin = f"{scope.get('scheme', 'http')}://{headers.get('host') or _server_host(scope)}"
+            response = self.handle(method, path, scope.get("query_string", b""), headers, origin)
+            self.requests.append(LoggedRequest(method, path, scope.get("query_string", b"").decode("latin-1"), response.status))
+        await self._send(send, response, headers)
+
+    async def _send(self, send: Send, response: Response, headers: dict[str, str]) -> None:
+        activity = str(uuid.uuid4()).encode()
+        out = [
+            (b"content-type", response.content_type.encode("latin-1")),
+            (b"content-length", str(len(response.body)).encode()),
+            (b"cache-control", b"no-cache"),
+            (b"x-tfs-processid", self._process_id),
+            (b"activityid", activity),
+            (b"x-tfs-session", headers.get("x-tfs-session", "").encode("latin-1") or activity),
+            (b"x-vss-e2eid", activity),
+            (b"x-content-type-options", b"nosniff"),
+        ]  # a few of IIS's headers: each one costs h11 validation time
+        out.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers)
+        await send({"type": "http.response.start", "status": response.status, "headers": out})
+        await send({"type": "http.response.body", "body": response.body})
+
+    # -- the server proper ---------------------------------------------------------------
+
+    def handle(self, method: str, path: str, raw_query: bytes, headers: dict[str, str], origin: str) -> Response:
+        """Answer one request as the simulated server would."""
+        parts = [p for p in path.split("/") if p]
+        if not parts or parts[0].lower() != "tfs":
+            return html_response(404, NOT_FOUND_HTML)
+        scopes = self._authenticate(headers.get("authorization"))
+        if scopes is None:
+            return self._unauthorized(headers, origin)
+        if len(parts) == 1 or parts[1].lower() == "_apis":
+            level, rest = SERVER, parts[1:]
+        elif parts[1].lower() == self._collection:
+            level, rest = COLLECTION, parts[2:]
+        else:
+            return html_response(404, NOT_FOUND_HTML)
+        route, params, known = self.router.match(level, method, rest)
+        if route is None:
+            if known:
+                return _method_not_allowed(method)
+            return html_response(404, NOT_FOUND_HTML)
+        try:
+            query = Query(raw_query)
+            version = self._version(route, method, query, headers) if route.versioned else None
+            if route.scope is not None and not _grants(scopes, route.scope):
+                raise ApiError(
+                    403,
+                    f"TF401444: Access denied. The personal access token used does not have the required scope '{route.scope}'.",
+                    "VssServiceException",
+                    f"{_COMMON}.VssServiceException, {_COMMON}",
+                )
+            req = Request(method, path, params, query, origin, version, self._principal())
+            return route.handler(self.site, req)
+        except ApiError as error:
+            return error.response()
+
+    def _principal(self) -> Person:
+        return self.world.people[0]
+
+    def _authenticate(self, authorization: str | None) -> frozenset[str] | None:
+        """Scopes of the PAT in a ``Basic`` header (any user name), or None."""
+        if not authorization:
+            return None
+        if authorization in self._auth_cache:
+            return self._auth_cache[authorization]
+        scopes = None
+        kind, _, blob = authorization.partition(" ")
+        if kind.lower() == "basic":
+            try:
+                _, colon, pat = base64.b64decode(blob.strip(), validate=True).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                colon, pat = "", ""
+            if colon:
+                scopes = self._pats.get(pat)
+        if len(self._auth_cache) < 1024:
+            self._auth_cache[authorization] = scopes
+        return scopes
+
+    def _unauthorized(self, headers: dict[str, str], origin: str) -> Response:
+        if headers.get("x-tfs-fedauthredirect", "").lower() == "suppress":
+            return ApiError(
+                401,
+                "TF400813: The user '' is not authorized to access this resource.",
+                "UnauthorizedRequestException",
+                f"{_FRAMEWORK}.UnauthorizedRequestException, {_FRAMEWORK}",
+                headers=(("WWW-Authenticate", f'Basic realm="{origin}/tfs"'),),
+            ).response()
+        return html_response(203, SIGN_IN_HTML)
+
+    def _version(self, route: Route, method: str, query: Query, headers: dict[str, str]) -> ApiVersion:
+        text = requested_version_text(query, headers.get("accept", ""))
+        if text is None or text.strip() == "":
+            raise ApiError.webapi(
+                400,
+                f'No api-version was supplied for the "{method}" request. The version must be supplied either as part of'
+                ' the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter'
+                ' (e.g. "?api-version=1.0").',
+                "VssVersionNotSpecifiedException",
+            )
+        version = parse_api_version(text)
+        if version is None:
+            raise ApiError.webapi(
+                400,
+                f'Invalid api version string: "{text}". Api version string must be in the format:'
+                " {Major}.{Minor}[-preview[.{ResourceVersion}]].",
+                "VssInvalidApiResourceVersionException",
+            )
+        if version.number > self.profile.max:
+            raise ApiError.webapi(
+                400,
+                f"The requested REST API version of {version.plain} is out of range for this server."
+                f" The latest REST API version this server supports is {self.profile.max_version}.",
+                "VssVersionOutOfRangeException",
+            )
+        if route.preview and not version.preview:
+            raise ApiError.webapi(
+                400,
+                f'The requested version "{version.plain}" of the resource is under preview. The -preview flag must be'
+                f' supplied in the api-version for such requests. For example: "{version.plain}-preview"',
+                "VssInvalidPreviewVersionException",
+            )
+        return version
+
+    # -- control routes ------------------------------------------------------------------
+
+    def _control(self, method: str, path: str, body: bytes) -> Response:
+        route = path.rstrip("/").lower()
+        if route == "/_sim/advance" and method == "POST":
+            try:
+                payload = json.loads(body) if body.strip() else {}
+                steps = int(payload.get("steps", 1)) if isinstance(payload, dict) else int(payload)
+            except (ValueError, TypeError):
+                return _control_json({"error": 'body must be {"steps": n}'}, 400)
+            return _control_json(self.world.advance(steps))
+        if route == "/_sim/truth" and method == "GET":
+            truth = self.world.truth()
+            return _control_json({"types": {t: {"count": len(keys), "keys": keys} for t, keys in truth.items()}})
+        if route == "/_sim/requests" and method == "GET":
+            return _control_json({"requests": [
+                {"method": r.method, "path": r.path, "query": r.query, "status": r.status} for r in list(self.requests)
+            ]})
+        if route == "/_sim/requests" and method == "DELETE":
+            cleared = len(self.requests)
+            self.requests.clear()
+            return _control_json({"cleared": cleared})
+        return _control_json({"error": f"no control route {method} {path}"}, 404)
+
+
+def _grants(scopes: frozenset[str], needed: str) -> bool:
+    """``full`` grants everything; ``vso.code_write`` and the like grant ``vso.code``."""
+    return "full" in scopes or any(s == needed or s.startswith(needed + "_") for s in scopes)
+
+
+def _method_not_allowed(method: str) -> Response:
+    body = json.dumps({"Message": f"The requested resource does not support http method '{method}'."}).encode()
+    return Response(405, body, "application/json; charset=utf-8")
+
+
+def _control_json(obj: Any, status: int = 200) -> Response:
+    return Response(status, json.dumps(obj, separators=(",", ":")).encode(), "application/json; charset=utf-8")
+
+
+def _server_host(scope: Scope) -> str:
+    server = scope.get("server") or ("127.0.0.1", 80)
+    return f"{server[0]}:{server[1]}"
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)

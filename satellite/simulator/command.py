@@ -1,0 +1,66 @@
+"""``satellite simulator``: serve a generated world as an Azure DevOps Server stand-in.
+
+    satellite simulator --profile 2022 --scale small --port 8081 --pat demo-pat --pat code-only:vso.code
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from satellite.servers import serve_forever
+from satellite.simulator.app import DEFAULT_PATS, create_app
+from satellite.simulator.generate import SCALES
+from satellite.simulator.profiles import PROFILES
+from satellite.simulator.world import generate_world
+
+__all__ = ["configure_parser", "run", "parse_pat"]
+
+
+def parse_pat(text: str) -> tuple[str, frozenset[str]]:
+    """``VALUE`` (full scope) or ``VALUE:scope,scope`` -> (value, scopes)."""
+    value, sep, scopes = text.partition(":")
+    if not value:
+        raise argparse.ArgumentTypeError(f"empty PAT in {text!r}")
+    chosen = frozenset(s.strip() for s in scopes.split(",") if s.strip()) if sep else frozenset({"full"})
+    return value, chosen or frozenset({"full"})
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="2022", help="server release to imitate (default 2022)")
+    parser.add_argument("--scale", choices=list(SCALES), default="small", help="world size (default small)")
+    parser.add_argument("--seed", type=int, default=7, help="world seed (default 7)")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8081, help="port (default 8081)")
+    parser.add_argument(
+        "--pat", dest="pats", action="append", type=parse_pat, metavar="VALUE[:scope,scope]",
+        help="accepted PAT, repeatable; scopes e.g. full, vso.code, vso.project (default: sim-pat with full scope)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    world = generate_world(args.seed, args.scale)
+    pats = dict(args.pats) if args.pats else dict(DEFAULT_PATS)
+    app = create_app(world, args.profile, pats)
+
+    def ready(url: str) -> None:
+        print(f"simulator: profile {args.profile}, scale {args.scale}, collection {url}/tfs/{world.collection.name}", flush=True)
+
+    try:
+        serve_forever(app, args.host, args.port, on_ready=ready)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"simulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="satellite simulator", description=__doc__.splitlines()[0])
+    configure_parser(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
