@@ -68,7 +68,6 @@ def run_demo(scale: str = "small", seed: int = 7, profile: str = "2022", out=sys
                 "DEMO_PAT": pat,
                 "DEMO_ENDPOINT": receiver.url,
                 "DEMO_API_KEY": api_key,
-                "DEMO_KEY_DIR": str(keys.recipient_public.parent),
                 "DEMO_RECIPIENT_KEY_ID": keys.recipient_key_id,
                 "DEMO_RECIPIENT_PUBLIC_KEY": keys.recipient_public.read_text(),
                 "DEMO_SIGNING_PRIVATE_KEY": keys.signing_private.read_text(),
