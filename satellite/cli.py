@@ -84,7 +84,8 @@ def _demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="satellite", description="SEI Ingestion Satellite for Azure DevOps Server")
     parser.add_argument("--version", action="version", version=f"satellite {__version__}")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"],
+                        help="default: info (warning for demo)")
     parser.add_argument("--log-format", default="auto", choices=["auto", "json", "console"])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -131,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     json_output = {"auto": None, "json": True, "console": False}[args.log_format]
-    configure_logging(args.log_level, json_output=json_output, stream=sys.stderr if args.command in ("demo", "config", "keys") else None)
+    level = args.log_level or ("warning" if args.command == "demo" else "info")
+    configure_logging(level, json_output=json_output, stream=sys.stderr if args.command in ("demo", "config", "keys") else None)
     try:
         return args.handler(args)
     except ConfigError as exc:

@@ -8,6 +8,7 @@ invariant that makes a crash anywhere lose nothing.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import threading
@@ -15,7 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from satellite.errors import StoreError
 
@@ -48,7 +49,19 @@ CREATE TABLE IF NOT EXISTS outbox (
     body           BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_order ON outbox (created_at, stream, seq);
+CREATE TABLE IF NOT EXISTS delivered_keys (
+    integration_id TEXT NOT NULL,
+    stream         TEXT NOT NULL,
+    partition      TEXT NOT NULL,
+    key_hash       BLOB NOT NULL,
+    PRIMARY KEY (integration_id, stream, partition, key_hash)
+) WITHOUT ROWID;
 """
+
+
+def _key_hash(key: str) -> bytes:
+    """Keys of immutable records are remembered as 16-byte hashes, not in the clear."""
+    return hashlib.sha256(key.encode()).digest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +166,13 @@ class Store:
                 "SELECT seq FROM stream_seq WHERE integration_id=? AND stream=?", (integration_id, stream)
             ).fetchone()[0]
 
-    def commit_batch(self, entry: OutboxEntry, cursor: tuple[CursorKey, str] | None) -> None:
-        """Store a sealed batch and advance its cursor atomically."""
+    def commit_batch(
+        self,
+        entry: OutboxEntry,
+        cursor: tuple[CursorKey, str] | None,
+        delivered: tuple[CursorKey, Iterable[str]] | None = None,
+    ) -> None:
+        """Store a sealed batch, advance its cursor and remember its immutable keys, atomically."""
         with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -162,6 +180,28 @@ class Store:
             )
             if cursor is not None:
                 self._upsert_cursor(conn, *cursor)
+            if delivered is not None:
+                scope, keys = delivered
+                conn.executemany(
+                    "INSERT OR IGNORE INTO delivered_keys VALUES (?, ?, ?, ?)",
+                    [(scope.integration_id, scope.stream, scope.partition, _key_hash(k)) for k in keys],
+                )
+
+    def delivered_among(self, scope: CursorKey, keys: list[str]) -> set[str]:
+        """Which of ``keys`` were already stored for delivery in this partition (immutable records only)."""
+        by_hash = {_key_hash(k): k for k in keys}
+        found: set[str] = set()
+        hashes = list(by_hash)
+        with self._lock:
+            for start in range(0, len(hashes), 500):
+                chunk = hashes[start : start + 500]
+                rows = self._conn.execute(
+                    "SELECT key_hash FROM delivered_keys WHERE integration_id=? AND stream=? AND partition=?"
+                    f" AND key_hash IN ({','.join('?' * len(chunk))})",
+                    (scope.integration_id, scope.stream, scope.partition, *chunk),
+                ).fetchall()
+                found.update(by_hash[row[0]] for row in rows)
+        return found
 
     def pending_batches(self, limit: int = 100) -> list[OutboxEntry]:
         """Oldest first, and in seq order within a stream."""

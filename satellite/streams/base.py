@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Literal, Protocol
+from typing import Any, Callable, Iterable, Iterator, Literal, Protocol
 
 from satellite.ado.client import AdoClient
 
@@ -67,14 +67,20 @@ class StreamContext:
     partition: str
     cursor: str | None
     page_sizes: Any  # satellite.config.PageSizes: .projects, .refs, .commits, ...
+    already_delivered: Callable[[list[str]], set[str]] = lambda keys: set()
 
 
 class Stream(Protocol):
-    """A declared stream: a name, the record type it emits, its service and how to read it."""
+    """A declared stream: a name, the record type it emits, its service and how to read it.
+
+    ``immutable`` streams (records never change once written, e.g. commits) have the keys of every
+    stored batch remembered, so a record reachable again by another path is not sent twice.
+    """
 
     name: str
     record_type: str
     service: str
+    immutable: bool
 
     def read(self, ctx: StreamContext) -> Iterator[StreamItem]: ...
 

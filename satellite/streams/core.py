@@ -15,6 +15,7 @@ class ProjectsStream:
     name = "core.projects"
     record_type = "core.project"
     service = "core"
+    immutable = False
 
     def __init__(self, in_scope: Callable[[str], bool]) -> None:
         self._in_scope = in_scope

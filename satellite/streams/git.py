@@ -27,6 +27,7 @@ class RepositoriesStream:
     name = "git.repositories"
     record_type = "git.repository"
     service = "repos"
+    immutable = False
 
     def list_repositories(self, ctx: StreamContext, project_id: str) -> list[dict]:
         body = ctx.client.get(f"{segment(project_id)}/_apis/git/repositories", {"includeHidden": "true"})
@@ -46,6 +47,7 @@ class CommitsStream:
     name = "git.commits"
     record_type = "git.commit"
     service = "repos"
+    immutable = True  # a commit id names its content: never send one twice (merges reach old commits again)
 
     def read(self, ctx: StreamContext, repository: dict) -> Iterator[StreamItem]:
         repo_id = repository["id"]
@@ -91,14 +93,15 @@ class CommitsStream:
             params["searchCriteria.compareVersion.version"] = compare
             params["searchCriteria.compareVersion.versionType"] = "commit"
         try:
-            pages = list_pages(ctx, f"{base}/commits", params)
-            for page in pages:
-                for commit in page:
+            for page in list_pages(ctx, f"{base}/commits", params):
+                fresh = [c for c in page if c["commitId"] not in emitted]
+                known = ctx.already_delivered([f"{repo_id}:{c['commitId']}" for c in fresh])
+                for commit in fresh:
                     sha = commit["commitId"]
-                    if sha in emitted:
-                        continue
                     emitted.add(sha)
-                    yield Record(self.record_type, f"{repo_id}:{sha}", "upsert", utc_now(), trim(commit))
+                    key = f"{repo_id}:{sha}"
+                    if key not in known:
+                        yield Record(self.record_type, key, "upsert", utc_now(), trim(commit))
         except AdoNotFoundError:
             if compare is None:
                 raise

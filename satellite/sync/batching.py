@@ -32,7 +32,19 @@ class BatchWriter:
     a checkpoint with no records after it is stored on its own at the end.
     """
 
-    def __init__(self, store: Store, sealer: Sealer, *, cursor_key: CursorKey, service: str, max_records: int, max_bytes: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        sealer: Sealer,
+        *,
+        cursor_key: CursorKey,
+        service: str,
+        max_records: int,
+        max_bytes: int,
+        remember_keys: bool = False,
+    ) -> None:
+        """``remember_keys``: record the keys of every stored batch (for streams of immutable records)."""
+        self._remember_keys = remember_keys
         self._store = store
         self._sealer = sealer
         self._key = cursor_key
@@ -88,4 +100,5 @@ class BatchWriter:
         )
         entry = OutboxEntry(batch_id, self._key.integration_id, self._key.stream, seq, len(docs), body)
         advance = (self._key, cursor_to) if cursor_to is not None and cursor_to != cursor_from else None
-        self._store.commit_batch(entry, advance)
+        delivered = (self._key, [d["key"] for d in docs if d["op"] == "upsert"]) if self._remember_keys else None
+        self._store.commit_batch(entry, advance, delivered)

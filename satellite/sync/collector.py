@@ -140,7 +140,13 @@ class Collector:
         """Read one (stream, partition) into the outbox; False if it failed (already reported)."""
         key = CursorKey(self.integration.id, stream.name, f"{client.target.name}/{partition}")
         started = time.monotonic()
-        ctx = StreamContext(client, key.partition, self.store.get_cursor(key), self.limits.page_sizes)
+        ctx = StreamContext(
+            client,
+            key.partition,
+            self.store.get_cursor(key),
+            self.limits.page_sizes,
+            already_delivered=(lambda keys: self.store.delivered_among(key, keys)) if stream.immutable else (lambda keys: set()),
+        )
         writer = BatchWriter(
             self.store,
             self.sealer,
@@ -148,6 +154,7 @@ class Collector:
             service=stream.service,
             max_records=self.limits.batch.max_records,
             max_bytes=self.limits.batch.max_bytes,
+            remember_keys=stream.immutable,
         )
         try:
             result = writer.write(read(ctx))

@@ -107,3 +107,15 @@ def test_snapshot_diff_emits_changes_and_deletions_only():
     changed = list(snapshot_diff("core.project", [("a", {"v": 2}), ("c", {"v": 1})], cursor))
     assert [(r.key, r.op) for r in changed if isinstance(r, Record)] == [("a", "upsert"), ("c", "upsert"), ("b", "delete")]
     assert json.loads(changed[-1].cursor)["hashes"].keys() == {"a", "c"}
+
+
+def test_remembered_keys_are_stored_with_the_batch_and_hashed(store, sealer, tmp_path):
+    writer = BatchWriter(store, sealer, cursor_key=KEY, service="repos", max_records=2, max_bytes=10**9, remember_keys=True)
+    writer.write([record(1), record(2), record(3), Checkpoint("{}")])
+    keys = [record(n).key for n in (1, 2, 3, 4)]
+    assert store.delivered_among(KEY, keys) == set(keys[:3])
+    other_partition = CursorKey(KEY.integration_id, KEY.stream, "DefaultCollection/repo-2")
+    assert store.delivered_among(other_partition, keys) == set()
+    store.close()
+    raw = b"".join(f.read_bytes() for f in (tmp_path / "data").iterdir())
+    assert record(1).key.encode() not in raw
