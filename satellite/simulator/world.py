@@ -28,6 +28,7 @@ from satellite.simulator.generate import (
     make_repositories,
     split_commits,
 )
+from satellite.simulator.domain import DOMAIN_BUILDERS, Domain
 from satellite.simulator.history import RepoHistory
 from satellite.simulator.model import Collection, Person, Project, Repository
 
@@ -62,6 +63,7 @@ class World:
             p.id: tuple(r for r in repositories if r.project_id == p.id) for p in projects
         }
         self._lock = threading.RLock()
+        self._domains: dict[str, Domain] = {}
         self._steps = 0
         last = max((w.history.pushes[-1].time for w in writers.values() if w.history.pushes), default=EPOCH)
         self._clock = (last // 3600 + 1) * 3600
@@ -85,6 +87,19 @@ class World:
         lowered = key.lower()
         return next((r for r in self._repos_by_project[project.id] if r.name.lower() == lowered), None)
 
+    # -- domains (one per API area beyond git) ------------------------------------------
+
+    def add_domain(self, domain: Domain) -> None:
+        self._domains[domain.name] = domain
+
+    def domain(self, name: str) -> Domain:
+        return self._domains[name]
+
+    @property
+    def clock(self) -> int:
+        """The simulated 'now' (Unix seconds): after the last generated event, moved by ``advance``."""
+        return self._clock
+
     # -- git history ---------------------------------------------------------------------
 
     @property
@@ -103,11 +118,14 @@ class World:
             commits = [
                 f"{repo_id}:{sha}" for repo_id, writer in self._writers.items() for sha in writer.history.reachable_ids()
             ]
-        return {
-            "core.project": sorted(p.id for p in self.projects),
-            "git.repository": sorted(r.id for r in self.repositories),
-            "git.commit": sorted(commits),
-        }
+            truth = {
+                "core.project": sorted(p.id for p in self.projects),
+                "git.repository": sorted(r.id for r in self.repositories),
+                "git.commit": sorted(commits),
+            }
+            for domain in self._domains.values():
+                truth.update(domain.truth())
+        return truth
 
     def advance(self, steps: int = 1) -> dict[str, int]:
         """Simulate ``steps`` hours of activity; returns what was created."""
@@ -117,6 +135,8 @@ class World:
                 self._steps += 1
                 self._clock += 3600
                 self._step(random.Random(f"{self.seed}:{self.scale}:advance:{self._steps}"), counts)
+                for name, domain in self._domains.items():
+                    domain.advance(random.Random(f"{self.seed}:{self.scale}:advance:{self._steps}:{name}"), self._clock, counts)
         return counts
 
     def _step(self, rng: random.Random, counts: dict[str, int]) -> None:
@@ -162,4 +182,7 @@ def generate_world(seed: int = 7, scale: str = "small") -> World:
         features = repo_rng.randint(*spec.feature_branches)
         fill_repository(writer, repo_rng, share, features, EPOCH + repo_rng.randint(0, 14) * 86400)
         writers[repo.id] = writer
-    return World(seed, scale, collection, deployment_id, people, projects, repositories, writers)
+    world = World(seed, scale, collection, deployment_id, people, projects, repositories, writers)
+    for build_domain in DOMAIN_BUILDERS:
+        world.add_domain(build_domain(world, seed, scale))
+    return world
