@@ -46,6 +46,7 @@ def format_table(rows: list[tuple[str, int, int, int]]) -> str:
 def run_demo(scale: str = "small", seed: int = 7, profile: str = "2022", out=sys.stdout) -> int:
     from satellite.config import load_config
     from satellite.simulator.app import create_app
+    from satellite.simulator.profiles import PROFILES
     from satellite.simulator.world import generate_world
     from satellite.sync.runner import sync_once
 
@@ -77,7 +78,7 @@ def run_demo(scale: str = "small", seed: int = 7, profile: str = "2022", out=sys
             result = sync_once(config)
             stats = httpx.get(f"{receiver.url}/v1/satellite/stats", headers={"Authorization": f"Bearer {api_key}"}).json()
         storage.close()
-    expected = {t: len(keys_) for t, keys_ in world.truth().items()}
+    expected = {t: len(keys_) for t, keys_ in world.truth(PROFILES[profile].max_version).items()}
     collected = result.collection.counts_by_type()
     delivered = {t: v["live"] for t, v in stats["types"].items()}
     types = sorted(set(expected) | set(collected) | set(delivered))

@@ -227,7 +227,7 @@ class SimulatorApp:
                 return _control_json({"error": 'body must be {"steps": n}'}, 400)
             return _control_json(self.world.advance(steps))
         if route == "/_sim/truth" and method == "GET":
-            truth = self.world.truth()
+            truth = self.world.truth(self.profile.max_version)
             return _control_json({"types": {t: {"count": len(keys), "keys": keys} for t, keys in truth.items()}})
         if route == "/_sim/requests" and method == "GET":
             return _control_json({"requests": [

@@ -22,6 +22,9 @@ __all__ = ["Domain", "DOMAIN_BUILDERS"]
 
 class Domain(Protocol):
     name: str
+    # Record types that only exist from some api-version on (e.g. {"core.identity": "6.0"}):
+    # ``World.truth(max_version)`` leaves them out for older server profiles.
+    min_versions: dict[str, str]
 
     def truth(self) -> dict[str, list[str]]:
         """Record type -> sorted keys of everything of this area that exists now."""

@@ -112,8 +112,8 @@ class World:
         with self._lock:
             yield self._writers[repository_id].history
 
-    def truth(self) -> dict[str, list[str]]:
-        """Record type -> sorted keys of everything that exists now."""
+    def truth(self, max_version: str | None = None) -> dict[str, list[str]]:
+        """Record type -> sorted keys of everything that exists now (on a server of ``max_version``)."""
         with self._lock:
             commits = [
                 f"{repo_id}:{sha}" for repo_id, writer in self._writers.items() for sha in writer.history.reachable_ids()
@@ -124,7 +124,10 @@ class World:
                 "git.commit": sorted(commits),
             }
             for domain in self._domains.values():
-                truth.update(domain.truth())
+                for record_type, keys in domain.truth().items():
+                    needs = domain.min_versions.get(record_type)
+                    if max_version is None or needs is None or _version(max_version) >= _version(needs):
+                        truth[record_type] = keys
         return truth
 
     def advance(self, steps: int = 1) -> dict[str, int]:
@@ -158,6 +161,11 @@ class World:
                 push = writer.push(rng, when, branch, rng.randint(1, 3))
             counts["pushes"] += 1
             counts["commits"] += len(push.commit_ids)
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, _, minor = text.partition(".")
+    return int(major), int(minor or 0)
 
 
 def generate_world(seed: int = 7, scale: str = "small") -> World:
