@@ -4,7 +4,12 @@ from satellite.streams.base import Checkpoint, Record, Stream, StreamContext, St
 from satellite.streams.core import ProjectsStream
 from satellite.streams.git import CommitsStream, RepositoriesStream
 
+STREAMS = (ProjectsStream, RepositoriesStream, CommitsStream)
+RECORD_TYPES = frozenset(stream.record_type for stream in STREAMS)  # what this version collects
+
 __all__ = [
+    "STREAMS",
+    "RECORD_TYPES",
     "Checkpoint",
     "Record",
     "Stream",
