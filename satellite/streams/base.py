@@ -1,21 +1,43 @@
-"""What streams produce: records and checkpoints, plus the snapshot-diff helper.
+"""What streams are and what they produce.
 
-A stream's ``read`` yields ``Record``s and, after the records a cursor covers, a ``Checkpoint``
-holding that cursor. The sync loop seals records into batches and stores each batch with the
-latest checkpoint seen before it in one transaction, so a cursor never runs ahead of the data.
+A stream is declared once: its name, the record type it emits, its service, the scope it runs
+at (once per collection, project, repository or team), the first api-version that has it, and
+whether its records are immutable. There are two kinds:
+
+- ``SnapshotStream``: full refresh. It lists items; the framework emits only what changed since
+  the last delivered snapshot (hash per key), and deletions. Its list also feeds the streams
+  below it (projects -> repositories -> refs ...).
+- ``IncrementalStream``: reads from a cursor and yields ``Record``s, and after the records a
+  cursor covers, a ``Checkpoint`` holding that cursor.
+
+The sync loop seals records into batches and stores each batch with the latest checkpoint seen
+before it in one transaction, so a cursor never runs ahead of the data.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator, Literal, Protocol
+from enum import Enum
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Literal, Mapping
 
 from satellite.ado.client import AdoClient
 
-__all__ = ["Record", "Checkpoint", "StreamItem", "StreamContext", "Stream", "trim", "content_hash", "snapshot_diff", "utc_now"]
+__all__ = [
+    "Record",
+    "Checkpoint",
+    "StreamItem",
+    "StreamContext",
+    "Scope",
+    "SnapshotStream",
+    "IncrementalStream",
+    "trim",
+    "content_hash",
+    "snapshot_diff",
+    "utc_now",
+]
 
 
 def utc_now() -> str:
@@ -59,30 +81,66 @@ class Checkpoint:
 StreamItem = Record | Checkpoint
 
 
+class Scope(str, Enum):
+    """How often a stream runs: once per collection, or once per project, repository or team."""
+
+    COLLECTION = "collection"
+    PROJECT = "project"
+    REPOSITORY = "repository"
+    TEAM = "team"
+
+
 @dataclass(frozen=True, slots=True)
 class StreamContext:
-    """What a stream reads with and where it stands."""
+    """What a stream reads with and where it stands.
+
+    Attributes:
+        client: the collection's client.
+        partition: "<collection>/<parent id>" (empty parent id at collection scope).
+        cursor: the last stored cursor of this stream and partition, or None on the first run.
+        page_sizes: ``satellite.config.PageSizes``.
+        listed: what the snapshot streams already run for the same parent listed, by stream name
+            (e.g. the commits stream reuses ``listed["git.refs"]`` instead of asking again).
+        already_delivered: for immutable streams, which of these keys were stored before.
+    """
 
     client: AdoClient
     partition: str
     cursor: str | None
-    page_sizes: Any  # satellite.config.PageSizes: .projects, .refs, .commits, ...
+    page_sizes: Any
+    listed: Mapping[str, list[dict]] = field(default_factory=dict)
     already_delivered: Callable[[list[str]], set[str]] = lambda keys: set()
 
 
-class Stream(Protocol):
-    """A declared stream: a name, the record type it emits, its service and how to read it.
+class _StreamDeclaration:
+    name: ClassVar[str]
+    record_type: ClassVar[str]
+    key_format: ClassVar[str]  # how the record key is built, for the docs table
+    cursor: ClassVar[str] = "snapshot hashes"  # what the cursor holds, for the docs table
+    service: ClassVar[str]  # "core" (always collected) or one of satellite.config.SERVICES
+    scope: ClassVar[Scope]
+    min_version: ClassVar[str] = "5.0"
+    immutable: ClassVar[bool] = False  # records never change once written: remember keys, never resend
 
-    ``immutable`` streams (records never change once written, e.g. commits) have the keys of every
-    stored batch remembered, so a record reachable again by another path is not sent twice.
-    """
 
-    name: str
-    record_type: str
-    service: str
-    immutable: bool
+class SnapshotStream(_StreamDeclaration):
+    """Full refresh + hash diff. Subclasses implement ``list`` and ``key``."""
 
-    def read(self, ctx: StreamContext) -> Iterator[StreamItem]: ...
+    def list(self, ctx: StreamContext, parent: dict | None) -> Iterable[dict]:
+        raise NotImplementedError
+
+    def key(self, item: dict, parent: dict | None) -> str:
+        raise NotImplementedError
+
+    def diff(self, ctx: StreamContext, parent: dict | None, items: list[dict]) -> Iterator[StreamItem]:
+        return snapshot_diff(self.record_type, ((self.key(i, parent), i) for i in items), ctx.cursor)
+
+
+class IncrementalStream(_StreamDeclaration):
+    """Reads from a cursor. Subclasses implement ``read``."""
+
+    def read(self, ctx: StreamContext, parent: dict | None) -> Iterator[StreamItem]:
+        raise NotImplementedError
 
 
 def snapshot_diff(
@@ -90,7 +148,7 @@ def snapshot_diff(
     items: Iterable[tuple[str, dict]],
     previous_cursor: str | None,
 ) -> Iterator[StreamItem]:
-    """Full-refresh streams: emit what changed since the last snapshot, deletions included.
+    """Emit what changed since the last snapshot, deletions included.
 
     The cursor is ``{"hashes": {key: content hash}}`` of the last delivered snapshot.
     """

@@ -4,28 +4,28 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
-from satellite.streams.base import StreamContext, StreamItem, snapshot_diff
+from satellite.streams.base import Scope, SnapshotStream, StreamContext
 
 __all__ = ["ProjectsStream"]
 
 
-class ProjectsStream:
-    """Every project of a collection that the scope admits (full refresh + hash diff)."""
+class ProjectsStream(SnapshotStream):
+    """Every project of a collection that the integration's scope admits."""
 
     name = "core.projects"
     record_type = "core.project"
+    key_format = "{projectId}"
     service = "core"
-    immutable = False
+    scope = Scope.COLLECTION
 
-    def __init__(self, in_scope: Callable[[str], bool]) -> None:
+    def __init__(self, in_scope: Callable[[str], bool] = lambda name: True) -> None:
         self._in_scope = in_scope
 
-    def list_projects(self, ctx: StreamContext) -> Iterator[dict]:
+    def list(self, ctx: StreamContext, parent: dict | None) -> Iterator[dict]:
         for page in ctx.client.pages_by_offset("_apis/projects", {"stateFilter": "wellFormed"}, page_size=ctx.page_sizes.projects):
             for project in page:
                 if self._in_scope(project.get("name", "")):
                     yield project
 
-    def read(self, ctx: StreamContext, projects: list[dict] | None = None) -> Iterator[StreamItem]:
-        listed = projects if projects is not None else self.list_projects(ctx)
-        return snapshot_diff(self.record_type, ((p["id"], p) for p in listed), ctx.cursor)
+    def key(self, item: dict, parent: dict | None) -> str:
+        return item["id"]

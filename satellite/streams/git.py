@@ -1,12 +1,14 @@
-"""Git streams: repositories of a project, commits of a repository.
+"""Git streams: repositories, refs, pushes and commits.
 
-Commits are incremental per repository. The cursor is the set of branch heads already
-delivered (``{"heads": {"refs/heads/main": "<sha>", ...}}``). Each run reads the refs once
-(one request for a repository whose refs did not move) and, for every branch that moved,
-asks for the commits reachable from the new head but not from the old one
-(``itemVersion`` = new head, ``compareVersion`` = old head, both pinned as commit ids so paging
-is stable while people push). A new branch is compared with the default branch. A checkpoint
-follows each finished branch, so a crash repeats at most one branch's commits.
+Per repository, the refs are listed once per run (one request for a repository where nothing
+happened): the refs stream delivers what changed, and pushes and commits read only when the
+refs moved, because every push moves a ref.
+
+Commits: the cursor is the set of branch heads already delivered. For every branch that moved,
+the stream asks for the commits reachable from the new head but not from the old one
+(``itemVersion`` = new head, ``compareVersion`` = old head, both pinned as commit ids so paging is
+stable while people push). A new branch is compared with the default branch. Commits are
+immutable: keys already stored are never sent again (a merge reaches old commits again).
 """
 
 from __future__ import annotations
@@ -16,44 +18,128 @@ from typing import Iterator
 
 from satellite.ado.client import segment
 from satellite.errors import AdoNotFoundError
-from satellite.streams.base import Checkpoint, Record, StreamContext, StreamItem, snapshot_diff, trim, utc_now
+from satellite.streams.base import (
+    Checkpoint,
+    IncrementalStream,
+    Record,
+    Scope,
+    SnapshotStream,
+    StreamContext,
+    StreamItem,
+    content_hash,
+    trim,
+    utc_now,
+)
 
-__all__ = ["RepositoriesStream", "CommitsStream"]
+__all__ = ["RepositoriesStream", "RefsStream", "PushesStream", "CommitsStream"]
+
+HEADS = "refs/heads/"
 
 
-class RepositoriesStream:
-    """Git repositories of one project (partition = project id); full refresh + hash diff."""
+def repository_path(repository: dict) -> str:
+    return f"{segment(repository['project']['id'])}/_apis/git/repositories/{segment(repository['id'])}"
+
+
+class RepositoriesStream(SnapshotStream):
+    """Git repositories of a project."""
 
     name = "git.repositories"
     record_type = "git.repository"
+    key_format = "{repositoryId}"
     service = "repos"
-    immutable = False
+    scope = Scope.PROJECT
 
-    def list_repositories(self, ctx: StreamContext, project_id: str) -> list[dict]:
-        body = ctx.client.get(f"{segment(project_id)}/_apis/git/repositories", {"includeHidden": "true"})
+    def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
+        body = ctx.client.get(f"{segment(parent['id'])}/_apis/git/repositories", {"includeHidden": "true"})
         return list(body.get("value", [])) if isinstance(body, dict) else []
 
-    def read(self, ctx: StreamContext, repositories: list[dict]) -> Iterator[StreamItem]:
-        return snapshot_diff(self.record_type, ((r["id"], r) for r in repositories), ctx.cursor)
+    def key(self, item: dict, parent: dict | None) -> str:
+        return item["id"]
+
+
+class RefsStream(SnapshotStream):
+    """Branches and tags of a repository; a deleted ref becomes ``op: delete``."""
+
+    name = "git.refs"
+    record_type = "git.ref"
+    key_format = "{repositoryId}:{refName}"
+    service = "repos"
+    scope = Scope.REPOSITORY
+
+    def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
+        refs: list[dict] = []
+        for page in ctx.client.pages_by_token(f"{repository_path(parent)}/refs", {"peelTags": "true"}, page_size=ctx.page_sizes.refs):
+            refs.extend(ref for ref in page if ref["name"].startswith(("refs/heads/", "refs/tags/")))
+        return refs
+
+    def key(self, item: dict, parent: dict | None) -> str:
+        return f"{parent['id']}:{item['name']}"
+
+
+def _listed_refs(ctx: StreamContext, repository: dict) -> list[dict]:
+    refs = ctx.listed.get(RefsStream.name)
+    return refs if refs is not None else RefsStream().list(ctx, repository)
+
+
+def _refs_fingerprint(refs: list[dict]) -> str:
+    return content_hash(sorted((r["name"], r["objectId"]) for r in refs))
+
+
+class PushesStream(IncrementalStream):
+    """Pushes of a repository, newest first until the last delivered push id."""
+
+    name = "git.pushes"
+    record_type = "git.push"
+    key_format = "{repositoryId}:{pushId}"
+    cursor = "last push id + refs fingerprint"
+    service = "repos"
+    scope = Scope.REPOSITORY
+    immutable = True
+
+    def read(self, ctx: StreamContext, parent: dict | None) -> Iterator[StreamItem]:
+        state = json.loads(ctx.cursor) if ctx.cursor else {"push_id": 0, "refs": None}
+        fingerprint = _refs_fingerprint(_listed_refs(ctx, parent))
+        if fingerprint == state["refs"]:
+            return
+        newest = state["push_id"]
+        pages = ctx.client.pages_by_offset(
+            f"{repository_path(parent)}/pushes", {"searchCriteria.includeRefUpdates": "true"}, page_size=ctx.page_sizes.pushes
+        )
+        keys_seen: set[int] = set()
+        for page in pages:
+            fresh = [p for p in page if p["pushId"] > state["push_id"] and p["pushId"] not in keys_seen]
+            known = ctx.already_delivered([f"{parent['id']}:{p['pushId']}" for p in fresh])
+            for push in fresh:
+                keys_seen.add(push["pushId"])
+                newest = max(newest, push["pushId"])
+                key = f"{parent['id']}:{push['pushId']}"
+                if key not in known:
+                    yield Record(self.record_type, key, "upsert", utc_now(), trim(push))
+            if any(p["pushId"] <= state["push_id"] for p in page):  # reached what was delivered (newest first)
+                break
+        yield Checkpoint(json.dumps({"push_id": newest, "refs": fingerprint}, separators=(",", ":")))
 
 
 def _heads_cursor(heads: dict[str, str]) -> Checkpoint:
     return Checkpoint(json.dumps({"heads": dict(sorted(heads.items()))}, separators=(",", ":")))
 
 
-class CommitsStream:
-    """Commits of one repository (partition = repository id), with change counts."""
+class CommitsStream(IncrementalStream):
+    """Commits of a repository, with change counts."""
 
     name = "git.commits"
     record_type = "git.commit"
+    key_format = "{repositoryId}:{commitId}"
+    cursor = "delivered branch heads"
     service = "repos"
-    immutable = True  # a commit id names its content: never send one twice (merges reach old commits again)
+    scope = Scope.REPOSITORY
+    immutable = True  # a commit id names its content
 
-    def read(self, ctx: StreamContext, repository: dict) -> Iterator[StreamItem]:
-        repo_id = repository["id"]
-        base = f"{segment(repository['project']['id'])}/_apis/git/repositories/{segment(repo_id)}"
+    def read(self, ctx: StreamContext, parent: dict | None) -> Iterator[StreamItem]:
+        repository = parent
+        base = repository_path(repository)
         delivered: dict[str, str] = json.loads(ctx.cursor)["heads"] if ctx.cursor else {}
-        current = self._branch_heads(ctx, base)
+        current = {r["name"]: r["objectId"] for r in _listed_refs(ctx, repository) if r["name"].startswith(HEADS)}
         if current == delivered:
             return
         default = repository.get("defaultBranch")
@@ -68,19 +154,12 @@ class CommitsStream:
                 continue
             if new_head not in known_heads:
                 compare = old_head or (heads.get(default) if default and branch != default else None)
-                yield from self._commits_between(ctx, base, repo_id, new_head, compare, emitted)
+                yield from self._commits_between(ctx, base, repository["id"], new_head, compare, emitted)
             heads[branch] = new_head
             known_heads.add(new_head)
             yield _heads_cursor(heads)
         if heads != current or set(delivered) - set(current):
             yield _heads_cursor(heads)
-
-    def _branch_heads(self, ctx: StreamContext, base: str) -> dict[str, str]:
-        heads: dict[str, str] = {}
-        for page in ctx.client.pages_by_token(f"{base}/refs", {"filter": "heads/"}, page_size=ctx.page_sizes.refs):
-            for ref in page:
-                heads[ref["name"]] = ref["objectId"]
-        return heads
 
     def _commits_between(
         self, ctx: StreamContext, base: str, repo_id: str, head: str, compare: str | None, emitted: set[str]
@@ -92,14 +171,17 @@ class CommitsStream:
         if compare:
             params["searchCriteria.compareVersion.version"] = compare
             params["searchCriteria.compareVersion.versionType"] = "commit"
+        pages = ctx.client.pages_by_offset(
+            f"{base}/commits", params, page_size=ctx.page_sizes.commits,
+            top_param="searchCriteria.$top", skip_param="searchCriteria.$skip",
+        )
         try:
-            for page in list_pages(ctx, f"{base}/commits", params):
+            for page in pages:
                 fresh = [c for c in page if c["commitId"] not in emitted]
                 known = ctx.already_delivered([f"{repo_id}:{c['commitId']}" for c in fresh])
                 for commit in fresh:
-                    sha = commit["commitId"]
-                    emitted.add(sha)
-                    key = f"{repo_id}:{sha}"
+                    emitted.add(commit["commitId"])
+                    key = f"{repo_id}:{commit['commitId']}"
                     if key not in known:
                         yield Record(self.record_type, key, "upsert", utc_now(), trim(commit))
         except AdoNotFoundError:
@@ -107,9 +189,3 @@ class CommitsStream:
                 raise
             # The old head is gone (force-push + garbage collection): read the branch in full.
             yield from self._commits_between(ctx, base, repo_id, head, None, emitted)
-
-
-def list_pages(ctx: StreamContext, path: str, params: dict) -> Iterator[list[dict]]:
-    return ctx.client.pages_by_offset(
-        path, params, page_size=ctx.page_sizes.commits, top_param="searchCriteria.$top", skip_param="searchCriteria.$skip"
-    )

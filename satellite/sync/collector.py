@@ -1,8 +1,13 @@
-"""Collect one integration: collections -> projects -> repositories -> commits.
+"""Collect one integration: every enabled stream, scope by scope.
+
+    collection ─ projects ─┬─ per project: repositories, ...
+                           ├─ per repository: refs, pushes, commits, ...  (concurrently)
+                           └─ per team: ...
 
 Each (stream, partition) is one unit of work; a unit that fails (deleted project, missing
-scope, garbage body) is reported and the others go on. Repositories are read concurrently,
-bounded by ``limits.concurrency`` (one HTTP connection pool per collection).
+scope, garbage body) is reported and the others go on. A stream the server version lacks is
+skipped with one info line. Repositories and teams are read concurrently, bounded by
+``limits.concurrency`` (one HTTP connection pool per collection).
 """
 
 from __future__ import annotations
@@ -11,23 +16,22 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from threading import Lock
-from typing import Callable, Iterable
+from typing import Callable
 
 import structlog
 
 from satellite.ado.client import AdoClient, CollectionTarget, TlsOptions
-from satellite.errors import AdoError, SatelliteError
+from satellite.ado.versions import ApiVersion
+from satellite.errors import AdoError
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
 from satellite.store import CursorKey, Store
-from satellite.streams import CommitsStream, ProjectsStream, RepositoriesStream, StreamContext, StreamItem
+from satellite.streams import STREAMS, ProjectsStream, Scope, SnapshotStream, StreamContext
 from satellite.sync.batching import BatchWriter
 
 __all__ = ["Collector", "StreamOutcome", "CollectionReport", "collection_targets"]
 
 log = structlog.get_logger(__name__)
-
-IMPLEMENTED_SERVICES = frozenset({"repos"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,11 @@ class Collector:
         self.retry = retry
         self._tls = TlsOptions(verify=integration.tls.verify, ca_bundle=integration.tls.ca_bundle)
         self._transport_factory = transport_factory
+        self._streams = [
+            ProjectsStream(integration.projects.matches) if cls is ProjectsStream else cls()
+            for cls in STREAMS
+            if cls.service == "core" or cls.service in integration.services
+        ]
 
     def _client(self, target: CollectionTarget) -> AdoClient:
         return AdoClient(
@@ -115,9 +124,6 @@ class Collector:
         )
 
     def run(self, report: CollectionReport) -> None:
-        for service in self.integration.services:
-            if service not in IMPLEMENTED_SERVICES:
-                log.info("service_not_collected_yet", integration=self.integration.id, service=service)
         try:
             targets = collection_targets(
                 self.integration, self._tls, self.integration.proxy, self.limits.request_timeout.total_seconds(), self.retry
@@ -132,19 +138,56 @@ class Collector:
                 finally:
                     report.requests += client.request_count
 
-    def _fail(self, report: CollectionReport, collection: str, stream: str, partition: str, exc: Exception) -> None:
-        log.error("stream_failed", integration=self.integration.id, collection=collection, stream=stream, partition=partition, error=str(exc))
-        report.add(StreamOutcome(self.integration.id, collection, stream, partition, 0, 0, {}, error=str(exc)))
+    # -- walking the scopes ------------------------------------------------------------------
 
-    def _run_unit(self, report: CollectionReport, client: AdoClient, stream, partition: str, read: Callable[[StreamContext], Iterable[StreamItem]]) -> bool:
-        """Read one (stream, partition) into the outbox; False if it failed (already reported)."""
-        key = CursorKey(self.integration.id, stream.name, f"{client.target.name}/{partition}")
+    def _collect_collection(self, client: AdoClient, report: CollectionReport) -> None:
+        try:
+            version = client.api_version()
+        except AdoError as exc:
+            self._fail(report, client.target.name, "core.api_version", "", exc)
+            return
+        streams = self._supported(version, client.target.name)
+        listed = self._run_scope(client, report, streams, Scope.COLLECTION, None, "")
+        projects = listed.get(ProjectsStream.name, [])
+        repositories: list[dict] = []
+        teams: list[dict] = []
+        for project in projects:
+            below = self._run_scope(client, report, streams, Scope.PROJECT, project, project["id"])
+            repositories.extend(r for r in below.get("git.repositories", []) if not r.get("isDisabled"))
+            teams.extend(below.get("core.teams", []))
+        with ThreadPoolExecutor(max_workers=self.limits.concurrency, thread_name_prefix="collect") as pool:
+            futures = [pool.submit(self._run_scope, client, report, streams, Scope.REPOSITORY, r, r["id"]) for r in repositories]
+            futures += [pool.submit(self._run_scope, client, report, streams, Scope.TEAM, t, t["id"]) for t in teams]
+            for future in futures:
+                future.result()  # re-raises store failures, which must stop the run
+
+    def _supported(self, version: ApiVersion, collection: str) -> list:
+        supported = []
+        for stream in self._streams:
+            if version.at_least(stream.min_version):
+                supported.append(stream)
+            else:
+                log.info("stream_not_on_this_server", integration=self.integration.id, collection=collection,
+                         stream=stream.name, needs=stream.min_version, server=version.server_name)
+        return supported
+
+    def _run_scope(self, client: AdoClient, report: CollectionReport, streams: list, scope: Scope, parent: dict | None, parent_id: str) -> dict[str, list[dict]]:
+        """Run the streams of ``scope`` for one parent, in order; returns what the snapshot streams listed."""
+        listed: dict[str, list[dict]] = {}
+        for stream in streams:
+            if stream.scope is scope:
+                self._run_unit(report, client, stream, parent, parent_id, listed)
+        return listed
+
+    def _run_unit(self, report: CollectionReport, client: AdoClient, stream, parent: dict | None, parent_id: str, listed: dict[str, list[dict]]) -> None:
+        key = CursorKey(self.integration.id, stream.name, f"{client.target.name}/{parent_id}")
         started = time.monotonic()
         ctx = StreamContext(
             client,
             key.partition,
             self.store.get_cursor(key),
             self.limits.page_sizes,
+            listed=listed,
             already_delivered=(lambda keys: self.store.delivered_among(key, keys)) if stream.immutable else (lambda keys: set()),
         )
         writer = BatchWriter(
@@ -157,50 +200,22 @@ class Collector:
             remember_keys=stream.immutable,
         )
         try:
-            result = writer.write(read(ctx))
+            if isinstance(stream, SnapshotStream):
+                items = list(stream.list(ctx, parent))
+                result = writer.write(stream.diff(ctx, parent, items))
+                listed[stream.name] = items
+            else:
+                result = writer.write(stream.read(ctx, parent))
         except AdoError as exc:
-            self._fail(report, client.target.name, stream.name, partition, exc)
-            return False
+            self._fail(report, client.target.name, stream.name, parent_id, exc)
+            return
         seconds = time.monotonic() - started
-        report.add(StreamOutcome(self.integration.id, client.target.name, stream.name, partition, result.records, result.batches, result.counts_by_type, None, seconds))
+        report.add(StreamOutcome(self.integration.id, client.target.name, stream.name, parent_id, result.records,
+                                 result.batches, result.counts_by_type, None, seconds))
         if result.records:
             log.info("stream_synced", integration=self.integration.id, collection=client.target.name, stream=stream.name,
-                     partition=partition, records=result.records, batches=result.batches, seconds=round(seconds, 3))
-        return True
+                     partition=parent_id, records=result.records, batches=result.batches, seconds=round(seconds, 3))
 
-    def _collect_collection(self, client: AdoClient, report: CollectionReport) -> None:
-        try:
-            client.api_version()
-        except AdoError as exc:
-            self._fail(report, client.target.name, "core.api_version", "", exc)
-            return
-        projects_stream = ProjectsStream(self.integration.projects.matches)
-        projects: list[dict] = []
-
-        def read_projects(ctx: StreamContext) -> Iterable[StreamItem]:
-            projects.extend(projects_stream.list_projects(ctx))
-            return projects_stream.read(ctx, projects)
-
-        if not self._run_unit(report, client, projects_stream, "", read_projects):
-            return
-        if "repos" not in self.integration.services:
-            return
-        repositories_stream = RepositoriesStream()
-        repositories: list[dict] = []
-        for project in projects:
-            listed: list[dict] = []
-
-            def read_repositories(ctx: StreamContext, project=project, listed=listed) -> Iterable[StreamItem]:
-                listed.extend(repositories_stream.list_repositories(ctx, project["id"]))
-                return repositories_stream.read(ctx, listed)
-
-            if self._run_unit(report, client, repositories_stream, project["id"], read_repositories):
-                repositories.extend(r for r in listed if not r.get("isDisabled"))
-        commits_stream = CommitsStream()
-        with ThreadPoolExecutor(max_workers=self.limits.concurrency, thread_name_prefix="collect") as pool:
-            futures = [
-                pool.submit(self._run_unit, report, client, commits_stream, repo["id"], lambda ctx, repo=repo: commits_stream.read(ctx, repo))
-                for repo in repositories
-            ]
-            for future in futures:
-                future.result()  # re-raises store failures, which must stop the run
+    def _fail(self, report: CollectionReport, collection: str, stream: str, partition: str, exc: Exception) -> None:
+        log.error("stream_failed", integration=self.integration.id, collection=collection, stream=stream, partition=partition, error=str(exc))
+        report.add(StreamOutcome(self.integration.id, collection, stream, partition, 0, 0, {}, error=str(exc)))
