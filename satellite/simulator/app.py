@@ -3,12 +3,14 @@
     app = create_app(generate_world(7, "small"), profile="2022", pats={"demo-pat": frozenset({"full"})})
 
 Server root is ``/tfs``, the collection ``/tfs/DefaultCollection``. Control routes under
-``/_sim`` need no auth and are not logged: ``POST /_sim/advance`` ``{"steps": n}``,
-``GET /_sim/truth``, ``GET``/``DELETE /_sim/requests``.
+``/_sim`` need no auth, are not logged and never meet faults: ``POST /_sim/advance``
+``{"steps": n}``, ``GET /_sim/truth``, ``GET``/``DELETE /_sim/requests``, ``GET``/``PUT``/``DELETE
+/_sim/faults`` (a ``FaultPlan`` as JSON, see ``faults.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -17,8 +19,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from satellite.simulator import core_routes, git_routes, location_routes
+from satellite.simulator import core_routes, faults, git_routes, location_routes
 from satellite.simulator.context import Request, Site
+from satellite.simulator.faults import FaultInjector, FaultPlan
 from satellite.simulator.model import Person
 from satellite.simulator.profiles import PROFILES, Profile
 from satellite.simulator.routing import COLLECTION, SERVER, Route, Router
@@ -53,14 +56,19 @@ class LoggedRequest:
     method: str
     path: str
     query: str
-    status: int
+    status: int  # 0: the connection was reset
+    fault: str = ""  # the injected fault's kind
 
 
-def create_app(world: World, profile: str = "2022", pats: dict[str, frozenset[str]] | None = None) -> "SimulatorApp":
+def create_app(
+    world: World, profile: str = "2022", pats: dict[str, frozenset[str]] | None = None, faults: FaultPlan | None = None
+) -> "SimulatorApp":
     """An ASGI app serving ``world`` as the server release ``profile`` ("2019", "2020", "2022", "7.1")."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
-    return SimulatorApp(world, PROFILES[profile], dict(DEFAULT_PATS if pats is None else pats))
+    app = SimulatorApp(world, PROFILES[profile], dict(DEFAULT_PATS if pats is None else pats))
+    app.set_faults(faults or FaultPlan())
+    return app
 
 
 class SimulatorApp:
@@ -71,13 +79,22 @@ class SimulatorApp:
         self.profile = profile
         self.site = Site(world, profile)
         locations = tuple(loc for area in AREAS for loc in area.LOCATIONS)
-        routes: tuple[Route, ...] = tuple(r for area in AREAS for r in area.ROUTES)
-        self.router = Router(routes + location_routes.options_routes(locations))
+        self.routes: tuple[Route, ...] = tuple(r for area in AREAS for r in area.ROUTES) + location_routes.options_routes(locations)
+        self.router = Router(self.routes)
         self._pats = pats
         self._auth_cache: dict[str, frozenset[str] | None] = {}
         self._collection = world.collection.name.lower()
         self._process_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"simulator:{world.seed}:{world.scale}")).encode()
         self.requests: deque[LoggedRequest] = deque(maxlen=LOG_LIMIT)
+        self._faults: FaultInjector | None = None
+
+    def set_faults(self, plan: FaultPlan) -> None:
+        """Replace the fault plan (counters and random streams start afresh)."""
+        self._faults = None if plan.empty else FaultInjector(plan)
+
+    @property
+    def fault_plan(self) -> FaultPlan:
+        return self._faults.plan if self._faults is not None else FaultPlan()
 
     # -- ASGI ----------------------------------------------------------------------------
 
@@ -88,16 +105,54 @@ class SimulatorApp:
         path: str = scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if path == "/_sim" or path.startswith("/_sim/"):
-            body = await _read_body(receive) if method == "POST" else b""
-            response = self._control(method, path, body)
+            body = await _read_body(receive) if method in ("POST", "PUT") else b""
+            await self._send(send, self._control(method, path, body), headers)
+            return
+        raw_query: bytes = scope.get("query_string", b"")
+        fault = None
+        if self._faults is not None:
+            route = self._route_of(method, path) if self._faults.needs_route else None
+            decision = self._faults.decide(path, route.pattern if route is not None else None)
+            if decision.delay:
+                await asyncio.sleep(decision.delay)
+            fault = decision.fault
+        if fault is None:
+            origin = f"{scope.get('scheme', 'http')}://{headers.get('host') or _server_host(scope)}"
+            response = self.handle(method, path, raw_query, headers, origin)
+            self.requests.append(LoggedRequest(method, path, raw_query.decode("latin-1"), response.status))
+            await self._send(send, response, headers)
+        else:
+            await self._inject(fault, scope, send, headers)
+
+    async def _inject(self, fault: faults.FaultRule, scope: Scope, send: Send, headers: dict[str, str]) -> None:
+        method, path, raw_query = scope["method"], scope["path"], scope.get("query_string", b"")
+        query = raw_query.decode("latin-1")
+        if fault.kind == "reset":
+            self.requests.append(LoggedRequest(method, path, query, 0, fault.kind))
+            await faults.reset_connection(send)
+            return
+        activity = str(uuid.uuid4())
+        if faults.replaces_response(fault):
+            response = faults.fault_response(fault, activity)
         else:
             origin = f"{scope.get('scheme', 'http')}://{headers.get('host') or _server_host(scope)}"
-            response = self.handle(method, path, scope.get("query_string", b""), headers, origin)
-            self.requests.append(LoggedRequest(method, path, scope.get("query_string", b"").decode("latin-1"), response.status))
-        await self._send(send, response, headers)
+            response = self.handle(method, path, raw_query, headers, origin)
+        self.requests.append(LoggedRequest(method, path, query, response.status, fault.kind))
+        start = self._start(response, headers, activity.encode())
+        if fault.kind == "truncate":
+            await faults.send_truncated(send, start, response.body)
+        elif fault.kind == "slow":
+            await faults.send_slowly(send, start, response.body, fault)
+        else:
+            await send(start)
+            await send({"type": "http.response.body", "body": response.body})
 
     async def _send(self, send: Send, response: Response, headers: dict[str, str]) -> None:
-        activity = str(uuid.uuid4()).encode()
+        await send(self._start(response, headers, str(uuid.uuid4()).encode()))
+        await send({"type": "http.response.body", "body": response.body})
+
+    def _start(self, response: Response, headers: dict[str, str], activity: bytes) -> dict:
+        """The ``http.response.start`` message: the response's headers and a few of IIS's."""
         out = [
             (b"content-type", response.content_type.encode("latin-1")),
             (b"content-length", str(len(response.body)).encode()),
@@ -109,25 +164,19 @@ class SimulatorApp:
             (b"x-content-type-options", b"nosniff"),
         ]  # a few of IIS's headers: each one costs h11 validation time
         out.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers)
-        await send({"type": "http.response.start", "status": response.status, "headers": out})
-        await send({"type": "http.response.body", "body": response.body})
+        return {"type": "http.response.start", "status": response.status, "headers": out}
 
     # -- the server proper ---------------------------------------------------------------
 
     def handle(self, method: str, path: str, raw_query: bytes, headers: dict[str, str], origin: str) -> Response:
         """Answer one request as the simulated server would."""
-        parts = [p for p in path.split("/") if p]
-        if not parts or parts[0].lower() != "tfs":
+        located = self._locate(path)
+        if located is None:
             return html_response(404, NOT_FOUND_HTML)
         scopes = self._authenticate(headers.get("authorization"))
         if scopes is None:
             return self._unauthorized(headers, origin)
-        if len(parts) == 1 or parts[1].lower() == "_apis":
-            level, rest = SERVER, parts[1:]
-        elif parts[1].lower() == self._collection:
-            level, rest = COLLECTION, parts[2:]
-        else:
-            return html_response(404, NOT_FOUND_HTML)
+        level, rest = located
         route, params, known = self.router.match(level, method, rest)
         if route is None:
             if known:
@@ -147,6 +196,21 @@ class SimulatorApp:
             return route.handler(self.site, req)
         except ApiError as error:
             return error.response()
+
+    def _locate(self, path: str) -> tuple[str, list[str]] | None:
+        """(level, segments after the server or collection root), or None outside ``/tfs[/{collection}]``."""
+        parts = [p for p in path.split("/") if p]
+        if not parts or parts[0].lower() != "tfs":
+            return None
+        if len(parts) == 1 or parts[1].lower() == "_apis":
+            return SERVER, parts[1:]
+        if parts[1].lower() == self._collection:
+            return COLLECTION, parts[2:]
+        return None
+
+    def _route_of(self, method: str, path: str) -> Route | None:
+        located = self._locate(path)
+        return self.router.match(located[0], method, located[1])[0] if located is not None else None
 
     def _principal(self) -> Person:
         return self.world.people[0]
@@ -231,13 +295,29 @@ class SimulatorApp:
             return _control_json({"types": {t: {"count": len(keys), "keys": keys} for t, keys in truth.items()}})
         if route == "/_sim/requests" and method == "GET":
             return _control_json({"requests": [
-                {"method": r.method, "path": r.path, "query": r.query, "status": r.status} for r in list(self.requests)
+                {"method": r.method, "path": r.path, "query": r.query, "status": r.status, "fault": r.fault}
+                for r in list(self.requests)
             ]})
+        if route == "/_sim/faults":
+            return self._control_faults(method, body)
         if route == "/_sim/requests" and method == "DELETE":
             cleared = len(self.requests)
             self.requests.clear()
             return _control_json({"cleared": cleared})
         return _control_json({"error": f"no control route {method} {path}"}, 404)
+
+    def _control_faults(self, method: str, body: bytes) -> Response:
+        if method == "PUT":
+            try:
+                self.set_faults(FaultPlan.from_json(json.loads(body or b"{}")))
+            except (ValueError, TypeError) as exc:
+                return _control_json({"error": f"bad fault plan: {exc}"}, 400)
+        elif method == "DELETE":
+            self.set_faults(FaultPlan())
+        elif method != "GET":
+            return _control_json({"error": f"no control route {method} /_sim/faults"}, 404)
+        fired = self._faults.counts() if self._faults is not None else []
+        return _control_json({"plan": self.fault_plan.to_json(), "fired": fired})
 
 
 def _grants(scopes: frozenset[str], needed: str) -> bool:

@@ -1,6 +1,7 @@
 """``satellite simulator``: serve a generated world as an Azure DevOps Server stand-in.
 
     satellite simulator --profile 2022 --scale small --port 8081 --pat demo-pat --pat code-only:vso.code
+    satellite simulator --latency-ms 20 --latency-jitter-ms 5 --fault "429:0.05:/_apis/git/" --fault-seed 3
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import sys
 
 from satellite.servers import serve_forever
 from satellite.simulator.app import DEFAULT_PATS, create_app
+from satellite.simulator.faults import KINDS, FaultPlan, FaultRule, parse_fault
 from satellite.simulator.generate import SCALES
 from satellite.simulator.profiles import PROFILES
 from satellite.simulator.world import generate_world
 
-__all__ = ["configure_parser", "run", "parse_pat"]
+__all__ = ["configure_parser", "run", "parse_pat", "fault_rule"]
 
 
 def parse_pat(text: str) -> tuple[str, frozenset[str]]:
@@ -24,6 +26,14 @@ def parse_pat(text: str) -> tuple[str, frozenset[str]]:
         raise argparse.ArgumentTypeError(f"empty PAT in {text!r}")
     chosen = frozenset(s.strip() for s in scopes.split(",") if s.strip()) if sep else frozenset({"full"})
     return value, chosen or frozenset({"full"})
+
+
+def fault_rule(text: str) -> FaultRule:
+    """``KIND:RATE[:PATH_REGEX]`` -> a fault rule (argparse type)."""
+    try:
+        return parse_fault(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -36,12 +46,22 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--pat", dest="pats", action="append", type=parse_pat, metavar="VALUE[:scope,scope]",
         help="accepted PAT, repeatable; scopes e.g. full, vso.code, vso.project (default: sim-pat with full scope)",
     )
+    faults = parser.add_argument_group("faults", "injected into every request but the /_sim control routes")
+    faults.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer (default 0)")
+    faults.add_argument("--latency-jitter-ms", type=float, default=0.0, help="± random part of the latency (default 0)")
+    faults.add_argument(
+        "--fault", dest="faults", action="append", type=fault_rule, default=[], metavar="KIND:RATE[:PATH_REGEX]",
+        help=f"repeatable; KIND one of {', '.join(k for k in KINDS if k != 'latency')}; RATE a probability,"
+        " e.g. 429:0.05:/_apis/git/",
+    )
+    faults.add_argument("--fault-seed", type=int, default=0, help="seed of the fault draws (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
     world = generate_world(args.seed, args.scale)
     pats = dict(args.pats) if args.pats else dict(DEFAULT_PATS)
-    app = create_app(world, args.profile, pats)
+    plan = FaultPlan(tuple(args.faults), args.latency_ms, args.latency_jitter_ms, args.fault_seed)
+    app = create_app(world, args.profile, pats, faults=plan)
 
     def ready(url: str) -> None:
         print(f"simulator: profile {args.profile}, scale {args.scale}, collection {url}/tfs/{world.collection.name}", flush=True)
