@@ -1,0 +1,153 @@
+"""Paging of every paged list route, on every profile: walking all pages with a small page size
+yields each item exactly once, in the order of one big page, and the same items as the unpaged
+listing.
+
+Paged routes are found from the samples (``tests/simulator_samples``) and the spec: a route is
+paged when its spec operation declares a page-size parameter (``$top``, ``searchCriteria.$top``,
+``top``, ``$maxPageSize``). The walk uses the first of them the route honours, then follows what
+the answer offers: the ``x-ms-continuationtoken`` header, a token in the body (``StreamedBatch``
+until ``isLastBatch``, ``CommentList``), or the matching skip parameter while pages come full.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from satellite.servers import serve_in_thread
+from satellite.simulator.app import create_app
+from satellite.simulator.profiles import PROFILES
+from satellite.simulator.world import World, generate_world
+from tests.simulator_samples import api_version, load_samples, request_url, sample_route, spec_index, split_sample
+
+pytestmark = pytest.mark.integration
+
+PAT = "sim-pat"
+HEADERS = {"X-TFS-FedAuthRedirect": "Suppress"}
+TOKEN_HEADER = "x-ms-continuationtoken"
+SIZE_TO_SKIP = {"$top": "$skip", "searchCriteria.$top": "searchCriteria.$skip", "top": "skip", "$maxPageSize": None}
+PAGING = set(SIZE_TO_SKIP) | {v for v in SIZE_TO_SKIP.values() if v} | {"continuationToken"}
+BIG = 1000
+MAX_PAGES = 2000
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    token: str | None  # where to continue, None: no token offered
+
+
+def read_page(response: httpx.Response) -> Page | None:
+    """The items and continuation of one answer, or None when it is not a list shape."""
+    if response.status_code != 200 or not response.headers.get("content-type", "").startswith("application/json"):
+        return None
+    body = response.json()
+    if not isinstance(body, dict):
+        return None
+    if "values" in body and "isLastBatch" in body:  # StreamedBatch
+        return Page(body["values"], None if body["isLastBatch"] else body.get("continuationToken"))
+    if "comments" in body and "totalCount" in body:  # CommentList
+        return Page(body["comments"], body.get("continuationToken") or None)
+    if set(body) == {"count", "value"} and isinstance(body["value"], list):
+        assert body["count"] == len(body["value"])
+        return Page(body["value"], response.headers.get(TOKEN_HEADER))
+    return None
+
+
+class Walker:
+    def __init__(self, client: httpx.Client, url: str, query: dict, version: str, body: Any) -> None:
+        self.client, self.url, self.version, self.body = client, url, version, body
+        self.query = {k: v for k, v in query.items() if k not in PAGING}
+
+    def get(self, extra: dict) -> httpx.Response:
+        method = "POST" if self.body is not None else "GET"
+        return self.client.request(method, self.url, params={**self.query, **extra, "api-version": self.version},
+                                   json=self.body)
+
+    def walk(self, size_param: str, size: int) -> list[Any]:
+        """Every page in order; fails on an oversized page, a repeated token or a runaway walk."""
+        skip_param = SIZE_TO_SKIP[size_param]
+        items: list[Any] = []
+        token, seen_tokens, skip = None, set(), 0
+        for _ in range(MAX_PAGES):
+            extra: dict[str, Any] = {size_param: size}
+            if token is not None:
+                extra["continuationToken"] = token
+            elif skip and skip_param:
+                extra[skip_param] = skip
+            page = read_page(self.get(extra))
+            assert page is not None, f"page {extra} of {self.url} is not a list"
+            assert len(page.items) <= size, f"{size_param}={size} gave {len(page.items)} items"
+            items += page.items
+            if page.token:
+                assert page.token not in seen_tokens, f"token {page.token!r} repeated"
+                seen_tokens.add(page.token)
+                token = page.token
+            elif token is None and skip_param and len(page.items) == size:
+                skip += size
+            else:
+                return items
+        raise AssertionError(f"more than {MAX_PAGES} pages")
+
+
+def canonical(item: Any) -> str:
+    return json.dumps(item, sort_keys=True)
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return generate_world(7, "tiny")
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_every_paged_list_route_pages_exactly_once(world, profile):
+    max_version = PROFILES[profile].max_version
+    spec = spec_index(max_version)
+    app = create_app(world, profile, {PAT: frozenset({"full"})})
+    walked, problems = [], []
+    with serve_in_thread(app) as server, httpx.Client(auth=("", PAT), headers=HEADERS, timeout=30) as client:
+        for pattern, factories in sorted(load_samples().items()):
+            for sample in (s for factory in factories for s in factory(world)):
+                method, path, server_level, query, body = split_sample(sample)
+                found = spec.operation(method, pattern)
+                route = sample_route(app, method, path, server_level)
+                if found is None or route is None:
+                    continue
+                sizes = [p for p in SIZE_TO_SKIP if p in found[1]["query"]]
+                if not sizes:
+                    continue
+                version = api_version(max_version, found[1]["preview"])
+                walker = Walker(client, request_url(server.url, world.collection.name, path, server_level), query, version, body)
+                unpaged = read_page(walker.get({}))
+                if unpaged is None:
+                    continue  # a single object (e.g. a pull request by id): not a list
+                try:
+                    walked.append(check_paging(walker, sizes, unpaged))
+                except AssertionError as error:
+                    problems.append(f"{method} {path} {query}: {error}")
+    assert not problems, "\n".join(problems)
+    assert walked and sum(walked) > 0
+
+
+def check_paging(walker: Walker, sizes: list[str], unpaged: Page) -> int:
+    """Walk with the first page-size parameter the route honours; returns how many items it has."""
+    for size_param in sizes:
+        everything = walker.walk(size_param, BIG)
+        small = max(1, -(-len(everything) // 4))  # about four pages
+        first = read_page(walker.get({size_param: small}))
+        if len(everything) > small and first is not None and len(first.items) > small:
+            continue  # this parameter is not the route's (e.g. top vs searchCriteria.$top)
+        paged = walker.walk(size_param, small)
+        keys = [canonical(item) for item in paged]
+        assert len(set(keys)) == len(keys), f"{size_param}={small}: an item came twice"
+        assert keys == [canonical(item) for item in everything], f"{size_param}={small}: pages differ from one big page"
+        if unpaged.token is None:  # the unpaged answer is the whole listing, or its first (default-size) page
+            default_page = [canonical(i) for i in unpaged.items]
+            assert default_page == keys[: len(default_page)], "the unpaged listing differs from the pages"
+            assert len(default_page) == len(keys) or len(default_page) >= 50, "the unpaged listing lacks items"
+        return len(everything)
+    raise AssertionError(f"honours none of its page-size parameters {sizes}")
