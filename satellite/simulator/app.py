@@ -43,6 +43,7 @@ __all__ = ["create_app", "SimulatorApp", "DEFAULT_PATS", "AREAS"]
 DEFAULT_PATS: dict[str, frozenset[str]] = {"sim-pat": frozenset({"full"})}
 AREAS = (location_routes, core_routes, git_routes)  # one module per API area: ROUTES + LOCATIONS
 LOG_LIMIT = 10_000
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 _FRAMEWORK = "Microsoft.TeamFoundation.Framework.Server"
 _COMMON = "Microsoft.VisualStudio.Services.Common"
 
@@ -109,6 +110,7 @@ class SimulatorApp:
             await self._send(send, self._control(method, path, body), headers)
             return
         raw_query: bytes = scope.get("query_string", b"")
+        body = await _read_body(receive) if method in _WITH_BODY else b""
         fault = None
         if self._faults is not None:
             route = self._route_of(method, path) if self._faults.needs_route else None
@@ -118,13 +120,13 @@ class SimulatorApp:
             fault = decision.fault
         if fault is None:
             origin = f"{scope.get('scheme', 'http')}://{headers.get('host') or _server_host(scope)}"
-            response = self.handle(method, path, raw_query, headers, origin)
+            response = self.handle(method, path, raw_query, headers, origin, body)
             self.requests.append(LoggedRequest(method, path, raw_query.decode("latin-1"), response.status))
             await self._send(send, response, headers)
         else:
-            await self._inject(fault, scope, send, headers)
+            await self._inject(fault, scope, send, headers, body)
 
-    async def _inject(self, fault: faults.FaultRule, scope: Scope, send: Send, headers: dict[str, str]) -> None:
+    async def _inject(self, fault: faults.FaultRule, scope: Scope, send: Send, headers: dict[str, str], body: bytes) -> None:
         method, path, raw_query = scope["method"], scope["path"], scope.get("query_string", b"")
         query = raw_query.decode("latin-1")
         if fault.kind == "reset":
@@ -136,7 +138,7 @@ class SimulatorApp:
             response = faults.fault_response(fault, activity)
         else:
             origin = f"{scope.get('scheme', 'http')}://{headers.get('host') or _server_host(scope)}"
-            response = self.handle(method, path, raw_query, headers, origin)
+            response = self.handle(method, path, raw_query, headers, origin, body)
         self.requests.append(LoggedRequest(method, path, query, response.status, fault.kind))
         start = self._start(response, headers, activity.encode())
         if fault.kind == "truncate":
@@ -168,7 +170,9 @@ class SimulatorApp:
 
     # -- the server proper ---------------------------------------------------------------
 
-    def handle(self, method: str, path: str, raw_query: bytes, headers: dict[str, str], origin: str) -> Response:
+    def handle(
+        self, method: str, path: str, raw_query: bytes, headers: dict[str, str], origin: str, body: bytes = b""
+    ) -> Response:
         """Answer one request as the simulated server would."""
         located = self._locate(path)
         if located is None:
@@ -192,7 +196,7 @@ class SimulatorApp:
                     "VssServiceException",
                     f"{_COMMON}.VssServiceException, {_COMMON}",
                 )
-            req = Request(method, path, params, query, origin, version, self._principal())
+            req = Request(method, path, params, query, origin, version, self._principal(), body)
             return route.handler(self.site, req)
         except ApiError as error:
             return error.response()

@@ -26,6 +26,7 @@ class Request:
     origin: str  # scheme://host[:port] as the client addressed us
     version: ApiVersion | None
     user: Person
+    body: bytes = b""  # the request body (POST/PUT/PATCH), raw
 
     @property
     def server_url(self) -> str:
