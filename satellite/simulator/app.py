@@ -110,44 +110,37 @@ class SimulatorApp:
             await self._send(send, self._control(method, path, body), headers)
             return
         raw_query: bytes = scope.get("query_string", b"")
-        body = await _read_body(receive) if method in _WITH_BODY else b""
-        fault = None
-        if self._faults is not None:
-            route = self._route_of(method, path) if self._faults.needs_route else None
-            decision = self._faults.decide(path, route.pattern if route is not None else None)
-            if decision.delay:
-                await asyncio.sleep(decision.delay)
-            fault = decision.fault
-        if fault is None:
-            origin = f"{scope.get('scheme', 'http')}://{headers.get('host') or _server_host(scope)}"
-            response = self.handle(method, path, raw_query, headers, origin, body)
-            self.requests.append(LoggedRequest(method, path, raw_query.decode("latin-1"), response.status))
-            await self._send(send, response, headers)
-        else:
-            await self._inject(fault, scope, send, headers, body)
-
-    async def _inject(self, fault: faults.FaultRule, scope: Scope, send: Send, headers: dict[str, str], body: bytes) -> None:
-        method, path, raw_query = scope["method"], scope["path"], scope.get("query_string", b"")
         query = raw_query.decode("latin-1")
-        if fault.kind == "reset":
+        body = await _read_body(receive) if method in _WITH_BODY else b""
+        fault = await self._fault_for(method, path) if self._faults is not None else None
+        if fault is not None and fault.kind == "reset":
             self.requests.append(LoggedRequest(method, path, query, 0, fault.kind))
             await faults.reset_connection(send)
             return
         activity = str(uuid.uuid4())
-        if faults.replaces_response(fault):
+        if fault is not None and faults.replaces_response(fault):
             response = faults.fault_response(fault, activity)
         else:
             origin = f"{scope.get('scheme', 'http')}://{headers.get('host') or _server_host(scope)}"
             response = self.handle(method, path, raw_query, headers, origin, body)
-        self.requests.append(LoggedRequest(method, path, query, response.status, fault.kind))
+        self.requests.append(LoggedRequest(method, path, query, response.status, fault.kind if fault is not None else ""))
         start = self._start(response, headers, activity.encode())
-        if fault.kind == "truncate":
+        if fault is not None and fault.kind == "truncate":
             await faults.send_truncated(send, start, response.body)
-        elif fault.kind == "slow":
+        elif fault is not None and fault.kind == "slow":
             await faults.send_slowly(send, start, response.body, fault)
         else:
             await send(start)
             await send({"type": "http.response.body", "body": response.body})
+
+    async def _fault_for(self, method: str, path: str) -> faults.FaultRule | None:
+        """Wait out the plan's latency for this request; the fault it meets, if any."""
+        assert self._faults is not None
+        route = self._route_of(method, path) if self._faults.needs_route else None
+        decision = self._faults.decide(path, route.pattern if route is not None else None)
+        if decision.delay:
+            await asyncio.sleep(decision.delay)
+        return decision.fault
 
     async def _send(self, send: Send, response: Response, headers: dict[str, str]) -> None:
         await send(self._start(response, headers, str(uuid.uuid4()).encode()))
