@@ -116,6 +116,7 @@ class AdoClient:
             follow_redirects=False,
         )
         self._version: ApiVersion | None = None
+        self._collection_id: str | None = None
         self._version_lock = threading.Lock()
         self._requests = 0
         self._count_lock = threading.Lock()
@@ -179,6 +180,24 @@ class AdoClient:
                 self._version = self._detect_version()
                 log.info("api_version", collection=self.target.url, server_max=self._version.server_max, using=self._version.base)
             return self._version
+
+    def collection_id(self) -> str:
+        """The collection's instance id (from connectionData), cached: keys of per-collection ids use it."""
+        with self._version_lock:
+            known = self._collection_id
+        if known is None:
+            body = self.get("_apis/connectionData", preview=True)
+            known = str(body.get("instanceId", "")) if isinstance(body, dict) else ""
+            if not known:
+                raise AdoResponseError(f"{self.target.url}: connectionData has no instanceId", collection=self.target.url)
+            with self._version_lock:
+                self._collection_id = known
+        return known
+
+    def post(self, path: str, body: Any, params: Mapping[str, Any] | None = None, *, preview: bool = False) -> Any:
+        """POST JSON at the negotiated api-version (WIQL, batch reads)."""
+        query = {**(params or {}), "api-version": self.api_version().for_route(preview)}
+        return self.request("POST", path, query, json_body=body)[0]
 
     def _detect_version(self) -> ApiVersion:
         server_max = self._max_from_options() or self._max_from_probe()

@@ -376,6 +376,11 @@ class PageSizes(_Model):
     refs: Int = Field(1000, ge=1, le=1000)
     commits: Int = Field(1000, ge=1, le=10000)
     pushes: Int = Field(100, ge=1, le=10000)
+    pull_requests: Int = Field(500, ge=1, le=1000)
+    changesets: Int = Field(1000, ge=1, le=10000)
+    builds: Int = Field(1000, ge=1, le=10000)
+    releases: Int = Field(100, ge=1, le=100)  # the server caps releases and deployments at 100
+    work_item_revisions: Int = Field(200, ge=1, le=1000)  # reporting $maxPageSize
     default: Int = Field(200, ge=1, le=10000)
 
 

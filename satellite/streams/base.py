@@ -37,6 +37,11 @@ __all__ = [
     "content_hash",
     "snapshot_diff",
     "utc_now",
+    "upsert",
+    "delete",
+    "cursor_json",
+    "parse_time",
+    "latest_time",
 ]
 
 
@@ -82,12 +87,17 @@ StreamItem = Record | Checkpoint
 
 
 class Scope(str, Enum):
-    """How often a stream runs: once per collection, or once per project, repository or team."""
+    """How often a stream runs: once per collection, or once per project, repository or team.
+
+    ``COLLECTION_END`` runs once per collection after every other scope, and sees in
+    ``ctx.listed`` what the team-scope snapshot streams listed (e.g. identities of team members).
+    """
 
     COLLECTION = "collection"
     PROJECT = "project"
     REPOSITORY = "repository"
     TEAM = "team"
+    COLLECTION_END = "collection (last)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,8 @@ class StreamContext:
         partition: "<collection>/<parent id>" (empty parent id at collection scope).
         cursor: the last stored cursor of this stream and partition, or None on the first run.
         page_sizes: ``satellite.config.PageSizes``.
+        collection_id: the collection's instance id (prefix of keys of per-collection integer ids).
+        backfill_start: the configured backfill start, for streams that read by date.
         listed: what the snapshot streams already run for the same parent listed, by stream name
             (e.g. the commits stream reuses ``listed["git.refs"]`` instead of asking again).
         already_delivered: for immutable streams, which of these keys were stored before.
@@ -108,6 +120,8 @@ class StreamContext:
     partition: str
     cursor: str | None
     page_sizes: Any
+    collection_id: str = ""
+    backfill_start: str | None = None  # ISO date-time where the first run of a dated stream starts
     listed: Mapping[str, list[dict]] = field(default_factory=dict)
     already_delivered: Callable[[list[str]], set[str]] = lambda keys: set()
 
@@ -115,6 +129,7 @@ class StreamContext:
 class _StreamDeclaration:
     name: ClassVar[str]
     record_type: ClassVar[str]
+    also_emits: ClassVar[tuple[str, ...]] = ()  # further record types (e.g. a PR's threads)
     key_format: ClassVar[str]  # how the record key is built, for the docs table
     cursor: ClassVar[str] = "snapshot hashes"  # what the cursor holds, for the docs table
     service: ClassVar[str]  # "core" (always collected) or one of satellite.config.SERVICES
@@ -129,11 +144,11 @@ class SnapshotStream(_StreamDeclaration):
     def list(self, ctx: StreamContext, parent: dict | None) -> Iterable[dict]:
         raise NotImplementedError
 
-    def key(self, item: dict, parent: dict | None) -> str:
+    def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
         raise NotImplementedError
 
     def diff(self, ctx: StreamContext, parent: dict | None, items: list[dict]) -> Iterator[StreamItem]:
-        return snapshot_diff(self.record_type, ((self.key(i, parent), i) for i in items), ctx.cursor)
+        return snapshot_diff(self.record_type, ((self.key(ctx, i, parent), i) for i in items), ctx.cursor)
 
 
 class IncrementalStream(_StreamDeclaration):
@@ -163,3 +178,34 @@ def snapshot_diff(
     for key in sorted(previous.keys() - current.keys()):
         yield Record(record_type, key, "delete", utc_now(), None)
     yield Checkpoint(json.dumps({"hashes": dict(sorted(current.items()))}, separators=(",", ":")))
+
+
+def upsert(record_type: str, key: str, data: dict) -> Record:
+    """A record of the server's JSON as it is now."""
+    return Record(record_type, key, "upsert", utc_now(), trim(data))
+
+
+def delete(record_type: str, key: str) -> Record:
+    return Record(record_type, key, "delete", utc_now(), None)
+
+
+def cursor_json(value: Any) -> Checkpoint:
+    return Checkpoint(json.dumps(value, sort_keys=True, separators=(",", ":")))
+
+
+def parse_time(value: str) -> datetime:
+    """An Azure DevOps timestamp (``Z`` or offset, 0-7 fractional digits) as an aware datetime."""
+    text = value.strip().replace("Z", "+00:00")
+    main, sep, rest = text.partition(".")
+    if sep:
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        zone = rest[len(digits):]
+        text = f"{main}.{digits[:6].ljust(6, '0')}{zone}"
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def latest_time(values: Iterable[str | None]) -> str | None:
+    """The latest of some timestamps (compared as times, not as text), or None."""
+    present = [v for v in values if v]
+    return max(present, key=parse_time) if present else None

@@ -27,11 +27,13 @@ from satellite.streams.base import (
     StreamContext,
     StreamItem,
     content_hash,
+    cursor_json,
     trim,
+    upsert,
     utc_now,
 )
 
-__all__ = ["RepositoriesStream", "RefsStream", "PushesStream", "CommitsStream"]
+__all__ = ["RepositoriesStream", "RefsStream", "PushesStream", "CommitsStream", "PullRequestsStream"]
 
 HEADS = "refs/heads/"
 
@@ -53,7 +55,7 @@ class RepositoriesStream(SnapshotStream):
         body = ctx.client.get(f"{segment(parent['id'])}/_apis/git/repositories", {"includeHidden": "true"})
         return list(body.get("value", [])) if isinstance(body, dict) else []
 
-    def key(self, item: dict, parent: dict | None) -> str:
+    def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
         return item["id"]
 
 
@@ -72,7 +74,7 @@ class RefsStream(SnapshotStream):
             refs.extend(ref for ref in page if ref["name"].startswith(("refs/heads/", "refs/tags/")))
         return refs
 
-    def key(self, item: dict, parent: dict | None) -> str:
+    def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
         return f"{parent['id']}:{item['name']}"
 
 
@@ -189,3 +191,74 @@ class CommitsStream(IncrementalStream):
                 raise
             # The old head is gone (force-push + garbage collection): read the branch in full.
             yield from self._commits_between(ctx, base, repo_id, head, None, emitted)
+
+
+class PullRequestsStream(IncrementalStream):
+    """Pull requests of a project with their reviewers, threads, iterations and linked work items.
+
+    PRs change after creation, so each run reads: the PRs created since the last run (newest
+    first, ``status=all``, until the highest id delivered), every PR still active, and every PR
+    that was active last run and is not any more (closed since). A PR is delivered again only
+    when its JSON or its threads changed; its threads, iterations and work item links are read
+    only for PRs that are new, active or just closed.
+    """
+
+    name = "git.pull_requests"
+    record_type = "git.pull_request"
+    also_emits = ("git.pull_request_reviewer", "git.pull_request_thread", "git.pull_request_iteration", "git.pull_request_work_item")
+    key_format = "{repositoryId}:{pullRequestId}"
+    cursor = "highest PR id + hashes of open PRs"
+    service = "repos"
+    scope = Scope.PROJECT
+
+    def read(self, ctx: StreamContext, parent: dict | None) -> Iterator[StreamItem]:
+        state = json.loads(ctx.cursor) if ctx.cursor else {"max_id": 0, "open": {}}
+        base = f"{segment(parent['id'])}/_apis/git/pullrequests"
+        due: dict[int, dict] = {}
+        for page in ctx.client.pages_by_offset(base, {"searchCriteria.status": "all"}, page_size=ctx.page_sizes.pull_requests):
+            due.update((pr["pullRequestId"], pr) for pr in page if pr["pullRequestId"] > state["max_id"])
+            if any(pr["pullRequestId"] <= state["max_id"] for pr in page):
+                break
+        for page in ctx.client.pages_by_offset(base, {"searchCriteria.status": "active"}, page_size=ctx.page_sizes.pull_requests):
+            due.update((pr["pullRequestId"], pr) for pr in page)
+        for pr_id in sorted(set(map(int, state["open"])) - set(due)):
+            repo_id = state["open"][str(pr_id)]["repo"]
+            try:
+                due[pr_id] = ctx.client.get(f"{segment(parent['id'])}/_apis/git/repositories/{segment(repo_id)}/pullrequests/{pr_id}")
+            except AdoNotFoundError:  # the repository or PR is gone: it is closed for us
+                continue
+        open_now: dict[str, dict] = {}
+        max_id = state["max_id"]
+        for pr_id in sorted(due):
+            pr = due[pr_id]
+            max_id = max(max_id, pr_id)
+            repo_id = pr["repository"]["id"]
+            details = self._details(ctx, parent, repo_id, pr_id)
+            digest = content_hash([trim(pr), details])
+            previous = state["open"].get(str(pr_id), {}).get("hash")
+            if pr.get("status") == "active":
+                open_now[str(pr_id)] = {"repo": repo_id, "hash": digest}
+            if digest == previous:
+                continue
+            yield from self._records(repo_id, pr, details)
+        yield cursor_json({"max_id": max_id, "open": open_now})
+
+    def _details(self, ctx: StreamContext, project: dict, repo_id: str, pr_id: int) -> dict:
+        path = f"{segment(project['id'])}/_apis/git/repositories/{segment(repo_id)}/pullRequests/{pr_id}"
+        return {
+            "threads": ctx.client.get(f"{path}/threads").get("value", []),
+            "iterations": ctx.client.get(f"{path}/iterations").get("value", []),
+            "workItems": ctx.client.get(f"{path}/workitems").get("value", []),
+        }
+
+    def _records(self, repo_id: str, pr: dict, details: dict) -> Iterator[Record]:
+        key = f"{repo_id}:{pr['pullRequestId']}"
+        yield upsert(self.record_type, key, pr)
+        for reviewer in pr.get("reviewers", []):
+            yield upsert("git.pull_request_reviewer", f"{key}:{reviewer['id']}", reviewer)
+        for thread in details["threads"]:
+            yield upsert("git.pull_request_thread", f"{key}:{thread['id']}", thread)
+        for iteration in details["iterations"]:
+            yield upsert("git.pull_request_iteration", f"{key}:{iteration['id']}", iteration)
+        for link in details["workItems"]:
+            yield upsert("git.pull_request_work_item", f"{key}:{link['id']}", link)

@@ -146,20 +146,31 @@ class Collector:
         except AdoError as exc:
             self._fail(report, client.target.name, "core.api_version", "", exc)
             return
+        try:
+            collection_id = client.collection_id()
+        except AdoError as exc:
+            self._fail(report, client.target.name, "core.connection_data", "", exc)
+            return
         streams = self._supported(version, client.target.name)
-        listed = self._run_scope(client, report, streams, Scope.COLLECTION, None, "")
+        run = _ScopeRunner(self, client, report, streams, collection_id)
+        listed = run(Scope.COLLECTION, None, "")
         projects = listed.get(ProjectsStream.name, [])
         repositories: list[dict] = []
         teams: list[dict] = []
         for project in projects:
-            below = self._run_scope(client, report, streams, Scope.PROJECT, project, project["id"])
+            below = run(Scope.PROJECT, project, project["id"])
             repositories.extend(r for r in below.get("git.repositories", []) if not r.get("isDisabled"))
             teams.extend(below.get("core.teams", []))
         with ThreadPoolExecutor(max_workers=self.limits.concurrency, thread_name_prefix="collect") as pool:
-            futures = [pool.submit(self._run_scope, client, report, streams, Scope.REPOSITORY, r, r["id"]) for r in repositories]
-            futures += [pool.submit(self._run_scope, client, report, streams, Scope.TEAM, t, t["id"]) for t in teams]
+            futures = [pool.submit(run, Scope.REPOSITORY, r, r["id"]) for r in repositories]
+            team_futures = [pool.submit(run, Scope.TEAM, t, t["id"]) for t in teams]
             for future in futures:
                 future.result()  # re-raises store failures, which must stop the run
+            below_teams: dict[str, list[dict]] = {}
+            for future in team_futures:
+                for name, items in future.result().items():
+                    below_teams.setdefault(name, []).extend(items)
+        run(Scope.COLLECTION_END, None, "", below_teams)
 
     def _supported(self, version: ApiVersion, collection: str) -> list:
         supported = []
@@ -171,22 +182,18 @@ class Collector:
                          stream=stream.name, needs=stream.min_version, server=version.server_name)
         return supported
 
-    def _run_scope(self, client: AdoClient, report: CollectionReport, streams: list, scope: Scope, parent: dict | None, parent_id: str) -> dict[str, list[dict]]:
-        """Run the streams of ``scope`` for one parent, in order; returns what the snapshot streams listed."""
-        listed: dict[str, list[dict]] = {}
-        for stream in streams:
-            if stream.scope is scope:
-                self._run_unit(report, client, stream, parent, parent_id, listed)
-        return listed
-
-    def _run_unit(self, report: CollectionReport, client: AdoClient, stream, parent: dict | None, parent_id: str, listed: dict[str, list[dict]]) -> None:
+    def _run_unit(self, report: CollectionReport, client: AdoClient, stream, parent: dict | None, parent_id: str,
+                  listed: dict[str, list[dict]], collection_id: str) -> None:
         key = CursorKey(self.integration.id, stream.name, f"{client.target.name}/{parent_id}")
         started = time.monotonic()
+        backfill = self.integration.backfill.start
         ctx = StreamContext(
             client,
             key.partition,
             self.store.get_cursor(key),
             self.limits.page_sizes,
+            collection_id=collection_id,
+            backfill_start=f"{backfill.isoformat()}T00:00:00Z" if backfill else None,
             listed=listed,
             already_delivered=(lambda keys: self.store.delivered_among(key, keys)) if stream.immutable else (lambda keys: set()),
         )
@@ -219,3 +226,22 @@ class Collector:
     def _fail(self, report: CollectionReport, collection: str, stream: str, partition: str, exc: Exception) -> None:
         log.error("stream_failed", integration=self.integration.id, collection=collection, stream=stream, partition=partition, error=str(exc))
         report.add(StreamOutcome(self.integration.id, collection, stream, partition, 0, 0, {}, error=str(exc)))
+
+
+@dataclass(frozen=True, slots=True)
+class _ScopeRunner:
+    """Runs the streams of one scope for one parent, in declaration order."""
+
+    collector: Collector
+    client: AdoClient
+    report: CollectionReport
+    streams: list
+    collection_id: str
+
+    def __call__(self, scope: Scope, parent: dict | None, parent_id: str, inherited: dict[str, list[dict]] | None = None) -> dict[str, list[dict]]:
+        """Returns what the snapshot streams of this scope listed (``inherited`` is visible to them too)."""
+        listed: dict[str, list[dict]] = dict(inherited or {})
+        for stream in self.streams:
+            if stream.scope is scope:
+                self.collector._run_unit(self.report, self.client, stream, parent, parent_id, listed, self.collection_id)
+        return {name: items for name, items in listed.items() if not inherited or name not in inherited}

@@ -61,9 +61,10 @@ def test_second_sync_with_nothing_new_uploads_nothing_and_costs_one_request_per_
     assert again.drain.delivered == 0 and receiver.stats() == before
     truth = world.truth()
     projects, repositories = len(truth["core.project"]), len(truth["git.repository"])
-    # version discovery + project pages (page size 2) + one repository list per project + one refs page per repository
+    # version discovery and connectionData + project pages (page size 2) + one repository list per project
+    # + one refs page per repository
     project_pages = projects // 2 + 1
-    assert len(requests) == 1 + project_pages + projects + repositories, [r["path"] for r in requests]
+    assert len(requests) == 2 + project_pages + projects + repositories, [r["path"] for r in requests]
 
 
 def test_after_the_server_moves_only_the_new_commits_arrive(tmp_path, receiver, key_files, env):

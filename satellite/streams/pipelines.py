@@ -1,0 +1,146 @@
+"""Pipelines streams: build definitions, builds with their timelines, YAML pipelines and runs.
+
+Builds change until they finish, and their queue time is no safe cursor, so the builds stream
+reads (1) builds completed since the last delivered finish time, in finish-time order, each with
+its timeline (stage, job and task records: durations, results, attempts), and (2) the builds
+still queued or running, delivered again only when they changed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+from satellite.ado.client import segment
+from satellite.errors import AdoNotFoundError
+from satellite.streams.base import (
+    IncrementalStream,
+    Record,
+    Scope,
+    SnapshotStream,
+    StreamContext,
+    StreamItem,
+    content_hash,
+    cursor_json,
+    trim,
+    upsert,
+)
+
+__all__ = ["BuildDefinitionsStream", "BuildsStream", "PipelinesStream", "PipelineRunsStream"]
+
+OPEN_STATUSES = ("notStarted", "inProgress", "cancelling", "postponed")
+
+
+class BuildDefinitionsStream(SnapshotStream):
+    name = "build.definitions"
+    record_type = "build.definition"
+    key_format = "{collectionId}:{definitionId}"
+    service = "pipelines"
+    scope = Scope.PROJECT
+
+    def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
+        params = {"queryOrder": "definitionNameAscending", "includeAllProperties": "true"}
+        pages = ctx.client.pages_by_token(f"{segment(parent['id'])}/_apis/build/definitions", params, page_size=ctx.page_sizes.default)
+        return [d for page in pages for d in page]
+
+    def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
+        return f"{ctx.collection_id}:{item['id']}"
+
+
+class BuildsStream(IncrementalStream):
+    name = "build.builds"
+    record_type = "build.build"
+    also_emits = ("build.timeline_record",)
+    key_format = "{collectionId}:{buildId}"
+    cursor = "last finish time (+ ids at it) + hashes of open builds"
+    service = "pipelines"
+    scope = Scope.PROJECT
+
+    def read(self, ctx: StreamContext, parent: dict | None) -> Iterator[StreamItem]:
+        state = json.loads(ctx.cursor) if ctx.cursor else {"finish": None, "at_finish": [], "open": {}}
+        base = f"{segment(parent['id'])}/_apis/build/builds"
+        finish, at_finish, open_builds = state["finish"], set(state["at_finish"]), dict(state["open"])
+        params = {"queryOrder": "finishTimeAscending", "statusFilter": "completed"}
+        since = finish or ctx.backfill_start
+        if since:
+            params["minTime"] = since
+        for page in ctx.client.pages_by_token(base, params, page_size=ctx.page_sizes.builds):
+            for build in page:
+                if build["id"] in at_finish and build.get("finishTime") == finish:
+                    continue
+                yield from self._completed(ctx, parent, build)
+                open_builds.pop(str(build["id"]), None)
+                if build.get("finishTime") != finish:
+                    finish, at_finish = build.get("finishTime"), set()
+                at_finish.add(build["id"])
+            yield cursor_json({"finish": finish, "at_finish": sorted(at_finish), "open": open_builds})
+        still_open: dict[str, str] = {}
+        for status in OPEN_STATUSES:
+            for page in ctx.client.pages_by_token(base, {"statusFilter": status}, page_size=ctx.page_sizes.builds):
+                for build in page:
+                    digest = content_hash(trim(build))
+                    still_open[str(build["id"])] = digest
+                    if open_builds.get(str(build["id"])) != digest:
+                        yield upsert(self.record_type, f"{ctx.collection_id}:{build['id']}", build)
+        yield cursor_json({"finish": finish, "at_finish": sorted(at_finish), "open": still_open})
+
+    def _completed(self, ctx: StreamContext, project: dict, build: dict) -> Iterator[Record]:
+        key = f"{ctx.collection_id}:{build['id']}"
+        yield upsert(self.record_type, key, build)
+        try:
+            timeline = ctx.client.get(f"{segment(project['id'])}/_apis/build/builds/{build['id']}/timeline")
+        except AdoNotFoundError:  # a build that never ran has no timeline
+            return
+        for record in (timeline or {}).get("records") or []:
+            yield upsert("build.timeline_record", f"{key}:{record['id']}", record)
+
+
+class PipelinesStream(SnapshotStream):
+    """YAML pipelines (the Pipelines API exists from Server 2020)."""
+
+    name = "pipelines.pipelines"
+    record_type = "pipelines.pipeline"
+    key_format = "{collectionId}:{pipelineId}"
+    service = "pipelines"
+    scope = Scope.PROJECT
+    min_version = "6.0"
+
+    def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
+        preview = not ctx.client.api_version().at_least("7.0")  # 6.0-preview.1 on Server 2020
+        pages = ctx.client.pages_by_token(f"{segment(parent['id'])}/_apis/pipelines", page_size=ctx.page_sizes.default, preview=preview)
+        return [p for page in pages for p in page]
+
+    def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
+        return f"{ctx.collection_id}:{item['id']}"
+
+
+class PipelineRunsStream(IncrementalStream):
+    """Runs of each YAML pipeline: new runs, and runs not finished last time until they finish."""
+
+    name = "pipelines.runs"
+    record_type = "pipelines.run"
+    key_format = "{collectionId}:{runId}"
+    cursor = "highest run id per pipeline + hashes of open runs"
+    service = "pipelines"
+    scope = Scope.PROJECT
+    min_version = "6.0"
+
+    def read(self, ctx: StreamContext, parent: dict | None) -> Iterator[StreamItem]:
+        state = json.loads(ctx.cursor) if ctx.cursor else {"max": {}, "open": {}}
+        preview = not ctx.client.api_version().at_least("7.0")
+        pipelines = ctx.listed.get(PipelinesStream.name)
+        if pipelines is None:
+            pipelines = PipelinesStream().list(ctx, parent)
+        highest, open_runs = dict(state["max"]), {}
+        for pipeline in pipelines:
+            pid = str(pipeline["id"])
+            body = ctx.client.get(f"{segment(parent['id'])}/_apis/pipelines/{pipeline['id']}/runs", preview=preview)
+            for run in body.get("value", []):
+                rid = str(run["id"])
+                digest = content_hash(trim(run))
+                if run.get("state") != "completed":
+                    open_runs[rid] = digest
+                if run["id"] > state["max"].get(pid, 0) or (rid in state["open"] and state["open"][rid] != digest):
+                    yield upsert(self.record_type, f"{ctx.collection_id}:{rid}", run)
+                highest[pid] = max(highest.get(pid, 0), run["id"])
+        yield cursor_json({"max": highest, "open": open_runs})
