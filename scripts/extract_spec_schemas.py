@@ -42,7 +42,11 @@ _PARAM = re.compile(r"\{[^}]*\}")
 _DROPPED = {"description", "x-ms-enum", "readOnly", "example"}
 # The specs write an unresolved generic parameter (``Change<T>.item``, ``StreamedBatch<T>.values``)
 # as ``{"type": "string", "format": "T"}``; the wire carries objects: the type the server substitutes
-# where the specs define it, else any value. ``format: JObject`` is any JSON value too.
+# where the specs define it, else any value. ``format: JObject`` is any JSON value too, and so is a
+# bare ``{"type": "object"}``: the specs' rendering of .NET ``object`` (e.g. work item field values).
+# Definitions the server serializes with a converter of its own: an IdentityDescriptor goes on the
+# wire as the string "IdentityType;Identifier" (e.g. "System.Security.Principal.WindowsIdentity;S-1-5-...").
+_WIRE_SHAPES = {"IdentityDescriptor": {"type": "string"}}
 _GENERIC_ITEMS = {"GitChange": "GitItem", "GitPullRequestChange": "GitItem", "TfvcChange": "TfvcItem",
                   "ReportingWorkItemRevisionsBatch": "WorkItem"}
 
@@ -73,7 +77,7 @@ def _clean(node: object) -> object:
             out[key] = {name: _clean(prop) for name, prop in value.items()}
         else:
             out[key] = _clean(value)
-    return out
+    return {} if out == {"type": "object"} else out  # System.Object: any JSON value
 
 
 class AreaSpec:
@@ -88,6 +92,8 @@ class AreaSpec:
 
     def definition(self, name: str) -> dict:
         """The definition with its ``allOf`` bases merged in (bases first, own properties win)."""
+        if name in _WIRE_SHAPES:
+            return _WIRE_SHAPES[name]
         if name not in self._flat:
             raw = self._definitions[name]
             properties: dict = {}

@@ -6,7 +6,8 @@ Paged routes are found from the samples (``tests/simulator_samples``) and the sp
 paged when its spec operation declares a page-size parameter (``$top``, ``searchCriteria.$top``,
 ``top``, ``$maxPageSize``). The walk uses the first of them the route honours, then follows what
 the answer offers: the ``x-ms-continuationtoken`` header, a token in the body (``StreamedBatch``
-until ``isLastBatch``, ``CommentList``), or the matching skip parameter while pages come full.
+until ``isLastBatch``, ``CommentList``), the next revision (5.0 ``WorkItemComments``:
+``fromRevision``), or the declared skip parameter while pages come full.
 """
 
 from __future__ import annotations
@@ -38,7 +39,11 @@ MAX_PAGES = 2000
 @dataclass
 class Page:
     items: list[Any]
-    token: str | None  # where to continue, None: no token offered
+    next: dict[str, str] | None  # the query that continues the listing, None: nothing offered
+
+
+def _token(token: str | None) -> dict[str, str] | None:
+    return {"continuationToken": token} if token else None
 
 
 def read_page(response: httpx.Response) -> Page | None:
@@ -49,19 +54,23 @@ def read_page(response: httpx.Response) -> Page | None:
     if not isinstance(body, dict):
         return None
     if "values" in body and "isLastBatch" in body:  # StreamedBatch
-        return Page(body["values"], None if body["isLastBatch"] else body.get("continuationToken"))
+        return Page(body["values"], None if body["isLastBatch"] else _token(body.get("continuationToken")))
+    if "comments" in body and "fromRevisionCount" in body:  # 5.0 WorkItemComments
+        more = body["comments"] and body["fromRevisionCount"] > body["count"]
+        return Page(body["comments"], {"fromRevision": str(body["comments"][-1]["revision"] + 1)} if more else None)
     if "comments" in body and "totalCount" in body:  # CommentList
-        return Page(body["comments"], body.get("continuationToken") or None)
+        return Page(body["comments"], _token(body.get("continuationToken")))
     if set(body) == {"count", "value"} and isinstance(body["value"], list):
         assert body["count"] == len(body["value"])
-        return Page(body["value"], response.headers.get(TOKEN_HEADER))
+        return Page(body["value"], _token(response.headers.get(TOKEN_HEADER)))
     return None
 
 
 class Walker:
-    def __init__(self, client: httpx.Client, url: str, query: dict, version: str, body: Any) -> None:
+    def __init__(self, client: httpx.Client, url: str, query: dict, version: str, body: Any, declared: list[str]) -> None:
         self.client, self.url, self.version, self.body = client, url, version, body
         self.query = {k: v for k, v in query.items() if k not in PAGING}
+        self.declared = set(declared)  # the operation's query parameters
 
     def get(self, extra: dict) -> httpx.Response:
         method = "POST" if self.body is not None else "GET"
@@ -69,25 +78,29 @@ class Walker:
                                    json=self.body)
 
     def walk(self, size_param: str, size: int) -> list[Any]:
-        """Every page in order; fails on an oversized page, a repeated token or a runaway walk."""
-        skip_param = SIZE_TO_SKIP[size_param]
+        """Every page in order; fails on an oversized page, a repeated continuation, an ignored skip
+        or a runaway walk."""
+        skip_param = SIZE_TO_SKIP[size_param] if SIZE_TO_SKIP[size_param] in self.declared else None
         items: list[Any] = []
-        token, seen_tokens, skip = None, set(), 0
+        follow: dict[str, str] | None = None
+        seen: set[str] = set()
+        skip = 0
         for _ in range(MAX_PAGES):
-            extra: dict[str, Any] = {size_param: size}
-            if token is not None:
-                extra["continuationToken"] = token
-            elif skip and skip_param:
+            extra: dict[str, Any] = {size_param: size, **(follow or {})}
+            if follow is None and skip:
                 extra[skip_param] = skip
             page = read_page(self.get(extra))
             assert page is not None, f"page {extra} of {self.url} is not a list"
             assert len(page.items) <= size, f"{size_param}={size} gave {len(page.items)} items"
+            if skip and follow is None:
+                assert not {canonical(i) for i in page.items} & {canonical(i) for i in items}, f"{skip_param} is ignored"
             items += page.items
-            if page.token:
-                assert page.token not in seen_tokens, f"token {page.token!r} repeated"
-                seen_tokens.add(page.token)
-                token = page.token
-            elif token is None and skip_param and len(page.items) == size:
+            if page.next:
+                key = canonical(page.next)
+                assert key not in seen, f"continuation {page.next} repeated"
+                seen.add(key)
+                follow = page.next
+            elif follow is None and skip_param and len(page.items) == size:
                 skip += size
             else:
                 return items
@@ -121,7 +134,8 @@ def test_every_paged_list_route_pages_exactly_once(world, profile):
                 if not sizes:
                     continue
                 version = api_version(max_version, found[1]["preview"])
-                walker = Walker(client, request_url(server.url, world.collection.name, path, server_level), query, version, body)
+                url = request_url(server.url, world.collection.name, path, server_level)
+                walker = Walker(client, url, query, version, body, found[1]["query"])
                 unpaged = read_page(walker.get({}))
                 if unpaged is None:
                     continue  # a single object (e.g. a pull request by id): not a list
@@ -145,7 +159,7 @@ def check_paging(walker: Walker, sizes: list[str], unpaged: Page) -> int:
         keys = [canonical(item) for item in paged]
         assert len(set(keys)) == len(keys), f"{size_param}={small}: an item came twice"
         assert keys == [canonical(item) for item in everything], f"{size_param}={small}: pages differ from one big page"
-        if unpaged.token is None:  # the unpaged answer is the whole listing, or its first (default-size) page
+        if unpaged.next is None:  # the unpaged answer is the whole listing, or its first (default-size) page
             default_page = [canonical(i) for i in unpaged.items]
             assert default_page == keys[: len(default_page)], "the unpaged listing differs from the pages"
             assert len(default_page) == len(keys) or len(default_page) >= 50, "the unpaged listing lacks items"
