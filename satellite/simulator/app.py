@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from satellite.simulator import core_routes, faults, git_routes, location_routes
+from satellite.simulator import pr_routes
 from satellite.simulator.context import Request, Site
 from satellite.simulator.faults import FaultInjector, FaultPlan
 from satellite.simulator.model import Person
@@ -41,7 +42,10 @@ from satellite.simulator.world import World
 __all__ = ["create_app", "SimulatorApp", "DEFAULT_PATS", "AREAS"]
 
 DEFAULT_PATS: dict[str, frozenset[str]] = {"sim-pat": frozenset({"full"})}
-AREAS = (location_routes, core_routes, git_routes)  # one module per API area: ROUTES + LOCATIONS
+AREAS = (  # one module per API area: ROUTES + LOCATIONS
+    location_routes, core_routes, git_routes,
+    pr_routes,
+)
 LOG_LIMIT = 10_000
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 _FRAMEWORK = "Microsoft.TeamFoundation.Framework.Server"

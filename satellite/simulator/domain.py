@@ -17,6 +17,8 @@ from __future__ import annotations
 import random
 from typing import Callable, Protocol
 
+from satellite.simulator.pull_requests import build_pull_requests
+
 __all__ = ["Domain", "DOMAIN_BUILDERS"]
 
 
@@ -34,4 +36,6 @@ class Domain(Protocol):
 
 
 # (world, seed, scale) -> Domain, in generation order.
-DOMAIN_BUILDERS: tuple[Callable[..., Domain], ...] = ()
+DOMAIN_BUILDERS: tuple[Callable[..., Domain], ...] = (
+    build_pull_requests,
+)

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from itertools import product
 
-from satellite.simulator.history import RepoHistory
+from satellite.simulator.history import RepoHistory, Tag
 from satellite.simulator.model import (
     ZERO_ID,
     Commit,
@@ -25,12 +25,14 @@ from satellite.simulator.model import (
     iso_fraction,
 )
 
-__all__ = ["Scale", "SCALES", "EPOCH", "DOMAIN", "MAIN", "RepoWriter", "guid", "sha", "make_people", "make_projects",
-           "make_repositories", "fill_repository", "split_commits"]
+__all__ = ["Scale", "SCALES", "EPOCH", "DOMAIN", "MAIN", "TAGS", "RepoWriter", "guid", "sha", "make_people",
+           "make_projects", "make_repositories", "fill_repository", "split_commits", "merge_message", "split_merge_message",
+           "change_title", "change_description"]
 
 EPOCH = 1704067200  # 2024-01-01T00:00:00Z: history starts here, never at wall-clock time
 DOMAIN = "FABRIKAM"
 MAIN = "refs/heads/main"
+TAGS = "refs/tags/"
 DAY = 86400
 
 
@@ -152,17 +154,42 @@ class RepoWriter:
         self.history.merged_heads[name] = base or ""
         return push
 
-    def merge(self, rng: random.Random, when: int, source: str, target: str = MAIN) -> Push:
-        """A completed pull request: one merge commit of ``source`` into ``target``."""
+    def merge(self, rng: random.Random, when: int, source: str, message: str | None = None,
+              pusher: int | None = None, target: str = MAIN) -> Push:
+        """A completed pull request: one merge commit of ``source`` into ``target``.
+
+        Without ``message`` the merge is numbered within the repository; the pull request domain
+        renumbers it collection-wide once every repository exists.
+        """
         history = self.history
         old, theirs = history.head(target), history.head(source)
         history.pull_requests += 1
-        pusher = rng.choice(self.contributors)
-        topic = source.rsplit("/", 1)[-1].replace("-", " ")
-        message = f"Merged PR {history.pull_requests}: {_verb(rng)} {topic}\n\n{rng.choice(_BODIES)}"
+        if pusher is None:
+            pusher = rng.choice(self.contributors)
+        if message is None:
+            message = merge_message(history.pull_requests, change_title(rng, source), rng.choice(_BODIES))
         commit = self._commit(rng, when, (old, theirs), pusher, pusher, message)
         history.merged_heads[source] = theirs
         return self._record(rng, when, pusher, (RefUpdate(target, old, commit.commit_id),), [commit])
+
+    def delete_branch(self, rng: random.Random, when: int, name: str, pusher: int) -> Push:
+        """A push that deletes a branch (no commits)."""
+        update = RefUpdate(name, self.history.head(name) or ZERO_ID, ZERO_ID)
+        return self._record(rng, when, pusher, (update,), [])
+
+    def tag(self, rng: random.Random, when: int, name: str, commit_id: str, tagger: int) -> Tag:
+        """A tag on ``commit_id``: usually annotated (own object id and message), sometimes lightweight."""
+        annotated = rng.random() < 0.75
+        object_id = sha(rng) if annotated else commit_id
+        message = f"Release {name.removeprefix(TAGS)}" if annotated else ""
+        tag = Tag(name, object_id, commit_id, tagger, when, iso(when), message)
+        self.history.add_tag(tag)
+        return tag
+
+    def release(self, rng: random.Random, when: int) -> Tag:
+        """The next release tag on the default branch's head."""
+        history = self.history
+        return self.tag(rng, when, next_version(history.tag_names, rng), history.head(MAIN), rng.choice(self.contributors))
 
     def new_branch_name(self, rng: random.Random) -> str:
         kind = rng.random()
@@ -217,6 +244,38 @@ def _verb(rng: random.Random) -> str:
     return rng.choice(_VERBS)
 
 
+def change_title(rng: random.Random, branch: str) -> str:
+    """A pull request title from its source branch (``Fix retry``)."""
+    return f"{_verb(rng)} {branch.rsplit('/', 1)[-1].replace('-', ' ')}"
+
+
+def change_description(rng: random.Random) -> str:
+    return rng.choice(_BODIES)
+
+
+def merge_message(number: int, title: str, description: str) -> str:
+    """The merge commit message of a completed pull request, as the server writes it."""
+    return f"Merged PR {number}: {title}\n\n{description}"
+
+
+def split_merge_message(message: str) -> tuple[str, str]:
+    """(title, description) of a ``merge_message``."""
+    first, _, description = message.partition("\n\n")
+    return first.partition(": ")[2], description
+
+
+def next_version(tag_names: tuple[str, ...], rng: random.Random) -> str:
+    """The next release tag after the newest ``refs/tags/vX.Y.0`` (a new major now and then)."""
+    major, minor = 1, -1
+    for name in tag_names:
+        parts = name.removeprefix(TAGS + "v").split(".")
+        if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+            major, minor = max((major, minor), (int(parts[0]), int(parts[1])))
+    if minor >= 0 and rng.random() < 0.1:
+        return f"{TAGS}v{major + 1}.0.0"
+    return f"{TAGS}v{major}.{minor + 1}.0"
+
+
 def _message(rng: random.Random) -> str:
     line = f"{_verb(rng)} {rng.choice(_OBJECTS)} {rng.choice(_TARGETS)}"
     roll = rng.random()
@@ -264,6 +323,22 @@ def fill_repository(writer: RepoWriter, rng: random.Random, target: int, feature
         count = min(rng.randint(1, 5), remaining)
         writer.push(rng, when, branch, count)
         made += count
+    _tag_releases(writer, rng)
+
+
+def _tag_releases(writer: RepoWriter, rng: random.Random) -> None:
+    """Release tags on the default branch: one per 25 of its pushes (at least one), a day or so after the push.
+
+    Runs after the history is complete, drawing from the same ``rng`` last, so the commits,
+    branches and pushes are the same as without tags.
+    """
+    history = writer.history
+    last = history.pushes[-1].time
+    main_pushes = [p for p in history.pushes if any(u.name == MAIN for u in p.ref_updates)]
+    for push in main_pushes[rng.randrange(min(len(main_pushes), 12))::25]:
+        when = max(push.time, min(push.time + rng.randint(600, 2 * DAY), last))
+        head = next(u.new_object_id for u in push.ref_updates if u.name == MAIN)
+        writer.tag(rng, when, next_version(history.tag_names, rng), head, rng.choice(writer.contributors))
 
 
 def split_commits(rng: random.Random, total: int, parts: int, minimum: int = 10) -> list[int]:

@@ -6,10 +6,11 @@ from urllib.parse import quote
 
 from satellite.simulator.context import Request, Site
 from satellite.simulator.core_routes import project_json
+from satellite.simulator.history import Tag
 from satellite.simulator.model import Commit, Push, Ref, Repository
 
-__all__ = ["repository_json", "repository_links", "shallow_repository", "ref_json", "commit_ref_json", "commit_json",
-           "push_ref", "push_json", "MAX_COMMENT"]
+__all__ = ["repository_json", "repository_links", "shallow_repository", "ref_json", "tag_ref_json", "commit_ref_json",
+           "commit_json", "push_ref", "push_json", "user_date", "MAX_COMMENT"]
 
 MAX_COMMENT = 100  # Get Commits lists the first line of a message, cut to this length
 
@@ -107,6 +108,16 @@ def ref_json(site: Site, req: Request, repository_url: str, ref: Ref) -> dict:
         "creator": site.identity(req, site.world.people[ref.creator]),
         "url": f"{repository_url}/refs?filter={quote(ref.name[5:], safe='')}",
     }
+
+
+def tag_ref_json(site: Site, req: Request, repository_url: str, tag: Tag, peel: bool) -> dict:
+    """GitRef of a tag: ``peeledObjectId`` (the commit) only for annotated tags, and only when asked."""
+    body = {"name": tag.name, "objectId": tag.object_id}
+    if peel and tag.annotated:
+        body["peeledObjectId"] = tag.commit_id
+    body["creator"] = site.identity(req, site.world.people[tag.tagger])
+    body["url"] = f"{repository_url}/refs?filter={quote(tag.name[5:], safe='')}"
+    return body
 
 
 def commit_json(site: Site, req: Request, repo: Repository, commit: Commit, push: Push) -> dict:

@@ -1,4 +1,4 @@
-"""Git area: repositories, refs, commits and pushes (``{project?}/_apis/git/...``)."""
+"""Git area: repositories, refs (branches and tags), commits and pushes (``{project?}/_apis/git/...``)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,15 @@ from satellite.simulator.git_bodies import (
     push_ref,
     ref_json,
     repository_json,
+    tag_ref_json,
     repository_links,
 )
 from satellite.simulator.history import RepoHistory
-from satellite.simulator.model import Commit, Person, Push, Repository
+from satellite.simulator.model import Commit, Person, Push, Ref, Repository
 from satellite.simulator.routing import COLLECTION, Location, Route
 from satellite.simulator.wire import ORIGIN, ApiError, Response, fragment, fragments_response, json_response, list_response
 
-__all__ = ["ROUTES", "LOCATIONS", "CommitFilter"]
+__all__ = ["ROUTES", "LOCATIONS", "CommitFilter", "route_repository"]
 
 _GIT = "Microsoft.TeamFoundation.Git.Server"
 _REPO = "{project?}/_apis/git/repositories/{repositoryId}"
@@ -41,7 +42,7 @@ LOCATIONS = (  # route templates: the spec paths without "/{collection}/", optio
 # -- lookups -----------------------------------------------------------------------------
 
 
-def _repository(site: Site, req: Request) -> Repository:
+def route_repository(site: Site, req: Request) -> Repository:
     """The route's repository (by id, or by name within the route's project), or TF401019."""
     project = resolve_project(site, req.params["project"]) if "project" in req.params else None
     key = req.params["repositoryId"]
@@ -83,7 +84,7 @@ def _resolve(req: Request, history: RepoHistory, repo: Repository, which: str) -
         return version.lower()
     if kind in ("branch", "tag"):
         prefix = "refs/heads/" if kind == "branch" else "refs/tags/"
-        head = history.head(version if version.startswith("refs/") else prefix + version)
+        head = history.resolve(version if version.startswith("refs/") else prefix + version)
         if head is None:
             raise _unresolvable(kind.capitalize(), version, repo)
         return head
@@ -110,7 +111,7 @@ def list_repositories(site: Site, req: Request) -> Response:
 
 
 def get_repository(site: Site, req: Request) -> Response:
-    repo = _repository(site, req)
+    repo = route_repository(site, req)
     body = repository_json(site, req, repo)
     body["_links"] = repository_links(site, req, repo)
     return json_response(body, req.version)
@@ -128,7 +129,7 @@ def _decode_token(token: str) -> str:
 
 
 def list_refs(site: Site, req: Request) -> Response:
-    repo = _repository(site, req)
+    repo = route_repository(site, req)
     query = req.query
     prefix = query.get("filter") or ""
     if prefix and not prefix.startswith("refs/"):
@@ -136,19 +137,22 @@ def list_refs(site: Site, req: Request) -> Response:
     contains = (query.get("filterContains") or "").lower()
     top = query.get_int("$top", default=None) or None
     token = query.get("continuationToken")
+    peel = query.get_bool("peelTags")
     with site.world.reading(repo.id) as history:
-        names = [n for n in history.ref_names if n.startswith(prefix) and contains in n.lower()]
+        names = [n for n in history.all_ref_names if n.startswith(prefix) and contains in n.lower()]
         start = 0
         if token:
             after = _decode_token(token)
             start = next((i for i, n in enumerate(names) if n >= after), len(names))
         size = min(top if top is not None else (100 if token else len(names)), _MAX_REF_PAGE)
-        page = [history.refs[n] for n in names[start : start + size]]
+        page = [history.refs.get(n) or history.tags[n] for n in names[start : start + size]]
     headers: tuple[tuple[str, str], ...] = ()
     if start + size < len(names):
         headers = ((CONTINUATION_HEADER, _encode_token(names[start + size])),)
     base = site.repository_url(req, repo)
-    return list_response([ref_json(site, req, base, ref) for ref in page], req.version, headers)
+    items = [ref_json(site, req, base, ref) if isinstance(ref, Ref) else tag_ref_json(site, req, base, ref, peel)
+             for ref in page]
+    return list_response(items, req.version, headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +200,7 @@ def _names(person: Person, text: str) -> bool:
 
 def list_commits(site: Site, req: Request) -> Response:
     """Get Commits (``git log compare..item``, newest first), or Get Push Commits when ``pushId`` is given."""
-    repo = _repository(site, req)
+    repo = route_repository(site, req)
     query = req.query
     push_id = query.get_int("pushId", default=None)
     if push_id is not None:
@@ -264,7 +268,7 @@ def _push_commits(site: Site, req: Request, repo: Repository, push_id: int) -> R
 
 
 def get_commit(site: Site, req: Request) -> Response:
-    repo = _repository(site, req)
+    repo = route_repository(site, req)
     commit_id = req.params["commitId"].lower()
     with site.world.reading(repo.id) as history:
         commit = history.commit(commit_id)
@@ -282,7 +286,7 @@ def _find_push(history: RepoHistory, push_id: int) -> Push:
 
 
 def list_pushes(site: Site, req: Request) -> Response:
-    repo = _repository(site, req)
+    repo = route_repository(site, req)
     query = req.query
     top = query.get_int("$top", "top", default=100) or 0
     skip = query.get_int("$skip", "skip", default=0) or 0
@@ -316,7 +320,7 @@ def list_pushes(site: Site, req: Request) -> Response:
 
 
 def get_push(site: Site, req: Request) -> Response:
-    repo = _repository(site, req)
+    repo = route_repository(site, req)
     raw = req.params["pushId"]
     if not raw.isdigit():
         raise ApiError.bad_argument(f"The value '{raw}' is not valid for pushId.")

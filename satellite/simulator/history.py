@@ -1,4 +1,4 @@
-"""The git history of one repository: commits in creation order, pushes and refs.
+"""The git history of one repository: commits in creation order, pushes, branches and tags.
 
 Commits are appended in creation order, and a commit's parents always exist before it, so
 the position in ``commits`` is a topological order and, because committer times strictly
@@ -8,16 +8,35 @@ the positions, no sorting needed. Not thread-safe: the World's lock guards every
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from satellite.simulator.model import ZERO_ID, Commit, Push, Ref
 
-__all__ = ["RepoHistory"]
+__all__ = ["RepoHistory", "Tag"]
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """A tag (``refs/tags/...``); an annotated tag has its own object id, a lightweight one is the commit's."""
+
+    name: str
+    object_id: str
+    commit_id: str
+    tagger: int
+    time: int
+    date: str
+    message: str  # "" for a lightweight tag
+
+    @property
+    def annotated(self) -> bool:
+        return self.object_id != self.commit_id
 
 
 class RepoHistory:
     """Mutable history of one repository (guarded by the World's lock)."""
 
     __slots__ = ("repository_id", "commits", "positions", "parent_positions", "pushes", "refs", "ref_names",
-                 "merged_heads", "pull_requests", "_ancestry_cache")
+                 "tags", "tag_names", "merged_heads", "pull_requests", "_ancestry_cache")
 
     def __init__(self, repository_id: str) -> None:
         self.repository_id = repository_id
@@ -26,7 +45,9 @@ class RepoHistory:
         self.parent_positions: list[tuple[int, ...]] = []
         self.pushes: list[Push] = []  # pushId n is pushes[n - 1]
         self.refs: dict[str, Ref] = {}
-        self.ref_names: tuple[str, ...] = ()  # sorted ordinally, as the server lists them
+        self.ref_names: tuple[str, ...] = ()  # branches, sorted ordinally, as the server lists them
+        self.tags: dict[str, Tag] = {}  # created through the server (no push), never moved
+        self.tag_names: tuple[str, ...] = ()
         self.merged_heads: dict[str, str] = {}  # branch -> its head when last merged into the default branch
         self.pull_requests = 0
         self._ancestry_cache: dict[tuple[str, str | None], tuple[int, ...]] = {}
@@ -55,7 +76,26 @@ class RepoHistory:
         if created:
             self.ref_names = tuple(sorted(self.refs))
 
+    def add_tag(self, tag: Tag) -> None:
+        self.tags[tag.name] = tag
+        self.tag_names = tuple(sorted(self.tags))
+
+    def reword(self, commit_id: str, message: str) -> None:
+        """Replace a commit's message (merge commits get their collection-wide pull request number)."""
+        pos = self.positions[commit_id]
+        self.commits[pos] = replace(self.commits[pos], message=message)
+
     # -- reading -------------------------------------------------------------------------
+
+    @property
+    def all_ref_names(self) -> tuple[str, ...]:
+        """Branches then tags: sorted ordinally, since ``refs/heads/`` < ``refs/tags/``."""
+        return self.ref_names + self.tag_names
+
+    def resolve(self, ref_name: str) -> str | None:
+        """The commit a branch or tag points at."""
+        tag = self.tags.get(ref_name)
+        return tag.commit_id if tag else self.head(ref_name)
 
     def head(self, ref_name: str) -> str | None:
         ref = self.refs.get(ref_name)
@@ -85,6 +125,15 @@ class RepoHistory:
             self._ancestry_cache.clear()
         self._ancestry_cache[key] = result
         return result
+
+    def merge_base(self, first: str, second: str) -> str | None:
+        """The newest common ancestor of two commits (positions are topological, so no descendant is also common)."""
+        theirs = self._reachable(self.positions[second], len(self.commits))
+        return next((self.commits[p].commit_id for p in self.log(first) if theirs[p]), None)
+
+    def updates_of(self, ref_name: str) -> list[tuple[Push, str]]:
+        """Every push that moved ``ref_name``, oldest first, with the object id it set (ZERO_ID: deleted)."""
+        return [(push, u.new_object_id) for push in self.pushes for u in push.ref_updates if u.name == ref_name]
 
     def _reachable(self, start: int, size: int) -> bytearray:
         """Marks (over positions ``0..size-1``) of the commits reachable from position ``start``."""

@@ -143,24 +143,30 @@ class World:
         return counts
 
     def _step(self, rng: random.Random, counts: dict[str, int]) -> None:
+        """Git activity of the hour before ``clock``: pushes, new branches, now and then a release tag.
+
+        Events use the first part of the hour, 30 s apart, so commit times keep increasing inside a
+        repository; domains act later in the hour. Merges happen when pull requests complete.
+        """
         repos = self.repositories
+        start = self._clock - 3600
         for i in range(rng.randint(1, min(50, 3 + len(repos) // 20))):
-            when = self._clock + 60 * (i + 1)
+            when = start + 30 * (i + 1)
             writer = self._writers[rng.choice(repos).id]
             history = writer.history
             roll = rng.random()
-            unmerged = writer.unmerged()
             if roll < 0.1:
                 push = writer.create_branch(rng, when, writer.new_branch_name(rng), history.head(MAIN), rng.randint(1, 3))
                 counts["branches"] += 1
-            elif roll < 0.18 and unmerged:
-                push = writer.merge(rng, when, rng.choice(unmerged))
             else:
                 others = [n for n in history.ref_names if n != MAIN]
                 branch = rng.choice(others) if others and roll < 0.5 else MAIN
                 push = writer.push(rng, when, branch, rng.randint(1, 3))
             counts["pushes"] += 1
             counts["commits"] += len(push.commit_ids)
+        if rng.random() < 0.1:
+            self._writers[rng.choice(repos).id].release(rng, start + 1800)
+            counts["tags"] = counts.get("tags", 0) + 1
 
 
 def _version(text: str) -> tuple[int, int]:
