@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable
 
 from satellite.simulator import core_routes, faults, git_routes, location_routes
 from satellite.simulator import pr_routes
+from satellite.simulator import team_routes, wit_metadata_routes, wit_reporting, wit_routes, work_routes
 from satellite.simulator.context import Request, Site
 from satellite.simulator.faults import FaultInjector, FaultPlan
 from satellite.simulator.model import Person
@@ -45,6 +46,7 @@ DEFAULT_PATS: dict[str, frozenset[str]] = {"sim-pat": frozenset({"full"})}
 AREAS = (  # one module per API area: ROUTES + LOCATIONS
     location_routes, core_routes, git_routes,
     pr_routes,
+    team_routes, work_routes, wit_metadata_routes, wit_routes, wit_reporting,
 )
 LOG_LIMIT = 10_000
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})

@@ -18,6 +18,8 @@ import random
 from typing import Callable, Protocol
 
 from satellite.simulator.pull_requests import build_pull_requests
+from satellite.simulator.teams import build_teams
+from satellite.simulator.wit_generation import build_work_items
 
 __all__ = ["Domain", "DOMAIN_BUILDERS"]
 
@@ -37,5 +39,6 @@ class Domain(Protocol):
 
 # (world, seed, scale) -> Domain, in generation order.
 DOMAIN_BUILDERS: tuple[Callable[..., Domain], ...] = (
+    build_teams, build_work_items,
     build_pull_requests,
 )
