@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable
 
 from satellite.simulator import core_routes, faults, git_routes, location_routes
 from satellite.simulator import pr_routes
+from satellite.simulator import build_routes, pipeline_routes, release_routes, tfvc_routes
 from satellite.simulator import team_routes, wit_metadata_routes, wit_reporting, wit_routes, work_routes
 from satellite.simulator.context import Request, Site
 from satellite.simulator.faults import FaultInjector, FaultPlan
@@ -46,6 +47,7 @@ DEFAULT_PATS: dict[str, frozenset[str]] = {"sim-pat": frozenset({"full"})}
 AREAS = (  # one module per API area: ROUTES + LOCATIONS
     location_routes, core_routes, git_routes,
     pr_routes,
+    tfvc_routes, build_routes, pipeline_routes, release_routes,
     team_routes, work_routes, wit_metadata_routes, wit_routes, wit_reporting,
 )
 LOG_LIMIT = 10_000

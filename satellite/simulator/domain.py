@@ -17,8 +17,11 @@ from __future__ import annotations
 import random
 from typing import Callable, Protocol
 
+from satellite.simulator.builds import build_builds
 from satellite.simulator.pull_requests import build_pull_requests
+from satellite.simulator.releases import build_releases
 from satellite.simulator.teams import build_teams
+from satellite.simulator.tfvc import build_tfvc
 from satellite.simulator.wit_generation import build_work_items
 
 __all__ = ["Domain", "DOMAIN_BUILDERS"]
@@ -41,4 +44,5 @@ class Domain(Protocol):
 DOMAIN_BUILDERS: tuple[Callable[..., Domain], ...] = (
     build_teams, build_work_items,
     build_pull_requests,
+    build_tfvc, build_builds, build_releases,
 )
