@@ -72,7 +72,7 @@ def test_latency_is_fixed_plus_jitter_and_spares_the_control_routes(world):
         control = time.perf_counter() - started
     assert all(0.058 <= t < 0.5 for t in timings), timings
     assert max(timings) - min(timings) > 0.002  # jittered, not constant
-    assert control < 0.05
+    assert control < 0.058  # under the smallest injected latency
 
 
 def test_latency_rule_slows_only_its_route(world):
