@@ -75,14 +75,17 @@ def run_demo(scale: str = "small", seed: int = 7, profile: str = "2022", out=sys
                 "DEMO_DATA_DIR": str(tmp_path / "satellite-data"),
             }
             config = load_config(demo_config_path(), env=env)
-            result = sync_once(config)
+            last_op: dict[tuple[str, str], str] = {}
+            result = sync_once(config, on_record=lambda r: last_op.__setitem__((r.type, r.key), r.op))
             stats = httpx.get(f"{receiver.url}/v1/satellite/stats", headers={"Authorization": f"Bearer {api_key}"}).json()
         storage.close()
     from satellite.streams import RECORD_TYPES
 
     truth = world.truth(PROFILES[profile].max_version)
     expected = {t: len(keys_) for t, keys_ in truth.items() if t in RECORD_TYPES}
-    collected = result.collection.counts_by_type()
+    collected: dict[str, int] = {}
+    for (record_type, _), op in last_op.items():  # distinct keys whose last collected record is an upsert
+        collected[record_type] = collected.get(record_type, 0) + (op == "upsert")
     delivered = {t: v["live"] for t, v in stats["types"].items()}
     types = sorted(set(expected) | set(collected) | set(delivered))
     rows = [(t, expected.get(t, 0), collected.get(t, 0), delivered.get(t, 0)) for t in types]

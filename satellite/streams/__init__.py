@@ -13,11 +13,54 @@ from satellite.streams.base import (
     StreamContext,
     StreamItem,
 )
-from satellite.streams.core import ProjectsStream
-from satellite.streams.git import CommitsStream, PushesStream, RefsStream, RepositoriesStream
+from satellite.streams.boards import (
+    ClassificationNodesStream,
+    FieldsStream,
+    TeamIterationsStream,
+    WorkItemCommentsStream,
+    WorkItemLinksStream,
+    WorkItemRevisionsStream,
+    WorkItemTypesStream,
+)
+from satellite.streams.core import IdentitiesStream, ProjectsStream, TeamMembersStream, TeamsStream
+from satellite.streams.git import CommitsStream, PullRequestsStream, PushesStream, RefsStream, RepositoriesStream
+from satellite.streams.pipelines import BuildDefinitionsStream, BuildsStream, PipelineRunsStream, PipelinesStream
+from satellite.streams.releases import ReleaseDefinitionsStream, ReleasesStream
+from satellite.streams.tfvc import ChangesetsStream, TfvcBranchesStream, TfvcLabelsStream
 
-STREAMS = (ProjectsStream, RepositoriesStream, CommitsStream)  # refs and pushes join once the simulator models them
-RECORD_TYPES = frozenset(stream.record_type for stream in STREAMS)  # what this version collects
+STREAMS = (
+    # collection
+    ProjectsStream,
+    FieldsStream,
+    WorkItemRevisionsStream,
+    WorkItemLinksStream,
+    WorkItemCommentsStream,
+    ChangesetsStream,
+    # project
+    RepositoriesStream,
+    TeamsStream,
+    PullRequestsStream,
+    WorkItemTypesStream,
+    ClassificationNodesStream,
+    TfvcBranchesStream,
+    TfvcLabelsStream,
+    BuildDefinitionsStream,
+    BuildsStream,
+    PipelinesStream,
+    PipelineRunsStream,
+    ReleaseDefinitionsStream,
+    ReleasesStream,
+    # repository
+    RefsStream,
+    PushesStream,
+    CommitsStream,
+    # team
+    TeamMembersStream,
+    TeamIterationsStream,
+    # collection, last
+    IdentitiesStream,
+)
+RECORD_TYPES = frozenset(t for stream in STREAMS for t in (stream.record_type, *stream.also_emits))  # what is collected
 
 __all__ = [
     "STREAMS",
@@ -34,4 +77,5 @@ __all__ = [
     "RefsStream",
     "PushesStream",
     "CommitsStream",
+    "PullRequestsStream",
 ]

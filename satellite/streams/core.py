@@ -69,7 +69,11 @@ class TeamMembersStream(SnapshotStream):
 
 
 class IdentitiesStream(SnapshotStream):
-    """Identities of everyone in a team of the collection (the identities API: Server 2020+)."""
+    """Users of the collection (the identities API: Server 2020+).
+
+    Everyone in ``Project Collection Valid Users`` (its expanded membership, resolved by
+    descriptor in chunks), plus anyone met as a team member.
+    """
 
     name = "core.identities"
     record_type = "core.identity"
@@ -78,14 +82,24 @@ class IdentitiesStream(SnapshotStream):
     scope = Scope.COLLECTION_END
     min_version = "6.0"
     BATCH = 50
+    VALID_USERS = "Project Collection Valid Users"
 
     def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
-        ids = sorted({m["identity"]["id"] for m in ctx.listed.get(TeamMembersStream.name, [])})
-        identities: list[dict] = []
-        for start in range(0, len(ids), self.BATCH):
-            body = ctx.client.get("_apis/identities", {"identityIds": ",".join(ids[start : start + self.BATCH]), "queryMembership": "None"})
-            identities.extend(i for i in body.get("value", []) if i)
-        return identities
+        found = ctx.client.get("_apis/identities", {"searchFilter": "General", "filterValue": self.VALID_USERS,
+                                                     "queryMembership": "Expanded"}).get("value", [])
+        group = next((g for g in found if g and str(g.get("providerDisplayName", "")).endswith(self.VALID_USERS)), None)
+        descriptors = sorted(group.get("members") or []) if group else []
+        identities = {i["id"]: i for i in self._resolve(ctx, "descriptors", descriptors) if not i.get("isContainer")}
+        member_ids = sorted({m["identity"]["id"] for m in ctx.listed.get(TeamMembersStream.name, [])} - identities.keys())
+        identities.update((i["id"], i) for i in self._resolve(ctx, "identityIds", member_ids))
+        return [identities[k] for k in sorted(identities)]
+
+    def _resolve(self, ctx: StreamContext, by: str, keys: list[str]) -> list[dict]:
+        resolved: list[dict] = []
+        for start in range(0, len(keys), self.BATCH):
+            body = ctx.client.get("_apis/identities", {by: ",".join(keys[start : start + self.BATCH]), "queryMembership": "None"})
+            resolved.extend(i for i in body.get("value", []) if i)
+        return resolved
 
     def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
         return item["id"]

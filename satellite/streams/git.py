@@ -199,8 +199,10 @@ class PullRequestsStream(IncrementalStream):
     PRs change after creation, so each run reads: the PRs created since the last run (newest
     first, ``status=all``, until the highest id delivered), every PR still active, and every PR
     that was active last run and is not any more (closed since). A PR is delivered again only
-    when its JSON or its threads changed; its threads, iterations and work item links are read
-    only for PRs that are new, active or just closed.
+    when its JSON or its threads changed, so an open PR where nothing happened costs one request
+    (its threads). Iterations and work item links are read with every change of the PR itself
+    (a push, a vote, a status change): a link added to an open PR with no other change arrives
+    when the PR next changes or closes.
     """
 
     name = "git.pull_requests"
@@ -233,32 +235,25 @@ class PullRequestsStream(IncrementalStream):
             pr = due[pr_id]
             max_id = max(max_id, pr_id)
             repo_id = pr["repository"]["id"]
-            details = self._details(ctx, parent, repo_id, pr_id)
-            digest = content_hash([trim(pr), details])
-            previous = state["open"].get(str(pr_id), {}).get("hash")
+            before = state["open"].get(str(pr_id), {})
+            path = f"{segment(parent['id'])}/_apis/git/repositories/{segment(repo_id)}/pullRequests/{pr_id}"
+            pr_hash = content_hash(trim(pr))
+            threads = ctx.client.get(f"{path}/threads").get("value", [])
+            threads_hash = content_hash(trim(threads))
             if pr.get("status") == "active":
-                open_now[str(pr_id)] = {"repo": repo_id, "hash": digest}
-            if digest == previous:
-                continue
-            yield from self._records(repo_id, pr, details)
+                open_now[str(pr_id)] = {"repo": repo_id, "pr": pr_hash, "threads": threads_hash}
+            if before.get("pr") == pr_hash and before.get("threads") == threads_hash:
+                continue  # an open PR where nothing happened: one request (its threads)
+            key = f"{repo_id}:{pr_id}"
+            yield upsert(self.record_type, key, pr)
+            for reviewer in pr.get("reviewers", []):
+                yield upsert("git.pull_request_reviewer", f"{key}:{reviewer['id']}", reviewer)
+            for thread in threads:
+                yield upsert("git.pull_request_thread", f"{key}:{thread['id']}", thread)
+            if before.get("pr") != pr_hash:  # iterations and links come with a change of the PR itself
+                for iteration in ctx.client.get(f"{path}/iterations").get("value", []):
+                    yield upsert("git.pull_request_iteration", f"{key}:{iteration['id']}", iteration)
+                for link in ctx.client.get(f"{path}/workitems").get("value", []):
+                    yield upsert("git.pull_request_work_item", f"{key}:{link['id']}", link)
         yield cursor_json({"max_id": max_id, "open": open_now})
 
-    def _details(self, ctx: StreamContext, project: dict, repo_id: str, pr_id: int) -> dict:
-        path = f"{segment(project['id'])}/_apis/git/repositories/{segment(repo_id)}/pullRequests/{pr_id}"
-        return {
-            "threads": ctx.client.get(f"{path}/threads").get("value", []),
-            "iterations": ctx.client.get(f"{path}/iterations").get("value", []),
-            "workItems": ctx.client.get(f"{path}/workitems").get("value", []),
-        }
-
-    def _records(self, repo_id: str, pr: dict, details: dict) -> Iterator[Record]:
-        key = f"{repo_id}:{pr['pullRequestId']}"
-        yield upsert(self.record_type, key, pr)
-        for reviewer in pr.get("reviewers", []):
-            yield upsert("git.pull_request_reviewer", f"{key}:{reviewer['id']}", reviewer)
-        for thread in details["threads"]:
-            yield upsert("git.pull_request_thread", f"{key}:{thread['id']}", thread)
-        for iteration in details["iterations"]:
-            yield upsert("git.pull_request_iteration", f"{key}:{iteration['id']}", iteration)
-        for link in details["workItems"]:
-            yield upsert("git.pull_request_work_item", f"{key}:{link['id']}", link)

@@ -1,9 +1,10 @@
 """Pipelines streams: build definitions, builds with their timelines, YAML pipelines and runs.
 
 Builds change until they finish, and their queue time is no safe cursor, so the builds stream
-reads (1) builds completed since the last delivered finish time, in finish-time order, each with
-its timeline (stage, job and task records: durations, results, attempts), and (2) the builds
-still queued or running, delivered again only when they changed.
+reads (1) builds completed since the last delivered finish time, in finish-time order, and (2)
+the builds still queued or running, delivered again only when they changed. Each build that
+has started comes with its timeline (stage, job and task records: durations, results,
+attempts); a running build's timeline is read again with every change until it finishes.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from satellite.streams.base import (
 
 __all__ = ["BuildDefinitionsStream", "BuildsStream", "PipelinesStream", "PipelineRunsStream"]
 
-OPEN_STATUSES = ("notStarted", "inProgress", "cancelling", "postponed")
+OPEN_STATUSES = "notStarted,inProgress,cancelling,postponed"  # a flags enum: one query for all of them
 
 
 class BuildDefinitionsStream(SnapshotStream):
@@ -68,25 +69,27 @@ class BuildsStream(IncrementalStream):
             for build in page:
                 if build["id"] in at_finish and build.get("finishTime") == finish:
                     continue
-                yield from self._completed(ctx, parent, build)
+                yield from self._with_timeline(ctx, parent, build)
                 open_builds.pop(str(build["id"]), None)
                 if build.get("finishTime") != finish:
                     finish, at_finish = build.get("finishTime"), set()
                 at_finish.add(build["id"])
             yield cursor_json({"finish": finish, "at_finish": sorted(at_finish), "open": open_builds})
         still_open: dict[str, str] = {}
-        for status in OPEN_STATUSES:
-            for page in ctx.client.pages_by_token(base, {"statusFilter": status}, page_size=ctx.page_sizes.builds):
-                for build in page:
-                    digest = content_hash(trim(build))
-                    still_open[str(build["id"])] = digest
-                    if open_builds.get(str(build["id"])) != digest:
-                        yield upsert(self.record_type, f"{ctx.collection_id}:{build['id']}", build)
+        for page in ctx.client.pages_by_token(base, {"statusFilter": OPEN_STATUSES}, page_size=ctx.page_sizes.builds):
+            for build in page:
+                digest = content_hash(trim(build))
+                still_open[str(build["id"])] = digest
+                if open_builds.get(str(build["id"])) != digest:
+                    yield from self._with_timeline(ctx, parent, build)
         yield cursor_json({"finish": finish, "at_finish": sorted(at_finish), "open": still_open})
 
-    def _completed(self, ctx: StreamContext, project: dict, build: dict) -> Iterator[Record]:
+    def _with_timeline(self, ctx: StreamContext, project: dict, build: dict) -> Iterator[Record]:
+        """The build, and its timeline once it has started (running builds show live stage status)."""
         key = f"{ctx.collection_id}:{build['id']}"
         yield upsert(self.record_type, key, build)
+        if build.get("status") == "notStarted":
+            return
         try:
             timeline = ctx.client.get(f"{segment(project['id'])}/_apis/build/builds/{build['id']}/timeline")
         except AdoNotFoundError:  # a build that never ran has no timeline

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from satellite.sealing.sealer import Sealer
 from satellite.store import CursorKey, OutboxEntry, Store
@@ -42,9 +42,12 @@ class BatchWriter:
         max_records: int,
         max_bytes: int,
         remember_keys: bool = False,
+        on_record: Callable[[Record], None] | None = None,
     ) -> None:
-        """``remember_keys``: record the keys of every stored batch (for streams of immutable records)."""
+        """``remember_keys``: record the keys of every stored batch (for streams of immutable records).
+        ``on_record``: called with every record as it is batched (the demo counts what it collected)."""
         self._remember_keys = remember_keys
+        self._on_record = on_record
         self._store = store
         self._sealer = sealer
         self._key = cursor_key
@@ -80,6 +83,8 @@ class BatchWriter:
             pending_bytes += len(json.dumps(doc, separators=(",", ":")))
             records += 1
             counts[item.type] = counts.get(item.type, 0) + 1
+            if self._on_record is not None:
+                self._on_record(item)
             if len(pending) >= self._max_records or pending_bytes >= self._max_bytes:
                 flush()
         flush()

@@ -26,7 +26,7 @@ from satellite.errors import AdoError
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
 from satellite.store import CursorKey, Store
-from satellite.streams import STREAMS, ProjectsStream, Scope, SnapshotStream, StreamContext
+from satellite.streams import STREAMS, ProjectsStream, Record, Scope, SnapshotStream, StreamContext
 from satellite.sync.batching import BatchWriter
 
 __all__ = ["Collector", "StreamOutcome", "CollectionReport", "collection_targets"]
@@ -97,7 +97,9 @@ class Collector:
         *,
         retry: RetryPolicy = RetryPolicy(),
         transport_factory: Callable[[], object] | None = None,
+        on_record: Callable[[Record], None] | None = None,
     ) -> None:
+        self.on_record = on_record
         self.integration = integration
         self.limits = limits
         self.store = store
@@ -205,6 +207,7 @@ class Collector:
             max_records=self.limits.batch.max_records,
             max_bytes=self.limits.batch.max_bytes,
             remember_keys=stream.immutable,
+            on_record=self.on_record,
         )
         try:
             if isinstance(stream, SnapshotStream):

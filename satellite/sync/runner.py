@@ -40,14 +40,16 @@ def sync_once(
     upload_retry: RetryPolicy = RetryPolicy(max_attempts=8),
     ado_transport_factory=None,
     upload_transport=None,
+    on_record=None,
 ) -> SyncResult:
-    """One full pass over every integration, then deliver the outbox."""
+    """One full pass over every integration, then deliver the outbox (``on_record`` sees every record)."""
     store = Store(config.satellite.data_dir)
     try:
         sealer = Sealer.from_settings(config.satellite)
         report = CollectionReport()
         for integration in config.integrations:
-            Collector(integration, config.limits, store, sealer, retry=ado_retry, transport_factory=ado_transport_factory).run(report)
+            Collector(integration, config.limits, store, sealer, retry=ado_retry, transport_factory=ado_transport_factory,
+                      on_record=on_record).run(report)
         errors = [f"{o.integration_id} {o.collection} {o.stream} {o.partition}: {o.error}".replace("  ", " ") for o in report.errors]
         drain: DrainReport | None = None
         upload_error: str | None = None

@@ -85,7 +85,7 @@ integrations:
   - id: tfs-main
     url: {ado_url}
     pat: ${{file:secrets/pat}}
-    services: [repos]
+    services: [repos, tfvc, pipelines, boards]
 {extra_integration}limits:
   concurrency: 4
   page_sizes: {{commits: 50, refs: 100, projects: 2}}

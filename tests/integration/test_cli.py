@@ -27,8 +27,10 @@ def test_demo_prints_a_matching_table_and_exits_zero():
     result = satellite("demo", "--scale", "tiny")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    rows = [line.split() for line in lines if line.startswith(("core.", "git."))]
-    assert {row[0] for row in rows} == {"core.project", "git.repository", "git.commit"}
+    from satellite.streams import RECORD_TYPES
+
+    rows = [line.split() for line in lines if line.split() and line.split()[0] in RECORD_TYPES]
+    assert {row[0] for row in rows} == RECORD_TYPES
     for row in rows:
         assert row[1] == row[2] == row[3] and row[4] == "ok" and int(row[1]) > 0
     assert "demo: every count matches" in result.stdout

