@@ -62,10 +62,17 @@ def decode_response(response: httpx.Response, collection: str) -> Any:
     status = response.status_code
     path = response.request.url.path if response.request else ""
     if 200 <= status < 300:
-        if status == 203 or _is_html(response):
+        if status == 203:
             raise AdoAuthError(
-                f"{collection} answered with an HTML sign-in page instead of JSON (HTTP {status}):"
+                f"{collection} answered with an HTML sign-in page instead of JSON (HTTP 203):"
                 " the PAT was refused or has expired; create a new PAT on this server and update the config",
+                collection=collection,
+                status=status,
+            )
+        if _is_html(response):
+            raise AdoAuthError(
+                f"{collection} answered an HTML page instead of JSON for {path} (HTTP {status}): usually a sign-in"
+                " page (PAT refused or expired), or an error page of a proxy or of IIS in front of the server",
                 collection=collection,
                 status=status,
             )

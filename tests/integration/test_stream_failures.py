@@ -1,0 +1,128 @@
+"""One stream failing never stops the others, and the next run repairs everything (issue 4 rules)."""
+
+from __future__ import annotations
+
+import pytest
+import structlog
+
+from satellite.config import load_config
+from satellite.retrying import RetryPolicy
+from satellite.simulator.app import create_app
+from satellite.simulator.faults import FaultPlan, FaultRule
+from satellite.simulator.profiles import PROFILES
+from satellite.simulator.world import generate_world
+from satellite.servers import serve_in_thread
+from satellite.streams import RECORD_TYPES, STREAMS
+from satellite.sync.runner import sync_once
+
+from .conftest import PAT, write_config
+
+pytestmark = pytest.mark.integration
+
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=0.05)
+IMMUTABLE_TYPES = sorted(s.record_type for s in STREAMS if s.immutable)
+
+
+def sync(config):
+    return sync_once(config, ado_retry=FAST_RETRY, upload_retry=FAST_RETRY)
+
+
+def assert_mirrors(receiver, world, profile="2022"):
+    truth = {t: k for t, k in world.truth(PROFILES[profile].max_version).items() if t in RECORD_TYPES}
+    for record_type in sorted(RECORD_TYPES):
+        assert sorted(receiver.keys_of(record_type)) == sorted(truth.get(record_type, [])), record_type
+
+
+def failed_streams(result) -> set[str]:
+    return {o.stream for o in result.collection.errors}
+
+
+def test_a_pat_without_some_scopes_fails_only_those_streams_then_a_full_pat_repairs(tmp_path, receiver, key_files, env):
+    world = generate_world(seed=3, scale="tiny")
+    code_only = "CANARY-CODE-ONLY-PAT-1122"
+    pats = {code_only: frozenset({"vso.code", "vso.project"}), PAT: frozenset({"full"})}
+    with serve_in_thread(create_app(world, pats=pats)) as simulator:
+        url = f"{simulator.url}/tfs/DefaultCollection"
+        first = sync(load_config(write_config(tmp_path, ado_url=url, endpoint=receiver.url, key_files=key_files, pat=code_only), env=env))
+        failed = failed_streams(first)
+        assert {"build.builds", "release.releases", "wit.revisions", "core.identities"} <= failed
+        assert not failed & {"git.commits", "git.pull_requests", "git.refs", "tfvc.changesets", "core.teams"}
+        assert all("403" in o.error and "scope" in o.error for o in first.collection.errors)
+        assert code_only not in " ".join(first.errors)
+        assert sorted(receiver.keys_of("git.commit")) == sorted(world.truth()["git.commit"])
+        assert receiver.keys_of("build.build") == []
+        second = sync(load_config(write_config(tmp_path, ado_url=url, endpoint=receiver.url, key_files=key_files, pat=PAT), env=env))
+    assert second.ok, second.errors
+    assert_mirrors(receiver, world)
+
+
+@pytest.mark.parametrize("kind, fires", [("truncate", 3), ("html200", 1)])
+def test_a_garbage_answer_fails_that_stream_for_that_project_and_the_next_run_catches_up(tmp_path, receiver, key_files, env, kind, fires):
+    """A truncated body is retried (3 attempts here, all truncated); an HTML page is not."""
+    world = generate_world(seed=3, scale="tiny")
+    project = world.projects[0].id
+    plan = FaultPlan(rules=(FaultRule(kind, path=rf"/{project}/_apis/build/builds$", limit=fires),))
+    with serve_in_thread(create_app(world, pats={PAT: frozenset({"full"})}, faults=plan)) as simulator:
+        config = load_config(write_config(tmp_path, ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url, key_files=key_files), env=env)
+        first = sync(config)
+        assert [(o.stream, bool(o.error)) for o in first.collection.errors] == [("build.builds", True)]
+        assert len(receiver.keys_of("git.commit")) == len(world.truth()["git.commit"])  # the others went on
+        second = sync(config)
+    assert second.ok, second.errors
+    assert_mirrors(receiver, world)
+
+
+def test_a_stream_cut_off_mid_way_resumes_without_loss_or_duplicates(tmp_path, receiver, key_files, env):
+    """The 2nd page of a repository's commits fails past the retries: its cursor holds, the rerun completes it."""
+    world = generate_world(seed=3, scale="tiny")
+    repository = world.repositories[0].id
+    plan = FaultPlan(rules=(FaultRule("500", path=rf"/{repository}/commits$", limit=3),))
+    with serve_in_thread(create_app(world, pats={PAT: frozenset({"full"})}, faults=plan)) as simulator:
+        config = load_config(write_config(tmp_path, ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url, key_files=key_files), env=env)
+        first = sync(config)
+        assert failed_streams(first) == {"git.commits"}
+        second = sync(config)
+    assert second.ok, second.errors
+    assert_mirrors(receiver, world)
+    commits_sent = first.collection.counts_by_type().get("git.commit", 0) + second.collection.counts_by_type()["git.commit"]
+    assert commits_sent == len(world.truth()["git.commit"])  # nothing twice across the failure
+
+
+def test_project_include_exclude_and_services_are_honoured(tmp_path, receiver, key_files, env):
+    world = generate_world(seed=3, scale="tiny")
+    keep, drop = world.projects[0], world.projects[1]
+    scoped = (
+        "  - id: scoped\n"
+        "    url: {url}\n"
+        f"    pat: {PAT}\n"
+        "    services: [boards]\n"
+        "    projects:\n"
+        f"      include: ['{keep.name.upper()}', '{drop.name}']\n"
+        f"      exclude: ['{drop.name[:3]}*']\n"
+    )
+    with serve_in_thread(create_app(world, pats={PAT: frozenset({"full"})})) as simulator:
+        url = f"{simulator.url}/tfs/DefaultCollection"
+        path = write_config(tmp_path, ado_url=url, endpoint=receiver.url, key_files=key_files)
+        text = path.read_text()
+        start = text.index("  - id: tfs-main")
+        end = text.index("limits:")
+        path.write_text(text[:start] + scoped.format(url=url) + text[end:])
+        result = sync(load_config(path, env=env))
+    assert result.ok, result.errors
+    assert receiver.keys_of("core.project") == [keep.id]
+    assert receiver.keys_of("git.commit") == [] and receiver.keys_of("tfvc.changeset") == []
+    node_projects = {k.split(":")[0] for k in receiver.keys_of("wit.classification_node")}
+    assert node_projects == {keep.id}
+
+
+def test_streams_the_server_lacks_are_skipped_with_one_info_line(tmp_path, receiver, key_files, env):
+    world = generate_world(seed=3, scale="tiny")
+    with serve_in_thread(create_app(world, profile="2019", pats={PAT: frozenset({"full"})})) as simulator:
+        config = load_config(write_config(tmp_path, ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url, key_files=key_files), env=env)
+        with structlog.testing.capture_logs() as logs:
+            result = sync(config)
+    assert result.ok, result.errors
+    skipped = sorted(line["stream"] for line in logs if line["event"] == "stream_not_on_this_server")
+    assert skipped == sorted(s.name for s in STREAMS if s.min_version > "5.0")
+    assert all(line["log_level"] == "info" for line in logs if line["event"] == "stream_not_on_this_server")
+    assert_mirrors(receiver, world, "2019")
