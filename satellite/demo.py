@@ -77,6 +77,7 @@ def run_demo(scale: str = "small", seed: int = 7, profile: str = "2022", out=sys
             config = load_config(demo_config_path(), env=env)
             last_op: dict[tuple[str, str], str] = {}
             result = sync_once(config, on_record=lambda r: last_op.__setitem__((r.type, r.key), r.op))
+            again = sync_once(config)  # nothing changed on the server: shows what incremental costs
             stats = httpx.get(f"{receiver.url}/v1/satellite/stats", headers={"Authorization": f"Bearer {api_key}"}).json()
         storage.close()
     from satellite.streams import RECORD_TYPES
@@ -97,6 +98,13 @@ def run_demo(scale: str = "small", seed: int = 7, profile: str = "2022", out=sys
     )
     for error in result.errors:
         print(f"  error: {error}", file=out)
-    matched = all(e == c == d for _, e, c, d in rows) and result.ok
+    again_records = sum(o.records for o in again.collection.outcomes)
+    print(
+        f"second sync, nothing new: {again_records} records, {again.collection.requests} requests for "
+        f"{expected.get('core.project', 0)} projects, {expected.get('git.repository', 0)} repositories and "
+        f"{expected.get('core.team', 0)} teams",
+        file=out,
+    )
+    matched = all(e == c == d for _, e, c, d in rows) and result.ok and again.ok and again_records == 0
     print("demo: every count matches" if matched else "demo: MISMATCH (see above)", file=out)
     return 0 if matched else 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 import pytest
 
 from satellite.config import load_config
@@ -80,6 +83,10 @@ def test_second_sync_with_nothing_new_uploads_nothing_and_costs_a_bounded_number
         + 2 * teams  # members and iterations
         + 1 + (identities + 49) // 50  # Project Collection Valid Users, then its members by descriptor
     )
+    by_route = Counter(re.sub(r"/\d+(?=/|$)", "/{n}", re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "{id}", r["path"])) for r in requests)
+    print(f"nothing new: {len(requests)} requests for {projects} projects, {repositories} repositories, {teams} teams")
+    for route, count in sorted(by_route.items()):
+        print(f"  {count:3d} {route}")
     assert len(requests) == expected, [r["path"] for r in requests]
 
 
