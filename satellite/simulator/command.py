@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import httpx
+
 from satellite.servers import serve_forever
 from satellite.simulator.app import DEFAULT_PATS, create_app
 from satellite.simulator.faults import KINDS, FaultPlan, FaultRule, parse_fault
@@ -37,6 +39,11 @@ def fault_rule(text: str) -> FaultRule:
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", nargs="?", choices=("serve", "advance", "truth"), default="serve",
+                        help="serve (default); advance: make a running simulator live STEPS hours; truth: print its ground truth counts")
+    control = parser.add_argument_group("advance and truth", "talk to a running simulator")
+    control.add_argument("--url", default="http://127.0.0.1:8081", help="the simulator (default http://127.0.0.1:8081)")
+    control.add_argument("--steps", type=int, default=1, help="hours of activity to simulate (default 1)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="2022", help="server release to imitate (default 2022)")
     parser.add_argument("--scale", choices=list(SCALES), default="small", help="world size (default small)")
     parser.add_argument("--seed", type=int, default=7, help="world seed (default 7)")
@@ -57,7 +64,27 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--fault-seed", type=int, default=0, help="seed of the fault draws (default 0)")
 
 
+def control(args: argparse.Namespace) -> int:
+    """``advance`` / ``truth`` against a running simulator's control routes."""
+    try:
+        if args.action == "advance":
+            response = httpx.post(f"{args.url.rstrip('/')}/_sim/advance", json={"steps": args.steps}, timeout=120)
+        else:
+            response = httpx.get(f"{args.url.rstrip('/')}/_sim/truth", timeout=120)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        print(f"simulator: {args.action} failed at {args.url}: {exc}", file=sys.stderr)
+        return 1
+    body = response.json()
+    counts = body if args.action == "advance" else {t: v["count"] for t, v in body["types"].items()}
+    for name, count in sorted(counts.items()):
+        print(f"{name:32s} {count}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.action != "serve":
+        return control(args)
     world = generate_world(args.seed, args.scale)
     pats = dict(args.pats) if args.pats else dict(DEFAULT_PATS)
     plan = FaultPlan(tuple(args.faults), args.latency_ms, args.latency_jitter_ms, args.fault_seed)

@@ -108,3 +108,25 @@ def test_sync_once_delivers_exits_zero_and_no_secret_reaches_output_or_disk(tmp_
             if file.is_file():
                 assert secret.encode() not in file.read_bytes(), file
     assert sorted(receiver.keys_of("git.commit")) == sorted(world.truth()["git.commit"])
+
+
+def test_simulator_serves_and_advances_from_the_command_line():
+    server = subprocess.Popen([sys.executable, "-m", "satellite", "simulator", "--scale", "tiny", "--port", "0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()  # blocks until the server is listening
+        assert line.startswith("simulator: profile 2022, scale tiny, collection http://127.0.0.1:"), line
+        url = line.rsplit("collection ", 1)[1].strip().rsplit("/tfs/", 1)[0]
+        before = satellite("simulator", "truth", "--url", url)
+        advanced = satellite("simulator", "advance", "--url", url, "--steps", "3")
+        after = satellite("simulator", "truth", "--url", url)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        server.stdout.close()
+        server.stderr.close()
+    assert before.returncode == advanced.returncode == after.returncode == 0, advanced.stderr
+    counts = lambda text: {line.split()[0]: int(line.split()[1]) for line in text.splitlines()}
+    created = counts(advanced.stdout)
+    assert created["commits"] > 0
+    assert counts(after.stdout)["git.commit"] == counts(before.stdout)["git.commit"] + created["commits"]
