@@ -20,6 +20,7 @@ up with the plan's base latency; of the other rules the first that fires decides
 | ``truncate`` | the full ``Content-Length``, half of the body, then the connection closes |
 | ``slow`` | the normal answer in ``chunk_bytes`` pieces, ``chunk_delay_ms`` apart |
 | ``html200`` / ``html500`` | 200 / 500 with an IIS/ASP.NET error page as ``text/html`` |
+| ``gone`` | 404 + TF200016 "project does not exist" JSON (a project deleted under the client) |
 
 Faults never touch the control routes (``/_sim/...``).
 """
@@ -39,7 +40,7 @@ from satellite.simulator.wire import ApiError, Response, html_response
 __all__ = ["KINDS", "FaultRule", "FaultPlan", "FaultInjector", "Decision", "parse_fault", "replaces_response",
            "fault_response", "reset_connection", "send_truncated", "send_slowly"]
 
-KINDS = ("latency", "429", "503", "500", "reset", "truncate", "slow", "html200", "html500")
+KINDS = ("latency", "429", "503", "500", "reset", "truncate", "slow", "html200", "html500", "gone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,13 +212,19 @@ application prevent the details of the application error from being viewed remot
 
 
 # -- delivering a fault (ASGI) --------------------------------------------------------------------
-
-_REPLACING = {"429", "503", "500", "html200", "html500"}
+_REPLACING = {"429", "503", "500", "html200", "html500", "gone"}
 
 
 def replaces_response(rule: FaultRule) -> bool:
     """True when the fault answers instead of the route (no handler runs)."""
     return rule.kind in _REPLACING
+
+
+_CORE = "Microsoft.TeamFoundation.Core.WebApi"
+PROJECT_GONE_MESSAGE = (
+    "TF200016: The following project does not exist: (deleted). Verify that the name of the project is correct"
+    " and that the project exists on the specified Azure DevOps Server."
+)
 
 
 def fault_response(rule: FaultRule, activity: str) -> Response:
@@ -232,6 +239,9 @@ def fault_response(rule: FaultRule, activity: str) -> Response:
     if rule.kind == "500":
         return ApiError(500, INTERNAL_ERROR_MESSAGE.format(activity=activity), "InternalServerErrorException",
                         f"{_FRAMEWORK}.InternalServerErrorException, {_FRAMEWORK}").response()
+    if rule.kind == "gone":
+        return ApiError(404, PROJECT_GONE_MESSAGE, "ProjectDoesNotExistWithNameException",
+                        f"{_CORE}.ProjectDoesNotExistWithNameException, {_CORE}").response()
     return html_response(200 if rule.kind == "html200" else 500, IIS_ERROR_HTML)
 
 

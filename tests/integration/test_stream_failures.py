@@ -126,3 +126,19 @@ def test_streams_the_server_lacks_are_skipped_with_one_info_line(tmp_path, recei
     assert skipped == sorted(s.name for s in STREAMS if s.min_version > "5.0")
     assert all(line["log_level"] == "info" for line in logs if line["event"] == "stream_not_on_this_server")
     assert_mirrors(receiver, world, "2019")
+
+
+def test_a_project_deleted_under_the_satellite_fails_only_its_streams(tmp_path, receiver, key_files, env):
+    """Between listing projects and reading them, one project answers 404 TF200016 everywhere."""
+    world = generate_world(seed=3, scale="tiny")
+    gone = world.projects[1].id
+    plan = FaultPlan(rules=(FaultRule("gone", path=rf"/{gone}/"), FaultRule("gone", path=rf"/projects/{gone}/")))
+    with serve_in_thread(create_app(world, pats={PAT: frozenset({"full"})}, faults=plan)) as simulator:
+        config = load_config(write_config(tmp_path, ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url, key_files=key_files), env=env)
+        result = sync(config)
+    failed = {(o.stream, o.partition) for o in result.collection.errors}
+    assert failed and all(partition == gone for _, partition in failed)
+    assert all("404" in o.error and "TF200016" in o.error for o in result.collection.errors)
+    kept = world.projects[0].id
+    kept_repos = {r.id for r in world.repositories if r.project_id == kept}
+    assert {k.split(":")[0] for k in receiver.keys_of("git.commit")} == kept_repos  # the other project went on
