@@ -17,6 +17,7 @@ from satellite.config.model import (
     ProjectFilter,
     SatelliteSettings,
     Schedule,
+    Shard,
     TlsSettings,
     config_json_schema,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "Integration",
     "ProjectFilter",
     "Schedule",
+    "Shard",
     "Backfill",
     "Limits",
     "PageSizes",

@@ -48,6 +48,7 @@ __all__ = [
     "ERROR_PREFIX",
     "Config",
     "SatelliteSettings",
+    "Shard",
     "EncryptionSettings",
     "TlsSettings",
     "Integration",
@@ -271,6 +272,25 @@ class EncryptionSettings(_Model):
     )
 
 
+class Shard(_Model):
+    """Scale-out: this replica collects only its share of the (collection, project) pairs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    count: Int = Field(1, ge=1, le=1000, description="How many replicas share the work.")
+    index: Int | None = Field(
+        None, ge=0, le=999,
+        description="This replica's index (0..count-1); default: the ordinal at the end of the host name"
+        " (a StatefulSet pod such as sei-satellite-2), else 0.",
+    )
+
+    @model_validator(mode="after")
+    def _index_in_range(self) -> "Shard":
+        if self.index is not None and self.index >= self.count:
+            raise PydanticCustomError("shard_index", "must be smaller than shard.count")
+        return self
+
+
 class SatelliteSettings(_Model):
     """Who this satellite is and where it delivers."""
 
@@ -284,6 +304,7 @@ class SatelliteSettings(_Model):
     data_dir: ConfigPath = Field(description="State and outbox directory (relative to the config file).")
     proxy: OptionalProxy = Field(None, description="HTTP(S) proxy URL; integrations inherit it; empty = none.")
     tls: TlsSettings = Field(TlsSettings(), description="TLS settings for the SEI endpoint.")
+    shard: Shard = Field(Shard(), description="Scale-out over several replicas (each with its own data_dir).")
 
     def __repr_args__(self) -> Any:
         return _mask_proxy(super().__repr_args__())

@@ -28,6 +28,7 @@ from satellite.sealing.sealer import Sealer
 from satellite.store import CursorKey, Store
 from satellite.streams import STREAMS, ProjectsStream, Record, Scope, SnapshotStream, StreamContext
 from satellite.sync.batching import BatchWriter
+from satellite.sync.sharding import ShardAssignment
 
 __all__ = ["Collector", "StreamOutcome", "CollectionReport", "collection_targets"]
 
@@ -98,8 +99,10 @@ class Collector:
         retry: RetryPolicy = RetryPolicy(),
         transport_factory: Callable[[], object] | None = None,
         on_record: Callable[[Record], None] | None = None,
+        shard: ShardAssignment = ShardAssignment(),
     ) -> None:
         self.on_record = on_record
+        self.shard = shard
         self.integration = integration
         self.limits = limits
         self.store = store
@@ -108,10 +111,13 @@ class Collector:
         self._tls = TlsOptions(verify=integration.tls.verify, ca_bundle=integration.tls.ca_bundle)
         self._transport_factory = transport_factory
         self._streams = [
-            ProjectsStream(integration.projects.matches) if cls is ProjectsStream else cls()
+            self._projects_stream() if cls is ProjectsStream else cls()
             for cls in STREAMS
             if cls.service == "core" or cls.service in integration.services
         ]
+
+    def _projects_stream(self) -> ProjectsStream:
+        return ProjectsStream(self.integration.projects.matches)
 
     def _client(self, target: CollectionTarget) -> AdoClient:
         return AdoClient(
@@ -155,8 +161,16 @@ class Collector:
             return
         streams = self._supported(version, client.target.name)
         run = _ScopeRunner(self, client, report, streams, collection_id)
-        listed = run(Scope.COLLECTION, None, "")
-        projects = listed.get(ProjectsStream.name, [])
+        owner = self.shard.owns_collection(client.target.url)  # collection-wide data: one replica
+        if owner:
+            projects = run(Scope.COLLECTION, None, "").get(ProjectsStream.name, [])
+        else:
+            try:
+                projects = list(self._projects_stream().list(StreamContext(client, "", None, self.limits.page_sizes), None))
+            except AdoError as exc:
+                self._fail(report, client.target.name, ProjectsStream.name, "", exc)
+                return
+        projects = [p for p in projects if self.shard.owns_project(client.target.url, p["id"])]
         repositories: list[dict] = []
         teams: list[dict] = []
         for project in projects:
@@ -172,7 +186,8 @@ class Collector:
             for future in team_futures:
                 for name, items in future.result().items():
                     below_teams.setdefault(name, []).extend(items)
-        run(Scope.COLLECTION_END, None, "", below_teams)
+        if owner:
+            run(Scope.COLLECTION_END, None, "", below_teams)
 
     def _supported(self, version: ApiVersion, collection: str) -> list:
         supported = []

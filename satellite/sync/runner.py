@@ -13,6 +13,7 @@ from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
 from satellite.store import OutboxStats, Store
 from satellite.sync.collector import CollectionReport, Collector
+from satellite.sync.sharding import ShardAssignment
 
 __all__ = ["SyncResult", "sync_once"]
 
@@ -46,10 +47,11 @@ def sync_once(
     store = Store(config.satellite.data_dir)
     try:
         sealer = Sealer.from_settings(config.satellite)
+        shard = ShardAssignment.from_settings(config.satellite.shard)
         report = CollectionReport()
         for integration in config.integrations:
             Collector(integration, config.limits, store, sealer, retry=ado_retry, transport_factory=ado_transport_factory,
-                      on_record=on_record).run(report)
+                      on_record=on_record, shard=shard).run(report)
         errors = [f"{o.integration_id} {o.collection} {o.stream} {o.partition}: {o.error}".replace("  ", " ") for o in report.errors]
         drain: DrainReport | None = None
         upload_error: str | None = None

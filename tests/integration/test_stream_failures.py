@@ -142,3 +142,22 @@ def test_a_project_deleted_under_the_satellite_fails_only_its_streams(tmp_path, 
     kept = world.projects[0].id
     kept_repos = {r.id for r in world.repositories if r.project_id == kept}
     assert {k.split(":")[0] for k in receiver.keys_of("git.commit")} == kept_repos  # the other project went on
+
+
+def test_three_shards_together_collect_everything_exactly_once(tmp_path, receiver, key_files, env):
+    world = generate_world(seed=3, scale="small")
+    with serve_in_thread(create_app(world, pats={PAT: frozenset({"full"})})) as simulator:
+        url = f"{simulator.url}/tfs/DefaultCollection"
+        counts = []
+        for index in range(3):
+            directory = tmp_path / f"shard-{index}"
+            directory.mkdir()
+            path = write_config(directory, ado_url=url, endpoint=receiver.url, key_files=key_files)
+            path.write_text(path.read_text().replace("  data_dir: ./data\n", f"  data_dir: ./data\n  shard: {{count: 3, index: {index}}}\n"))
+            result = sync(load_config(path, env=env))
+            assert result.ok, result.errors
+            counts.append(result.collection.counts_by_type())
+    assert_mirrors(receiver, world)
+    for record_type in IMMUTABLE_TYPES:  # no shard collected another's data
+        assert sum(c.get(record_type, 0) for c in counts) == len(world.truth()[record_type]), record_type
+    assert sum(1 for c in counts if c.get("git.commit")) >= 2  # the work really was shared
