@@ -105,6 +105,10 @@ class _Document:
     def is_flagged(self, loc: Loc) -> bool:
         return any(loc[: len(f)] == f for f in self.flagged)
 
+    def is_flagged_within(self, loc: Loc) -> bool:
+        """Something at or below ``loc`` was reported already (its value is then missing)."""
+        return any(f[: len(loc)] == loc for f in self.flagged)
+
     # --- YAML nodes -> plain data, with lines ---
 
     def convert(self, node: Node, loc: Loc = ()) -> Any:
@@ -356,8 +360,10 @@ def _validate(data: dict[str, Any], doc: _Document) -> Config | None:
         loc = tuple(error["loc"])
         if error["type"] == "too_short" and loc in item_errors:
             continue  # "too few entries" only because the entries themselves are invalid
-        if not doc.is_flagged(loc):  # e.g. a failed ${...}: reported already
-            doc.report(loc, _message(error))
+        cross_field = error["type"].startswith(ERROR_PREFIX) and error["type"].endswith("_form")
+        if doc.is_flagged(loc) or (cross_field and doc.is_flagged_within(loc)):  # e.g. a failed ${...}: reported
+            continue
+        doc.report(loc, _message(error))
     return None
 
 
@@ -371,17 +377,21 @@ def _get(data: Any, loc: Loc) -> Any:
 
 
 def _check_pems(data: dict[str, Any], doc: _Document) -> None:
-    loc: Loc = ("satellite", "encryption", "recipient_public_key")
-    value = _get(data, loc)
-    if isinstance(value, str) and value.strip() and not doc.is_flagged(loc):
-        try:
-            key = load_pem_public_key(value.encode())
-        except Exception:  # noqa: BLE001 - any parse failure means "not such a key"
-            key = None
-        if not isinstance(key, X25519PublicKey):
-            doc.report(loc, "not an X25519 public key in PEM form")
+    recipients = _get(data, ("satellite", "encryption", "recipients"))
+    public_locs: list[Loc] = [("satellite", "encryption", "recipient_public_key")]
+    if isinstance(recipients, list):
+        public_locs += [("satellite", "encryption", "recipients", i, "public_key") for i in range(len(recipients))]
+    for loc in public_locs:
+        value = _get(data, loc)
+        if isinstance(value, str) and value.strip() and not doc.is_flagged(loc):
+            try:
+                key = load_pem_public_key(value.encode())
+            except Exception:  # noqa: BLE001 - any parse failure means "not such a key"
+                key = None
+            if not isinstance(key, X25519PublicKey):
+                doc.report(loc, "not an X25519 public key in PEM form")
 
-    loc = ("satellite", "encryption", "signing_private_key")
+    loc: Loc = ("satellite", "encryption", "signing_private_key")
     value = _get(data, loc)
     if isinstance(value, str) and value.strip() and not doc.is_flagged(loc):
         try:

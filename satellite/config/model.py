@@ -48,7 +48,9 @@ __all__ = [
     "ERROR_PREFIX",
     "Config",
     "SatelliteSettings",
+    "Delivery",
     "Shard",
+    "RecipientKey",
     "EncryptionSettings",
     "TlsSettings",
     "Integration",
@@ -212,6 +214,7 @@ def _size(minimum: int, maximum: int | None = None) -> Any:
 Interval = _duration(timedelta(seconds=10))
 Jitter = _duration(timedelta(0))
 Timeout = _duration(timedelta(seconds=1))
+Backoff = _duration(timedelta(milliseconds=10))
 OutboxBytes = _size(MiB)
 BatchBytes = _size(KiB, 64 * MiB)
 
@@ -260,16 +263,47 @@ class TlsSettings(_Model):
     )
 
 
-class EncryptionSettings(_Model):
-    """Keys for sealing batches: encrypt to SEI's X25519 key, sign with ours (Ed25519)."""
+class RecipientKey(_Model):
+    """One of SEI's X25519 public keys; SEI rotates by publishing a newer one."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    recipient_key_id: NonEmpty = Field(description="Id of SEI's recipient key.")
-    recipient_public_key: NonEmpty = Field(description="SEI's X25519 public key, PEM text.")
+    key_id: NonEmpty = Field(description="Id of this SEI recipient key.")
+    public_key: NonEmpty = Field(description="SEI's X25519 public key, PEM text.")
+    created: date | None = Field(None, description="When SEI issued it; the newest key seals new batches.")
+
+
+class EncryptionSettings(_Model):
+    """Keys for sealing batches: encrypt to SEI's X25519 key, sign with ours (Ed25519).
+
+    Either one key (``recipient_key_id`` + ``recipient_public_key``) or a list (``recipients``)
+    during a rotation: the newest (by ``created``, then by position) seals new batches.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recipient_key_id: NonEmpty | None = Field(None, description="Id of SEI's recipient key (single-key form).")
+    recipient_public_key: NonEmpty | None = Field(None, description="SEI's X25519 public key, PEM text (single-key form).")
+    recipients: tuple[RecipientKey, ...] = Field((), description="SEI's recipient keys (rotation form).")
     signing_private_key: SecretValue = Field(
         description="The satellite's Ed25519 private key, unencrypted PKCS8 PEM text."
     )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "EncryptionSettings":
+        single = self.recipient_key_id is not None or self.recipient_public_key is not None
+        if single and self.recipients:
+            raise PydanticCustomError(f"{ERROR_PREFIX}key_form", "use either recipients or recipient_key_id + recipient_public_key")
+        if not self.recipients and (self.recipient_key_id is None or self.recipient_public_key is None):
+            raise PydanticCustomError(f"{ERROR_PREFIX}key_form", "a recipient key is required: recipient_key_id and recipient_public_key, or recipients")
+        return self
+
+    def sealing_key(self) -> RecipientKey:
+        """The key new batches are sealed to."""
+        if not self.recipients:
+            return RecipientKey(key_id=self.recipient_key_id, public_key=self.recipient_public_key)
+        newest = max(enumerate(self.recipients), key=lambda pair: (pair[1].created or date.min, pair[0]))
+        return newest[1]
 
 
 class Shard(_Model):
@@ -287,7 +321,7 @@ class Shard(_Model):
     @model_validator(mode="after")
     def _index_in_range(self) -> "Shard":
         if self.index is not None and self.index >= self.count:
-            raise PydanticCustomError("shard_index", "must be smaller than shard.count")
+            raise PydanticCustomError(f"{ERROR_PREFIX}shard_index", "must be smaller than shard.count")
         return self
 
 
@@ -426,6 +460,19 @@ class Limits(_Model):
     request_timeout: Timeout = _duration_field(timedelta(seconds=30), "HTTP request timeout.")
 
 
+class Delivery(_Model):
+    """How sealed batches reach SEI."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    concurrency: Int = Field(2, ge=1, le=16, description="Parallel uploads (each stream stays in order).")
+    initial_backoff: Backoff = _duration_field(timedelta(seconds=1), "First retry wait (full jitter, doubling).")
+    max_backoff: Backoff = _duration_field(timedelta(minutes=5), "Longest retry wait; transient failures are retried forever.")
+    auth_retry_interval: Backoff = _duration_field(timedelta(minutes=5), "Wait between tries while SEI refuses the credentials.")
+    heartbeat_interval: Interval = _duration_field(timedelta(seconds=60), "Time between heartbeats (min 10s).")
+    request_timeout: Timeout = _duration_field(timedelta(seconds=60), "Upload request timeout.")
+
+
 class Config(_Model):
     """The whole satellite configuration."""
 
@@ -434,6 +481,7 @@ class Config(_Model):
     satellite: SatelliteSettings
     integrations: tuple[Integration, ...] = Field(min_length=1)
     limits: Limits = Limits()
+    delivery: Delivery = Delivery()
     source: SkipJsonSchema[Path] = Field(Path(), exclude=True, description="File it was loaded from.")
 
 

@@ -29,11 +29,12 @@ class Sealer:
     def from_settings(cls, settings) -> "Sealer":
         """From ``satellite.config.SatelliteSettings``."""
         encryption = settings.encryption
+        key = encryption.sealing_key()
         return cls(
             satellite_id=settings.id,
             tenant=settings.tenant,
-            recipient_key_id=encryption.recipient_key_id,
-            recipient=load_x25519_public(encryption.recipient_public_key),
+            recipient_key_id=key.key_id,
+            recipient=load_x25519_public(key.public_key),
             signer=load_ed25519_private(encryption.signing_private_key.reveal()),
         )
 
