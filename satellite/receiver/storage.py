@@ -23,6 +23,11 @@ CREATE TABLE IF NOT EXISTS batches (
     record_count   INTEGER NOT NULL,
     received_at    REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS heartbeats (
+    satellite_id TEXT PRIMARY KEY,
+    received_at  REAL NOT NULL,
+    body         TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS records (
     type        TEXT NOT NULL,
     key         TEXT NOT NULL,
@@ -76,17 +81,24 @@ class ReceiverStorage:
                 raise
         return bool(inserted)
 
+    def store_heartbeat(self, satellite_id: str, body: dict) -> None:
+        """Keep the latest heartbeat of each satellite."""
+        with self._lock:
+            self._conn.execute("INSERT OR REPLACE INTO heartbeats VALUES (?, ?, ?)", (satellite_id, time.time(), json.dumps(body)))
+
     def stats(self) -> dict:
         with self._lock:
             batches, records_in_batches = self._conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(record_count), 0) FROM batches"
             ).fetchone()
             rows = self._conn.execute("SELECT type, op, COUNT(*) FROM records GROUP BY type, op").fetchall()
+            beats = self._conn.execute("SELECT satellite_id, received_at, body FROM heartbeats").fetchall()
         types: dict[str, dict[str, int]] = {}
         for record_type, op, count in rows:
             entry = types.setdefault(record_type, {"live": 0, "deleted": 0})
             entry["live" if op == "upsert" else "deleted"] += count
-        return {"batches": batches, "records_received": records_in_batches, "types": types}
+        satellites = {sid: {"received_at": at, **json.loads(body)} for sid, at, body in beats}
+        return {"batches": batches, "records_received": records_in_batches, "types": types, "satellites": satellites}
 
     def records(self, record_type: str, include_data: bool = False) -> list[dict]:
         with self._lock:

@@ -16,47 +16,16 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from satellite.errors import StoreError
+from satellite.store.schema import SCHEMA
 
-__all__ = ["Store", "CursorKey", "OutboxEntry", "OutboxStats", "DATABASE_NAME"]
+__all__ = ["Store", "CursorKey", "OutboxEntry", "OutboxStats", "DeadLetter", "StreamStatus", "DATABASE_NAME"]
 
 DATABASE_NAME = "satellite.db"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS cursors (
-    integration_id TEXT NOT NULL,
-    stream         TEXT NOT NULL,
-    partition      TEXT NOT NULL,
-    value          TEXT NOT NULL,
-    updated_at     REAL NOT NULL,
-    PRIMARY KEY (integration_id, stream, partition)
-);
-CREATE TABLE IF NOT EXISTS stream_seq (
-    integration_id TEXT NOT NULL,
-    stream         TEXT NOT NULL,
-    seq            INTEGER NOT NULL,
-    PRIMARY KEY (integration_id, stream)
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    batch_id       TEXT PRIMARY KEY,
-    integration_id TEXT NOT NULL,
-    stream         TEXT NOT NULL,
-    seq            INTEGER NOT NULL,
-    record_count   INTEGER NOT NULL,
-    created_at     REAL NOT NULL,
-    body           BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS outbox_order ON outbox (created_at, stream, seq);
-CREATE TABLE IF NOT EXISTS delivered_keys (
-    integration_id TEXT NOT NULL,
-    stream         TEXT NOT NULL,
-    partition      TEXT NOT NULL,
-    key_hash       BLOB NOT NULL,
-    PRIMARY KEY (integration_id, stream, partition, key_hash)
-) WITHOUT ROWID;
-"""
+
 
 
 def _key_hash(key: str) -> bytes:
@@ -89,6 +58,39 @@ class OutboxStats:
     bytes: int
     records: int
     oldest_created_at: float | None
+    dead_letters: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    batch_id: str
+    integration_id: str
+    stream: str
+    seq: int
+    record_count: int
+    size: int
+    created_at: float
+    rejected_at: float
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStatus:
+    """One stream of one integration, its partitions (projects, repositories...) folded together."""
+
+    integration_id: str
+    stream: str
+    partitions: int
+    last_success_at: float | None
+    last_error: str | None
+    last_error_at: float | None
+    records_collected: int
+    batches_collected: int
+    batches_delivered: int
+    records_delivered: int
+    last_delivered_at: float | None
+    failing_partitions: int
 
 
 class Store:
@@ -103,18 +105,20 @@ class Store:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.executescript(_SCHEMA)
+            self._conn.executescript(SCHEMA)
             os.chmod(self.path, 0o600)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the store in {data_dir}: {exc}") from None
         self._lock = threading.Lock()
+        self._room = threading.Condition()
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, notify: bool = False) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction; ``notify`` wakes threads waiting on the outbox afterwards."""
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -128,6 +132,9 @@ class Store:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise StoreError(f"store write failed ({self.path}): {exc}") from None
+        if notify:
+            with self._room:
+                self._room.notify_all()
 
     # cursors -------------------------------------------------------------------------------
 
@@ -173,10 +180,11 @@ class Store:
         delivered: tuple[CursorKey, Iterable[str]] | None = None,
     ) -> None:
         """Store a sealed batch, advance its cursor and remember its immutable keys, atomically."""
-        with self._transaction() as conn:
+        with self._transaction(notify=True) as conn:
             conn.execute(
-                "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (entry.batch_id, entry.integration_id, entry.stream, entry.seq, entry.record_count, time.time(), entry.body),
+                "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (entry.batch_id, entry.integration_id, entry.stream, entry.seq, entry.record_count, time.time(),
+                 len(entry.body), entry.body),
             )
             if cursor is not None:
                 self._upsert_cursor(conn, *cursor)
@@ -213,14 +221,120 @@ class Store:
             ).fetchall()
         return [OutboxEntry(*row) for row in rows]
 
-    def delete_batch(self, batch_id: str) -> None:
-        """Forget a batch once the receiver acknowledged it."""
-        with self._transaction() as conn:
+    def acknowledge(self, entry: OutboxEntry) -> None:
+        """Forget a batch the receiver acknowledged, and count it as delivered."""
+        with self._transaction(notify=True) as conn:
+            if conn.execute("DELETE FROM outbox WHERE batch_id=?", (entry.batch_id,)).rowcount:
+                conn.execute(
+                    "INSERT INTO delivery_stats VALUES (?, ?, 1, ?, ?) ON CONFLICT (integration_id, stream) DO UPDATE SET"
+                    " batches_delivered = batches_delivered + 1, records_delivered = records_delivered + excluded.records_delivered,"
+                    " last_delivered_at = excluded.last_delivered_at",
+                    (entry.integration_id, entry.stream, entry.record_count, time.time()),
+                )
+
+    def dead_letter(self, batch_id: str, status: int, reason: str) -> None:
+        """Move a batch the endpoint refused for good to the dead letters (never deleted)."""
+        with self._transaction(notify=True) as conn:
+            conn.execute(
+                "INSERT INTO dead_letters SELECT batch_id, integration_id, stream, seq, record_count, created_at, size, body,"
+                " ?, ?, ? FROM outbox WHERE batch_id=?",
+                (time.time(), status, reason[:1000], batch_id),
+            )
             conn.execute("DELETE FROM outbox WHERE batch_id=?", (batch_id,))
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT batch_id, integration_id, stream, seq, record_count, size, created_at, rejected_at, status, reason"
+                " FROM dead_letters ORDER BY rejected_at"
+            ).fetchall()
+        return [DeadLetter(*row) for row in rows]
+
+    def retry_dead_letters(self, batch_ids: list[str] | None = None) -> int:
+        """Put dead letters (all, or those named) back in the outbox; returns how many."""
+        where, args = ("", ()) if batch_ids is None else (f" WHERE batch_id IN ({','.join('?' * len(batch_ids))})", tuple(batch_ids))
+        with self._transaction(notify=True) as conn:
+            moved = conn.execute(
+                "INSERT OR IGNORE INTO outbox SELECT batch_id, integration_id, stream, seq, record_count, ?, size, body"
+                f" FROM dead_letters{where}",
+                (time.time(), *args),
+            ).rowcount
+            conn.execute(f"DELETE FROM dead_letters{where}", args)
+        return moved
 
     def outbox_stats(self) -> OutboxStats:
         with self._lock:
             row = self._conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0), COALESCE(SUM(record_count), 0), MIN(created_at) FROM outbox"
+                "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(record_count), 0), MIN(created_at) FROM outbox"
             ).fetchone()
-        return OutboxStats(*row)
+            dead = self._conn.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
+        return OutboxStats(*row, dead_letters=dead)
+
+    def wait_for_room(self, size: int, limit: int, should_stop: Callable[[], bool] = lambda: False) -> float:
+        """Block while adding ``size`` bytes would take the outbox past ``limit`` (backpressure).
+
+        A batch larger than the limit is let through once the outbox is empty. Returns the
+        seconds waited.
+
+        Raises:
+            StoreError: ``should_stop`` turned true while waiting.
+        """
+        started = time.monotonic()
+        with self._room:
+            while True:
+                used = self.outbox_stats().bytes
+                if used == 0 or used + size <= limit:
+                    return time.monotonic() - started
+                if should_stop():
+                    raise StoreError("stopped while the outbox was full")
+                self._room.wait(timeout=0.5)
+
+    def wait_for_batches(self, timeout: float) -> None:
+        """Sleep until a batch is added or removed (or ``timeout`` passes)."""
+        with self._room:
+            self._room.wait(timeout=timeout)
+
+    # status ---------------------------------------------------------------------------------
+
+    def record_outcome(self, key: CursorKey, *, records: int = 0, batches: int = 0, error: str | None = None) -> None:
+        """How one run of a stream over a partition went (for status, metrics and heartbeats)."""
+        now = time.time()
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO stream_status VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (integration_id, stream, partition)"
+                " DO UPDATE SET last_success_at = COALESCE(excluded.last_success_at, last_success_at),"
+                " last_error = excluded.last_error, last_error_at = COALESCE(excluded.last_error_at, last_error_at),"
+                " records_collected = records_collected + excluded.records_collected,"
+                " batches_collected = batches_collected + excluded.batches_collected",
+                (key.integration_id, key.stream, key.partition, None if error else now, error, now if error else None,
+                 records, batches),
+            )
+
+    def stream_statuses(self) -> list[StreamStatus]:
+        """Per stream (partitions folded together): last success, last error, counts, delivery."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT s.integration_id, s.stream, COUNT(*), MAX(s.last_success_at),"
+                " (SELECT last_error FROM stream_status e WHERE e.integration_id = s.integration_id AND e.stream = s.stream"
+                "  AND e.last_error IS NOT NULL ORDER BY e.last_error_at DESC LIMIT 1),"
+                " MAX(CASE WHEN s.last_error IS NOT NULL THEN s.last_error_at END),"
+                " SUM(s.records_collected), SUM(s.batches_collected),"
+                " COALESCE(d.batches_delivered, 0), COALESCE(d.records_delivered, 0), d.last_delivered_at,"
+                " (SELECT COUNT(*) FROM stream_status f WHERE f.integration_id = s.integration_id AND f.stream = s.stream"
+                "  AND f.last_error IS NOT NULL)"
+                " FROM stream_status s LEFT JOIN delivery_stats d ON d.integration_id = s.integration_id AND d.stream = s.stream"
+                " GROUP BY s.integration_id, s.stream ORDER BY s.integration_id, s.stream"
+            ).fetchall()
+        return [StreamStatus(*row) for row in rows]
+
+    def set_state(self, key: str, value: str | None) -> None:
+        with self._transaction() as conn:
+            if value is None:
+                conn.execute("DELETE FROM agent_state WHERE key=?", (key,))
+            else:
+                conn.execute("INSERT OR REPLACE INTO agent_state VALUES (?, ?, ?)", (key, value, time.time()))
+
+    def get_state(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM agent_state WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None

@@ -43,10 +43,12 @@ class BatchWriter:
         max_bytes: int,
         remember_keys: bool = False,
         on_record: Callable[[Record], None] | None = None,
+        admit: Callable[[int], None] | None = None,
     ) -> None:
         """``remember_keys``: record the keys of every stored batch (for streams of immutable records).
         ``on_record``: called with every record as it is batched (the demo counts what it collected)."""
         self._remember_keys = remember_keys
+        self._admit = admit  # blocks while the outbox has no room (backpressure)
         self._on_record = on_record
         self._store = store
         self._sealer = sealer
@@ -104,6 +106,8 @@ class BatchWriter:
             cursor_to=_cursor_digest(cursor_to),
         )
         entry = OutboxEntry(batch_id, self._key.integration_id, self._key.stream, seq, len(docs), body)
+        if self._admit is not None:
+            self._admit(len(body))
         advance = (self._key, cursor_to) if cursor_to is not None and cursor_to != cursor_from else None
         delivered = (self._key, [d["key"] for d in docs if d["op"] == "upsert"]) if self._remember_keys else None
         self._store.commit_batch(entry, advance, delivered)

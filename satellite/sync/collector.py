@@ -100,8 +100,10 @@ class Collector:
         transport_factory: Callable[[], object] | None = None,
         on_record: Callable[[Record], None] | None = None,
         shard: ShardAssignment = ShardAssignment(),
+        admit: Callable[[int], None] | None = None,
     ) -> None:
         self.on_record = on_record
+        self.admit = admit
         self.shard = shard
         self.integration = integration
         self.limits = limits
@@ -223,6 +225,7 @@ class Collector:
             max_bytes=self.limits.batch.max_bytes,
             remember_keys=stream.immutable,
             on_record=self.on_record,
+            admit=self.admit,
         )
         try:
             if isinstance(stream, SnapshotStream):
@@ -233,7 +236,9 @@ class Collector:
                 result = writer.write(stream.read(ctx, parent))
         except AdoError as exc:
             self._fail(report, client.target.name, stream.name, parent_id, exc)
+            self.store.record_outcome(key, error=str(exc))
             return
+        self.store.record_outcome(key, records=result.records, batches=result.batches)
         seconds = time.monotonic() - started
         report.add(StreamOutcome(self.integration.id, client.target.name, stream.name, parent_id, result.records,
                                  result.batches, result.counts_by_type, None, seconds))

@@ -1,21 +1,31 @@
-"""``sync --once``: collect every integration into the outbox, then upload the outbox."""
+"""``sync --once``: collect every integration into the outbox while the uploader drains it.
+
+Collection and delivery run at the same time: the uploader starts first, and when the outbox
+reaches ``limits.outbox_max_bytes`` collection pauses until uploads make room (backpressure).
+The run ends when collection is over and the outbox is delivered (dead letters aside).
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 
+import httpx
 import structlog
 
 from satellite.ado.client import TlsOptions
 from satellite.delivery import DrainReport, Uploader
-from satellite.errors import SatelliteError
+from satellite.delivery.heartbeat import send_heartbeat
+from satellite.errors import DeliveryError, SatelliteError, StoreError
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
 from satellite.store import OutboxStats, Store
+from satellite.sync.backpressure import Backpressure
 from satellite.sync.collector import CollectionReport, Collector
 from satellite.sync.sharding import ShardAssignment
 
-__all__ = ["SyncResult", "sync_once"]
+__all__ = ["SyncResult", "sync_once", "upload_policy", "make_uploader"]
 
 log = structlog.get_logger(__name__)
 
@@ -31,58 +41,110 @@ class SyncResult:
     @property
     def ok(self) -> bool:
         """Everything collected without error and everything delivered."""
-        return not self.errors and self.outbox.batches == 0
+        return not self.errors and self.outbox.batches == 0 and self.outbox.dead_letters == 0
+
+
+def upload_policy(config) -> RetryPolicy:
+    """Transient upload failures are retried forever, backing off up to ``delivery.max_backoff``."""
+    delivery = config.delivery
+    return RetryPolicy(max_attempts=None, initial_wait=delivery.initial_backoff.total_seconds(),
+                       max_wait=delivery.max_backoff.total_seconds())
+
+
+def make_uploader(config, store: Store, *, retry: RetryPolicy | None = None, auth_retry: bool = False,
+                  transport=None, stop: threading.Event | None = None) -> Uploader:
+    settings, delivery = config.satellite, config.delivery
+
+    def read_api_key():
+        from satellite.config import load_config  # the key file may have been rotated
+
+        return load_config(config.source).satellite.api_key
+
+    return Uploader(
+        store,
+        settings.endpoint,
+        read_api_key if auth_retry else settings.api_key,
+        tls=TlsOptions(settings.tls.verify, settings.tls.ca_bundle),
+        proxy=settings.proxy,
+        timeout=delivery.request_timeout.total_seconds(),
+        retry=retry or upload_policy(config),
+        auth_retry_interval=delivery.auth_retry_interval.total_seconds() if auth_retry else None,
+        concurrency=delivery.concurrency,
+        transport=transport,
+        stop=stop,
+    )
 
 
 def sync_once(
     config,
     *,
     ado_retry: RetryPolicy = RetryPolicy(),
-    upload_retry: RetryPolicy = RetryPolicy(max_attempts=8),
+    upload_retry: RetryPolicy | None = None,
     ado_transport_factory=None,
     upload_transport=None,
     on_record=None,
 ) -> SyncResult:
-    """One full pass over every integration, then deliver the outbox (``on_record`` sees every record)."""
+    """One full pass over every integration with delivery alongside (``on_record`` sees every record)."""
+    started = time.time()
     store = Store(config.satellite.data_dir)
+    errors: list[str] = []
+    report = CollectionReport()
+    outcome: dict[str, object] = {}
     try:
         sealer = Sealer.from_settings(config.satellite)
         shard = ShardAssignment.from_settings(config.satellite.shard)
-        report = CollectionReport()
-        for integration in config.integrations:
-            Collector(integration, config.limits, store, sealer, retry=ado_retry, transport_factory=ado_transport_factory,
-                      on_record=on_record, shard=shard).run(report)
-        errors = [f"{o.integration_id} {o.collection} {o.stream} {o.partition}: {o.error}".replace("  ", " ") for o in report.errors]
-        drain: DrainReport | None = None
-        upload_error: str | None = None
-        settings = config.satellite
-        uploader = Uploader(
-            store,
-            settings.endpoint,
-            settings.api_key,
-            tls=TlsOptions(settings.tls.verify, settings.tls.ca_bundle),
-            proxy=settings.proxy,
-            retry=upload_retry,
-            transport=upload_transport,
-        )
-        with uploader:
+        producers_done, upload_failed = threading.Event(), threading.Event()
+        with make_uploader(config, store, retry=upload_retry, transport=upload_transport) as uploader:
+
+            def deliver() -> None:
+                try:
+                    outcome["drain"] = uploader.deliver(producers_done)
+                except DeliveryError as exc:
+                    outcome["error"] = str(exc)
+                    upload_failed.set()
+
+            delivery = threading.Thread(target=deliver, name="deliver", daemon=True)
+            delivery.start()
+            backpressure = Backpressure(store, config.limits.outbox_max_bytes, should_stop=upload_failed.is_set)
             try:
-                drain = uploader.drain()
-            except SatelliteError as exc:
-                upload_error = str(exc)
-                errors.append(f"upload: {exc}")
-        if drain is not None and drain.rejected:
-            errors.append(f"upload: {len(drain.rejected)} batch(es) rejected by the SEI endpoint and kept in the outbox")
+                for integration in config.integrations:
+                    Collector(integration, config.limits, store, sealer, retry=ado_retry, transport_factory=ado_transport_factory,
+                              on_record=on_record, shard=shard, admit=backpressure.admit).run(report)
+            except StoreError as exc:
+                log.error("store_failed", error=str(exc), hint="free space in data_dir (or fix its permissions); the next run resumes")
+                errors.append(f"store: {exc}")
+            finally:
+                producers_done.set()
+                delivery.join()
+            errors[:0] = [f"{o.integration_id} {o.collection} {o.stream} {o.partition}: {o.error}".replace("  ", " ")
+                          for o in report.errors]
+            if "error" in outcome:
+                errors.append(f"upload: {outcome['error']}")
+            drain = outcome.get("drain")
+            if isinstance(drain, DrainReport) and drain.dead_lettered:
+                errors.append(f"upload: {len(drain.dead_lettered)} batch(es) rejected by the SEI endpoint and kept as dead letters")
+            _heartbeat(config, store, started, upload_transport)
         outbox = store.outbox_stats()
         log.info(
             "sync_finished",
             records=sum(o.records for o in report.outcomes),
             batches=sum(o.batches for o in report.outcomes),
             requests=report.requests,
-            delivered=drain.delivered if drain else 0,
+            delivered=drain.delivered if isinstance(drain, DrainReport) else 0,
             outbox_batches=outbox.batches,
+            dead_letters=outbox.dead_letters,
             errors=len(errors),
         )
-        return SyncResult(report, drain, upload_error, outbox, errors)
+        return SyncResult(report, drain if isinstance(drain, DrainReport) else None, outcome.get("error"), outbox, errors)
     finally:
         store.close()
+
+
+def _heartbeat(config, store: Store, started: float, transport) -> None:
+    settings = config.satellite
+    try:
+        with httpx.Client(base_url=settings.endpoint.rstrip("/"), verify=TlsOptions(settings.tls.verify, settings.tls.ca_bundle).httpx_verify(),
+                          proxy=settings.proxy, trust_env=settings.proxy is None, timeout=10, transport=transport) as http:
+            send_heartbeat(http, settings.api_key, settings, store, started)
+    except (SatelliteError, OSError) as exc:
+        log.warning("heartbeat_failed", error=str(exc))

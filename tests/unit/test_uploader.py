@@ -1,4 +1,6 @@
-"""Uploader against pytest-httpx: what is deleted, kept, retried, and what stops the upload."""
+"""Uploader against pytest-httpx: what is deleted, dead-lettered, retried, and what stops delivery."""
+
+import threading
 
 import httpx
 import pytest
@@ -11,6 +13,19 @@ from satellite.store import OutboxEntry, Store
 
 ENDPOINT = "https://sei.example.test"
 URL = f"{ENDPOINT}/v1/satellite/batches"
+KEY = "CANARY-API-KEY-uploader-1"
+
+
+class RecordingStop(threading.Event):
+    """A stop event whose waits return at once and are recorded (the uploader sleeps through it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+
+    def wait(self, timeout=None):
+        self.waits.append(timeout)
+        return self.is_set()
 
 
 @pytest.fixture
@@ -23,59 +38,103 @@ def store(tmp_path):
 
 
 @pytest.fixture
-def sleeps():
-    return []
+def stop():
+    return RecordingStop()
 
 
-@pytest.fixture
-def uploader(store, sleeps):
-    u = Uploader(store, ENDPOINT, Secret("CANARY-API-KEY-uploader-1"),
-                 retry=RetryPolicy(max_attempts=4, initial_wait=0.01, max_wait=0.02, sleep=sleeps.append))
-    yield u
-    u.close()
+def make(store, stop, **kwargs):
+    kwargs.setdefault("api_key", Secret(KEY))
+    return Uploader(store, ENDPOINT, kwargs.pop("api_key"), retry=RetryPolicy(max_attempts=None, initial_wait=0.01, max_wait=0.02),
+                    stop=stop, concurrency=kwargs.pop("concurrency", 1), **kwargs)
 
 
-def test_each_batch_is_posted_with_its_idempotency_key_and_deleted_on_201_or_200(httpx_mock, store, uploader):
+def test_each_batch_is_posted_with_its_idempotency_key_and_deleted_on_201_or_200(httpx_mock, store, stop):
     httpx_mock.add_response(url=URL, status_code=201, match_headers={"Idempotency-Key": "batch-1"})
     httpx_mock.add_response(url=URL, status_code=200, match_headers={"Idempotency-Key": "batch-2"})
-    report = uploader.drain()
-    assert (report.delivered, report.duplicates, report.rejected) == (1, 1, ())
+    with make(store, stop) as uploader:
+        report = uploader.drain()
+    assert (report.delivered, report.duplicates, report.dead_lettered) == (1, 1, [])
     assert store.outbox_stats().batches == 0
     first, second = httpx_mock.get_requests()
-    assert first.content == b"SEIB-sealed-1" and second.content == b"SEIB-sealed-2"  # oldest first, in seq order
-    assert first.headers["Authorization"] == "Bearer CANARY-API-KEY-uploader-1"
+    assert first.content == b"SEIB-sealed-1" and second.content == b"SEIB-sealed-2"  # in seq order
+    assert first.headers["Authorization"] == f"Bearer {KEY}"
     assert first.headers["Content-Type"] == "application/vnd.sei.sealed-batch"
 
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 503])
-def test_transient_answers_are_retried_honouring_retry_after(httpx_mock, store, uploader, sleeps, status):
+def test_transient_answers_are_retried_honouring_retry_after(httpx_mock, store, stop, status):
     httpx_mock.add_response(url=URL, status_code=status, headers={"Retry-After": "2"})
     httpx_mock.add_response(url=URL, status_code=201)
     httpx_mock.add_response(url=URL, status_code=201)
-    assert uploader.drain().delivered == 2
-    assert sleeps and sleeps[0] >= 2.0 and store.outbox_stats().batches == 0
+    with make(store, stop) as uploader:
+        assert uploader.drain().delivered == 2
+    assert 2.0 <= stop.waits[0] <= 2.5 and store.outbox_stats().batches == 0
 
 
-def test_network_errors_are_retried(httpx_mock, store, uploader, sleeps):
+def test_transient_failures_are_retried_forever_with_capped_backoff(httpx_mock, store, stop):
+    for _ in range(25):
+        httpx_mock.add_response(url=URL, status_code=503)
+    httpx_mock.add_response(url=URL, status_code=201)
+    httpx_mock.add_response(url=URL, status_code=201)
+    with make(store, stop) as uploader:
+        assert uploader.drain().delivered == 2
+    assert len(stop.waits) >= 25 and max(stop.waits) <= 0.02
+
+
+def test_network_errors_are_retried(httpx_mock, store, stop):
     httpx_mock.add_exception(httpx.ConnectError("refused"), url=URL)
     httpx_mock.add_response(url=URL, status_code=201)
     httpx_mock.add_response(url=URL, status_code=201)
-    assert uploader.drain().delivered == 2 and len(sleeps) == 1
+    with make(store, stop) as uploader:
+        assert uploader.drain().delivered == 2
+    assert len(stop.waits) == 1
 
 
 @pytest.mark.parametrize("status", [400, 413, 422])
-def test_permanent_rejects_are_kept_and_reported_never_deleted(httpx_mock, store, uploader, status):
-    httpx_mock.add_response(url=URL, status_code=status, match_headers={"Idempotency-Key": "batch-1"})
+def test_permanent_rejects_become_dead_letters_that_can_be_retried(httpx_mock, store, stop, status):
+    httpx_mock.add_response(url=URL, status_code=status, match_headers={"Idempotency-Key": "batch-1"}, text="bad batch")
     httpx_mock.add_response(url=URL, status_code=201, match_headers={"Idempotency-Key": "batch-2"})
-    report = uploader.drain()
-    assert report.rejected == ("batch-1",) and report.delivered == 1
-    assert [b.batch_id for b in store.pending_batches()] == ["batch-1"]
+    with make(store, stop) as uploader:
+        report = uploader.drain()
+    assert report.dead_lettered == ["batch-1"] and report.delivered == 1
+    (dead,) = store.dead_letters()
+    assert (dead.batch_id, dead.status, dead.reason) == ("batch-1", status, "bad batch")
+    assert store.outbox_stats().batches == 0 and store.outbox_stats().dead_letters == 1
+    assert store.retry_dead_letters() == 1
+    httpx_mock.add_response(url=URL, status_code=201, match_headers={"Idempotency-Key": "batch-1"})
+    with make(store, stop) as uploader:
+        assert uploader.drain().delivered == 1
+    assert store.dead_letters() == [] and store.outbox_stats().batches == 0
 
 
 @pytest.mark.parametrize("status", [401, 403])
-def test_credential_failures_stop_the_upload_loudly(httpx_mock, store, uploader, status):
+def test_credential_failures_stop_delivery_loudly_when_not_retrying(httpx_mock, store, stop, status):
     httpx_mock.add_response(url=URL, status_code=status)
-    with pytest.raises(DeliveryError, match="api_key") as info:
+    with make(store, stop) as uploader, pytest.raises(DeliveryError, match="api_key") as info:
         uploader.drain()
-    assert "CANARY-API-KEY" not in str(info.value)
+    assert KEY not in str(info.value)
     assert store.outbox_stats().batches == 2
+
+
+def test_credential_failures_are_retried_slowly_with_the_key_read_anew(httpx_mock, store, stop):
+    keys = iter(["old-key-value", "rotated-key-value"])
+    httpx_mock.add_response(url=URL, status_code=401, match_headers={"Authorization": "Bearer old-key-value"})
+    httpx_mock.add_response(url=URL, status_code=201, match_headers={"Authorization": "Bearer rotated-key-value"})
+    httpx_mock.add_response(url=URL, status_code=201, match_headers={"Authorization": "Bearer rotated-key-value"})
+    with make(store, stop, api_key=lambda: Secret(next(keys)), auth_retry_interval=300.0) as uploader:
+        assert uploader.drain().delivered == 2
+    assert 300.0 in stop.waits
+
+
+def test_lanes_keep_each_stream_in_seq_order(httpx_mock, tmp_path, stop):
+    store = Store(tmp_path / "lanes")
+    for stream in ("git.commits", "wit.revisions", "build.builds"):
+        for seq in range(1, 6):
+            store.commit_batch(OutboxEntry(f"{stream}-{seq}", "tfs", stream, seq, 1, f"{stream}#{seq}".encode()), None)
+    httpx_mock.add_response(url=URL, status_code=201, is_reusable=True)
+    with make(store, stop, concurrency=3) as uploader:
+        assert uploader.drain().delivered == 15
+    sent = [r.content.decode() for r in httpx_mock.get_requests()]
+    for stream in ("git.commits", "wit.revisions", "build.builds"):
+        assert [s for s in sent if s.startswith(stream)] == [f"{stream}#{n}" for n in range(1, 6)]
+    store.close()

@@ -1,0 +1,78 @@
+"""The tables of the satellite's database (created on open; no plaintext record data anywhere)."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cursors (
+    integration_id TEXT NOT NULL,
+    stream         TEXT NOT NULL,
+    partition      TEXT NOT NULL,
+    value          TEXT NOT NULL,
+    updated_at     REAL NOT NULL,
+    PRIMARY KEY (integration_id, stream, partition)
+);
+CREATE TABLE IF NOT EXISTS stream_seq (
+    integration_id TEXT NOT NULL,
+    stream         TEXT NOT NULL,
+    seq            INTEGER NOT NULL,
+    PRIMARY KEY (integration_id, stream)
+);
+-- sealed batches waiting for the SEI endpoint to acknowledge them
+CREATE TABLE IF NOT EXISTS outbox (
+    batch_id       TEXT PRIMARY KEY,
+    integration_id TEXT NOT NULL,
+    stream         TEXT NOT NULL,
+    seq            INTEGER NOT NULL,
+    record_count   INTEGER NOT NULL,
+    created_at     REAL NOT NULL,
+    size           INTEGER NOT NULL,
+    body           BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_order ON outbox (created_at, stream, seq);
+-- batches the endpoint refused for good (400/413/422): kept, listed, re-sent on request
+CREATE TABLE IF NOT EXISTS dead_letters (
+    batch_id       TEXT PRIMARY KEY,
+    integration_id TEXT NOT NULL,
+    stream         TEXT NOT NULL,
+    seq            INTEGER NOT NULL,
+    record_count   INTEGER NOT NULL,
+    created_at     REAL NOT NULL,
+    size           INTEGER NOT NULL,
+    body           BLOB NOT NULL,
+    rejected_at    REAL NOT NULL,
+    status         INTEGER NOT NULL,
+    reason         TEXT NOT NULL
+);
+-- keys of immutable records already stored (16-byte hashes), so they are never sent twice
+CREATE TABLE IF NOT EXISTS delivered_keys (
+    integration_id TEXT NOT NULL,
+    stream         TEXT NOT NULL,
+    partition      TEXT NOT NULL,
+    key_hash       BLOB NOT NULL,
+    PRIMARY KEY (integration_id, stream, partition, key_hash)
+) WITHOUT ROWID;
+-- how each stream and partition last went
+CREATE TABLE IF NOT EXISTS stream_status (
+    integration_id    TEXT NOT NULL,
+    stream            TEXT NOT NULL,
+    partition         TEXT NOT NULL,
+    last_success_at   REAL,
+    last_error        TEXT,
+    last_error_at     REAL,
+    records_collected INTEGER NOT NULL DEFAULT 0,
+    batches_collected INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (integration_id, stream, partition)
+);
+CREATE TABLE IF NOT EXISTS delivery_stats (
+    integration_id    TEXT NOT NULL,
+    stream            TEXT NOT NULL,
+    batches_delivered INTEGER NOT NULL DEFAULT 0,
+    records_delivered INTEGER NOT NULL DEFAULT 0,
+    last_delivered_at REAL,
+    PRIMARY KEY (integration_id, stream)
+);
+-- small facts about the agent (e.g. outbox paused since)
+CREATE TABLE IF NOT EXISTS agent_state (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
