@@ -63,6 +63,47 @@ def _sync(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _check(args: argparse.Namespace) -> int:
+    from satellite.check import render_json, render_table, run_checks
+    from satellite.config import load_config
+
+    results = run_checks(load_config(args.config))
+    print(render_json(results) if args.json else render_table(results))
+    return 0 if results and all(r.ok for r in results) else 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from satellite.agent.runner import Agent
+    from satellite.config import load_config
+
+    return Agent(load_config(args.config)).run()
+
+
+def _status(args: argparse.Namespace) -> int:
+    from satellite.agent.status import read_status, render_status_table
+    from satellite.config import load_config
+    from satellite.store import Store
+
+    config = load_config(args.config)
+    store = Store(config.satellite.data_dir)
+    try:
+        report = read_status(store)
+    finally:
+        store.close()
+    print(report.to_json() if args.json else render_status_table(report))
+    return 0
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    from satellite.config import load_config
+    from satellite.delivery.outbox_command import list_outbox, retry_outbox
+
+    config = load_config(args.config)
+    if args.outbox_command == "list":
+        return list_outbox(config, args.json)
+    return retry_outbox(config, args.batch_ids, args.all)
+
+
 def _simulator(args: argparse.Namespace) -> int:
     from satellite.simulator import command
 
@@ -109,6 +150,32 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--once", action="store_true", default=True, help="one pass, then exit (the only mode of sync)")
     sync.set_defaults(handler=_sync)
 
+    check = commands.add_parser("check", help="check every connection, credential, scope and key; exit 0 if all pass")
+    check.add_argument("-c", "--config", type=Path, required=True)
+    check.add_argument("--json", action="store_true", help="print the results as a JSON list")
+    check.set_defaults(handler=_check)
+
+    run = commands.add_parser("run", help="the long-running agent: scheduled syncs, delivery, heartbeat, HTTP endpoint")
+    run.add_argument("-c", "--config", type=Path, required=True)
+    run.set_defaults(handler=_run)
+
+    status = commands.add_parser("status", help="per stream: last success, cursor, lag, counts, last error; the outbox")
+    status.add_argument("-c", "--config", type=Path, required=True)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=_status)
+
+    outbox = commands.add_parser("outbox", help="batches waiting for delivery and dead letters")
+    outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    outbox_list = outbox_commands.add_parser("list", help="backlog and every batch SEI refused for good")
+    outbox_list.add_argument("-c", "--config", type=Path, required=True)
+    outbox_list.add_argument("--json", action="store_true")
+    outbox_list.set_defaults(handler=_outbox)
+    outbox_retry = outbox_commands.add_parser("retry", help="put dead letters back in the outbox")
+    outbox_retry.add_argument("-c", "--config", type=Path, required=True)
+    outbox_retry.add_argument("batch_ids", nargs="*", metavar="BATCH_ID")
+    outbox_retry.add_argument("--all", action="store_true", help="every dead letter")
+    outbox_retry.set_defaults(handler=_outbox)
+
     simulator = commands.add_parser("simulator", help="run the Azure DevOps Server simulator")
     from satellite.simulator import command as simulator_command
 
@@ -132,8 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     json_output = {"auto": None, "json": True, "console": False}[args.log_format]
-    level = args.log_level or ("warning" if args.command == "demo" else "info")
-    configure_logging(level, json_output=json_output, stream=sys.stderr if args.command in ("demo", "config", "keys") else None)
+    level = args.log_level or ("warning" if args.command in ("demo", "check") else "info")
+    configure_logging(level, json_output=json_output, stream=sys.stderr if args.command in ("demo", "config", "keys", "check", "outbox", "status") else None)
     try:
         return args.handler(args)
     except ConfigError as exc:

@@ -12,6 +12,7 @@ backoff honouring Retry-After, and verifies TLS unless the operator opted out.
 from __future__ import annotations
 
 import base64
+import re
 import ssl
 import threading
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from satellite.ado.paging import iter_token_pages, iter_top_skip_pages
 from satellite.ado.responses import TransientAdoError, decode_response, is_retryable
 from satellite.ado.versions import ApiVersion, parse_out_of_range, pick_version
 from satellite.errors import AdoError, AdoNotFoundError, AdoResponseError, AdoTransportError, AdoVersionError
+from satellite.metrics import ADO_REQUESTS, ADO_THROTTLE_WAIT
 from satellite.retrying import RetryPolicy
 from satellite.secret import Secret
 
@@ -35,6 +37,14 @@ __all__ = ["AdoClient", "CollectionTarget", "TlsOptions", "segment"]
 log = structlog.get_logger(__name__)
 
 CONTINUATION_HEADER = "x-ms-continuationtoken"
+
+
+_ID_SEGMENT = re.compile(r"/(?:[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|\d+)(?=/|$)")
+
+
+def _route_label(path: str) -> str:
+    """A metrics label for a path: ids become ``{id}`` so the label set stays small."""
+    return _ID_SEGMENT.sub("/{id}", "/" + path.split("?", 1)[0].lstrip("/"))
 
 
 def segment(value: str) -> str:
@@ -139,12 +149,16 @@ class AdoClient:
     def _send_once(self, method: str, path: str, params: Mapping[str, Any] | None, json_body: Any, headers: Mapping[str, str] | None) -> httpx.Response:
         with self._count_lock:
             self._requests += 1
+        route = _route_label(path)
         try:
-            return self._http.request(method, path, params=params, json=json_body, headers=headers)
+            response = self._http.request(method, path, params=params, json=json_body, headers=headers)
         except httpx.TransportError as exc:
+            ADO_REQUESTS.labels(self.target.name, route, "error").inc()
             message, retryable = _describe_transport_error(exc, self.target.url)
             error_type = TransientAdoError if retryable else AdoTransportError
             raise error_type(message, collection=self.target.url) from None
+        ADO_REQUESTS.labels(self.target.name, route, str(response.status_code)).inc()
+        return response
 
     def request(
         self,
@@ -160,7 +174,12 @@ class AdoClient:
             for attempt in self._retry.retrying(is_retryable, what=f"{method} {self.target.name}/{path}"):
                 with attempt:
                     response = self._send_once(method, path, params, json_body, headers)
-                    return decode_response(response, self.target.url), response.headers
+                    try:
+                        return decode_response(response, self.target.url), response.headers
+                    except TransientAdoError as exc:
+                        if exc.retry_after:
+                            ADO_THROTTLE_WAIT.labels(self.target.name).inc(exc.retry_after)
+                        raise
         except TransientAdoError as exc:
             # Retries ran out: surface as a plain transport/server error of the same message.
             raise AdoTransportError(str(exc), collection=exc.collection, status=exc.status, retry_after=exc.retry_after) from None

@@ -49,6 +49,7 @@ __all__ = [
     "Config",
     "SatelliteSettings",
     "Delivery",
+    "HttpSettings",
     "Shard",
     "RecipientKey",
     "EncryptionSettings",
@@ -325,6 +326,15 @@ class Shard(_Model):
         return self
 
 
+class HttpSettings(_Model):
+    """The agent's own HTTP endpoint: /healthz, /readyz, /metrics and a status page."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    listen: str = Field("0.0.0.0:8080", pattern=r"^$|^[^\s]*:\d{1,5}$",
+                        description="host:port to listen on (empty = no endpoint).")
+
+
 class SatelliteSettings(_Model):
     """Who this satellite is and where it delivers."""
 
@@ -339,6 +349,8 @@ class SatelliteSettings(_Model):
     proxy: OptionalProxy = Field(None, description="HTTP(S) proxy URL; integrations inherit it; empty = none.")
     tls: TlsSettings = Field(TlsSettings(), description="TLS settings for the SEI endpoint.")
     shard: Shard = Field(Shard(), description="Scale-out over several replicas (each with its own data_dir).")
+    http: HttpSettings = Field(HttpSettings(), description="Health, readiness, metrics and status page.")
+    shutdown_grace: Timeout = _duration_field(timedelta(seconds=30), "On SIGTERM: time to finish the page in hand and commit.")
 
     def __repr_args__(self) -> Any:
         return _mask_proxy(super().__repr_args__())
@@ -369,6 +381,9 @@ class Schedule(_Model):
 
     interval: Interval = _duration_field(timedelta(minutes=5), "Time between runs (min 10s).")
     jitter: Jitter = _duration_field(timedelta(seconds=30), "Random extra delay per run.")
+    reconcile_every: Interval = _duration_field(
+        timedelta(days=7), "Full re-read (all cursors reset) that catches what incremental runs cannot see."
+    )
 
 
 class Backfill(_Model):

@@ -15,8 +15,8 @@ MiB = 1024**2
 GiB = 1024**3
 
 _DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_DURATION = re.compile(r"(?:\d+[dhms])+")
-_DURATION_PART = re.compile(r"(\d+)([dhms])")
+_DURATION = re.compile(r"(?:\d+(?:ms|[dhms]))+")
+_DURATION_PART = re.compile(r"(\d+)(ms|[dhms])")
 
 _SIZE_UNITS = {
     "": 1, "b": 1,
@@ -25,7 +25,7 @@ _SIZE_UNITS = {
 }
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
 
-DURATION_HINT = "expected a duration such as 30s, 5m, 1h, 1d or a number of seconds"
+DURATION_HINT = "expected a duration such as 500ms, 30s, 5m, 1h, 1d or a number of seconds"
 SIZE_HINT = "expected a size such as 4MiB, 1GiB or a number of bytes"
 
 
@@ -42,7 +42,7 @@ def parse_duration(value: object) -> timedelta:
         if text.isdigit():
             return timedelta(seconds=int(text))
         if _DURATION.fullmatch(text):
-            seconds = sum(int(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text))
+            seconds = sum(int(n) * (0.001 if u == "ms" else _DURATION_UNITS[u]) for n, u in _DURATION_PART.findall(text))
             return timedelta(seconds=seconds)
     raise ValueError(DURATION_HINT)
 

@@ -27,6 +27,7 @@ import structlog
 from satellite import __version__
 from satellite.ado.client import TlsOptions
 from satellite.errors import DeliveryError, SatelliteError
+from satellite.metrics import UPLOADS
 from satellite.retrying import RetryPolicy, parse_retry_after
 from satellite.secret import Secret
 from satellite.store import OutboxEntry, Store
@@ -177,13 +178,16 @@ class Uploader:
             if status in (200, 201):
                 self._store.acknowledge(batch)
                 report.count(status)
+                UPLOADS.labels("stored" if status == 201 else "duplicate").inc()
                 return
             if status not in (401, 403):  # 400/413/422 and anything else unexpected: permanent
                 log.error("batch_dead_lettered", batch_id=batch.batch_id, stream=batch.stream, seq=batch.seq,
                           status=status, detail=detail, hint="see: satellite outbox list; re-send with: satellite outbox retry")
                 self._store.dead_letter(batch.batch_id, status, detail or f"HTTP {status}")
+                UPLOADS.labels("dead_letter").inc()
                 report.dead_lettered.append(batch.batch_id)
                 return
+            UPLOADS.labels("refused").inc()
             message = (f"SEI endpoint refused the credentials (HTTP {status}): check satellite.api_key and that this"
                        " satellite's signing key is registered with SEI")
             if self._auth_retry_interval is None:
@@ -210,9 +214,11 @@ class Uploader:
                         headers={"Idempotency-Key": batch.batch_id, "Authorization": f"Bearer {self._api_key.reveal()}"},
                     )
                 except httpx.TransportError as exc:
+                    UPLOADS.labels("retry").inc()
                     raise _Transient(f"cannot reach the SEI endpoint: {exc.__class__.__name__} {exc}") from None
                 status = response.status_code
                 if status in TRANSIENT_STATUSES or status >= 500:
+                    UPLOADS.labels("retry").inc()
                     raise _Transient(f"SEI endpoint answered HTTP {status}", parse_retry_after(response.headers.get("retry-after")))
                 return status, response.text[:300] if status not in (200, 201) else ""
         raise AssertionError("unreachable")  # pragma: no cover

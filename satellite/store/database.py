@@ -327,6 +327,22 @@ class Store:
             ).fetchall()
         return [StreamStatus(*row) for row in rows]
 
+    def cursor_summaries(self) -> dict[tuple[str, str], tuple[int, float, str]]:
+        """(integration, stream) -> (partitions with a cursor, last cursor update, newest cursor, shortened)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT integration_id, stream, COUNT(*), MAX(updated_at),"
+                " (SELECT value FROM cursors c2 WHERE c2.integration_id = c.integration_id AND c2.stream = c.stream"
+                "  ORDER BY updated_at DESC LIMIT 1)"
+                " FROM cursors c GROUP BY integration_id, stream"
+            ).fetchall()
+        return {(i, s): (n, at, _cursor_summary(v)) for i, s, n, at, v in rows}
+
+    def reset_cursors(self, integration_id: str) -> int:
+        """Forget an integration's cursors (a full reconciliation re-reads everything); returns how many."""
+        with self._transaction() as conn:
+            return conn.execute("DELETE FROM cursors WHERE integration_id=?", (integration_id,)).rowcount
+
     def set_state(self, key: str, value: str | None) -> None:
         with self._transaction() as conn:
             if value is None:
@@ -338,3 +354,7 @@ class Store:
         with self._lock:
             row = self._conn.execute("SELECT value FROM agent_state WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
+
+
+def _cursor_summary(value: str, limit: int = 80) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"

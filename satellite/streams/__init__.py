@@ -73,6 +73,7 @@ __all__ = [
     "StreamContext",
     "StreamItem",
     "ProjectsStream",
+    "TeamsStream",
     "RepositoriesStream",
     "RefsStream",
     "PushesStream",

@@ -44,11 +44,13 @@ class BatchWriter:
         remember_keys: bool = False,
         on_record: Callable[[Record], None] | None = None,
         admit: Callable[[int], None] | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         """``remember_keys``: record the keys of every stored batch (for streams of immutable records).
         ``on_record``: called with every record as it is batched (the demo counts what it collected)."""
         self._remember_keys = remember_keys
         self._admit = admit  # blocks while the outbox has no room (backpressure)
+        self._should_stop = should_stop  # on shutdown: store what is in hand with its checkpoint, then return
         self._on_record = on_record
         self._store = store
         self._sealer = sealer
@@ -76,6 +78,8 @@ class BatchWriter:
             pending, pending_bytes = [], 0
 
         for item in items:
+            if self._should_stop():
+                break
             if isinstance(item, Checkpoint):
                 checkpoint = item.cursor
                 continue

@@ -23,10 +23,11 @@ import structlog
 from satellite.ado.client import AdoClient, CollectionTarget, TlsOptions
 from satellite.ado.versions import ApiVersion
 from satellite.errors import AdoError
+from satellite.metrics import RECORDS
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
 from satellite.store import CursorKey, Store
-from satellite.streams import STREAMS, ProjectsStream, Record, Scope, SnapshotStream, StreamContext
+from satellite.streams import STREAMS, ProjectsStream, Record, Scope, SnapshotStream, StreamContext, TeamsStream
 from satellite.sync.batching import BatchWriter
 from satellite.sync.sharding import ShardAssignment
 
@@ -101,9 +102,14 @@ class Collector:
         on_record: Callable[[Record], None] | None = None,
         shard: ShardAssignment = ShardAssignment(),
         admit: Callable[[int], None] | None = None,
+        services: tuple[str, ...] | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
+        """``services``: only the streams of these services ("core" included); default: core and the
+        integration's enabled services. ``should_stop``: checked between units and records."""
         self.on_record = on_record
         self.admit = admit
+        self.should_stop = should_stop
         self.shard = shard
         self.integration = integration
         self.limits = limits
@@ -112,10 +118,11 @@ class Collector:
         self.retry = retry
         self._tls = TlsOptions(verify=integration.tls.verify, ca_bundle=integration.tls.ca_bundle)
         self._transport_factory = transport_factory
+        wanted = set(services) if services is not None else {"core", *integration.services}
         self._streams = [
             self._projects_stream() if cls is ProjectsStream else cls()
             for cls in STREAMS
-            if cls.service == "core" or cls.service in integration.services
+            if cls.service in wanted and (cls.service == "core" or cls.service in integration.services)
         ]
 
     def _projects_stream(self) -> ProjectsStream:
@@ -164,21 +171,29 @@ class Collector:
         streams = self._supported(version, client.target.name)
         run = _ScopeRunner(self, client, report, streams, collection_id)
         owner = self.shard.owns_collection(client.target.url)  # collection-wide data: one replica
-        if owner:
-            projects = run(Scope.COLLECTION, None, "").get(ProjectsStream.name, [])
-        else:
+        listed = run(Scope.COLLECTION, None, "") if owner else {}
+        projects = listed.get(ProjectsStream.name)
+        if projects is None:  # this replica or this job does not deliver projects, but needs the list
             try:
-                projects = list(self._projects_stream().list(StreamContext(client, "", None, self.limits.page_sizes), None))
+                projects = self._list_only(client, self._projects_stream(), None)
             except AdoError as exc:
                 self._fail(report, client.target.name, ProjectsStream.name, "", exc)
                 return
         projects = [p for p in projects if self.shard.owns_project(client.target.url, p["id"])]
         repositories: list[dict] = []
         teams: list[dict] = []
+        needs_teams = any(s.scope is Scope.TEAM for s in streams)
         for project in projects:
+            if self.should_stop():
+                return
             below = run(Scope.PROJECT, project, project["id"])
             repositories.extend(r for r in below.get("git.repositories", []) if not r.get("isDisabled"))
-            teams.extend(below.get("core.teams", []))
+            if needs_teams and TeamsStream.name not in below:
+                try:
+                    below[TeamsStream.name] = self._list_only(client, TeamsStream(), project)
+                except AdoError as exc:
+                    self._fail(report, client.target.name, TeamsStream.name, project["id"], exc)
+            teams.extend(below.get(TeamsStream.name, []))
         with ThreadPoolExecutor(max_workers=self.limits.concurrency, thread_name_prefix="collect") as pool:
             futures = [pool.submit(run, Scope.REPOSITORY, r, r["id"]) for r in repositories]
             team_futures = [pool.submit(run, Scope.TEAM, t, t["id"]) for t in teams]
@@ -190,6 +205,10 @@ class Collector:
                     below_teams.setdefault(name, []).extend(items)
         if owner:
             run(Scope.COLLECTION_END, None, "", below_teams)
+
+    def _list_only(self, client: AdoClient, stream: SnapshotStream, parent: dict | None) -> list[dict]:
+        """A parent list (projects, teams) this run needs but does not deliver."""
+        return list(stream.list(StreamContext(client, "", None, self.limits.page_sizes), parent))
 
     def _supported(self, version: ApiVersion, collection: str) -> list:
         supported = []
@@ -226,6 +245,7 @@ class Collector:
             remember_keys=stream.immutable,
             on_record=self.on_record,
             admit=self.admit,
+            should_stop=self.should_stop,
         )
         try:
             if isinstance(stream, SnapshotStream):
@@ -239,6 +259,7 @@ class Collector:
             self.store.record_outcome(key, error=str(exc))
             return
         self.store.record_outcome(key, records=result.records, batches=result.batches)
+        RECORDS.labels(self.integration.id, stream.name).inc(result.records)
         seconds = time.monotonic() - started
         report.add(StreamOutcome(self.integration.id, client.target.name, stream.name, parent_id, result.records,
                                  result.batches, result.counts_by_type, None, seconds))
@@ -265,6 +286,8 @@ class _ScopeRunner:
         """Returns what the snapshot streams of this scope listed (``inherited`` is visible to them too)."""
         listed: dict[str, list[dict]] = dict(inherited or {})
         for stream in self.streams:
+            if self.collector.should_stop():
+                break
             if stream.scope is scope:
                 self.collector._run_unit(self.report, self.client, stream, parent, parent_id, listed, self.collection_id)
         return {name: items for name, items in listed.items() if not inherited or name not in inherited}

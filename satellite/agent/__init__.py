@@ -1,0 +1,1 @@
+"""The long-running agent: scheduler, status, health and metrics endpoint, graceful shutdown."""

@@ -1,0 +1,101 @@
+"""The agent's HTTP endpoint: ``/healthz``, ``/readyz``, ``/metrics``, ``/`` (status page), ``/status.json``.
+
+A quiet stdlib server in its own thread (probes are not logged). No route shows a secret:
+everything comes from the status report and the metrics registry.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from satellite.agent.status import StatusReport, age_text, read_status
+from satellite.metrics import REGISTRY, StoreCollector
+from satellite.store import Store
+
+__all__ = ["HttpEndpoint", "render_page"]
+
+Readiness = Callable[[], tuple[bool, list[str]]]
+
+
+def render_page(report: StatusReport, satellite_id: str) -> str:
+    """A small self-refreshing page with the same facts as ``satellite status``."""
+    rows = "".join(
+        "<tr class='{cls}'><td>{i}</td><td>{s}</td><td>{p}</td><td>{ok}</td><td>{rec}</td><td>{dl}</td><td>{f}</td><td>{e}</td></tr>".format(
+            cls="bad" if s.failing_partitions else "",
+            i=html.escape(s.integration_id), s=html.escape(s.stream), p=s.partitions,
+            ok=f"{age_text(s.lag_s)} ago" if s.lag_s is not None else "never",
+            rec=s.records_collected, dl=f"{s.records_delivered} in {s.batches_delivered} batches",
+            f=s.failing_partitions, e=html.escape((s.last_error or "")[:200]),
+        )
+        for s in report.streams
+    )
+    paused = "<p class='bad'>Collection paused: the outbox is full.</p>" if report.collection_paused_since else ""
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><meta http-equiv="refresh" content="10">
+<title>SEI satellite {html.escape(satellite_id)}</title>
+<style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse}}td,th{{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left}}.bad{{color:#b00}}</style>
+</head><body>
+<h1>SEI satellite <code>{html.escape(satellite_id)}</code></h1>
+<p>Outbox: {report.outbox_batches} batches, {report.outbox_records} records, {report.outbox_bytes} bytes, oldest {age_text(report.oldest_batch_age_s)};
+dead letters: <span class="{'bad' if report.dead_letters else ''}">{report.dead_letters}</span></p>{paused}
+<table><tr><th>integration</th><th>stream</th><th>partitions</th><th>last success</th><th>records</th><th>delivered</th><th>failing</th><th>last error</th></tr>
+{rows}</table>
+<p><a href="/metrics">metrics</a> · <a href="/status.json">status.json</a> · refreshes every 10 s</p>
+</body></html>"""
+
+
+class HttpEndpoint:
+    def __init__(self, listen: str, store: Store, satellite_id: str, readiness: Readiness) -> None:
+        host, _, port = listen.rpartition(":")
+        REGISTRY.register(collector := StoreCollector(store))
+        self._collector = collector
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+                path = self.path.split("?", 1)[0]
+                if path == "/healthz":
+                    self._send(200, "text/plain; charset=utf-8", b"ok\n")
+                elif path == "/readyz":
+                    ready, reasons = readiness()
+                    body = ("ready\n" if ready else "not ready: " + "; ".join(reasons) + "\n").encode()
+                    self._send(200 if ready else 503, "text/plain; charset=utf-8", body)
+                elif path == "/metrics":
+                    self._send(200, CONTENT_TYPE_LATEST, generate_latest(REGISTRY))
+                elif path == "/status.json":
+                    self._send(200, "application/json", read_status(store).to_json().encode())
+                elif path == "/":
+                    self._send(200, "text/html; charset=utf-8", render_page(read_status(store), satellite_id).encode())
+                else:
+                    self._send(404, "text/plain; charset=utf-8", b"not found\n")
+
+            def _send(self, status: int, content_type: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:  # probes every few seconds: keep them out of the logs
+                pass
+
+        self._server = ThreadingHTTPServer((host or "0.0.0.0", int(port)), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="http-endpoint", daemon=True)
+        endpoint.url = f"http://{self._server.server_address[0]}:{self._server.server_address[1]}"
+
+    def start(self) -> "HttpEndpoint":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+        REGISTRY.unregister(self._collector)

@@ -1,0 +1,192 @@
+"""``satellite run``: the long-running agent.
+
+    scheduler ─┬─ per integration: one job per service group ("core", "repos", ...), every
+               │  schedule.interval + jitter, never overlapping itself (coalesce, one instance)
+               ├─ per integration: a full reconciliation every schedule.reconcile_every
+               ├─ heartbeat every delivery.heartbeat_interval
+    uploader ──── delivers the outbox continuously (lanes, retries, dead letters)
+    endpoint ──── /healthz /readyz /metrics / (status page)
+
+SIGTERM or SIGINT sets one stop event: no new job starts, running collectors store the records in
+hand with their checkpoint and return at the next record boundary, uploads finish the request in
+flight; the process exits 0 if all of that happened within ``satellite.shutdown_grace``.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import structlog
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from satellite.agent.http_endpoint import HttpEndpoint
+from satellite.errors import DeliveryError, SatelliteError
+from satellite.retrying import RetryPolicy
+from satellite.sealing.sealer import Sealer
+from satellite.store import Store
+from satellite.sync.backpressure import Backpressure
+from satellite.sync.collector import CollectionReport, Collector
+from satellite.sync.runner import _heartbeat, make_uploader
+from satellite.sync.sharding import ShardAssignment
+
+__all__ = ["Agent"]
+
+log = structlog.get_logger(__name__)
+
+MAX_BACKOFF_S = 3600.0
+
+
+class Agent:
+    def __init__(self, config, *, ado_retry: RetryPolicy = RetryPolicy(), upload_retry: RetryPolicy | None = None) -> None:
+        self.config = config
+        self.stop = threading.Event()
+        self._ado_retry = ado_retry
+        self._upload_retry = upload_retry
+        self._started = time.time()
+        self._last_progress = time.time()
+        self._failures: dict[str, int] = {}
+        self._scheduler: BackgroundScheduler | None = None
+
+    # lifecycle ----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the exit code."""
+        config = self.config
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        store = Store(config.satellite.data_dir)
+        endpoint: HttpEndpoint | None = None
+        try:
+            self._sealer = Sealer.from_settings(config.satellite)
+            self._shard = ShardAssignment.from_settings(config.satellite.shard)
+            self._store = store
+            self._backpressure = Backpressure(store, config.limits.outbox_max_bytes, should_stop=self.stop.is_set)
+            uploader = make_uploader(config, store, retry=self._upload_retry, auth_retry=True, stop=self.stop)
+            delivery = threading.Thread(target=self._deliver, args=(uploader,), name="deliver", daemon=True)
+            delivery.start()
+            if config.satellite.http.listen:
+                endpoint = HttpEndpoint(config.satellite.http.listen, store, config.satellite.id, self.readiness).start()
+                log.info("http_endpoint", url=endpoint.url)
+            self._scheduler = self._schedule()
+            self._scheduler.start()
+            log.info("agent_started", satellite=config.satellite.id, integrations=len(config.integrations),
+                     jobs=len(self._scheduler.get_jobs()), shard=f"{self._shard.index}/{self._shard.count}")
+            self.stop.wait()
+            return self._shut_down(delivery, uploader)
+        finally:
+            if endpoint is not None:
+                endpoint.stop()
+            store.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, frame) -> None:
+        if self.stop.is_set():
+            log.warning("second_signal_exiting_now")
+            raise SystemExit(1)
+        log.info("shutdown_requested", signal=signal.Signals(signum).name)
+        self.stop.set()
+
+    def _shut_down(self, delivery: threading.Thread, uploader) -> int:
+        grace = self.config.satellite.shutdown_grace.total_seconds()
+        deadline = time.monotonic() + grace
+        scheduler = self._scheduler
+        stopper = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+        stopper.start()  # no new jobs; waits for the running ones, which stop at the next record
+        stopper.join(max(0.0, deadline - time.monotonic()))
+        delivery.join(max(0.0, deadline - time.monotonic()))
+        uploader.close()
+        clean = not stopper.is_alive() and not delivery.is_alive()
+        log.info("agent_stopped", clean=clean, seconds=round(grace - max(0.0, deadline - time.monotonic()), 3))
+        return 0 if clean else 1
+
+    # jobs ---------------------------------------------------------------------------------
+
+    def _schedule(self) -> BackgroundScheduler:
+        config = self.config
+        groups = [(i, g) for i in config.integrations for g in ("core", *i.services)]
+        scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max(2, len(groups) + 2))},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=timezone.utc,
+        )
+        now = datetime.now(timezone.utc)
+        for integration, group in groups:
+            schedule = integration.schedule
+            scheduler.add_job(
+                self._collect, "interval", args=[integration, group], id=f"{integration.id}:{group}",
+                seconds=schedule.interval.total_seconds(), jitter=int(schedule.jitter.total_seconds()) or None,
+                next_run_time=now + timedelta(seconds=random.uniform(0, min(5.0, schedule.jitter.total_seconds()))),
+            )
+        for integration in config.integrations:
+            scheduler.add_job(self._reconcile, "interval", args=[integration], id=f"{integration.id}:reconcile",
+                              seconds=integration.schedule.reconcile_every.total_seconds())
+        scheduler.add_job(self._heartbeat, "interval", id="heartbeat", next_run_time=now + timedelta(seconds=1),
+                          seconds=config.delivery.heartbeat_interval.total_seconds())
+        return scheduler
+
+    def _collect(self, integration, group: str) -> None:
+        job_id = f"{integration.id}:{group}"
+        if self.stop.is_set():
+            return
+        report = CollectionReport()
+        started = time.monotonic()
+        try:
+            Collector(integration, self.config.limits, self._store, self._sealer, retry=self._ado_retry, shard=self._shard,
+                      admit=self._backpressure.admit, services=(group,), should_stop=self.stop.is_set).run(report)
+            error = report.errors[0].error if report.errors else None
+        except SatelliteError as exc:
+            error = str(exc)
+        self._last_progress = time.time()
+        records = sum(o.records for o in report.outcomes)
+        if error is None or self.stop.is_set():
+            self._failures.pop(job_id, None)
+            log.info("job_finished", job=job_id, records=records, requests=report.requests,
+                     seconds=round(time.monotonic() - started, 3), failed_units=len(report.errors))
+            return
+        failures = self._failures[job_id] = self._failures.get(job_id, 0) + 1
+        delay = min(MAX_BACKOFF_S, integration.schedule.interval.total_seconds() * 2 ** failures)
+        log.error("job_failed", job=job_id, failed_units=len(report.errors), error=error, consecutive=failures,
+                  next_try_in_s=round(delay, 1))
+        if self._scheduler is not None and not self.stop.is_set():
+            self._scheduler.modify_job(job_id, next_run_time=datetime.now(timezone.utc) + timedelta(seconds=delay))
+
+    def _reconcile(self, integration) -> None:
+        """Forget the integration's cursors: its next runs re-read everything (changes missed by the
+        incremental paths arrive again; immutable records already delivered are still not resent)."""
+        count = self._store.reset_cursors(integration.id)
+        log.info("reconciliation_started", integration=integration.id, cursors_reset=count)
+        if self._scheduler is not None:
+            for group in ("core", *integration.services):
+                self._scheduler.modify_job(f"{integration.id}:{group}", next_run_time=datetime.now(timezone.utc))
+
+    def _heartbeat(self) -> None:
+        _heartbeat(self.config, self._store, self._started, None)
+
+    def _deliver(self, uploader) -> None:
+        try:
+            uploader.deliver(self.stop)  # runs until the agent stops
+        except DeliveryError as exc:  # not expected: the agent retries credentials slowly
+            log.error("delivery_stopped", error=str(exc))
+
+    # health -------------------------------------------------------------------------------
+
+    def readiness(self) -> tuple[bool, list[str]]:
+        reasons: list[str] = []
+        try:
+            self._store.outbox_stats()
+        except SatelliteError as exc:
+            reasons.append(f"database unusable: {exc}")
+        if self._scheduler is None or not self._scheduler.running:
+            reasons.append("scheduler not running")
+        longest = max(i.schedule.interval.total_seconds() for i in self.config.integrations)
+        stuck_after = 3 * longest + 600
+        if time.time() - self._last_progress > stuck_after:
+            reasons.append(f"no job finished for {int(time.time() - self._last_progress)} s")
+        if self.stop.is_set():
+            reasons.append("shutting down")
+        return not reasons, reasons

@@ -1,0 +1,99 @@
+"""What ``satellite status`` and the status page show: read from the store, safe to call while the
+agent runs (SQLite WAL lets readers and the writer work at once), never a secret."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+
+from satellite.store import Store
+
+__all__ = ["StreamView", "StatusReport", "read_status", "render_status_table", "age_text"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamView:
+    integration_id: str
+    stream: str
+    partitions: int
+    last_success_at: float | None
+    lag_s: float | None  # seconds since the last success
+    cursor: str | None
+    records_collected: int
+    batches_delivered: int
+    records_delivered: int
+    failing_partitions: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    generated_at: float
+    streams: tuple[StreamView, ...]
+    outbox_batches: int
+    outbox_bytes: int
+    outbox_records: int
+    oldest_batch_age_s: float | None
+    dead_letters: int
+    collection_paused_since: float | None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def read_status(store: Store) -> StatusReport:
+    now = time.time()
+    cursors = store.cursor_summaries()
+    streams = tuple(
+        StreamView(
+            s.integration_id, s.stream, s.partitions, s.last_success_at,
+            round(now - s.last_success_at, 1) if s.last_success_at else None,
+            cursors.get((s.integration_id, s.stream), (0, 0.0, None))[2],
+            s.records_collected, s.batches_delivered, s.records_delivered, s.failing_partitions,
+            s.last_error if s.failing_partitions else None,
+        )
+        for s in store.stream_statuses()
+    )
+    outbox = store.outbox_stats()
+    paused = store.get_state("outbox_paused_since")
+    return StatusReport(
+        generated_at=now,
+        streams=streams,
+        outbox_batches=outbox.batches,
+        outbox_bytes=outbox.bytes,
+        outbox_records=outbox.records,
+        oldest_batch_age_s=round(now - outbox.oldest_created_at, 1) if outbox.oldest_created_at else None,
+        dead_letters=outbox.dead_letters,
+        collection_paused_since=float(paused) if paused else None,
+    )
+
+
+def age_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def render_status_table(report: StatusReport) -> str:
+    header = ("integration", "stream", "parts", "last success", "records", "delivered", "failing", "last error")
+    rows = [header] + [
+        (s.integration_id, s.stream, str(s.partitions), f"{age_text(s.lag_s)} ago" if s.lag_s is not None else "never",
+         str(s.records_collected), f"{s.records_delivered} in {s.batches_delivered}", str(s.failing_partitions),
+         (s.last_error or "")[:70])
+        for s in report.streams
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.append(
+        f"outbox: {report.outbox_batches} batch(es), {report.outbox_records} record(s), {report.outbox_bytes} bytes,"
+        f" oldest {age_text(report.oldest_batch_age_s)}; dead letters: {report.dead_letters}"
+        + (f"; collection PAUSED (outbox full) for {age_text(time.time() - report.collection_paused_since)}"
+           if report.collection_paused_since else "")
+    )
+    return "\n".join(lines)

@@ -1,0 +1,54 @@
+"""Prometheus metrics of the satellite (one registry per process, served at ``/metrics``).
+
+Counters are updated where things happen (HTTP client, uploader, collector); gauges about the
+outbox and streams are read from the store when scraped, so they are never stale.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+__all__ = ["REGISTRY", "ADO_REQUESTS", "ADO_THROTTLE_WAIT", "RECORDS", "UPLOADS", "StoreCollector"]
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+ADO_REQUESTS = Counter(
+    "satellite_ado_requests", "Requests to Azure DevOps Server by route and status",
+    ["collection", "route", "status"], registry=REGISTRY,
+)
+ADO_THROTTLE_WAIT = Counter(
+    "satellite_ado_throttle_wait_seconds", "Seconds spent waiting because the server asked (Retry-After)",
+    ["collection"], registry=REGISTRY,
+)
+RECORDS = Counter("satellite_records_collected", "Records collected", ["integration", "stream"], registry=REGISTRY)
+UPLOADS = Counter("satellite_uploads", "Upload outcomes (stored, duplicate, retry, dead_letter, refused)", ["outcome"], registry=REGISTRY)
+UPLOAD_SECONDS = Histogram("satellite_upload_seconds", "Duration of one upload request", registry=REGISTRY)
+
+
+class StoreCollector:
+    """Outbox and per-stream gauges, read from the store at scrape time."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+
+    def collect(self):
+        stats = self._store.outbox_stats()
+        now = time.time()
+        yield GaugeMetricFamily("satellite_outbox_batches", "Batches waiting for delivery", value=stats.batches)
+        yield GaugeMetricFamily("satellite_outbox_bytes", "Bytes waiting for delivery", value=stats.bytes)
+        yield GaugeMetricFamily("satellite_outbox_oldest_age_seconds", "Age of the oldest waiting batch",
+                                value=now - stats.oldest_created_at if stats.oldest_created_at else 0)
+        yield GaugeMetricFamily("satellite_dead_letters", "Batches SEI refused for good", value=stats.dead_letters)
+        success = GaugeMetricFamily("satellite_stream_last_success_timestamp_seconds", "Last successful run of a stream",
+                                    labels=["integration", "stream"])
+        failing = GaugeMetricFamily("satellite_stream_failing_partitions", "Partitions whose last run failed",
+                                    labels=["integration", "stream"])
+        for status in self._store.stream_statuses():
+            if status.last_success_at:
+                success.add_metric([status.integration_id, status.stream], status.last_success_at)
+            failing.add_metric([status.integration_id, status.stream], status.failing_partitions)
+        yield success
+        yield failing

@@ -1,0 +1,133 @@
+"""``satellite run`` as a real subprocess against the simulator and the receiver on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from satellite.simulator.app import create_app
+from satellite.simulator.faults import FaultPlan
+from satellite.simulator.profiles import PROFILES
+from satellite.simulator.world import generate_world
+from satellite.servers import serve_in_thread
+from satellite.streams import RECORD_TYPES
+
+from .conftest import PAT, write_config
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for(condition, timeout: float, what: str, step: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def agent_config(tmp_path: Path, simulator_url: str, receiver_url: str, key_files, interval: str = "10s") -> Path:
+    path = write_config(tmp_path, ado_url=f"{simulator_url}/tfs/DefaultCollection", endpoint=receiver_url, key_files=key_files)
+    text = path.read_text()
+    text = text.replace("    services: [repos, tfvc, pipelines, boards]\n",
+                        f"    services: [repos, tfvc, pipelines, boards]\n    schedule: {{interval: {interval}, jitter: 0s}}\n")
+    text = text.replace("  data_dir: ./data\n", "  data_dir: ./data\n  http: {listen: '127.0.0.1:0'}\n  shutdown_grace: 20s\n")
+    text += "delivery: {initial_backoff: 50ms, max_backoff: 1s, heartbeat_interval: 10s}\n"
+    path.write_text(text)
+    return path
+
+
+class AgentProcess:
+    def __init__(self, config: Path, env: dict, log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "w")
+        self.process = subprocess.Popen([sys.executable, "-m", "satellite", "run", "-c", str(config)],
+                                        stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **env})
+
+    def events(self) -> list[dict]:
+        lines = self.log_path.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def url(self) -> str:
+        return wait_for(lambda: next((e["url"] for e in self.events() if e["event"] == "http_endpoint"), None), 30, "the HTTP endpoint")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=40)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            self._log.close()
+
+
+def mirrors(receiver, world) -> bool:
+    truth = {t: k for t, k in world.truth(PROFILES["2022"].max_version).items() if t in RECORD_TYPES}
+    return all(sorted(receiver.keys_of(t)) == sorted(truth.get(t, [])) for t in RECORD_TYPES - {"wit.comment"})
+
+
+def test_agent_syncs_on_schedule_and_serves_health_metrics_and_status(tmp_path, receiver, key_files, env):
+    world = generate_world(seed=9, scale="tiny")
+    with serve_in_thread(create_app(world, pats={PAT: frozenset({"full"})})) as simulator:
+        config = agent_config(tmp_path, simulator.url, receiver.url, key_files)
+        agent = AgentProcess(config, env, tmp_path / "agent.log")
+        try:
+            url = agent.url()
+            wait_for(lambda: mirrors(receiver, world), 60, "the first sync to deliver everything")
+            created = world.advance(3)
+            assert created["commits"] > 0
+            wait_for(lambda: mirrors(receiver, world), 60, "the scheduled run to deliver the new data")
+            assert httpx.get(f"{url}/healthz").status_code == 200
+            wait_for(lambda: httpx.get(f"{url}/readyz").status_code == 200, 30, "readiness")
+            metrics = httpx.get(f"{url}/metrics").text
+            assert 'satellite_ado_requests_total{collection="DefaultCollection",route="/_apis/projects",status="200"}' in metrics
+            assert "satellite_outbox_batches 0.0" in metrics and "satellite_stream_last_success_timestamp_seconds" in metrics
+            page = httpx.get(f"{url}/").text
+            assert "git.commits" in page and "wit.revisions" in page and "<meta http-equiv=\"refresh\"" in page
+            status = json.loads(httpx.get(f"{url}/status.json").text)
+            assert {s["stream"] for s in status["streams"]} >= {"git.commits", "core.projects"}
+            cli = subprocess.run([sys.executable, "-m", "satellite", "status", "-c", str(config)], capture_output=True, text=True,
+                                 env={**os.environ, **env}, timeout=60)
+            assert cli.returncode == 0 and "git.commits" in cli.stdout and "outbox: 0 batch(es)" in cli.stdout
+            wait_for(lambda: "test-satellite" in receiver.stats()["satellites"], 30, "a heartbeat")
+            everything = page + metrics + cli.stdout + agent.log_path.read_text()
+            assert PAT not in everything and env["TEST_SEI_API_KEY"] not in everything
+        finally:
+            code = agent.stop()
+    assert code == 0
+    assert any(e["event"] == "agent_stopped" and e["clean"] for e in agent.events())
+
+
+def test_sigterm_during_a_backfill_exits_zero_in_time_and_the_next_start_resumes(tmp_path, receiver, key_files, env):
+    world = generate_world(seed=9, scale="small")
+    slow = FaultPlan(latency_ms=15)  # a backfill that takes a while
+    with serve_in_thread(create_app(world, pats={PAT: frozenset({"full"})}, faults=slow)) as simulator:
+        config = agent_config(tmp_path, simulator.url, receiver.url, key_files, interval="1h")
+        first = AgentProcess(config, env, tmp_path / "first.log")
+        try:
+            wait_for(lambda: receiver.stats()["batches"] >= 3, 60, "a few batches delivered")
+            assert not mirrors(receiver, world)  # still backfilling
+            started = time.monotonic()
+        finally:
+            code = first.stop()
+        assert code == 0 and time.monotonic() - started < 25
+        second = AgentProcess(config, env, tmp_path / "second.log")
+        try:
+            wait_for(lambda: mirrors(receiver, world), 120, "the restarted agent to finish the backfill")
+        finally:
+            assert second.stop() == 0
+    counts = {}
+    for record_type in ("git.commit", "wit.work_item_revision", "tfvc.changeset"):
+        counts[record_type] = len(receiver.keys_of(record_type))
+    assert counts["git.commit"] == len(world.truth()["git.commit"])
