@@ -52,8 +52,11 @@ def _sync(args: argparse.Namespace) -> int:
     from satellite.config import load_config
     from satellite.sync.runner import sync_once
 
+    from satellite.sync.progress import Progress
+
     config = load_config(args.config)
-    result = sync_once(config)
+    with Progress.for_stdout() as progress:
+        result = sync_once(config, on_record=progress.record)
     collected = sum(o.records for o in result.collection.outcomes)
     delivered = result.drain.delivered if result.drain else 0
     print(f"sync: {collected} record(s) collected, {delivered} batch(es) delivered, "

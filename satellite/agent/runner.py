@@ -31,6 +31,7 @@ from satellite.sealing.sealer import Sealer
 from satellite.store import Store
 from satellite.sync.backpressure import Backpressure
 from satellite.sync.collector import CollectionReport, Collector
+from satellite.sync.progress import Progress
 from satellite.sync.runner import _heartbeat, make_uploader
 from satellite.sync.sharding import ShardAssignment
 
@@ -71,6 +72,7 @@ class Agent:
             if config.satellite.http.listen:
                 endpoint = HttpEndpoint(config.satellite.http.listen, store, config.satellite.id, self.readiness).start()
                 log.info("http_endpoint", url=endpoint.url)
+            self._progress = Progress().__enter__()  # stream_progress events during long backfills
             self._scheduler = self._schedule()
             self._scheduler.start()
             log.info("agent_started", satellite=config.satellite.id, integrations=len(config.integrations),
@@ -100,6 +102,7 @@ class Agent:
         stopper.join(max(0.0, deadline - time.monotonic()))
         delivery.join(max(0.0, deadline - time.monotonic()))
         uploader.close()
+        self._progress.__exit__(None, None, None)
         clean = not stopper.is_alive() and not delivery.is_alive()
         log.info("agent_stopped", clean=clean, seconds=round(grace - max(0.0, deadline - time.monotonic()), 3))
         return 0 if clean else 1
@@ -137,7 +140,8 @@ class Agent:
         started = time.monotonic()
         try:
             Collector(integration, self.config.limits, self._store, self._sealer, retry=self._ado_retry, shard=self._shard,
-                      admit=self._backpressure.admit, services=(group,), should_stop=self.stop.is_set).run(report)
+                      admit=self._backpressure.admit, services=(group,), should_stop=self.stop.is_set,
+                      on_record=self._progress.record).run(report)
             error = report.errors[0].error if report.errors else None
         except SatelliteError as exc:
             error = str(exc)
