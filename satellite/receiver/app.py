@@ -2,6 +2,7 @@
 
 Routes:
     POST /v1/satellite/batches   sealed batch -> 201 stored | 200 already stored
+    POST /v1/satellite/probe     sealed batch of 0 records -> 200 if API key and keys are accepted (stores nothing)
     GET  /v1/satellite/stats     counts per record type
     GET  /v1/satellite/records   ?type=git.commit[&data=1] -> the stored records of one type
 """
@@ -22,7 +23,7 @@ from starlette.routing import Route
 
 from satellite.errors import SealingError
 from satellite.receiver.storage import ReceiverStorage
-from satellite.sealing.batch_format import open_sealed, read_header
+from satellite.sealing.batch_format import BatchHeader, open_sealed, read_header
 from satellite.secret import Secret
 
 __all__ = ["ReceiverKeys", "create_receiver_app"]
@@ -43,12 +44,30 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def request_authorized(request: Request, keys: ReceiverKeys) -> bool:
+    """The request carries one of the accepted API keys as a Bearer token."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    return any(hmac.compare_digest(token.encode(), k.reveal().encode()) for k in keys.api_keys)
+
+
+def batch_keys(header: BatchHeader, keys: ReceiverKeys) -> tuple[Ed25519PublicKey, X25519PrivateKey] | JSONResponse:
+    """(signer, recipient) for a batch header, or the error answer: 403 unregistered signer, 422 unknown recipient."""
+    signer = keys.signers.get(header.signer_key_id)
+    if signer is None:
+        return _error(403, f"signing key {header.signer_key_id} is not registered")
+    recipient = keys.recipients.get(header.recipient_key_id)
+    if recipient is None:
+        return _error(422, f"recipient key {header.recipient_key_id} is unknown to this receiver")
+    return signer, recipient
+
+
 def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES) -> Starlette:
+    from satellite.receiver.probe import probe_endpoint  # probe.py reuses this module's helpers
+
     def authorized(request: Request) -> bool:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return False
-        return any(hmac.compare_digest(token.encode(), k.reveal().encode()) for k in keys.api_keys)
+        return request_authorized(request, keys)
 
     async def post_batch(request: Request) -> JSONResponse:
         if not authorized(request):
@@ -63,12 +82,10 @@ def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_bat
             header = read_header(body)
         except SealingError as exc:
             return _error(422, str(exc))
-        signer = keys.signers.get(header.signer_key_id)
-        if signer is None:
-            return _error(403, f"signing key {header.signer_key_id} is not registered")
-        recipient = keys.recipients.get(header.recipient_key_id)
-        if recipient is None:
-            return _error(422, f"recipient key {header.recipient_key_id} is unknown to this receiver")
+        found = batch_keys(header, keys)
+        if isinstance(found, JSONResponse):
+            return found
+        signer, recipient = found
         if request.headers.get("idempotency-key") != header.batch_id:
             return _error(400, "Idempotency-Key must equal the batch id")
         try:
@@ -93,6 +110,7 @@ def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_bat
     return Starlette(
         routes=[
             Route("/v1/satellite/batches", post_batch, methods=["POST"]),
+            Route("/v1/satellite/probe", probe_endpoint(keys), methods=["POST"]),
             Route("/v1/satellite/stats", get_stats, methods=["GET"]),
             Route("/v1/satellite/records", get_records, methods=["GET"]),
         ]

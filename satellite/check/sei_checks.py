@@ -1,0 +1,112 @@
+"""``satellite check`` for the SEI side: the endpoint is reachable, and accepts the API key and the keys.
+
+A probe batch (sealed like any other, 0 records, stream ``satellite.probe``) is posted to
+``POST {endpoint}/v1/satellite/probe``; the endpoint checks the API key (401), that our signing
+key is registered (403) and that it can decrypt with its recipient key (422), and stores nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from satellite import __version__
+from satellite.ado.client import TlsOptions
+from satellite.check.probes import CONNECT_TIMEOUT, NetworkTarget, network_checks
+from satellite.check.result import SEI, CheckResult, failed, passed, skipped
+from satellite.delivery.uploader import BATCH_CONTENT_TYPE
+from satellite.sealing.sealer import Sealer
+
+__all__ = ["sei_checks", "PROBE_PATH", "PROBE_STREAM"]
+
+PROBE_PATH = "/v1/satellite/probe"
+PROBE_STREAM = "satellite.probe"
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("error", ""))[:300] if isinstance(body, dict) else ""
+
+
+def sei_checks(config, *, timeout: float = CONNECT_TIMEOUT, read_timeout: float = 15.0) -> list[CheckResult]:
+    settings = config.satellite
+    network = NetworkTarget(SEI, settings.endpoint, settings.tls.verify, settings.tls.ca_bundle, settings.proxy,
+                            "satellite.endpoint", "satellite.proxy", "satellite.tls")
+    results = network_checks(network, timeout)
+    url = settings.endpoint.rstrip("/") + PROBE_PATH
+    if not all(r.ok for r in results):
+        return results + [skipped(SEI, None, name, url, "the SEI endpoint cannot be reached") for name in ("api key", "keys")]
+    try:
+        sealer = Sealer.from_settings(settings)
+    except (ValueError, TypeError) as exc:
+        return results + [
+            skipped(SEI, None, "api key", url, "no probe batch without the satellite's keys"),
+            failed(SEI, None, "keys", url, f"cannot load the satellite's keys: {exc.__class__.__name__}",
+                   "check satellite.encryption (recipient_public_key: X25519 PEM; signing_private_key: Ed25519 PKCS8 PEM)"),
+        ]
+    batch_id = str(uuid.uuid4())
+    body = sealer.seal_records(batch_id=batch_id, integration_id="check", service="probe", stream=PROBE_STREAM, seq=0,
+                               records=[], cursor_from=None, cursor_to=None)
+    recipient_id, signer_id = settings.encryption.recipient_key_id, sealer.signer_key_id
+    tls = TlsOptions(settings.tls.verify, settings.tls.ca_bundle)
+    try:
+        with httpx.Client(verify=tls.httpx_verify(), proxy=settings.proxy, trust_env=settings.proxy is None,
+                          timeout=httpx.Timeout(read_timeout, connect=timeout)) as http:
+            response = http.post(url, content=body, headers={
+                "Authorization": f"Bearer {settings.api_key.reveal()}",
+                "Content-Type": BATCH_CONTENT_TYPE,
+                "Idempotency-Key": batch_id,
+                "User-Agent": f"sei-satellite/{__version__}",
+            })
+    except httpx.HTTPError as exc:
+        return results + [
+            failed(SEI, None, "api key", url, f"no answer to the probe: {exc.__class__.__name__} {exc}".strip(),
+                   "check satellite.endpoint (the SEI ingest base URL) and satellite.proxy"),
+            skipped(SEI, None, "keys", url, "the probe got no answer"),
+        ]
+    status, reason = response.status_code, _error_text(response)
+    said = f" ({reason})" if reason else ""
+    if status == 401:
+        return results + [
+            failed(SEI, None, "api key", url, f"the SEI endpoint refused the API key (HTTP 401){said}",
+                   "set satellite.api_key to the API key SEI issued for this satellite (it comes from the environment or a"
+                   " mounted file: check the variable or file it points at)"),
+            skipped(SEI, None, "keys", url, "the API key was refused"),
+        ]
+    if status in (404, 405):
+        return results + [
+            failed(SEI, None, "api key", url, f"the endpoint has no satellite probe route (HTTP {status})",
+                   "check satellite.endpoint: it is the SEI ingest base URL (batches go to {endpoint}/v1/satellite/batches)"),
+            skipped(SEI, None, "keys", url, "the probe route is missing"),
+        ]
+    if status in (403, 422) or status == 200:
+        api_key = passed(SEI, None, "api key", url, "accepted")
+    else:
+        return results + [
+            failed(SEI, None, "api key", url, f"the SEI endpoint answered HTTP {status} to the probe{said}",
+                   "retry later; if it persists, contact SEI support with this line"),
+            skipped(SEI, None, "keys", url, f"the probe failed (HTTP {status})"),
+        ]
+    if status == 403:
+        keys = failed(SEI, None, "keys", url,
+                      f"the SEI endpoint does not know this satellite's signing key (signer key id {signer_id}, HTTP 403){said}",
+                      "register the satellite's signing PUBLIC key (satellite-signing.pub from `satellite keys generate`) with"
+                      " SEI, or set satellite.encryption.signing_private_key to the key SEI knows")
+    elif status == 422:
+        keys = failed(SEI, None, "keys", url,
+                      f"the SEI endpoint cannot open a batch sealed to recipient key {recipient_id} (HTTP 422){said}",
+                      "set satellite.encryption.recipient_key_id and recipient_public_key to SEI's current recipient key")
+    else:
+        answer = response.json() if "json" in response.headers.get("content-type", "") else {}
+        answer = answer if isinstance(answer, dict) else {}
+        if answer.get("recipient_key_id") not in (None, recipient_id) or answer.get("signer_key_id") not in (None, signer_id):
+            keys = failed(SEI, None, "keys", url, "the SEI endpoint opened the probe with other key ids than configured "
+                          f"(recipient {answer.get('recipient_key_id')}, signer {answer.get('signer_key_id')})",
+                          "check satellite.encryption.recipient_key_id")
+        else:
+            keys = passed(SEI, None, "keys", url, f"recipient key {recipient_id} and signing key {signer_id} accepted")
+    return results + [api_key, keys]
