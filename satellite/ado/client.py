@@ -15,9 +15,11 @@ import base64
 import re
 import ssl
 import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import quote
 
 import httpx
@@ -130,12 +132,15 @@ class AdoClient:
         self._version_lock = threading.Lock()
         self._requests = 0
         self._count_lock = threading.Lock()
+        self._max_connections = max_connections
+        self._pool = ThreadPoolExecutor(max_workers=max_connections, thread_name_prefix=f"ado-{target.name}")
 
     @property
     def request_count(self) -> int:
         return self._requests
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True)
         self._http.close()
 
     def __enter__(self) -> "AdoClient":
@@ -189,6 +194,31 @@ class AdoClient:
         """GET a JSON resource at the negotiated api-version."""
         query = {**(params or {}), "api-version": self.api_version().for_route(preview)}
         return self.request("GET", path, query)[0]
+
+    def get_many(
+        self, paths: Iterable[str], params: Mapping[str, Any] | None = None, *, preview: bool = False, missing_ok: bool = False
+    ) -> Iterator[Any]:
+        """GET several resources concurrently (bounded by the connection limit); yields bodies in order.
+
+        ``missing_ok``: a 404 yields None instead of raising. Another error raises where its
+        resource would have been yielded.
+        """
+
+        def fetch(path: str) -> Any:
+            try:
+                return self.get(path, params, preview=preview)
+            except AdoNotFoundError:
+                if missing_ok:
+                    return None
+                raise
+
+        pending: deque[Future] = deque()
+        for path in paths:
+            pending.append(self._pool.submit(fetch, path))
+            if len(pending) >= 2 * self._max_connections:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
     # api-version -------------------------------------------------------------------------------
 

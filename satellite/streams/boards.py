@@ -12,7 +12,7 @@ import json
 from typing import Any, Iterator
 
 from satellite.ado.client import segment
-from satellite.errors import AdoNotFoundError, AdoResponseError
+from satellite.errors import AdoResponseError
 from satellite.streams.base import (
     IncrementalStream,
     Record,
@@ -132,27 +132,26 @@ class WorkItemCommentsStream(IncrementalStream):
         params = {"includeDiscussionChangesOnly": "true", "includeDeleted": "true", "fields": "System.Id,System.TeamProject",
                   "$maxPageSize": ctx.page_sizes.work_item_revisions}
         for values, token in reporting_batches(ctx, "_apis/wit/reporting/workitemrevisions", params):
-            changed = {r["id"]: (r.get("fields") or {}).get("System.TeamProject") for r in values}
-            for work_item_id, project in sorted(changed.items()):
-                if project:
-                    yield from self._comments(ctx, project, work_item_id)
+            changed = sorted({(r["id"], (r.get("fields") or {}).get("System.TeamProject")) for r in values if r.get("fields")})
+            changed = [(i, p) for i, p in changed if p]
+            paths = [f"{segment(project)}/_apis/wit/workItems/{i}/comments" for i, project in changed]
+            first_pages = ctx.client.get_many(paths, {"includeDeleted": "true", "$top": self.PAGE}, preview=True, missing_ok=True)
+            for (work_item_id, _), path, body in zip(changed, paths, first_pages):
+                if body is not None:  # None: the work item was deleted
+                    yield from self._comments(ctx, path, work_item_id, body)
             yield cursor_json({"token": token})
 
-    def _comments(self, ctx: StreamContext, project: str, work_item_id: int) -> Iterator[Record]:
-        path = f"{segment(project)}/_apis/wit/workItems/{work_item_id}/comments"
-        token: str | None = None
+    PAGE = 200
+
+    def _comments(self, ctx: StreamContext, path: str, work_item_id: int, body: dict) -> Iterator[Record]:
         while True:
-            params = {"includeDeleted": "true", "$top": 200, **({"continuationToken": token} if token else {})}
-            try:
-                body = ctx.client.get(path, params, preview=True)
-            except AdoNotFoundError:  # deleted work item
-                return
             for comment in body.get("comments", []):
                 key = f"{ctx.collection_id}:{work_item_id}:{comment['id']}"
                 yield delete(self.record_type, key) if comment.get("isDeleted") else upsert(self.record_type, key, comment)
             token = body.get("continuationToken")
             if not token:
                 return
+            body = ctx.client.get(path, {"includeDeleted": "true", "$top": self.PAGE, "continuationToken": token}, preview=True)
 
 
 class FieldsStream(SnapshotStream):

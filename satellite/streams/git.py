@@ -213,6 +213,10 @@ class PullRequestsStream(IncrementalStream):
     service = "repos"
     scope = Scope.PROJECT
 
+    @staticmethod
+    def _path(project: dict, pr: dict) -> str:
+        return f"{segment(project['id'])}/_apis/git/repositories/{segment(pr['repository']['id'])}/pullRequests/{pr['pullRequestId']}"
+
     def read(self, ctx: StreamContext, parent: dict | None) -> Iterator[StreamItem]:
         state = json.loads(ctx.cursor) if ctx.cursor else {"max_id": 0, "open": {}}
         base = f"{segment(parent['id'])}/_apis/git/pullrequests"
@@ -223,37 +227,41 @@ class PullRequestsStream(IncrementalStream):
                 break
         for page in ctx.client.pages_by_offset(base, {"searchCriteria.status": "active"}, page_size=ctx.page_sizes.pull_requests):
             due.update((pr["pullRequestId"], pr) for pr in page)
-        for pr_id in sorted(set(map(int, state["open"])) - set(due)):
-            repo_id = state["open"][str(pr_id)]["repo"]
-            try:
-                due[pr_id] = ctx.client.get(f"{segment(parent['id'])}/_apis/git/repositories/{segment(repo_id)}/pullrequests/{pr_id}")
-            except AdoNotFoundError:  # the repository or PR is gone: it is closed for us
-                continue
+        closed = sorted(set(map(int, state["open"])) - set(due))  # active last run, not now: read each once more
+        paths = (f"{segment(parent['id'])}/_apis/git/repositories/{segment(state['open'][str(i)]['repo'])}/pullrequests/{i}"
+                 for i in closed)
+        for pr_id, pr in zip(closed, ctx.client.get_many(paths, missing_ok=True)):
+            if pr is not None:  # None: the repository or the PR is gone
+                due[pr_id] = pr
         open_now: dict[str, dict] = {}
-        max_id = state["max_id"]
-        for pr_id in sorted(due):
-            pr = due[pr_id]
-            max_id = max(max_id, pr_id)
-            repo_id = pr["repository"]["id"]
-            before = state["open"].get(str(pr_id), {})
-            path = f"{segment(parent['id'])}/_apis/git/repositories/{segment(repo_id)}/pullRequests/{pr_id}"
+        max_id = max([state["max_id"], *due])
+        order = sorted(due)
+        paths = {pr_id: self._path(parent, due[pr_id]) for pr_id in order}
+        threads = dict(zip(order, ctx.client.get_many(f"{paths[i]}/threads" for i in order)))
+        changed: list[int] = []
+        for pr_id in order:
+            pr, before = due[pr_id], state["open"].get(str(pr_id), {})
             pr_hash = content_hash(trim(pr))
-            threads = ctx.client.get(f"{path}/threads").get("value", [])
-            threads_hash = content_hash(trim(threads))
+            threads_hash = content_hash(trim(threads[pr_id].get("value", [])))
             if pr.get("status") == "active":
-                open_now[str(pr_id)] = {"repo": repo_id, "pr": pr_hash, "threads": threads_hash}
-            if before.get("pr") == pr_hash and before.get("threads") == threads_hash:
-                continue  # an open PR where nothing happened: one request (its threads)
-            key = f"{repo_id}:{pr_id}"
+                open_now[str(pr_id)] = {"repo": pr["repository"]["id"], "pr": pr_hash, "threads": threads_hash}
+            if before.get("pr") != pr_hash or before.get("threads") != threads_hash:
+                changed.append(pr_id)  # an open PR where nothing happened cost one request: its threads
+        # iterations and links come with a change of the PR itself (a push, a vote, a status change)
+        itself = [i for i in changed if state["open"].get(str(i), {}).get("pr") != content_hash(trim(due[i]))]
+        iterations = dict(zip(itself, ctx.client.get_many(f"{paths[i]}/iterations" for i in itself)))
+        links = dict(zip(itself, ctx.client.get_many(f"{paths[i]}/workitems" for i in itself)))
+        for pr_id in changed:
+            pr = due[pr_id]
+            key = f"{pr['repository']['id']}:{pr_id}"
             yield upsert(self.record_type, key, pr)
             for reviewer in pr.get("reviewers", []):
                 yield upsert("git.pull_request_reviewer", f"{key}:{reviewer['id']}", reviewer)
-            for thread in threads:
+            for thread in threads[pr_id].get("value", []):
                 yield upsert("git.pull_request_thread", f"{key}:{thread['id']}", thread)
-            if before.get("pr") != pr_hash:  # iterations and links come with a change of the PR itself
-                for iteration in ctx.client.get(f"{path}/iterations").get("value", []):
-                    yield upsert("git.pull_request_iteration", f"{key}:{iteration['id']}", iteration)
-                for link in ctx.client.get(f"{path}/workitems").get("value", []):
-                    yield upsert("git.pull_request_work_item", f"{key}:{link['id']}", link)
+            for iteration in iterations.get(pr_id, {}).get("value", []):
+                yield upsert("git.pull_request_iteration", f"{key}:{iteration['id']}", iteration)
+            for link in links.get(pr_id, {}).get("value", []):
+                yield upsert("git.pull_request_work_item", f"{key}:{link['id']}", link)
         yield cursor_json({"max_id": max_id, "open": open_now})
 

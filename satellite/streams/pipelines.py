@@ -13,7 +13,6 @@ import json
 from typing import Iterator
 
 from satellite.ado.client import segment
-from satellite.errors import AdoNotFoundError
 from satellite.streams.base import (
     IncrementalStream,
     Record,
@@ -66,10 +65,9 @@ class BuildsStream(IncrementalStream):
         if since:
             params["minTime"] = since
         for page in ctx.client.pages_by_token(base, params, page_size=ctx.page_sizes.builds):
-            for build in page:
-                if build["id"] in at_finish and build.get("finishTime") == finish:
-                    continue
-                yield from self._with_timeline(ctx, parent, build)
+            fresh = [b for b in page if not (b["id"] in at_finish and b.get("finishTime") == finish)]
+            for build, timeline in zip(fresh, self._timelines(ctx, parent, fresh)):
+                yield from self._records(ctx, build, timeline)
                 open_builds.pop(str(build["id"]), None)
                 if build.get("finishTime") != finish:
                     finish, at_finish = build.get("finishTime"), set()
@@ -77,23 +75,28 @@ class BuildsStream(IncrementalStream):
             yield cursor_json({"finish": finish, "at_finish": sorted(at_finish), "open": open_builds})
         still_open: dict[str, str] = {}
         for page in ctx.client.pages_by_token(base, {"statusFilter": OPEN_STATUSES}, page_size=ctx.page_sizes.builds):
+            changed = []
             for build in page:
                 digest = content_hash(trim(build))
                 still_open[str(build["id"])] = digest
                 if open_builds.get(str(build["id"])) != digest:
-                    yield from self._with_timeline(ctx, parent, build)
+                    changed.append(build)
+            for build, timeline in zip(changed, self._timelines(ctx, parent, changed)):
+                yield from self._records(ctx, build, timeline)
         yield cursor_json({"finish": finish, "at_finish": sorted(at_finish), "open": still_open})
 
-    def _with_timeline(self, ctx: StreamContext, project: dict, build: dict) -> Iterator[Record]:
+    @staticmethod
+    def _timelines(ctx: StreamContext, project: dict, builds: list[dict]) -> Iterator[dict | None]:
+        """The timeline of each build in order, fetched concurrently; None before a build starts."""
+        started = [b for b in builds if b.get("status") != "notStarted"]
+        paths = (f"{segment(project['id'])}/_apis/build/builds/{b['id']}/timeline" for b in started)
+        fetched = dict(zip((b["id"] for b in started), ctx.client.get_many(paths, missing_ok=True)))
+        return (fetched.get(b["id"]) for b in builds)
+
+    def _records(self, ctx: StreamContext, build: dict, timeline: dict | None) -> Iterator[Record]:
         """The build, and its timeline once it has started (running builds show live stage status)."""
         key = f"{ctx.collection_id}:{build['id']}"
         yield upsert(self.record_type, key, build)
-        if build.get("status") == "notStarted":
-            return
-        try:
-            timeline = ctx.client.get(f"{segment(project['id'])}/_apis/build/builds/{build['id']}/timeline")
-        except AdoNotFoundError:  # a build that never ran has no timeline
-            return
         for record in (timeline or {}).get("records") or []:
             yield upsert("build.timeline_record", f"{key}:{record['id']}", record)
 
@@ -135,9 +138,9 @@ class PipelineRunsStream(IncrementalStream):
         if pipelines is None:
             pipelines = PipelinesStream().list(ctx, parent)
         highest, open_runs = dict(state["max"]), {}
-        for pipeline in pipelines:
+        paths = (f"{segment(parent['id'])}/_apis/pipelines/{p['id']}/runs" for p in pipelines)
+        for pipeline, body in zip(pipelines, ctx.client.get_many(paths, preview=preview)):
             pid = str(pipeline["id"])
-            body = ctx.client.get(f"{segment(parent['id'])}/_apis/pipelines/{pipeline['id']}/runs", preview=preview)
             for run in body.get("value", []):
                 rid = str(run["id"])
                 digest = content_hash(trim(run))

@@ -12,7 +12,6 @@ import json
 from typing import Iterator
 
 from satellite.ado.client import segment
-from satellite.errors import AdoNotFoundError
 from satellite.streams.base import (
     IncrementalStream,
     Scope,
@@ -84,11 +83,9 @@ class ReleasesStream(IncrementalStream):
         if newest_created != created:
             at_created = set()
         at_created |= {r["id"] for r in new if r.get("createdOn") == newest_created}
-        for release_id in sorted(touched | {r["id"] for r in new}):
-            try:
-                release = ctx.client.get(f"{base}/releases/{release_id}")
-            except AdoNotFoundError:  # deleted since
-                continue
-            yield upsert(self.record_type, f"{ctx.collection_id}:{release_id}", release)
+        ids = sorted(touched | {r["id"] for r in new})
+        for release_id, release in zip(ids, ctx.client.get_many((f"{base}/releases/{i}" for i in ids), missing_ok=True)):
+            if release is not None:  # None: deleted since
+                yield upsert(self.record_type, f"{ctx.collection_id}:{release_id}", release)
         yield cursor_json({"created": newest_created, "at_created": sorted(at_created),
                            "modified": newest_modified, "at_modified": sorted(at_modified)})

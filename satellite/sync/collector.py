@@ -183,17 +183,22 @@ class Collector:
         repositories: list[dict] = []
         teams: list[dict] = []
         needs_teams = any(s.scope is Scope.TEAM for s in streams)
-        for project in projects:
-            if self.should_stop():
-                return
+
+        def project_scope(project: dict) -> dict[str, list[dict]]:
             below = run(Scope.PROJECT, project, project["id"])
-            repositories.extend(r for r in below.get("git.repositories", []) if not r.get("isDisabled"))
-            if needs_teams and TeamsStream.name not in below:
+            if needs_teams and TeamsStream.name not in below and not self.should_stop():
                 try:
                     below[TeamsStream.name] = self._list_only(client, TeamsStream(), project)
                 except AdoError as exc:
                     self._fail(report, client.target.name, TeamsStream.name, project["id"], exc)
-            teams.extend(below.get(TeamsStream.name, []))
+            return below
+
+        with ThreadPoolExecutor(max_workers=self.limits.concurrency, thread_name_prefix="project") as pool:
+            for below in pool.map(project_scope, projects):  # projects side by side; each in stream order
+                repositories.extend(r for r in below.get("git.repositories", []) if not r.get("isDisabled"))
+                teams.extend(below.get(TeamsStream.name, []))
+        if self.should_stop():
+            return
         with ThreadPoolExecutor(max_workers=self.limits.concurrency, thread_name_prefix="collect") as pool:
             futures = [pool.submit(run, Scope.REPOSITORY, r, r["id"]) for r in repositories]
             team_futures = [pool.submit(run, Scope.TEAM, t, t["id"]) for t in teams]
