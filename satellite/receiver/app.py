@@ -2,6 +2,7 @@
 
 Routes:
     POST /v1/satellite/batches   sealed batch -> 201 stored | 200 already stored
+    POST /v1/satellite/heartbeat JSON status of a satellite; the latest per satellite is kept
     POST /v1/satellite/probe     sealed batch of 0 records -> 200 if API key and keys are accepted (stores nothing)
     GET  /v1/satellite/stats     counts per record type
     GET  /v1/satellite/records   ?type=git.commit[&data=1] -> the stored records of one type
@@ -95,6 +96,18 @@ def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_bat
         stored = await run_in_threadpool(storage.store_batch, opened)
         return JSONResponse({"batch_id": header.batch_id, "stored": stored}, status_code=201 if stored else 200)
 
+    async def post_heartbeat(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "unknown API key")
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "heartbeat must be JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("satellite_id"), str):
+            return _error(400, "heartbeat must name its satellite_id")
+        await run_in_threadpool(storage.store_heartbeat, body["satellite_id"], body)
+        return JSONResponse({"ok": True})
+
     async def get_stats(request: Request) -> JSONResponse:
         if not authorized(request):
             return _error(401, "unknown API key")
@@ -110,6 +123,7 @@ def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_bat
     return Starlette(
         routes=[
             Route("/v1/satellite/batches", post_batch, methods=["POST"]),
+            Route("/v1/satellite/heartbeat", post_heartbeat, methods=["POST"]),
             Route("/v1/satellite/probe", probe_endpoint(keys), methods=["POST"]),
             Route("/v1/satellite/stats", get_stats, methods=["GET"]),
             Route("/v1/satellite/records", get_records, methods=["GET"]),
