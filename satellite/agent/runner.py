@@ -32,7 +32,7 @@ from satellite.store import Store
 from satellite.sync.backpressure import Backpressure
 from satellite.sync.collector import CollectionReport, Collector
 from satellite.sync.progress import Progress
-from satellite.sync.runner import _heartbeat, make_uploader
+from satellite.sync.runner import make_uploader, send_run_heartbeat
 from satellite.sync.sharding import ShardAssignment
 
 __all__ = ["Agent"]
@@ -169,7 +169,7 @@ class Agent:
                 self._scheduler.modify_job(f"{integration.id}:{group}", next_run_time=datetime.now(timezone.utc))
 
     def _heartbeat(self) -> None:
-        _heartbeat(self.config, self._store, self._started, None)
+        send_run_heartbeat(self.config, self._store, self._started)
 
     def _deliver(self, uploader) -> None:
         try:

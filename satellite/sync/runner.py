@@ -25,7 +25,7 @@ from satellite.sync.backpressure import Backpressure
 from satellite.sync.collector import CollectionReport, Collector
 from satellite.sync.sharding import ShardAssignment
 
-__all__ = ["SyncResult", "sync_once", "upload_policy", "make_uploader"]
+__all__ = ["SyncResult", "sync_once", "upload_policy", "make_uploader", "send_run_heartbeat"]
 
 log = structlog.get_logger(__name__)
 
@@ -123,7 +123,7 @@ def sync_once(
             drain = outcome.get("drain")
             if isinstance(drain, DrainReport) and drain.dead_lettered:
                 errors.append(f"upload: {len(drain.dead_lettered)} batch(es) rejected by the SEI endpoint and kept as dead letters")
-            _heartbeat(config, store, started, upload_transport)
+            send_run_heartbeat(config, store, started, upload_transport)
         outbox = store.outbox_stats()
         log.info(
             "sync_finished",
@@ -140,7 +140,8 @@ def sync_once(
         store.close()
 
 
-def _heartbeat(config, store: Store, started: float, transport) -> None:
+def send_run_heartbeat(config, store: Store, started: float, transport=None) -> None:
+    """One best-effort heartbeat to the SEI endpoint."""
     settings = config.satellite
     try:
         with httpx.Client(base_url=settings.endpoint.rstrip("/"), verify=TlsOptions(settings.tls.verify, settings.tls.ca_bundle).httpx_verify(),
