@@ -36,21 +36,27 @@ class ChangesetsStream(IncrementalStream):
                 {"searchCriteria.fromId": last + 1, "$orderby": "id asc", "$top": size, "maxCommentLength": 4000},
             )
             page = [c for c in body.get("value", []) if c["changesetId"] > last]
+            # A batch may end inside a changeset's changes, and the cursor only moves past a whole
+            # changeset: after a crash there, what that batch already stored is not sent again.
+            known = ctx.already_delivered([f"{ctx.collection_id}:{c['changesetId']}" for c in page])
             for changeset in sorted(page, key=lambda c: c["changesetId"]):
                 cid = changeset["changesetId"]
                 key = f"{ctx.collection_id}:{cid}"
-                yield upsert(self.record_type, key, changeset)
-                for change in self._changes(ctx, cid):
-                    yield upsert("tfvc.change", f"{key}:{change['item']['path']}", change)
+                if key not in known:
+                    yield upsert(self.record_type, key, changeset)
+                for changes in self._changes(ctx, cid):
+                    stored = ctx.already_delivered([f"{key}:{c['item']['path']}" for c in changes]) if key in known else set()
+                    for change in changes:
+                        if f"{key}:{change['item']['path']}" not in stored:
+                            yield upsert("tfvc.change", f"{key}:{change['item']['path']}", change)
                 last = cid
                 yield cursor_json({"last_id": last})
             if len(body.get("value", [])) < size:
                 return
 
-    def _changes(self, ctx: StreamContext, changeset_id: int) -> Iterator[dict]:
-        pages = ctx.client.pages_by_offset(f"_apis/tfvc/changesets/{changeset_id}/changes", page_size=ctx.page_sizes.default)
-        for page in pages:
-            yield from page
+    def _changes(self, ctx: StreamContext, changeset_id: int) -> Iterator[list[dict]]:
+        """The changes of a changeset, page by page."""
+        yield from ctx.client.pages_by_offset(f"_apis/tfvc/changesets/{changeset_id}/changes", page_size=ctx.page_sizes.default)
 
 
 class TfvcBranchesStream(SnapshotStream):
