@@ -38,6 +38,7 @@ log = structlog.get_logger(__name__)
 
 BATCH_CONTENT_TYPE = "application/vnd.sei.sealed-batch"
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
+_WINDOW = 200  # oldest outbox batches each lane looks at; its own may all lie beyond them
 
 
 class _Transient(SatelliteError):
@@ -154,9 +155,10 @@ class Uploader:
     def _lane(self, index: int, producers_done: threading.Event, report: DrainReport, failed: threading.Event) -> None:
         while not self._stop.is_set() and not failed.is_set():
             finished = producers_done.is_set()  # read before looking, so a last batch is never missed
-            mine = [b for b in self._store.pending_batches(limit=200) if _lane(b, self._concurrency) == index]
+            pending = self._store.pending_batches(limit=_WINDOW)
+            mine = [b for b in pending if _lane(b, self._concurrency) == index]
             if not mine:
-                if finished:
+                if finished and len(pending) < _WINDOW:  # the whole outbox was seen: nothing left for this lane
                     return
                 self._store.wait_for_batches(timeout=0.5)
                 continue
