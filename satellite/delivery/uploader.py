@@ -26,7 +26,7 @@ import structlog
 
 from satellite import __version__
 from satellite.ado.client import TlsOptions
-from satellite.errors import DeliveryError, SatelliteError
+from satellite.errors import DeliveryError, SatelliteError, StoreError
 from satellite.metrics import UPLOADS
 from satellite.retrying import RetryPolicy, parse_retry_after
 from satellite.secret import Secret
@@ -170,6 +170,12 @@ class Uploader:
                 except _Stopped:
                     return
                 except DeliveryError as exc:
+                    report.error = str(exc)
+                    failed.set()
+                    return
+                except StoreError as exc:  # e.g. disk full: the answer cannot be recorded; the next run re-sends (200)
+                    log.error("store_failed", batch_id=batch.batch_id, error=str(exc),
+                              hint="free space in data_dir (or fix its permissions); the next run resumes")
                     report.error = str(exc)
                     failed.set()
                     return
