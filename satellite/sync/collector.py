@@ -30,6 +30,7 @@ from satellite.store import CursorKey, Store
 from satellite.streams import STREAMS, ProjectsStream, Record, Scope, SnapshotStream, StreamContext, TeamsStream
 from satellite.sync.batching import BatchWriter
 from satellite.sync.sharding import ShardAssignment
+from satellite.sync.unit_guard import RouteTracker, guarded, with_route
 
 __all__ = ["Collector", "StreamOutcome", "CollectionReport", "collection_targets"]
 
@@ -82,8 +83,9 @@ def collection_targets(integration, tls: TlsOptions, proxy: str | None, timeout:
         server = AdoClient(CollectionTarget(integration.url, "server"), integration.pat, tls=tls, proxy=proxy, timeout=timeout, retry=retry)
         with server:
             names = []
-            for page in server.pages_by_offset("_apis/projectCollections", page_size=100):
-                names.extend(c["name"] for c in page)
+            tracker = RouteTracker(server)
+            for page in guarded(lambda: tracker.pages_by_offset("_apis/projectCollections", page_size=100), tracker, "core.collections"):
+                names.extend(guarded(lambda: [c["name"] for c in page], tracker, "core.collections"))
     return [CollectionTarget(f"{integration.url.rstrip('/')}/{name}", name) for name in names]
 
 
@@ -213,7 +215,13 @@ class Collector:
 
     def _list_only(self, client: AdoClient, stream: SnapshotStream, parent: dict | None) -> list[dict]:
         """A parent list (projects, teams) this run needs but does not deliver."""
-        return list(stream.list(StreamContext(client, "", None, self.limits.page_sizes), parent))
+        tracker = RouteTracker(client)
+        ctx = StreamContext(tracker, "", None, self.limits.page_sizes)  # type: ignore[arg-type]
+        try:
+            return list(guarded(lambda: [i for i in stream.list(ctx, parent) if stream.key(ctx, i, parent)], tracker, stream.name))
+        except AdoError as exc:
+            raise type(exc)(with_route(str(exc), tracker), collection=exc.collection, status=exc.status,
+                            retry_after=exc.retry_after) from None
 
     def _supported(self, version: ApiVersion, collection: str) -> list:
         supported = []
@@ -230,8 +238,9 @@ class Collector:
         key = CursorKey(self.integration.id, stream.name, f"{client.target.name}/{parent_id}")
         started = time.monotonic()
         backfill = self.integration.backfill.start
+        tracker = RouteTracker(client)  # a server's odd JSON fails this unit with an error naming the route
         ctx = StreamContext(
-            client,
+            tracker,  # type: ignore[arg-type]
             key.partition,
             self.store.get_cursor(key),
             self.limits.page_sizes,
@@ -254,14 +263,15 @@ class Collector:
         )
         try:
             if isinstance(stream, SnapshotStream):
-                items = list(stream.list(ctx, parent))
-                result = writer.write(stream.diff(ctx, parent, items))
+                items = list(guarded(lambda: stream.list(ctx, parent), tracker, stream.name))
+                result = writer.write(guarded(lambda: stream.diff(ctx, parent, items), tracker, stream.name))
                 listed[stream.name] = items
             else:
-                result = writer.write(stream.read(ctx, parent))
+                result = writer.write(guarded(lambda: stream.read(ctx, parent), tracker, stream.name))
         except AdoError as exc:
-            self._fail(report, client.target.name, stream.name, parent_id, exc)
-            self.store.record_outcome(key, error=str(exc))
+            error = with_route(str(exc), tracker)
+            self._fail(report, client.target.name, stream.name, parent_id, error)
+            self.store.record_outcome(key, error=error)
             return
         self.store.record_outcome(key, records=result.records, batches=result.batches)
         RECORDS.labels(self.integration.id, stream.name).inc(result.records)
@@ -272,7 +282,7 @@ class Collector:
             log.info("stream_synced", integration=self.integration.id, collection=client.target.name, stream=stream.name,
                      partition=parent_id, records=result.records, batches=result.batches, seconds=round(seconds, 3))
 
-    def _fail(self, report: CollectionReport, collection: str, stream: str, partition: str, exc: Exception) -> None:
+    def _fail(self, report: CollectionReport, collection: str, stream: str, partition: str, exc: Exception | str) -> None:
         log.error("stream_failed", integration=self.integration.id, collection=collection, stream=stream, partition=partition, error=str(exc))
         report.add(StreamOutcome(self.integration.id, collection, stream, partition, 0, 0, {}, error=str(exc)))
 
