@@ -93,7 +93,7 @@ class WorkItemRevisionsStream(IncrementalStream):
     @staticmethod
     def _current(ctx: StreamContext, work_item_id: int, revision: dict) -> Record:
         key = f"{ctx.collection_id}:{work_item_id}"
-        fields = revision.get("fields") or {}
+        fields = revision["fields"]  # asked for ($expand=fields): without them a deletion looks like an update
         if fields.get("System.IsDeleted") is True:
             return delete("wit.work_item", key)
         return upsert("wit.work_item", key, revision)
@@ -132,7 +132,8 @@ class WorkItemCommentsStream(IncrementalStream):
         params = {"includeDiscussionChangesOnly": "true", "includeDeleted": "true", "fields": "System.Id,System.TeamProject",
                   "$maxPageSize": ctx.page_sizes.work_item_revisions}
         for values, token in reporting_batches(ctx, "_apis/wit/reporting/workitemrevisions", params):
-            changed = sorted({(r["id"], (r.get("fields") or {}).get("System.TeamProject")) for r in values if r.get("fields")})
+            # fields were asked for: a revision without them is the server's error, not "no discussion"
+            changed = sorted({(r["id"], r["fields"].get("System.TeamProject")) for r in values})
             changed = [(i, p) for i, p in changed if p]
             paths = [f"{segment(project)}/_apis/wit/workItems/{i}/comments" for i, project in changed]
             first_pages = ctx.client.get_many(paths, {"includeDeleted": "true", "$top": self.PAGE}, preview=True, missing_ok=True)
@@ -144,6 +145,7 @@ class WorkItemCommentsStream(IncrementalStream):
     PAGE = 200
 
     def _comments(self, ctx: StreamContext, path: str, work_item_id: int, body: dict) -> Iterator[Record]:
+        seen: set[str] = set()
         while True:
             for comment in body.get("comments", []):
                 key = f"{ctx.collection_id}:{work_item_id}:{comment['id']}"
@@ -151,6 +153,9 @@ class WorkItemCommentsStream(IncrementalStream):
             token = body.get("continuationToken")
             if not token:
                 return
+            if token in seen:
+                raise AdoResponseError(f"pagination loop at {ctx.client.target.url}/{path}: continuation token repeated")
+            seen.add(token)
             body = ctx.client.get(path, {"includeDeleted": "true", "$top": self.PAGE, "continuationToken": token}, preview=True)
 
 

@@ -12,6 +12,7 @@ import json
 from typing import Iterator
 
 from satellite.ado.client import segment
+from satellite.errors import AdoResponseError
 from satellite.streams.base import IncrementalStream, Scope, SnapshotStream, StreamContext, StreamItem, cursor_json, upsert
 
 __all__ = ["ChangesetsStream", "TfvcBranchesStream", "TfvcLabelsStream"]
@@ -53,6 +54,9 @@ class ChangesetsStream(IncrementalStream):
                 yield cursor_json({"last_id": last})
             if len(body.get("value", [])) < size:
                 return
+            if not page:  # a full page and nothing after `last`: the server ignored fromId
+                raise AdoResponseError(f"pagination loop at {ctx.client.target.url}/_apis/tfvc/changesets:"
+                                       f" searchCriteria.fromId={last + 1} returned only changesets already read")
 
     def _changes(self, ctx: StreamContext, changeset_id: int) -> Iterator[list[dict]]:
         """The changes of a changeset, page by page."""
