@@ -204,7 +204,11 @@ class _Document:
                 self.report(loc, f"environment variable {name} is not set")
             return value
         if kind == "file" and rest:
-            path = Path(rest).expanduser()
+            try:
+                path = Path(rest).expanduser()
+            except RuntimeError:  # ~name of a user this machine does not know
+                self.report(loc, "cannot read the file of a ${file:...} reference: its ~ home directory is unknown here")
+                return None
             path = path if path.is_absolute() else self.base_dir / path
             try:
                 content = path.read_text(encoding="utf-8")
@@ -213,6 +217,9 @@ class _Document:
                 return None
             except UnicodeDecodeError:
                 self.report(loc, f"cannot read file {path}: not UTF-8 text")
+                return None
+            except ValueError:  # a NUL character in the path
+                self.report(loc, "cannot read the file of a ${file:...} reference: the path is not a valid file name")
                 return None
             return content.removesuffix("\n").removesuffix("\r") if content.endswith("\n") else content
         self.report(loc, _MALFORMED)

@@ -142,11 +142,16 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 def _path_input(value: object) -> object:
     if isinstance(value, str) and not value.strip():
         raise _error("empty", "must not be empty")
+    if isinstance(value, str) and "\x00" in value:
+        raise _error("path_nul", "must not contain a NUL character")
     return value
 
 
 def _resolve_path(value: Path, info: ValidationInfo) -> Path:
-    value = value.expanduser()
+    try:
+        value = value.expanduser()
+    except RuntimeError:  # ~name of a user this machine does not know
+        raise _error("path_home", "starts with ~ but that home directory is unknown here") from None
     base = (info.context or {}).get("base_dir")
     if base is not None and not value.is_absolute():
         return Path(base) / value

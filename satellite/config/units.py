@@ -5,6 +5,7 @@ Parsers raise ``ValueError`` with a message that never contains the input.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -36,15 +37,21 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:
             raise ValueError(DURATION_HINT)
-        return timedelta(seconds=value)
+        return _seconds(value)
     if isinstance(value, str):
         text = value.strip().lower().replace(" ", "")
         if text.isdigit():
-            return timedelta(seconds=int(text))
+            return _seconds(int(text))
         if _DURATION.fullmatch(text):
-            seconds = sum(int(n) * (0.001 if u == "ms" else _DURATION_UNITS[u]) for n, u in _DURATION_PART.findall(text))
-            return timedelta(seconds=seconds)
+            return _seconds(sum(int(n) * (0.001 if u == "ms" else _DURATION_UNITS[u]) for n, u in _DURATION_PART.findall(text)))
     raise ValueError(DURATION_HINT)
+
+
+def _seconds(seconds: float) -> timedelta:
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:  # beyond timedelta's 999999999 days
+        raise ValueError(DURATION_HINT) from None
 
 
 def format_duration(value: timedelta) -> str:
@@ -69,7 +76,10 @@ def parse_size(value: object) -> int:
     if isinstance(value, str):
         match = _SIZE.fullmatch(value.strip().lower())
         if match and match.group(2) in _SIZE_UNITS:
-            return int(round(float(match.group(1)) * _SIZE_UNITS[match.group(2)]))
+            number = float(match.group(1)) * _SIZE_UNITS[match.group(2)]
+            if not math.isfinite(number):  # hundreds of digits
+                raise ValueError(SIZE_HINT)
+            return int(round(number))
     raise ValueError(SIZE_HINT)
 
 
