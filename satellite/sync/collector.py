@@ -7,7 +7,9 @@
 Each (stream, partition) is one unit of work; a unit that fails (deleted project, missing
 scope, garbage body) is reported and the others go on. A stream the server version lacks is
 skipped with one info line. Repositories and teams are read concurrently, bounded by
-``limits.concurrency`` (one HTTP connection pool per collection).
+``limits.concurrency`` (one HTTP connection pool per collection). The collection-wide streams
+other than projects (work item reporting walks, changesets: long chains of dependent requests)
+each run in their own thread beside all of that, within the same connection limit.
 """
 
 from __future__ import annotations
@@ -171,8 +173,20 @@ class Collector:
             self._fail(report, client.target.name, "core.connection_data", "", exc)
             return
         streams = self._supported(version, client.target.name)
-        run = _ScopeRunner(self, client, report, streams, collection_id)
         owner = self.shard.owns_collection(client.target.url)  # collection-wide data: one replica
+        # Everything below needs the projects; the other collection-wide streams need nothing, and
+        # each is a chain of dependent requests: they run beside the projects, repositories and teams.
+        aside = [s for s in streams if owner and s.scope is Scope.COLLECTION and s.name != ProjectsStream.name]
+        run = _ScopeRunner(self, client, report, [s for s in streams if s not in aside], collection_id)
+        with ThreadPoolExecutor(max_workers=max(1, len(aside)), thread_name_prefix="collection") as pool:
+            alongside = [pool.submit(_ScopeRunner(self, client, report, [s], collection_id), Scope.COLLECTION, None, "")
+                         for s in aside]
+            self._collect_below(client, report, run, owner, streams)
+            for future in alongside:
+                future.result()  # re-raises store failures, which must stop the run
+
+    def _collect_below(self, client: AdoClient, report: CollectionReport, run: "_ScopeRunner", owner: bool, streams: list) -> None:
+        """The projects, then what is below them, then the collection's last streams."""
         listed = run(Scope.COLLECTION, None, "") if owner else {}
         projects = listed.get(ProjectsStream.name)
         if projects is None:  # this replica or this job does not deliver projects, but needs the list
