@@ -9,6 +9,7 @@ backfill date (or at the beginning). Deleted work items are included.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 
 from satellite.ado.client import segment
@@ -37,10 +38,15 @@ __all__ = [
 
 
 def reporting_batches(ctx: StreamContext, path: str, params: dict[str, Any]) -> Iterator[tuple[list[dict], str]]:
-    """(values, continuation token) per batch of a reporting API, from the stored cursor on."""
+    """(values, continuation token) per batch of a reporting API, from the stored cursor on.
+
+    The walk is a chain (each batch needs the previous batch's token): the next batch is asked for
+    as soon as its token is known, while the caller handles the current one.
+    """
     token = json.loads(ctx.cursor)["token"] if ctx.cursor else None
     seen: set[str] = set()
-    while True:
+
+    def fetch(token: str | None) -> dict:
         query = dict(params)
         if token:
             query["continuationToken"] = token
@@ -49,14 +55,24 @@ def reporting_batches(ctx: StreamContext, path: str, params: dict[str, Any]) -> 
         body = ctx.client.get(path, query)
         if not isinstance(body, dict) or not isinstance(body.get("values"), list):
             raise AdoResponseError(f"{ctx.client.target.url}: expected a reporting batch from {path}")
-        next_token = body.get("continuationToken") or token
-        yield body["values"], next_token
-        if body.get("isLastBatch", True) or not next_token:
-            return
-        if next_token in seen:
-            raise AdoResponseError(f"pagination loop at {ctx.client.target.url}/{path}: continuation token repeated")
-        seen.add(next_token)
-        token = next_token
+        return body
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reporting") as ahead:
+        body = fetch(token)
+        while True:
+            next_token = body.get("continuationToken") or token
+            last = body.get("isLastBatch", True) or not next_token
+            looping = not last and next_token in seen
+            following = None if last or looping else ahead.submit(fetch, next_token)
+            yield body["values"], next_token
+            if last:
+                return
+            if looping:
+                raise AdoResponseError(f"pagination loop at {ctx.client.target.url}/{path}: continuation token repeated")
+            seen.add(next_token)
+            token = next_token
+            assert following is not None
+            body = following.result()
 
 
 class WorkItemRevisionsStream(IncrementalStream):
