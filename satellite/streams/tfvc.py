@@ -3,7 +3,7 @@
 Changeset ids increase across the collection, so the cursor is the last delivered id and each
 page asks ``searchCriteria.fromId = last + 1`` in ascending order (keyset paging: a changeset
 checked in during the walk cannot shift a page). Changesets never change: their changes are
-read once, page by page.
+read once, page by page, the first pages of a page of changesets concurrently.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 from typing import Iterator
 
 from satellite.ado.client import segment
+from satellite.ado.paging import iter_top_skip_pages
 from satellite.errors import AdoResponseError
 from satellite.streams.base import IncrementalStream, Scope, SnapshotStream, StreamContext, StreamItem, cursor_json, upsert
 
@@ -40,12 +41,16 @@ class ChangesetsStream(IncrementalStream):
             # A batch may end inside a changeset's changes, and the cursor only moves past a whole
             # changeset: after a crash there, what that batch already stored is not sent again.
             known = ctx.already_delivered([f"{ctx.collection_id}:{c['changesetId']}" for c in page])
-            for changeset in sorted(page, key=lambda c: c["changesetId"]):
+            ordered = sorted(page, key=lambda c: c["changesetId"])
+            # the first page of changes of every changeset, read concurrently (in order)
+            firsts = ctx.client.get_many((self._changes_path(c["changesetId"]) for c in ordered),
+                                         {"$top": ctx.page_sizes.default, "$skip": 0})
+            for changeset, first in zip(ordered, firsts):
                 cid = changeset["changesetId"]
                 key = f"{ctx.collection_id}:{cid}"
                 if key not in known:
                     yield upsert(self.record_type, key, changeset)
-                for changes in self._changes(ctx, cid):
+                for changes in self._changes(ctx, cid, first):
                     stored = ctx.already_delivered([f"{key}:{c['item']['path']}" for c in changes]) if key in known else set()
                     for change in changes:
                         if f"{key}:{change['item']['path']}" not in stored:
@@ -58,9 +63,21 @@ class ChangesetsStream(IncrementalStream):
                 raise AdoResponseError(f"pagination loop at {ctx.client.target.url}/_apis/tfvc/changesets:"
                                        f" searchCriteria.fromId={last + 1} returned only changesets already read")
 
-    def _changes(self, ctx: StreamContext, changeset_id: int) -> Iterator[list[dict]]:
-        """The changes of a changeset, page by page."""
-        yield from ctx.client.pages_by_offset(f"_apis/tfvc/changesets/{changeset_id}/changes", page_size=ctx.page_sizes.default)
+    @staticmethod
+    def _changes_path(changeset_id: int) -> str:
+        return f"_apis/tfvc/changesets/{changeset_id}/changes"
+
+    def _changes(self, ctx: StreamContext, changeset_id: int, first: object) -> Iterator[list[dict]]:
+        """The changes of a changeset page by page: ``first`` (read ahead), then more while pages are full."""
+        path, size = self._changes_path(changeset_id), ctx.page_sizes.default
+
+        def fetch(skip: int) -> list[dict]:
+            body = first if skip == 0 else ctx.client.get(path, {"$top": size, "$skip": skip})
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+                raise AdoResponseError(f"{ctx.client.target.url}: expected a {{count, value}} list from {path}")
+            return body["value"]
+
+        return iter_top_skip_pages(fetch, size, where=f"{ctx.client.target.url}/{path}")
 
 
 class TfvcBranchesStream(SnapshotStream):
