@@ -145,18 +145,35 @@ class WorkItemCommentsStream(IncrementalStream):
     min_version = "6.0"
 
     def read(self, ctx: StreamContext, parent: dict | None) -> Iterator[StreamItem]:
+        """Walk the discussion changes to the end, then read the comments of each changed work item
+        once, in the order of its last change (the comments API answers with all of an item's
+        comments, and a backfill meets most items in several batches). The cursor moves to a batch's
+        token once every item last changed in or before that batch is read: an item also changed in
+        a later batch is read after that change, which a walk resumed from the token meets again."""
         params = {"includeDiscussionChangesOnly": "true", "includeDeleted": "true", "fields": "System.Id,System.TeamProject",
                   "$maxPageSize": ctx.page_sizes.work_item_revisions}
+        tokens: list[str] = []  # the token after each batch
+        last_change: dict[int, tuple[int, str]] = {}  # work item id -> (batch of its last change, project)
         for values, token in reporting_batches(ctx, "_apis/wit/reporting/workitemrevisions", params):
-            # fields were asked for: a revision without them is the server's error, not "no discussion"
-            changed = sorted({(r["id"], r["fields"].get("System.TeamProject")) for r in values})
-            changed = [(i, p) for i, p in changed if p]
-            paths = [f"{segment(project)}/_apis/wit/workItems/{i}/comments" for i, project in changed]
-            first_pages = ctx.client.get_many(paths, {"includeDeleted": "true", "$top": self.PAGE}, preview=True, missing_ok=True)
-            for (work_item_id, _), path, body in zip(changed, paths, first_pages):
-                if body is not None:  # None: the work item was deleted
-                    yield from self._comments(ctx, path, work_item_id, body)
-            yield cursor_json({"token": token})
+            for revision in values:
+                # fields were asked for: a revision without them is the server's error, not "no discussion"
+                project = revision["fields"].get("System.TeamProject")
+                if project:
+                    last_change[revision["id"]] = (len(tokens), project)
+            tokens.append(token)
+        order = sorted(last_change, key=lambda i: (last_change[i][0], i))
+        paths = [f"{segment(last_change[i][1])}/_apis/wit/workItems/{i}/comments" for i in order]
+        first_pages = ctx.client.get_many(paths, {"includeDeleted": "true", "$top": self.PAGE}, preview=True, missing_ok=True)
+        read = 0  # batches whose items are all read
+        for work_item_id, path, body in zip(order, paths, first_pages):
+            batch = last_change[work_item_id][0]
+            if batch > read:
+                yield cursor_json({"token": tokens[batch - 1]})
+                read = batch
+            if body is not None:  # None: the work item was deleted
+                yield from self._comments(ctx, path, work_item_id, body)
+        if tokens:
+            yield cursor_json({"token": tokens[-1]})
 
     PAGE = 200
 
