@@ -151,6 +151,7 @@ class Collector:
             )
         except AdoError as exc:
             self._fail(report, "", "core.collections", "", exc)
+            self.store.record_outcome(CursorKey(self.integration.id, "core.collections", "/"), error=str(exc))
             return
         for target in targets:
             with self._client(target) as client:
@@ -162,16 +163,16 @@ class Collector:
     # -- walking the scopes ------------------------------------------------------------------
 
     def _collect_collection(self, client: AdoClient, report: CollectionReport) -> None:
+        # The connection itself (version, PAT) is a row of the status too: a refused PAT must show there.
+        connection = CursorKey(self.integration.id, "core.connection", f"{client.target.name}/")
         try:
             version = client.api_version()
-        except AdoError as exc:
-            self._fail(report, client.target.name, "core.api_version", "", exc)
-            return
-        try:
             collection_id = client.collection_id()
         except AdoError as exc:
-            self._fail(report, client.target.name, "core.connection_data", "", exc)
+            self._fail(report, client.target.name, "core.connection", "", exc)
+            self.store.record_outcome(connection, error=str(exc))
             return
+        self.store.record_outcome(connection)
         streams = self._supported(version, client.target.name)
         owner = self.shard.owns_collection(client.target.url)  # collection-wide data: one replica
         # Everything below needs the projects; the other collection-wide streams need nothing, and

@@ -134,6 +134,15 @@ def test_bad_pat_is_reported_naming_the_collection_without_the_pat(tmp_path, rec
     assert len(result.errors) == 1 and collection in result.errors[0] and "401" in result.errors[0]
     assert "CANARY-WRONG-PAT-99887766" not in "".join(result.errors)
     assert receiver.stats()["batches"] == 0
+    from satellite.agent.status import read_status
+    from satellite.store import Store
+
+    store = Store(config.satellite.data_dir)  # what `satellite status` and the status page show
+    try:
+        (connection,) = [s for s in read_status(store).streams if s.stream == "core.connection"]
+    finally:
+        store.close()
+    assert connection.failing_partitions == 1 and "401" in connection.last_error and collection in connection.last_error
 
 
 def test_one_failing_integration_does_not_stop_the_others(tmp_path, receiver, key_files, env):
