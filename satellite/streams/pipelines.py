@@ -87,11 +87,14 @@ class BuildsStream(IncrementalStream):
 
     @staticmethod
     def _timelines(ctx: StreamContext, project: dict, builds: list[dict]) -> Iterator[dict | None]:
-        """The timeline of each build in order, fetched concurrently; None before a build starts."""
+        """The timeline of each build in order, fetched concurrently; None before a build starts.
+
+        Lazily: only the timelines being fetched are held, not a page's worth (a page of 1,000
+        builds held ~1,000 parsed timelines at once, per project read side by side)."""
         started = [b for b in builds if b.get("status") != "notStarted"]
         paths = (f"{segment(project['id'])}/_apis/build/builds/{b['id']}/timeline" for b in started)
-        fetched = dict(zip((b["id"] for b in started), ctx.client.get_many(paths, missing_ok=True)))
-        return (fetched.get(b["id"]) for b in builds)
+        fetched = ctx.client.get_many(paths, missing_ok=True)
+        return (next(fetched) if b.get("status") != "notStarted" else None for b in builds)
 
     def _records(self, ctx: StreamContext, build: dict, timeline: dict | None) -> Iterator[Record]:
         """The build, and its timeline once it has started (running builds show live stage status)."""
