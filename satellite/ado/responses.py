@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from satellite import json_codec
 from satellite.errors import (
     AdoAuthError,
     AdoError,
@@ -77,7 +78,7 @@ def decode_response(response: httpx.Response, collection: str) -> Any:
                 status=status,
             )
         try:
-            return response.json()
+            return json_codec.loads(response.content)
         except (ValueError, UnicodeDecodeError):
             raise AdoResponseError(
                 f"{collection} returned a body that is not valid JSON for {path} (HTTP {status}, "

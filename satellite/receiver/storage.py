@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+from satellite import json_codec
 from satellite.sealing.batch_format import OpenedBatch
 
 __all__ = ["ReceiverStorage"]
@@ -71,7 +72,7 @@ class ReceiverStorage:
                         " op=excluded.op, observed_at=excluded.observed_at, data=excluded.data, batch_id=excluded.batch_id"
                         " WHERE excluded.observed_at >= records.observed_at",
                         [
-                            (r["type"], r["key"], r["op"], r["observed_at"], json.dumps(r.get("data")), h.batch_id)
+                            (r["type"], r["key"], r["op"], r["observed_at"], json_codec.dumps(r.get("data")).decode(), h.batch_id)
                             for r in batch.records
                         ],
                     )

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from satellite import json_codec
 from satellite.errors import SealingError
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "open_sealed",
     "read_header",
     "encode_records",
+    "ndjson_line",
+    "compress_lines",
     "decode_records",
 ]
 
@@ -90,18 +93,25 @@ class OpenedBatch:
     records: tuple[dict, ...]
 
 
+def ndjson_line(record: Mapping) -> bytes:
+    """One record as a line of NDJSON (compact UTF-8 JSON and a newline)."""
+    return json_codec.dumps(record) + b"\n"
+
+
+def compress_lines(lines: Iterable[bytes]) -> bytes:
+    """gzip of NDJSON lines. ``mtime=0`` keeps the bytes reproducible."""
+    return gzip.compress(b"".join(lines), compresslevel=6, mtime=0)
+
+
 def encode_records(records: Iterable[Mapping]) -> bytes:
-    """gzip(NDJSON). ``mtime=0`` keeps the bytes reproducible."""
-    ndjson = b"".join(
-        json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" for r in records
-    )
-    return gzip.compress(ndjson, compresslevel=6, mtime=0)
+    """gzip(NDJSON) of records."""
+    return compress_lines(ndjson_line(r) for r in records)
 
 
 def decode_records(compressed: bytes) -> tuple[dict, ...]:
     try:
         text = gzip.decompress(compressed)
-        return tuple(json.loads(line) for line in text.splitlines() if line)
+        return tuple(json_codec.loads(line) for line in text.splitlines() if line)
     except (OSError, EOFError, ValueError) as exc:
         raise SealingError(f"batch payload is not gzip NDJSON: {exc.__class__.__name__}") from None
 

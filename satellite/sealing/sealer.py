@@ -8,7 +8,7 @@ from typing import Sequence
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from satellite.sealing.batch_format import BatchHeader, encode_records, seal
+from satellite.sealing.batch_format import BatchHeader, compress_lines, ndjson_line, seal
 from satellite.sealing.keys import load_ed25519_private, load_x25519_public, public_key_id
 from satellite.streams.base import utc_now
 
@@ -54,6 +54,23 @@ class Sealer:
         cursor_from: str | None,
         cursor_to: str | None,
     ) -> bytes:
+        return self.seal_lines(batch_id=batch_id, integration_id=integration_id, service=service, stream=stream,
+                               seq=seq, lines=[ndjson_line(r) for r in records], cursor_from=cursor_from,
+                               cursor_to=cursor_to)
+
+    def seal_lines(
+        self,
+        *,
+        batch_id: str,
+        integration_id: str,
+        service: str,
+        stream: str,
+        seq: int,
+        lines: Sequence[bytes],
+        cursor_from: str | None,
+        cursor_to: str | None,
+    ) -> bytes:
+        """Seal records already encoded as NDJSON lines (``ndjson_line``), one record per line."""
         header = BatchHeader(
             batch_id=batch_id,
             satellite_id=self.satellite_id,
@@ -64,10 +81,10 @@ class Sealer:
             seq=seq,
             schema_version=SCHEMA_VERSION,
             created_at=utc_now(),
-            record_count=len(records),
+            record_count=len(lines),
             cursor_from=cursor_from,
             cursor_to=cursor_to,
             recipient_key_id=self.recipient_key_id,
             signer_key_id=self.signer_key_id,
         )
-        return seal(header, encode_records(records), self.recipient, self.signer)
+        return seal(header, compress_lines(lines), self.recipient, self.signer)

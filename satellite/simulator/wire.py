@@ -5,12 +5,13 @@ Handlers return a ``Response`` or raise ``ApiError``; ``app`` turns either into 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl
+
+from satellite import json_codec
 
 __all__ = [
     "ApiVersion",
@@ -197,7 +198,7 @@ class Response:
 
 
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json_codec.dumps(obj)
 
 
 def json_response(obj: Any, version: ApiVersion | None, status: int = 200, headers: tuple[tuple[str, str], ...] = ()) -> Response:
@@ -232,7 +233,7 @@ class FragmentCache:
 
 
 def fragment(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return json_codec.dumps(obj).decode()
 
 
 def fragments_response(parts: list[str], version: ApiVersion | None, origin: str) -> Response:

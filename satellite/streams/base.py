@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Literal, Mapping
 
+from satellite import json_codec
 from satellite.ado.client import AdoClient
 
 __all__ = [
@@ -45,21 +47,39 @@ __all__ = [
 ]
 
 
+_last_now: tuple[int, str] = (0, "")
+
+
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Now in UTC to the millisecond, ``2024-05-01T12:00:00.123Z`` (formatted once per millisecond:
+    a page of records shares it)."""
+    global _last_now
+    millis = time.time_ns() // 1_000_000
+    last = _last_now
+    if last[0] == millis:
+        return last[1]
+    moment = datetime.fromtimestamp(millis // 1000, timezone.utc).replace(microsecond=millis % 1000 * 1000)
+    text = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    _last_now = (millis, text)
+    return text
 
 
 def trim(data: Any) -> Any:
-    """The server's JSON without ``_links`` (anywhere in it)."""
-    if isinstance(data, dict):
-        return {k: trim(v) for k, v in data.items() if k != "_links"}
-    if isinstance(data, list):
-        return [trim(v) for v in data]
+    """The server's parsed JSON without ``_links`` (anywhere in it)."""
+    kind = type(data)
+    if kind is dict:
+        return {k: trim(v) if type(v) in _NESTED else v for k, v in data.items() if k != "_links"}
+    if kind is list:
+        return [trim(v) if type(v) in _NESTED else v for v in data]
     return data
 
 
+_NESTED = (dict, list)
+
+
 def content_hash(data: Any) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
+    """A short digest of a JSON value, equal for equal values whatever their key order."""
+    return hashlib.sha256(json_codec.canonical(data)).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from satellite.sealing.batch_format import ndjson_line
 from satellite.sealing.sealer import Sealer
 from satellite.store import CursorKey, OutboxEntry, Store
 from satellite.streams.base import Checkpoint, Record, StreamItem, content_hash
@@ -62,20 +63,22 @@ class BatchWriter:
     def write(self, items: Iterable[StreamItem]) -> WriteResult:
         stored_cursor = self._store.get_cursor(self._key)
         checkpoint = stored_cursor
-        pending: list[dict] = []
+        # each record is encoded once, here: its line sizes the batch and goes into it as is
+        lines: list[bytes] = []
+        keys: list[str] = []  # of the upserts, for ``remember_keys``
         pending_bytes = 0
         records = batches = 0
         counts: dict[str, int] = {}
 
         def flush() -> None:
-            nonlocal pending, pending_bytes, stored_cursor, batches
-            if pending:
-                self._store_batch(pending, stored_cursor, checkpoint)
+            nonlocal lines, keys, pending_bytes, stored_cursor, batches
+            if lines:
+                self._store_batch(lines, keys, stored_cursor, checkpoint)
                 batches += 1
             elif checkpoint != stored_cursor and checkpoint is not None:
                 self._store.save_cursor(self._key, checkpoint)
             stored_cursor = checkpoint
-            pending, pending_bytes = [], 0
+            lines, keys, pending_bytes = [], [], 0
 
         for item in items:
             if self._should_stop():
@@ -84,34 +87,36 @@ class BatchWriter:
                 checkpoint = item.cursor
                 continue
             assert isinstance(item, Record)
-            doc = item.to_json()
-            pending.append(doc)
-            pending_bytes += len(json.dumps(doc, separators=(",", ":")))
+            line = ndjson_line(item.to_json())
+            lines.append(line)
+            if item.op == "upsert":
+                keys.append(item.key)
+            pending_bytes += len(line)
             records += 1
             counts[item.type] = counts.get(item.type, 0) + 1
             if self._on_record is not None:
                 self._on_record(item)
-            if len(pending) >= self._max_records or pending_bytes >= self._max_bytes:
+            if len(lines) >= self._max_records or pending_bytes >= self._max_bytes:
                 flush()
         flush()
         return WriteResult(records, batches, counts)
 
-    def _store_batch(self, docs: list[dict], cursor_from: str | None, cursor_to: str | None) -> None:
+    def _store_batch(self, lines: list[bytes], keys: list[str], cursor_from: str | None, cursor_to: str | None) -> None:
         seq = self._store.next_seq(self._key.integration_id, self._key.stream)
         batch_id = str(uuid.uuid4())
-        body = self._sealer.seal_records(
+        body = self._sealer.seal_lines(
             batch_id=batch_id,
             integration_id=self._key.integration_id,
             service=self._service,
             stream=self._key.stream,
             seq=seq,
-            records=docs,
+            lines=lines,
             cursor_from=_cursor_digest(cursor_from),
             cursor_to=_cursor_digest(cursor_to),
         )
-        entry = OutboxEntry(batch_id, self._key.integration_id, self._key.stream, seq, len(docs), body)
+        entry = OutboxEntry(batch_id, self._key.integration_id, self._key.stream, seq, len(lines), body)
         if self._admit is not None:
             self._admit(len(body))
         advance = (self._key, cursor_to) if cursor_to is not None and cursor_to != cursor_from else None
-        delivered = (self._key, [d["key"] for d in docs if d["op"] == "upsert"]) if self._remember_keys else None
+        delivered = (self._key, keys) if self._remember_keys else None
         self._store.commit_batch(entry, advance, delivered)
