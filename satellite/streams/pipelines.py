@@ -10,6 +10,7 @@ attempts); a running build's timeline is read again with every change until it f
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
 from satellite.ado.client import segment
@@ -22,6 +23,8 @@ from satellite.streams.base import (
     StreamItem,
     content_hash,
     cursor_json,
+    latest_time,
+    parse_time,
     trim,
     upsert,
 )
@@ -124,15 +127,27 @@ class PipelinesStream(SnapshotStream):
 
 
 class PipelineRunsStream(IncrementalStream):
-    """Runs of each YAML pipeline: new runs, and runs not finished last time until they finish."""
+    """Runs of each YAML pipeline: new runs, and runs not finished last time once they change.
+
+    The runs list of a pipeline has no time filter, but a run is a build of the pipeline's
+    definition. So after the first sync, two build queries per project (builds queued, and builds
+    finished, since the last activity seen, less a margin) say which pipelines have anything new,
+    and only those pipelines' runs are read: a sync with nothing new costs two requests per project
+    instead of one per pipeline.
+    """
 
     name = "pipelines.runs"
     record_type = "pipelines.run"
     key_format = "{collectionId}:{runId}"
-    cursor = "highest run id per pipeline + hashes of open runs"
+    cursor = "highest run id per pipeline + hashes of open runs + time of the latest build activity"
     service = "pipelines"
     scope = Scope.PROJECT
     min_version = "6.0"
+
+    # the build queries start this long before the latest activity seen, so that a build that shows
+    # up late (its transaction committed after a later one was read) is still found; builds already
+    # seen in that window are told apart by id
+    MARGIN = timedelta(minutes=10)
 
     def read(self, ctx: StreamContext, parent: dict | None) -> Iterator[StreamItem]:
         state = json.loads(ctx.cursor) if ctx.cursor else {"max": {}, "open": {}}
@@ -140,16 +155,57 @@ class PipelineRunsStream(IncrementalStream):
         pipelines = ctx.listed.get(PipelinesStream.name)
         if pipelines is None:
             pipelines = PipelinesStream().list(ctx, parent)
-        highest, open_runs = dict(state["max"]), {}
-        paths = (f"{segment(parent['id'])}/_apis/pipelines/{p['id']}/runs" for p in pipelines)
-        for pipeline, body in zip(pipelines, ctx.client.get_many(paths, preview=preview)):
+        previous_open = state["open"]
+        activity = state.get("activity")  # none before any run was seen, or in a cursor older than it
+        seen = set(state.get("seen", []))
+        highest: dict[str, int] = dict(state["max"])
+        recent: dict[str, str] = {}  # "q<id>"/"f<id>" (queued/finished) -> time, of builds and runs seen now
+        if not activity or not pipelines:
+            due = pipelines
+        else:
+            active = set()
+            for tag, definition, moment in self._build_activity(ctx, parent, activity):
+                recent[tag] = moment
+                if tag not in seen:
+                    active.add(definition)
+            due = [p for p in pipelines if p["id"] in active or str(p["id"]) not in highest]
+        due_ids = {str(p["id"]) for p in due}
+        # open runs of the pipelines not read this time stay as they were
+        open_runs = {rid: entry for rid, entry in previous_open.items()
+                     if isinstance(entry, list) and entry[0] not in due_ids}
+        paths = (f"{segment(parent['id'])}/_apis/pipelines/{p['id']}/runs" for p in due)
+        for pipeline, body in zip(due, ctx.client.get_many(paths, preview=preview)):
             pid = str(pipeline["id"])
+            highest.setdefault(pid, 0)
             for run in body.get("value", []):
                 rid = str(run["id"])
                 digest = content_hash(trim(run))
                 if run.get("state") != "completed":
-                    open_runs[rid] = digest
-                if run["id"] > state["max"].get(pid, 0) or (rid in state["open"] and state["open"][rid] != digest):
+                    open_runs[rid] = [pid, digest]
+                before = previous_open.get(rid)
+                before_digest = before[1] if isinstance(before, list) else before
+                if run["id"] > state["max"].get(pid, 0) or (before is not None and before_digest != digest):
                     yield upsert(self.record_type, f"{ctx.collection_id}:{rid}", run)
-                highest[pid] = max(highest.get(pid, 0), run["id"])
-        yield cursor_json({"max": highest, "open": open_runs})
+                highest[pid] = max(highest[pid], run["id"])
+                for tag, moment in ((f"q{rid}", run.get("createdDate")), (f"f{rid}", run.get("finishedDate"))):
+                    if moment:
+                        recent[tag] = moment
+        activity = latest_time([activity, *recent.values()])
+        window = parse_time(activity) - self.MARGIN if activity else None
+        seen_now = sorted(tag for tag, moment in recent.items() if window and parse_time(moment) >= window)
+        yield cursor_json({"max": highest, "open": open_runs, "activity": activity, "seen": seen_now})
+
+    def _build_activity(self, ctx: StreamContext, project: dict, since: str) -> Iterator[tuple[str, int, str]]:
+        """(tag, definition id, time) of each build queued, and each finished, since ``since`` less the margin."""
+        base = f"{segment(project['id'])}/_apis/build/builds"
+        start = _iso(parse_time(since) - self.MARGIN)
+        for order, field, mark in (("queueTimeDescending", "queueTime", "q"), ("finishTimeDescending", "finishTime", "f")):
+            params = {"queryOrder": order, "minTime": start}
+            for page in ctx.client.pages_by_token(base, params, page_size=ctx.page_sizes.builds):
+                for build in page:
+                    if build.get(field):
+                        yield f"{mark}{build['id']}", (build.get("definition") or {}).get("id"), build[field]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -76,7 +76,16 @@ def test_second_sync_with_nothing_new_uploads_nothing_and_costs_a_bounded_number
     active = sum(1 for pr in prs if pr["data"]["status"] == "active")
     assert 0 < active < len(prs)
     teams, identities = len(truth["core.team"]), len(truth["core.identity"])
-    pipelines = len(truth["pipelines.pipeline"])
+    # the YAML pipelines of each project; whether any of them has run (then two build queries say
+    # which pipelines have new runs: none) or not (then each one's runs are read again)
+    pipeline_records = receiver.get("/v1/satellite/records", type="pipelines.pipeline", data="1")["records"]
+    run_records = receiver.get("/v1/satellite/records", type="pipelines.run", data="1")["records"]
+    ran = {r["data"]["pipeline"]["id"] for r in run_records}
+    by_project: dict[str, list[int]] = {}
+    for record in pipeline_records:
+        by_project.setdefault(record["data"]["url"].split("/_apis/")[0], []).append(record["data"]["id"])
+    run_reads = sum(2 if set(ids) & ran else len(ids) for ids in by_project.values())
+    assert any(set(ids) & ran for ids in by_project.values())
     expected = (
         2  # version discovery and connectionData
         + projects // 2 + 1  # project pages (page size 2)
@@ -85,7 +94,7 @@ def test_second_sync_with_nothing_new_uploads_nothing_and_costs_a_bounded_number
         + 6 * projects  # repositories, teams, newest PRs, active PRs, work item types, area/iteration trees
         + 2 * projects  # TFVC branches and labels
         + 4 * projects  # build definitions, builds finished since, builds still open, YAML pipelines
-        + pipelines  # the runs of each YAML pipeline
+        + run_reads  # builds queued and finished since the last run seen, per project with YAML pipelines
         + 3 * projects  # release definitions, deployments modified since, releases created since
         + repositories  # one refs page each: the refs did not move, so no pushes or commits are asked for
         + active  # the threads of each open PR
@@ -97,6 +106,43 @@ def test_second_sync_with_nothing_new_uploads_nothing_and_costs_a_bounded_number
     for route, count in sorted(by_route.items()):
         print(f"  {count:3d} {route}")
     assert len(requests) == expected, [r["path"] for r in requests]
+
+
+def test_pipeline_runs_follow_their_builds_while_only_pipelines_with_build_activity_are_read(tmp_path, receiver, key_files, env):
+    """After the first sync, a pipeline's runs are read only when a build of it was queued or
+    finished since: runs that finish in between arrive finished, new runs arrive, every stored run
+    agrees with the server's single-run route, and a sync with nothing new reads no runs at all."""
+    import base64
+
+    import httpx
+
+    world = generate_world(seed=9, scale="tiny")  # two YAML pipelines with a run still going
+    auth = {"Authorization": "Basic " + base64.b64encode(f":{PAT}".encode()).decode()}
+
+    def runs_read() -> set[str]:
+        return {m.group(1) for r in simulator_requests(simulator) if (m := re.search(r"/_apis/pipelines/(\d+)/runs$", r["path"]))}
+
+    with simulator_server(world) as simulator:
+        config = load_config(write_config(tmp_path, ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url, key_files=key_files), env=env)
+        assert sync(config).ok
+        first = {r["key"]: r["data"] for r in receiver.get("/v1/satellite/records", type="pipelines.run", data="1")["records"]}
+        world.advance(6)
+        httpx.delete(f"{simulator.url}/_sim/requests")
+        assert sync(config).ok
+        read = runs_read()
+        runs = {r["key"]: r["data"] for r in receiver.get("/v1/satellite/records", type="pipelines.run", data="1")["records"]}
+        finished = [k for k, data in first.items() if data["state"] != "completed" and runs[k]["state"] == "completed"]
+        new = set(runs) - set(first)
+        assert finished and new  # the world moved both ways, or this test proves nothing
+        assert {str(runs[k]["pipeline"]["id"]) for k in [*finished, *new]} <= read
+        with httpx.Client(headers=auth) as http:
+            for key, data in runs.items():
+                served = http.get(data["url"], params={"api-version": "7.0"}).raise_for_status().json()
+                assert (data["state"], data.get("result")) == (served["state"], served.get("result")), key
+        httpx.delete(f"{simulator.url}/_sim/requests")
+        quiet = sync(config)
+        assert quiet.ok and runs_read() == set()
+    assert set(runs) == set(world.truth()["pipelines.run"])
 
 
 def test_after_the_server_moves_exactly_what_changed_arrives(tmp_path, receiver, key_files, env):
