@@ -77,7 +77,11 @@ class Agent:
             self._scheduler.start()
             log.info("agent_started", satellite=config.satellite.id, integrations=len(config.integrations),
                      jobs=len(self._scheduler.get_jobs()), shard=f"{self._shard.index}/{self._shard.count}")
-            self.stop.wait()
+            # Wake now and then: Python runs signal handlers in the main thread only, and a SIGTERM the
+            # kernel hands to another thread does not interrupt a wait without a timeout here, so the
+            # handler could wait until something else woke this thread (seen: >40 s, in a test).
+            while not self.stop.wait(timeout=0.2):
+                pass
             return self._shut_down(delivery, uploader)
         finally:
             if endpoint is not None:

@@ -131,3 +131,33 @@ def test_sigterm_during_a_backfill_exits_zero_in_time_and_the_next_start_resumes
     for record_type in ("git.commit", "wit.work_item_revision", "tfvc.changeset"):
         counts[record_type] = len(receiver.keys_of(record_type))
     assert counts["git.commit"] == len(world.truth()["git.commit"])
+
+
+def _tgkill(pid: int, tid: int, signum: int) -> None:
+    """Send a signal to one thread of a process (what the kernel may do with a process-wide one)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(234, pid, tid, signum) != 0:  # SYS_tgkill on x86-64
+        raise OSError(ctypes.get_errno(), "tgkill")
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the tgkill syscall number is x86-64's")
+def test_sigterm_delivered_to_a_worker_thread_still_stops_the_agent(tmp_path, receiver, key_files, env):
+    """The kernel hands a process-directed signal to any thread; Python runs the handler in the main
+    thread only, so the main thread must not sleep through it."""
+    world = generate_world(seed=9, scale="tiny")
+    with serve_in_thread(create_app(world, pats={PAT: frozenset({"full"})})) as simulator:
+        config = agent_config(tmp_path, simulator.url, receiver.url, key_files, interval="1h")
+        agent = AgentProcess(config, env, tmp_path / "agent.log")
+        try:
+            wait_for(lambda: any(e["event"] == "job_finished" for e in agent.events()), 60, "the first jobs to finish")
+            pid = agent.process.pid
+            workers = [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
+            assert workers  # scheduler, delivery, HTTP endpoint ...
+            _tgkill(pid, workers[-1], signal.SIGTERM)
+            wait_for(lambda: agent.process.poll() is not None, 15, "the agent to stop")
+        finally:
+            code = agent.stop()
+    assert code == 0
+    assert any(e["event"] == "shutdown_requested" for e in agent.events())
