@@ -65,12 +65,18 @@ def utc_now() -> str:
 
 
 def trim(data: Any) -> Any:
-    """The server's parsed JSON without ``_links`` (anywhere in it)."""
+    """The server's parsed JSON without ``_links`` (anywhere in it), removed in place: a parsed
+    response belongs to the stream reading it, and nothing reads ``_links``."""
     kind = type(data)
     if kind is dict:
-        return {k: trim(v) if type(v) in _NESTED else v for k, v in data.items() if k != "_links"}
-    if kind is list:
-        return [trim(v) if type(v) in _NESTED else v for v in data]
+        data.pop("_links", None)
+        for value in data.values():
+            if type(value) in _NESTED:
+                trim(value)
+    elif kind is list:
+        for value in data:
+            if type(value) in _NESTED:
+                trim(value)
     return data
 
 

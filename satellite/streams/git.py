@@ -217,42 +217,61 @@ class PullRequestsStream(IncrementalStream):
     def _path(project: dict, pr: dict) -> str:
         return f"{segment(project['id'])}/_apis/git/repositories/{segment(pr['repository']['id'])}/pullRequests/{pr['pullRequestId']}"
 
+    # PRs whose threads, iterations and links are read and held at a time
+    CHUNK = 100
+
     def read(self, ctx: StreamContext, parent: dict | None) -> Iterator[StreamItem]:
+        """Page by page, so memory stays flat however many PRs a backfill meets; the cursor moves
+        once, at the end (a restart reads the project's PRs again)."""
         state = json.loads(ctx.cursor) if ctx.cursor else {"max_id": 0, "open": {}}
         base = f"{segment(parent['id'])}/_apis/git/pullrequests"
-        due: dict[int, dict] = {}
+        max_before, open_before = state["max_id"], state["open"]
+        open_now: dict[str, dict] = {}
+        seen: set[int] = set()
+
+        def handle(prs: list[dict]) -> Iterator[Record]:
+            prs = [trim(pr) for pr in prs if pr["pullRequestId"] not in seen]
+            seen.update(pr["pullRequestId"] for pr in prs)
+            for start in range(0, len(prs), self.CHUNK):
+                chunk = prs[start:start + self.CHUNK]
+                yield from self._chunk(ctx, parent, {pr["pullRequestId"]: pr for pr in chunk}, open_before, open_now)
+
+        # created since the last run: newest first, until the highest id delivered
         for page in ctx.client.pages_by_offset(base, {"searchCriteria.status": "all"}, page_size=ctx.page_sizes.pull_requests):
-            due.update((pr["pullRequestId"], pr) for pr in page if pr["pullRequestId"] > state["max_id"])
-            if any(pr["pullRequestId"] <= state["max_id"] for pr in page):
+            yield from handle([pr for pr in page if pr["pullRequestId"] > max_before])
+            if any(pr["pullRequestId"] <= max_before for pr in page):
                 break
         for page in ctx.client.pages_by_offset(base, {"searchCriteria.status": "active"}, page_size=ctx.page_sizes.pull_requests):
-            due.update((pr["pullRequestId"], pr) for pr in page)
-        closed = sorted(set(map(int, state["open"])) - set(due))  # active last run, not now: read each once more
-        paths = (f"{segment(parent['id'])}/_apis/git/repositories/{segment(state['open'][str(i)]['repo'])}/pullrequests/{i}"
+            yield from handle(page)
+        closed = sorted(set(map(int, open_before)) - seen)  # active last run, not now: read each once more
+        paths = (f"{segment(parent['id'])}/_apis/git/repositories/{segment(open_before[str(i)]['repo'])}/pullrequests/{i}"
                  for i in closed)
-        for pr_id, pr in zip(closed, ctx.client.get_many(paths, missing_ok=True)):
-            if pr is not None:  # None: the repository or the PR is gone
-                due[pr_id] = pr
-        open_now: dict[str, dict] = {}
-        max_id = max([state["max_id"], *due])
-        order = sorted(due)
-        paths = {pr_id: self._path(parent, due[pr_id]) for pr_id in order}
-        threads = dict(zip(order, ctx.client.get_many(f"{paths[i]}/threads" for i in order)))
+        yield from handle([pr for pr in ctx.client.get_many(paths, missing_ok=True) if pr is not None])  # None: gone
+        yield cursor_json({"max_id": max([max_before, *seen]), "open": open_now})
+
+    def _chunk(self, ctx: StreamContext, project: dict, prs: dict[int, dict], open_before: dict, open_now: dict) -> Iterator[Record]:
+        """The records of those of some PRs that changed; notes the open ones in ``open_now``."""
+        hashes = {pr_id: content_hash(pr) for pr_id, pr in prs.items()}
+        # iterations and links come with a change of the PR itself (a push, a vote, a status change);
+        # they are asked for with the threads, in one go, so the connections stay busy
+        itself = {pr_id for pr_id in prs if open_before.get(str(pr_id), {}).get("pr") != hashes[pr_id]}
+        wanted = [(pr_id, part) for pr_id in prs for part in ("threads", "iterations", "workitems")
+                  if part == "threads" or pr_id in itself]
+        bodies = ctx.client.get_many(f"{self._path(project, prs[pr_id])}/{part}" for pr_id, part in wanted)
+        parts: dict[tuple[int, str], dict] = dict(zip(wanted, bodies))
+        threads = {pr_id: parts[(pr_id, "threads")] for pr_id in prs}
+        iterations = {pr_id: parts[(pr_id, "iterations")] for pr_id in itself}
+        links = {pr_id: parts[(pr_id, "workitems")] for pr_id in itself}
         changed: list[int] = []
-        for pr_id in order:
-            pr, before = due[pr_id], state["open"].get(str(pr_id), {})
-            pr_hash = content_hash(trim(pr))
+        for pr_id, pr in prs.items():
+            before = open_before.get(str(pr_id), {})
             threads_hash = content_hash(trim(threads[pr_id].get("value", [])))
             if pr.get("status") == "active":
-                open_now[str(pr_id)] = {"repo": pr["repository"]["id"], "pr": pr_hash, "threads": threads_hash}
-            if before.get("pr") != pr_hash or before.get("threads") != threads_hash:
+                open_now[str(pr_id)] = {"repo": pr["repository"]["id"], "pr": hashes[pr_id], "threads": threads_hash}
+            if pr_id in itself or before.get("threads") != threads_hash:
                 changed.append(pr_id)  # an open PR where nothing happened cost one request: its threads
-        # iterations and links come with a change of the PR itself (a push, a vote, a status change)
-        itself = [i for i in changed if state["open"].get(str(i), {}).get("pr") != content_hash(trim(due[i]))]
-        iterations = dict(zip(itself, ctx.client.get_many(f"{paths[i]}/iterations" for i in itself)))
-        links = dict(zip(itself, ctx.client.get_many(f"{paths[i]}/workitems" for i in itself)))
         for pr_id in changed:
-            pr = due[pr_id]
+            pr = prs[pr_id]
             key = f"{pr['repository']['id']}:{pr_id}"
             yield upsert(self.record_type, key, pr)
             for reviewer in pr.get("reviewers", []):
@@ -263,5 +282,4 @@ class PullRequestsStream(IncrementalStream):
                 yield upsert("git.pull_request_iteration", f"{key}:{iteration['id']}", iteration)
             for link in links.get(pr_id, {}).get("value", []):
                 yield upsert("git.pull_request_work_item", f"{key}:{link['id']}", link)
-        yield cursor_json({"max_id": max_id, "open": open_now})
 
