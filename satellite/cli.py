@@ -13,6 +13,7 @@ from pathlib import Path
 from satellite import __version__
 from satellite.errors import ConfigError, SatelliteError
 from satellite.log import configure_logging, redact_text
+from satellite.malloc_tuning import tune_malloc
 
 __all__ = ["main"]
 
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_malloc()
     args = build_parser().parse_args(argv)
     json_output = {"auto": None, "json": True, "console": False}[args.log_format]
     level = args.log_level or ("warning" if args.command in ("demo", "check") else "info")
