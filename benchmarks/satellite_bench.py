@@ -879,6 +879,8 @@ def main(argv: list[str] | None = None) -> int:
             if sim is not simulator:
                 sim.stop()
                 services.remove(sim)
+        if scale == "small":
+            quiet_small = quiet
         report = render(scale, latency, minimum, runs, quiet, quiet_small, memory, sealed, time.perf_counter() - started_all)
     finally:
         for service in reversed(services):
