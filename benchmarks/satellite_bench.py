@@ -633,7 +633,8 @@ def no_change_run(simulator: Service, config: Path, concurrency: int) -> dict:
     return {
         "wall": outcome["wall"], "records": outcome["records"], "requests": requests_log.total,
         "logged": len(requests_log.entries), "ok": outcome["ok"], "errors": outcome["errors"],
-        "owners": {scope: len(ids) for scope, ids in owners.items()}, "per": counts,
+        "owners": {**{scope: len(ids) for scope, ids in owners.items()},
+                   "pipeline": len(truth.get("pipelines.pipeline", {}).get("keys", []))}, "per": counts,
         "routes": {scope: dict(counter.most_common()) for scope, counter in routes.items()},
     }
 
