@@ -153,25 +153,33 @@ class WorkItemCommentsStream(IncrementalStream):
         params = {"includeDiscussionChangesOnly": "true", "includeDeleted": "true", "fields": "System.Id,System.TeamProject",
                   "$maxPageSize": ctx.page_sizes.work_item_revisions}
         tokens: list[str] = []  # the token after each batch
-        last_change: dict[int, tuple[int, str]] = {}  # work item id -> (batch of its last change, project)
+        # work item id -> batch of its last change << 16 | its project's index: one int per item,
+        # since a backfill of a big collection holds hundreds of thousands of them
+        last_change: dict[int, int] = {}
+        projects: dict[str, int] = {}
         for values, token in reporting_batches(ctx, "_apis/wit/reporting/workitemrevisions", params):
             for revision in values:
                 # fields were asked for: a revision without them is the server's error, not "no discussion"
                 project = revision["fields"].get("System.TeamProject")
                 if project:
-                    last_change[revision["id"]] = (len(tokens), project)
+                    last_change[revision["id"]] = len(tokens) << 16 | projects.setdefault(project, len(projects))
             tokens.append(token)
-        order = sorted(last_change, key=lambda i: (last_change[i][0], i))
-        paths = [f"{segment(last_change[i][1])}/_apis/wit/workItems/{i}/comments" for i in order]
-        first_pages = ctx.client.get_many(paths, {"includeDeleted": "true", "$top": self.PAGE}, preview=True, missing_ok=True)
+        names = sorted(projects, key=projects.__getitem__)
+        order = sorted(last_change, key=lambda i: (last_change[i] >> 16) << 32 | i)
+
+        def path(work_item_id: int) -> str:
+            return f"{segment(names[last_change[work_item_id] & 0xFFFF])}/_apis/wit/workItems/{work_item_id}/comments"
+
+        first_pages = ctx.client.get_many(map(path, order), {"includeDeleted": "true", "$top": self.PAGE}, preview=True,
+                                          missing_ok=True)
         read = 0  # batches whose items are all read
-        for work_item_id, path, body in zip(order, paths, first_pages):
-            batch = last_change[work_item_id][0]
+        for work_item_id, body in zip(order, first_pages):
+            batch = last_change[work_item_id] >> 16
             if batch > read:
                 yield cursor_json({"token": tokens[batch - 1]})
                 read = batch
             if body is not None:  # None: the work item was deleted
-                yield from self._comments(ctx, path, work_item_id, body)
+                yield from self._comments(ctx, path(work_item_id), work_item_id, body)
         if tokens:
             yield cursor_json({"token": tokens[-1]})
 
