@@ -136,8 +136,8 @@ finally:
 
 
 def start_receiver(work: Path, keys) -> Service:
-    """The reference receiver in its own process (what ``satellite receiver`` serves, built here:
-    that command's ``--satellite-key FILE`` fails, see docs/benchmarks.md)."""
+    """The reference receiver in its own process (what ``satellite receiver`` serves, built here so
+    the benchmark needs no API key file or key registry on disk)."""
     process = subprocess.Popen(
         [sys.executable, "-c", RECEIVER, str(work / "receiver"), API_KEY, keys.recipient_key_id, str(keys.recipient_private),
          keys.signer_key_id, str(keys.signing_public)],

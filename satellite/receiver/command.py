@@ -25,7 +25,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-key-file", type=Path, help=f"file holding the accepted API key (default: ${API_KEY_ENV})")
     parser.add_argument("--recipient-key", action="append", default=[], metavar="[ID=]FILE",
                         help="X25519 private key PEM; the id defaults to its fingerprint (repeatable, for rotation)")
-    parser.add_argument("--satellite-key", action="append", default=[], metavar="FILE|DIR",
+    parser.add_argument("--satellite-key", action="append", default=[], type=Path, metavar="FILE|DIR",
                         help="registered satellite Ed25519 public key PEM, or a directory of *.pub (repeatable)")
     parser.add_argument("--max-batch-bytes", type=int, default=64 * 1024 * 1024)
 

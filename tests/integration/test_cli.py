@@ -130,3 +130,32 @@ def test_simulator_serves_and_advances_from_the_command_line():
     created = counts(advanced.stdout)
     assert created["commits"] > 0
     assert counts(after.stdout)["git.commit"] == counts(before.stdout)["git.commit"] + created["commits"]
+
+
+@pytest.mark.parametrize("as_directory", [False, True])
+def test_receiver_starts_from_the_command_line_with_key_files(tmp_path, key_files, as_directory):
+    """``satellite receiver --satellite-key FILE|DIR`` loads the keys and listens (it used to crash on a FILE)."""
+    import httpx
+
+    satellite_key = key_files.signing_public
+    if as_directory:  # a directory of registered satellites' keys
+        satellite_key = tmp_path / "satellites"
+        satellite_key.mkdir()
+        (satellite_key / "one.pub").write_bytes(key_files.signing_public.read_bytes())
+    api_key = tmp_path / "api_key"
+    api_key.write_text("CANARY-RECEIVER-KEY-123\n")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "satellite", "receiver", "--port", "0", "--data-dir", str(tmp_path / "data"),
+         "--api-key-file", str(api_key), "--recipient-key", str(key_files.recipient_private),
+         "--satellite-key", str(satellite_key)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()  # blocks until the server is listening (or it exited)
+        assert line.startswith("receiver: listening on http://127.0.0.1:"), (line, server.wait(timeout=30), server.stderr.read())
+        url = line.rsplit(" ", 1)[1].strip()
+        assert httpx.get(f"{url}/v1/satellite/stats", headers={"Authorization": "Bearer CANARY-RECEIVER-KEY-123"}).status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        server.stdout.close()
+        server.stderr.close()
