@@ -4,6 +4,7 @@
     python benchmarks/satellite_bench.py --quick         # smoke run: small, concurrency 8; prints only (unless --out)
     python benchmarks/satellite_bench.py --large         # also the peak memory of a sync of the large world
     python benchmarks/satellite_bench.py --out FILE      # where the Markdown report goes
+    python benchmarks/satellite_bench.py --memory-only --large   # peak RSS at small, medium, large only; prints
 
 1. Backfill of a simulated collection (``satellite simulator`` in its own process, a fixed injected
    latency per request, no jitter) at several ``limits.concurrency``: wall time, requests (counted
@@ -821,7 +822,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: small scale, concurrency 8, no file unless --out")
     parser.add_argument("--large", action="store_true", help="also the peak memory of a sync of the large world")
     parser.add_argument("--out", type=Path, default=None, help="Markdown report (default docs/benchmarks.md; none with --quick)")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only the peak memory of sync --once (small, medium, large with --large); prints, writes nothing")
     args = parser.parse_args(argv)
+    if args.memory_only:
+        return memory_only(["small"] if args.quick else ["small", "medium"] + (["large"] if args.large else []))
     out = args.out if args.out is not None else (None if args.quick else ROOT / "docs" / "benchmarks.md")
     scale = "small" if args.quick else "medium"
     concurrencies = (8,) if args.quick else CONCURRENCIES
@@ -894,6 +899,36 @@ def main(argv: list[str] | None = None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
         print(f"written to {out}")
+    return 0
+
+
+def memory_only(scales: list[str]) -> int:
+    """Section 3 alone, printed: the peak RSS of ``sync --once`` at each scale and the growth ratios."""
+    from satellite.sealing.keys import generate_key_files
+
+    print(f"machine: {machine()}", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="satellite-bench-"))
+    services: list[Service] = []
+    try:
+        keys = generate_key_files(work / "keys")
+        receiver = start_receiver(work, keys)
+        services.append(receiver)
+        previous = None
+        for scale in scales:
+            simulator = start_simulator(scale, 0)
+            services.append(simulator)
+            m = peak_memory(work, simulator, receiver, keys, scale)
+            simulator.stop()
+            services.remove(simulator)
+            ratio = f", {m['peak_mib'] / previous['peak_mib']:.2f}x the RSS of {previous['scale']} for " \
+                    f"{m['records'] / max(previous['records'], 1):.0f}x the records" if previous else ""
+            print(f"{scale}: peak RSS {m['peak_mib']:.0f} MiB, {m['records']:,} records, {m['wall']:.0f} s, exit {m['exit']}{ratio}",
+                  flush=True)
+            previous = m
+    finally:
+        for service in reversed(services):
+            service.stop()
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
