@@ -40,7 +40,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -412,7 +412,6 @@ def minimum_requests(world, max_version: str) -> dict:
     truth = world.truth(max_version)
     projects = list(world.projects)
     project_of_repo = {r.id: r.project_id for r in world.repositories}
-    per_project: dict[str, Counter] = defaultdict(Counter)
     minimum: Counter = Counter()
     minimum["core (api-version, connectionData)"] = 2
     minimum["core.projects"] = _token_pages(len(projects), MAX_PAGE["projects"])
