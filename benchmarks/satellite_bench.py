@@ -26,6 +26,7 @@ every process started here is stopped at the end. Needs only the repository (no 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import multiprocessing
@@ -43,6 +44,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Iterator
 
 import httpx
 
@@ -824,23 +826,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-only", action="store_true",
                         help="only the peak memory of sync --once (small, medium, large with --large); prints, writes nothing")
     args = parser.parse_args(argv)
+    scales = ["small"] if args.quick else ["small", "medium"] + (["large"] if args.large else [])  # of peak memory
     if args.memory_only:
-        return memory_only(["small"] if args.quick else ["small", "medium"] + (["large"] if args.large else []))
+        return memory_only(scales)
     out = args.out if args.out is not None else (None if args.quick else ROOT / "docs" / "benchmarks.md")
     scale = "small" if args.quick else "medium"
     concurrencies = (8,) if args.quick else CONCURRENCIES
     latency = LATENCY_MS / 1000
-    from satellite.sealing.keys import generate_key_files
-
-    report: list[str] = []
     started_all = time.perf_counter()
-    print(f"machine: {machine()}", flush=True)
-    work = Path(tempfile.mkdtemp(prefix="satellite-bench-"))
-    services: list[Service] = []
-    try:
-        keys = generate_key_files(work / "keys")
-        receiver = start_receiver(work, keys)
-        services.append(receiver)
+    with workspace() as (work, keys, receiver, services):
         print(f"minimum requests of the {scale} world (child process) ...", flush=True)
         minimum = compute_minimum(scale)
         print(f"  minimum {minimum['total']} requests, longest chain {minimum['chain']} ({minimum['chain_what']})", flush=True)
@@ -866,7 +860,6 @@ def main(argv: list[str] | None = None) -> int:
         sealed = sealing(sample_records(simulator.url, 2000 if args.quick else 5000), keys)
         memory: list[dict] = []
         quiet_small = None
-        scales = ["small"] if args.quick else ["small", "medium"] + (["large"] if args.large else [])
         for memory_scale in scales:
             print(f"peak memory of sync --once, {memory_scale} ...", flush=True)
             if memory_scale == scale:
@@ -887,10 +880,6 @@ def main(argv: list[str] | None = None) -> int:
         if scale == "small":
             quiet_small = quiet
         report = render(scale, latency, minimum, runs, quiet, quiet_small, memory, sealed, time.perf_counter() - started_all)
-    finally:
-        for service in reversed(services):
-            service.stop()
-        shutil.rmtree(work, ignore_errors=True)
     text = "\n".join(report) + "\n"
     print()
     print(text)
@@ -901,8 +890,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def memory_only(scales: list[str]) -> int:
-    """Section 3 alone, printed: the peak RSS of ``sync --once`` at each scale and the growth ratios."""
+@contextlib.contextmanager
+def workspace() -> Iterator[tuple[Path, Any, Service, list[Service]]]:
+    """A temporary directory with fresh keys and a running receiver: (directory, keys, receiver,
+    services). Every service in ``services`` is stopped at the end and the directory removed."""
     from satellite.sealing.keys import generate_key_files
 
     print(f"machine: {machine()}", flush=True)
@@ -912,6 +903,16 @@ def memory_only(scales: list[str]) -> int:
         keys = generate_key_files(work / "keys")
         receiver = start_receiver(work, keys)
         services.append(receiver)
+        yield work, keys, receiver, services
+    finally:
+        for service in reversed(services):
+            service.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def memory_only(scales: list[str]) -> int:
+    """Section 3 alone, printed: the peak RSS of ``sync --once`` at each scale and the growth ratios."""
+    with workspace() as (work, keys, receiver, services):
         previous = None
         for scale in scales:
             simulator = start_simulator(scale, 0)
@@ -924,10 +925,6 @@ def memory_only(scales: list[str]) -> int:
             print(f"{scale}: peak RSS {m['peak_mib']:.0f} MiB, {m['records']:,} records, {m['wall']:.0f} s, exit {m['exit']}{ratio}",
                   flush=True)
             previous = m
-    finally:
-        for service in reversed(services):
-            service.stop()
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
@@ -964,7 +961,7 @@ def render(scale: str, latency: float, minimum: dict, runs: list[Backfill], quie
         ["requests within 1.1x of the minimum number of pages",
          f"{max(run.requests for run in runs):,} / {minimum['total']:,} = {page_ratio:.2f}x", verdict(page_ratio <= 1.1)],
         ["no-change sync: O(1) requests per repository or project",
-         f"medium: per repository {spread(per['repository'])}, per project {spread(per['project'])}"
+         f"{scale}: per repository {spread(per['repository'])}, per project {spread(per['project'])}"
          + (f" (small: {spread(small_per['repository'])}, {spread(small_per['project'])})" if small_per else "")
          + f"; per YAML pipeline {sum(per['pipeline'])}; plus 1 per open pull request ({len(per['pull request'])})",
          verdict(fixed) + " for repositories and projects; **not met** for open pull requests, whose threads have no"
