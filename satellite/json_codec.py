@@ -2,10 +2,12 @@
 
 The satellite parses every server response and encodes every record it collects; with the
 standard ``json`` module those two steps were most of its CPU in a backfill. orjson does both
-several times faster. It refuses a few things the standard module accepts (integers beyond
-64 bits, ``NaN``/``Infinity``, non-string keys), so those inputs fall back to ``json``: the
-output is the same compact UTF-8 either way. One difference stays: orjson reads an integer
-beyond 64 bits as a float. Azure DevOps sends none (its ids, counts and sizes are 32 or 64 bit).
+several times faster. Where it refuses what the standard module accepts (writing integers
+beyond 64 bits or non-string keys; reading ``NaN``/``Infinity``, a byte order mark, UTF-16),
+the standard module does the job: the output is the same compact UTF-8 either way. Two
+differences stay: a non-finite float is written as ``null`` (``NaN`` is not JSON, and the
+receiver's parser may refuse it), and an integer beyond 64 bits is read as a float (Azure DevOps
+sends none: its ids, counts and sizes are 32 or 64 bit).
 """
 
 from __future__ import annotations
@@ -41,6 +43,5 @@ def loads(data: bytes | str) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        # orjson refuses NaN/Infinity, byte order marks and UTF-16 the standard module takes;
-        # re-parse there, which also gives the familiar error message for real garbage.
+        # re-parse with the standard module, which also gives the familiar message for real garbage
         return json.loads(data)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
@@ -42,21 +42,9 @@ class Sealer:
     def signer_key_id(self) -> str:
         return public_key_id(self.signer.public_key())
 
-    def seal_records(
-        self,
-        *,
-        batch_id: str,
-        integration_id: str,
-        service: str,
-        stream: str,
-        seq: int,
-        records: Sequence[dict],
-        cursor_from: str | None,
-        cursor_to: str | None,
-    ) -> bytes:
-        return self.seal_lines(batch_id=batch_id, integration_id=integration_id, service=service, stream=stream,
-                               seq=seq, lines=[ndjson_line(r) for r in records], cursor_from=cursor_from,
-                               cursor_to=cursor_to)
+    def seal_records(self, *, records: Sequence[dict], **batch: Any) -> bytes:
+        """Seal records; ``batch`` is the rest of ``seal_lines``' arguments."""
+        return self.seal_lines(lines=[ndjson_line(r) for r in records], **batch)
 
     def seal_lines(
         self,
