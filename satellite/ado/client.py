@@ -18,18 +18,17 @@ import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import quote
 
 import httpx
 import structlog
 
-from satellite import __version__
 from satellite.ado.paging import iter_token_pages, iter_top_skip_pages
 from satellite.ado.responses import TransientAdoError, decode_response, is_retryable
 from satellite.ado.versions import ApiVersion, parse_out_of_range, pick_version
-from satellite.errors import AdoError, AdoNotFoundError, AdoResponseError, AdoTransportError, AdoVersionError
+from satellite.http_clients import TlsOptions, build_http_client
+from satellite.errors import AdoNotFoundError, AdoResponseError, AdoTransportError, AdoVersionError
 from satellite.metrics import ADO_REQUESTS, ADO_THROTTLE_WAIT
 from satellite.retrying import RetryPolicy
 from satellite.secret import Secret
@@ -60,19 +59,6 @@ class CollectionTarget:
 
     url: str
     name: str
-
-
-@dataclass(frozen=True, slots=True)
-class TlsOptions:
-    verify: bool = True
-    ca_bundle: Path | None = None
-
-    def httpx_verify(self) -> ssl.SSLContext | bool:
-        if not self.verify:
-            return False
-        if self.ca_bundle is not None:
-            return ssl.create_default_context(cafile=str(self.ca_bundle))
-        return True
 
 
 def _describe_transport_error(exc: httpx.TransportError, url: str) -> tuple[str, bool]:
@@ -111,21 +97,14 @@ class AdoClient:
         self._retry = retry
         token = base64.b64encode(f":{pat.reveal()}".encode()).decode()
         Secret(token)  # registers the encoded form with the log redactor too
-        self._http = httpx.Client(
-            base_url=target.url.rstrip("/") + "/",
-            headers={
-                "Authorization": f"Basic {token}",
-                "X-TFS-FedAuthRedirect": "Suppress",
-                "Accept": "application/json",
-                "User-Agent": f"sei-satellite/{__version__}",
-            },
-            verify=tls.httpx_verify(),
+        self._http = build_http_client(
+            tls,
             proxy=proxy,
-            trust_env=proxy is None,
             timeout=timeout,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            base_url=target.url,
+            headers={"Authorization": f"Basic {token}", "X-TFS-FedAuthRedirect": "Suppress", "Accept": "application/json"},
+            max_connections=max_connections,
             transport=transport,
-            follow_redirects=False,
         )
         self._version: ApiVersion | None = None
         self._collection_id: str | None = None

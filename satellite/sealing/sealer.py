@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from satellite.sealing.batch_format import BatchHeader, compress_lines, ndjson_line, seal
 from satellite.sealing.keys import load_ed25519_private, load_x25519_public, public_key_id
-from satellite.streams.base import utc_now
+from satellite.clock import utc_now
 
 __all__ = ["Sealer", "SCHEMA_VERSION"]
 
