@@ -25,7 +25,6 @@ RUN python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.tom
  && /opt/satellite/bin/pip install -q -r /tmp/requirements.txt
 # Then the source: a wheel built without network, installed without touching the dependencies.
 COPY README.md ./
-COPY config/demo.yml config/demo.yml
 COPY satellite satellite
 RUN /opt/build/bin/python -m pip wheel -q --no-deps --no-build-isolation -w /tmp/wheels . \
  && /opt/satellite/bin/pip install -q --no-deps --no-compile /tmp/wheels/*.whl \

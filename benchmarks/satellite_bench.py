@@ -121,10 +121,10 @@ def start_simulator(scale: str, latency_ms: float) -> Service:
 RECEIVER = """\
 import sys
 from pathlib import Path
-from satellite.receiver import ReceiverKeys, ReceiverStorage, create_receiver_app
+from standins.sei_receiver import ReceiverKeys, ReceiverStorage, create_receiver_app
 from satellite.sealing.keys import load_ed25519_public, load_x25519_private
 from satellite.secret import Secret
-from satellite.servers import serve_forever
+from standins.loopback import serve_forever
 data, api_key, key_id, recipient, signer_id, signer = sys.argv[1:]
 keys = ReceiverKeys(api_keys=(Secret(api_key),),
                     recipients={key_id: load_x25519_private(Path(recipient).read_bytes())},
@@ -407,9 +407,9 @@ def _reporting_batches(positions: int, wanted, page: int, scan: int = 50_000) ->
 
 def minimum_requests(world, max_version: str) -> dict:
     """Per stream the fewest requests a full read needs, and the longest chain of dependent requests."""
-    from satellite.simulator.builds import NOT_STARTED
-    from satellite.simulator.generate import MAIN
-    from satellite.simulator.work_item_history import Change
+    from standins.ado_simulator.world.pipelines.builds import NOT_STARTED
+    from standins.ado_simulator.world.generate import MAIN
+    from standins.ado_simulator.world.boards.work_item_history import Change
 
     truth = world.truth(max_version)
     projects = list(world.projects)
@@ -500,8 +500,8 @@ def minimum_requests(world, max_version: str) -> dict:
 
 
 def _minimum_worker(scale: str, results) -> None:
-    from satellite.simulator.profiles import PROFILES
-    from satellite.simulator.world import generate_world
+    from standins.ado_simulator.wire.profiles import PROFILES
+    from standins.ado_simulator.world.world import generate_world
 
     results.put(minimum_requests(generate_world(SEED, scale), PROFILES[PROFILE].max_version))
 

@@ -33,7 +33,7 @@ def generation(scale: str) -> tuple[float, float]:
     """(seconds, peak RSS in MiB) of generating ``scale`` in a fresh process."""
     code = (
         "import resource, time\n"
-        "from satellite.simulator.world import generate_world\n"
+        "from standins.ado_simulator.world.world import generate_world\n"
         "started = time.perf_counter()\n"
         f"generate_world(7, {scale!r})\n"
         "print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
@@ -126,7 +126,7 @@ def client_process(port: int, paths: list[str], connections: int, seconds: float
 
 
 def sample_paths() -> list[str]:
-    from satellite.simulator.world import generate_world
+    from standins.ado_simulator.world.world import generate_world
 
     world = generate_world(7, SCALE)
     project = world.projects[0]

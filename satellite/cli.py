@@ -108,22 +108,36 @@ def _outbox(args: argparse.Namespace) -> int:
     return retry_outbox(config, args.batch_ids, args.all)
 
 
-def _simulator(args: argparse.Namespace) -> int:
-    from satellite.simulator import command
+# The stand-ins (standins/: simulator, receiver, demo) are not part of the agent: their modules and
+# server dependencies are imported only when one of these commands runs.
+STANDIN_EXTRA_HINT = "install the stand-ins with: pip install 'sei-satellite[standins]'"
 
-    return command.run(args)
+
+def _load_standin(module: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("standins", "starlette", "uvicorn", "httptools"):
+            raise StandinsMissing(f"this command needs the stand-ins, which are not installed ({exc.name}): {STANDIN_EXTRA_HINT}") from None
+        raise
+
+
+class StandinsMissing(Exception):
+    """A stand-in command ran where the ``standins`` extra is not installed."""
+
+
+def _simulator(args: argparse.Namespace) -> int:
+    return _load_standin("standins.ado_simulator.command").main(args.standin_args)
 
 
 def _receiver(args: argparse.Namespace) -> int:
-    from satellite.receiver import command
-
-    return command.run(args)
+    return _load_standin("standins.sei_receiver.command").main(args.standin_args)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from satellite.demo import run_demo
-
-    return run_demo(scale=args.scale, seed=args.seed, profile=args.profile)
+    return _load_standin("standins.demo").run_demo(scale=args.scale, seed=args.seed, profile=args.profile)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,17 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     outbox_retry.add_argument("--all", action="store_true", help="every dead letter")
     outbox_retry.set_defaults(handler=_outbox)
 
-    simulator = commands.add_parser("simulator", help="run the Azure DevOps Server simulator")
-    from satellite.simulator import command as simulator_command
-
-    simulator_command.configure_parser(simulator)
-    simulator.set_defaults(handler=_simulator)
-
-    receiver = commands.add_parser("receiver", help="run the reference SEI receiver")
-    from satellite.receiver import command as receiver_command
-
-    receiver_command.configure_parser(receiver)
-    receiver.set_defaults(handler=_receiver)
+    # stand-ins: their own parsers read the rest of the command line (``satellite simulator --help``)
+    simulator = commands.add_parser("simulator", help="run the Azure DevOps Server simulator (stand-in)", add_help=False)
+    simulator.set_defaults(handler=_simulator, takes_rest=True)
+    receiver = commands.add_parser("receiver", help="run the reference SEI receiver (stand-in)", add_help=False)
+    receiver.set_defaults(handler=_receiver, takes_rest=True)
 
     demo = commands.add_parser("demo", help="simulator + satellite + receiver on loopback; prints what arrived")
     demo.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"])
@@ -202,7 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     tune_malloc()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if getattr(args, "takes_rest", False):
+        args.standin_args = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     json_output = {"auto": None, "json": True, "console": False}[args.log_format]
     level = args.log_level or ("warning" if args.command in ("demo", "check") else "info")
     configure_logging(level, json_output=json_output, stream=sys.stderr if args.command in ("demo", "config", "keys", "check", "outbox", "status") else None)
@@ -216,5 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     except SatelliteError as exc:
         print(f"error: {redact_text(str(exc))}", file=sys.stderr)
         return 1
+    except StandinsMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130

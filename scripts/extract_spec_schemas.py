@@ -4,7 +4,7 @@
 
 ``SPECS_DIR`` defaults to ``../shared/ado-rest-specs`` relative to the repository root (the
 official ``MicrosoftDocs/vsts-rest-api-specs`` on-prem folders). For each server version
-5.0/6.0/7.0/7.1 it writes ``satellite/simulator/spec_schemas/<version>.json``:
+5.0/6.0/7.0/7.1 it writes ``tests/spec_schemas/<version>.json``:
 
     {"version": "7.0",
      "operations": {"GET /{}/_apis/git/repositories/{}/commits":
@@ -36,7 +36,7 @@ AREAS = ("core", "git", "tfvc", "build", "release", "pipelines", "wit", "work", 
 VERSIONS = ("5.0", "6.0", "7.0", "7.1")
 METHODS = ("get", "post")
 REPO_ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = REPO_ROOT / "satellite" / "simulator" / "spec_schemas"
+OUTPUT = REPO_ROOT / "tests" / "spec_schemas"
 _REF = "#/definitions/"
 _PARAM = re.compile(r"\{[^}]*\}")
 _DROPPED = {"description", "x-ms-enum", "readOnly", "example"}

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from satellite.simulator.world import generate_world
-from satellite.servers import RunningServer
+from standins.ado_simulator.world.world import generate_world
+from standins.loopback import RunningServer
 
 from tests.integration.conftest import API_KEY, PAT, key_files, simulator_server  # noqa: F401  (key_files is a fixture)
 

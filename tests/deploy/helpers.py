@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import yaml
 
-from satellite.receiver import ReceiverKeys, ReceiverStorage, create_receiver_app
+from standins.sei_receiver import ReceiverKeys, ReceiverStorage, create_receiver_app
 from satellite.sealing.keys import KeyFiles, load_ed25519_public, load_x25519_private
 from satellite.secret import Secret
-from satellite.servers import RunningServer, serve_in_thread
-from satellite.simulator.profiles import PROFILES
+from standins.loopback import RunningServer, serve_in_thread
+from standins.ado_simulator.wire.profiles import PROFILES
 from satellite.streams import RECORD_TYPES
 
 from tests.integration.conftest import API_KEY, PAT

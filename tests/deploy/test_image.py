@@ -53,7 +53,7 @@ def test_dockerfile_follows_the_conventions():
     assert "HEALTHCHECK" in text and "/healthz" in text and "PYTHONUNBUFFERED=1" in text
     assert "org.opencontainers.image.title" in text and "org.opencontainers.image.version" in text
     ignore = (ROOT / ".dockerignore").read_text().split()
-    assert ignore[ignore.index("*") + 1:][:4] == ["!pyproject.toml", "!README.md", "!config/demo.yml", "!satellite/"]
+    assert ignore[ignore.index("*") + 1:][:3] == ["!pyproject.toml", "!README.md", "!satellite/"]
 
 
 def test_image_runs_as_numeric_non_root_with_the_documented_entrypoint(podman, image):
@@ -69,6 +69,18 @@ def test_image_runs_as_numeric_non_root_with_the_documented_entrypoint(podman, i
                    "import os, sys, satellite; print(os.getuid(), os.getgid(), sys.prefix, os.access('/opt/satellite', os.W_OK))")
     assert probe.stdout.split() == [str(UID), str(UID), "/opt/satellite", "False"]
     assert podman("run", "--rm", "--read-only", "--no-healthcheck", "--network", "none", image, "--version").stdout.startswith("satellite ")
+
+
+def test_image_holds_the_agent_alone_without_the_stand_ins_or_their_servers(podman, image):
+    """No simulator, receiver or demo code, and neither starlette, uvicorn nor httptools in the image;
+    ``satellite demo`` there says what to install instead of a traceback."""
+    script = ("import importlib.util as u, pathlib, satellite; "
+              "print(sorted(n for n in ('standins', 'starlette', 'uvicorn', 'httptools') if u.find_spec(n))); "
+              "print(sorted(p.name for p in pathlib.Path(satellite.__file__).parent.rglob('*') if p.stem in ('simulator', 'receiver', 'demo')))")
+    probe = podman("run", "--rm", "--read-only", "--no-healthcheck", "--network", "none", "--entrypoint", "python", image, "-c", script)
+    assert probe.stdout.split("\n")[:2] == ["[]", "[]"], probe.stdout
+    demo = podman("run", "--rm", "--read-only", "--no-healthcheck", "--network", "none", image, "demo", check=False)
+    assert demo.returncode == 2 and "sei-satellite[standins]" in demo.stderr and "Traceback" not in demo.stderr
 
 
 def test_read_only_non_root_container_collects_from_the_simulator_and_delivers_to_the_receiver(

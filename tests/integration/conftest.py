@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from satellite.receiver import ReceiverKeys, ReceiverStorage, create_receiver_app
+from standins.sei_receiver import ReceiverKeys, ReceiverStorage, create_receiver_app
 from satellite.sealing.keys import KeyFiles, generate_key_files, load_ed25519_public, load_x25519_private
 from satellite.secret import Secret
-from satellite.servers import RunningServer, serve_in_thread
+from standins.loopback import RunningServer, serve_in_thread
 
 PAT = "CANARY-PAT-integration-7f1e2d3c4b5a"
 API_KEY = "CANARY-APIKEY-integration-0a1b2c3d"
@@ -59,7 +59,7 @@ def receiver(tmp_path, key_files):
 
 
 def simulator_server(world, profile: str = "2022", pats=None) -> RunningServer:
-    from satellite.simulator.app import create_app
+    from standins.ado_simulator.app import create_app
 
     return serve_in_thread(create_app(world, profile=profile, pats=pats or {PAT: frozenset({"full"})}))
 

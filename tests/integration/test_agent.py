@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from satellite.simulator.app import create_app
-from satellite.simulator.faults import FaultPlan
-from satellite.simulator.profiles import PROFILES
-from satellite.simulator.world import generate_world
-from satellite.servers import serve_in_thread
+from standins.ado_simulator.app import create_app
+from standins.ado_simulator.wire.faults import FaultPlan
+from standins.ado_simulator.wire.profiles import PROFILES
+from standins.ado_simulator.world.world import generate_world
+from standins.loopback import serve_in_thread
 from satellite.streams import RECORD_TYPES
 
 from .conftest import PAT, write_config

@@ -21,9 +21,9 @@ from satellite.config import load_config
 from satellite.delivery.uploader import BATCH_CONTENT_TYPE
 from satellite.sealing.keys import generate_key_files
 from satellite.sealing.sealer import Sealer
-from satellite.servers import serve_in_thread
-from satellite.simulator.app import create_app
-from satellite.simulator.world import generate_world
+from standins.loopback import serve_in_thread
+from standins.ado_simulator.app import create_app
+from standins.ado_simulator.world.world import generate_world
 
 from .conftest import API_KEY, PAT, write_config
 from .test_client_network import make_ca_and_server_cert

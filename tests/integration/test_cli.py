@@ -87,7 +87,7 @@ def test_keys_generate_writes_private_keys_0600(tmp_path):
 
 
 def test_sync_once_delivers_exits_zero_and_no_secret_reaches_output_or_disk(tmp_path, receiver, key_files, env):
-    from satellite.simulator.world import generate_world
+    from standins.ado_simulator.world.world import generate_world
 
     from .conftest import API_KEY, PAT, simulator_server, write_config
 

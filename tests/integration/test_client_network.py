@@ -21,7 +21,7 @@ from satellite.ado.client import AdoClient, CollectionTarget, TlsOptions
 from satellite.errors import AdoTransportError
 from satellite.retrying import RetryPolicy
 from satellite.secret import Secret
-from satellite.servers import serve_in_thread
+from standins.loopback import serve_in_thread
 
 pytestmark = pytest.mark.integration
 

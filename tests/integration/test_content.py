@@ -11,8 +11,8 @@ import pytest
 
 from satellite.config import load_config
 from satellite.retrying import RetryPolicy
-from satellite.simulator.profiles import PROFILES
-from satellite.simulator.world import generate_world
+from standins.ado_simulator.wire.profiles import PROFILES
+from standins.ado_simulator.world.world import generate_world
 from satellite.streams.base import trim
 from satellite.sync.runner import sync_once
 

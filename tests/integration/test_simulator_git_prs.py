@@ -11,9 +11,9 @@ from typing import Iterator
 import httpx
 import pytest
 
-from satellite.servers import serve_in_thread
-from satellite.simulator.app import create_app
-from satellite.simulator.world import World, generate_world
+from standins.loopback import serve_in_thread
+from standins.ado_simulator.app import create_app
+from standins.ado_simulator.world.world import World, generate_world
 
 pytestmark = pytest.mark.integration
 

@@ -11,12 +11,12 @@ from typing import Iterator
 import httpx
 import pytest
 
-from satellite.servers import serve_in_thread
-from satellite.simulator.app import create_app
-from satellite.simulator.builds import builds_of
-from satellite.simulator.releases import releases_of
-from satellite.simulator.wire import parse_date
-from satellite.simulator.world import World, generate_world
+from standins.loopback import serve_in_thread
+from standins.ado_simulator.app import create_app
+from standins.ado_simulator.world.pipelines.builds import builds_of
+from standins.ado_simulator.world.pipelines.releases import releases_of
+from standins.ado_simulator.wire.wire import parse_date
+from standins.ado_simulator.world.world import World, generate_world
 
 pytestmark = pytest.mark.integration
 

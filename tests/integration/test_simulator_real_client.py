@@ -14,11 +14,11 @@ from typing import Iterator
 
 import pytest
 
-from satellite.servers import serve_in_thread
-from satellite.simulator.app import AREAS, create_app
-from satellite.simulator.generate import MAIN
-from satellite.simulator.profiles import PROFILES
-from satellite.simulator.world import World, generate_world
+from standins.loopback import serve_in_thread
+from standins.ado_simulator.app import AREAS, create_app
+from standins.ado_simulator.world.generate import MAIN
+from standins.ado_simulator.wire.profiles import PROFILES
+from standins.ado_simulator.world.world import World, generate_world
 
 pytestmark = pytest.mark.integration
 

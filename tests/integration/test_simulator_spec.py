@@ -22,10 +22,10 @@ import httpx
 import jsonschema
 import pytest
 
-from satellite.servers import serve_in_thread
-from satellite.simulator.app import create_app
-from satellite.simulator.profiles import PROFILES
-from satellite.simulator.world import World, generate_world
+from standins.loopback import serve_in_thread
+from standins.ado_simulator.app import create_app
+from standins.ado_simulator.wire.profiles import PROFILES
+from standins.ado_simulator.world.world import World, generate_world
 from tests.simulator_samples import api_version, load_samples, request_url, sample_route, spec_index, split_sample
 
 pytestmark = pytest.mark.integration

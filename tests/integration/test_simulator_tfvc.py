@@ -10,11 +10,11 @@ from typing import Iterator
 import httpx
 import pytest
 
-from satellite.servers import serve_in_thread
-from satellite.simulator.app import create_app
-from satellite.simulator.tfvc import tfvc_of
-from satellite.simulator.world import World, generate_world
-from satellite.simulator.wire import parse_date
+from standins.loopback import serve_in_thread
+from standins.ado_simulator.app import create_app
+from standins.ado_simulator.world.tfvc import tfvc_of
+from standins.ado_simulator.world.world import World, generate_world
+from standins.ado_simulator.wire.wire import parse_date
 
 pytestmark = pytest.mark.integration
 

@@ -7,11 +7,11 @@ import structlog
 
 from satellite.config import load_config
 from satellite.retrying import RetryPolicy
-from satellite.simulator.app import create_app
-from satellite.simulator.faults import FaultPlan, FaultRule
-from satellite.simulator.profiles import PROFILES
-from satellite.simulator.world import generate_world
-from satellite.servers import serve_in_thread
+from standins.ado_simulator.app import create_app
+from standins.ado_simulator.wire.faults import FaultPlan, FaultRule
+from standins.ado_simulator.wire.profiles import PROFILES
+from standins.ado_simulator.world.world import generate_world
+from standins.loopback import serve_in_thread
 from satellite.streams import RECORD_TYPES, STREAMS
 from satellite.sync.runner import sync_once
 

@@ -29,12 +29,12 @@ from typing import Callable
 import pytest
 
 from satellite.errors import SealingError
-from satellite.receiver import ReceiverKeys, ReceiverStorage, create_receiver_app
+from standins.sei_receiver import ReceiverKeys, ReceiverStorage, create_receiver_app
 from satellite.sealing.batch_format import BatchHeader, read_header
 from satellite.sealing.keys import KeyFiles, generate_key_files, load_ed25519_public, load_x25519_private
 from satellite.secret import Secret
-from satellite.servers import RunningServer, serve_in_thread
-from satellite.simulator.profiles import PROFILES
+from standins.loopback import RunningServer, serve_in_thread
+from standins.ado_simulator.wire.profiles import PROFILES
 from satellite.streams import RECORD_TYPES, STREAMS
 
 PAT = "CANARY-PAT-reliability-5e4d3c2b1a"
@@ -315,7 +315,7 @@ def simulators():
     made: list[Simulator] = []
 
     def start(world, profile: str = "2022") -> Simulator:
-        from satellite.simulator.app import create_app
+        from standins.ado_simulator.app import create_app
 
         counter = RequestCounter(create_app(world, profile=profile, pats={PAT: frozenset({"full"})}))
         simulator = Simulator(serve_in_thread(counter), counter)

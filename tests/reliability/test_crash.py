@@ -28,7 +28,7 @@ from collections import Counter
 
 import pytest
 
-from satellite.simulator.world import generate_world
+from standins.ado_simulator.world.world import generate_world
 from satellite.streams import RECORD_TYPES
 
 from .conftest import (

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from satellite.sealing.batch_format import read_header
-from satellite.simulator.world import generate_world
+from standins.ado_simulator.world.world import generate_world
 
 from .conftest import (
     Pass,

@@ -15,7 +15,7 @@ import warnings
 
 import pytest
 
-from satellite.simulator.world import generate_world
+from standins.ado_simulator.world.world import generate_world
 
 from .conftest import API_KEY, PAT, assert_mirrors_truth, assert_sent_once, make_receiver, write_config
 

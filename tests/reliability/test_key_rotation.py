@@ -17,7 +17,7 @@ import pytest
 
 from satellite.sealing.batch_format import read_header
 from satellite.sealing.keys import generate_key_files, load_x25519_private
-from satellite.simulator.world import generate_world
+from standins.ado_simulator.world.world import generate_world
 
 from .conftest import (
     Pass,

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from satellite.simulator.world import generate_world
+from standins.ado_simulator.world.world import generate_world
 
 from .conftest import (
     Pass,

@@ -30,10 +30,10 @@ import pytest
 from satellite.config import load_config
 from satellite.errors import ConfigError
 from satellite.sealing.keys import generate_key_files
-from satellite.servers import serve_in_thread
-from satellite.simulator.app import create_app
-from satellite.simulator.faults import FaultPlan, FaultRule
-from satellite.simulator.world import generate_world
+from standins.loopback import serve_in_thread
+from standins.ado_simulator.app import create_app
+from standins.ado_simulator.wire.faults import FaultPlan, FaultRule
+from standins.ado_simulator.world.world import generate_world
 
 from .torture_wrappers import API_KEY, PAT, BodyEditor, truth, write_config
 
@@ -195,7 +195,7 @@ def test_canaries_never_leave_the_satellite_in_plaintext(tmp_path):
 
 
 def _receiver_behind_door(directory: Path, key_files):
-    from satellite.receiver import ReceiverKeys, ReceiverStorage, create_receiver_app
+    from standins.sei_receiver import ReceiverKeys, ReceiverStorage, create_receiver_app
     from satellite.sealing.keys import load_ed25519_public, load_x25519_private
     from satellite.secret import Secret
 

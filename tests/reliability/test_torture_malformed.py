@@ -34,10 +34,10 @@ from satellite.config import load_config
 from satellite.errors import AdoResponseError
 from satellite.retrying import RetryPolicy
 from satellite.sealing.keys import generate_key_files
-from satellite.servers import serve_in_thread
-from satellite.simulator.app import create_app
-from satellite.simulator.faults import FaultPlan, FaultRule
-from satellite.simulator.world import generate_world
+from standins.loopback import serve_in_thread
+from standins.ado_simulator.app import create_app
+from standins.ado_simulator.wire.faults import FaultPlan, FaultRule
+from standins.ado_simulator.world.world import generate_world
 from satellite.streams import RECORD_TYPES, STREAMS, Scope
 from satellite.sync.runner import sync_once
 from satellite.sync.unit_guard import RouteTracker, guarded, with_route

@@ -22,7 +22,7 @@ items); one per distinct response shape is enough. When several modules name the
 their samples are concatenated.
 
 The helpers below map a sample to the route that serves it and a route to the operation of the
-committed spec schemas (``satellite/simulator/spec_schemas/<version>.json``) it implements.
+committed spec schemas (``tests/spec_schemas/<version>.json``) it implements.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote
 
-from satellite.simulator.routing import COLLECTION, SERVER
+from standins.ado_simulator.wire.routing import COLLECTION, SERVER
 
 __all__ = ["Sample", "SERVER_PREFIX", "load_samples", "split_sample", "SpecIndex", "spec_index", "route_segments",
            "api_version", "request_url", "sample_route"]
@@ -63,7 +63,7 @@ def split_sample(sample: Sample) -> tuple[str, str, bool, dict, Any]:
 
 # -- samples -> routes -> spec operations --------------------------------------------------------
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "satellite" / "simulator" / "spec_schemas"
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "spec_schemas"
 
 
 def route_segments(pattern: str) -> list[tuple[str, bool]]:
@@ -86,7 +86,7 @@ def _variants(segments: list[tuple[str, bool]]) -> list[str]:
 
 
 class SpecIndex:
-    """The committed spec schemas of one api-version (``satellite/simulator/spec_schemas``)."""
+    """The committed spec schemas of one api-version (``tests/spec_schemas``)."""
 
     def __init__(self, version: str) -> None:
         self.version = version

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from satellite.simulator.world import World
+from standins.ado_simulator.world.world import World
 from tests.simulator_samples import Sample
 
 SAMPLES: dict[str, Callable[[World], list[Sample]]] = {

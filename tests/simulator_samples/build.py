@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from satellite.simulator.builds import COMPLETED, IN_PROGRESS, Build, builds_of
-from satellite.simulator.world import World
+from standins.ado_simulator.world.pipelines.builds import COMPLETED, IN_PROGRESS, Build, builds_of
+from standins.ado_simulator.world.world import World
 from tests.simulator_samples import Sample
 
 _B = "{project}/_apis/build/builds/{buildId}"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from satellite.simulator.teams import TeamsDomain
-from satellite.simulator.world import World
+from standins.ado_simulator.world.teams import TeamsDomain
+from standins.ado_simulator.world.world import World
 from tests.simulator_samples import Sample
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from satellite.simulator.pr_model import COMPLETED, INLINE, VOTE, PullRequest
-from satellite.simulator.pr_timeline import pull_request_commits
-from satellite.simulator.world import World
+from standins.ado_simulator.world.git.pr_model import COMPLETED, INLINE, VOTE, PullRequest
+from standins.ado_simulator.world.git.pr_timeline import pull_request_commits
+from standins.ado_simulator.world.world import World
 from tests.simulator_samples import Sample
 
 _REPO = "{project?}/_apis/git/repositories/{repositoryId}"

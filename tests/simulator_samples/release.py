@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from satellite.simulator.releases import Release, releases_of
-from satellite.simulator.world import World
+from standins.ado_simulator.world.pipelines.releases import Release, releases_of
+from standins.ado_simulator.world.world import World
 from tests.simulator_samples import Sample
 
 

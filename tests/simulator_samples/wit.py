@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from satellite.simulator.work_items import WorkItemsDomain
-from satellite.simulator.world import World
+from standins.ado_simulator.world.boards.work_items import WorkItemsDomain
+from standins.ado_simulator.world.world import World
 from tests.simulator_samples import Sample
 
 WIQL = ("SELECT [System.Id], [System.Title], [System.State] FROM WorkItems WHERE [System.TeamProject] = @project"

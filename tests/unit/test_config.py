@@ -324,7 +324,7 @@ def test_demo_file_loads(tmp_path, pems):
         "DEMO_RECIPIENT_PUBLIC_KEY": pems["public"],
         "DEMO_SIGNING_PRIVATE_KEY": pems["private"],
     }
-    cfg = load_config(REPO / "config" / "demo.yml", env)
+    cfg = load_config(REPO / "standins" / "demo.yml", env)
     assert (cfg.satellite.id, cfg.satellite.tenant) == ("demo-satellite", "demo")
     assert cfg.satellite.encryption.recipient_key_id == "demo-key"
     assert cfg.satellite.data_dir == tmp_path / "data"

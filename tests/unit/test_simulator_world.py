@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from satellite.simulator.generate import SCALES
-from satellite.simulator.model import ZERO_ID
-from satellite.simulator.world import World, generate_world
+from standins.ado_simulator.world.generate import SCALES
+from standins.ado_simulator.world.model import ZERO_ID
+from standins.ado_simulator.world.world import World, generate_world
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "simulator.md"
 

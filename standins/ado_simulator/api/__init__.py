@@ -1,0 +1,1 @@
+"""REST routes and response bodies, one package per API area."""

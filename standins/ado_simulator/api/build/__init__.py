@@ -1,0 +1,1 @@
+"""The build API area: routes and response bodies."""

@@ -1,0 +1,1 @@
+"""The git API area: routes and response bodies."""

@@ -1,0 +1,1 @@
+"""The release API area: routes and response bodies."""

@@ -1,0 +1,1 @@
+"""The tfvc API area: routes and response bodies."""

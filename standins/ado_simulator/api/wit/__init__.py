@@ -1,0 +1,1 @@
+"""The wit API area: routes and response bodies."""

@@ -1,0 +1,274 @@
+"""JSON of work items as the server writes it: field values, relations, updates, comments.
+
+``field_values`` turns a replayed ``ItemState`` into the revision's fields (identities as
+``Person``); the body builders render identities the way each route does: IdentityRef
+objects on the work item routes, ``"Name <DOMAIN\\alias>"`` strings in reporting unless
+``includeIdentityRef``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from standins.ado_simulator.wire.context import Request, Site
+from standins.ado_simulator.world.model import Person
+from standins.ado_simulator.world.boards.wit_process import FIELDS, FIELDS_BY_REF, HIERARCHY_FORWARD, HIERARCHY_REVERSE, RELATED, TYPES
+from standins.ado_simulator.world.boards.wit_text import comment_text, description, tags, title
+from standins.ado_simulator.world.boards.work_item_history import HIERARCHY, ItemState, WorkItem
+from standins.ado_simulator.world.boards.work_items import Comment, WorkItemsDomain
+from standins.ado_simulator.wire.wire import ApiError, parse_date
+
+__all__ = ["END_OF_TIME", "wit_date", "parse_stamp", "identity_string", "field_values", "render_fields", "core_field",
+           "relations_json", "work_item_json", "update_json", "comment_json", "work_item_url"]
+
+END_OF_TIME = "9999-01-01T00:00:00Z"
+_ORDER = {f.reference_name: i for i, f in enumerate(FIELDS)}
+
+
+def wit_date(ms: int) -> str:
+    """``2024-03-05T10:15:27.503Z`` with trailing zeros of the fraction trimmed, as .NET writes it."""
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000))
+    fraction = f"{ms % 1000:03d}".rstrip("0")
+    return f"{text}.{fraction}Z" if fraction else text + "Z"
+
+
+def parse_stamp(text: str, name: str) -> int:
+    """Milliseconds since the epoch of a date parameter (ISO 8601 with fractions, or the US forms)."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return int(moment.timestamp() * 1000)
+    except ValueError:
+        seconds = parse_date(text)
+        if seconds is None:
+            raise ApiError.bad_argument(f"The value '{text}' is not valid for {name}.") from None
+        return seconds * 1000
+
+
+def identity_string(person: Person) -> str:
+    return f"{person.display_name} <{person.unique_name}>"
+
+
+def work_item_url(site: Site, req: Request, item_id: int) -> str:
+    return f"{site.collection_url(req)}/_apis/wit/workItems/{item_id}"
+
+
+def field_values(domain: WorkItemsDomain, item: WorkItem, state: ItemState, revised: int | None) -> dict[str, Any]:
+    """Every field of the revision ``state`` (``revised``: the next revision's stamp, None for the latest)."""
+    kind, project = TYPES[item.type], domain.project(item)
+    people = domain.world.people
+    nodes = domain.teams.nodes
+    area, iteration = nodes[state.area], nodes[state.iteration]
+    state_name = kind.states[state.state]
+    changed = wit_date(state.changed)
+    values: dict[str, Any] = {
+        "System.Id": item.id,
+        "System.AreaId": area.id,
+        "System.AreaPath": area.item_path,
+        "System.TeamProject": project.name,
+        "System.NodeName": area.name,
+        "System.Rev": state.rev,
+        "System.AuthorizedDate": changed,
+        "System.RevisedDate": END_OF_TIME if revised is None else wit_date(revised),
+        "System.IterationId": iteration.id,
+        "System.IterationPath": iteration.item_path,
+        "System.WorkItemType": kind.name,
+        "System.State": state_name,
+        "System.Reason": state.reason,
+        "System.CreatedDate": wit_date(state.created),
+        "System.CreatedBy": people[item.created_by],
+        "System.ChangedDate": changed,
+        "System.ChangedBy": people[state.changed_by],
+        "System.AuthorizedAs": people[state.changed_by],
+        "System.PersonId": 5_000_000 + state.changed_by * 7919,
+        "System.Watermark": state.position + 1,
+        "System.CommentCount": state.comments,
+        "System.Title": title(kind.name, item.id),
+        "System.BoardColumn": state_name,
+        "System.BoardColumnDone": False,
+        "System.Description": description(kind.name, item.id, state.description),
+        "Microsoft.VSTS.Common.StateChangeDate": wit_date(state.state_changed),
+        "Microsoft.VSTS.Common.Priority": state.priority,
+    }
+    for level, name in enumerate(area.path[:2], 1):
+        values[f"System.AreaLevel{level}"] = name
+    for level, name in enumerate(iteration.path[:3], 1):
+        values[f"System.IterationLevel{level}"] = name
+    if state.assignee >= 0:
+        values["System.AssignedTo"] = people[state.assignee]
+    if state.tags:
+        values["System.Tags"] = tags(state.tags)
+    if state.history:
+        values["System.History"] = comment_text(item.id, state.history)
+    if state.deleted:
+        values["System.IsDeleted"] = True
+    for prefix, stamp_by in (("Activated", state.activated), ("Resolved", state.resolved), ("Closed", state.closed)):
+        if stamp_by is not None:
+            values[f"Microsoft.VSTS.Common.{prefix}Date"] = wit_date(stamp_by[0])
+            values[f"Microsoft.VSTS.Common.{prefix}By"] = people[stamp_by[1]]
+    if state.resolved is not None:
+        values["Microsoft.VSTS.Common.ResolvedReason"] = state.reason if state_name == "Resolved" else kind.reasons["Resolved"][0]
+    _type_values(values, kind.name, item, state, state_name)
+    return {ref: value for ref, value in sorted(values.items(), key=lambda kv: _ORDER[kv[0]])
+            if ref.startswith("System.") or ref in kind.fields}
+
+
+def _type_values(values: dict[str, Any], kind: str, item: WorkItem, state: ItemState, state_name: str) -> None:
+    base = 1 + item.id % 8
+    work = state.work or base
+    if kind == "Bug":
+        values["Microsoft.VSTS.Common.Severity"] = ("1 - Critical", "2 - High", "3 - Medium", "4 - Low")[state.priority - 1]
+        values["Microsoft.VSTS.TCM.ReproSteps"] = f"<div>Open the {title(kind, item.id).split(' ', 2)[1]} and wait.</div>"
+        values["Microsoft.VSTS.Scheduling.StoryPoints"] = float(work % 8 or 1)
+    elif kind == "Task":
+        remaining = 0.0 if state_name == "Closed" else float(min(work, base * 2))
+        values["Microsoft.VSTS.Scheduling.OriginalEstimate"] = float(base * 2)
+        values["Microsoft.VSTS.Scheduling.RemainingWork"] = remaining
+        values["Microsoft.VSTS.Scheduling.CompletedWork"] = float(base * 2) - remaining
+    elif kind == "User Story":
+        values["Microsoft.VSTS.Scheduling.StoryPoints"] = float((1, 2, 3, 5, 8, 13)[work % 6])
+        values["Microsoft.VSTS.Common.AcceptanceCriteria"] = "<div>All acceptance tests pass.</div>"
+    elif kind in ("Feature", "Epic"):
+        values["Microsoft.VSTS.Scheduling.Effort"] = float(work * 5)
+    if kind in ("User Story", "Feature", "Epic"):
+        values["Microsoft.VSTS.Common.ValueArea"] = "Architectural" if item.id % 5 == 0 else "Business"
+
+
+def render_fields(values: dict[str, Any], identity: Callable[[Person], Any], wanted: Callable[[str], bool]) -> dict[str, Any]:
+    """The fields ``wanted`` selects, identities rendered by ``identity``."""
+    return {ref: identity(v) if isinstance(v, Person) else v for ref, v in values.items() if wanted(ref)}
+
+
+def core_field(ref: str) -> bool:
+    field = FIELDS_BY_REF.get(ref.lower())
+    return field is not None and field.core
+
+
+def relations_json(site: Site, req: Request, domain: WorkItemsDomain, item: WorkItem, state: ItemState) -> list[dict]:
+    """The item's links at that revision (both directions of hierarchy links) and its commit links."""
+    relations = []
+    links = domain.links
+    for link, added in state.links.items():
+        if not domain.live_link(link, state.changed):
+            continue
+        other = links.other_end(link, item.id)
+        if links.kind[link] == HIERARCHY:
+            rel, name = (HIERARCHY_FORWARD, "Child") if links.source[link] == item.id else (HIERARCHY_REVERSE, "Parent")
+        else:
+            rel, name = RELATED, "Related"
+        relations.append({"rel": rel, "url": work_item_url(site, req, other), "attributes": {"isLocked": False, "name": name}})
+    for index, added in state.artifacts.items():
+        artifact = domain.artifacts[index]
+        added_date = wit_date(added)
+        relations.append({
+            "rel": "ArtifactLink",
+            "url": f"vstfs:///Git/Commit/{artifact.project_id}%2F{artifact.repository_id}%2F{artifact.commit_id}",
+            "attributes": {"authorizedDate": added_date, "id": 100_000 + index, "resourceCreatedDate": added_date,
+                           "resourceModifiedDate": added_date, "revisedDate": END_OF_TIME, "name": "Fixed in Commit"},
+        })
+    return relations
+
+
+def work_item_json(site: Site, req: Request, domain: WorkItemsDomain, item: WorkItem, state: ItemState,
+                   revised: int | None, expand: str, fields: list[str] | None, url: str | None = None) -> dict:
+    """A WorkItem (``expand``: none|relations|fields|links|all; ``fields``: explicit field list)."""
+    values = field_values(domain, item, state, revised)
+    wanted_refs = {f.lower() for f in fields} if fields else None
+    if wanted_refs is not None:
+        wanted = lambda ref: ref.lower() in wanted_refs  # noqa: E731
+    elif expand in ("fields", "all"):
+        wanted = lambda ref: ref != "System.History" or state.history > 0  # noqa: E731
+    else:
+        wanted = core_field
+    body: dict[str, Any] = {"id": item.id, "rev": state.rev,
+                            "fields": render_fields(values, lambda p: site.identity(req, p), wanted)}
+    if expand in ("relations", "all"):
+        relations = relations_json(site, req, domain, item, state)
+        if relations:
+            body["relations"] = relations
+    if state.history and site.profile.has("6.0"):
+        body["commentVersionRef"] = {"commentId": state.history, "version": 1,
+                                     "url": f"{work_item_url(site, req, item.id)}/comments/{state.history}/versions/1"}
+    self_url = url or work_item_url(site, req, item.id)
+    if expand in ("links", "all"):
+        body["_links"] = _links(site, req, domain, item, self_url)
+    body["url"] = self_url
+    return body
+
+
+def _links(site: Site, req: Request, domain: WorkItemsDomain, item: WorkItem, self_url: str) -> dict:
+    base = work_item_url(site, req, item.id)
+    project = domain.project(item)
+    collection = site.collection_url(req)
+    return {
+        "self": {"href": self_url},
+        "workItemUpdates": {"href": f"{base}/updates"},
+        "workItemRevisions": {"href": f"{base}/revisions"},
+        "workItemComments": {"href": f"{base}/comments"},
+        "html": {"href": f"{collection}/web/wi.aspx?pcguid={domain.world.collection.id}&id={item.id}"},
+        "workItemType": {"href": f"{collection}/{project.id}/_apis/wit/workItemTypes/{TYPES[item.type].name}"},
+        "fields": {"href": f"{collection}/_apis/wit/fields"},
+    }
+
+
+def update_json(site: Site, req: Request, domain: WorkItemsDomain, item: WorkItem, before: dict[str, Any] | None,
+                after: dict[str, Any], relations_before: list[dict], relations_after: list[dict], state: ItemState,
+                revised: int | None) -> dict:
+    """A WorkItemUpdate: what revision ``state`` changed compared to the previous one (``before``)."""
+    person = domain.person(state.changed_by)
+    identity = lambda p: site.identity(req, p)  # noqa: E731
+    changes: dict[str, dict] = {}
+    previous = before or {}
+    for ref in sorted(set(previous) | set(after), key=lambda r: _ORDER[r]):
+        old, new = previous.get(ref), after.get(ref)
+        if ref == "System.History":
+            if new is not None:
+                changes[ref] = {"newValue": new}
+        elif old != new:
+            entry = {}
+            if old is not None:
+                entry["oldValue"] = identity(old) if isinstance(old, Person) else old
+            if new is not None:
+                entry["newValue"] = identity(new) if isinstance(new, Person) else new
+            changes[ref] = entry
+    body: dict[str, Any] = {
+        "id": state.rev,
+        "workItemId": item.id,
+        "rev": state.rev,
+        "revisedBy": {"id": person.id, "name": identity_string(person)} | site.identity(req, person),
+        "revisedDate": END_OF_TIME if revised is None else wit_date(revised),
+        "fields": changes,
+    }
+    added = [r for r in relations_after if r not in relations_before]
+    removed = [r for r in relations_before if r not in relations_after]
+    if added or removed:
+        body["relations"] = {k: v for k, v in (("added", added), ("removed", removed)) if v}
+    project = domain.project(item)
+    body["url"] = f"{site.collection_url(req)}/{project.id}/_apis/wit/workItems/{item.id}/updates/{state.rev}"
+    return body
+
+
+def comment_json(site: Site, req: Request, domain: WorkItemsDomain, item: WorkItem, comment: Comment) -> dict:
+    author = site.identity(req, domain.person(comment.author))
+    project = domain.project(item)
+    text = comment_text(item.id, comment.id)
+    body: dict[str, Any] = {
+        "workItemId": item.id,
+        "id": comment.id,
+        "version": 1,
+        "text": text,
+        "createdBy": author,
+        "createdDate": wit_date(comment.created),
+        "modifiedBy": author,
+        "modifiedDate": wit_date(comment.deleted or comment.created),
+    }
+    if comment.deleted:
+        body["isDeleted"] = True
+    if site.profile.has("7.1"):
+        body["format"] = "html"
+        body["renderedText"] = f"<p>{text}</p>"
+    body["url"] = f"{site.collection_url(req)}/{project.id}/_apis/wit/workItems/{item.id}/comments/{comment.id}"
+    return body

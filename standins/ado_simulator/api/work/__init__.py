@@ -1,0 +1,1 @@
+"""The work API area: routes and response bodies."""

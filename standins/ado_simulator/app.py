@@ -1,0 +1,357 @@
+"""The simulator as an ASGI app: routing, PAT auth, api-version rules, control routes, request log.
+
+    app = create_app(generate_world(7, "small"), profile="2022", pats={"demo-pat": frozenset({"full"})})
+
+Server root is ``/tfs``, the collection ``/tfs/DefaultCollection``. Control routes under
+``/_sim`` need no auth, are not logged and never meet faults: ``POST /_sim/advance``
+``{"steps": n}``, ``GET /_sim/truth``, ``GET``/``DELETE /_sim/requests``, ``GET``/``PUT``/``DELETE
+/_sim/faults`` (a ``FaultPlan`` as JSON, see ``faults.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from standins.ado_simulator.api.build import build_routes, pipeline_routes
+from standins.ado_simulator.api.core import core_routes, location_routes, team_routes
+from standins.ado_simulator.api.git import git_routes, pr_routes
+from standins.ado_simulator.api.release import release_routes
+from standins.ado_simulator.api.tfvc import tfvc_routes
+from standins.ado_simulator.api.wit import wit_metadata_routes, wit_reporting, wit_routes
+from standins.ado_simulator.api.work import work_routes
+from standins.ado_simulator.wire import faults
+from standins.ado_simulator.wire.context import Request, Site
+from standins.ado_simulator.wire.faults import FaultInjector, FaultPlan
+from standins.ado_simulator.world.model import Person
+from standins.ado_simulator.wire.profiles import PROFILES, Profile
+from standins.ado_simulator.wire.routing import COLLECTION, SERVER, Route, Router
+from standins.ado_simulator.wire.wire import (
+    NOT_FOUND_HTML,
+    SIGN_IN_HTML,
+    ApiError,
+    ApiVersion,
+    Query,
+    Response,
+    html_response,
+    parse_api_version,
+    requested_version_text,
+)
+from standins.ado_simulator.world.world import World
+
+__all__ = ["create_app", "SimulatorApp", "DEFAULT_PATS", "AREAS"]
+
+DEFAULT_PATS: dict[str, frozenset[str]] = {"sim-pat": frozenset({"full"})}
+AREAS = (  # one module per API area: ROUTES + LOCATIONS
+    location_routes, core_routes, git_routes,
+    pr_routes,
+    tfvc_routes, build_routes, pipeline_routes, release_routes,
+    team_routes, work_routes, wit_metadata_routes, wit_routes, wit_reporting,
+)
+LOG_LIMIT = 10_000
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+_FRAMEWORK = "Microsoft.TeamFoundation.Framework.Server"
+_COMMON = "Microsoft.VisualStudio.Services.Common"
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict]]
+Send = Callable[[dict], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    method: str
+    path: str
+    query: str
+    status: int  # 0: the connection was reset
+    fault: str = ""  # the injected fault's kind
+
+
+def create_app(
+    world: World, profile: str = "2022", pats: dict[str, frozenset[str]] | None = None, faults: FaultPlan | None = None
+) -> "SimulatorApp":
+    """An ASGI app serving ``world`` as the server release ``profile`` ("2019", "2020", "2022", "7.1")."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    app = SimulatorApp(world, PROFILES[profile], dict(DEFAULT_PATS if pats is None else pats))
+    app.set_faults(faults or FaultPlan())
+    return app
+
+
+class SimulatorApp:
+    """ASGI callable; see the module docstring."""
+
+    def __init__(self, world: World, profile: Profile, pats: dict[str, frozenset[str]]) -> None:
+        self.world = world
+        self.profile = profile
+        self.site = Site(world, profile)
+        locations = tuple(loc for area in AREAS for loc in area.LOCATIONS)
+        self.routes: tuple[Route, ...] = tuple(r for area in AREAS for r in area.ROUTES) + location_routes.options_routes(locations)
+        self.router = Router(self.routes)
+        self._pats = pats
+        self._auth_cache: dict[str, frozenset[str] | None] = {}
+        self._collection = world.collection.name.lower()
+        self._process_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"simulator:{world.seed}:{world.scale}")).encode()
+        self.requests: deque[LoggedRequest] = deque(maxlen=LOG_LIMIT)
+        self._faults: FaultInjector | None = None
+
+    def set_faults(self, plan: FaultPlan) -> None:
+        """Replace the fault plan (counters and random streams start afresh)."""
+        self._faults = None if plan.empty else FaultInjector(plan)
+
+    @property
+    def fault_plan(self) -> FaultPlan:
+        return self._faults.plan if self._faults is not None else FaultPlan()
+
+    # -- ASGI ----------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        method: str = scope["method"]
+        path: str = scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if path == "/_sim" or path.startswith("/_sim/"):
+            body = await _read_body(receive) if method in ("POST", "PUT") else b""
+            await self._send(send, self._control(method, path, body), headers)
+            return
+        raw_query: bytes = scope.get("query_string", b"")
+        query = raw_query.decode("latin-1")
+        body = await _read_body(receive) if method in _WITH_BODY else b""
+        fault = await self._fault_for(method, path) if self._faults is not None else None
+        if fault is not None and fault.kind == "reset":
+            self.requests.append(LoggedRequest(method, path, query, 0, fault.kind))
+            await faults.reset_connection(send)
+            return
+        activity = str(uuid.uuid4())
+        if fault is not None and faults.replaces_response(fault):
+            response = faults.fault_response(fault, activity)
+        else:
+            origin = f"{scope.get('scheme', 'http')}://{headers.get('host') or _server_host(scope)}"
+            response = self.handle(method, path, raw_query, headers, origin, body)
+        self.requests.append(LoggedRequest(method, path, query, response.status, fault.kind if fault is not None else ""))
+        start = self._start(response, headers, activity.encode())
+        if fault is not None and fault.kind == "truncate":
+            await faults.send_truncated(send, start, response.body)
+        elif fault is not None and fault.kind == "slow":
+            await faults.send_slowly(send, start, response.body, fault)
+        else:
+            await send(start)
+            await send({"type": "http.response.body", "body": response.body})
+
+    async def _fault_for(self, method: str, path: str) -> faults.FaultRule | None:
+        """Wait out the plan's latency for this request; the fault it meets, if any."""
+        assert self._faults is not None
+        route = self._route_of(method, path) if self._faults.needs_route else None
+        decision = self._faults.decide(path, route.pattern if route is not None else None)
+        if decision.delay:
+            await asyncio.sleep(decision.delay)
+        return decision.fault
+
+    async def _send(self, send: Send, response: Response, headers: dict[str, str]) -> None:
+        await send(self._start(response, headers, str(uuid.uuid4()).encode()))
+        await send({"type": "http.response.body", "body": response.body})
+
+    def _start(self, response: Response, headers: dict[str, str], activity: bytes) -> dict:
+        """The ``http.response.start`` message: the response's headers and a few of IIS's."""
+        out = [
+            (b"content-type", response.content_type.encode("latin-1")),
+            (b"content-length", str(len(response.body)).encode()),
+            (b"cache-control", b"no-cache"),
+            (b"x-tfs-processid", self._process_id),
+            (b"activityid", activity),
+            (b"x-tfs-session", headers.get("x-tfs-session", "").encode("latin-1") or activity),
+            (b"x-vss-e2eid", activity),
+            (b"x-content-type-options", b"nosniff"),
+        ]  # a few of IIS's headers: each one costs h11 validation time
+        out.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers)
+        return {"type": "http.response.start", "status": response.status, "headers": out}
+
+    # -- the server proper ---------------------------------------------------------------
+
+    def handle(
+        self, method: str, path: str, raw_query: bytes, headers: dict[str, str], origin: str, body: bytes = b""
+    ) -> Response:
+        """Answer one request as the simulated server would."""
+        located = self._locate(path)
+        if located is None:
+            return html_response(404, NOT_FOUND_HTML)
+        scopes = self._authenticate(headers.get("authorization"))
+        if scopes is None:
+            return self._unauthorized(headers, origin)
+        level, rest = located
+        route, params, known = self.router.match(level, method, rest)
+        if route is None:
+            if known:
+                return _method_not_allowed(method)
+            return html_response(404, NOT_FOUND_HTML)
+        try:
+            query = Query(raw_query)
+            version = self._version(route, method, query, headers) if route.versioned else None
+            if route.scope is not None and not _grants(scopes, route.scope):
+                raise ApiError(
+                    403,
+                    f"TF401444: Access denied. The personal access token used does not have the required scope '{route.scope}'.",
+                    "VssServiceException",
+                    f"{_COMMON}.VssServiceException, {_COMMON}",
+                )
+            req = Request(method, path, params, query, origin, version, self._principal(), body)
+            return route.handler(self.site, req)
+        except ApiError as error:
+            return error.response()
+
+    def _locate(self, path: str) -> tuple[str, list[str]] | None:
+        """(level, segments after the server or collection root), or None outside ``/tfs[/{collection}]``."""
+        parts = [p for p in path.split("/") if p]
+        if not parts or parts[0].lower() != "tfs":
+            return None
+        if len(parts) == 1 or parts[1].lower() == "_apis":
+            return SERVER, parts[1:]
+        if parts[1].lower() == self._collection:
+            return COLLECTION, parts[2:]
+        return None
+
+    def _route_of(self, method: str, path: str) -> Route | None:
+        located = self._locate(path)
+        return self.router.match(located[0], method, located[1])[0] if located is not None else None
+
+    def _principal(self) -> Person:
+        return self.world.people[0]
+
+    def _authenticate(self, authorization: str | None) -> frozenset[str] | None:
+        """Scopes of the PAT in a ``Basic`` header (any user name), or None."""
+        if not authorization:
+            return None
+        if authorization in self._auth_cache:
+            return self._auth_cache[authorization]
+        scopes = None
+        kind, _, blob = authorization.partition(" ")
+        if kind.lower() == "basic":
+            try:
+                _, colon, pat = base64.b64decode(blob.strip(), validate=True).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                colon, pat = "", ""
+            if colon:
+                scopes = self._pats.get(pat)
+        if len(self._auth_cache) < 1024:
+            self._auth_cache[authorization] = scopes
+        return scopes
+
+    def _unauthorized(self, headers: dict[str, str], origin: str) -> Response:
+        if headers.get("x-tfs-fedauthredirect", "").lower() == "suppress":
+            return ApiError(
+                401,
+                "TF400813: The user '' is not authorized to access this resource.",
+                "UnauthorizedRequestException",
+                f"{_FRAMEWORK}.UnauthorizedRequestException, {_FRAMEWORK}",
+                headers=(("WWW-Authenticate", f'Basic realm="{origin}/tfs"'),),
+            ).response()
+        return html_response(203, SIGN_IN_HTML)
+
+    def _version(self, route: Route, method: str, query: Query, headers: dict[str, str]) -> ApiVersion:
+        text = requested_version_text(query, headers.get("accept", ""))
+        if text is None or text.strip() == "":
+            raise ApiError.webapi(
+                400,
+                f'No api-version was supplied for the "{method}" request. The version must be supplied either as part of'
+                ' the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter'
+                ' (e.g. "?api-version=1.0").',
+                "VssVersionNotSpecifiedException",
+            )
+        version = parse_api_version(text)
+        if version is None:
+            raise ApiError.webapi(
+                400,
+                f'Invalid api version string: "{text}". Api version string must be in the format:'
+                " {Major}.{Minor}[-preview[.{ResourceVersion}]].",
+                "VssInvalidApiResourceVersionException",
+            )
+        if version.number > self.profile.max:
+            raise ApiError.webapi(
+                400,
+                f"The requested REST API version of {version.plain} is out of range for this server."
+                f" The latest REST API version this server supports is {self.profile.max_version}.",
+                "VssVersionOutOfRangeException",
+            )
+        if route.preview and not version.preview:
+            raise ApiError.webapi(
+                400,
+                f'The requested version "{version.plain}" of the resource is under preview. The -preview flag must be'
+                f' supplied in the api-version for such requests. For example: "{version.plain}-preview"',
+                "VssInvalidPreviewVersionException",
+            )
+        return version
+
+    # -- control routes ------------------------------------------------------------------
+
+    def _control(self, method: str, path: str, body: bytes) -> Response:
+        route = path.rstrip("/").lower()
+        if route == "/_sim/advance" and method == "POST":
+            try:
+                payload = json.loads(body) if body.strip() else {}
+                steps = int(payload.get("steps", 1)) if isinstance(payload, dict) else int(payload)
+            except (ValueError, TypeError):
+                return _control_json({"error": 'body must be {"steps": n}'}, 400)
+            return _control_json(self.world.advance(steps))
+        if route == "/_sim/truth" and method == "GET":
+            truth = self.world.truth(self.profile.max_version)
+            return _control_json({"types": {t: {"count": len(keys), "keys": keys} for t, keys in truth.items()}})
+        if route == "/_sim/requests" and method == "GET":
+            return _control_json({"requests": [
+                {"method": r.method, "path": r.path, "query": r.query, "status": r.status, "fault": r.fault}
+                for r in list(self.requests)
+            ]})
+        if route == "/_sim/faults":
+            return self._control_faults(method, body)
+        if route == "/_sim/requests" and method == "DELETE":
+            cleared = len(self.requests)
+            self.requests.clear()
+            return _control_json({"cleared": cleared})
+        return _control_json({"error": f"no control route {method} {path}"}, 404)
+
+    def _control_faults(self, method: str, body: bytes) -> Response:
+        if method == "PUT":
+            try:
+                self.set_faults(FaultPlan.from_json(json.loads(body or b"{}")))
+            except (ValueError, TypeError) as exc:
+                return _control_json({"error": f"bad fault plan: {exc}"}, 400)
+        elif method == "DELETE":
+            self.set_faults(FaultPlan())
+        elif method != "GET":
+            return _control_json({"error": f"no control route {method} /_sim/faults"}, 404)
+        fired = self._faults.counts() if self._faults is not None else []
+        return _control_json({"plan": self.fault_plan.to_json(), "fired": fired})
+
+
+def _grants(scopes: frozenset[str], needed: str) -> bool:
+    """``full`` grants everything; ``vso.code_write`` and the like grant ``vso.code``."""
+    return "full" in scopes or any(s == needed or s.startswith(needed + "_") for s in scopes)
+
+
+def _method_not_allowed(method: str) -> Response:
+    body = json.dumps({"Message": f"The requested resource does not support http method '{method}'."}).encode()
+    return Response(405, body, "application/json; charset=utf-8")
+
+
+def _control_json(obj: Any, status: int = 200) -> Response:
+    return Response(status, json.dumps(obj, separators=(",", ":")).encode(), "application/json; charset=utf-8")
+
+
+def _server_host(scope: Scope) -> str:
+    server = scope.get("server") or ("127.0.0.1", 80)
+    return f"{server[0]}:{server[1]}"
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)

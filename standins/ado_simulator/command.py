@@ -1,0 +1,113 @@
+"""``satellite simulator``: serve a generated world as an Azure DevOps Server stand-in.
+
+    satellite simulator --profile 2022 --scale small --port 8081 --pat demo-pat --pat code-only:vso.code
+    satellite simulator --latency-ms 20 --latency-jitter-ms 5 --fault "429:0.05:/_apis/git/" --fault-seed 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import httpx
+
+from standins.loopback import serve_forever
+from standins.ado_simulator.app import DEFAULT_PATS, create_app
+from standins.ado_simulator.wire.faults import KINDS, FaultPlan, FaultRule, parse_fault
+from standins.ado_simulator.world.generate import SCALES
+from standins.ado_simulator.wire.profiles import PROFILES
+from standins.ado_simulator.world.world import generate_world
+
+__all__ = ["configure_parser", "run", "main", "parse_pat", "fault_rule"]
+
+
+def parse_pat(text: str) -> tuple[str, frozenset[str]]:
+    """``VALUE`` (full scope) or ``VALUE:scope,scope`` -> (value, scopes)."""
+    value, sep, scopes = text.partition(":")
+    if not value:
+        raise argparse.ArgumentTypeError(f"empty PAT in {text!r}")
+    chosen = frozenset(s.strip() for s in scopes.split(",") if s.strip()) if sep else frozenset({"full"})
+    return value, chosen or frozenset({"full"})
+
+
+def fault_rule(text: str) -> FaultRule:
+    """``KIND:RATE[:PATH_REGEX]`` -> a fault rule (argparse type)."""
+    try:
+        return parse_fault(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", nargs="?", choices=("serve", "advance", "truth"), default="serve",
+                        help="serve (default); advance: make a running simulator live STEPS hours; truth: print its ground truth counts")
+    control = parser.add_argument_group("advance and truth", "talk to a running simulator")
+    control.add_argument("--url", default="http://127.0.0.1:8081", help="the simulator (default http://127.0.0.1:8081)")
+    control.add_argument("--steps", type=int, default=1, help="hours of activity to simulate (default 1)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="2022", help="server release to imitate (default 2022)")
+    parser.add_argument("--scale", choices=list(SCALES), default="small", help="world size (default small)")
+    parser.add_argument("--seed", type=int, default=7, help="world seed (default 7)")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8081, help="port (default 8081)")
+    parser.add_argument(
+        "--pat", dest="pats", action="append", type=parse_pat, metavar="VALUE[:scope,scope]",
+        help="accepted PAT, repeatable; scopes e.g. full, vso.code, vso.project (default: sim-pat with full scope)",
+    )
+    faults = parser.add_argument_group("faults", "injected into every request but the /_sim control routes")
+    faults.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer (default 0)")
+    faults.add_argument("--latency-jitter-ms", type=float, default=0.0, help="± random part of the latency (default 0)")
+    faults.add_argument(
+        "--fault", dest="faults", action="append", type=fault_rule, default=[], metavar="KIND:RATE[:PATH_REGEX]",
+        help=f"repeatable; KIND one of {', '.join(k for k in KINDS if k != 'latency')}; RATE a probability,"
+        " e.g. 429:0.05:/_apis/git/",
+    )
+    faults.add_argument("--fault-seed", type=int, default=0, help="seed of the fault draws (default 0)")
+
+
+def control(args: argparse.Namespace) -> int:
+    """``advance`` / ``truth`` against a running simulator's control routes."""
+    try:
+        if args.action == "advance":
+            response = httpx.post(f"{args.url.rstrip('/')}/_sim/advance", json={"steps": args.steps}, timeout=120)
+        else:
+            response = httpx.get(f"{args.url.rstrip('/')}/_sim/truth", timeout=120)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        print(f"simulator: {args.action} failed at {args.url}: {exc}", file=sys.stderr)
+        return 1
+    body = response.json()
+    counts = body if args.action == "advance" else {t: v["count"] for t, v in body["types"].items()}
+    for name, count in sorted(counts.items()):
+        print(f"{name:32s} {count}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action != "serve":
+        return control(args)
+    world = generate_world(args.seed, args.scale)
+    pats = dict(args.pats) if args.pats else dict(DEFAULT_PATS)
+    plan = FaultPlan(tuple(args.faults), args.latency_ms, args.latency_jitter_ms, args.fault_seed)
+    app = create_app(world, args.profile, pats, faults=plan)
+
+    def ready(url: str) -> None:
+        print(f"simulator: profile {args.profile}, scale {args.scale}, collection {url}/tfs/{world.collection.name}", flush=True)
+
+    try:
+        serve_forever(app, args.host, args.port, on_ready=ready)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"simulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="satellite simulator", description=__doc__.splitlines()[0])
+    configure_parser(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

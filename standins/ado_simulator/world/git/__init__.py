@@ -1,0 +1,1 @@
+"""Git data of the world: repository histories (commits, pushes, refs) and pull requests."""

@@ -1,0 +1,1 @@
+"""Pipelines data of the world: build definitions, builds and their timelines, classic releases."""

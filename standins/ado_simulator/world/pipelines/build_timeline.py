@@ -1,0 +1,200 @@
+"""Build timelines, generated on demand: Stage -> Phase -> Job -> Task records.
+
+The records (ids, names, planned times and results) are a pure function of the build; what a
+request sees of them depends on the clock: a record is pending before its start, inProgress
+until its finish, then completed. A failed or canceled task makes the rest of its job and the
+later stages skipped; a partially succeeded build has one task succeededWithIssues.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from standins.ado_simulator.world.pipelines.builds import Build
+
+__all__ = ["TimelineRecord", "timeline_records", "timeline_record_ids"]
+
+_STAGE_PLANS = (("Build",),) * 3 + (("Build", "Test"),) * 2 + (("Build", "Test", "Deploy"),)
+_WORK = {
+    "Build": (("Restore packages", "333b11bd-d341-40d9-afcf-b32d5ce6f23b", "NuGetCommand", "2.221.0"),
+              ("Build solution", "71a9a2d3-a98a-4caa-96ab-affca411ecda", "VSBuild", "1.231.0"),
+              ("Run unit tests", "ef087383-ee5e-42c7-9a53-ab56c98420f9", "VSTest", "2.229.0"),
+              ("Publish artifacts", "2ff763a7-ce83-4e1f-bc89-0ae63477cebe", "PublishBuildArtifacts", "1.224.0")),
+    "Test": (("Run integration tests", "d9bafed4-0b18-4f58-968d-86655b4d2ce9", "CmdLine", "2.212.0"),
+             ("Publish test results", "0b0f01ed-7dde-43ff-9cbb-e48954daf9b1", "PublishTestResults", "2.230.0")),
+    "Deploy": (("Download artifacts", "a433f589-fce1-4460-9ee6-44a624aeb1fb", "DownloadBuildArtifacts", "0.228.0"),
+               ("Deploy to staging", "e213ff0f-5d5c-4791-802d-52ea3e7be1f1", "PowerShell", "2.228.0")),
+}
+_CHECKOUT = ("6d15af64-176c-496d-b583-fd2ae21d4df4", "Checkout", "1.0.0")
+_ERRORS = ("Process completed with exit code 1.", "The build failed: 3 compile errors.", "2 tests failed.")
+_WARNINGS = ("The MSBuild version parameter has been deprecated.", "Found 2 obsolete API usages.")
+_BAD = {"failed": "failed", "canceled": "canceled", "partiallySucceeded": "succeededWithIssues"}
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineRecord:
+    """One record as the clock shows it: ``start``/``finish``/``result`` are None until reached."""
+
+    id: str
+    parent: str | None
+    type: str  # Stage | Phase | Job | Task
+    name: str
+    identifier: str | None  # stages, phases and jobs only
+    order: int
+    start: int | None
+    finish: int | None
+    state: str  # pending | inProgress | completed
+    result: str | None
+    attempt: int
+    previous: tuple[tuple[int, str, str], ...]  # (attempt, timelineId, recordId) of earlier attempts
+    worker: str | None
+    queue_id: int | None
+    errors: int
+    warnings: int
+    issue: str | None
+    log_id: int | None
+    change_id: int
+    task: tuple[str, str, str] | None  # (id, name, version)
+
+
+@dataclass(slots=True)
+class _Plan:
+    """A record before the clock is applied: planned window (None: skipped) and result."""
+
+    id: str
+    parent: str | None
+    type: str
+    name: str
+    identifier: str | None
+    order: int
+    window: tuple[int, int] | None
+    result: str
+    attempt: int = 1
+    previous: tuple[tuple[int, str, str], ...] = ()
+    worker: str | None = None
+    queue_id: int | None = None
+    errors: int = 0
+    warnings: int = 0
+    issue: str | None = None
+    log_id: int | None = None
+    task: tuple[str, str, str] | None = None
+
+
+def timeline_records(key: str, build: "Build", yaml: bool, repo_name: str, queue_id: int, clock: int) -> list[TimelineRecord]:
+    """The records of ``build`` as seen at ``clock``; ``key`` seeds everything but the clock."""
+    rng = random.Random(key)
+    stages, jobs, ids = _skeleton(rng, yaml, repo_name, build.branch)
+    retried = rng.randrange(len(stages)) if rng.random() < 0.1 else -1
+    bad = _BAD.get(build.result)
+    bad_stage = (len(stages) - 1 if bad != "succeededWithIssues" else rng.randrange(len(stages))) if bad else -1
+    bad_step = rng.choice([i for i, step in enumerate(jobs[bad_stage]) if step[1]]) if bad else -1
+    worker = f"{'Linux' if queue_id % 2 == 0 else 'Build'}-Agent-{rng.randint(1, 6):02d}"
+    running = len(stages) if bad_stage < 0 or bad == "succeededWithIssues" else bad_stage + 1
+    windows = _split(rng, build.started + 1, build.finished - 1, running)
+    plans: list[_Plan] = []
+    next_id = iter(ids)
+    for index, (stage, steps) in enumerate(zip(stages, jobs)):
+        window = windows[index] if index < running else None
+        job_name = "Agent job 1" if stage == "__default" else stage
+        stage_id, phase_id, job_id = next(next_id), next(next_id), next(next_id)
+        attempts = 2 if index == retried else 1
+        previous = ((1, _guid(rng.getrandbits(128)), _guid(rng.getrandbits(128))),) if attempts == 2 else ()
+        stage_result = bad if index == bad_stage else "skipped" if window is None else "succeeded"
+        identifier = stage if yaml else "__default"
+        plans.append(_Plan(stage_id, None, "Stage", stage, identifier, index + 1, window, stage_result, attempts, previous))
+        plans.append(_Plan(phase_id, stage_id, "Phase", job_name, f"{identifier}.{job_name.replace(' ', '_')}", 1,
+                           window, stage_result, attempts, previous))
+        job = _Plan(job_id, phase_id, "Job", job_name, f"{identifier}.{job_name.replace(' ', '_')}.__default", 1,
+                    window, stage_result, attempts, previous, worker, queue_id)
+        plans.append(job)
+        step_windows = _split(rng, window[0] + 2, window[1], len(steps)) if window else [None] * len(steps)
+        failed_before = False
+        for order, ((name, task), step_window) in enumerate(zip(steps, step_windows), start=1):
+            result = "succeeded" if step_window else "skipped"
+            step = _Plan(next(next_id), job_id, "Task", name, None, order, step_window, result, attempts, (), worker, task=task)
+            if index == bad_stage and order - 1 == bad_step:
+                step.result = bad
+                failed_before = bad != "succeededWithIssues"
+                if bad == "failed":
+                    step.errors, step.issue = rng.randint(1, 2), rng.choice(_ERRORS)
+                elif bad == "succeededWithIssues":
+                    step.warnings, step.issue = rng.randint(1, 3), rng.choice(_WARNINGS)
+            elif failed_before and task is not None:
+                step.result, step.window = "skipped", None
+            plans.append(step)
+        job.errors = sum(p.errors for p in plans if p.parent == job_id)
+        job.warnings = sum(p.warnings for p in plans if p.parent == job_id)
+    log_ids = iter(range(1, len(plans) + 1))
+    for plan in plans:
+        if plan.type in ("Job", "Task") and plan.window is not None:
+            plan.log_id = next(log_ids)
+    return [_as_seen(plan, change, clock, build.finished) for change, plan in enumerate(plans, start=1)]
+
+
+def timeline_record_ids(key: str, yaml: bool) -> list[str]:
+    """Just the record ids of a build's timeline (the same as ``timeline_records`` gives), cheaply."""
+    return _skeleton(random.Random(key), yaml, "", "")[2]
+
+
+def _skeleton(rng: random.Random, yaml: bool, repo_name: str, branch: str) -> tuple[tuple[str, ...], list, list[str]]:
+    """Stages, the steps of each stage's job, and every record id (stage, phase, job, steps; per stage)."""
+    stages = rng.choice(_STAGE_PLANS) if yaml else ("__default",)
+    jobs = [_job_steps(rng, stage, yaml, repo_name, branch) for stage in stages]
+    count = sum(3 + len(steps) for steps in jobs)
+    return stages, jobs, [_guid(rng.getrandbits(128)) for _ in range(count)]
+
+
+def _guid(bits: int) -> str:
+    """A version-4 GUID string from 128 random bits."""
+    h = f"{bits:032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+def _job_steps(rng: random.Random, stage: str, yaml: bool, repo_name: str, branch: str) -> list[tuple[str, tuple | None]]:
+    """(name, task reference or None) of the steps of one job, in order."""
+    work = _WORK.get(stage, _WORK["Build"])
+    chosen = sorted(rng.sample(range(len(work)), rng.randint(1, len(work))))
+    steps: list[tuple[str, tuple | None]] = [("Initialize job", None)]
+    checkout = f"Checkout {repo_name}@{branch.removeprefix('refs/heads/')} to s" if yaml else "Get sources"
+    steps.append((checkout, _CHECKOUT))
+    steps += [(work[i][0], (work[i][1], work[i][2], work[i][3])) for i in chosen]
+    if yaml:
+        steps.append((f"Post-job: {checkout}", _CHECKOUT))
+    steps.append(("Finalize Job", None))
+    return steps
+
+
+def _split(rng: random.Random, start: int, end: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` consecutive windows covering [start, end] (each at least a second)."""
+    end = max(end, start + parts)
+    weights = [rng.uniform(0.5, 3.0) for _ in range(parts)]
+    total = sum(weights)
+    windows, at, spent = [], start, 0.0
+    for weight in weights:
+        spent += weight
+        until = max(at + 1, start + round((end - start) * spent / total))
+        windows.append((at, until))
+        at = until
+    return windows
+
+
+def _as_seen(plan: _Plan, change: int, clock: int, decided: int) -> TimelineRecord:
+    """The record at ``clock``: skipped ones are decided when the build finishes."""
+    if plan.window is None:
+        done = clock >= decided
+        state, start, finish, result = ("completed", None, None, plan.result) if done else ("pending", None, None, None)
+    else:
+        begin, end = plan.window
+        if end <= clock:
+            state, start, finish, result = "completed", begin, end, plan.result
+        elif begin <= clock:
+            state, start, finish, result = "inProgress", begin, None, None
+        else:
+            state, start, finish, result = "pending", None, None, None
+    return TimelineRecord(plan.id, plan.parent, plan.type, plan.name, plan.identifier, plan.order, start, finish, state,
+                          result, plan.attempt, plan.previous, plan.worker if start is not None else None,
+                          plan.queue_id, plan.errors if result else 0, plan.warnings if result else 0,
+                          plan.issue if result else None, plan.log_id if start is not None else None, change, plan.task)

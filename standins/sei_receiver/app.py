@@ -1,0 +1,93 @@
+"""The reference SEI receiver (contract 4.3): authenticate, verify, decrypt, de-duplicate, store.
+
+Routes:
+    POST /v1/satellite/batches   sealed batch -> 201 stored | 200 already stored
+    POST /v1/satellite/heartbeat JSON status of a satellite; the latest per satellite is kept
+    POST /v1/satellite/probe     sealed batch of 0 records -> 200 if API key and keys are accepted (stores nothing)
+    GET  /v1/satellite/stats     counts per record type
+    GET  /v1/satellite/records   ?type=git.commit[&data=1] -> the stored records of one type
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from satellite.errors import SealingError
+from satellite.sealing.batch_format import open_sealed, read_header
+from standins.sei_receiver.auth import ReceiverKeys, batch_keys, error_response, request_authorized
+from standins.sei_receiver.probe import probe_endpoint
+from standins.sei_receiver.storage import ReceiverStorage
+
+__all__ = ["ReceiverKeys", "create_receiver_app"]
+
+DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
+
+
+def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES) -> Starlette:
+
+    def authorized(request: Request) -> bool:
+        return request_authorized(request, keys)
+
+    async def post_batch(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return error_response(401, "unknown API key")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_batch_bytes:
+            return error_response(413, f"batch larger than {max_batch_bytes} bytes")
+        body = await request.body()
+        if len(body) > max_batch_bytes:
+            return error_response(413, f"batch larger than {max_batch_bytes} bytes")
+        try:
+            header = read_header(body)
+        except SealingError as exc:
+            return error_response(422, str(exc))
+        found = batch_keys(header, keys)
+        if isinstance(found, JSONResponse):
+            return found
+        signer, recipient = found
+        if request.headers.get("idempotency-key") != header.batch_id:
+            return error_response(400, "Idempotency-Key must equal the batch id")
+        try:
+            opened = await run_in_threadpool(open_sealed, body, recipient, signer)
+        except SealingError as exc:
+            return error_response(422, str(exc))
+        stored = await run_in_threadpool(storage.store_batch, opened)
+        return JSONResponse({"batch_id": header.batch_id, "stored": stored}, status_code=201 if stored else 200)
+
+    async def post_heartbeat(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return error_response(401, "unknown API key")
+        try:
+            body = await request.json()
+        except ValueError:
+            return error_response(400, "heartbeat must be JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("satellite_id"), str):
+            return error_response(400, "heartbeat must name its satellite_id")
+        await run_in_threadpool(storage.store_heartbeat, body["satellite_id"], body)
+        return JSONResponse({"ok": True})
+
+    async def get_stats(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return error_response(401, "unknown API key")
+        return JSONResponse(await run_in_threadpool(storage.stats))
+
+    async def get_records(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return error_response(401, "unknown API key")
+        record_type = request.query_params.get("type", "")
+        with_data = request.query_params.get("data") == "1"
+        return JSONResponse({"type": record_type, "records": await run_in_threadpool(storage.records, record_type, with_data)})
+
+    return Starlette(
+        routes=[
+            Route("/v1/satellite/batches", post_batch, methods=["POST"]),
+            Route("/v1/satellite/heartbeat", post_heartbeat, methods=["POST"]),
+            Route("/v1/satellite/probe", probe_endpoint(keys), methods=["POST"]),
+            Route("/v1/satellite/stats", get_stats, methods=["GET"]),
+            Route("/v1/satellite/records", get_records, methods=["GET"]),
+        ]
+    )

@@ -1,0 +1,49 @@
+"""Who the receiver trusts, and the checks every route shares: API key, signer and recipient keys."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Mapping
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from satellite.sealing.batch_format import BatchHeader
+from satellite.secret import Secret
+
+__all__ = ["ReceiverKeys", "error_response", "request_authorized", "batch_keys"]
+
+
+@dataclass(frozen=True)
+class ReceiverKeys:
+    """What the receiver trusts: API keys, its recipient private keys and registered satellite keys (by id)."""
+
+    api_keys: tuple[Secret, ...]
+    recipients: Mapping[str, X25519PrivateKey]
+    signers: Mapping[str, Ed25519PublicKey]
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def request_authorized(request: Request, keys: ReceiverKeys) -> bool:
+    """The request carries one of the accepted API keys as a Bearer token."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    return any(hmac.compare_digest(token.encode(), k.reveal().encode()) for k in keys.api_keys)
+
+
+def batch_keys(header: BatchHeader, keys: ReceiverKeys) -> tuple[Ed25519PublicKey, X25519PrivateKey] | JSONResponse:
+    """(signer, recipient) for a batch header, or the error answer: 403 unregistered signer, 422 unknown recipient."""
+    signer = keys.signers.get(header.signer_key_id)
+    if signer is None:
+        return error_response(403, f"signing key {header.signer_key_id} is not registered")
+    recipient = keys.recipients.get(header.recipient_key_id)
+    if recipient is None:
+        return error_response(422, f"recipient key {header.recipient_key_id} is unknown to this receiver")
+    return signer, recipient

@@ -1,0 +1,55 @@
+"""``POST /v1/satellite/probe``: does this endpoint accept the satellite's API key and keys? Stores nothing.
+
+The body is a sealed batch with 0 records and stream ``satellite.probe`` (what ``satellite check``
+sends). Answers, in the order checked: 401 unknown API key, 413 too large, 422 not a sealed batch,
+400 not a probe batch, 403 signing key not registered, 422 recipient key unknown or the batch does
+not open with it, else 200 ``{"ok": true, "recipient_key_id": ..., "signer_key_id": ...}``.
+"""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from satellite.errors import SealingError
+from standins.sei_receiver.auth import ReceiverKeys, batch_keys, error_response, request_authorized
+from satellite.sealing.batch_format import open_sealed, read_header
+
+__all__ = ["probe_endpoint", "PROBE_STREAM", "MAX_PROBE_BYTES"]
+
+PROBE_STREAM = "satellite.probe"
+MAX_PROBE_BYTES = 64 * 1024
+
+
+def probe_endpoint(keys: ReceiverKeys) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """The route handler, checking with the receiver's own API keys and key lookup."""
+
+    async def post_probe(request: Request) -> JSONResponse:
+        if not request_authorized(request, keys):
+            return error_response(401, "unknown API key")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_PROBE_BYTES:
+            return error_response(413, f"a probe is at most {MAX_PROBE_BYTES} bytes")
+        body = await request.body()
+        if len(body) > MAX_PROBE_BYTES:
+            return error_response(413, f"a probe is at most {MAX_PROBE_BYTES} bytes")
+        try:
+            header = read_header(body)
+        except SealingError as exc:
+            return error_response(422, str(exc))
+        if header.stream != PROBE_STREAM or header.record_count != 0:
+            return error_response(400, f"a probe batch has stream {PROBE_STREAM} and 0 records")
+        found = batch_keys(header, keys)
+        if isinstance(found, JSONResponse):
+            return found
+        signer, recipient = found
+        try:
+            await run_in_threadpool(open_sealed, body, recipient, signer)
+        except SealingError as exc:
+            return error_response(422, str(exc))
+        return JSONResponse({"ok": True, "recipient_key_id": header.recipient_key_id, "signer_key_id": header.signer_key_id})
+
+    return post_probe
