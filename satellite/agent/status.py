@@ -7,7 +7,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 
-from satellite.store import Store
+from satellite.store import OUTBOX_PAUSED_SINCE, Store
 
 __all__ = ["StreamView", "StatusReport", "read_status", "render_status_table", "age_text"]
 
@@ -56,7 +56,7 @@ def read_status(store: Store) -> StatusReport:
         for s in store.stream_statuses()
     )
     outbox = store.outbox_stats()
-    paused = store.get_state("outbox_paused_since")
+    paused = store.get_state(OUTBOX_PAUSED_SINCE)
     return StatusReport(
         generated_at=now,
         streams=streams,

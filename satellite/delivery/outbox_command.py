@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import asdict
 
-from satellite.store import Store
+from satellite.store import OUTBOX_PAUSED_SINCE, Store
 
 __all__ = ["list_outbox", "retry_outbox"]
 
@@ -25,7 +25,7 @@ def list_outbox(config, as_json: bool = False) -> int:
     """Print the outbox backlog and every dead letter. Exit code 1 when dead letters exist."""
     store = Store(config.satellite.data_dir)
     try:
-        stats, dead, paused = store.outbox_stats(), store.dead_letters(), store.get_state("outbox_paused_since")
+        stats, dead, paused = store.outbox_stats(), store.dead_letters(), store.get_state(OUTBOX_PAUSED_SINCE)
     finally:
         store.close()
     if as_json:

@@ -1,5 +1,8 @@
 """The tables of the satellite's database (created on open; no plaintext record data anywhere)."""
 
+OUTBOX_PAUSED_SINCE = "outbox_paused_since"
+"""``agent_state`` key: since when (time.time()) collection waits for the outbox to drain; absent when it does not."""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cursors (
     integration_id TEXT NOT NULL,

@@ -12,13 +12,11 @@ from typing import Callable
 
 import structlog
 
-from satellite.store import Store
+from satellite.store import OUTBOX_PAUSED_SINCE, Store
 
-__all__ = ["Backpressure", "PAUSED_STATE"]
+__all__ = ["Backpressure"]
 
 log = structlog.get_logger(__name__)
-
-PAUSED_STATE = "outbox_paused_since"
 
 
 class Backpressure:
@@ -41,7 +39,7 @@ class Backpressure:
             if self._waiting == 1:
                 self._since = time.monotonic()
                 log.warning("outbox_full_collection_paused", outbox_bytes=used, limit_bytes=self._limit)
-                self._store.set_state(PAUSED_STATE, str(time.time()))
+                self._store.set_state(OUTBOX_PAUSED_SINCE, str(time.time()))
         try:
             self._store.wait_for_room(size, self._limit, self._should_stop)
         finally:
@@ -49,4 +47,4 @@ class Backpressure:
                 self._waiting -= 1
                 if self._waiting == 0:
                     log.info("collection_resumed", paused_s=round(time.monotonic() - self._since, 3))
-                    self._store.set_state(PAUSED_STATE, None)
+                    self._store.set_state(OUTBOX_PAUSED_SINCE, None)
