@@ -12,6 +12,7 @@
       + SealingError                 a sealed batch could not be opened (tampered, wrong key)
       + StoreError                   the local database failed (disk full, corrupt, read-only)
       + DeliveryError                the SEI endpoint refused a batch for good
+        - ApiKeyError                the SEI API key cannot be sent (a character no HTTP header holds)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "SealingError",
     "StoreError",
     "DeliveryError",
+    "ApiKeyError",
 ]
 
 
@@ -105,3 +107,7 @@ class StoreError(SatelliteError):
 
 class DeliveryError(SatelliteError):
     """The SEI endpoint rejected a batch permanently or the credentials were refused."""
+
+
+class ApiKeyError(DeliveryError):
+    """The SEI API key holds a character no HTTP header can carry (non-ASCII or a control character)."""
