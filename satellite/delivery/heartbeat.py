@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import httpx
 import structlog
 
 from satellite import __version__
-from satellite.store import Store
+from satellite.errors import SatelliteError
+from satellite.sei import HEARTBEAT_PATH, Answer, ApiKeySource, SeiEndpoint, authorization, classify
+from satellite.store import OUTBOX_PAUSED_SINCE, Store
 
-__all__ = ["heartbeat_body", "send_heartbeat"]
+__all__ = ["Heartbeat", "heartbeat_body"]
 
 log = structlog.get_logger(__name__)
 
+TIMEOUT_S = 10.0
 
-def heartbeat_body(settings, store: Store, started_at: float) -> dict:
+
+def heartbeat_body(settings: Any, store: Store, started_at: float) -> dict:
     """The heartbeat document (no secrets, no record data)."""
     outbox = store.outbox_stats()
     now = time.time()
-    paused = store.get_state("outbox_paused_since")
+    paused = store.get_state(OUTBOX_PAUSED_SINCE)
     return {
         "satellite_id": settings.id,
         "tenant": settings.tenant,
@@ -39,18 +44,30 @@ def heartbeat_body(settings, store: Store, started_at: float) -> dict:
     }
 
 
-def send_heartbeat(http: httpx.Client, api_key, settings, store: Store, started_at: float) -> bool:
-    """Best effort: a failed heartbeat is logged, never fatal."""
-    try:
-        response = http.post(
-            "/v1/satellite/heartbeat",
-            json=heartbeat_body(settings, store, started_at),
-            headers={"Authorization": f"Bearer {api_key.reveal()}"},
-        )
-    except httpx.HTTPError as exc:
-        log.warning("heartbeat_failed", error=f"{exc.__class__.__name__}: {exc}")
-        return False
-    if response.status_code >= 300:
-        log.warning("heartbeat_refused", status=response.status_code)
-        return False
-    return True
+@dataclass(frozen=True)
+class Heartbeat:
+    """Sends the heartbeat of one process (``started_at``: when it started, time.time())."""
+
+    settings: Any  # the config's ``satellite:`` section
+    endpoint: SeiEndpoint
+    api_key: ApiKeySource
+    store: Store
+    started_at: float
+    transport: httpx.BaseTransport | None = None
+
+    def send(self) -> bool:
+        """Best effort: a failed heartbeat is logged, never raised; True if SEI accepted it."""
+        try:
+            headers = authorization(self.api_key.get())
+            body = heartbeat_body(self.settings, self.store, self.started_at)
+            with self.endpoint.client(timeout=TIMEOUT_S, transport=self.transport) as http:
+                response = http.post(HEARTBEAT_PATH, json=body, headers=headers)
+        except (httpx.HTTPError, OSError, SatelliteError) as exc:  # OSError: e.g. an unreadable CA bundle
+            log.warning("heartbeat_failed", error=f"{exc.__class__.__name__}: {exc}")
+            return False
+        answer = classify(response.status_code)
+        if not answer.accepted:
+            hint = "check satellite.api_key" if answer is Answer.CREDENTIALS else None
+            log.warning("heartbeat_refused", status=response.status_code, answer=answer.name, hint=hint)
+            return False
+        return True

@@ -1,43 +1,38 @@
 """Uploader: POST each outbox batch to the SEI ingest endpoint; forget it only once acknowledged.
 
-Protocol (contract 4.3): ``POST {endpoint}/v1/satellite/batches`` with ``Authorization: Bearer``,
-``Idempotency-Key: <batch_id>`` and the sealed bytes.
+Protocol and the meaning of each answer: ``satellite.sei`` (one rule, ``classify``). Here:
 
-| answer | what happens |
+| ``Answer`` | what happens |
 |---|---|
-| 201 stored, 200 duplicate | the batch is deleted locally and counted as delivered |
-| network error, 408/409/425/429/5xx | retried forever, full-jitter backoff, never shorter than Retry-After |
-| 400/413/422 | permanent: moved to the dead letters (listed by ``satellite outbox list``) |
-| 401/403 | credentials: a loud error, then retried every ``auth_retry_interval`` with the API key read anew |
+| STORED, DUPLICATE | the batch is deleted locally and counted as delivered |
+| RETRY | retried forever, full-jitter backoff, never shorter than Retry-After |
+| DEAD_LETTER | moved to the dead letters (listed by ``satellite outbox list``) |
+| CREDENTIALS | a loud error, then retried every ``auth_retry_interval`` with the API key read anew |
 
 Uploads run in ``concurrency`` lanes; a stream always uses the same lane, so its batches leave in
-``seq`` order.
+``seq`` order. Every attempt counts in ``satellite_uploads`` and ``satellite_upload_seconds`` by outcome.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import zlib
 from dataclasses import dataclass, field
-from typing import Callable
-
 import httpx
 import structlog
 
-from satellite import __version__
-from satellite.ado.client import TlsOptions
-from satellite.errors import DeliveryError, SatelliteError, StoreError
-from satellite.metrics import UPLOADS
+from satellite.errors import ApiKeyError, DeliveryError, SatelliteError, StoreError
+from satellite.metrics import UPLOAD_SECONDS, UPLOADS
 from satellite.retrying import RetryPolicy, parse_retry_after
 from satellite.secret import Secret
+from satellite.sei import BATCH_CONTENT_TYPE, BATCHES_PATH, IDEMPOTENCY_KEY, Answer, ApiKeySource, SeiEndpoint, authorization, classify
 from satellite.store import OutboxEntry, Store
 
-__all__ = ["Uploader", "DrainReport", "BATCH_CONTENT_TYPE"]
+__all__ = ["Uploader", "DrainReport"]
 
 log = structlog.get_logger(__name__)
 
-BATCH_CONTENT_TYPE = "application/vnd.sei.sealed-batch"
-TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
 _WINDOW = 200  # oldest outbox batches each lane looks at; its own may all lie beyond them
 
 
@@ -63,10 +58,10 @@ class DrainReport:
     def ok(self) -> bool:
         return not self.dead_lettered and self.error is None
 
-    def count(self, status: int) -> None:
+    def count(self, answer: Answer) -> None:
         with self._lock:
-            self.delivered += status == 201
-            self.duplicates += status == 200
+            self.delivered += answer is Answer.STORED
+            self.duplicates += answer is Answer.DUPLICATE
 
 
 def _lane(batch: OutboxEntry, lanes: int) -> int:
@@ -79,11 +74,9 @@ class Uploader:
     def __init__(
         self,
         store: Store,
-        endpoint: str,
-        api_key: Callable[[], Secret] | Secret,
+        endpoint: SeiEndpoint,
+        api_key: ApiKeySource | Secret,
         *,
-        tls: TlsOptions = TlsOptions(),
-        proxy: str | None = None,
         timeout: float = 60.0,
         retry: RetryPolicy = RetryPolicy(max_attempts=None, initial_wait=1.0, max_wait=300.0),
         auth_retry_interval: float | None = None,
@@ -91,25 +84,16 @@ class Uploader:
         transport: httpx.BaseTransport | None = None,
         stop: threading.Event | None = None,
     ) -> None:
-        """``api_key`` may be a callable that reads the key anew (from its file) before each retry
-        after a 401/403; ``auth_retry_interval`` None makes a credential refusal final."""
+        """``api_key``: a source reads the key anew (from its file) now and then and after a 401/403;
+        ``auth_retry_interval`` None makes a credential refusal final."""
         self._store = store
-        self._key_source = api_key if callable(api_key) else (lambda: api_key)
-        self._api_key = self._key_source()
+        self._keys = api_key if isinstance(api_key, ApiKeySource) else ApiKeySource.fixed(api_key)
         self._auth_retry_interval = auth_retry_interval
         self._concurrency = concurrency
         self._stop = stop or threading.Event()
         self._retry = RetryPolicy(retry.max_attempts, retry.initial_wait, retry.max_wait, retry.max_retry_after, self._sleep)
-        self._http = httpx.Client(
-            base_url=endpoint.rstrip("/"),
-            headers={"Content-Type": BATCH_CONTENT_TYPE, "User-Agent": f"sei-satellite/{__version__}"},
-            verify=tls.httpx_verify(),
-            proxy=proxy,
-            trust_env=proxy is None,
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            transport=transport,
-        )
+        self._http = endpoint.client(timeout=timeout, max_connections=concurrency, transport=transport,
+                                     headers={"Content-Type": BATCH_CONTENT_TYPE})
 
     def close(self) -> None:
         self._http.close()
@@ -182,33 +166,26 @@ class Uploader:
 
     def _deliver_one(self, batch: OutboxEntry, report: DrainReport) -> None:
         while True:
-            status, detail = self._send(batch)
-            if status in (200, 201):
+            answer, status, detail = self._send(batch)
+            if answer.accepted:
                 self._store.acknowledge(batch)
-                report.count(status)
-                UPLOADS.labels("stored" if status == 201 else "duplicate").inc()
+                report.count(answer)
                 return
-            if status not in (401, 403):  # 400/413/422 and anything else unexpected: permanent
+            if answer is Answer.DEAD_LETTER:
                 log.error("batch_dead_lettered", batch_id=batch.batch_id, stream=batch.stream, seq=batch.seq,
                           status=status, detail=detail, hint="see: satellite outbox list; re-send with: satellite outbox retry")
                 self._store.dead_letter(batch.batch_id, status, detail or f"HTTP {status}")
-                UPLOADS.labels("dead_letter").inc()
                 report.dead_lettered.append(batch.batch_id)
                 return
-            UPLOADS.labels("refused").inc()
-            message = (f"SEI endpoint refused the credentials (HTTP {status}): check satellite.api_key and that this"
-                       " satellite's signing key is registered with SEI")
+            message = _credentials_message(status, detail)
             if self._auth_retry_interval is None:
                 raise DeliveryError(message)
             log.error("delivery_credentials_refused", status=status, retry_in_s=self._auth_retry_interval, detail=message)
             self._sleep(self._auth_retry_interval)
-            try:
-                self._api_key = self._key_source()
-            except (OSError, SatelliteError) as exc:
-                log.error("api_key_reload_failed", error=str(exc))
+            self._keys.refresh()
 
-    def _send(self, batch: OutboxEntry) -> tuple[int, str]:
-        """POST with retries of transient failures; returns a final (status, detail)."""
+    def _send(self, batch: OutboxEntry) -> tuple[Answer, int | None, str]:
+        """POST with retries of transient failures; returns a final (answer, status, detail)."""
 
         def retryable(exc: BaseException) -> bool:
             return isinstance(exc, _Transient)
@@ -216,17 +193,33 @@ class Uploader:
         for attempt in self._retry.retrying(retryable, what=f"upload {batch.stream}#{batch.seq}"):
             with attempt:
                 try:
-                    response = self._http.post(
-                        "/v1/satellite/batches",
-                        content=batch.body,
-                        headers={"Idempotency-Key": batch.batch_id, "Authorization": f"Bearer {self._api_key.reveal()}"},
-                    )
+                    headers = {IDEMPOTENCY_KEY: batch.batch_id, **authorization(self._keys.get())}
+                except ApiKeyError as exc:
+                    return Answer.CREDENTIALS, None, str(exc)
+                started = time.perf_counter()
+                try:
+                    response = self._http.post(BATCHES_PATH, content=batch.body, headers=headers)
                 except httpx.TransportError as exc:
-                    UPLOADS.labels("retry").inc()
+                    _observe(Answer.RETRY, started)
                     raise _Transient(f"cannot reach the SEI endpoint: {exc.__class__.__name__} {exc}") from None
-                status = response.status_code
-                if status in TRANSIENT_STATUSES or status >= 500:
-                    UPLOADS.labels("retry").inc()
+                status, answer = response.status_code, classify(response.status_code)
+                _observe(answer, started)
+                if answer is Answer.RETRY:
                     raise _Transient(f"SEI endpoint answered HTTP {status}", parse_retry_after(response.headers.get("retry-after")))
-                return status, response.text[:300] if status not in (200, 201) else ""
+                return answer, status, "" if answer.accepted else response.text[:300]
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _observe(answer: Answer, started: float) -> None:
+    """One upload attempt in the metrics: its outcome and how long it took."""
+    UPLOADS.labels(answer.value).inc()
+    UPLOAD_SECONDS.labels(answer.value).observe(time.perf_counter() - started)
+
+
+def _credentials_message(status: int | None, detail: str) -> str:
+    if status is None:  # the key cannot even be sent
+        return detail
+    if status == 407:
+        return "the proxy refused the satellite's credentials (HTTP 407): check satellite.proxy (user and password)"
+    return (f"SEI endpoint refused the credentials (HTTP {status}): check satellite.api_key and that this"
+            " satellite's signing key is registered with SEI")

@@ -12,6 +12,7 @@ import pytest
 
 from satellite.delivery.uploader import Uploader, _lane
 from satellite.secret import Secret
+from satellite.sei import SeiEndpoint
 from satellite.store import OutboxEntry, Store
 
 pytestmark = pytest.mark.reliability
@@ -35,7 +36,7 @@ def test_a_lane_whose_batches_lie_beyond_the_oldest_200_still_delivers_them(tmp_
             sent.append(request.headers["idempotency-key"])
             return httpx.Response(201)
 
-        with Uploader(store, "http://sei.test", Secret("k"), concurrency=2, transport=httpx.MockTransport(answer)) as uploader:
+        with Uploader(store, SeiEndpoint("http://sei.test"), Secret("k"), concurrency=2, transport=httpx.MockTransport(answer)) as uploader:
             report = uploader.drain()
         assert report.delivered == 255 and store.outbox_stats().batches == 0
         assert [b for b in sent if b.startswith("quiet")] == [f"quiet-{seq}" for seq in range(1, 6)]  # in seq order

@@ -9,6 +9,7 @@ from satellite.delivery.uploader import Uploader
 from satellite.errors import DeliveryError
 from satellite.retrying import RetryPolicy
 from satellite.secret import Secret
+from satellite.sei import ApiKeySource, SeiEndpoint
 from satellite.store import OutboxEntry, Store
 
 ENDPOINT = "https://sei.example.test"
@@ -44,7 +45,7 @@ def stop():
 
 def make(store, stop, **kwargs):
     kwargs.setdefault("api_key", Secret(KEY))
-    return Uploader(store, ENDPOINT, kwargs.pop("api_key"), retry=RetryPolicy(max_attempts=None, initial_wait=0.01, max_wait=0.02),
+    return Uploader(store, SeiEndpoint(ENDPOINT), kwargs.pop("api_key"), retry=RetryPolicy(max_attempts=None, initial_wait=0.01, max_wait=0.02),
                     stop=stop, concurrency=kwargs.pop("concurrency", 1), **kwargs)
 
 
@@ -121,7 +122,7 @@ def test_credential_failures_are_retried_slowly_with_the_key_read_anew(httpx_moc
     httpx_mock.add_response(url=URL, status_code=401, match_headers={"Authorization": "Bearer old-key-value"})
     httpx_mock.add_response(url=URL, status_code=201, match_headers={"Authorization": "Bearer rotated-key-value"})
     httpx_mock.add_response(url=URL, status_code=201, match_headers={"Authorization": "Bearer rotated-key-value"})
-    with make(store, stop, api_key=lambda: Secret(next(keys)), auth_retry_interval=300.0) as uploader:
+    with make(store, stop, api_key=ApiKeySource(lambda: Secret(next(keys))), auth_retry_interval=300.0) as uploader:
         assert uploader.drain().delivered == 2
     assert 300.0 in stop.waits
 

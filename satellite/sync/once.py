@@ -11,13 +11,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import httpx
 import structlog
 
-from satellite.ado.client import TlsOptions
-from satellite.delivery import DrainReport, Uploader
-from satellite.delivery.heartbeat import send_heartbeat
-from satellite.errors import DeliveryError, SatelliteError, StoreError
+from satellite.delivery import DrainReport, build_delivery
+from satellite.errors import DeliveryError, StoreError
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
 from satellite.store import OutboxStats, Store
@@ -25,7 +22,7 @@ from satellite.sync.backpressure import Backpressure
 from satellite.sync.collector import CollectionReport, Collector
 from satellite.sync.sharding import ShardAssignment
 
-__all__ = ["SyncResult", "sync_once", "upload_policy", "make_uploader", "send_run_heartbeat"]
+__all__ = ["SyncResult", "sync_once"]
 
 log = structlog.get_logger(__name__)
 
@@ -42,37 +39,6 @@ class SyncResult:
     def ok(self) -> bool:
         """Everything collected without error and everything delivered."""
         return not self.errors and self.outbox.batches == 0 and self.outbox.dead_letters == 0
-
-
-def upload_policy(config) -> RetryPolicy:
-    """Transient upload failures are retried forever, backing off up to ``delivery.max_backoff``."""
-    delivery = config.delivery
-    return RetryPolicy(max_attempts=None, initial_wait=delivery.initial_backoff.total_seconds(),
-                       max_wait=delivery.max_backoff.total_seconds())
-
-
-def make_uploader(config, store: Store, *, retry: RetryPolicy | None = None, auth_retry: bool = False,
-                  transport=None, stop: threading.Event | None = None) -> Uploader:
-    settings, delivery = config.satellite, config.delivery
-
-    def read_api_key():
-        from satellite.config import load_config  # the key file may have been rotated
-
-        return load_config(config.source).satellite.api_key
-
-    return Uploader(
-        store,
-        settings.endpoint,
-        read_api_key if auth_retry else settings.api_key,
-        tls=TlsOptions(settings.tls.verify, settings.tls.ca_bundle),
-        proxy=settings.proxy,
-        timeout=delivery.request_timeout.total_seconds(),
-        retry=retry or upload_policy(config),
-        auth_retry_interval=delivery.auth_retry_interval.total_seconds() if auth_retry else None,
-        concurrency=delivery.concurrency,
-        transport=transport,
-        stop=stop,
-    )
 
 
 def sync_once(
@@ -94,17 +60,16 @@ def sync_once(
         sealer = Sealer.from_settings(config.satellite)
         shard = ShardAssignment.from_settings(config.satellite.shard)
         producers_done, upload_failed = threading.Event(), threading.Event()
-        with make_uploader(config, store, retry=upload_retry, transport=upload_transport) as uploader:
-
+        with build_delivery(config, store, started_at=started, retry=upload_retry, transport=upload_transport) as delivery:
             def deliver() -> None:
                 try:
-                    outcome["drain"] = uploader.deliver(producers_done)
+                    outcome["drain"] = delivery.uploader.deliver(producers_done)
                 except DeliveryError as exc:
                     outcome["error"] = str(exc)
                     upload_failed.set()
 
-            delivery = threading.Thread(target=deliver, name="deliver", daemon=True)
-            delivery.start()
+            delivering = threading.Thread(target=deliver, name="deliver", daemon=True)
+            delivering.start()
             backpressure = Backpressure(store, config.limits.outbox_max_bytes, should_stop=upload_failed.is_set)
             try:
                 for integration in config.integrations:
@@ -115,7 +80,7 @@ def sync_once(
                 errors.append(f"store: {exc}")
             finally:
                 producers_done.set()
-                delivery.join()
+                delivering.join()
             errors[:0] = [f"{o.integration_id} {o.collection} {o.stream} {o.partition}: {o.error}".replace("  ", " ")
                           for o in report.errors]
             if "error" in outcome:
@@ -123,7 +88,7 @@ def sync_once(
             drain = outcome.get("drain")
             if isinstance(drain, DrainReport) and drain.dead_lettered:
                 errors.append(f"upload: {len(drain.dead_lettered)} batch(es) rejected by the SEI endpoint and kept as dead letters")
-            send_run_heartbeat(config, store, started, upload_transport)
+            delivery.heartbeat.send()
         outbox = store.outbox_stats()
         log.info(
             "sync_finished",
@@ -139,13 +104,3 @@ def sync_once(
     finally:
         store.close()
 
-
-def send_run_heartbeat(config, store: Store, started: float, transport=None) -> None:
-    """One best-effort heartbeat to the SEI endpoint."""
-    settings = config.satellite
-    try:
-        with httpx.Client(base_url=settings.endpoint.rstrip("/"), verify=TlsOptions(settings.tls.verify, settings.tls.ca_bundle).httpx_verify(),
-                          proxy=settings.proxy, trust_env=settings.proxy is None, timeout=10, transport=transport) as http:
-            send_heartbeat(http, settings.api_key, settings, store, started)
-    except (SatelliteError, OSError) as exc:
-        log.warning("heartbeat_failed", error=str(exc))

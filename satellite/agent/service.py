@@ -25,6 +25,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from satellite.agent.http_endpoint import HttpEndpoint
+from satellite.delivery import build_delivery
 from satellite.errors import DeliveryError, SatelliteError
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
@@ -32,7 +33,6 @@ from satellite.store import Store
 from satellite.sync.backpressure import Backpressure
 from satellite.sync.collector import CollectionReport, Collector
 from satellite.sync.progress import Progress
-from satellite.sync.runner import make_uploader, send_run_heartbeat
 from satellite.sync.sharding import ShardAssignment
 
 __all__ = ["Agent"]
@@ -66,9 +66,10 @@ class Agent:
             self._shard = ShardAssignment.from_settings(config.satellite.shard)
             self._store = store
             self._backpressure = Backpressure(store, config.limits.outbox_max_bytes, should_stop=self.stop.is_set)
-            uploader = make_uploader(config, store, retry=self._upload_retry, auth_retry=True, stop=self.stop)
-            delivery = threading.Thread(target=self._deliver, args=(uploader,), name="deliver", daemon=True)
-            delivery.start()
+            self._delivery = build_delivery(config, store, started_at=self._started, retry_credentials=True,
+                                            retry=self._upload_retry, stop=self.stop)
+            delivering = threading.Thread(target=self._deliver, name="deliver", daemon=True)
+            delivering.start()
             if config.satellite.http.listen:
                 endpoint = HttpEndpoint(config.satellite.http.listen, store, config.satellite.id, self.readiness).start()
                 log.info("http_endpoint", url=endpoint.url)
@@ -82,7 +83,7 @@ class Agent:
             # handler could wait until something else woke this thread (seen: >40 s, in a test).
             while not self.stop.wait(timeout=0.2):
                 pass
-            return self._shut_down(delivery, uploader)
+            return self._shut_down(delivering)
         finally:
             if endpoint is not None:
                 endpoint.stop()
@@ -97,17 +98,17 @@ class Agent:
         log.info("shutdown_requested", signal=signal.Signals(signum).name)
         self.stop.set()
 
-    def _shut_down(self, delivery: threading.Thread, uploader) -> int:
+    def _shut_down(self, delivering: threading.Thread) -> int:
         grace = self.config.satellite.shutdown_grace.total_seconds()
         deadline = time.monotonic() + grace
         scheduler = self._scheduler
         stopper = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True)
         stopper.start()  # no new jobs; waits for the running ones, which stop at the next record
         stopper.join(max(0.0, deadline - time.monotonic()))
-        delivery.join(max(0.0, deadline - time.monotonic()))
-        uploader.close()
+        delivering.join(max(0.0, deadline - time.monotonic()))
+        self._delivery.close()
         self._progress.__exit__(None, None, None)
-        clean = not stopper.is_alive() and not delivery.is_alive()
+        clean = not stopper.is_alive() and not delivering.is_alive()
         log.info("agent_stopped", clean=clean, seconds=round(grace - max(0.0, deadline - time.monotonic()), 3))
         return 0 if clean else 1
 
@@ -173,11 +174,11 @@ class Agent:
                 self._scheduler.modify_job(f"{integration.id}:{group}", next_run_time=datetime.now(timezone.utc))
 
     def _heartbeat(self) -> None:
-        send_run_heartbeat(self.config, self._store, self._started)
+        self._delivery.heartbeat.send()
 
-    def _deliver(self, uploader) -> None:
+    def _deliver(self) -> None:
         try:
-            uploader.deliver(self.stop)  # runs until the agent stops
+            self._delivery.uploader.deliver(self.stop)  # runs until the agent stops
         except DeliveryError as exc:  # not expected: the agent retries credentials slowly
             log.error("delivery_stopped", error=str(exc))
 

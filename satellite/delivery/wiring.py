@@ -1,0 +1,77 @@
+"""The uploader and the heartbeat, built from the configuration in one place for ``sync --once`` and
+``satellite run``: one SEI endpoint, one API-key source (read anew by both), one retry policy.
+
+    with build_delivery(config, store, started_at=time.time()) as delivery:
+        delivery.uploader.drain()
+        delivery.heartbeat.send()
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from satellite.delivery.heartbeat import Heartbeat
+from satellite.delivery.uploader import Uploader
+from satellite.retrying import RetryPolicy
+from satellite.sei import ApiKeySource, SeiEndpoint
+from satellite.store import Store
+
+__all__ = ["Delivery", "build_delivery", "upload_policy"]
+
+
+def upload_policy(config: Any) -> RetryPolicy:
+    """Transient upload failures are retried forever, backing off up to ``delivery.max_backoff``."""
+    delivery = config.delivery
+    return RetryPolicy(max_attempts=None, initial_wait=delivery.initial_backoff.total_seconds(),
+                       max_wait=delivery.max_backoff.total_seconds())
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What talks to SEI for one process; close it (or use ``with``) to close the uploader's client."""
+
+    uploader: Uploader
+    heartbeat: Heartbeat
+    api_key: ApiKeySource
+
+    def close(self) -> None:
+        self.uploader.close()
+
+    def __enter__(self) -> "Delivery":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build_delivery(
+    config: Any,
+    store: Store,
+    *,
+    started_at: float,
+    retry_credentials: bool = False,
+    retry: RetryPolicy | None = None,
+    transport: httpx.BaseTransport | None = None,
+    stop: threading.Event | None = None,
+) -> Delivery:
+    """``retry_credentials``: a refused API key is retried every ``delivery.auth_retry_interval``
+    (the agent) instead of ending delivery (``sync --once``); ``transport`` replaces the network (tests)."""
+    settings, delivery = config.satellite, config.delivery
+    endpoint = SeiEndpoint.from_settings(settings)
+    api_key = ApiKeySource.from_config(config)
+    uploader = Uploader(
+        store,
+        endpoint,
+        api_key,
+        timeout=delivery.request_timeout.total_seconds(),
+        retry=retry or upload_policy(config),
+        auth_retry_interval=delivery.auth_retry_interval.total_seconds() if retry_credentials else None,
+        concurrency=delivery.concurrency,
+        transport=transport,
+        stop=stop,
+    )
+    return Delivery(uploader, Heartbeat(settings, endpoint, api_key, store, started_at, transport), api_key)
