@@ -310,7 +310,7 @@ def _sync_worker(config_path: str, concurrency: int, results) -> None:
     """Child process: one ``sync_once`` with timed requests; puts a summary on ``results``."""
     from satellite.config import load_config
     from satellite.log import configure_logging
-    from satellite.sync.runner import sync_once
+    from satellite.sync.once import sync_once
 
     configure_logging("error", json_output=True, stream=sys.stderr)
     config = load_config(config_path)

@@ -51,7 +51,7 @@ def _keys_generate(args: argparse.Namespace) -> int:
 
 def _sync(args: argparse.Namespace) -> int:
     from satellite.config import load_config
-    from satellite.sync.runner import sync_once
+    from satellite.sync.once import sync_once
 
     from satellite.sync.progress import Progress
 
@@ -77,7 +77,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from satellite.agent.runner import Agent
+    from satellite.agent.service import Agent
     from satellite.config import load_config
 
     return Agent(load_config(args.config)).run()

@@ -44,7 +44,7 @@ def run_demo(scale: str = "small", seed: int = 7, profile: str = "2022", out=sys
     from standins.ado_simulator.app import create_app
     from standins.ado_simulator.wire.profiles import PROFILES
     from standins.ado_simulator.world.world import generate_world
-    from satellite.sync.runner import sync_once
+    from satellite.sync.once import sync_once
 
     with tempfile.TemporaryDirectory(prefix="satellite-demo-") as tmp:
         tmp_path = Path(tmp)

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from satellite.check import SEI, CheckResult, run_checks
 from satellite.config import load_config
-from satellite.delivery.uploader import BATCH_CONTENT_TYPE
+from satellite.sei import BATCH_CONTENT_TYPE
 from satellite.sealing.keys import generate_key_files
 from satellite.sealing.sealer import Sealer
 from standins.loopback import serve_in_thread

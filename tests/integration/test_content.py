@@ -14,7 +14,7 @@ from satellite.retrying import RetryPolicy
 from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.world.world import generate_world
 from satellite.streams.base import trim
-from satellite.sync.runner import sync_once
+from satellite.sync.once import sync_once
 
 from .conftest import PAT, simulator_server, write_config
 

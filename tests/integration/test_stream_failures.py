@@ -13,7 +13,7 @@ from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.world.world import generate_world
 from standins.loopback import serve_in_thread
 from satellite.streams import RECORD_TYPES, STREAMS
-from satellite.sync.runner import sync_once
+from satellite.sync.once import sync_once
 
 from .conftest import PAT, write_config
 

@@ -39,7 +39,7 @@ from standins.ado_simulator.app import create_app
 from standins.ado_simulator.wire.faults import FaultPlan, FaultRule
 from standins.ado_simulator.world.world import generate_world
 from satellite.streams import RECORD_TYPES, STREAMS, Scope
-from satellite.sync.runner import sync_once
+from satellite.sync.once import sync_once
 from satellite.sync.unit_guard import RouteTracker, guarded, with_route
 
 from .torture_wrappers import API_KEY, PAT, BodyEditor, JsonRewriter, Rewrite, start_receiver, truth, write_config
