@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError
 
 from satellite.config.units import (
     DURATION_HINT,
+    DURATION_PATTERN,
     SIZE_HINT,
     GiB,
     KiB,
@@ -183,9 +184,9 @@ def _duration(minimum: timedelta) -> Any:
     schema = {
         "anyOf": [
             {"type": "integer", "minimum": int(minimum.total_seconds())},
-            {"type": "string", "pattern": r"^\s*(\d+|(\d+\s*[dhmsDHMS]\s*)+)$"},
+            {"type": "string", "pattern": DURATION_PATTERN},
         ],
-        "description": "seconds, or a duration such as 30s, 5m, 1h, 1d",
+        "description": "seconds, or a duration such as 500ms, 30s, 5m, 1h30m, 1d",
     }
     return Annotated[
         timedelta,

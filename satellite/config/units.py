@@ -9,15 +9,26 @@ import math
 import re
 from datetime import timedelta
 
-__all__ = ["parse_duration", "format_duration", "parse_size", "format_size", "KiB", "MiB", "GiB"]
+__all__ = [
+    "DURATION_PATTERN", "DURATION_HINT", "parse_duration", "format_duration",
+    "SIZE_HINT", "parse_size", "format_size", "KiB", "MiB", "GiB",
+]
 
 KiB = 1024
 MiB = 1024**2
 GiB = 1024**3
 
 _DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_DURATION = re.compile(r"(?:\d+(?:ms|[dhms]))+")
-_DURATION_PART = re.compile(r"(\d+)(ms|[dhms])")
+# The one definition of duration syntax: the parser matches it and the config JSON Schema (and so
+# the Helm values schema) publishes it. Written for every regex dialect a validator may use
+# (Python, ECMA-262, Go RE2): ASCII digits, letters of both cases, explicit whitespace, no flags.
+_WS = r"[ \t\r\n]*"
+_NUMBER = "[0-9]+"
+_UNIT = "(?:[mM][sS]|[dDhHmMsS])"  # "ms" before "m"
+DURATION_PATTERN = f"^{_WS}(?:{_NUMBER}{_WS}|(?:{_NUMBER}{_WS}{_UNIT}{_WS})+)$"
+_DURATION = re.compile(DURATION_PATTERN)
+_DURATION_PART = re.compile(f"({_NUMBER}){_WS}({_UNIT})")
+_UNIT_MS = {"ms": 1, **{unit: seconds * 1000 for unit, seconds in _DURATION_UNITS.items()}}
 
 _SIZE_UNITS = {
     "": 1, "b": 1,
@@ -31,25 +42,31 @@ SIZE_HINT = "expected a size such as 4MiB, 1GiB or a number of bytes"
 
 
 def parse_duration(value: object) -> timedelta:
-    """A timedelta from an int/str of seconds or a string like "30s", "5m", "1h30m", "1d"."""
+    """A timedelta from an int/str of seconds or a string like "500ms", "30s", "5m", "1h30m", "1d".
+
+    A string is accepted exactly when it matches ``DURATION_PATTERN``; only its range is checked
+    beyond that (beyond ``timedelta`` is an error).
+    """
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:
             raise ValueError(DURATION_HINT)
-        return _seconds(value)
-    if isinstance(value, str):
-        text = value.strip().lower().replace(" ", "")
-        if text.isdigit():
-            return _seconds(int(text))
-        if _DURATION.fullmatch(text):
-            return _seconds(sum(int(n) * (0.001 if u == "ms" else _DURATION_UNITS[u]) for n, u in _DURATION_PART.findall(text)))
+        return _milliseconds(value * 1000)
+    if isinstance(value, str) and _DURATION.fullmatch(value):
+        try:
+            parts = _DURATION_PART.findall(value)
+            if not parts:  # bare seconds
+                return _milliseconds(int(value) * 1000)
+            return _milliseconds(sum(int(n) * _UNIT_MS[u.lower()] for n, u in parts))
+        except ValueError:  # more digits than int() converts
+            pass
     raise ValueError(DURATION_HINT)
 
 
-def _seconds(seconds: float) -> timedelta:
+def _milliseconds(count: int) -> timedelta:
     try:
-        return timedelta(seconds=seconds)
+        return timedelta(milliseconds=count)
     except OverflowError:  # beyond timedelta's 999999999 days
         raise ValueError(DURATION_HINT) from None
 

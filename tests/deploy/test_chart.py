@@ -13,6 +13,7 @@ import yaml
 
 from satellite.config import load_config
 from satellite.errors import ConfigError
+from tests.unit.test_config import DURATION_CASES
 
 from . import chart_schema
 from .helpers import CHART, CONFIG_PATH, DATA_DIR, SECRETS_DIR, UID, Rendered, render, write_mounts
@@ -301,6 +302,20 @@ def test_wrong_types_and_values_are_rejected_by_the_schema(values, where):
     with pytest.raises(helm.HelmValuesError) as caught:
         render(values)
     assert f"at '{where}'" in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize(("text", "expected"), DURATION_CASES, ids=repr)
+def test_helm_reads_durations_as_the_satellite_does(text, expected):
+    """Helm's own validator (Go regexp) on the duration pattern: the loader's table, one verdict."""
+    import helm_python as helm
+
+    values = {"config": {"delivery": {"max_backoff": text}}}
+    if expected is not None:
+        render(values)
+        return
+    with pytest.raises(helm.HelmValuesError) as caught:
+        render(values)
+    assert "at '/config/delivery/max_backoff'" in str(caught.value), str(caught.value)
 
 
 def _open_objects(node, path="") -> list[str]:

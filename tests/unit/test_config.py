@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -36,7 +37,7 @@ from satellite.config import (
     config_json_schema,
     load_config,
 )
-from satellite.config.units import format_duration, parse_duration, parse_size
+from satellite.config.units import DURATION_PATTERN, format_duration, parse_duration, parse_size
 from satellite.errors import ConfigError
 from satellite.secret import Secret
 
@@ -703,6 +704,89 @@ def test_units():
     for bad in ("4 megs", "", "-1", False, None):
         with pytest.raises(ValueError):
             parse_size(bad)
+
+
+# Duration syntax: the loader and the JSON Schema (and so the Helm values schema) share
+# DURATION_PATTERN. (text, what parse_duration makes of it; None = refused)
+DURATION_CASES = [
+    ("0", dt.timedelta(0)),
+    ("45", dt.timedelta(seconds=45)),
+    (" 30 ", dt.timedelta(seconds=30)),
+    ("30\n", dt.timedelta(seconds=30)),
+    ("500ms", dt.timedelta(milliseconds=500)),
+    ("10ms", dt.timedelta(milliseconds=10)),
+    ("30s", dt.timedelta(seconds=30)),
+    ("5m", dt.timedelta(minutes=5)),
+    ("1h", dt.timedelta(hours=1)),
+    ("1d", dt.timedelta(days=1)),
+    ("2h30m", dt.timedelta(hours=2, minutes=30)),
+    ("1d2h3m4s5ms", dt.timedelta(days=1, hours=2, minutes=3, seconds=4, milliseconds=5)),
+    ("1h 30m", dt.timedelta(minutes=90)),
+    ("5 m", dt.timedelta(minutes=5)),
+    ("1h\t30m", dt.timedelta(minutes=90)),
+    ("5M", dt.timedelta(minutes=5)),
+    ("5MS", dt.timedelta(milliseconds=5)),
+    ("30m1h", dt.timedelta(minutes=90)),  # any order
+    ("1s1s", dt.timedelta(seconds=2)),
+    ("", None),
+    ("  ", None),
+    ("1.5s", None),
+    ("1.5", None),
+    ("P1D", None),
+    ("PT5M", None),
+    ("-5s", None),
+    ("+5", None),
+    ("1e3", None),
+    ("5sec", None),
+    ("5 minutes", None),
+    ("5x", None),
+    ("ms", None),
+    ("5mss", None),
+    ("5m s", None),  # was read as 5ms when spaces were dropped anywhere
+    ("1 0s", None),
+    ("\u0661\u0662s", None),  # non-ASCII digits: regex dialects disagree on what \d matches
+    ("5s\u00a0", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DURATION_CASES, ids=repr)
+def test_duration_loader_and_schema_pattern_agree(text, expected):
+    jsonschema = pytest.importorskip("jsonschema")
+    matches = jsonschema.Draft202012Validator({"type": "string", "pattern": DURATION_PATTERN}).is_valid(text)
+    if expected is None:
+        with pytest.raises(ValueError):
+            parse_duration(text)
+        assert not matches
+    else:
+        assert parse_duration(text) == expected
+        assert matches
+
+
+def test_duration_out_of_range_is_refused_by_the_loader_only():
+    # The schema states syntax; range (beyond timedelta, a field's minimum) is the loader's.
+    assert parse_duration("999999999d") == dt.timedelta(days=999999999)
+    for text in ("1000000000d", "9" * 5000):
+        assert re.search(DURATION_PATTERN, text)
+        with pytest.raises(ValueError):
+            parse_duration(text)
+
+
+def test_every_duration_field_publishes_the_loader_pattern():
+    defs = config_json_schema()["$defs"]
+    found = []
+
+    def walk(model: type[BaseModel]) -> None:
+        for name, field in model.model_fields.items():
+            if field.annotation is dt.timedelta:
+                alternatives = defs[model.__name__]["properties"][name]["anyOf"]
+                assert [a.get("pattern") for a in alternatives if a["type"] == "string"] == [DURATION_PATTERN]
+                found.append(f"{model.__name__}.{name}")
+            for arg in (field.annotation, *getattr(field.annotation, "__args__", ())):
+                if isinstance(arg, type) and issubclass(arg, BaseModel):
+                    walk(arg)
+
+    walk(Config)
+    assert "Delivery.initial_backoff" in found and "Schedule.interval" in found
 
 
 def test_project_filter():
