@@ -54,15 +54,17 @@ def build_delivery(
     *,
     started_at: float,
     retry_credentials: bool = False,
+    api_key: ApiKeySource | None = None,
     retry: RetryPolicy | None = None,
     transport: httpx.BaseTransport | None = None,
     stop: threading.Event | None = None,
 ) -> Delivery:
     """``retry_credentials``: a refused API key is retried every ``delivery.auth_retry_interval``
-    (the agent) instead of ending delivery (``sync --once``); ``transport`` replaces the network (tests)."""
+    (the agent) instead of ending delivery (``sync --once``); ``api_key``: where the key comes from
+    (by default the config's, read anew from its file); ``transport`` replaces the network (tests)."""
     settings, delivery = config.satellite, config.delivery
     endpoint = SeiEndpoint.from_settings(settings)
-    api_key = ApiKeySource.from_config(config)
+    api_key = api_key or ApiKeySource.from_config(config)
     uploader = Uploader(
         store,
         endpoint,

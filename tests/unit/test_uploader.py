@@ -7,6 +7,7 @@ import pytest
 
 from satellite.delivery.uploader import Uploader
 from satellite.errors import DeliveryError
+from satellite.metrics import REGISTRY
 from satellite.retrying import RetryPolicy
 from satellite.secret import Secret
 from satellite.sei import ApiKeySource, SeiEndpoint
@@ -139,3 +140,41 @@ def test_lanes_keep_each_stream_in_seq_order(httpx_mock, tmp_path, stop):
     for stream in ("git.commits", "wit.revisions", "build.builds"):
         assert [s for s in sent if s.startswith(stream)] == [f"{stream}#{n}" for n in range(1, 6)]
     store.close()
+
+
+def test_a_proxy_asking_for_credentials_stops_delivery_pointing_at_the_proxy(httpx_mock, store, stop):
+    httpx_mock.add_response(url=URL, status_code=407)
+    with make(store, stop) as uploader, pytest.raises(DeliveryError, match="satellite.proxy"):
+        uploader.drain()
+    assert store.outbox_stats().batches == 2 and store.dead_letters() == []
+
+
+def test_a_non_ascii_api_key_is_a_clear_credentials_error_not_a_crash(httpx_mock, store, stop):
+    with make(store, stop, api_key=Secret("CANARY-clé")) as uploader, pytest.raises(DeliveryError, match="not ASCII") as info:
+        uploader.drain()
+    assert "CANARY" not in str(info.value) and httpx_mock.get_requests() == []
+    assert store.outbox_stats().batches == 2
+
+
+def test_a_non_ascii_api_key_is_read_anew_like_a_refused_one(httpx_mock, store, stop):
+    keys = iter(["CANARY-clé", "fixed-key-value"])
+    httpx_mock.add_response(url=URL, status_code=201, match_headers={"Authorization": "Bearer fixed-key-value"}, is_reusable=True)
+    with make(store, stop, api_key=ApiKeySource(lambda: Secret(next(keys))), auth_retry_interval=300.0) as uploader:
+        assert uploader.drain().delivered == 2
+    assert 300.0 in stop.waits
+
+
+def upload_seconds(outcome: str) -> float:
+    return REGISTRY.get_sample_value("satellite_upload_seconds_count", {"outcome": outcome}) or 0.0
+
+
+def test_every_upload_attempt_is_timed_by_outcome(httpx_mock, store, stop):
+    before = {o: upload_seconds(o) for o in ("stored", "duplicate", "retry", "dead_letter")}
+    httpx_mock.add_exception(httpx.ConnectError("refused"), url=URL)
+    httpx_mock.add_response(url=URL, status_code=503)
+    httpx_mock.add_response(url=URL, status_code=201, match_headers={"Idempotency-Key": "batch-1"})
+    httpx_mock.add_response(url=URL, status_code=422, match_headers={"Idempotency-Key": "batch-2"})
+    with make(store, stop) as uploader:
+        uploader.drain()
+    assert {o: upload_seconds(o) - n for o, n in before.items()} == {"stored": 1, "duplicate": 0, "retry": 2, "dead_letter": 1}
+    assert REGISTRY.get_sample_value("satellite_upload_seconds_sum", {"outcome": "stored"}) > 0
