@@ -1,0 +1,395 @@
+"""Pipelines streams as units against recorded answers: build definitions, builds with their
+timelines, YAML pipelines and their runs."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from satellite.errors import AdoNotFoundError, AdoResponseError
+from satellite.streams import BuildDefinitionsStream, BuildsStream, PipelineRunsStream, PipelinesStream
+from tests.unit.streams.harness import MALFORMED, Reply, Request, Server, gone, recorded, run_stream, token_pages
+from tests.unit.streams.parents import CID, PROJECT, PROJECT_ID
+from tests.unit.streams.snapshots import SnapshotCase, SnapshotContract, add_copy, changed
+
+BUILDS = f"{PROJECT_ID}/_apis/build/builds"
+DEFINITIONS = f"{PROJECT_ID}/_apis/build/definitions"
+PIPELINES = f"{PROJECT_ID}/_apis/pipelines"
+OPEN = "notStarted,inProgress,cancelling,postponed"
+COMPLETED = {"statusFilter": "completed", "queryOrder": "finishTimeAscending"}
+
+
+def serve_token_pages(route: str):
+    def serve(case: SnapshotCase, server: Server, body) -> Server:
+        return server.get(route, token_pages(body["value"]) if isinstance(body, dict) and "value" in body else body, case.params)
+    return serve
+
+
+class TestBuildDefinitionsStream(SnapshotContract):
+    case = SnapshotCase(
+        stream=BuildDefinitionsStream,
+        record_type="build.definition",
+        route=DEFINITIONS,
+        params={"queryOrder": "definitionNameAscending", "includeAllProperties": "true"},
+        serve=serve_token_pages(DEFINITIONS),
+        fixture="build_definitions",
+        parent=PROJECT,
+        keys=(f"{CID}:1", f"{CID}:2"),
+        add=lambda body: f"{CID}:{add_copy(body, id=7, name='proseware-docs CI')['id']}",
+        change=lambda body: f"{CID}:{changed(body['value'][1], revision=99)['id']}",
+        remove=lambda body: f"{CID}:{body['value'].pop(0)['id']}",
+        drop_key=lambda body: body["value"][1].pop("id"),
+        gone=gone("project"),
+    )
+
+
+class TestPipelinesStream(SnapshotContract):
+    case = SnapshotCase(
+        stream=PipelinesStream,
+        record_type="pipelines.pipeline",
+        route=PIPELINES,
+        serve=serve_token_pages(PIPELINES),
+        fixture="pipelines",
+        parent=PROJECT,
+        keys=(f"{CID}:1", f"{CID}:2"),
+        add=lambda body: f"{CID}:{add_copy(body, id=7, name='proseware-docs')['id']}",
+        change=lambda body: f"{CID}:{changed(body['value'][1], revision=4)['id']}",
+        remove=lambda body: f"{CID}:{body['value'].pop(0)['id']}",
+        drop_key=lambda body: body["value"][1].pop("id"),
+        gone=gone("project"),
+    )
+
+    @pytest.mark.parametrize("version, sent", [("6.0", "6.0-preview"), ("7.0", "7.0"), ("7.1", "7.1")])
+    def test_server_2020_is_asked_with_the_preview_version(self, version: str, sent: str) -> None:
+        server = self.case.serve(self.case, Server(version), recorded("pipelines"))
+        run = run_stream(PipelinesStream(), server, parent=PROJECT)
+        assert [r.api_version for r in run.requests] == [sent]
+        assert len(run.records) == 2
+
+
+# -- builds ----------------------------------------------------------------------------------------
+
+
+class Builds:
+    """The project's builds (recorded: 1, 2, 3 completed, 40 in progress) and their timelines; the
+    completed query is inclusive of ``minTime`` and ordered by finish time, as the server does."""
+
+    def __init__(self) -> None:
+        self.builds = {b["id"]: b for b in recorded("build_builds_completed")["value"] + recorded("build_builds_open")["value"]}
+        self.timelines = {int(i): t for i, t in recorded("build_timelines").items()}
+
+    def finish(self, build_id: int, at: str) -> None:
+        """Build ``build_id`` (new, or one running) completed at ``at``."""
+        build = copy.deepcopy(self.builds.get(build_id) or self.builds[3])
+        build.update(id=build_id, status="completed", result="succeeded", finishTime=at, buildNumber=f"20240801.{build_id}")
+        self.builds[build_id] = build
+        self.timelines.setdefault(build_id, copy.deepcopy(self.timelines[3]))
+        for record in self.timelines[build_id]["records"]:
+            record["id"] = f"{build_id}-{record['id'][3:]}"
+
+    def queue(self, build_id: int) -> None:
+        self.builds[build_id] = {**copy.deepcopy(self.builds[40]), "id": build_id, "status": "notStarted", "startTime": None}
+
+    def completed(self, request: Request) -> Reply:
+        since = request.params.get("minTime", "")
+        done = sorted((b for b in self.builds.values() if b["status"] == "completed" and b["finishTime"] >= since),
+                      key=lambda b: (b["finishTime"], b["id"]))
+        return token_pages(done)(request)
+
+    def server(self) -> Server:
+        server = Server().get(BUILDS, self.completed, COMPLETED)
+        server.get(BUILDS, lambda request: token_pages([b for b in self.builds.values() if b["status"] != "completed"])(request),
+                   {"statusFilter": OPEN})
+        for build_id in range(1, 60):
+            server.get(f"{BUILDS}/{build_id}/timeline",
+                       lambda request, i=build_id: Reply(self.timelines[i]) if i in self.timelines else gone("item", "timeline"))
+        return server
+
+    def keys(self, *build_ids: int) -> set[str]:
+        keys = set()
+        for i in build_ids:
+            keys.add(f"{CID}:{i}")
+            if self.builds[i]["status"] != "notStarted":
+                keys |= {f"{CID}:{i}:{r['id']}" for r in self.timelines[i]["records"]}
+        return keys
+
+
+def timeline_reads(run) -> list[int]:
+    return sorted(int(r.path.split("/")[-2]) for r in run.requests if r.path.endswith("/timeline"))
+
+
+def completed_queries(run) -> list[Request]:
+    return [r for r in run.requests if r.path == BUILDS and r.params.get("statusFilter") == "completed"]
+
+
+class TestBuildsStream:
+    def test_first_run_sends_completed_and_open_builds_with_their_timelines(self) -> None:
+        b = Builds()
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        assert set(run.keys()) == b.keys(1, 2, 3, 40)
+        assert run.keys("build.build") == [f"{CID}:1", f"{CID}:2", f"{CID}:3", f"{CID}:40"]
+        assert {r.op for r in run.records} == {"upsert"}
+        assert run.record(f"{CID}:40", "build.build").data["status"] == "inProgress"
+        assert timeline_reads(run) == [1, 2, 3, 40]
+        (query,) = completed_queries(run)
+        assert "minTime" not in query.params
+        assert run.checkpoint is not None
+
+    def test_first_run_starts_at_the_backfill_date(self) -> None:
+        run = run_stream(BuildsStream(), Builds().server(), parent=PROJECT, backfill_start="2024-01-01T00:00:00Z")
+        assert completed_queries(run)[0].params["minTime"] == "2024-01-01T00:00:00Z"
+
+    def test_builds_at_the_watermark_time_are_not_resent_but_a_new_one_at_that_time_is(self) -> None:
+        b = Builds()
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        watermark = b.builds[3]["finishTime"]
+        b.finish(41, watermark)  # finished at exactly the time of the last delivered build
+        b.finish(42, "2024-02-01T00:00:00.0000000Z")
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert completed_queries(run)[0].params["minTime"] == watermark  # inclusive: build 3 comes back
+        assert set(run.keys()) == b.keys(41, 42)
+        assert timeline_reads(run) == [41, 42]  # not 3, and not the unchanged running build 40
+        b.finish(43, "2024-02-01T00:00:00.0000000Z")  # the next run: a new build at the new watermark
+        again = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert set(again.keys()) == b.keys(43)
+
+    def test_nothing_new_sends_nothing_and_reads_no_timeline(self) -> None:
+        b = Builds()
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert run.records == ()
+        assert len(run.requests) == 2 and timeline_reads(run) == []
+
+    def test_a_running_build_that_changed_is_sent_again_with_its_timeline(self) -> None:
+        b = Builds()
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        b.builds[40]["retainedByRelease"] = True
+        b.timelines[40]["records"][2]["state"] = "completed"
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert set(run.keys()) == b.keys(40)
+        assert run.record(f"{CID}:40:{b.timelines[40]['records'][2]['id']}").data["state"] == "completed"
+
+    def test_a_running_build_that_finished_is_sent_once_as_completed(self) -> None:
+        b = Builds()
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        b.finish(40, "2024-07-28T08:20:00.0000000Z")
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert run.keys("build.build") == [f"{CID}:40"]
+        assert run.record(f"{CID}:40", "build.build").data["status"] == "completed"
+        again = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert again.records == ()
+
+    def test_a_build_not_started_has_no_timeline_read(self) -> None:
+        b = Builds()
+        b.queue(44)
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        assert f"{CID}:44" in run.keys("build.build")
+        assert 44 not in timeline_reads(run)
+
+    def test_a_timeline_gone_leaves_the_build_without_timeline_records(self) -> None:
+        b = Builds()
+        del b.timelines[2]
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        assert set(run.keys()) == b.keys(1, 3, 40) | {f"{CID}:2"}
+
+    def test_each_page_of_completed_builds_is_checkpointed(self) -> None:
+        b = Builds()
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, page_sizes={"builds": 2})
+        assert [r.params.get("continuationToken") for r in completed_queries(run)] == [None, "2"]
+        assert len(run.checkpoints) == 3  # after each completed page, and at the end
+        assert set(run.keys()) == b.keys(1, 2, 3, 40)
+
+    @pytest.mark.parametrize("kind", list(MALFORMED))
+    def test_malformed_completed_list_fails_without_checkpoint(self, kind: str) -> None:
+        b = Builds()
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        reply, error = MALFORMED[kind]
+        run = run_stream(BuildsStream(), b.server().get(BUILDS, reply, COMPLETED), parent=PROJECT, cursor=first.checkpoint,
+                         expect=error)
+        assert run.records == () and run.checkpoints == ()
+
+    def test_build_without_its_id_fails_without_checkpoint(self) -> None:
+        b = Builds()
+        del b.builds[1]["id"]
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, expect=AdoResponseError)
+        assert run.checkpoints == ()
+
+    def test_project_gone_raises_not_found(self) -> None:
+        b = Builds()
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        run = run_stream(BuildsStream(), b.server().get(BUILDS, gone("project"), COMPLETED), parent=PROJECT,
+                         cursor=first.checkpoint, expect=AdoNotFoundError)
+        assert run.records == () and run.checkpoints == ()
+
+
+# -- pipeline runs ---------------------------------------------------------------------------------
+
+
+def runs_path(pipeline_id: int) -> str:
+    return f"{PIPELINES}/{pipeline_id}/runs"
+
+
+class Runs:
+    """Runs per pipeline (recorded: pipeline 1 has 40 running, 38 and 33 done; pipeline 2 gets 39),
+    and the build queries that tell which pipelines had activity (a run is a build)."""
+
+    def __init__(self) -> None:
+        recorded_runs = recorded("pipeline_runs")["value"]
+        other = {**copy.deepcopy(recorded_runs[1]), "id": 39, "name": "20240728.1",
+                 "createdDate": "2024-07-20T10:00:00.0000000Z", "finishedDate": "2024-07-20T10:20:00.0000000Z"}
+        other["pipeline"] = {**other["pipeline"], "id": 2, "name": "proseware-mobile"}
+        self.runs = {1: recorded_runs, 2: [other]}
+        self.pipelines = recorded("pipelines")["value"]
+        self.late_builds: list[dict] = []  # builds the activity queries show that are not runs of these pipelines' lists
+
+    def start(self, pipeline_id: int, run_id: int, at: str) -> None:
+        run = {**copy.deepcopy(self.runs[1][0]), "id": run_id, "name": f"run {run_id}", "state": "inProgress", "createdDate": at}
+        run["pipeline"] = {**run["pipeline"], "id": pipeline_id}
+        self.runs[pipeline_id].insert(0, run)
+
+    def finish(self, run_id: int, at: str) -> None:
+        for run in (r for runs in self.runs.values() for r in runs if r["id"] == run_id):
+            run.update(state="completed", result="succeeded", finishedDate=at)
+
+    def builds(self, request: Request) -> Reply:
+        since = request.params["minTime"]
+        field, run_field = ("queueTime", "createdDate") if request.params["queryOrder"] == "queueTimeDescending" else ("finishTime", "finishedDate")
+        found = [{"id": r["id"], "definition": {"id": pid}, field: r.get(run_field)}
+                 for pid, runs in self.runs.items() for r in runs] + self.late_builds
+        found = sorted((b for b in found if b.get(field) and b[field] >= since), key=lambda b: b[field], reverse=True)
+        return Reply({"count": len(found), "value": found})
+
+    def server(self, version: str = "7.0") -> Server:
+        server = Server(version).get(PIPELINES, token_pages(self.pipelines))
+        for order in ("queueTimeDescending", "finishTimeDescending"):
+            server.get(BUILDS, self.builds, {"queryOrder": order})
+        for pipeline_id in range(1, 8):
+            server.get(runs_path(pipeline_id), lambda request, p=pipeline_id: Reply({"count": len(self.runs.get(p, [])),
+                                                                                     "value": self.runs.get(p, [])}))
+        return server
+
+
+def run_reads(run) -> list[int]:
+    return sorted(int(r.path.split("/")[-2]) for r in run.requests if r.path.endswith("/runs"))
+
+
+def activity_queries(run) -> list[Request]:
+    return [r for r in run.requests if r.path == BUILDS]
+
+
+class TestPipelineRunsStream:
+    def first(self, r: Runs):
+        return run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines})
+
+    def test_first_run_reads_the_runs_of_every_pipeline(self) -> None:
+        r = Runs()
+        run = self.first(r)
+        assert sorted(run.keys()) == sorted(f"{CID}:{i}" for i in (40, 38, 33, 39))
+        assert {(x.type, x.op) for x in run.records} == {("pipelines.run", "upsert")}
+        assert run_reads(run) == [1, 2] and activity_queries(run) == []
+        assert run.checkpoint is not None
+
+    def test_without_listed_pipelines_it_lists_them_itself(self) -> None:
+        r = Runs()
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT)
+        assert run.paths()[0] == PIPELINES and run_reads(run) == [1, 2]
+
+    def test_nothing_new_costs_two_build_queries_and_no_runs_read(self) -> None:
+        r = Runs()
+        first = self.first(r)
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                         cursor=first.checkpoint)
+        assert run.records == ()
+        assert run_reads(run) == []
+        assert sorted(q.params["queryOrder"] for q in activity_queries(run)) == ["finishTimeDescending", "queueTimeDescending"]
+
+    def test_activity_is_asked_from_the_latest_activity_seen_less_the_margin(self) -> None:
+        r = Runs()
+        first = self.first(r)
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                         cursor=first.checkpoint)
+        latest = "2024-07-28T07:36:58.0316760Z"  # run 40 was queued last
+        assert {q.params["minTime"] for q in activity_queries(run)} == {"2024-07-28T07:26:58.031676Z"}  # 10 minutes before
+        assert latest > max(x["finishedDate"] for runs in r.runs.values() for x in runs if x.get("finishedDate"))
+
+    def test_a_new_run_reads_only_its_pipeline_and_sends_only_the_new_run(self) -> None:
+        r = Runs()
+        first = self.first(r)
+        r.start(1, 41, "2024-07-29T09:00:00.0000000Z")
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                         cursor=first.checkpoint)
+        assert run_reads(run) == [1]
+        assert run.keys() == [f"{CID}:41"]  # 40 is still running unchanged; 38 and 33 were delivered
+
+    def test_a_run_that_finished_is_sent_again(self) -> None:
+        r = Runs()
+        first = self.first(r)
+        r.finish(40, "2024-07-28T08:10:00.0000000Z")
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                         cursor=first.checkpoint)
+        assert run_reads(run) == [1]
+        assert run.keys() == [f"{CID}:40"]
+        assert run.record(f"{CID}:40").data["state"] == "completed"
+
+    def test_a_build_that_shows_up_late_inside_the_margin_is_still_found(self) -> None:
+        r = Runs()
+        first = self.first(r)
+        # committed late: queued 5 minutes before the latest activity already seen, unseen until now
+        r.start(2, 45, "2024-07-28T07:31:58.0000000Z")
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                         cursor=first.checkpoint)
+        assert run_reads(run) == [2]
+        assert run.keys() == [f"{CID}:45"]
+
+    def test_a_build_older_than_the_margin_does_not_make_its_pipeline_due(self) -> None:
+        r = Runs()
+        first = self.first(r)
+        r.late_builds.append({"id": 46, "definition": {"id": 2}, "queueTime": "2024-07-28T07:20:00.0000000Z"})
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                         cursor=first.checkpoint)
+        assert run_reads(run) == []  # the server was asked from 07:26:58; a build queued at 07:20 is not in the window
+
+    @pytest.mark.xfail(strict=True, reason="bug found here, not fixed: a run that shows up late with an id below the"
+                       " highest delivered id of its pipeline is read but never sent (only ids above it are new)")
+    def test_a_late_run_with_an_id_below_the_highest_delivered_is_sent(self) -> None:
+        r = Runs()
+        first = self.first(r)
+        r.start(2, 37, "2024-07-28T07:31:58.0000000Z")  # queued before run 39 was read, committed after
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                         cursor=first.checkpoint)
+        assert run_reads(run) == [2]
+        assert run.keys() == [f"{CID}:37"]
+
+    def test_a_new_pipeline_is_read_without_activity(self) -> None:
+        r = Runs()
+        first = self.first(r)
+        r.pipelines.append({**r.pipelines[0], "id": 3, "name": "proseware-docs"})
+        r.runs[3] = [{**copy.deepcopy(r.runs[2][0]), "id": 36}]
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                         cursor=first.checkpoint)
+        assert run_reads(run) == [3]
+        assert run.keys() == [f"{CID}:36"]
+
+    @pytest.mark.parametrize("kind", list(MALFORMED))
+    def test_malformed_runs_answer_fails_without_checkpoint(self, kind: str, request: pytest.FixtureRequest) -> None:
+        if kind == "empty object":
+            request.applymarker(pytest.mark.xfail(strict=True, reason="H1 fixes"))  # today: read as "no runs", cursor moves
+        r = Runs()
+        reply, error = MALFORMED[kind]
+        run = run_stream(PipelineRunsStream(), r.server().get(runs_path(1), reply), parent=PROJECT,
+                         listed={PipelinesStream: r.pipelines}, expect=error)
+        assert run.checkpoints == ()
+
+    def test_run_without_its_id_fails_without_checkpoint(self) -> None:
+        r = Runs()
+        del r.runs[2][0]["id"]
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                         expect=AdoResponseError)
+        assert run.checkpoints == ()
+
+    @pytest.mark.parametrize("route", [PIPELINES, runs_path(1)])
+    def test_project_or_pipeline_gone_raises_not_found(self, route: str) -> None:
+        r = Runs()
+        run = run_stream(PipelineRunsStream(), r.server().get(route, gone("project")), parent=PROJECT, expect=AdoNotFoundError)
+        assert run.records == () and run.checkpoints == ()

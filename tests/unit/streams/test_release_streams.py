@@ -1,0 +1,169 @@
+"""Classic release streams as units against recorded answers: definitions, releases and deployments."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from satellite.errors import AdoNotFoundError, AdoResponseError
+from satellite.streams import ReleaseDefinitionsStream, ReleasesStream
+from tests.unit.streams.harness import MALFORMED, Reply, Request, Server, gone, recorded, run_stream, token_pages
+from tests.unit.streams.parents import CID, PROJECT, PROJECT_ID
+from tests.unit.streams.snapshots import SnapshotCase, SnapshotContract, add_copy, changed
+
+RELEASE = f"{PROJECT_ID}/_apis/release"
+DEFINITIONS = f"{RELEASE}/definitions"
+DEPLOYMENTS = f"{RELEASE}/deployments"
+RELEASES = f"{RELEASE}/releases"
+DEPLOYMENT_PARAMS = {"queryOrder": "ascending", "latestAttemptsOnly": "false"}
+
+
+def serve_token_pages(case: SnapshotCase, server: Server, body) -> Server:
+    return server.get(DEFINITIONS, token_pages(body["value"]) if isinstance(body, dict) and "value" in body else body, case.params)
+
+
+class TestReleaseDefinitionsStream(SnapshotContract):
+    case = SnapshotCase(
+        stream=ReleaseDefinitionsStream,
+        record_type="release.definition",
+        route=DEFINITIONS,
+        params={"$expand": "environments,artifacts", "queryOrder": "idAscending"},
+        serve=serve_token_pages,
+        fixture="release_definitions",
+        parent=PROJECT,
+        keys=(f"{CID}:2", f"{CID}:3"),
+        add=lambda body: f"{CID}:{add_copy(body, id=5, name='proseware-docs CD')['id']}",
+        change=lambda body: f"{CID}:{changed(body['value'][1], revision=3)['id']}",
+        remove=lambda body: f"{CID}:{body['value'].pop(0)['id']}",
+        drop_key=lambda body: body["value"][1].pop("id"),
+        gone=gone("project"),
+    )
+
+
+class Releases:
+    """Deployments (recorded: 1 of release 1, 2 and 3 of release 2) and releases (1, 2); both list
+    queries are inclusive of their min time and ascending, as the server does."""
+
+    def __init__(self) -> None:
+        self.deployments = recorded("release_deployments")["value"]
+        self.releases = {int(i): r for i, r in recorded("release_release_details").items()}
+
+    def deploy(self, deployment_id: int, release_id: int, at: str) -> None:
+        made = {**copy.deepcopy(self.deployments[-1]), "id": deployment_id, "lastModifiedOn": at, "completedOn": at}
+        made["release"] = {**made["release"], "id": release_id, "name": f"Release-{release_id}"}
+        self.deployments.append(made)
+
+    def create(self, release_id: int, at: str) -> None:
+        self.releases[release_id] = {**copy.deepcopy(self.releases[2]), "id": release_id, "name": f"Release-{release_id}",
+                                     "createdOn": at}
+
+    def listed_deployments(self, request: Request) -> Reply:
+        since = request.params.get("minModifiedTime", "")
+        found = sorted((d for d in self.deployments if d["lastModifiedOn"] >= since), key=lambda d: (d["lastModifiedOn"], d["id"]))
+        return token_pages(found)(request)
+
+    def listed_releases(self, request: Request) -> Reply:
+        since = request.params.get("minCreatedTime", "")
+        found = sorted((r for r in self.releases.values() if r["createdOn"] >= since), key=lambda r: (r["createdOn"], r["id"]))
+        return token_pages([{k: v for k, v in r.items() if k != "environments"} for r in found])(request)
+
+    def server(self) -> Server:
+        server = Server().get(DEPLOYMENTS, self.listed_deployments, DEPLOYMENT_PARAMS)
+        server.get(RELEASES, self.listed_releases, {"queryOrder": "ascending"})
+        for release_id in range(1, 10):
+            server.get(f"{RELEASES}/{release_id}",
+                       lambda request, i=release_id: Reply(self.releases[i]) if i in self.releases else gone("item", "release"))
+        return server
+
+
+def detail_reads(run) -> list[int]:
+    return sorted(int(r.path.rsplit("/", 1)[-1]) for r in run.requests if r.path.startswith(f"{RELEASES}/"))
+
+
+def query(run, path: str) -> Request:
+    (found,) = [r for r in run.requests if r.path == path]
+    return found
+
+
+class TestReleasesStream:
+    def test_first_run_sends_every_deployment_and_every_release_in_full(self) -> None:
+        rel = Releases()
+        run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
+        assert run.keys("release.deployment") == [f"{CID}:1", f"{CID}:2", f"{CID}:3"]
+        assert run.keys("release.release") == [f"{CID}:1", f"{CID}:2"]
+        assert run.record(f"{CID}:2", "release.release").data["environments"]  # the full release, not the list entry
+        assert {r.op for r in run.records} == {"upsert"}
+        assert detail_reads(run) == [1, 2]
+        assert "minModifiedTime" not in query(run, DEPLOYMENTS).params and "minCreatedTime" not in query(run, RELEASES).params
+        assert run.checkpoint is not None
+
+    def test_first_run_starts_at_the_backfill_date(self) -> None:
+        run = run_stream(ReleasesStream(), Releases().server(), parent=PROJECT, backfill_start="2024-01-01T00:00:00Z")
+        assert query(run, DEPLOYMENTS).params["minModifiedTime"] == "2024-01-01T00:00:00Z"
+        assert query(run, RELEASES).params["minCreatedTime"] == "2024-01-01T00:00:00Z"
+
+    def test_items_at_the_watermark_times_are_not_resent_but_new_ones_at_those_times_are(self) -> None:
+        rel = Releases()
+        first = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
+        modified, created = rel.deployments[-1]["lastModifiedOn"], rel.releases[2]["createdOn"]
+        rel.deploy(4, 2, modified)  # modified at exactly the time of the last delivered deployment
+        rel.create(3, created)  # created at exactly the time of the last delivered release
+        run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert query(run, DEPLOYMENTS).params["minModifiedTime"] == modified  # inclusive: deployment 3 comes back
+        assert query(run, RELEASES).params["minCreatedTime"] == created  # inclusive: release 2 comes back
+        assert run.keys("release.deployment") == [f"{CID}:4"]
+        assert run.keys("release.release") == [f"{CID}:2", f"{CID}:3"]  # 2: its new deployment; 3: new
+        assert detail_reads(run) == [2, 3]
+
+    def test_nothing_new_sends_nothing_and_reads_no_release(self) -> None:
+        rel = Releases()
+        first = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
+        run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert run.records == ()
+        assert len(run.requests) == 2 and detail_reads(run) == []
+        again = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert again.records == ()
+
+    def test_a_redeployment_sends_the_deployment_and_rereads_its_release(self) -> None:
+        rel = Releases()
+        first = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
+        rel.deployments[0]["lastModifiedOn"] = "2024-02-01T00:00:00.0000000Z"
+        rel.deployments[0]["deploymentStatus"] = "failed"
+        run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert run.keys("release.deployment") == [f"{CID}:1"]
+        assert run.keys("release.release") == [f"{CID}:1"]
+
+    def test_a_release_deleted_since_is_dropped_and_its_deployment_still_sent(self) -> None:
+        rel = Releases()
+        first = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
+        rel.deploy(4, 1, "2024-02-01T00:00:00.0000000Z")
+        del rel.releases[1]
+        run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert run.keys("release.deployment") == [f"{CID}:4"]
+        assert run.keys("release.release") == []
+        assert detail_reads(run) == [1]
+
+    @pytest.mark.parametrize("route", [DEPLOYMENTS, RELEASES])
+    @pytest.mark.parametrize("kind", list(MALFORMED))
+    def test_malformed_list_fails_without_checkpoint(self, kind: str, route: str) -> None:
+        rel = Releases()
+        first = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
+        reply, error = MALFORMED[kind]
+        params = DEPLOYMENT_PARAMS if route == DEPLOYMENTS else {"queryOrder": "ascending"}
+        run = run_stream(ReleasesStream(), rel.server().get(route, reply, params), parent=PROJECT, cursor=first.checkpoint,
+                         expect=error)
+        assert run.checkpoints == () and run.deletes == []
+
+    def test_deployment_without_its_release_fails_without_checkpoint(self) -> None:
+        rel = Releases()
+        del rel.deployments[1]["release"]
+        run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, expect=AdoResponseError)
+        assert run.checkpoints == ()
+
+    def test_project_gone_raises_not_found(self) -> None:
+        rel = Releases()
+        first = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
+        run = run_stream(ReleasesStream(), rel.server().get(DEPLOYMENTS, gone("project"), DEPLOYMENT_PARAMS), parent=PROJECT,
+                         cursor=first.checkpoint, expect=AdoNotFoundError)
+        assert run.records == () and run.checkpoints == ()
