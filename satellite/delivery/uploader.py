@@ -19,6 +19,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field
+
 import httpx
 import structlog
 
