@@ -67,6 +67,8 @@ PROBE_STREAM = "satellite.probe"
 BATCH_CONTENT_TYPE = "application/vnd.sei.sealed-batch"
 IDEMPOTENCY_KEY = "Idempotency-Key"
 
+KEY_MAX_AGE_S = 10.0  # how old the API key in hand may be before ``ApiKeySource.get`` reads it anew
+
 _RETRY = frozenset({408, 409, 425, 429})
 _CREDENTIALS = frozenset({401, 403, 407})
 
@@ -159,7 +161,7 @@ class ApiKeySource:
         read: Callable[[], Secret],
         *,
         initial: Secret | None = None,
-        max_age: float = 10.0,
+        max_age: float = KEY_MAX_AGE_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._read = read
@@ -176,13 +178,12 @@ class ApiKeySource:
         return cls(lambda: key, initial=key, max_age=float("inf"))
 
     @classmethod
-    def from_config(cls, config: Any, *, max_age: float = 10.0) -> "ApiKeySource":
+    def from_config(cls, config: Any, *, max_age: float = KEY_MAX_AGE_S) -> "ApiKeySource":
         """The ``satellite.api_key`` of ``config``, re-read from its file (the variable or key file
         it names may have been rotated)."""
         source = Path(config.source)
         if not source.is_file():
             return cls.fixed(config.satellite.api_key)
-
         return cls(lambda: load_config(source).satellite.api_key, initial=config.satellite.api_key, max_age=max_age)
 
     def get(self) -> Secret:
