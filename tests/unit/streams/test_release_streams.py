@@ -103,18 +103,31 @@ class TestReleasesStream:
         assert query(run, DEPLOYMENTS).params["minModifiedTime"] == "2024-01-01T00:00:00Z"
         assert query(run, RELEASES).params["minCreatedTime"] == "2024-01-01T00:00:00Z"
 
-    def test_items_at_the_watermark_times_are_not_resent_but_new_ones_at_those_times_are(self) -> None:
+    def test_deployments_at_the_modified_watermark_are_not_resent_but_a_new_one_at_that_time_is(self) -> None:
         rel = Releases()
         first = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
-        modified, created = rel.deployments[-1]["lastModifiedOn"], rel.releases[2]["createdOn"]
-        rel.deploy(4, 2, modified)  # modified at exactly the time of the last delivered deployment
-        rel.create(3, created)  # created at exactly the time of the last delivered release
+        modified = rel.deployments[-1]["lastModifiedOn"]
+        rel.deploy(4, 1, modified)  # modified at exactly the time of the last delivered deployment (3, of release 2)
         run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=first.checkpoint)
         assert query(run, DEPLOYMENTS).params["minModifiedTime"] == modified  # inclusive: deployment 3 comes back
-        assert query(run, RELEASES).params["minCreatedTime"] == created  # inclusive: release 2 comes back
         assert run.keys("release.deployment") == [f"{CID}:4"]
-        assert run.keys("release.release") == [f"{CID}:2", f"{CID}:3"]  # 2: its new deployment; 3: new
-        assert detail_reads(run) == [2, 3]
+        assert run.keys("release.release") == [f"{CID}:1"] and detail_reads(run) == [1]  # not 2: deployment 3 is old news
+        rel.deploy(5, 1, modified)  # the next run: one more at the same time
+        again = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert again.keys("release.deployment") == [f"{CID}:5"]
+
+    def test_releases_at_the_created_watermark_are_not_reread_but_a_new_one_at_that_time_is(self) -> None:
+        rel = Releases()
+        first = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
+        created = rel.releases[2]["createdOn"]
+        rel.create(3, created)  # created at exactly the time of the last delivered release
+        run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert query(run, RELEASES).params["minCreatedTime"] == created  # inclusive: release 2 comes back
+        assert run.keys() == [f"{CID}:3"]
+        assert detail_reads(run) == [3]
+        rel.create(4, created)
+        again = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert again.keys() == [f"{CID}:4"] and detail_reads(again) == [4]
 
     def test_nothing_new_sends_nothing_and_reads_no_release(self) -> None:
         rel = Releases()
