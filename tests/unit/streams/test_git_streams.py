@@ -189,7 +189,7 @@ class History:
         self.parents: dict[str, tuple[str, ...]] = {}
         self.template = recorded("git_commits")["value"][0]
         recorded_main = [c["commitId"] for c in recorded("git_commits")["value"]]  # main, newest first
-        for child, parent in zip(recorded_main, recorded_main[1:] + [None]):
+        for child, parent in zip(recorded_main, recorded_main[1:] + [None], strict=True):
             self.parents[child] = (parent,) if parent else ()
 
     def commit(self, name: str, *parents: str) -> str:
@@ -400,7 +400,7 @@ class PullRequestServer:
         key = f"{R}:{pr_id}"
         found = {("git.pull_request", key)}
         found |= {("git.pull_request_reviewer", f"{key}:{r['id']}") for r in self.prs[pr_id]["reviewers"]}
-        for part, record_type in zip(PARTS, ("git.pull_request_thread", "git.pull_request_iteration", "git.pull_request_work_item")):
+        for part, record_type in zip(PARTS, ("git.pull_request_thread", "git.pull_request_iteration", "git.pull_request_work_item"), strict=True):
             found |= {(record_type, f"{key}:{item['id']}") for item in self.parts[pr_id][part]["value"]}
         return found
 
