@@ -22,11 +22,7 @@ import pytest
 from satellite.errors import AdoNotFoundError, AdoResponseError
 from tests.unit.streams.harness import MALFORMED, Reply, Run, Server, gone, recorded, run_stream
 
-__all__ = ["H1_PENDING", "SnapshotCase", "SnapshotContract", "add_copy", "changed"]
-
-# A known data-integrity bug (issue 12, item 2) that H1 is fixing: the lead removes these marks.
-H1_PENDING = pytest.mark.xfail(strict=True, reason="H1 fixes")
-
+__all__ = ["SnapshotCase", "SnapshotContract", "add_copy", "changed"]
 
 def add_copy(body: dict, **changes: Any) -> dict:
     """Append to a ``{count, value}`` answer a copy of its first item with ``changes``; returns it."""
@@ -68,7 +64,6 @@ class SnapshotCase:
     serve: Callable[["SnapshotCase", Server, Any], Server] = _serve_one
     gone: Reply = field(default_factory=gone)
     version: str = "7.0"
-    pending: frozenset[str] = frozenset()  # malformed kinds that fail on today's code (H1 fixes)
 
     def answer(self) -> Any:
         return self.fixture() if callable(self.fixture) else recorded(self.fixture)
@@ -112,9 +107,7 @@ class SnapshotContract:
         assert third.records == ()
 
     @pytest.mark.parametrize("kind", list(MALFORMED))
-    def test_malformed_list_fails_the_unit_without_deletes_or_checkpoint(self, kind: str, request: pytest.FixtureRequest) -> None:
-        if kind in self.case.pending:
-            request.applymarker(H1_PENDING)
+    def test_malformed_list_fails_the_unit_without_deletes_or_checkpoint(self, kind: str) -> None:
         first = self.case.run(self.case.server())
         reply, error = MALFORMED[kind]
         server = self.case.server().get(self.case.route, reply, self.case.params)
