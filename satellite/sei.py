@@ -39,7 +39,7 @@ from typing import Any, Callable
 import httpx
 import structlog
 
-from satellite.config import load_config
+from satellite.config import reload_config
 from satellite.errors import ApiKeyError, SatelliteError
 from satellite.http_clients import TlsOptions, build_http_client
 from satellite.secret import Secret
@@ -184,7 +184,7 @@ class ApiKeySource:
         source = Path(config.source)
         if not source.is_file():
             return cls.fixed(config.satellite.api_key)
-        return cls(lambda: load_config(source).satellite.api_key, initial=config.satellite.api_key, max_age=max_age)
+        return cls(lambda: reload_config(config).satellite.api_key, initial=config.satellite.api_key, max_age=max_age)
 
     def get(self) -> Secret:
         """The key, read anew first if it is ``max_age`` old."""

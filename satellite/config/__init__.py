@@ -4,7 +4,7 @@
     schema = config_json_schema()           # JSON Schema for editors
 """
 
-from satellite.config.loader import ConfigProblem, load_config
+from satellite.config.loader import ConfigProblem, load_config, reload_config
 from satellite.config.model import (
     SERVICES,
     Backfill,
@@ -24,6 +24,7 @@ from satellite.config.model import (
 )
 
 __all__ = [
+    "reload_config",
     "load_config",
     "config_json_schema",
     "Config",

@@ -27,7 +27,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from satellite.config.model import ERROR_PREFIX, ID_PATTERN, Config
 from satellite.errors import ConfigError
 
-__all__ = ["ConfigProblem", "load_config", "format_path"]
+__all__ = ["ConfigProblem", "load_config", "reload_config", "format_path"]
 
 Loc = tuple[str | int, ...]
 
@@ -461,14 +461,16 @@ def _check_unique_ids(data: dict[str, Any], doc: _Document) -> None:
             first[ident] = index
 
 
-def _finish(config: Config, source: Path) -> Config:
-    """Fill loader-owned values: the source path and inherited proxies."""
+def _finish(config: Config, source: Path, env: Mapping[str, str] | None) -> Config:
+    """Fill loader-owned values: the source path, the environment given, inherited proxies."""
     proxy = config.satellite.proxy
     integrations = tuple(
         item if proxy is None or "proxy" in item.model_fields_set else item.model_copy(update={"proxy": proxy})
         for item in config.integrations
     )
-    return config.model_copy(update={"integrations": integrations, "source": source})
+    finished = config.model_copy(update={"integrations": integrations, "source": source})
+    finished._env = env
+    return finished
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
@@ -492,4 +494,10 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         _check_unique_ids(data, doc)
     if doc.problems or config is None:
         raise ConfigError(sorted(doc.problems, key=lambda p: p.line or 0))
-    return _finish(config, source)
+    return _finish(config, source, env)
+
+
+def reload_config(config: Config) -> Config:
+    """The file ``config`` was loaded from, read again with the same environment (a rotated key file
+    or variable is seen; a test's own ``env`` mapping is kept)."""
+    return load_config(config.source, env=config._env)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Mapping
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    PrivateAttr,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -504,6 +505,9 @@ class Config(_Model):
     limits: Limits = Limits()
     delivery: Delivery = Delivery()
     source: SkipJsonSchema[Path] = Field(Path(), exclude=True, description="File it was loaded from.")
+    # the variables ``${env:...}`` was resolved from, when the loader was given its own mapping (never
+    # shown: not a field); ``reload_config`` reads the file again with them
+    _env: Mapping[str, str] | None = PrivateAttr(default=None)
 
 
 def config_json_schema() -> dict[str, Any]:
