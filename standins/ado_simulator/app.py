@@ -26,6 +26,7 @@ from standins.ado_simulator.api.release import release_routes
 from standins.ado_simulator.api.tfvc import tfvc_routes
 from standins.ado_simulator.api.wit import wit_metadata_routes, wit_reporting, wit_routes
 from standins.ado_simulator.api.work import work_routes
+from standins.ado_simulator.semantics import ServerSemantics
 from standins.ado_simulator.wire import faults
 from standins.ado_simulator.wire.context import Request, Site
 from standins.ado_simulator.wire.faults import FaultInjector, FaultPlan
@@ -74,12 +75,16 @@ class LoggedRequest:
 
 
 def create_app(
-    world: World, profile: str = "2022", pats: dict[str, frozenset[str]] | None = None, faults: FaultPlan | None = None
+    world: World, profile: str = "2022", pats: dict[str, frozenset[str]] | None = None, faults: FaultPlan | None = None,
+    semantics: ServerSemantics | None = None,
 ) -> "SimulatorApp":
-    """An ASGI app serving ``world`` as the server release ``profile`` ("2019", "2020", "2022", "7.1")."""
+    """An ASGI app serving ``world`` as the server release ``profile`` ("2019", "2020", "2022", "7.1").
+
+    ``semantics`` (the route side of issue 13's behaviours: caps, TFVC order) defaults to ``world.semantics``."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
-    app = SimulatorApp(world, PROFILES[profile], dict(DEFAULT_PATS if pats is None else pats))
+    app = SimulatorApp(world, PROFILES[profile], dict(DEFAULT_PATS if pats is None else pats),
+                       world.semantics if semantics is None else semantics)
     app.set_faults(faults or FaultPlan())
     return app
 
@@ -87,10 +92,11 @@ def create_app(
 class SimulatorApp:
     """ASGI callable; see the module docstring."""
 
-    def __init__(self, world: World, profile: Profile, pats: dict[str, frozenset[str]]) -> None:
+    def __init__(self, world: World, profile: Profile, pats: dict[str, frozenset[str]],
+                 semantics: ServerSemantics | None = None) -> None:
         self.world = world
         self.profile = profile
-        self.site = Site(world, profile)
+        self.site = Site(world, profile, semantics=world.semantics if semantics is None else semantics)
         locations = tuple(loc for area in AREAS for loc in area.LOCATIONS)
         self.routes: tuple[Route, ...] = tuple(r for area in AREAS for r in area.ROUTES) + location_routes.options_routes(locations)
         self.router = Router(self.routes)

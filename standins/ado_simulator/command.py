@@ -2,6 +2,7 @@
 
     satellite simulator --profile 2022 --scale small --port 8081 --pat demo-pat --pat code-only:vso.code
     satellite simulator --latency-ms 20 --latency-jitter-ms 5 --fault "429:0.05:/_apis/git/" --fault-seed 3
+    satellite simulator --semantics comments-with-changes,late-visible,pipeline-runs-cap=50
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import httpx
 
 from standins.loopback import serve_forever
 from standins.ado_simulator.app import DEFAULT_PATS, create_app
+from standins.ado_simulator.semantics import SWITCHES, ServerSemantics
 from standins.ado_simulator.wire.faults import KINDS, FaultPlan, FaultRule, parse_fault
 from standins.ado_simulator.world.generate import SCALES
 from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.world.world import generate_world
 
-__all__ = ["configure_parser", "run", "main", "parse_pat", "fault_rule"]
+__all__ = ["configure_parser", "run", "main", "parse_pat", "fault_rule", "semantics"]
 
 
 def parse_pat(text: str) -> tuple[str, frozenset[str]]:
@@ -38,6 +40,14 @@ def fault_rule(text: str) -> FaultRule:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def semantics(text: str) -> ServerSemantics:
+    """``NAME[,NAME][,NAME=N]`` -> the server semantics (argparse type)."""
+    try:
+        return ServerSemantics.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", nargs="?", choices=("serve", "advance", "truth"), default="serve",
                         help="serve (default); advance: make a running simulator live STEPS hours; truth: print its ground truth counts")
@@ -52,6 +62,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pat", dest="pats", action="append", type=parse_pat, metavar="VALUE[:scope,scope]",
         help="accepted PAT, repeatable; scopes e.g. full, vso.code, vso.project (default: sim-pat with full scope)",
+    )
+    parser.add_argument(
+        "--semantics", type=semantics, default=ServerSemantics(), metavar="NAME[,NAME][,NAME=N]",
+        help="server behaviours the satellite must handle (issue 13; all off by default): all, "
+        + ", ".join(n.replace("_", "-") + ("=N" if kind == "int" else "") for n, kind in SWITCHES.items())
+        + "; see docs/simulator.md, 'Semantics we model'",
     )
     faults = parser.add_argument_group("faults", "injected into every request but the /_sim control routes")
     faults.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer (default 0)")
@@ -85,13 +101,16 @@ def control(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.action != "serve":
         return control(args)
-    world = generate_world(args.seed, args.scale)
+    world = generate_world(args.seed, args.scale, semantics=args.semantics)
     pats = dict(args.pats) if args.pats else dict(DEFAULT_PATS)
     plan = FaultPlan(tuple(args.faults), args.latency_ms, args.latency_jitter_ms, args.fault_seed)
     app = create_app(world, args.profile, pats, faults=plan)
 
     def ready(url: str) -> None:
-        print(f"simulator: profile {args.profile}, scale {args.scale}, collection {url}/tfs/{world.collection.name}", flush=True)
+        chosen = args.semantics.names()
+        extra = f", semantics {','.join(chosen)}" if chosen else ""
+        print(f"simulator: profile {args.profile}, scale {args.scale}, collection {url}/tfs/{world.collection.name}{extra}",
+              flush=True)
 
     try:
         serve_forever(app, args.host, args.port, on_ready=ready)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from standins.ado_simulator.semantics import DEFAULT_SEMANTICS, ServerSemantics
 from standins.ado_simulator.world.model import Person, Project, Repository
 from standins.ado_simulator.wire.profiles import Profile
 from standins.ado_simulator.wire.wire import ApiVersion, FragmentCache, Query
@@ -35,11 +36,12 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Site:
-    """The simulated server: its world and profile, plus the URL shapes it writes into bodies."""
+    """The simulated server: its world, profile and semantics, plus the URL shapes it writes into bodies."""
 
     world: World
     profile: Profile
     fragments: FragmentCache = field(default_factory=FragmentCache)
+    semantics: ServerSemantics = DEFAULT_SEMANTICS  # what the routes cap and in which order (semantics.py)
 
     def collection_url(self, req: Request) -> str:
         return f"{req.origin}{SERVER_PATH}/{self.world.collection.name}"

@@ -28,6 +28,7 @@ from standins.ado_simulator.world.generate import (
     make_repositories,
     split_commits,
 )
+from standins.ado_simulator.semantics import DEFAULT_SEMANTICS, ServerSemantics
 from standins.ado_simulator.world.domain import DOMAIN_BUILDERS, Domain
 from standins.ado_simulator.world.git.history import RepoHistory
 from standins.ado_simulator.world.model import Collection, Person, Project, Repository
@@ -48,6 +49,7 @@ class World:
         projects: tuple[Project, ...],
         repositories: tuple[Repository, ...],
         writers: dict[str, RepoWriter],
+        semantics: ServerSemantics = DEFAULT_SEMANTICS,
     ) -> None:
         self.seed = seed
         self.scale = scale
@@ -56,6 +58,7 @@ class World:
         self.people = people
         self.projects = projects
         self.repositories = repositories
+        self.semantics = semantics  # the server behaviours of issue 13 this world shows (see semantics.py)
         self._writers = writers
         self._projects_by_key = {p.id.lower(): p for p in projects} | {p.name.lower(): p for p in projects}
         self._repos_by_id = {r.id.lower(): r for r in repositories}
@@ -174,8 +177,8 @@ def _version(text: str) -> tuple[int, int]:
     return int(major), int(minor or 0)
 
 
-def generate_world(seed: int = 7, scale: str = "small") -> World:
-    """Build the world for (seed, scale); same inputs, same world."""
+def generate_world(seed: int = 7, scale: str = "small", semantics: ServerSemantics = DEFAULT_SEMANTICS) -> World:
+    """Build the world for (seed, scale, semantics); same inputs, same world."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose from {', '.join(SCALES)}")
     spec = SCALES[scale]
@@ -196,7 +199,7 @@ def generate_world(seed: int = 7, scale: str = "small") -> World:
         features = repo_rng.randint(*spec.feature_branches)
         fill_repository(writer, repo_rng, share, features, EPOCH + repo_rng.randint(0, 14) * 86400)
         writers[repo.id] = writer
-    world = World(seed, scale, collection, deployment_id, people, projects, repositories, writers)
+    world = World(seed, scale, collection, deployment_id, people, projects, repositories, writers, semantics)
     for build_domain in DOMAIN_BUILDERS:
         world.add_domain(build_domain(world, seed, scale))
     return world
