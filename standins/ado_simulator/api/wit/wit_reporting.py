@@ -23,7 +23,6 @@ from standins.ado_simulator.wire.wire import ApiError, Response, json_response
 from standins.ado_simulator.api.wit.wit_bodies import field_values, identity_string, parse_stamp, render_fields, wit_date
 from standins.ado_simulator.world.boards.wit_process import FIELDS_BY_REF, LONG_TEXT_FIELDS, TYPES
 from standins.ado_simulator.api.wit.wit_routes import json_body, work_items_of
-from standins.ado_simulator.world.boards.work_item_history import Change
 from standins.ado_simulator.world.boards.work_items import LINK_NAMES, WorkItemsDomain
 
 __all__ = ["ROUTES", "LOCATIONS", "PAGE_SIZE", "PAGE_SIZE_WITH_FIELDS"]
@@ -149,6 +148,10 @@ def _revision_values(site: Site, req: Request, domain: WorkItemsDomain, position
 
 
 def _revisions(site: Site, req: Request, body: dict | None) -> Response:
+    """includeDiscussionChangesOnly (wit/azure-devops-server-{5.0,6.0,7.0,7.1}/workItemTracking-onprem.json):
+    "Return only the those revisions of work items, where only history field was changed". A save
+    that moves the state and adds a comment changed more than the history: it is left out (worlds
+    with the ``comments_with_changes`` semantics have many such saves)."""
     options = _revision_filter(req, body)
     cap = PAGE_SIZE_WITH_FIELDS if options.expand_fields else PAGE_SIZE
     size = min(req.query.get_int("$maxPageSize", default=cap, minimum=1) or cap, cap)
@@ -157,7 +160,7 @@ def _revisions(site: Site, req: Request, body: dict | None) -> Response:
     base = _base(site, req, "workItemRevisions")
     domain = work_items_of(site)
     with site.world.lock:
-        log, items, deleted = domain.log, domain.items, domain.current.deleted
+        log, items, deleted, destroyed = domain.log, domain.items, domain.current.deleted, domain.destroyed
         count = len(log)
         position = start = _start(log.time, req, count)
         chosen: list[int] = []
@@ -165,10 +168,11 @@ def _revisions(site: Site, req: Request, body: dict | None) -> Response:
             item = items[log.item[position]]
             assert item is not None
             if ((project_index is None or item.project == project_index)
+                    and item.id not in destroyed  # destroyed "permanently": see WorkItemsDomain._destroy
                     and (options.types is None or TYPES[item.type].name.lower() in options.types)
                     and (options.include_deleted or not deleted[item.id])
                     and (not options.latest_only or log.rev[position] == log.revisions(item.id))
-                    and (not options.discussion_only or log.kind(position) == Change.COMMENT)):
+                    and (not options.discussion_only or log.history_only(position))):
                 chosen.append(position)
             position += 1
         values = _revision_values(site, req, domain, chosen, options)

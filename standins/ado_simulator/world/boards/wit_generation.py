@@ -33,11 +33,14 @@ def build_work_items(world: "World", seed: int, scale: str) -> WorkItemsDomain:
     """Exactly ``work_items`` items (ids 1..n) with exactly ``work_item_revisions`` revisions in total."""
     domain = WorkItemsDomain(world, world.domain("teams"), scale)  # type: ignore[arg-type]
     spec = AREA_SCALES[scale]
-    _generate(domain, random.Random(f"{seed}:{scale}:work_items"), spec.work_items, spec.work_item_revisions)
+    # comments saved with a field change: their own random stream, so the rest of the history stays as it was
+    comment_rng = random.Random(f"{seed}:{scale}:work_items:with_comment") if world.semantics.comments_with_changes else None
+    _generate(domain, random.Random(f"{seed}:{scale}:work_items"), spec.work_items, spec.work_item_revisions, comment_rng)
     return domain
 
 
-def _generate(domain: WorkItemsDomain, rng: random.Random, count: int, revisions: int) -> None:
+def _generate(domain: WorkItemsDomain, rng: random.Random, count: int, revisions: int,
+              comment_rng: random.Random | None = None) -> None:
     end = domain.world.clock - 3600  # advance starts one hour later: history never overlaps it
     created = sorted(rng.randint(EPOCH, end - 3600) for _ in range(count))
     fixed: dict[int, list[Event]] = {}
@@ -55,7 +58,7 @@ def _generate(domain: WorkItemsDomain, rng: random.Random, count: int, revisions
     if free < 0:
         raise ValueError(f"{revisions} revisions are too few for {count} work items")
     weights = [((doomed.get(i + 1) or end) - c) / (end - EPOCH) * rng.uniform(0.5, 1.5) + 0.05 for i, c in enumerate(created)]
-    columns = _walk(domain, rng, items, created, fixed, _split(free, weights), doomed, end)
+    columns = _walk(domain, rng, items, created, fixed, _split(free, weights), doomed, end, comment_rng)
     _fill_log(domain, columns)
     for when, link, active in sorted(link_events, key=lambda e: e[0]):
         domain.links.record(link, when, active)
@@ -123,8 +126,10 @@ def _split(total: int, weights: list[float]) -> list[int]:
 
 
 def _walk(domain: WorkItemsDomain, rng: random.Random, items: list[WorkItem], created: list[int],
-          fixed: dict[int, list[Event]], shares: list[int], doomed: dict[int, int], end: int) -> tuple[array, ...]:
-    """Every revision of every item, item by item in time order: (item, time, code, param) columns."""
+          fixed: dict[int, list[Event]], shares: list[int], doomed: dict[int, int], end: int,
+          comment_rng: random.Random | None = None) -> tuple[array, ...]:
+    """Every revision of every item, item by item in time order: (item, time, code, param) columns.
+    With ``comment_rng`` most field changes also add a comment (``Planner.with_comment``)."""
     columns: tuple[array, ...] = (array("I"), array("I"), array("I"), array("I"))
     item_col, time_col, code_col, param_col = columns
     planner, current = domain.planner, domain.current
@@ -139,12 +144,17 @@ def _walk(domain: WorkItemsDomain, rng: random.Random, items: list[WorkItem], cr
             when = previous = max(when, previous + 1)
             if change == _FREE:
                 change, actor, param = planner.change(rng, item, when)
+                if comment_rng is not None:
+                    change = planner.with_comment(comment_rng, change)
             if change != Change.CREATE:
                 current.apply(item, change, actor, param)
             if change == Change.DELETE:
                 domain.deleted_at[item.id] = stamp(when, item.id, rev)
             elif change == Change.COMMENT and rng.random() < 0.05:
                 domain.deleted_comments[(item.id, param)] = max(when + 1, min(end, when + rng.randint(3600, 5 * DAY))) * 1000
+            elif change & Change.WITH_COMMENT and comment_rng is not None and comment_rng.random() < 0.05:
+                deleted = max(when + 1, min(end, when + comment_rng.randint(3600, 5 * DAY))) * 1000
+                domain.deleted_comments[(item.id, current.comments[item.id])] = deleted
             item_col.append(item.id)
             time_col.append(when)
             code_col.append(change | actor << 8)

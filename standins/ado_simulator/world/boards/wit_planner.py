@@ -26,6 +26,8 @@ __all__ = ["Artifact", "CurrentValues", "Planner", "LEAF_TYPES"]
 
 _PARENT_TYPE = {"Feature": "Epic", "User Story": "Feature", "Task": "User Story", "Bug": "User Story"}
 _CODE_TYPES = frozenset(TYPES.index(TYPES_BY_NAME[n]) for n in ("task", "bug", "user story"))
+_FIELD_CHANGES = frozenset({Change.STATE, Change.ASSIGN, Change.ITERATION, Change.AREA, Change.EDIT})
+WITH_COMMENT_SHARE = 0.6  # of field changes that come with a comment: then most comments are such saves
 LEAF_TYPES = frozenset(TYPES.index(TYPES_BY_NAME[n]) for n in ("task", "bug"))  # never parents: safe to delete
 
 
@@ -66,6 +68,9 @@ class CurrentValues:
         """The same rules as ``work_item_history.replay``, for the fields kept here."""
         i = item.id
         self.changed_by[i] = actor
+        if change & Change.WITH_COMMENT:
+            self.comments[i] += 1
+            change &= Change.KIND
         if change == Change.STATE:
             self.state[i] = param
             if TYPES[item.type].states[param] == "Active" and not self.assignee[i]:
@@ -154,6 +159,14 @@ class Planner:
             areas = [a.id for a in self.teams.trees[project.id].areas if a.id != current.area[i]]
             return Change.AREA, actor, rng.choice(areas)
         return Change.EDIT, actor, rng.randrange(4) | rng.randrange(1, 64) << 2
+
+    @staticmethod
+    def with_comment(rng: random.Random, change: int) -> int:
+        """``change``, flagged ``WITH_COMMENT`` most of the time for a field change: users write why they
+        move the state, reassign or re-plan in the same save (``comments_with_changes`` semantics)."""
+        if change in _FIELD_CHANGES and rng.random() < WITH_COMMENT_SHARE:
+            return change | Change.WITH_COMMENT
+        return change
 
     def _commit_link(self, rng: random.Random, project_id: str, when: int) -> int | None:
         """Index of a new artifact: a recent commit (before ``when``) of one of the project's repositories."""

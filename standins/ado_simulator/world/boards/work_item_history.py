@@ -16,7 +16,7 @@ from typing import Iterator
 
 from standins.ado_simulator.world.boards.wit_process import WorkItemTypeDef
 
-__all__ = ["Change", "RevisionLog", "LinkTable", "ItemState", "WorkItem", "HIERARCHY", "RELATED_LINK", "stamp", "replay"]
+__all__ = ["Change", "adds_comment", "RevisionLog", "LinkTable", "ItemState", "WorkItem", "HIERARCHY", "RELATED_LINK", "stamp", "replay"]
 
 
 class Change:
@@ -33,6 +33,16 @@ class Change:
     LINK_REMOVE = 8  # [link index]
     ARTIFACT = 9  # [artifact index]
     DELETE = 10  # [0]
+    # A flag on the kinds above (never on COMMENT): the same save also added a comment, the item's
+    # next comment id (a user moves the state and writes why). Only worlds with the
+    # ``comments_with_changes`` semantics have such revisions.
+    WITH_COMMENT = 0x80
+    KIND = 0x7F  # the kind without the flag
+
+
+def adds_comment(code: int) -> bool:
+    """True when the revision whose kind byte is ``code`` added a comment (alone or with another change)."""
+    return code & Change.KIND == Change.COMMENT or bool(code & Change.WITH_COMMENT)
 
 
 HIERARCHY = 0  # link kinds in LinkTable.kind: source = parent, target = child
@@ -92,7 +102,12 @@ class RevisionLog:
         return len(self.by_item[item_id]) if item_id < len(self.by_item) else 0
 
     def kind(self, position: int) -> int:
-        return self.code[position] & 0xFF
+        """The revision's change kind (without the ``WITH_COMMENT`` flag)."""
+        return self.code[position] & Change.KIND
+
+    def history_only(self, position: int) -> bool:
+        """True when the revision only added a comment: ``System.History`` (and the comment count) alone changed."""
+        return self.code[position] & 0xFF == Change.COMMENT
 
     def actor(self, position: int) -> int:
         return self.code[position] >> 8
@@ -178,7 +193,8 @@ def replay(log: RevisionLog, item: WorkItem, kind: WorkItemTypeDef, until: int |
     state.area, state.iteration, state.priority = item.area, item.iteration, item.priority
     for index in range(last):
         position = positions[index]
-        change, actor, param = log.code[position] & 0xFF, log.code[position] >> 8, log.param[position]
+        code, actor, param = log.code[position] & 0xFF, log.code[position] >> 8, log.param[position]
+        change = code & Change.KIND
         when = stamp(log.time[position], item.id, index + 1)
         state.rev, state.position, state.change, state.changed, state.changed_by = index + 1, position, change, when, actor
         state.history = 0
@@ -209,6 +225,9 @@ def replay(log: RevisionLog, item: WorkItem, kind: WorkItemTypeDef, until: int |
             state.artifacts[param] = when
         elif change == Change.DELETE:
             state.deleted = True
+        if code & Change.WITH_COMMENT:  # comment ids count up per item: this one is the next
+            state.comments += 1
+            state.history = state.comments
         yield state
 
 

@@ -29,6 +29,7 @@ from standins.ado_simulator.world.boards.work_item_history import (
     LinkTable,
     RevisionLog,
     WorkItem,
+    adds_comment,
     replay,
     stamp,
 )
@@ -72,9 +73,11 @@ class WorkItemsDomain:
         self.current = CurrentValues()
         self.deleted_at: dict[int, int] = {}  # item id -> stamp of its deletion
         self.deleted_comments: dict[tuple[int, int], int] = {}  # (item id, comment id) -> stamp
+        self.destroyed: set[int] = set()  # ids destroyed for good (``destroyed_work_items`` semantics)
         self.planner = Planner(world, teams, self.current, self.artifacts)
         self._live: list[int] = []
         self._live_index: dict[int, int] = {}
+        self._comment_rng: random.Random | None = None  # during an advance with the comments_with_changes semantics
 
     # -- lookups (call under the World's lock) -------------------------------------------
 
@@ -137,7 +140,8 @@ class WorkItemsDomain:
             "wit.field": sorted(f"{c}:{f.reference_name}" for f in FIELDS),
             "wit.work_item_type": sorted(f"{p.id}:{t.name}" for p in self.world.projects for t in TYPES),
             "wit.work_item": sorted(f"{c}:{i}" for i in live),
-            "wit.work_item_revision": sorted(f"{c}:{log.item[p]}:{log.rev[p]}" for p in range(len(log))),
+            "wit.work_item_revision": sorted(f"{c}:{log.item[p]}:{log.rev[p]}" for p in range(len(log))
+                                             if log.item[p] not in self.destroyed),
             "wit.work_item_link": sorted(
                 f"{c}:{links.source[k]}:{LINK_NAMES[links.kind[k]]}:{links.target[k]}"
                 for k in range(len(links)) if links.active[k]
@@ -153,8 +157,14 @@ class WorkItemsDomain:
         times = sorted(rng.sample(range(clock - 3599, clock - 59), len(actions)))
         perform = {"new": self._new, "change": self._change, "relate": self._relate, "unlink": self._unlink,
                    "delete": self._delete, "uncomment": self._uncomment}
+        semantics = self.world.semantics
+        self._comment_rng = (random.Random(f"{self.world.seed}:{self.scale}:with_comment:{clock}")
+                             if semantics.comments_with_changes else None)
         for action, when in zip(actions, times):
             perform[action](rng, when, counts)
+        self._comment_rng = None
+        if semantics.destroyed_work_items:
+            self._destroy(random.Random(f"{self.world.seed}:{self.scale}:destroy:{clock}"), clock - 30, counts)
 
     # -- activity --------------------------------------------------------------------------
 
@@ -194,8 +204,10 @@ class WorkItemsDomain:
         item = open_item or self._pick_live(rng)
         if item is not None:
             change, actor, param = self.planner.change(rng, item, when)
+            if self._comment_rng is not None:
+                change = self.planner.with_comment(self._comment_rng, change)
             self._revise(item, when, change, actor, param, counts)
-            if change == Change.COMMENT:
+            if adds_comment(change):
                 counts["comments"] = counts.get("comments", 0) + 1
 
     def _relate(self, rng: random.Random, when: int, counts: dict[str, int]) -> None:
@@ -245,6 +257,28 @@ class WorkItemsDomain:
         if moved != item.id:
             self._live[index] = moved
             self._live_index[moved] = index
+
+    def _destroy(self, rng: random.Random, when: int, counts: dict[str, int]) -> None:
+        """Now and then a work item is destroyed: a live task or bug directly (``DELETE …/workitems/{id}?destroy=true``)
+        or one from the recycle bin (``DELETE …/recyclebin/{id}``). wit 5.0-7.1 (workItemTracking-onprem.json):
+        "Destroys the specified work item permanently from the Recycle Bin. This action can not be undone." and
+        "if the destroy parameter has been set to true, it destroys the work item permanently". Permanently: it is
+        gone from every route, and its revisions from the reporting stream even with includeDeleted (the spec
+        says nothing more; what is gone is gone). A directly destroyed item leaves no deleting revision behind;
+        its links end as when it is deleted."""
+        if rng.random() >= 0.3:
+            return
+        binned = sorted(set(self.deleted_at) - self.destroyed)
+        if binned and rng.random() < 0.3:
+            self.destroyed.add(rng.choice(binned))
+        else:
+            item = self._pick_live(rng, lambda it: it.type in LEAF_TYPES)
+            if item is None:
+                return
+            self.current.deleted[item.id] = 1
+            self._bury(item, when)
+            self.destroyed.add(item.id)
+        counts["work_items_destroyed"] = counts.get("work_items_destroyed", 0) + 1
 
     def _links_of(self, item_id: int) -> list[int]:
         item = self.items[item_id]
