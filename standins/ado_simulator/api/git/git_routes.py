@@ -199,13 +199,17 @@ def _names(person: Person, text: str) -> bool:
 
 
 def list_commits(site: Site, req: Request) -> Response:
-    """Get Commits (``git log compare..item``, newest first), or Get Push Commits when ``pushId`` is given."""
+    """Get Commits (``git log compare..item``, newest first), or Get Push Commits when ``pushId`` is given.
+
+    ``$top`` is capped by ``semantics.page_cap`` when set: git/azure-devops-server-*/git-onprem.json says of
+    ``searchCriteria.$top`` only "Maximum number of entries to retrieve" and documents no ceiling, so a
+    server may answer a short page that is not the end (a $top/$skip list has no other end marker)."""
     repo = route_repository(site, req)
     query = req.query
     push_id = query.get_int("pushId", default=None)
     if push_id is not None:
         return _push_commits(site, req, repo, push_id)
-    top = query.get_int("searchCriteria.$top", "$top", "top", "searchCriteria.top", default=100) or 0
+    top = site.semantics.capped(query.get_int("searchCriteria.$top", "$top", "top", "searchCriteria.top", default=100) or 0)
     skip = query.get_int("searchCriteria.$skip", "$skip", "skip", "searchCriteria.skip", default=0) or 0
     criteria = CommitFilter.from_request(req)
     ids = [i.strip().lower() for raw in query.get_all("searchCriteria.ids") + query.get_all("ids") for i in raw.split(",")]
@@ -259,7 +263,7 @@ def _commit_refs(site: Site, req: Request, repo: Repository, commits: list[Commi
 
 
 def _push_commits(site: Site, req: Request, repo: Repository, push_id: int) -> Response:
-    top = req.query.get_int("top", "$top", default=100) or 0
+    top = site.semantics.capped(req.query.get_int("top", "$top", default=100) or 0)
     skip = req.query.get_int("skip", "$skip", default=0) or 0
     with site.world.reading(repo.id) as history:
         push = _find_push(history, push_id)
@@ -288,7 +292,7 @@ def _find_push(history: RepoHistory, push_id: int) -> Push:
 def list_pushes(site: Site, req: Request) -> Response:
     repo = route_repository(site, req)
     query = req.query
-    top = query.get_int("$top", "top", default=100) or 0
+    top = site.semantics.capped(query.get_int("$top", "top", default=100) or 0)
     skip = query.get_int("$skip", "skip", default=0) or 0
     since = query.get_date("searchCriteria.fromDate", "fromDate")
     until = query.get_date("searchCriteria.toDate", "toDate")

@@ -31,13 +31,14 @@ from standins.ado_simulator.world.git.pull_requests import PullRequests
 from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
 from standins.ado_simulator.wire.wire import ApiError, Response, json_response, list_response
 
-__all__ = ["ROUTES", "LOCATIONS"]
+__all__ = ["ROUTES", "LOCATIONS", "LIST_DESCRIPTION_LIMIT"]
 
 _GIT = "Microsoft.TeamFoundation.Git.Server"
 _CODE = "vso.code"
 _REPO = "{project?}/_apis/git/repositories/{repositoryId}"
 _PR = f"{_REPO}/pullRequests/{{pullRequestId}}"
 _DEFAULT_TOP, _MAX_TOP = 101, 1000  # the server's page when $top is absent, and its ceiling
+LIST_DESCRIPTION_LIMIT = 400  # pull request lists on 7.0 and later cut descriptions to this many characters
 _COMMITS_TOP = 100
 _STATUSES = {"notset": (ACTIVE,), "active": (ACTIVE,), "abandoned": (ABANDONED,), "completed": (COMPLETED,),
              "all": (ACTIVE, ABANDONED, COMPLETED)}
@@ -175,7 +176,15 @@ def _list(site: Site, req: Request, repos: tuple[Repository, ...]) -> Response:
         found = [pr for pr in _domain(site).of_repositories(by_id) if criteria.admits(pr, site)]
         page = [_snapshot(site, by_id[pr.repository_id], pr) for pr in found[skip : skip + top]]
     links = req.query.get_bool("searchCriteria.includeLinks", "includeLinks")
-    return list_response([s.json(site, req, links=links) for s in page], req.version)
+    bodies = [s.json(site, req, links=links) for s in page]
+    if site.profile.has("7.0"):
+        # git/azure-devops-server-{7.0,7.1}/git-onprem.json, both Get Pull Requests operations: "Please note
+        # that description field will be truncated up to 400 symbols in the result." (5.0 and 6.0 say nothing:
+        # full text.) The single pull request GET has the whole description.
+        for body in bodies:
+            if len(body.get("description") or "") > LIST_DESCRIPTION_LIMIT:
+                body["description"] = body["description"][:LIST_DESCRIPTION_LIMIT]
+    return list_response(bodies, req.version)
 
 
 def list_project_pull_requests(site: Site, req: Request) -> Response:

@@ -209,10 +209,18 @@ def _label_ref(site: Site, req: Request, label: Label, links: bool) -> dict:
 
 
 def list_changesets(site: Site, req: Request) -> Response:
-    """Get Changesets: newest first unless ``$orderby=id asc``; ``searchCriteria.*`` filters; ``$top``/``$skip``."""
+    """Get Changesets: newest first unless ``$orderby=id asc``; ``searchCriteria.*`` filters; ``$top``/``$skip``.
+
+    tfvc/azure-devops-server-*/tfvc-onprem.json: ``$orderby`` "Results are sorted by ID in descending order by
+    default. Use id asc to sort by ID in ascending order."; ``searchCriteria.fromId`` "If provided, only include
+    changesets after this changesetID." No text or example says whether ``$top``/``$skip`` apply before or after
+    the ascending sort. Default (``semantics.tfvc_top_before_sort`` off): sort, then page, as SQL's ORDER BY ...
+    OFFSET/FETCH would and as the simulator always did. On: the page is cut from the default newest-first order
+    and then sorted ascending, so ``fromId=1&$orderby=id asc&$top=N`` gives the newest N, skipping the range
+    in between. ``$top`` is also capped by ``semantics.page_cap``."""
     query = req.query
     project = _project_index(site, req)
-    top = query.get_int("$top", default=100) or 0
+    top = site.semantics.capped(query.get_int("$top", default=100) or 0)
     skip = query.get_int("$skip", default=0) or 0
     ascending = (query.get("$orderby") or "").strip().lower() == "id asc"
     max_comment = query.get_int("maxCommentLength", default=_LIST_COMMENT)
@@ -236,7 +244,10 @@ def list_changesets(site: Site, req: Request) -> Response:
     ]
     if item_path and item_path != "$":
         chosen = [c for c in chosen if _touches(domain, c, item_path)]
-    page = chosen[skip : skip + top]
+    if ascending and site.semantics.tfvc_top_before_sort:
+        page = chosen[::-1][skip : skip + top][::-1]
+    else:
+        page = chosen[skip : skip + top]
     return list_response([_changeset_ref(site, req, c, max_comment, links) for c in page], req.version)
 
 
@@ -279,7 +290,7 @@ def list_changeset_changes(site: Site, req: Request) -> Response:
     with site.world.lock:
         changeset = _changeset(domain, changeset_id)
     changes = domain.changes(changeset)
-    top = query.get_int("$top", default=100) or 0
+    top = site.semantics.capped(query.get_int("$top", default=100) or 0)
     start = query.get_int("$skip", default=0) or 0
     tokens = site.profile.has("6.0")
     token = query.get("continuationToken") if tokens else None
@@ -354,7 +365,7 @@ def list_labels(site: Site, req: Request) -> Response:
     scope = (query.get("requestData.labelScope") or "").rstrip("/").lower()
     item = (query.get("requestData.itemLabelFilter") or "").rstrip("/").lower()
     links = query.get_bool("requestData.includeLinks")
-    top = query.get_int("$top", default=100) or 0
+    top = site.semantics.capped(query.get_int("$top", default=100) or 0)
     skip = query.get_int("$skip", default=0) or 0
     people = site.world.people
     domain = tfvc_of(site.world)
@@ -386,7 +397,7 @@ def list_label_items(site: Site, req: Request) -> Response:
     domain = tfvc_of(site.world)
     with site.world.lock:
         label = _label(domain, req)
-    top = req.query.get_int("$top", default=100) or 0
+    top = site.semantics.capped(req.query.get_int("$top", default=100) or 0)
     skip = req.query.get_int("$skip", default=0) or 0
     items = domain.label_items(label)[skip : skip + top]
     return list_response([_item_json(site, req, i) for i in items], req.version)

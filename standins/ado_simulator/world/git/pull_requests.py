@@ -23,6 +23,7 @@ from standins.ado_simulator.world.generate import MAIN, RepoWriter, change_descr
 from standins.ado_simulator.world.git.history import RepoHistory
 from standins.ado_simulator.world.git.pr_content import (
     ThreadPlan,
+    long_description,
     new_vote,
     plan_labels,
     plan_reviewers,
@@ -57,8 +58,22 @@ def build_pull_requests(world: "World", seed: int, scale: str) -> "PullRequests"
     with world.lock, _without_gc():
         histories = [_history(world, repo.id) for repo in world.repositories]
         prs, next_thread = initial_pull_requests(world, histories, f"{seed}:{scale}", sizes.pull_requests, sizes.work_items)
+        if world.semantics.long_pr_descriptions:
+            by_id = {h.repository_id: h for h in histories}
+            prs = [_described(pr, by_id) for pr in prs]
         contributors = {h.repository_id: contributors_of(h) for h in histories}
     return PullRequests(world, f"{seed}:{scale}", sizes.work_items, prs, next_thread, contributors)
+
+
+def _described(pr: PullRequest, histories: dict[str, RepoHistory]) -> PullRequest:
+    """The pull request with a long description when ``long_description`` gives one; a completed one's
+    merge commit message (``Merged PR <id>: <title>`` + description) follows."""
+    text = long_description(pr.id, pr.title)
+    if text is None:
+        return pr
+    if pr.status == COMPLETED:
+        histories[pr.repository_id].reword(pr.merge_commit, merge_message(pr.id, pr.title, text))
+    return replace(pr, description=text)
 
 
 @contextmanager
@@ -178,6 +193,8 @@ class PullRequests:
         pr = PullRequest(self._next_id, repository_id, source, change_title(rng, source), change_description(rng), creator,
                          self._tick(ticks, repository_id), reviewers, (), plan_work_items(rng, self._work_items),
                          plan_labels(rng), draft=rng.random() < 0.15)
+        if self._world.semantics.long_pr_descriptions:
+            pr = replace(pr, description=long_description(pr.id, pr.title) or pr.description)
         self._next_id += 1
         self._prs[pr.id] = pr
         self._by_repo[repository_id].append(pr.id)
