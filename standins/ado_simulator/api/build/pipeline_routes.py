@@ -19,7 +19,6 @@ __all__ = ["ROUTES", "LOCATIONS"]
 
 _SCOPE = "vso.build"
 _RELEASED = "7.0"  # first server api-version with a released (non-preview) Pipelines API
-_MAX_RUNS = 10_000
 _STATES = {"notStarted": "inProgress", "inProgress": "inProgress", "cancelling": "canceling", "completed": "completed"}
 _RESULTS = {"succeeded": "succeeded", "partiallySucceeded": "succeeded", "failed": "failed", "canceled": "canceled"}
 
@@ -147,7 +146,11 @@ def get_pipeline(site: Site, req: Request) -> Response:
 
 
 def list_runs(site: Site, req: Request) -> Response:
-    """The pipeline's newest 10,000 runs (its builds, deleted ones left out), no paging."""
+    """The pipeline's newest runs (its builds, deleted ones left out), no paging: at most
+    ``semantics.pipeline_runs_cap`` (10,000 as on the server; a test sets it small to exceed it).
+    pipelines/azure-devops-server-{6.0,7.0,7.1}/pipelines-onprem.json, Runs - List: "Gets top 10000 runs for
+    a particular pipeline." The operation has no $top, continuation token or filter: older runs are
+    only reachable through the builds API."""
     unavailable = _unavailable(site, req)
     if unavailable:
         return unavailable
@@ -155,7 +158,7 @@ def list_runs(site: Site, req: Request) -> Response:
     definition = _pipeline(site, req, domain)
     with site.world.lock:
         builds = [domain.builds[i - 1] for i in reversed(domain.by_definition[definition.id])]
-    runs = [b for b in builds if not b.deleted][:_MAX_RUNS]
+    runs = [b for b in builds if not b.deleted][: site.semantics.pipeline_runs_cap]
     return list_response([_run_json(site, req, definition, b, False) for b in runs], req.version)
 
 

@@ -81,57 +81,107 @@ class _Plan:
     issue: str | None = None
     log_id: int | None = None
     task: tuple[str, str, str] | None = None
+    decided: int = 0  # re-run records: when skipped ones are decided (the latest attempt's finish)
 
 
 def timeline_records(key: str, build: "Build", yaml: bool, repo_name: str, queue_id: int, clock: int) -> list[TimelineRecord]:
-    """The records of ``build`` as seen at ``clock``; ``key`` seeds everything but the clock."""
+    """The records of ``build`` as seen at ``clock``; ``key`` seeds everything but the clock.
+
+    A re-run build (``build.attempt`` > 1) shows attempt 1 up to the stage that failed, and from that
+    stage on the latest attempt: ``attempt`` = the build's attempt, ``previousAttempts`` one entry per
+    earlier attempt, new windows from ``build.rerun`` to ``build.finished`` and the new result."""
     rng = random.Random(key)
+    first_finish, first_result = build.first if build.attempt > 1 else (build.finished, build.result)
     stages, jobs, ids = _skeleton(rng, yaml, repo_name, build.branch)
     retried = rng.randrange(len(stages)) if rng.random() < 0.1 else -1
-    bad = _BAD.get(build.result)
+    bad = _BAD.get(first_result)
     bad_stage = (len(stages) - 1 if bad != "succeededWithIssues" else rng.randrange(len(stages))) if bad else -1
     bad_step = rng.choice([i for i, step in enumerate(jobs[bad_stage]) if step[1]]) if bad else -1
     worker = f"{'Linux' if queue_id % 2 == 0 else 'Build'}-Agent-{rng.randint(1, 6):02d}"
     running = len(stages) if bad_stage < 0 or bad == "succeededWithIssues" else bad_stage + 1
-    windows = _split(rng, build.started + 1, build.finished - 1, running)
-    plans: list[_Plan] = []
+    windows = _split(rng, build.started + 1, first_finish - 1, running)
+    by_stage: list[list[_Plan]] = []
+    stage_ids: list[list[str]] = []
     next_id = iter(ids)
     for index, (stage, steps) in enumerate(zip(stages, jobs)):
         window = windows[index] if index < running else None
-        job_name = "Agent job 1" if stage == "__default" else stage
-        stage_id, phase_id, job_id = next(next_id), next(next_id), next(next_id)
+        own_ids = [next(next_id) for _ in range(3 + len(steps))]
         attempts = 2 if index == retried else 1
         previous = ((1, _guid(rng.getrandbits(128)), _guid(rng.getrandbits(128))),) if attempts == 2 else ()
         stage_result = bad if index == bad_stage else "skipped" if window is None else "succeeded"
-        identifier = stage if yaml else "__default"
-        plans.append(_Plan(stage_id, None, "Stage", stage, identifier, index + 1, window, stage_result, attempts, previous))
-        plans.append(_Plan(phase_id, stage_id, "Phase", job_name, f"{identifier}.{job_name.replace(' ', '_')}", 1,
-                           window, stage_result, attempts, previous))
-        job = _Plan(job_id, phase_id, "Job", job_name, f"{identifier}.{job_name.replace(' ', '_')}.__default", 1,
-                    window, stage_result, attempts, previous, worker, queue_id)
-        plans.append(job)
-        step_windows = _split(rng, window[0] + 2, window[1], len(steps)) if window else [None] * len(steps)
-        failed_before = False
-        for order, ((name, task), step_window) in enumerate(zip(steps, step_windows), start=1):
-            result = "succeeded" if step_window else "skipped"
-            step = _Plan(next(next_id), job_id, "Task", name, None, order, step_window, result, attempts, (), worker, task=task)
-            if index == bad_stage and order - 1 == bad_step:
-                step.result = bad
-                failed_before = bad != "succeededWithIssues"
-                if bad == "failed":
-                    step.errors, step.issue = rng.randint(1, 2), rng.choice(_ERRORS)
-                elif bad == "succeededWithIssues":
-                    step.warnings, step.issue = rng.randint(1, 3), rng.choice(_WARNINGS)
-            elif failed_before and task is not None:
-                step.result, step.window = "skipped", None
-            plans.append(step)
-        job.errors = sum(p.errors for p in plans if p.parent == job_id)
-        job.warnings = sum(p.warnings for p in plans if p.parent == job_id)
+        by_stage.append(_stage_plans(rng, own_ids, index, stage, steps, yaml, window, stage_result,
+                                     bad_step if index == bad_stage else -1, bad, attempts, previous, worker, queue_id))
+        stage_ids.append(own_ids)
+    if build.attempt > 1:
+        _rerun(random.Random(f"{key}:attempt:{build.attempt}"), build, stages, jobs, yaml, by_stage, stage_ids,
+               max(bad_stage, 0), worker, queue_id)
+    plans = [plan for stage_plans in by_stage for plan in stage_plans]
     log_ids = iter(range(1, len(plans) + 1))
     for plan in plans:
         if plan.type in ("Job", "Task") and plan.window is not None:
             plan.log_id = next(log_ids)
-    return [_as_seen(plan, change, clock, build.finished) for change, plan in enumerate(plans, start=1)]
+    return [_as_seen(plan, change + (len(plans) if plan.decided else 0), clock, plan.decided or first_finish)
+            for change, plan in enumerate(plans, start=1)]
+
+
+def _stage_plans(rng: random.Random, ids: list[str], index: int, stage: str, steps: list, yaml: bool,
+                 window: tuple[int, int] | None, stage_result: str, bad_step: int, bad: str | None, attempts: int,
+                 previous: tuple[tuple[int, str, str], ...], worker: str, queue_id: int) -> list[_Plan]:
+    """The Stage, Phase, Job and Task plans of one stage (``bad_step`` >= 0: that step ends ``bad``)."""
+    job_name = "Agent job 1" if stage == "__default" else stage
+    stage_id, phase_id, job_id = ids[:3]
+    identifier = stage if yaml else "__default"
+    plans = [_Plan(stage_id, None, "Stage", stage, identifier, index + 1, window, stage_result, attempts, previous),
+             _Plan(phase_id, stage_id, "Phase", job_name, f"{identifier}.{job_name.replace(' ', '_')}", 1,
+                   window, stage_result, attempts, previous)]
+    job = _Plan(job_id, phase_id, "Job", job_name, f"{identifier}.{job_name.replace(' ', '_')}.__default", 1,
+                window, stage_result, attempts, previous, worker, queue_id)
+    plans.append(job)
+    step_windows = _split(rng, window[0] + 2, window[1], len(steps)) if window else [None] * len(steps)
+    failed_before = False
+    for order, ((name, task), step_window, step_id) in enumerate(zip(steps, step_windows, ids[3:]), start=1):
+        result = "succeeded" if step_window else "skipped"
+        step = _Plan(step_id, job_id, "Task", name, None, order, step_window, result, attempts, (), worker, task=task)
+        if order - 1 == bad_step:
+            step.result = bad or result
+            failed_before = bad != "succeededWithIssues"
+            if bad == "failed":
+                step.errors, step.issue = rng.randint(1, 2), rng.choice(_ERRORS)
+            elif bad == "succeededWithIssues":
+                step.warnings, step.issue = rng.randint(1, 3), rng.choice(_WARNINGS)
+        elif failed_before and task is not None:
+            step.result, step.window = "skipped", None
+        plans.append(step)
+    job.errors = sum(p.errors for p in plans[3:])
+    job.warnings = sum(p.warnings for p in plans[3:])
+    return plans
+
+
+def _rerun(rng: random.Random, build: "Build", stages: tuple[str, ...], jobs: list, yaml: bool,
+           by_stage: list[list[_Plan]], stage_ids: list[list[str]], start: int, worker: str, queue_id: int) -> None:
+    """Replace the plans of stages ``start``.. with the latest attempt's (same record ids)."""
+    bad = _BAD.get(build.result)
+    count = len(stages) - start
+    bad_stage = (len(stages) - 1 if bad != "succeededWithIssues" else start + rng.randrange(count)) if bad else -1
+    running = count if bad_stage < 0 or bad == "succeededWithIssues" else bad_stage - start + 1
+    windows = _split(rng, build.rerun + 1, build.finished - 1, running)
+    for offset, index in enumerate(range(start, len(stages))):
+        before = by_stage[index][0]
+        earlier = before.previous + tuple(
+            (n, _guid(rng.getrandbits(128)), _guid(rng.getrandbits(128))) for n in range(before.attempt, before.attempt + build.attempt - 1)
+        )
+        attempts = before.attempt + build.attempt - 1
+        window = windows[offset] if offset < running else None
+        steps = jobs[index]
+        bad_step = rng.choice([i for i, step in enumerate(steps) if step[1]]) if index == bad_stage else -1
+        result = bad if index == bad_stage else "skipped" if window is None else "succeeded"
+        plans = _stage_plans(rng, stage_ids[index], index, stages[index], steps, yaml, window, result, bad_step,
+                             bad if index == bad_stage else None, attempts, earlier, worker, queue_id)
+        for plan in plans:
+            plan.decided = build.finished
+            if plan.type == "Task":
+                plan.previous = earlier
+        by_stage[index] = plans
 
 
 def timeline_record_ids(key: str, yaml: bool) -> list[str]:

@@ -32,6 +32,7 @@ NOT_STARTED, IN_PROGRESS, COMPLETED = "notStarted", "inProgress", "completed"
 _RESULTS = ("succeeded",) * 76 + ("partiallySucceeded",) * 7 + ("failed",) * 12 + ("canceled",) * 5
 _FOLDERS = ("\\", "\\", "\\", "\\Services", "\\Release", "\\Nightly")
 _POOLS = ((1, "Default"), (2, "Linux"))
+LATE_SHARE = 0.5  # of the completions that can be committed late (before a later one): late_visible semantics
 
 
 def time_key(seconds: int, build_id: int, kind: int) -> tuple[int, int]:
@@ -88,6 +89,12 @@ class Build:
     changed: int  # lastChangedDate
     deleted: int = 0  # deletion time, 0 while it exists
     deleted_by: int = 0
+    # Reruns (``pipeline_reruns`` semantics): ``attempt`` counts them from 1; ``started``/``finished``/``result``
+    # stay the build's start and its latest attempt's finish and result, ``rerun`` is when the latest attempt
+    # started and ``first`` the (finish, result) attempt 1 had (0, "": never re-run).
+    attempt: int = 1
+    rerun: int = 0
+    first: tuple[int, str] = (0, "")
 
 
 class BuildDomain:
@@ -105,6 +112,7 @@ class BuildDomain:
         self._active: list[int] = []  # ids of builds not completed yet
         self._numbers: dict[tuple[int, str], int] = {}  # (definition, yyyymmdd) -> builds numbered that day
         self._pushes_seen: dict[int, int] = {}  # repository index -> pushes already turned into builds
+        self.late: set[int] = set()  # builds whose completion was committed late (late_visible semantics)
         self._work_items = AREA_SCALES[scale].work_items
         sizes = AREA_SCALES[scale]
         rng = random.Random(f"{self._seed}:generate")
@@ -279,11 +287,17 @@ class BuildDomain:
         }
 
     def advance(self, rng: random.Random, clock: int, counts: dict[str, int]) -> None:
-        """Queued builds start, running ones finish, new pushes queue CI builds, now and then one is deleted."""
+        """Queued builds start, running ones finish, new pushes queue CI builds, now and then one is deleted.
+        With the ``late_visible`` / ``pipeline_reruns`` semantics, some completions are committed late and
+        some completed runs are re-run (random streams of their own)."""
+        semantics = self._world.semantics
+        known = len(self.builds)  # builds above this id were queued in this step
+        finishing: list[int] = []  # queued earlier, completed in this step
         still = []
         for build_id in self._active:
             build = self.builds[build_id - 1]
             if build.finished <= clock:
+                finishing.append(build_id)
                 self._set(replace(build, status=COMPLETED, changed=build.finished + rng.randint(1, 20)))
                 counts["builds_completed"] = counts.get("builds_completed", 0) + 1
                 continue
@@ -307,6 +321,63 @@ class BuildDomain:
         counts["builds"] = counts.get("builds", 0) + queued
         if rng.random() < 0.1:
             counts["builds_deleted"] = counts.get("builds_deleted", 0) + self._delete_some(rng, 1, clock - rng.randint(0, 3000))
+        if semantics.pipeline_reruns:
+            self._rerun_some(random.Random(f"{self._seed}:rerun:{clock}"), clock, counts)
+        if semantics.late_visible:
+            fresh = finishing + [b for b in range(known + 1, len(self.builds) + 1)
+                                 if self.builds[b - 1].status == COMPLETED]
+            self._commit_late(random.Random(f"{self._seed}:late:{clock}"), fresh, counts)
+
+    def _commit_late(self, rng: random.Random, fresh: list[int], counts: dict[str, int]) -> None:
+        """Some builds that completed in this step are committed late: they still read as inProgress now and
+        complete at the next step with the finish time they have, which is earlier than the finish time of a
+        build of their project that is already visible now (a late commit, or one tier's clock behind
+        another's). build/azure-devops-server-{5.0..7.1}/build-onprem.json, Get Builds ``minTime``: "If
+        specified, filters to builds that finished/started/queued after this date based on the queryOrder
+        specified." A reader that resumes after the newest finish time it read never sees them complete."""
+        newest: dict[int, int] = {}  # project index -> newest finish time of the builds visible as completed
+        for build_id in fresh:
+            build = self.builds[build_id - 1]
+            project = self.definitions[build.definition - 1].project
+            newest[project] = max(newest.get(project, 0), build.finished)
+        for build_id in fresh:
+            build = self.builds[build_id - 1]
+            project = self.definitions[build.definition - 1].project
+            if (build_id in self.late or build.deleted or newest[project] <= build.finished + 60
+                    or rng.random() >= LATE_SHARE):
+                continue
+            self.late.add(build_id)
+            self._set(replace(build, status=IN_PROGRESS, changed=max(build.started, build.rerun)))
+            self._active.append(build_id)
+            counts["builds_late"] = counts.get("builds_late", 0) + 1
+
+    def _rerun_some(self, rng: random.Random, clock: int, counts: dict[str, int]) -> None:
+        """Now and then a failed or canceled YAML run of the last two days is re-run ("Rerun failed jobs"): the
+        same run (build) id, a new attempt. build/azure-devops-server-{5.0..7.1}/build-onprem.json: Builds -
+        Update Build takes ``retry``, and (6.0+) Stages - Update ``UpdateStageParameters.state`` "retry";
+        TimelineRecord ``attempt`` "Attempt number of record." and ``previousAttempts`` (TimelineAttempt:
+        "the timeline identifier which owns the record representing this attempt"). The build goes back to
+        inProgress, then completes again with a new result and finish time (pipelines Run state, result,
+        finishedDate change with it); the re-run stage's records carry the new attempt and one
+        previousAttempts entry per earlier one. Most re-runs start and finish inside the hour."""
+        if rng.random() >= 0.5:
+            return
+        candidates = [b.id for b in self.builds[-500:]
+                      if b.status == COMPLETED and not b.deleted and b.result in ("failed", "canceled")
+                      and b.attempt < 3 and b.finished >= clock - 2 * DAY and self.definitions[b.definition - 1].yaml]
+        for build_id in rng.sample(candidates, min(len(candidates), rng.randint(1, 2))):
+            build = self.builds[build_id - 1]
+            start = max(build.changed + 60, clock - rng.randint(1200, 3300))
+            finish = start + (rng.randint(90, 1000) if rng.random() < 0.8 else rng.randint(3600, 5400))
+            first = build.first if build.attempt > 1 else (build.finished, build.result)
+            result = "succeeded" if rng.random() < 0.75 else "failed"
+            status = IN_PROGRESS if finish > clock else COMPLETED
+            changed = start if status == IN_PROGRESS else finish + rng.randint(1, 20)
+            self._set(replace(build, attempt=build.attempt + 1, rerun=start, first=first, finished=finish, result=result,
+                              status=status, changed=changed))
+            if status != COMPLETED:
+                self._active.append(build_id)
+            counts["builds_rerun"] = counts.get("builds_rerun", 0) + 1
 
 
 def build_builds(world: "World", seed: int, scale: str) -> BuildDomain:
