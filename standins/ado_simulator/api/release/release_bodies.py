@@ -218,11 +218,13 @@ def release_json(site: Site, req: Request, domain: ReleaseDomain, release: Relea
     body["releaseDefinition"] = definition_shallow(site, req, definition)
     if site.profile.has("6.0"):
         body["releaseDefinitionRevision"] = definition.revision
+    if release.comment:
+        body["comment"] = release.comment
     body |= {
         "description": "",
         "reason": release.reason,
         "releaseNameFormat": _FORMAT,
-        "keepForever": False,
+        "keepForever": release.keep_forever,
         "definitionSnapshotRevision": 1,
         "logsContainerUrl": f"{base}/releases/{release.id}/logs",
     }
@@ -270,7 +272,7 @@ def _release_environment(site: Site, req: Request, domain: ReleaseDomain, releas
         "preDeploymentGatesSnapshot": {"id": 0, "gates": []},
         "postDeploymentGatesSnapshot": {"id": 0, "gates": []},
     }
-    done = [d for d in attempts if d.completed <= clock]
+    done = [d for d in attempts if d.done(clock)]
     if done:
         body["timeToDeploy"] = round((done[-1].completed - done[-1].started) / 60, 2)
     if not site.profile.has("6.0"):
@@ -288,7 +290,7 @@ def operation_status(deployment: Deployment, clock: int) -> str:
 
 def _modified(deployment: Deployment, clock: int) -> str:
     """lastModifiedOn: the queue, start or completion time, written like that time."""
-    kind = 0 if deployment.started > clock else 1 if deployment.completed > clock else 2
+    kind = 0 if deployment.started > clock else 2 if deployment.done(clock) else 1
     return release_time(deployment.modified(clock), deployment.id, kind)
 
 
@@ -376,7 +378,7 @@ def deployment_json(site: Site, req: Request, domain: ReleaseDomain, deployment:
     }
     if deployment.started <= clock:
         body["startedOn"] = release_time(deployment.started, deployment.id, 1)
-    if deployment.completed <= clock:
+    if deployment.done(clock):
         body["completedOn"] = release_time(deployment.completed, deployment.id, 2)
     body |= {"lastModifiedOn": _modified(deployment, clock), "lastModifiedBy": requested,
              "conditions": [], "preDeployApprovals": [], "postDeployApprovals": [], "_links": {}}

@@ -11,11 +11,12 @@ are generated on demand from the deployment id.
 from __future__ import annotations
 
 import random
+import time
 from bisect import bisect_right
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, cast
 
-from standins.ado_simulator.world.pipelines.builds import COMPLETED, Build, builds_of
+from standins.ado_simulator.world.pipelines.builds import COMPLETED, LATE_SHARE, Build, builds_of
 from standins.ado_simulator.world.gc_pause import gc_paused
 from standins.ado_simulator.world.generate import EPOCH, guid, split_commits
 from standins.ado_simulator.world.model import iso_fraction
@@ -75,6 +76,8 @@ class Release:
     status: str = "active"  # active | abandoned
     modified: int = 0
     deleted: bool = False
+    keep_forever: bool = False  # set by an edit (``release_edits`` semantics), as is ``comment``
+    comment: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +94,17 @@ class Deployment:
     started: int
     completed: int
     outcome: str  # succeeded | partiallySucceeded | failed
+    visible: int = 0  # committed late (``late_visible`` semantics): its completion reads from this clock on
+
+    def done(self, clock: int) -> bool:
+        """Completed as read at ``clock``."""
+        return self.completed <= clock and self.visible <= clock
 
     def status(self, clock: int) -> str:
-        return NOT_DEPLOYED if self.started > clock else IN_PROGRESS if self.completed > clock else self.outcome
+        return NOT_DEPLOYED if self.started > clock else self.outcome if self.done(clock) else IN_PROGRESS
 
     def modified(self, clock: int) -> int:
-        return self.queued if self.started > clock else self.started if self.completed > clock else self.completed
+        return self.queued if self.started > clock else self.completed if self.done(clock) else self.started
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,7 +368,12 @@ class ReleaseDomain:
         }
 
     def advance(self, rng: random.Random, clock: int, counts: dict[str, int]) -> None:
-        """Builds that completed well since the last step get releases; due deployments are queued."""
+        """Builds that completed well since the last step get releases; due deployments are queued. With the
+        ``late_visible`` / ``release_edits`` semantics, some completions are committed late and some
+        releases are abandoned or edited (random streams of their own)."""
+        semantics = self._world.semantics
+        if semantics.release_edits:
+            self._edit_some(random.Random(f"{self._seed}:edit:{clock}"), clock, counts)
         builds = builds_of(self._world)
         fresh: list[tuple[int, ReleaseDefinition, Build]] = []
         for definition in self.definitions:
@@ -377,6 +390,54 @@ class ReleaseDomain:
             self._create(rng, created, definition, build, "continuousIntegration")
         counts["releases"] = counts.get("releases", 0) + len(fresh)
         counts["deployments"] = counts.get("deployments", 0) + self._materialize(clock)
+        if semantics.late_visible:
+            self._commit_late(random.Random(f"{self._seed}:late:{clock}"), clock, counts)
+
+    def _commit_late(self, rng: random.Random, clock: int, counts: dict[str, int]) -> None:
+        """Some deployments that completed in this step are committed late: they still read as inProgress now
+        and complete at the next step with the time they have, which is earlier than the lastModifiedOn of a
+        deployment of their project already visible now (a late commit, or one tier's clock behind another's).
+        release/azure-devops-server-{5.0..7.1}/release-onprem.json, Deployments - List: ``minModifiedTime`` is
+        the only time filter that sees a status change; a reader resuming after the newest lastModifiedOn
+        it read never sees these complete."""
+        before = clock - 3600
+        recent = self.deployments[-3000:]
+        newest: dict[int, int] = {}  # project index -> newest lastModifiedOn visible now
+        for deployment in recent:
+            project = self._project_of(deployment)
+            newest[project] = max(newest.get(project, 0), deployment.modified(clock))
+        for deployment in recent:
+            if (not before < deployment.completed <= clock or deployment.visible
+                    or newest[self._project_of(deployment)] <= deployment.completed + 60 or rng.random() >= LATE_SHARE):
+                continue
+            self.deployments[deployment.id - 1] = replace(deployment, visible=clock + 1)
+            counts["deployments_late"] = counts.get("deployments_late", 0) + 1
+
+    def _project_of(self, deployment: Deployment) -> int:
+        return self.definitions[self.releases[deployment.release - 1].definition - 1].project
+
+    def _edit_some(self, rng: random.Random, clock: int, counts: dict[str, int]) -> None:
+        """Now and then a release is abandoned (and deploys no further) or edited (keepForever, a comment), with
+        no deployment change. release/azure-devops-server-{5.0..7.1}/release-onprem.json: Releases - Update
+        Release Resource "Update few properties of a release." (ReleaseUpdateMetadata: status "abandoned",
+        keepForever, comment); Releases - List filters only on creation: minCreatedTime "Releases that were
+        created after this time."; its modifiedOn "Gets date on which it got modified." moves."""
+        if rng.random() >= 0.4:
+            return
+        when = clock - rng.randint(60, 1800)
+        live = [r for r in self.releases[-300:] if r.status == "active" and not r.deleted and r.created < when
+                and all(d.completed < when for d in self.deployments_of(r))]  # no deployment running
+        if not live:
+            return
+        release = rng.choice(live)
+        if rng.random() < 0.5:
+            self.releases[release.id - 1] = replace(release, status="abandoned", modified=when)
+            self._pending = [p for p in self._pending if p.release != release.id]
+            counts["releases_abandoned"] = counts.get("releases_abandoned", 0) + 1
+        else:
+            comment = f"Kept for the {time.strftime('%B %Y', time.gmtime(when))} audit."
+            self.releases[release.id - 1] = replace(release, keep_forever=True, comment=comment, modified=when)
+            counts["releases_edited"] = counts.get("releases_edited", 0) + 1
 
 
 def build_releases(world: "World", seed: int, scale: str) -> ReleaseDomain:
