@@ -25,6 +25,7 @@ from satellite.errors import (
     AdoVersionError,
 )
 from satellite.retrying import RetryPolicy
+from satellite.streams.core import IdentitiesStream
 
 __all__ = ["integration_checks", "SCOPE_NAMES", "SERVICE_READS", "READ_TIMEOUT"]
 
@@ -38,7 +39,7 @@ SCOPE_NAMES = {  # PAT scope -> how the PAT page names it
     "vso.work": "Work Items (read)",
     "vso.identity": "Identity (read)",
 }
-VALID_USERS = "Project Collection Valid Users"
+VALID_USERS = IdentitiesStream.VALID_USERS  # the group the users stream reads
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """The reference SEI receiver (contract 4.3): authenticate, verify, decrypt, de-duplicate, store.
 
-Routes:
+Routes (the protocol's paths and headers are the satellite's own, from ``satellite.sei``):
     POST /v1/satellite/batches   sealed batch -> 201 stored | 200 already stored
     POST /v1/satellite/heartbeat JSON status of a satellite; the latest per satellite is kept
     POST /v1/satellite/probe     sealed batch of 0 records -> 200 if API key and keys are accepted (stores nothing)
@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from satellite.errors import SealingError
 from satellite.sealing.batch_format import open_sealed, read_header
+from satellite.sei import BATCHES_PATH, HEARTBEAT_PATH, IDEMPOTENCY_KEY, PROBE_PATH
 from standins.sei_receiver.auth import ReceiverKeys, batch_keys, error_response, request_authorized
 from standins.sei_receiver.probe import probe_endpoint
 from standins.sei_receiver.storage import ReceiverStorage
@@ -49,8 +50,8 @@ def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_bat
         if isinstance(found, JSONResponse):
             return found
         signer, recipient = found
-        if request.headers.get("idempotency-key") != header.batch_id:
-            return error_response(400, "Idempotency-Key must equal the batch id")
+        if request.headers.get(IDEMPOTENCY_KEY) != header.batch_id:
+            return error_response(400, f"{IDEMPOTENCY_KEY} must equal the batch id")
         try:
             opened = await run_in_threadpool(open_sealed, body, recipient, signer)
         except SealingError as exc:
@@ -84,9 +85,9 @@ def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_bat
 
     return Starlette(
         routes=[
-            Route("/v1/satellite/batches", post_batch, methods=["POST"]),
-            Route("/v1/satellite/heartbeat", post_heartbeat, methods=["POST"]),
-            Route("/v1/satellite/probe", probe_endpoint(keys), methods=["POST"]),
+            Route(BATCHES_PATH, post_batch, methods=["POST"]),
+            Route(HEARTBEAT_PATH, post_heartbeat, methods=["POST"]),
+            Route(PROBE_PATH, probe_endpoint(keys), methods=["POST"]),
             Route("/v1/satellite/stats", get_stats, methods=["GET"]),
             Route("/v1/satellite/records", get_records, methods=["GET"]),
         ]

@@ -15,12 +15,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from satellite.errors import SealingError
-from standins.sei_receiver.auth import ReceiverKeys, batch_keys, error_response, request_authorized
 from satellite.sealing.batch_format import open_sealed, read_header
+from satellite.sei import PROBE_STREAM
+from standins.sei_receiver.auth import ReceiverKeys, batch_keys, error_response, request_authorized
 
-__all__ = ["probe_endpoint", "PROBE_STREAM", "MAX_PROBE_BYTES"]
+__all__ = ["probe_endpoint", "MAX_PROBE_BYTES"]
 
-PROBE_STREAM = "satellite.probe"
 MAX_PROBE_BYTES = 64 * 1024
 
 

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
+from satellite.streams.core import IdentitiesStream
 from standins.ado_simulator.world.boards.classification import AREA, ITERATION, SPRINT_HORIZON, ClassificationNode, ProjectTree
 from standins.ado_simulator.world.generate import guid
 from standins.ado_simulator.world.model import Project
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Team", "Group", "TeamsDomain", "build_teams"]
 
+VALID_USERS = IdentitiesStream.VALID_USERS  # the group the satellite asks for, named once (by the product)
 _TEAM_NAMES = ("Web", "Mobile", "Platform", "Data", "Operations", "Payments")
 _EXTRA_AREAS = ("Shared",)
 
@@ -179,8 +181,8 @@ def build_teams(world: "World", seed: int, scale: str) -> TeamsDomain:
         teams += project_teams
         trees[project.id] = _make_tree(rng, project, [t.name for t in project_teams[1:]], next_id, world.clock)
     collection = world.collection
-    valid_users = Group(str(uuid.uuid5(uuid.UUID(collection.id), "Project Collection Valid Users")),
-                        f"[{collection.name}]\\Project Collection Valid Users", "Project Collection Valid Users",
+    valid_users = Group(str(uuid.uuid5(uuid.UUID(collection.id), VALID_USERS)),
+                        f"[{collection.name}]\\{VALID_USERS}", VALID_USERS,
                         f"vstfs:///Framework/IdentityDomain/{collection.id}",
                         "This application group contains all users and groups that have access to the Team Project"
                         " Collection.", _group_sid(rng), tuple(range(len(world.people))))
