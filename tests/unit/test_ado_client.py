@@ -17,6 +17,7 @@ from satellite.errors import (
 )
 from satellite.retrying import RetryPolicy
 from satellite.secret import Secret
+from tests.support import ca_pem
 
 C = "https://tfs.example.test/tfs/DefaultCollection"
 PAT = "CANARY-PAT-unit-0123456789"
@@ -219,7 +220,8 @@ def test_list_without_value_envelope_is_a_response_error(httpx_mock, client):
 def test_tls_is_verified_by_default_and_a_ca_bundle_builds_a_context(tmp_path):
     assert TlsOptions().httpx_verify() is True
     assert TlsOptions(verify=False).httpx_verify() is False
-    import certifi
-
-    context = TlsOptions(ca_bundle=__import__("pathlib").Path(certifi.where())).httpx_verify()
-    assert context.verify_mode.name == "CERT_REQUIRED" and context.get_ca_certs()
+    bundle = tmp_path / "corp-ca.pem"  # a corporate CA of our own (no certifi needed)
+    bundle.write_bytes(ca_pem())
+    context = TlsOptions(ca_bundle=bundle).httpx_verify()
+    assert context.verify_mode.name == "CERT_REQUIRED"
+    assert [dict(n[0] for n in ca["subject"])["commonName"] for ca in context.get_ca_certs()] == ["Test Corp Root CA"]

@@ -11,13 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization as ser
-from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, ValidationError
 
 from satellite.config import (
@@ -40,6 +36,7 @@ from satellite.config import (
 from satellite.config.units import DURATION_PATTERN, format_duration, parse_duration, parse_size
 from satellite.errors import ConfigError
 from satellite.secret import Secret
+from tests.support import ca_pem
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
@@ -65,25 +62,6 @@ def pems() -> dict[str, str]:
             ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.BestAvailableEncryption(b"pw")
         ).decode(),
     }
-
-
-def ca_pem() -> bytes:
-    """A self-signed CA certificate in PEM form."""
-    key = generate_private_key(SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test Root CA")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(ser.Encoding.PEM)
 
 
 @pytest.fixture

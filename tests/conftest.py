@@ -1,0 +1,36 @@
+"""Fixtures every test folder may use; the helpers behind them are in ``tests/support.py``.
+
+- ``key_files``: a fresh set of the satellite's and SEI's key files (``tmp_path/keys``).
+- ``env``: the environment a test config reads its API key from.
+- ``receiver``: the reference SEI receiver on loopback, holding ``key_files``; closed afterwards.
+
+Imports are inside the fixtures so that a folder which uses none of them (the unit tests) does
+not load the stand-ins.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def key_files(tmp_path):
+    from satellite.sealing.keys import generate_key_files
+
+    return generate_key_files(tmp_path / "keys")
+
+
+@pytest.fixture
+def env() -> dict[str, str]:
+    from tests.support import API_KEY, API_KEY_ENV
+
+    return {API_KEY_ENV: API_KEY}
+
+
+@pytest.fixture
+def receiver(tmp_path, key_files):
+    from tests.support import MiB, start_receiver
+
+    started = start_receiver(tmp_path / "receiver", key_files, max_batch_bytes=2 * MiB)
+    yield started
+    started.close()
