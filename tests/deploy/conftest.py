@@ -22,9 +22,7 @@ from pathlib import Path
 import pytest
 
 from standins.ado_simulator.world.world import generate_world
-from standins.loopback import RunningServer
-
-from tests.integration.conftest import API_KEY, PAT, key_files, simulator_server  # noqa: F401  (key_files is a fixture)
+from tests.support import start_simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 _UNAVAILABLE: list[str] = []
@@ -124,22 +122,11 @@ def resources(podman: Podman):
     created.close()
 
 
-@dataclass
-class Simulator:
-    world: object
-    server: RunningServer
-
-    @property
-    def collection_url(self) -> str:
-        return f"{self.server.url}/tfs/DefaultCollection"
-
-
 @pytest.fixture
 def simulator():
-    """An Azure DevOps Server simulator (tiny world) on loopback; the PAT is tests.integration's PAT."""
-    world = generate_world(seed=5, scale="tiny")
-    with simulator_server(world) as server:
-        yield Simulator(world, server)
+    """An Azure DevOps Server simulator (tiny world) on loopback; the PAT is tests.support's PAT."""
+    with start_simulator(generate_world(seed=5, scale="tiny")) as started:
+        yield started
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import copy
 import os
-import socket
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,14 +12,9 @@ from typing import Any
 import httpx
 import yaml
 
-from standins.sei_receiver import ReceiverKeys, ReceiverStorage, create_receiver_app
-from satellite.sealing.keys import KeyFiles, load_ed25519_public, load_x25519_private
-from satellite.secret import Secret
-from standins.loopback import RunningServer, serve_in_thread
-from standins.ado_simulator.wire.profiles import PROFILES
-from satellite.streams import RECORD_TYPES
-
-from tests.integration.conftest import API_KEY, PAT
+from satellite.sealing.keys import KeyFiles
+from tests import support
+from tests.support import API_KEY, PAT
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "sei-satellite"
@@ -186,67 +179,7 @@ def container_flags(rendered: Rendered) -> list[str]:
     return flags
 
 
-@dataclass
-class Receiver:
-    """The reference SEI receiver on loopback, with its own storage."""
-
-    server: RunningServer
-    storage: ReceiverStorage
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def get(self, path: str, **params) -> dict:
-        response = httpx.get(f"{self.url}{path}", params=params, headers={"Authorization": f"Bearer {API_KEY}"})
-        response.raise_for_status()
-        return response.json()
-
-    def keys(self) -> dict[str, list[str]]:
-        """Record type -> sorted live keys."""
-        return {
-            t: sorted(r["key"] for r in self.get("/v1/satellite/records", type=t)["records"] if r["op"] == "upsert")
-            for t in sorted(RECORD_TYPES)
-        }
-
-    def close(self) -> None:
-        self.server.stop()
-        self.storage.close()
-
-
-def start_receiver(directory: Path, keys: KeyFiles, port: int = 0) -> Receiver:
-    storage = ReceiverStorage(directory)
-    receiver_keys = ReceiverKeys(
-        api_keys=(Secret(API_KEY),),
-        recipients={keys.recipient_key_id: load_x25519_private(keys.recipient_private.read_bytes())},
-        signers={keys.signer_key_id: load_ed25519_public(keys.signing_public.read_bytes())},
-    )
-    server = serve_in_thread(create_receiver_app(storage, receiver_keys, max_batch_bytes=2 * 1024 * 1024), port=port)
-    return Receiver(server, storage)
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(check, timeout: float, what: str, interval: float = 0.5):
-    """Poll ``check()`` until it returns something truthy; fail naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-        except (httpx.HTTPError, OSError):
-            result = None
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def truth(world, profile: str = "2022") -> dict[str, list[str]]:
-    """Record type -> sorted keys the simulator holds (types the satellite collects)."""
-    return {t: sorted(world.truth(PROFILES[profile].max_version).get(t, [])) for t in sorted(RECORD_TYPES)}
+def wait_until(check, timeout: float, what: str):
+    """``tests.support.wait_until`` at a container's pace: every 0.5 s, a refused or failed request
+    counting as "not yet" (the container is still starting)."""
+    return support.wait_until(check, timeout, what, interval=0.5, ignore=(httpx.HTTPError, OSError))

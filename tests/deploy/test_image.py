@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import API_KEY, PAT
+from tests.support import API_KEY, PAT, free_port, start_receiver, truth
 
-from .helpers import CONFIG_PATH, DATA_DIR, ROOT, SECRETS_DIR, UID, free_port, start_receiver, truth, wait_until
+from .helpers import CONFIG_PATH, DATA_DIR, ROOT, SECRETS_DIR, UID, wait_until
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(1200)]
 

@@ -13,12 +13,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.integration.conftest import API_KEY, PAT
+from tests.support import API_KEY, PAT, free_port, start_receiver, truth
 
-from .helpers import (
-    CONFIG_PATH, DATA_DIR, SECRETS_DIR, UID, deploy_values, free_port, kube_play_manifest, render, start_receiver, truth,
-    wait_until, write_mounts,
-)
+from .helpers import CONFIG_PATH, DATA_DIR, SECRETS_DIR, UID, deploy_values, kube_play_manifest, render, wait_until, write_mounts
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(1200)]
 

@@ -12,7 +12,9 @@ import pytest
 
 from satellite.sync.sharding import ShardAssignment
 
-from .helpers import CONFIG_PATH, DATA_DIR, SECRETS_DIR, container_flags, deploy_values, render, start_receiver, truth, write_mounts
+from tests.support import start_receiver, truth
+
+from .helpers import CONFIG_PATH, DATA_DIR, SECRETS_DIR, container_flags, deploy_values, render, write_mounts
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(1200)]
 

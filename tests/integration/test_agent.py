@@ -15,24 +15,13 @@ import pytest
 
 from standins.ado_simulator.app import create_app
 from standins.ado_simulator.wire.faults import FaultPlan
-from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.world.world import generate_world
 from standins.loopback import serve_in_thread
 from satellite.streams import RECORD_TYPES
 
-from .conftest import PAT, write_config
+from tests.support import PAT, mirrors_truth, wait_until, write_config
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(condition, timeout: float, what: str, step: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def agent_config(tmp_path: Path, simulator_url: str, receiver_url: str, key_files, interval: str = "10s") -> Path:
@@ -58,7 +47,7 @@ class AgentProcess:
         return [json.loads(line) for line in lines if line.startswith("{")]
 
     def url(self) -> str:
-        return wait_for(lambda: next((e["url"] for e in self.events() if e["event"] == "http_endpoint"), None), 30, "the HTTP endpoint")
+        return wait_until(lambda: next((e["url"] for e in self.events() if e["event"] == "http_endpoint"), None), 30, "the HTTP endpoint")
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -73,8 +62,8 @@ class AgentProcess:
 
 
 def mirrors(receiver, world) -> bool:
-    truth = {t: k for t, k in world.truth(PROFILES["2022"].max_version).items() if t in RECORD_TYPES}
-    return all(sorted(receiver.keys_of(t)) == sorted(truth.get(t, [])) for t in RECORD_TYPES - {"wit.comment"})
+    """The receiver holds exactly the server's records (comments aside: the world advances here)."""
+    return mirrors_truth(receiver, world, types=RECORD_TYPES - {"wit.comment"})
 
 
 def test_agent_syncs_on_schedule_and_serves_health_metrics_and_status(tmp_path, receiver, key_files, env):
@@ -84,12 +73,12 @@ def test_agent_syncs_on_schedule_and_serves_health_metrics_and_status(tmp_path, 
         agent = AgentProcess(config, env, tmp_path / "agent.log")
         try:
             url = agent.url()
-            wait_for(lambda: mirrors(receiver, world), 60, "the first sync to deliver everything")
+            wait_until(lambda: mirrors(receiver, world), 60, "the first sync to deliver everything")
             created = world.advance(3)
             assert created["commits"] > 0
-            wait_for(lambda: mirrors(receiver, world), 60, "the scheduled run to deliver the new data")
+            wait_until(lambda: mirrors(receiver, world), 60, "the scheduled run to deliver the new data")
             assert httpx.get(f"{url}/healthz").status_code == 200
-            wait_for(lambda: httpx.get(f"{url}/readyz").status_code == 200, 30, "readiness")
+            wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 200, 30, "readiness")
             metrics = httpx.get(f"{url}/metrics").text
             assert 'satellite_ado_requests_total{collection="DefaultCollection",route="/_apis/projects",status="200"}' in metrics
             assert "satellite_outbox_batches 0.0" in metrics and "satellite_stream_last_success_timestamp_seconds" in metrics
@@ -100,7 +89,7 @@ def test_agent_syncs_on_schedule_and_serves_health_metrics_and_status(tmp_path, 
             cli = subprocess.run([sys.executable, "-m", "satellite", "status", "-c", str(config)], capture_output=True, text=True,
                                  env={**os.environ, **env}, timeout=60)
             assert cli.returncode == 0 and "git.commits" in cli.stdout and "outbox: 0 batch(es)" in cli.stdout
-            wait_for(lambda: "test-satellite" in receiver.stats()["satellites"], 30, "a heartbeat")
+            wait_until(lambda: "test-satellite" in receiver.stats()["satellites"], 30, "a heartbeat")
             everything = page + metrics + cli.stdout + agent.log_path.read_text()
             assert PAT not in everything and env["TEST_SEI_API_KEY"] not in everything
         finally:
@@ -116,7 +105,7 @@ def test_sigterm_during_a_backfill_exits_zero_in_time_and_the_next_start_resumes
         config = agent_config(tmp_path, simulator.url, receiver.url, key_files, interval="1h")
         first = AgentProcess(config, env, tmp_path / "first.log")
         try:
-            wait_for(lambda: receiver.stats()["batches"] >= 3, 60, "a few batches delivered")
+            wait_until(lambda: receiver.stats()["batches"] >= 3, 60, "a few batches delivered")
             assert not mirrors(receiver, world)  # still backfilling
             started = time.monotonic()
         finally:
@@ -124,7 +113,7 @@ def test_sigterm_during_a_backfill_exits_zero_in_time_and_the_next_start_resumes
         assert code == 0 and time.monotonic() - started < 25
         second = AgentProcess(config, env, tmp_path / "second.log")
         try:
-            wait_for(lambda: mirrors(receiver, world), 120, "the restarted agent to finish the backfill")
+            wait_until(lambda: mirrors(receiver, world), 120, "the restarted agent to finish the backfill")
         finally:
             assert second.stop() == 0
     counts = {}
@@ -151,12 +140,12 @@ def test_sigterm_delivered_to_a_worker_thread_still_stops_the_agent(tmp_path, re
         config = agent_config(tmp_path, simulator.url, receiver.url, key_files, interval="1h")
         agent = AgentProcess(config, env, tmp_path / "agent.log")
         try:
-            wait_for(lambda: any(e["event"] == "job_finished" for e in agent.events()), 60, "the first jobs to finish")
+            wait_until(lambda: any(e["event"] == "job_finished" for e in agent.events()), 60, "the first jobs to finish")
             pid = agent.process.pid
             workers = [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
             assert workers  # scheduler, delivery, HTTP endpoint ...
             _tgkill(pid, workers[-1], signal.SIGTERM)
-            wait_for(lambda: agent.process.poll() is not None, 15, "the agent to stop")
+            wait_until(lambda: agent.process.poll() is not None, 15, "the agent to stop")
         finally:
             code = agent.stop()
     assert code == 0

@@ -25,8 +25,7 @@ from standins.loopback import serve_in_thread
 from standins.ado_simulator.app import create_app
 from standins.ado_simulator.world.world import generate_world
 
-from .conftest import API_KEY, PAT, write_config
-from .test_client_network import make_ca_and_server_cert
+from tests.support import API_KEY, PAT, make_ca_and_server_cert, write_config
 
 pytestmark = pytest.mark.integration
 

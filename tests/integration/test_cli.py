@@ -89,11 +89,11 @@ def test_keys_generate_writes_private_keys_0600(tmp_path):
 def test_sync_once_delivers_exits_zero_and_no_secret_reaches_output_or_disk(tmp_path, receiver, key_files, env):
     from standins.ado_simulator.world.world import generate_world
 
-    from .conftest import API_KEY, PAT, simulator_server, write_config
+    from tests.support import API_KEY, PAT, start_simulator, write_config
 
     world = generate_world(seed=5, scale="tiny")
-    with simulator_server(world) as simulator:
-        config = write_config(tmp_path, ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url, key_files=key_files)
+    with start_simulator(world) as simulator:
+        config = write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files)
         first = satellite("--log-level", "debug", "sync", "--once", "-c", str(config), env=env)
         second = satellite("--log-level", "debug", "sync", "--once", "-c", str(config), env=env)
     assert first.returncode == 0, first.stderr

@@ -16,7 +16,7 @@ from standins.ado_simulator.world.world import generate_world
 from satellite.streams.base import trim
 from satellite.sync.once import sync_once
 
-from .conftest import PAT, simulator_server, write_config
+from tests.support import PAT, start_simulator, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -48,8 +48,8 @@ SINGLE_ROUTES = {
 def test_stored_records_agree_with_the_servers_single_item_routes(tmp_path, receiver, key_files, env, profile):
     world = generate_world(seed=5, scale="tiny")
     version = PROFILES[profile].max_version
-    with simulator_server(world, profile) as simulator:
-        collection = f"{simulator.url}/tfs/DefaultCollection"
+    with start_simulator(world, profile) as simulator:
+        collection = simulator.collection_url
         config = load_config(write_config(tmp_path, ado_url=collection, endpoint=receiver.url, key_files=key_files), env=env)
         assert sync_once(config, ado_retry=RetryPolicy(max_attempts=2, initial_wait=0.01)).ok
         auth = {"Authorization": "Basic " + base64.b64encode(f":{PAT}".encode()).decode(), "X-TFS-FedAuthRedirect": "Suppress"}

@@ -9,12 +9,11 @@ import pytest
 
 from satellite.config import load_config
 from satellite.retrying import RetryPolicy
-from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.world.world import generate_world
 from satellite.streams import RECORD_TYPES, STREAMS
 from satellite.sync.once import sync_once
 
-from .conftest import PAT, simulator_server, write_config
+from tests.support import PAT, assert_mirrors_truth, start_simulator, truth, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -40,16 +39,15 @@ def simulator_requests(server) -> list[dict]:
 @pytest.mark.parametrize("profile", ["2019", "2020", "2022", "7.1"])
 def test_backfill_delivers_the_ground_truth_exactly_once(tmp_path, receiver, key_files, env, profile):
     world = generate_world(seed=11, scale="tiny")
-    with simulator_server(world, profile) as simulator:
-        config = load_config(write_config(tmp_path, ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url, key_files=key_files), env=env)
+    with start_simulator(world, profile) as simulator:
+        config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files), env=env)
         result = sync(config)
     assert result.ok, result.errors
-    truth = {t: k for t, k in world.truth(PROFILES[profile].max_version).items() if t in RECORD_TYPES}
-    for record_type in sorted(RECORD_TYPES):  # types this server version lacks must stay empty
-        assert sorted(receiver.keys_of(record_type)) == sorted(truth.get(record_type, [])), record_type
+    assert_mirrors_truth(receiver, world, profile)  # types this server version lacks must stay empty
+    expected = truth(world, profile)
     counts = result.collection.counts_by_type()
     for record_type in IMMUTABLE_TYPES:  # never sent twice; mutable ones may repeat under the same key
-        assert counts.get(record_type, 0) == len(truth.get(record_type, [])), record_type
+        assert counts.get(record_type, 0) == len(expected[record_type]), record_type
     assert result.outbox.batches == 0
     beat = receiver.stats()["satellites"]["test-satellite"]  # the heartbeat of the run
     assert beat["outbox"]["batches"] == 0 and beat["version"] and beat["uptime_s"] > 0
@@ -59,8 +57,8 @@ def test_backfill_delivers_the_ground_truth_exactly_once(tmp_path, receiver, key
 
 def test_second_sync_with_nothing_new_uploads_nothing_and_costs_a_bounded_number_of_requests(tmp_path, receiver, key_files, env):
     world = generate_world(seed=11, scale="tiny")
-    with simulator_server(world) as simulator:
-        config = load_config(write_config(tmp_path, ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url, key_files=key_files), env=env)
+    with start_simulator(world) as simulator:
+        config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files), env=env)
         assert sync(config).ok
         before = receiver.stats()
         import httpx
@@ -122,8 +120,8 @@ def test_pipeline_runs_follow_their_builds_while_only_pipelines_with_build_activ
     def runs_read() -> set[str]:
         return {m.group(1) for r in simulator_requests(simulator) if (m := re.search(r"/_apis/pipelines/(\d+)/runs$", r["path"]))}
 
-    with simulator_server(world) as simulator:
-        config = load_config(write_config(tmp_path, ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url, key_files=key_files), env=env)
+    with start_simulator(world) as simulator:
+        config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files), env=env)
         assert sync(config).ok
         first = {r["key"]: r["data"] for r in receiver.get("/v1/satellite/records", type="pipelines.run", data="1")["records"]}
         world.advance(6)
@@ -147,8 +145,8 @@ def test_pipeline_runs_follow_their_builds_while_only_pipelines_with_build_activ
 
 def test_after_the_server_moves_exactly_what_changed_arrives(tmp_path, receiver, key_files, env):
     world = generate_world(seed=11, scale="tiny")
-    with simulator_server(world) as simulator:
-        config = load_config(write_config(tmp_path, ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url, key_files=key_files), env=env)
+    with start_simulator(world) as simulator:
+        config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files), env=env)
         assert sync(config).ok
         before = world.truth()
         created = world.advance(6)
@@ -159,8 +157,7 @@ def test_after_the_server_moves_exactly_what_changed_arrives(tmp_path, receiver,
     assert created["commits"] > 0 and counts["git.commit"] == created["commits"]
     for record_type in IMMUTABLE_TYPES:  # exactly the new ones, nothing old again
         assert counts.get(record_type, 0) == len(set(after[record_type]) - set(before[record_type])), record_type
-    for record_type in sorted(RECORD_TYPES - {"wit.comment"}):  # the receiver mirrors the server, deletions included
-        assert sorted(receiver.keys_of(record_type)) == sorted(after.get(record_type, [])), record_type
+    assert_mirrors_truth(receiver, world, types=RECORD_TYPES - {"wit.comment"})  # deletions included
     # A deleted comment (or the comments of a deleted work item) leaves no revision behind for the
     # incremental path to see: those stay until a full reconciliation. Nothing may be missing.
     comments = set(receiver.keys_of("wit.comment"))
@@ -172,8 +169,8 @@ def test_after_the_server_moves_exactly_what_changed_arrives(tmp_path, receiver,
 
 def test_bad_pat_is_reported_naming_the_collection_without_the_pat(tmp_path, receiver, key_files, env):
     world = generate_world(seed=11, scale="tiny")
-    with simulator_server(world) as simulator:
-        collection = f"{simulator.url}/tfs/DefaultCollection"
+    with start_simulator(world) as simulator:
+        collection = simulator.collection_url
         config = load_config(write_config(tmp_path, ado_url=collection, endpoint=receiver.url, key_files=key_files, pat="CANARY-WRONG-PAT-99887766"), env=env)
         result = sync(config)
     assert not result.ok
@@ -193,14 +190,14 @@ def test_bad_pat_is_reported_naming_the_collection_without_the_pat(tmp_path, rec
 
 def test_one_failing_integration_does_not_stop_the_others(tmp_path, receiver, key_files, env):
     world = generate_world(seed=11, scale="tiny")
-    with simulator_server(world) as simulator:
+    with start_simulator(world) as simulator:
         broken = (
             "  - id: tfs-broken\n"
             f"    url: {simulator.url}/tfs/NoSuchCollection\n"
             f"    pat: {PAT}\n"
             "    services: [repos]\n"
         )
-        config = load_config(write_config(tmp_path, ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url,
+        config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url,
                                           key_files=key_files, extra_integration=broken), env=env)
         result = sync(config)
     assert [e.split()[0] for e in result.errors] == ["tfs-broken"]

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from satellite.sealing.keys import load_ed25519_private, load_x25519_public
 from satellite.sealing.sealer import Sealer
 
-from .conftest import API_KEY
+from tests.support import API_KEY
 
 pytestmark = pytest.mark.integration
 

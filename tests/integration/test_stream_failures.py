@@ -7,15 +7,12 @@ import structlog
 
 from satellite.config import load_config
 from satellite.retrying import RetryPolicy
-from standins.ado_simulator.app import create_app
 from standins.ado_simulator.wire.faults import FaultPlan, FaultRule
-from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.world.world import generate_world
-from standins.loopback import serve_in_thread
-from satellite.streams import RECORD_TYPES, STREAMS
+from satellite.streams import STREAMS
 from satellite.sync.once import sync_once
 
-from .conftest import PAT, write_config
+from tests.support import PAT, assert_mirrors_truth, start_simulator, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +24,6 @@ def sync(config):
     return sync_once(config, ado_retry=FAST_RETRY, upload_retry=FAST_RETRY)
 
 
-def assert_mirrors(receiver, world, profile="2022"):
-    truth = {t: k for t, k in world.truth(PROFILES[profile].max_version).items() if t in RECORD_TYPES}
-    for record_type in sorted(RECORD_TYPES):
-        assert sorted(receiver.keys_of(record_type)) == sorted(truth.get(record_type, [])), record_type
-
-
 def failed_streams(result) -> set[str]:
     return {o.stream for o in result.collection.errors}
 
@@ -41,8 +32,8 @@ def test_a_pat_without_some_scopes_fails_only_those_streams_then_a_full_pat_repa
     world = generate_world(seed=3, scale="tiny")
     code_only = "CANARY-CODE-ONLY-PAT-1122"
     pats = {code_only: frozenset({"vso.code", "vso.project"}), PAT: frozenset({"full"})}
-    with serve_in_thread(create_app(world, pats=pats)) as simulator:
-        url = f"{simulator.url}/tfs/DefaultCollection"
+    with start_simulator(world, pats=pats) as simulator:
+        url = simulator.collection_url
         first = sync(load_config(write_config(tmp_path, ado_url=url, endpoint=receiver.url, key_files=key_files, pat=code_only), env=env))
         failed = failed_streams(first)
         assert {"build.builds", "release.releases", "wit.revisions", "core.identities"} <= failed
@@ -53,7 +44,7 @@ def test_a_pat_without_some_scopes_fails_only_those_streams_then_a_full_pat_repa
         assert receiver.keys_of("build.build") == []
         second = sync(load_config(write_config(tmp_path, ado_url=url, endpoint=receiver.url, key_files=key_files, pat=PAT), env=env))
     assert second.ok, second.errors
-    assert_mirrors(receiver, world)
+    assert_mirrors_truth(receiver, world)
 
 
 @pytest.mark.parametrize("kind, fires", [("truncate", 3), ("html200", 1)])
@@ -62,14 +53,14 @@ def test_a_garbage_answer_fails_that_stream_for_that_project_and_the_next_run_ca
     world = generate_world(seed=3, scale="tiny")
     project = world.projects[0].id
     plan = FaultPlan(rules=(FaultRule(kind, path=rf"/{project}/_apis/build/builds$", limit=fires),))
-    with serve_in_thread(create_app(world, pats={PAT: frozenset({"full"})}, faults=plan)) as simulator:
-        config = load_config(write_config(tmp_path, ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url, key_files=key_files), env=env)
+    with start_simulator(world, faults=plan) as simulator:
+        config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files), env=env)
         first = sync(config)
         assert [(o.stream, bool(o.error)) for o in first.collection.errors] == [("build.builds", True)]
         assert len(receiver.keys_of("git.commit")) == len(world.truth()["git.commit"])  # the others went on
         second = sync(config)
     assert second.ok, second.errors
-    assert_mirrors(receiver, world)
+    assert_mirrors_truth(receiver, world)
 
 
 def test_a_stream_cut_off_mid_way_resumes_without_loss_or_duplicates(tmp_path, receiver, key_files, env):
@@ -77,13 +68,13 @@ def test_a_stream_cut_off_mid_way_resumes_without_loss_or_duplicates(tmp_path, r
     world = generate_world(seed=3, scale="tiny")
     repository = world.repositories[0].id
     plan = FaultPlan(rules=(FaultRule("500", path=rf"/{repository}/commits$", limit=3),))
-    with serve_in_thread(create_app(world, pats={PAT: frozenset({"full"})}, faults=plan)) as simulator:
-        config = load_config(write_config(tmp_path, ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url, key_files=key_files), env=env)
+    with start_simulator(world, faults=plan) as simulator:
+        config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files), env=env)
         first = sync(config)
         assert failed_streams(first) == {"git.commits"}
         second = sync(config)
     assert second.ok, second.errors
-    assert_mirrors(receiver, world)
+    assert_mirrors_truth(receiver, world)
     commits_sent = first.collection.counts_by_type().get("git.commit", 0) + second.collection.counts_by_type()["git.commit"]
     assert commits_sent == len(world.truth()["git.commit"])  # nothing twice across the failure
 
@@ -100,8 +91,8 @@ def test_project_include_exclude_and_services_are_honoured(tmp_path, receiver, k
         f"      include: ['{keep.name.upper()}', '{drop.name}']\n"
         f"      exclude: ['{drop.name[:3]}*']\n"
     )
-    with serve_in_thread(create_app(world, pats={PAT: frozenset({"full"})})) as simulator:
-        url = f"{simulator.url}/tfs/DefaultCollection"
+    with start_simulator(world) as simulator:
+        url = simulator.collection_url
         path = write_config(tmp_path, ado_url=url, endpoint=receiver.url, key_files=key_files)
         text = path.read_text()
         start = text.index("  - id: tfs-main")
@@ -117,15 +108,15 @@ def test_project_include_exclude_and_services_are_honoured(tmp_path, receiver, k
 
 def test_streams_the_server_lacks_are_skipped_with_one_info_line(tmp_path, receiver, key_files, env):
     world = generate_world(seed=3, scale="tiny")
-    with serve_in_thread(create_app(world, profile="2019", pats={PAT: frozenset({"full"})})) as simulator:
-        config = load_config(write_config(tmp_path, ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url, key_files=key_files), env=env)
+    with start_simulator(world, "2019") as simulator:
+        config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files), env=env)
         with structlog.testing.capture_logs() as logs:
             result = sync(config)
     assert result.ok, result.errors
     skipped = sorted(line["stream"] for line in logs if line["event"] == "stream_not_on_this_server")
     assert skipped == sorted(s.name for s in STREAMS if s.min_version > "5.0")
     assert all(line["log_level"] == "info" for line in logs if line["event"] == "stream_not_on_this_server")
-    assert_mirrors(receiver, world, "2019")
+    assert_mirrors_truth(receiver, world, "2019")
 
 
 def test_a_project_deleted_under_the_satellite_fails_only_its_streams(tmp_path, receiver, key_files, env):
@@ -133,8 +124,8 @@ def test_a_project_deleted_under_the_satellite_fails_only_its_streams(tmp_path, 
     world = generate_world(seed=3, scale="tiny")
     gone = world.projects[1].id
     plan = FaultPlan(rules=(FaultRule("gone", path=rf"/{gone}/"), FaultRule("gone", path=rf"/projects/{gone}/")))
-    with serve_in_thread(create_app(world, pats={PAT: frozenset({"full"})}, faults=plan)) as simulator:
-        config = load_config(write_config(tmp_path, ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url, key_files=key_files), env=env)
+    with start_simulator(world, faults=plan) as simulator:
+        config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files), env=env)
         result = sync(config)
     failed = {(o.stream, o.partition) for o in result.collection.errors}
     assert failed and all(partition == gone for _, partition in failed)
@@ -146,8 +137,8 @@ def test_a_project_deleted_under_the_satellite_fails_only_its_streams(tmp_path, 
 
 def test_three_shards_together_collect_everything_exactly_once(tmp_path, receiver, key_files, env):
     world = generate_world(seed=3, scale="small")
-    with serve_in_thread(create_app(world, pats={PAT: frozenset({"full"})})) as simulator:
-        url = f"{simulator.url}/tfs/DefaultCollection"
+    with start_simulator(world) as simulator:
+        url = simulator.collection_url
         counts = []
         for index in range(3):
             directory = tmp_path / f"shard-{index}"
@@ -157,7 +148,7 @@ def test_three_shards_together_collect_everything_exactly_once(tmp_path, receive
             result = sync(load_config(path, env=env))
             assert result.ok, result.errors
             counts.append(result.collection.counts_by_type())
-    assert_mirrors(receiver, world)
+    assert_mirrors_truth(receiver, world)
     for record_type in IMMUTABLE_TYPES:  # no shard collected another's data
         assert sum(c.get(record_type, 0) for c in counts) == len(world.truth()[record_type]), record_type
     # each shard collected the commits of exactly the projects the hash gives it (the simulator's
