@@ -7,6 +7,9 @@
   so a record sent twice is visible even though the receiver keeps one row per key.
 - ``Satellite``: ``python -m satellite sync --once -c FILE`` as a subprocess, killed and reaped
   by the ``processes`` fixture whatever happens.
+
+What every test folder shares (the PAT and API key, waiting, starting the stand-ins, a config,
+the comparison with the server's truth) is in ``tests/support.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -29,18 +31,14 @@ from typing import Callable
 import pytest
 
 from satellite.errors import SealingError
-from standins.sei_receiver import ReceiverKeys, ReceiverStorage, create_receiver_app
 from satellite.sealing.batch_format import BatchHeader, read_header
-from satellite.sealing.keys import KeyFiles, generate_key_files, load_ed25519_public, load_x25519_private
-from satellite.secret import Secret
-from standins.loopback import RunningServer, serve_in_thread
-from standins.ado_simulator.wire.profiles import PROFILES
-from satellite.streams import RECORD_TYPES, STREAMS
-
-PAT = "CANARY-PAT-reliability-5e4d3c2b1a"
-API_KEY = "CANARY-APIKEY-reliability-9f8e7d6c"
-REPO = Path(__file__).resolve().parents[2]
-BATCHES_PATH = "/v1/satellite/batches"
+from satellite.sealing.keys import KeyFiles, load_x25519_private
+from satellite.sei import BATCHES_PATH
+from satellite.streams import STREAMS
+from standins.loopback import serve_in_thread
+from standins.sei_receiver import ReceiverStorage, create_receiver_app
+from tests import support
+from tests.support import REPO, satellite_env
 
 # record types of the streams declared immutable: the satellite must never send one of them twice
 IMMUTABLE_TYPES = sorted({t for s in STREAMS if s.immutable for t in (s.record_type, *s.also_emits)})
@@ -229,19 +227,15 @@ async def _safe_send(send, messages: list[dict]) -> None:
 
 
 @dataclass
-class Receiver:
-    storage: CountingStorage
-    door: FrontDoor
-    recipients: dict  # key id -> X25519 private key; mutable: a test may drop a key
-    server: RunningServer | None = None
+class Receiver(support.Receiver):
+    """The reference receiver behind a ``FrontDoor``, with ``CountingStorage``; listening once started."""
 
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return self.server.url
+    door: FrontDoor | None = None
+    recipients: dict = field(default_factory=dict)  # key id -> X25519 private key; mutable: a test may drop a key
 
     def start(self, port: int = 0) -> "Receiver":
         self.server = serve_in_thread(self.door, port=port)
+        self.served = self.door
         return self
 
     def stop(self) -> None:
@@ -250,28 +244,17 @@ class Receiver:
             self.server.stop()
             self.server = None
 
-    def records(self, record_type: str) -> dict[str, tuple[str, object]]:
-        """key -> (op, data) of every stored record of a type."""
-        return {r["key"]: (r["op"], r["data"]) for r in self.storage.records(record_type, include_data=True)}
-
-    def keys_of(self, record_type: str) -> list[str]:
-        return sorted(r["key"] for r in self.storage.records(record_type) if r["op"] == "upsert")
-
-
-@pytest.fixture
-def key_files(tmp_path) -> KeyFiles:
-    return generate_key_files(tmp_path / "keys")
+    def close(self) -> None:
+        self.stop()
+        self.storage.close()
 
 
 def make_receiver(directory: Path, key_files: KeyFiles, *, extra_recipients: dict | None = None) -> Receiver:
     storage = CountingStorage(directory)
     recipients = {key_files.recipient_key_id: load_x25519_private(key_files.recipient_private.read_bytes()), **(extra_recipients or {})}
-    keys = ReceiverKeys(
-        api_keys=(Secret(API_KEY),),
-        recipients=recipients,
-        signers={key_files.signer_key_id: load_ed25519_public(key_files.signing_public.read_bytes())},
-    )
-    return Receiver(storage, FrontDoor(create_receiver_app(storage, keys, max_batch_bytes=8 * 1024 * 1024)), recipients)
+    keys = support.receiver_keys(key_files, recipients=recipients)
+    door = FrontDoor(create_receiver_app(storage, keys, max_batch_bytes=8 * support.MiB))
+    return Receiver(storage, door=door, recipients=recipients)
 
 
 @pytest.fixture
@@ -280,8 +263,7 @@ def receivers():
     made: list[Receiver] = []
     yield made
     for receiver in made:
-        receiver.stop()
-        receiver.storage.close()
+        receiver.close()
 
 
 # --- the simulator -----------------------------------------------------------------------------
@@ -300,49 +282,20 @@ class RequestCounter:
         await self.app(scope, receive, send)
 
 
-@dataclass
-class Simulator:
-    server: RunningServer
-    counter: RequestCounter
-
-    @property
-    def collection_url(self) -> str:
-        return f"{self.server.url}/tfs/DefaultCollection"
-
-
 @pytest.fixture
 def simulators():
-    made: list[Simulator] = []
+    """``simulators(world, profile)`` starts a simulator whose API requests are counted
+    (``simulator.served.count``); every one is stopped afterwards."""
+    made: list[support.Simulator] = []
 
-    def start(world, profile: str = "2022") -> Simulator:
-        from standins.ado_simulator.app import create_app
-
-        counter = RequestCounter(create_app(world, profile=profile, pats={PAT: frozenset({"full"})}))
-        simulator = Simulator(serve_in_thread(counter), counter)
+    def start(world, profile: str = "2022") -> support.Simulator:
+        simulator = support.start_simulator(world, profile, wrap=RequestCounter)
         made.append(simulator)
         return simulator
 
     yield start
     for simulator in made:
-        simulator.server.stop()
-
-
-def truth(world, profile: str = "2022") -> dict[str, list[str]]:
-    return {t: sorted(k) for t, k in world.truth(PROFILES[profile].max_version).items() if t in RECORD_TYPES}
-
-
-def assert_mirrors_truth(receiver: Receiver, world, profile: str = "2022", *, advanced: bool = False) -> None:
-    """Every record type: the receiver's live keys are exactly the server's.
-
-    ``advanced``: the world moved after a first sync; a deleted comment leaves no revision for
-    the incremental path to see, so comments may keep deleted keys (never miss one).
-    """
-    expected = truth(world, profile)
-    for record_type in sorted(RECORD_TYPES):
-        if advanced and record_type == "wit.comment":
-            assert set(expected.get(record_type, [])) <= set(receiver.keys_of(record_type)), record_type
-            continue
-        assert receiver.keys_of(record_type) == expected.get(record_type, []), record_type
+        simulator.stop()
 
 
 def assert_sent_once(receiver: Receiver) -> None:
@@ -354,67 +307,12 @@ def assert_sent_once(receiver: Receiver) -> None:
 # --- configuration and the satellite process ---------------------------------------------------
 
 
-def write_config(
-    directory: Path,
-    *,
-    ado_url: str,
-    endpoint: str,
-    key_files: KeyFiles,
-    recipients: list[tuple[str, Path, str | None]] | None = None,
-    batch_records: int = 40,
-    outbox_max_bytes: str | None = None,
-    data_dir: str = "./data",
-    name: str = "satellite.yml",
-) -> Path:
-    """A real YAML config (secrets through ${env:...}/${file:...}); retries back off at most 1s."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "secrets").mkdir(exist_ok=True)
-    (directory / "secrets" / "pat").write_text(PAT + "\n")
-    if recipients is None:
-        keys = (f"    recipient_key_id: {key_files.recipient_key_id}\n"
-                f"    recipient_public_key: ${{file:{key_files.recipient_public}}}\n")
-    else:
-        keys = "    recipients:\n" + "".join(
-            f"      - key_id: {key_id}\n        public_key: ${{file:{path}}}\n" + (f"        created: {created}\n" if created else "")
-            for key_id, path, created in recipients
-        )
-    outbox = f"  outbox_max_bytes: {outbox_max_bytes}\n" if outbox_max_bytes else ""
-    path = directory / name
-    path.write_text(
-        f"""\
-satellite:
-  id: reliability-satellite
-  tenant: acme
-  endpoint: {endpoint}
-  api_key: ${{env:TEST_SEI_API_KEY}}
-  encryption:
-{keys}    signing_private_key: ${{file:{key_files.signing_private}}}
-  data_dir: {data_dir}
-integrations:
-  - id: tfs-main
-    url: {ado_url}
-    pat: ${{file:secrets/pat}}
-    services: [repos, tfvc, pipelines, boards]
-limits:
-  concurrency: 4
-  page_sizes: {{commits: 50, refs: 100, projects: 2}}
-  batch: {{max_records: {batch_records}}}
-{outbox}delivery:
-  concurrency: 2
-  initial_backoff: 1s
-  max_backoff: 1s
-  auth_retry_interval: 1s
-  request_timeout: 30s
-"""
-    )
-    return path
+FAST_DELIVERY = {"concurrency": 2, "initial_backoff": "1s", "max_backoff": "1s", "auth_retry_interval": "1s", "request_timeout": "30s"}
 
 
-def satellite_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env["TEST_SEI_API_KEY"] = API_KEY
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+def write_config(directory: Path, **options) -> Path:
+    """``tests.support.write_config`` for this suite: two upload lanes, retries back off at most 1s."""
+    return support.write_config(directory, **{"satellite_id": "reliability-satellite", "delivery": FAST_DELIVERY, **options})
 
 
 class Satellite:
@@ -481,11 +379,6 @@ def processes():
             pass
 
 
-def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "satellite", *args], capture_output=True, text=True, timeout=timeout,
-                          env=satellite_env(), cwd=REPO)
-
-
 # --- the satellite's database, read-only ------------------------------------------------------
 
 
@@ -502,23 +395,6 @@ def query_store(db: Path, sql: str, default=0):
     except sqlite3.Error:
         return default
     return default if not row or row[0] is None else row[0]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.005) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

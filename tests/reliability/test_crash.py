@@ -31,15 +31,9 @@ import pytest
 from standins.ado_simulator.world.world import generate_world
 from satellite.streams import RECORD_TYPES
 
-from .conftest import (
-    PhaseTally,
-    assert_mirrors_truth,
-    assert_sent_once,
-    make_receiver,
-    query_store,
-    wait_until,
-    write_config,
-)
+from tests.support import assert_mirrors_truth, poll
+
+from .conftest import PhaseTally, assert_sent_once, make_receiver, query_store, write_config
 
 pytestmark = pytest.mark.reliability
 
@@ -82,14 +76,14 @@ def test_sigkill_at_chosen_moments_loses_nothing_and_sends_nothing_twice(tmp_pat
     started = time.monotonic()
     kills = 0
     for i, phase in enumerate(kill_plan(rng, ITERATIONS)):
-        base_requests, base_seq, base_rows = simulator.counter.count, seq_reserved(), outbox_rows()
+        base_requests, base_seq, base_rows = simulator.served.count, seq_reserved(), outbox_rows()
         if phase in ("collect", "store", "upload"):
             door.arm("before")
         elif phase == "ack":
             door.arm("after")
         if phase == "collect":
             n = rng.randint(5, MAX_REQUESTS)
-            condition = lambda: simulator.counter.count - base_requests >= n  # noqa: E731
+            condition = lambda: simulator.served.count - base_requests >= n  # noqa: E731
         elif phase == "seal":
             n = rng.randint(1, MAX_BATCHES)
             condition = lambda: seq_reserved() >= base_seq + n  # noqa: E731
@@ -100,7 +94,7 @@ def test_sigkill_at_chosen_moments_loses_nothing_and_sends_nothing_twice(tmp_pat
             n = 1
             condition = door.held.is_set
         satellite = processes.start(config, tmp_path / f"run-{i:02d}")
-        wait_until(lambda: condition() or not satellite.alive(), CONDITION_TIMEOUT)
+        poll(lambda: condition() or not satellite.alive(), CONDITION_TIMEOUT, interval=0.005)
         reached = condition()
         was_alive = satellite.kill()
         door.disarm()

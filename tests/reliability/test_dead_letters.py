@@ -15,16 +15,9 @@ import pytest
 from satellite.sealing.batch_format import read_header
 from standins.ado_simulator.world.world import generate_world
 
-from .conftest import (
-    Pass,
-    Refuse,
-    assert_mirrors_truth,
-    assert_sent_once,
-    make_receiver,
-    query_store,
-    run_cli,
-    write_config,
-)
+from tests.support import assert_mirrors_truth, run_cli
+
+from .conftest import Pass, Refuse, assert_sent_once, make_receiver, query_store, write_config
 
 pytestmark = pytest.mark.reliability
 

@@ -17,7 +17,9 @@ import pytest
 
 from standins.ado_simulator.world.world import generate_world
 
-from .conftest import API_KEY, PAT, assert_mirrors_truth, assert_sent_once, make_receiver, write_config
+from tests.support import API_KEY, PAT, assert_mirrors_truth
+
+from .conftest import assert_sent_once, make_receiver, write_config
 
 pytestmark = pytest.mark.reliability
 

@@ -19,17 +19,9 @@ from satellite.sealing.batch_format import read_header
 from satellite.sealing.keys import generate_key_files, load_x25519_private
 from standins.ado_simulator.world.world import generate_world
 
-from .conftest import (
-    Pass,
-    Refuse,
-    assert_mirrors_truth,
-    assert_sent_once,
-    make_receiver,
-    query_store,
-    run_cli,
-    wait_until,
-    write_config,
-)
+from tests.support import assert_mirrors_truth, run_cli, wait_until
+
+from .conftest import Pass, Refuse, assert_sent_once, make_receiver, query_store, write_config
 
 pytestmark = pytest.mark.reliability
 
@@ -65,7 +57,8 @@ def test_new_batches_use_the_newest_key_and_batches_sealed_before_are_still_acce
         """Run with only the old key while SEI answers 503, until batches wait in the outbox; then kill."""
         door.policy = lambda attempt: Refuse(503, "1", "maintenance")
         satellite = processes.start(only_old, tmp_path / log)
-        assert wait_until(lambda: query_store(db, "SELECT COUNT(*) FROM outbox") >= 3, 30, 0.02), satellite.stderr()
+        wait_until(lambda: query_store(db, "SELECT COUNT(*) FROM outbox") >= 3, 30, "3 batches waiting in the outbox",
+                   interval=0.02, context=satellite.stderr)
         satellite.kill()
         door.policy = lambda attempt: Pass()
         parked = outbox_recipients(db)

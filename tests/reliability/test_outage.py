@@ -15,18 +15,9 @@ import pytest
 
 from standins.ado_simulator.world.world import generate_world
 
-from .conftest import (
-    Pass,
-    Refuse,
-    assert_mirrors_truth,
-    assert_sent_once,
-    free_port,
-    http_date,
-    make_receiver,
-    query_store,
-    wait_until,
-    write_config,
-)
+from tests.support import assert_mirrors_truth, free_port, wait_until
+
+from .conftest import Pass, Refuse, assert_sent_once, http_date, make_receiver, query_store, write_config
 
 pytestmark = pytest.mark.reliability
 
@@ -50,7 +41,8 @@ def test_receiver_down_then_503_then_429_then_slow_loses_nothing_and_honours_ret
     def unreachable_retries() -> int:
         return sum(1 for line in satellite.logs() if line["event"] == "retrying" and "cannot reach the SEI endpoint" in line.get("error", ""))
 
-    assert wait_until(lambda: unreachable_retries() >= 3 and query_store(db, "SELECT COUNT(*) FROM outbox") >= 5, 30, 0.05), satellite.stderr()
+    wait_until(lambda: unreachable_retries() >= 3 and query_store(db, "SELECT COUNT(*) FROM outbox") >= 5, 30,
+               "3 retries of the unreachable endpoint and 5 batches waiting", interval=0.05, context=satellite.stderr)
     waiting = query_store(db, "SELECT COUNT(*) FROM outbox")
     down_for = time.monotonic() - started
 

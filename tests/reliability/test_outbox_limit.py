@@ -16,16 +16,9 @@ import pytest
 
 from standins.ado_simulator.world.world import generate_world
 
-from .conftest import (
-    Pass,
-    assert_mirrors_truth,
-    assert_sent_once,
-    make_receiver,
-    query_store,
-    run_cli,
-    wait_until,
-    write_config,
-)
+from tests.support import assert_mirrors_truth, run_cli, wait_until
+
+from .conftest import Pass, assert_sent_once, make_receiver, query_store, write_config
 
 pytestmark = pytest.mark.reliability
 
@@ -57,8 +50,8 @@ def test_a_full_outbox_pauses_collection_which_resumes_as_uploads_drain(tmp_path
     started = time.monotonic()
     satellite = processes.start(config, tmp_path / "run")
     try:
-        paused = wait_until(lambda: any(line["event"] == "outbox_full_collection_paused" for line in satellite.logs()), 60, 0.05)
-        assert paused, satellite.stderr()[-3000:]
+        wait_until(lambda: any(line["event"] == "outbox_full_collection_paused" for line in satellite.logs()), 60,
+                   "collection to pause on the full outbox", interval=0.05, context=lambda: satellite.stderr()[-3000:])
         paused_after = time.monotonic() - started
         status = run_cli("outbox", "list", "-c", str(config))
         listed = json.loads(run_cli("outbox", "list", "--json", "-c", str(config)).stdout)

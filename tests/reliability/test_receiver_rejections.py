@@ -20,7 +20,9 @@ import pytest
 from satellite.sealing.keys import generate_key_files, load_ed25519_private, load_x25519_public
 from satellite.sealing.sealer import Sealer
 
-from .conftest import API_KEY, make_receiver
+from tests.support import API_KEY
+
+from .conftest import make_receiver
 
 pytestmark = pytest.mark.reliability
 

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -35,11 +32,12 @@ from standins.ado_simulator.app import create_app
 from standins.ado_simulator.wire.faults import FaultPlan, FaultRule
 from standins.ado_simulator.world.world import generate_world
 
-from .torture_wrappers import API_KEY, PAT, BodyEditor, truth, write_config
+from tests.support import API_KEY, PAT, REPO, free_port, run_cli, satellite_env, start_receiver, truth, wait_until
+
+from .torture_wrappers import BodyEditor, write_config
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(180)]
 
-REPO = Path(__file__).resolve().parents[2]
 RECORD_CANARY = "CANARY-RECORD-7d1c3b5a9e"
 BAD_PAT = "CANARY-BADPAT-4e6a8c0b2d"
 
@@ -112,29 +110,13 @@ class RefusingDoor:
         await self.app(scope, receive, send)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "satellite", *args], capture_output=True, text=True, errors="replace",
-                          timeout=timeout, env=environment(), cwd=REPO)
-
-
-def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env.update({"TEST_SEI_API_KEY": API_KEY, "PYTHONUNBUFFERED": "1"})
-    return env
-
-
 def test_canaries_never_leave_the_satellite_in_plaintext(tmp_path):
     key_files = generate_key_files(tmp_path / "keys")
     canaries = Canaries(key_files.signing_private.read_text())
     world = generate_world(seed=5, scale="tiny")
     app = create_app(world, pats={PAT: frozenset({"full"})})
-    receiver, door = _receiver_behind_door(tmp_path / "receiver", key_files)
+    receiver = start_receiver(tmp_path / "receiver", key_files, wrap=RefusingDoor)
+    door = receiver.served
     port = free_port()
     try:
         with serve_in_thread(BodyEditor(app, put_canaries)) as simulator:
@@ -164,7 +146,7 @@ def test_canaries_never_leave_the_satellite_in_plaintext(tmp_path):
                                             FaultRule("gone", path=rf"/{project}/_apis/git/pullrequests$"),
                                             FaultRule("html500", path=r"/_apis/wit/fields$"))))
             world.advance(2)  # something new to collect, with canary text in it
-            done = cli("--log-level", "debug", "--log-format", "console", "sync", "--once", "-c", str(config), timeout=120)
+            done = run_cli("--log-level", "debug", "--log-format", "console", "sync", "--once", "-c", str(config), timeout=120)
             assert done.returncode == 1, done.stderr[-3000:]
             assert "error:" in done.stderr and "HTML" in done.stderr and "401" in done.stderr, done.stderr[-3000:]
             canaries.assert_absent("sync --once console output", done.stdout + done.stderr)
@@ -172,7 +154,7 @@ def test_canaries_never_leave_the_satellite_in_plaintext(tmp_path):
 
             # 3. satellite status after failures (last errors shown)
             for args in ((), ("--json",)):
-                status = cli("status", "-c", str(config), *args)
+                status = run_cli("status", "-c", str(config), *args)
                 assert status.returncode == 0, status.stderr
                 assert "build.builds" in status.stdout and "HTML" in status.stdout, status.stdout
                 canaries.assert_absent(f"satellite status {' '.join(args)}", status.stdout + status.stderr)
@@ -184,7 +166,7 @@ def test_canaries_never_leave_the_satellite_in_plaintext(tmp_path):
         with pytest.raises(ConfigError) as raised:
             load_config(config, env={})
         canaries.assert_absent("ConfigError", str(raised.value))
-        done = cli("config", "validate", str(config))
+        done = run_cli("config", "validate", str(config))
         assert done.returncode == 2
         canaries.assert_absent("config validate output", done.stdout + done.stderr)
         files = canaries.scan_dir(data_dir, "at the end")
@@ -194,35 +176,19 @@ def test_canaries_never_leave_the_satellite_in_plaintext(tmp_path):
     assert any("-wal" in name for name in canaries.scanned), f"no WAL file was ever scanned: {sorted(canaries.scanned)[:20]}"
 
 
-def _receiver_behind_door(directory: Path, key_files):
-    from standins.sei_receiver import ReceiverKeys, ReceiverStorage, create_receiver_app
-    from satellite.sealing.keys import load_ed25519_public, load_x25519_private
-    from satellite.secret import Secret
-
-    from .torture_wrappers import Receiver
-
-    storage = ReceiverStorage(directory)
-    keys = ReceiverKeys(
-        api_keys=(Secret(API_KEY),),
-        recipients={key_files.recipient_key_id: load_x25519_private(key_files.recipient_private.read_bytes())},
-        signers={key_files.signer_key_id: load_ed25519_public(key_files.signing_public.read_bytes())},
-    )
-    door = RefusingDoor(create_receiver_app(storage, keys, max_batch_bytes=8 * 1024 * 1024))
-    return Receiver(serve_in_thread(door), storage), door
-
-
 def _run_agent_and_scan(config: Path, data_dir: Path, port: int, receiver, world, canaries: Canaries) -> dict[str, str]:
     """``satellite run`` until everything is delivered; data dir, endpoint and ``status`` scanned meanwhile."""
     log_out, log_err = config.parent / "agent.out", config.parent / "agent.err"
     with log_out.open("wb") as out, log_err.open("wb") as err:
         agent = subprocess.Popen([sys.executable, "-m", "satellite", "--log-level", "debug", "--log-format", "json", "run", "-c", str(config)],
-                                 stdout=out, stderr=err, env=environment(), cwd=REPO)
+                                 stdout=out, stderr=err, env=satellite_env(), cwd=REPO)
         pages: dict[str, str] = {}
         try:
             expected = truth(world)
-            deadline = time.monotonic() + 90
             scans = 0
-            while time.monotonic() < deadline:
+
+            def scanned_and_delivered() -> bool:
+                nonlocal scans
                 assert agent.poll() is None, log_err.read_text()[-3000:]
                 if data_dir.exists():
                     canaries.scan_dir(data_dir, "while the agent runs")
@@ -232,16 +198,17 @@ def _run_agent_and_scan(config: Path, data_dir: Path, port: int, receiver, world
                         pages[f"GET {route}"] = httpx.get(f"http://127.0.0.1:{port}{route}", timeout=5).text
                     except httpx.TransportError:
                         pass
-                if pages.get("GET /status.json") and all(receiver.keys_of(t) == expected.get(t, []) for t in ("git.commit", "wit.work_item")):
-                    status = json.loads(pages["GET /status.json"])
-                    if status["outbox_batches"] == 0 and any(s["stream"] == "core.identities" for s in status["streams"]):
-                        break
-                time.sleep(0.2)
-            else:
-                pytest.fail(f"the agent did not deliver in time: {log_err.read_text()[-2000:]}")
+                if not (pages.get("GET /status.json")
+                        and all(receiver.keys_of(t) == expected.get(t, []) for t in ("git.commit", "wit.work_item"))):
+                    return False
+                status = json.loads(pages["GET /status.json"])
+                return status["outbox_batches"] == 0 and any(s["stream"] == "core.identities" for s in status["streams"])
+
+            wait_until(scanned_and_delivered, 90, "the agent to deliver everything", interval=0.2,
+                       context=lambda: log_err.read_text()[-2000:])
             assert scans >= 2
             for args in ((), ("--json",)):  # while it runs
-                status = cli("status", "-c", str(config), *args)
+                status = run_cli("status", "-c", str(config), *args)
                 assert status.returncode == 0, status.stderr
                 pages[f"satellite status {' '.join(args)} (agent running)"] = status.stdout + status.stderr
             canaries.scan_dir(data_dir, "while the agent runs, delivered")

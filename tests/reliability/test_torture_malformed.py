@@ -38,11 +38,13 @@ from standins.loopback import serve_in_thread
 from standins.ado_simulator.app import create_app
 from standins.ado_simulator.wire.faults import FaultPlan, FaultRule
 from standins.ado_simulator.world.world import generate_world
-from satellite.streams import RECORD_TYPES, STREAMS, Scope
+from satellite.streams import STREAMS, Scope
 from satellite.sync.once import sync_once
 from satellite.sync.unit_guard import RouteTracker, guarded, with_route
 
-from .torture_wrappers import API_KEY, PAT, BodyEditor, JsonRewriter, Rewrite, start_receiver, truth, write_config
+from tests.support import API_KEY, COLLECTION, PAT, assert_mirrors_truth, start_receiver, truth
+
+from .torture_wrappers import BodyEditor, JsonRewriter, Rewrite, write_config
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(90)]
 
@@ -50,7 +52,6 @@ FAST_RETRY = RetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=0.05)
 ENV = {"TEST_SEI_API_KEY": API_KEY}
 SEED, SCALE = 3, "tiny"
 GUID = r"[0-9a-fA-F-]{36}"
-COLLECTION = "/tfs/DefaultCollection"
 STREAM_TYPES = {s.name: (s.record_type, *s.also_emits) for s in STREAMS}
 
 
@@ -255,7 +256,7 @@ def baseline(tmp_path_factory) -> Baseline:
             config = load_config(write_config(tmp, ado_url=simulator.url + COLLECTION, endpoint=receiver.url, key_files=key_files), env=ENV)
             result = sync(config)
         assert result.ok, result.errors
-        assert_mirrors(receiver, world)
+        assert_mirrors_truth(receiver, world)
     finally:
         receiver.close()
     return Baseline(seen)
@@ -267,12 +268,6 @@ def baseline(tmp_path_factory) -> Baseline:
 def sync(config):
     with structlog.testing.capture_logs():
         return sync_once(config, ado_retry=FAST_RETRY, upload_retry=FAST_RETRY)
-
-
-def assert_mirrors(receiver, world, types=RECORD_TYPES) -> None:
-    expected = truth(world)
-    for record_type in sorted(types):
-        assert receiver.keys_of(record_type) == expected.get(record_type, []), record_type
 
 
 def assert_actionable(error: str, simulator_url: str, label: str, kind: str) -> None:
@@ -309,7 +304,7 @@ def test_a_malformed_answer_fails_only_that_stream_and_the_next_sync_repairs(tmp
     try:
         with serve_in_thread(rewriter) as simulator:
             config = load_config(write_config(tmp_path, ado_url=simulator.url + COLLECTION, endpoint=receiver.url, key_files=key_files,
-                                              page_sizes=page_sizes, services=", ".join(services)), env=ENV)
+                                              page_sizes=page_sizes, services=services), env=ENV)
             first = sync(config)
             met = rewriter.hits if kind not in FAULT_KINDS else sum(1 for r in app.requests if r.fault == kind)
             assert met, f"the fault {kind} on {path} never fired"
@@ -318,7 +313,7 @@ def test_a_malformed_answer_fails_only_that_stream_and_the_next_sync_repairs(tmp
             rewriter.set(None)
             second = sync(config)
         assert second.ok, second.errors
-        assert_mirrors(receiver, world, collected_types(services))
+        assert_mirrors_truth(receiver, world, types=collected_types(services))
     finally:
         receiver.close()
 
@@ -328,7 +323,7 @@ def check_first_run(result, receiver, world, target: Target, part: str, kind: st
     failed = {(o.stream, o.partition) for o in result.collection.errors}
     if kind == "empty_page_token":  # not an error: the walk goes on and nothing is lost
         assert not failed, result.errors
-        assert_mirrors(receiver, world, types)
+        assert_mirrors_truth(receiver, world, types=types)
         return
     expected = {(name, part) for name in target.streams}
     if kind in CERTAIN:
@@ -346,7 +341,7 @@ def check_first_run(result, receiver, world, target: Target, part: str, kind: st
     assert others <= delivered, f"{target.stream} did not run for {sorted(others - delivered)}"
     # every other stream delivered exactly the truth; the broken ones nothing but the truth
     affected = {t for name in (*target.streams, *target.below) for t in STREAM_TYPES[name]}
-    assert_mirrors(receiver, world, types - affected)
+    assert_mirrors_truth(receiver, world, types=types - affected)
     expected_keys = truth(world)
     for record_type in sorted(affected):
         stray = set(receiver.keys_of(record_type)) - set(expected_keys.get(record_type, []))

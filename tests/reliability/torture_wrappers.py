@@ -1,5 +1,5 @@
 """Test-only helpers of the torture suite: an ASGI wrapper that makes the simulator answer badly,
-and the loopback receiver, config and truth checks the torture tests share.
+and the config the torture tests share (the rest is in ``tests/support.py``).
 
 ``JsonRewriter`` sits in front of the simulator app. Given a ``Rewrite`` (kind + path regex), it
 rewrites the JSON of the matching routes:
@@ -28,12 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode
 
-from standins.sei_receiver import ReceiverKeys, ReceiverStorage, create_receiver_app
-from satellite.sealing.keys import KeyFiles, load_ed25519_public, load_x25519_private
-from satellite.secret import Secret
-from standins.loopback import RunningServer, serve_in_thread
-from standins.ado_simulator.wire.profiles import PROFILES
-from satellite.streams import RECORD_TYPES
+from tests import support
 
 FAKE_TOKEN = "torture-"
 TOKEN_HEADER = b"x-ms-continuationtoken"
@@ -176,77 +171,11 @@ class BodyEditor:
         await _send_json(send, data, headers, status=200, keep_headers=True)
 
 
-# --- the receiver, a config, the truth ----------------------------------------------------------
-
-API_KEY = "CANARY-APIKEY-torture-3c5e7a9b1d"
-PAT = "CANARY-PAT-torture-8b6d4f2a0c"
+# --- a config ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Receiver:
-    server: RunningServer
-    storage: ReceiverStorage
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def keys_of(self, record_type: str) -> list[str]:
-        return sorted(r["key"] for r in self.storage.records(record_type) if r["op"] == "upsert")
-
-    def close(self) -> None:
-        self.server.stop()
-        self.storage.close()
-
-
-def start_receiver(directory: Path, key_files: KeyFiles) -> Receiver:
-    storage = ReceiverStorage(directory)
-    keys = ReceiverKeys(
-        api_keys=(Secret(API_KEY),),
-        recipients={key_files.recipient_key_id: load_x25519_private(key_files.recipient_private.read_bytes())},
-        signers={key_files.signer_key_id: load_ed25519_public(key_files.signing_public.read_bytes())},
-    )
-    return Receiver(serve_in_thread(create_receiver_app(storage, keys, max_batch_bytes=8 * 1024 * 1024)), storage)
-
-
-def write_config(
-    directory: Path, *, ado_url: str, endpoint: str, key_files: KeyFiles, page_sizes: dict[str, int] | None = None,
-    services: str = "repos, tfvc, pipelines, boards", batch_records: int = 200, extra_satellite: str = "",
-) -> Path:
-    """A real YAML config; the PAT comes from a file, the API key from the environment (TEST_SEI_API_KEY)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "secrets").mkdir(exist_ok=True)
-    (directory / "secrets" / "pat").write_text(PAT + "\n")
-    sizes = {"projects": 2, **(page_sizes or {})}
-    path = directory / "satellite.yml"
-    path.write_text(
-        f"""\
-satellite:
-  id: torture-satellite
-  tenant: acme
-  endpoint: {endpoint}
-  api_key: ${{env:TEST_SEI_API_KEY}}
-  encryption:
-    recipient_key_id: {key_files.recipient_key_id}
-    recipient_public_key: ${{file:{key_files.recipient_public}}}
-    signing_private_key: ${{file:{key_files.signing_private}}}
-  data_dir: ./data
-{extra_satellite}integrations:
-  - id: tfs-main
-    url: {ado_url}
-    pat: ${{file:secrets/pat}}
-    services: [{services}]
-limits:
-  concurrency: 4
-  page_sizes: {{{", ".join(f"{k}: {v}" for k, v in sizes.items())}}}
-  batch: {{max_records: {batch_records}}}
-delivery:
-  initial_backoff: 1s
-  max_backoff: 1s
-"""
-    )
-    return path
-
-
-def truth(world, profile: str = "2022") -> dict[str, list[str]]:
-    return {t: sorted(k) for t, k in world.truth(PROFILES[profile].max_version).items() if t in RECORD_TYPES}
+def write_config(directory: Path, *, page_sizes: dict[str, int] | None = None, batch_records: int = 200, **options) -> Path:
+    """``tests.support.write_config`` as the torture tests run: the default page sizes but 2 projects a
+    page (``page_sizes`` overrides), 200 records a batch, retries that back off at most 1s."""
+    return support.write_config(directory, satellite_id="torture-satellite", page_sizes={"projects": 2, **(page_sizes or {})},
+                                batch_records=batch_records, delivery={"initial_backoff": "1s", "max_backoff": "1s"}, **options)
