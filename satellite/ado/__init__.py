@@ -1,6 +1,20 @@
-"""Azure DevOps Server REST access: client, paging, api-version negotiation."""
+"""Azure DevOps Server REST access: client, paginators, api-version negotiation."""
 
 from satellite.ado.client import AdoClient, CollectionTarget, TlsOptions, segment
+from satellite.ado.paging import IdKeyset, NewestFirst, Page, TokenBody, TokenHeader, TopSkip, items
 from satellite.ado.versions import ApiVersion
 
-__all__ = ["AdoClient", "CollectionTarget", "TlsOptions", "ApiVersion", "segment"]
+__all__ = [
+    "AdoClient",
+    "CollectionTarget",
+    "TlsOptions",
+    "ApiVersion",
+    "segment",
+    "Page",
+    "TokenHeader",
+    "TokenBody",
+    "TopSkip",
+    "IdKeyset",
+    "NewestFirst",
+    "items",
+]

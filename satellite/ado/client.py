@@ -2,7 +2,8 @@
 
     client = AdoClient(CollectionTarget(url, name), pat)
     version = client.api_version()                  # negotiated once, cached
-    for page in client.pages_by_token("_apis/projects", page_size=100): ...
+    repositories = client.get_list(f"{project}/_apis/git/repositories")   # checked: a list, or an error
+    for page in client.pages("_apis/projects", TopSkip(100)): ...          # satellite.ado.paging
 
 Every request carries the PAT as Basic auth and ``X-TFS-FedAuthRedirect: Suppress`` (so a bad
 PAT is a 401, not a sign-in page), is retried on 408/429/5xx and network errors with full-jitter
@@ -24,8 +25,8 @@ from urllib.parse import quote
 import httpx
 import structlog
 
-from satellite.ado.paging import iter_token_pages, iter_top_skip_pages
-from satellite.ado.responses import TransientAdoError, decode_response, is_retryable
+from satellite.ado.paging import Answer, Page, Paginator, TokenHeader, TopSkip
+from satellite.ado.responses import TransientAdoError, decode_response, expect_list, is_retryable
 from satellite.ado.versions import ApiVersion, parse_out_of_range, pick_version
 from satellite.http_clients import TlsOptions, build_http_client
 from satellite.errors import AdoNotFoundError, AdoResponseError, AdoTransportError, AdoVersionError
@@ -36,9 +37,6 @@ from satellite.secret import Secret
 __all__ = ["AdoClient", "CollectionTarget", "TlsOptions", "segment"]
 
 log = structlog.get_logger(__name__)
-
-CONTINUATION_HEADER = "x-ms-continuationtoken"
-
 
 _ID_SEGMENT = re.compile(r"/(?:[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|\d+)(?=/|$)")
 
@@ -174,22 +172,38 @@ class AdoClient:
         query = {**(params or {}), "api-version": self.api_version().for_route(preview)}
         return self.request("GET", path, query)[0]
 
+    def get_list(self, path: str, params: Mapping[str, Any] | None = None, *, key: str = "value", preview: bool = False) -> list[dict]:
+        """GET a list: ``body[key]`` of a ``{count, value}`` (or the route's own list key) answer.
+
+        Raises AdoResponseError for any other 200 body (``{}``, ``[]``, a string...): never an
+        empty list in its place.
+        """
+        return expect_list(self.get(path, params, preview=preview), key, self.target.url, path)
+
     def get_many(
-        self, paths: Iterable[str], params: Mapping[str, Any] | None = None, *, preview: bool = False, missing_ok: bool = False
+        self,
+        paths: Iterable[str],
+        params: Mapping[str, Any] | None = None,
+        *,
+        preview: bool = False,
+        missing_ok: bool = False,
+        list_key: str | None = None,
     ) -> Iterator[Any]:
         """GET several resources concurrently (bounded by the connection limit); yields bodies in order.
 
-        ``missing_ok``: a 404 yields None instead of raising. Another error raises where its
-        resource would have been yielded.
+        ``missing_ok``: a 404 yields None instead of raising. ``list_key``: each resource is a
+        list (as ``get_list`` reads it) and its items are yielded instead of its body. Another
+        error raises where its resource would have been yielded.
         """
 
         def fetch(path: str) -> Any:
             try:
-                return self.get(path, params, preview=preview)
+                body = self.get(path, params, preview=preview)
             except AdoNotFoundError:
                 if missing_ok:
                     return None
                 raise
+            return body if list_key is None else expect_list(body, list_key, self.target.url, path)
 
         pending: deque[Future] = deque()
         for path in paths:
@@ -268,6 +282,32 @@ class AdoClient:
 
     # paging ------------------------------------------------------------------------------------
 
+    def pages(
+        self,
+        path: str,
+        paginator: Paginator,
+        params: Mapping[str, Any] | None = None,
+        *,
+        preview: bool = False,
+        first: Any = None,
+    ) -> Iterator[Page]:
+        """The pages of a list route as ``paginator`` walks it; every answer's list is checked.
+
+        ``first``: the body of the walk's first request, already read (e.g. by ``get_many``).
+        """
+        base = {**(params or {})}
+        version = self.api_version().for_route(preview)
+        opening = [first] if first is not None else []
+
+        def fetch(paging: Mapping[str, Any]) -> Answer:
+            if opening:
+                body, headers = opening.pop(), httpx.Headers()
+            else:
+                body, headers = self.request("GET", path, {**base, **paging, "api-version": version})
+            return Answer(expect_list(body, paginator.list_key, self.target.url, path), body, headers)
+
+        return paginator.pages(fetch, f"{self.target.url}/{path}")
+
     def pages_by_token(
         self,
         path: str,
@@ -278,14 +318,7 @@ class AdoClient:
         preview: bool = False,
     ) -> Iterator[list[dict]]:
         """Pages of ``value`` following the ``x-ms-continuationtoken`` response header."""
-        base = {**(params or {}), top_param: page_size, "api-version": self.api_version().for_route(preview)}
-
-        def fetch(token: str | None) -> tuple[list[dict], str | None]:
-            query = dict(base) if token is None else {**base, "continuationToken": token}
-            body, headers = self.request("GET", path, query)
-            return _values(body, self.target.url, path), headers.get(CONTINUATION_HEADER)
-
-        return iter_token_pages(fetch, where=f"{self.target.url}/{path}")
+        return (page.items for page in self.pages(path, TokenHeader(page_size, top_param), params, preview=preview))
 
     def pages_by_offset(
         self,
@@ -298,16 +331,4 @@ class AdoClient:
         preview: bool = False,
     ) -> Iterator[list[dict]]:
         """Pages of ``value`` using ``$top``/``$skip``, until a short page."""
-        base = {**(params or {}), "api-version": self.api_version().for_route(preview)}
-
-        def fetch(skip: int) -> list[dict]:
-            query = {**base, top_param: page_size, skip_param: skip}
-            return _values(self.request("GET", path, query)[0], self.target.url, path)
-
-        return iter_top_skip_pages(fetch, page_size, where=f"{self.target.url}/{path}")
-
-
-def _values(body: Any, collection: str, path: str) -> list[dict]:
-    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-        raise AdoResponseError(f"{collection}: expected a {{count, value}} list from {path}", collection=collection)
-    return body["value"]
+        return (page.items for page in self.pages(path, TopSkip(page_size, top_param, skip_param), params, preview=preview))

@@ -17,7 +17,7 @@ from satellite.errors import (
 )
 from satellite.retrying import parse_retry_after
 
-__all__ = ["decode_response", "RETRYABLE_STATUSES", "TransientAdoError", "is_retryable"]
+__all__ = ["decode_response", "expect_list", "RETRYABLE_STATUSES", "TransientAdoError", "is_retryable"]
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -119,3 +119,22 @@ def decode_response(response: httpx.Response, collection: str) -> Any:
         collection=collection,
         status=status,
     )
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def expect_list(body: Any, key: str, collection: str, path: str) -> list:
+    """``body[key]`` when the body is the route's list shape (``{count, value: [...]}``, or the
+    route's own list key); anything else is an AdoResponseError, never an empty list (a snapshot
+    stream would take an empty list for "everything was deleted")."""
+    if isinstance(body, dict) and isinstance(body.get(key), list):
+        return body[key]
+    shape = "a {count, value} list" if key == "value" else f"an object with a list in {key!r}"
+    if isinstance(body, dict):
+        got = f"{key!r} holding {_kind(body[key])}" if key in body else f"an object without {key!r}"
+    else:
+        got = _kind(body)
+    raise AdoResponseError(f"{collection}: expected {shape} from {path}, got {got}", collection=collection)

@@ -1,14 +1,16 @@
-"""What streams are and what they produce.
+"""What streams are: declarations, and the two kinds the framework runs.
 
-A stream is declared once: its name, the record type it emits, its service, the scope it runs
-at (once per collection, project, repository or team), the first api-version that has it, and
-whether its records are immutable. There are two kinds:
+A stream is declared once: its name, the record type it emits, how its keys are built
+(``key_format``), its kind of cursor, its service, the scope it runs at (once per collection,
+project, repository or team), the first api-version that has it, and whether its records are
+immutable. There are two kinds:
 
 - ``SnapshotStream``: full refresh. It lists items; the framework emits only what changed since
   the last delivered snapshot (hash per key), and deletions. Its list also feeds the streams
   below it (projects -> repositories -> refs ...).
-- ``IncrementalStream``: reads from a cursor and yields ``Record``s, and after the records a
-  cursor covers, a ``Checkpoint`` holding that cursor.
+- ``IncrementalStream``: ``read_since`` gets the stored cursor, parsed into the declared kind,
+  and yields ``Record``s and, after the records a cursor covers, a ``Checkpoint`` holding it.
+  For immutable streams the framework drops records whose key was delivered before.
 
 The sync loop seals records into batches and stores each batch with the latest checkpoint seen
 before it in one transaction, so a cursor never runs ahead of the data.
@@ -16,17 +18,15 @@ before it in one transaction, so a cursor never runs ahead of the data.
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Literal, Mapping
+from string import Formatter
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
 
-from satellite import json_codec
-from satellite.clock import utc_now
 from satellite.ado.client import AdoClient
+from satellite.clock import utc_now
+from satellite.streams.cursors import Cursor, SnapshotHashes, latest_time, parse_time
+from satellite.streams.records import Checkpoint, Record, StreamItem, content_hash, delete, nested, trim, upsert
 
 __all__ = [
     "Record",
@@ -34,66 +34,20 @@ __all__ = [
     "StreamItem",
     "StreamContext",
     "Scope",
+    "KeyFormat",
     "SnapshotStream",
     "IncrementalStream",
     "trim",
     "content_hash",
     "snapshot_diff",
+    "only_new",
     "utc_now",
     "upsert",
     "delete",
-    "cursor_json",
+    "nested",
     "parse_time",
     "latest_time",
 ]
-
-
-def trim(data: Any) -> Any:
-    """The server's parsed JSON without ``_links`` (anywhere in it), removed in place: a parsed
-    response belongs to the stream reading it, and nothing reads ``_links``."""
-    kind = type(data)
-    if kind is dict:
-        data.pop("_links", None)
-        for value in data.values():
-            if type(value) in _NESTED:
-                trim(value)
-    elif kind is list:
-        for value in data:
-            if type(value) in _NESTED:
-                trim(value)
-    return data
-
-
-_NESTED = (dict, list)
-
-
-def content_hash(data: Any) -> str:
-    """A short digest of a JSON value, equal for equal values whatever their key order."""
-    return hashlib.sha256(json_codec.canonical(data)).hexdigest()[:32]
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One collected item (contract 4.1)."""
-
-    type: str
-    key: str
-    op: Literal["upsert", "delete"]
-    observed_at: str
-    data: dict | None
-
-    def to_json(self) -> dict:
-        return {"type": self.type, "key": self.key, "op": self.op, "observed_at": self.observed_at, "data": self.data}
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """The cursor (JSON text) that is safe to store once every record before it is stored."""
-
-    cursor: str
-
-
-StreamItem = Record | Checkpoint
 
 
 class Scope(str, Enum):
@@ -117,13 +71,14 @@ class StreamContext:
     Attributes:
         client: the collection's client.
         partition: "<collection>/<parent id>" (empty parent id at collection scope).
-        cursor: the last stored cursor of this stream and partition, or None on the first run.
+        cursor: the last stored cursor of this stream and partition (encoded), or None on the first run.
         page_sizes: ``satellite.config.PageSizes``.
         collection_id: the collection's instance id (prefix of keys of per-collection integer ids).
         backfill_start: the configured backfill start, for streams that read by date.
         listed: what the snapshot streams already run for the same parent listed, by stream name
             (e.g. the commits stream reuses ``listed["git.refs"]`` instead of asking again).
-        already_delivered: for immutable streams, which of these keys were stored before.
+        already_delivered: for immutable streams, which of these keys were delivered before: stored
+            in an earlier batch, or handed to the batch being filled.
     """
 
     client: AdoClient
@@ -136,25 +91,65 @@ class StreamContext:
     already_delivered: Callable[[list[str]], set[str]] = lambda keys: set()
 
 
+@dataclass(frozen=True, slots=True)
+class KeyFormat:
+    """How a stream's record key is built, and what the docs table shows (``str()``).
+
+    ``{collectionId}`` is the collection's instance id, the placeholder named ``parent`` is the
+    parent's id, and any other placeholder is the item's field of that name, or of the dotted
+    path ``fields`` gives for it.
+
+        KeyFormat("{teamId}:{identityId}", {"identityId": "identity.id"}, parent="teamId")
+    """
+
+    template: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+    parent: str | None = None
+    _paths: tuple[tuple[str, tuple[str, ...]], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = [name for _, name, _, _ in Formatter().parse(self.template) if name]
+        paths = tuple((name, tuple(self.fields.get(name, name).split("."))) for name in names)
+        object.__setattr__(self, "_paths", paths)
+
+    def __str__(self) -> str:
+        return self.template
+
+    def build(self, collection_id: str, item: Mapping[str, Any], parent: Mapping[str, Any] | None) -> str:
+        values: dict[str, Any] = {}
+        for name, path in self._paths:
+            if name == "collectionId":
+                values[name] = collection_id
+            elif name == self.parent:
+                values[name] = parent["id"]  # type: ignore[index]
+            else:
+                value: Any = item
+                for step in path:
+                    value = value[step]
+                values[name] = value
+        return self.template.format_map(values)
+
+
 class _StreamDeclaration:
     name: ClassVar[str]
     record_type: ClassVar[str]
     also_emits: ClassVar[tuple[str, ...]] = ()  # further record types (e.g. a PR's threads)
-    key_format: ClassVar[str]  # how the record key is built, for the docs table
-    cursor: ClassVar[str] = "snapshot hashes"  # what the cursor holds, for the docs table
+    key_format: ClassVar[KeyFormat]
+    cursor: ClassVar[type[Cursor]] = SnapshotHashes
     service: ClassVar[str]  # "core" (always collected) or one of satellite.config.SERVICES
     scope: ClassVar[Scope]
     min_version: ClassVar[str] = "5.0"
     immutable: ClassVar[bool] = False  # records never change once written: remember keys, never resend
 
+    def key(self, ctx: StreamContext, item: Mapping[str, Any], parent: Mapping[str, Any] | None) -> str:
+        """The record key of ``item`` under ``parent``, as ``key_format`` says."""
+        return self.key_format.build(ctx.collection_id, item, parent)
+
 
 class SnapshotStream(_StreamDeclaration):
-    """Full refresh + hash diff. Subclasses implement ``list`` and ``key``."""
+    """Full refresh + hash diff. Subclasses implement ``list``."""
 
     def list(self, ctx: StreamContext, parent: dict | None) -> Iterable[dict]:
-        raise NotImplementedError
-
-    def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
         raise NotImplementedError
 
     def diff(self, ctx: StreamContext, parent: dict | None, items: list[dict]) -> Iterator[StreamItem]:
@@ -162,9 +157,14 @@ class SnapshotStream(_StreamDeclaration):
 
 
 class IncrementalStream(_StreamDeclaration):
-    """Reads from a cursor. Subclasses implement ``read``."""
+    """Reads from a cursor. Subclasses declare ``cursor`` and implement ``read_since``."""
 
     def read(self, ctx: StreamContext, parent: dict | None) -> Iterator[StreamItem]:
+        """What changed since the stored cursor; for immutable streams, only what was not delivered."""
+        items = self.read_since(ctx, parent, self.cursor.from_text(ctx.cursor))
+        return only_new(items, ctx.already_delivered) if self.immutable else iter(items)
+
+    def read_since(self, ctx: StreamContext, parent: dict | None, cursor: Any) -> Iterable[StreamItem]:
         raise NotImplementedError
 
 
@@ -173,11 +173,8 @@ def snapshot_diff(
     items: Iterable[tuple[str, dict]],
     previous_cursor: str | None,
 ) -> Iterator[StreamItem]:
-    """Emit what changed since the last snapshot, deletions included.
-
-    The cursor is ``{"hashes": {key: content hash}}`` of the last delivered snapshot.
-    """
-    previous: dict[str, str] = json.loads(previous_cursor)["hashes"] if previous_cursor else {}
+    """Emit what changed since the last snapshot, deletions included (cursor: ``SnapshotHashes``)."""
+    previous = SnapshotHashes.from_text(previous_cursor).hashes
     current: dict[str, str] = {}
     for key, data in items:
         data = trim(data)
@@ -187,35 +184,33 @@ def snapshot_diff(
             yield Record(record_type, key, "upsert", utc_now(), data)
     for key in sorted(previous.keys() - current.keys()):
         yield Record(record_type, key, "delete", utc_now(), None)
-    yield Checkpoint(json.dumps({"hashes": dict(sorted(current.items()))}, separators=(",", ":")))
+    yield SnapshotHashes(dict(sorted(current.items()))).checkpoint()
 
 
-def upsert(record_type: str, key: str, data: dict) -> Record:
-    """A record of the server's JSON as it is now."""
-    return Record(record_type, key, "upsert", utc_now(), trim(data))
+def only_new(items: Iterable[StreamItem], delivered: Callable[[list[str]], set[str]], chunk: int = 500) -> Iterator[StreamItem]:
+    """``items`` less the records whose key was delivered before, or met earlier in ``items``.
 
+    Records are asked about ``chunk`` at a time, and before each checkpoint (which stays after
+    the records it covers).
+    """
+    held: list[Record] = []
 
-def delete(record_type: str, key: str) -> Record:
-    return Record(record_type, key, "delete", utc_now(), None)
+    def release() -> Iterator[Record]:
+        if not held:
+            return
+        known = set(delivered([r.key for r in held]))
+        for record in held:
+            if record.key not in known:
+                known.add(record.key)
+                yield record
+        held.clear()
 
-
-def cursor_json(value: Any) -> Checkpoint:
-    return Checkpoint(json.dumps(value, sort_keys=True, separators=(",", ":")))
-
-
-def parse_time(value: str) -> datetime:
-    """An Azure DevOps timestamp (``Z`` or offset, 0-7 fractional digits) as an aware datetime."""
-    text = value.strip().replace("Z", "+00:00")
-    main, sep, rest = text.partition(".")
-    if sep:
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        zone = rest[len(digits):]
-        text = f"{main}.{digits[:6].ljust(6, '0')}{zone}"
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def latest_time(values: Iterable[str | None]) -> str | None:
-    """The latest of some timestamps (compared as times, not as text), or None."""
-    present = [v for v in values if v]
-    return max(present, key=parse_time) if present else None
+    for item in items:
+        if isinstance(item, Checkpoint):
+            yield from release()
+            yield item
+            continue
+        held.append(item)
+        if len(held) >= chunk:
+            yield from release()
+    yield from release()

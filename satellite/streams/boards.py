@@ -8,23 +8,22 @@ backfill date (or at the beginning). Deleted work items are included.
 
 from __future__ import annotations
 
-import json
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 
 from satellite.ado.client import segment
-from satellite.errors import AdoResponseError
+from satellite.ado.paging import Page, TokenBody, items
 from satellite.streams.base import (
     IncrementalStream,
+    KeyFormat,
     Record,
     Scope,
     SnapshotStream,
     StreamContext,
     StreamItem,
-    cursor_json,
     delete,
     upsert,
 )
+from satellite.streams.cursors import ContinuationToken
 
 __all__ = [
     "WorkItemRevisionsStream",
@@ -36,43 +35,16 @@ __all__ = [
     "TeamIterationsStream",
 ]
 
+REVISIONS = "_apis/wit/reporting/workitemrevisions"
 
-def reporting_batches(ctx: StreamContext, path: str, params: dict[str, Any]) -> Iterator[tuple[list[dict], str]]:
-    """(values, continuation token) per batch of a reporting API, from the stored cursor on.
 
-    The walk is a chain (each batch needs the previous batch's token): the next batch is asked for
-    as soon as its token is known, while the caller handles the current one.
-    """
-    token = json.loads(ctx.cursor)["token"] if ctx.cursor else None
-    seen: set[str] = set()
-
-    def fetch(token: str | None) -> dict:
-        query = dict(params)
-        if token:
-            query["continuationToken"] = token
-        elif ctx.backfill_start:
-            query["startDateTime"] = ctx.backfill_start
-        body = ctx.client.get(path, query)
-        if not isinstance(body, dict) or not isinstance(body.get("values"), list):
-            raise AdoResponseError(f"{ctx.client.target.url}: expected a reporting batch from {path}")
-        return body
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reporting") as ahead:
-        body = fetch(token)
-        while True:
-            next_token = body.get("continuationToken") or token
-            last = body.get("isLastBatch", True) or not next_token
-            looping = not last and next_token in seen
-            following = None if last or looping else ahead.submit(fetch, next_token)
-            yield body["values"], next_token
-            if last:
-                return
-            if looping:
-                raise AdoResponseError(f"pagination loop at {ctx.client.target.url}/{path}: continuation token repeated")
-            seen.add(next_token)
-            token = next_token
-            assert following is not None
-            body = following.result()
+def reporting_batches(ctx: StreamContext, path: str, cursor: ContinuationToken, params: dict[str, Any]) -> Iterator[Page]:
+    """The batches of a reporting API from the stored token on (or from the backfill start);
+    each page's ``resume`` is the token to store after it. The next batch is asked for while
+    the caller handles this one."""
+    opening = {"startDateTime": ctx.backfill_start} if ctx.backfill_start else {}
+    walk = TokenBody("values", start=cursor.token, opening=opening, last_key="isLastBatch", read_ahead=True)
+    return ctx.client.pages(path, walk, params)
 
 
 class WorkItemRevisionsStream(IncrementalStream):
@@ -81,12 +53,12 @@ class WorkItemRevisionsStream(IncrementalStream):
     name = "wit.revisions"
     record_type = "wit.work_item_revision"
     also_emits = ("wit.work_item",)
-    key_format = "{collectionId}:{workItemId}:{rev}"
-    cursor = "reporting continuation token"
+    key_format = KeyFormat("{collectionId}:{workItemId}:{rev}", {"workItemId": "id"})
+    cursor = ContinuationToken
     service = "boards"
     scope = Scope.COLLECTION
 
-    def read(self, ctx: StreamContext, parent: dict | None) -> Iterator[StreamItem]:
+    def read_since(self, ctx: StreamContext, parent: dict | None, cursor: ContinuationToken) -> Iterator[StreamItem]:
         params = {
             "includeDeleted": "true",
             "includeIdentityRef": "true",
@@ -95,16 +67,15 @@ class WorkItemRevisionsStream(IncrementalStream):
             "$expand": "fields",
             "$maxPageSize": ctx.page_sizes.work_item_revisions,
         }
-        for values, token in reporting_batches(ctx, "_apis/wit/reporting/workitemrevisions", params):
+        for page in reporting_batches(ctx, REVISIONS, cursor, params):
             latest: dict[int, dict] = {}
-            for revision in values:
-                key = f"{ctx.collection_id}:{revision['id']}"
-                yield upsert(self.record_type, f"{key}:{revision['rev']}", revision)
+            for revision in page.items:
+                yield upsert(self.record_type, self.key(ctx, revision, parent), revision)
                 if revision["rev"] >= latest.get(revision["id"], {}).get("rev", 0):
                     latest[revision["id"]] = revision
             for work_item_id, revision in latest.items():
                 yield self._current(ctx, work_item_id, revision)
-            yield cursor_json({"token": token})
+            yield ContinuationToken(page.resume).checkpoint()
 
     @staticmethod
     def _current(ctx: StreamContext, work_item_id: int, revision: dict) -> Record:
@@ -120,17 +91,17 @@ class WorkItemLinksStream(IncrementalStream):
 
     name = "wit.links"
     record_type = "wit.work_item_link"
-    key_format = "{collectionId}:{sourceId}:{rel}:{targetId}"
-    cursor = "reporting continuation token"
+    key_format = KeyFormat("{collectionId}:{sourceId}:{rel}:{targetId}")
+    cursor = ContinuationToken
     service = "boards"
     scope = Scope.COLLECTION
 
-    def read(self, ctx: StreamContext, parent: dict | None) -> Iterator[StreamItem]:
-        for values, token in reporting_batches(ctx, "_apis/wit/reporting/workitemlinks", {}):
-            for link in values:
-                key = f"{ctx.collection_id}:{link['sourceId']}:{link['rel']}:{link['targetId']}"
+    def read_since(self, ctx: StreamContext, parent: dict | None, cursor: ContinuationToken) -> Iterator[StreamItem]:
+        for page in reporting_batches(ctx, "_apis/wit/reporting/workitemlinks", cursor, {}):
+            for link in page.items:
+                key = self.key(ctx, link, parent)
                 yield upsert(self.record_type, key, link) if link.get("isActive", True) else delete(self.record_type, key)
-            yield cursor_json({"token": token})
+            yield ContinuationToken(page.resume).checkpoint()
 
 
 class WorkItemCommentsStream(IncrementalStream):
@@ -138,13 +109,14 @@ class WorkItemCommentsStream(IncrementalStream):
 
     name = "wit.comments"
     record_type = "wit.comment"
-    key_format = "{collectionId}:{workItemId}:{commentId}"
-    cursor = "reporting continuation token (discussion changes only)"
+    key_format = KeyFormat("{collectionId}:{workItemId}:{commentId}", {"commentId": "id"}, parent="workItemId")
+    cursor = ContinuationToken  # of the walk of discussion changes
     service = "boards"
     scope = Scope.COLLECTION
     min_version = "6.0"
+    PAGE = 200
 
-    def read(self, ctx: StreamContext, parent: dict | None) -> Iterator[StreamItem]:
+    def read_since(self, ctx: StreamContext, parent: dict | None, cursor: ContinuationToken) -> Iterator[StreamItem]:
         """Walk the discussion changes to the end, then read the comments of each changed work item
         once, in the order of its last change (the comments API answers with all of an item's
         comments, and a backfill meets most items in several batches). The cursor moves to a batch's
@@ -152,80 +124,59 @@ class WorkItemCommentsStream(IncrementalStream):
         a later batch is read after that change, which a walk resumed from the token meets again."""
         params = {"includeDiscussionChangesOnly": "true", "includeDeleted": "true", "fields": "System.Id,System.TeamProject",
                   "$maxPageSize": ctx.page_sizes.work_item_revisions}
-        tokens: list[str] = []  # the token after each batch
+        tokens: list[str | None] = []  # the token after each batch
         # work item id -> batch of its last change << 16 | its project's index: one int per item,
         # since a backfill of a big collection holds hundreds of thousands of them
         last_change: dict[int, int] = {}
         projects: dict[str, int] = {}
-        for values, token in reporting_batches(ctx, "_apis/wit/reporting/workitemrevisions", params):
-            for revision in values:
+        for page in reporting_batches(ctx, REVISIONS, cursor, params):
+            for revision in page.items:
                 # fields were asked for: a revision without them is the server's error, not "no discussion"
                 project = revision["fields"].get("System.TeamProject")
                 if project:
                     last_change[revision["id"]] = len(tokens) << 16 | projects.setdefault(project, len(projects))
-            tokens.append(token)
+            tokens.append(page.resume)
         names = sorted(projects, key=projects.__getitem__)
         order = sorted(last_change, key=lambda i: (last_change[i] >> 16) << 32 | i)
 
         def path(work_item_id: int) -> str:
             return f"{segment(names[last_change[work_item_id] & 0xFFFF])}/_apis/wit/workItems/{work_item_id}/comments"
 
-        first_pages = ctx.client.get_many(map(path, order), {"includeDeleted": "true", "$top": self.PAGE}, preview=True,
-                                          missing_ok=True)
+        query = {"includeDeleted": "true", "$top": self.PAGE}
         read = 0  # batches whose items are all read
-        for work_item_id, body in zip(order, first_pages):
-            batch = last_change[work_item_id] >> 16
-            if batch > read:
-                yield cursor_json({"token": tokens[batch - 1]})
-                read = batch
-            if body is not None:  # None: the work item was deleted
-                yield from self._comments(ctx, path(work_item_id), work_item_id, body)
+        for work_item_id, first in zip(order, ctx.client.get_many(map(path, order), query, preview=True, missing_ok=True)):
+            if last_change[work_item_id] >> 16 > read:
+                read = last_change[work_item_id] >> 16
+                yield ContinuationToken(tokens[read - 1]).checkpoint()
+            if first is not None:  # None: the work item was deleted
+                comments = ctx.client.pages(path(work_item_id), TokenBody("comments"), query, preview=True, first=first)
+                for comment in items(comments):
+                    key = self.key(ctx, comment, {"id": work_item_id})
+                    yield delete(self.record_type, key) if comment.get("isDeleted") else upsert(self.record_type, key, comment)
         if tokens:
-            yield cursor_json({"token": tokens[-1]})
-
-    PAGE = 200
-
-    def _comments(self, ctx: StreamContext, path: str, work_item_id: int, body: dict) -> Iterator[Record]:
-        seen: set[str] = set()
-        while True:
-            for comment in body.get("comments", []):
-                key = f"{ctx.collection_id}:{work_item_id}:{comment['id']}"
-                yield delete(self.record_type, key) if comment.get("isDeleted") else upsert(self.record_type, key, comment)
-            token = body.get("continuationToken")
-            if not token:
-                return
-            if token in seen:
-                raise AdoResponseError(f"pagination loop at {ctx.client.target.url}/{path}: continuation token repeated")
-            seen.add(token)
-            body = ctx.client.get(path, {"includeDeleted": "true", "$top": self.PAGE, "continuationToken": token}, preview=True)
+            yield ContinuationToken(tokens[-1]).checkpoint()
 
 
 class FieldsStream(SnapshotStream):
     name = "wit.fields"
     record_type = "wit.field"
-    key_format = "{collectionId}:{referenceName}"
+    key_format = KeyFormat("{collectionId}:{referenceName}")
     service = "boards"
     scope = Scope.COLLECTION
 
     def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
-        return ctx.client.get("_apis/wit/fields").get("value", [])
-
-    def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
-        return f"{ctx.collection_id}:{item['referenceName']}"
+        return ctx.client.get_list("_apis/wit/fields")
 
 
 class WorkItemTypesStream(SnapshotStream):
     name = "wit.work_item_types"
     record_type = "wit.work_item_type"
-    key_format = "{projectId}:{name}"
+    key_format = KeyFormat("{projectId}:{name}", parent="projectId")
     service = "boards"
     scope = Scope.PROJECT
 
     def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
-        return ctx.client.get(f"{segment(parent['id'])}/_apis/wit/workitemtypes").get("value", [])
-
-    def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
-        return f"{parent['id']}:{item['name']}"
+        return ctx.client.get_list(f"{segment(parent['id'])}/_apis/wit/workitemtypes")
 
 
 class ClassificationNodesStream(SnapshotStream):
@@ -233,14 +184,13 @@ class ClassificationNodesStream(SnapshotStream):
 
     name = "wit.classification_nodes"
     record_type = "wit.classification_node"
-    key_format = "{projectId}:{nodeIdentifier}"
+    key_format = KeyFormat("{projectId}:{nodeIdentifier}", {"nodeIdentifier": "identifier"}, parent="projectId")
     service = "boards"
     scope = Scope.PROJECT
 
     def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
-        roots = ctx.client.get(f"{segment(parent['id'])}/_apis/wit/classificationnodes", {"$depth": 100}).get("value", [])
         nodes: list[dict] = []
-        stack = list(roots)
+        stack = list(ctx.client.get_list(f"{segment(parent['id'])}/_apis/wit/classificationnodes", {"$depth": 100}))
         while stack:
             node = stack.pop()
             children = node.get("children") or []
@@ -248,22 +198,15 @@ class ClassificationNodesStream(SnapshotStream):
             nodes.append({**node, "children": [c["identifier"] for c in children]})
         return nodes
 
-    def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
-        return f"{parent['id']}:{item['identifier']}"
-
 
 class TeamIterationsStream(SnapshotStream):
     """A team's sprints with their dates and time frame."""
 
     name = "work.team_iterations"
     record_type = "work.team_iteration"
-    key_format = "{teamId}:{iterationId}"
+    key_format = KeyFormat("{teamId}:{iterationId}", {"iterationId": "id"}, parent="teamId")
     service = "boards"
     scope = Scope.TEAM
 
     def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
-        path = f"{segment(parent['projectId'])}/{segment(parent['id'])}/_apis/work/teamsettings/iterations"
-        return ctx.client.get(path).get("value", [])
-
-    def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
-        return f"{parent['id']}:{item['id']}"
+        return ctx.client.get_list(f"{segment(parent['projectId'])}/{segment(parent['id'])}/_apis/work/teamsettings/iterations")

@@ -16,7 +16,7 @@ def render_stream_table() -> str:
     for stream in STREAMS:
         server = SERVER_NAMES[stream.min_version].replace("Azure DevOps Server ", "")
         lines.append(
-            f"| `{stream.name}` | `{stream.record_type}` | `{stream.key_format}` | {stream.cursor} | "
+            f"| `{stream.name}` | `{stream.record_type}` | `{stream.key_format}` | {stream.cursor.summary} | "
             f"{stream.service} | {stream.scope.value} | {server} |"
         )
     return "\n".join(lines) + "\n"

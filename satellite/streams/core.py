@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 from satellite.ado.client import segment
-from satellite.streams.base import Scope, SnapshotStream, StreamContext
+from satellite.ado.paging import TopSkip, items
+from satellite.streams.base import KeyFormat, Scope, SnapshotStream, StreamContext
 
 __all__ = ["ProjectsStream", "TeamsStream", "TeamMembersStream", "IdentitiesStream"]
 
@@ -15,7 +16,7 @@ class ProjectsStream(SnapshotStream):
 
     name = "core.projects"
     record_type = "core.project"
-    key_format = "{projectId}"
+    key_format = KeyFormat("{projectId}", {"projectId": "id"})
     service = "core"
     scope = Scope.COLLECTION
 
@@ -23,13 +24,8 @@ class ProjectsStream(SnapshotStream):
         self._in_scope = in_scope
 
     def list(self, ctx: StreamContext, parent: dict | None) -> Iterator[dict]:
-        for page in ctx.client.pages_by_offset("_apis/projects", {"stateFilter": "wellFormed"}, page_size=ctx.page_sizes.projects):
-            for project in page:
-                if self._in_scope(project.get("name", "")):
-                    yield project
-
-    def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
-        return item["id"]
+        pages = ctx.client.pages("_apis/projects", TopSkip(ctx.page_sizes.projects), {"stateFilter": "wellFormed"})
+        return (project for project in items(pages) if self._in_scope(project.get("name", "")))
 
 
 class TeamsStream(SnapshotStream):
@@ -37,18 +33,13 @@ class TeamsStream(SnapshotStream):
 
     name = "core.teams"
     record_type = "core.team"
-    key_format = "{teamId}"
+    key_format = KeyFormat("{teamId}", {"teamId": "id"})
     service = "core"
     scope = Scope.PROJECT
 
     def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
-        teams: list[dict] = []
-        for page in ctx.client.pages_by_offset(f"_apis/projects/{segment(parent['id'])}/teams", page_size=ctx.page_sizes.default):
-            teams.extend({**team, "projectId": team.get("projectId") or parent["id"]} for team in page)
-        return teams
-
-    def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
-        return item["id"]
+        pages = ctx.client.pages(f"_apis/projects/{segment(parent['id'])}/teams", TopSkip(ctx.page_sizes.default))
+        return [{**team, "projectId": team.get("projectId") or parent["id"]} for team in items(pages)]
 
 
 class TeamMembersStream(SnapshotStream):
@@ -56,16 +47,13 @@ class TeamMembersStream(SnapshotStream):
 
     name = "core.team_members"
     record_type = "core.team_member"
-    key_format = "{teamId}:{identityId}"
+    key_format = KeyFormat("{teamId}:{identityId}", {"identityId": "identity.id"}, parent="teamId")
     service = "core"
     scope = Scope.TEAM
 
     def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
         path = f"_apis/projects/{segment(parent['projectId'])}/teams/{segment(parent['id'])}/members"
-        return [m for page in ctx.client.pages_by_offset(path, page_size=ctx.page_sizes.default) for m in page]
-
-    def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
-        return f"{parent['id']}:{item['identity']['id']}"
+        return list(items(ctx.client.pages(path, TopSkip(ctx.page_sizes.default))))
 
 
 class IdentitiesStream(SnapshotStream):
@@ -77,7 +65,7 @@ class IdentitiesStream(SnapshotStream):
 
     name = "core.identities"
     record_type = "core.identity"
-    key_format = "{identityId}"
+    key_format = KeyFormat("{identityId}", {"identityId": "id"})
     service = "core"
     scope = Scope.COLLECTION_END
     min_version = "6.0"
@@ -85,8 +73,8 @@ class IdentitiesStream(SnapshotStream):
     VALID_USERS = "Project Collection Valid Users"
 
     def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
-        found = ctx.client.get("_apis/identities", {"searchFilter": "General", "filterValue": self.VALID_USERS,
-                                                     "queryMembership": "Expanded"}).get("value", [])
+        found = ctx.client.get_list("_apis/identities", {"searchFilter": "General", "filterValue": self.VALID_USERS,
+                                                          "queryMembership": "Expanded"})
         group = next((g for g in found if g and str(g.get("providerDisplayName", "")).endswith(self.VALID_USERS)), None)
         descriptors = sorted(group.get("members") or []) if group else []
         identities = {i["id"]: i for i in self._resolve(ctx, "descriptors", descriptors) if not i.get("isContainer")}
@@ -97,9 +85,6 @@ class IdentitiesStream(SnapshotStream):
     def _resolve(self, ctx: StreamContext, by: str, keys: list[str]) -> list[dict]:
         resolved: list[dict] = []
         for start in range(0, len(keys), self.BATCH):
-            body = ctx.client.get("_apis/identities", {by: ",".join(keys[start : start + self.BATCH]), "queryMembership": "None"})
-            resolved.extend(i for i in body.get("value", []) if i)
+            chunk = ",".join(keys[start : start + self.BATCH])
+            resolved.extend(i for i in ctx.client.get_list("_apis/identities", {by: chunk, "queryMembership": "None"}) if i)
         return resolved
-
-    def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
-        return item["id"]

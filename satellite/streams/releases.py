@@ -8,20 +8,12 @@ jobs and tasks with their times).
 
 from __future__ import annotations
 
-import json
-from typing import Iterator
+from typing import Any, Iterator
 
 from satellite.ado.client import segment
-from satellite.streams.base import (
-    IncrementalStream,
-    Scope,
-    SnapshotStream,
-    StreamContext,
-    StreamItem,
-    cursor_json,
-    latest_time,
-    upsert,
-)
+from satellite.ado.paging import TokenHeader, items
+from satellite.streams.base import IncrementalStream, KeyFormat, Scope, SnapshotStream, StreamContext, StreamItem, upsert
+from satellite.streams.cursors import ReleasesCursor, Watermark
 
 __all__ = ["ReleaseDefinitionsStream", "ReleasesStream"]
 
@@ -29,63 +21,46 @@ __all__ = ["ReleaseDefinitionsStream", "ReleasesStream"]
 class ReleaseDefinitionsStream(SnapshotStream):
     name = "release.definitions"
     record_type = "release.definition"
-    key_format = "{collectionId}:{definitionId}"
+    key_format = KeyFormat("{collectionId}:{definitionId}", {"definitionId": "id"})
     service = "pipelines"
     scope = Scope.PROJECT
 
     def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
         params = {"$expand": "environments,artifacts", "queryOrder": "idAscending"}
-        pages = ctx.client.pages_by_token(f"{segment(parent['id'])}/_apis/release/definitions", params, page_size=ctx.page_sizes.releases)
-        return [d for page in pages for d in page]
-
-    def key(self, ctx: StreamContext, item: dict, parent: dict | None) -> str:
-        return f"{ctx.collection_id}:{item['id']}"
+        path = f"{segment(parent['id'])}/_apis/release/definitions"
+        pages = ctx.client.pages(path, TokenHeader(ctx.page_sizes.releases), params)
+        return list(items(pages))
 
 
 class ReleasesStream(IncrementalStream):
     name = "release.releases"
     record_type = "release.release"
     also_emits = ("release.deployment",)
-    key_format = "{collectionId}:{releaseId}"
-    cursor = "last created and last modified times (+ ids at them)"
+    key_format = KeyFormat("{collectionId}:{releaseId}", {"releaseId": "id"})
+    cursor = ReleasesCursor
     service = "pipelines"
     scope = Scope.PROJECT
 
-    def read(self, ctx: StreamContext, parent: dict | None) -> Iterator[StreamItem]:
-        state = json.loads(ctx.cursor) if ctx.cursor else {"created": None, "at_created": [], "modified": None, "at_modified": []}
+    def read_since(self, ctx: StreamContext, parent: dict | None, cursor: ReleasesCursor) -> Iterator[StreamItem]:
         base = f"{segment(parent['id'])}/_apis/release"
-        touched: set[int] = set()
-        modified, at_modified = state["modified"], set(state["at_modified"])
-        params = {"queryOrder": "ascending", "latestAttemptsOnly": "false"}
-        if modified or ctx.backfill_start:
-            params["minModifiedTime"] = modified or ctx.backfill_start
-        deployments = [
-            d for page in ctx.client.pages_by_token(f"{base}/deployments", params, page_size=ctx.page_sizes.releases) for d in page
-            if not (d["id"] in at_modified and d.get("lastModifiedOn") == modified)
-        ]
+        deployments, modified = self._since(ctx, f"{base}/deployments", cursor.modified, "lastModifiedOn", "minModifiedTime",
+                                            {"queryOrder": "ascending", "latestAttemptsOnly": "false"})
         for deployment in deployments:
             yield upsert("release.deployment", f"{ctx.collection_id}:{deployment['id']}", deployment)
-            touched.add(deployment["release"]["id"])
-        newest_modified = latest_time([modified] + [d.get("lastModifiedOn") for d in deployments])
-        if newest_modified != modified:
-            at_modified = set()
-        at_modified |= {d["id"] for d in deployments if d.get("lastModifiedOn") == newest_modified}
-
-        created, at_created = state["created"], set(state["at_created"])
-        params = {"queryOrder": "ascending"}
-        if created or ctx.backfill_start:
-            params["minCreatedTime"] = created or ctx.backfill_start
-        new = [
-            r for page in ctx.client.pages_by_token(f"{base}/releases", params, page_size=ctx.page_sizes.releases) for r in page
-            if not (r["id"] in at_created and r.get("createdOn") == created)
-        ]
-        newest_created = latest_time([created] + [r.get("createdOn") for r in new])
-        if newest_created != created:
-            at_created = set()
-        at_created |= {r["id"] for r in new if r.get("createdOn") == newest_created}
-        ids = sorted(touched | {r["id"] for r in new})
-        for release_id, release in zip(ids, ctx.client.get_many((f"{base}/releases/{i}" for i in ids), missing_ok=True)):
+        created, created_mark = self._since(ctx, f"{base}/releases", cursor.created, "createdOn", "minCreatedTime",
+                                            {"queryOrder": "ascending"})
+        ids = sorted({d["release"]["id"] for d in deployments} | {r["id"] for r in created})
+        for release in ctx.client.get_many((f"{base}/releases/{i}" for i in ids), missing_ok=True):
             if release is not None:  # None: deleted since
-                yield upsert(self.record_type, f"{ctx.collection_id}:{release_id}", release)
-        yield cursor_json({"created": newest_created, "at_created": sorted(at_created),
-                           "modified": newest_modified, "at_modified": sorted(at_modified)})
+                yield upsert(self.record_type, self.key(ctx, release, parent), release)
+        yield ReleasesCursor(created_mark, modified).checkpoint()
+
+    @staticmethod
+    def _since(ctx: StreamContext, path: str, mark: Watermark, field: str, min_param: str,
+               params: dict[str, Any]) -> tuple[list[dict], Watermark]:
+        """The items of ``path`` since ``mark`` (first run: since the backfill start), and the mark after them."""
+        since = mark.time or ctx.backfill_start
+        query = {**params, **({min_param: since} if since else {})}
+        pages = ctx.client.pages(path, TokenHeader(ctx.page_sizes.releases), query)
+        found = [i for i in items(pages) if mark.admits(i.get(field), i["id"])]
+        return found, mark.advanced((i.get(field), i["id"]) for i in found)

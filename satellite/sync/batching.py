@@ -59,6 +59,11 @@ class BatchWriter:
         self._service = service
         self._max_records = max_records
         self._max_bytes = max_bytes
+        self._holding: set[str] = set()  # keys of the batch being filled, with ``remember_keys``
+
+    def holding(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` are in the batch being filled (remembered once it is stored)."""
+        return self._holding.intersection(keys)
 
     def write(self, items: Iterable[StreamItem]) -> WriteResult:
         stored_cursor = self._store.get_cursor(self._key)
@@ -79,6 +84,7 @@ class BatchWriter:
                 self._store.save_cursor(self._key, checkpoint)
             stored_cursor = checkpoint
             lines, keys, pending_bytes = [], [], 0
+            self._holding.clear()
 
         for item in items:
             if self._should_stop():
@@ -89,8 +95,9 @@ class BatchWriter:
             assert isinstance(item, Record)
             line = ndjson_line(item.to_json())
             lines.append(line)
-            if item.op == "upsert":
+            if item.op == "upsert" and self._remember_keys:
                 keys.append(item.key)
+                self._holding.add(item.key)
             pending_bytes += len(line)
             records += 1
             counts[item.type] = counts.get(item.type, 0) + 1

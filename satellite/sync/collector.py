@@ -254,16 +254,6 @@ class Collector:
         started = time.monotonic()
         backfill = self.integration.backfill.start
         tracker = RouteTracker(client)  # a server's odd JSON fails this unit with an error naming the route
-        ctx = StreamContext(
-            tracker,  # type: ignore[arg-type]
-            key.partition,
-            self.store.get_cursor(key),
-            self.limits.page_sizes,
-            collection_id=collection_id,
-            backfill_start=f"{backfill.isoformat()}T00:00:00Z" if backfill else None,
-            listed=listed,
-            already_delivered=(lambda keys: self.store.delivered_among(key, keys)) if stream.immutable else (lambda keys: set()),
-        )
         writer = BatchWriter(
             self.store,
             self.sealer,
@@ -275,6 +265,17 @@ class Collector:
             on_record=self.on_record,
             admit=self.admit,
             should_stop=self.should_stop,
+        )
+        ctx = StreamContext(
+            tracker,  # type: ignore[arg-type]
+            key.partition,
+            self.store.get_cursor(key),
+            self.limits.page_sizes,
+            collection_id=collection_id,
+            backfill_start=f"{backfill.isoformat()}T00:00:00Z" if backfill else None,
+            listed=listed,
+            already_delivered=(lambda keys: self.store.delivered_among(key, keys) | writer.holding(keys))
+            if stream.immutable else (lambda keys: set()),
         )
         try:
             if isinstance(stream, SnapshotStream):

@@ -42,6 +42,14 @@ class RouteTracker:
         self.route = path
         return self._client.post(path, *args, **kwargs)
 
+    def get_list(self, path: str, *args: Any, **kwargs: Any) -> list[dict]:
+        self.route = path
+        return self._client.get_list(path, *args, **kwargs)
+
+    def pages(self, path: str, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        self.route = path
+        return self._pages(path, self._client.pages(path, *args, **kwargs))
+
     def pages_by_token(self, path: str, *args: Any, **kwargs: Any) -> Iterator[list[dict]]:
         self.route = path
         return self._pages(path, self._client.pages_by_token(path, *args, **kwargs))
@@ -50,7 +58,7 @@ class RouteTracker:
         self.route = path
         return self._pages(path, self._client.pages_by_offset(path, *args, **kwargs))
 
-    def _pages(self, path: str, pages: Iterable[list[dict]]) -> Iterator[list[dict]]:
+    def _pages(self, path: str, pages: Iterable[T]) -> Iterator[T]:
         for page in pages:
             self.route = path
             yield page

@@ -1,0 +1,286 @@
+"""Cursors: where a stream stands, one small frozen class per kind, that parses and encodes itself.
+
+A stream declares its kind (``cursor = BranchHeads``); the framework parses the stored text
+(``Kind.from_text``, None or "" -> the kind's start) and a stream hands back a new position
+with ``cursor.checkpoint()``. The text is compact JSON with sorted keys: the encoding of every
+release so far, so cursors stored by an older satellite parse, and encode back to the same text.
+
+    SnapshotHashes      {"hashes": {key: content hash}}          snapshot streams
+    ContinuationToken   {"token": t}                             reporting walks
+    IdHighWater         {"last_id": n}                           changesets
+    BranchHeads         {"heads": {branch: commit}}              commits
+    PushesCursor        {"push_id": n, "refs": fingerprint}      pushes
+    PullRequestsCursor  {"max_id": n, "open": {id: OpenPullRequest}}
+    BuildsCursor        {"finish": t, "at_finish": [ids], "open": {id: hash}}
+    ReleasesCursor      {"created": t, "at_created": [ids], "modified": t, "at_modified": [ids]}
+    PipelineRunsCursor  {"max": {pipeline: n}, "open": {run: [pipeline, hash]}, "activity": t, "seen": [tags]}
+
+``Watermark`` (a time and the ids met at exactly that time) is the tie-break of the streams
+that read "since a time" from an API whose time filter is inclusive.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Iterable, Mapping, TypeVar
+
+from satellite.streams.records import Checkpoint
+
+__all__ = [
+    "Cursor",
+    "SnapshotHashes",
+    "ContinuationToken",
+    "IdHighWater",
+    "BranchHeads",
+    "PushesCursor",
+    "Watermark",
+    "OpenPullRequest",
+    "PullRequestsCursor",
+    "BuildsCursor",
+    "ReleasesCursor",
+    "OpenRun",
+    "PipelineRunsCursor",
+    "parse_time",
+    "latest_time",
+]
+
+C = TypeVar("C", bound="Cursor")
+
+
+def parse_time(value: str) -> datetime:
+    """An Azure DevOps timestamp (``Z`` or offset, 0-7 fractional digits) as an aware datetime."""
+    text = value.strip().replace("Z", "+00:00")
+    main, sep, rest = text.partition(".")
+    if sep:
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        zone = rest[len(digits):]
+        text = f"{main}.{digits[:6].ljust(6, '0')}{zone}"
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def latest_time(values: Iterable[str | None]) -> str | None:
+    """The latest of some timestamps (compared as times, not as text), or None."""
+    present = [v for v in values if v]
+    return max(present, key=parse_time) if present else None
+
+
+class Cursor:
+    """A kind of cursor. Subclasses are frozen dataclasses whose defaults are the first run's position."""
+
+    summary: ClassVar[str]  # what it holds, for the docs table
+
+    @classmethod
+    def from_text(cls: type[C], text: str | None) -> C:
+        """The stored cursor, or the start when there is none."""
+        return cls.from_json(json.loads(text)) if text else cls()
+
+    @classmethod
+    def from_json(cls: type[C], data: Any) -> C:
+        raise NotImplementedError
+
+    def to_json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def encode(self) -> str:
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(self.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotHashes(Cursor):
+    """A content hash per key of the last delivered snapshot."""
+
+    summary: ClassVar[str] = "snapshot hashes"
+    hashes: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "SnapshotHashes":
+        return cls(data["hashes"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"hashes": dict(self.hashes)}
+
+
+@dataclass(frozen=True, slots=True)
+class ContinuationToken(Cursor):
+    """The continuation token of a reporting API: a watermark the server keeps valid."""
+
+    summary: ClassVar[str] = "reporting continuation token"
+    token: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> "ContinuationToken":
+        return cls(data["token"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"token": self.token}
+
+
+@dataclass(frozen=True, slots=True)
+class IdHighWater(Cursor):
+    """The highest id delivered, of ids that only grow."""
+
+    summary: ClassVar[str] = "last id delivered"
+    last_id: int = 0
+
+    @classmethod
+    def from_json(cls, data: Any) -> "IdHighWater":
+        return cls(data["last_id"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"last_id": self.last_id}
+
+
+@dataclass(frozen=True, slots=True)
+class BranchHeads(Cursor):
+    """The head commit of each branch whose history was delivered."""
+
+    summary: ClassVar[str] = "delivered branch heads"
+    heads: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "BranchHeads":
+        return cls(data["heads"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"heads": dict(self.heads)}
+
+
+@dataclass(frozen=True, slots=True)
+class PushesCursor(Cursor):
+    """The highest push id delivered, and a fingerprint of the refs then (no ref moved: no push)."""
+
+    summary: ClassVar[str] = "last push id + refs fingerprint"
+    push_id: int = 0
+    refs: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> "PushesCursor":
+        return cls(data["push_id"], data["refs"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"push_id": self.push_id, "refs": self.refs}
+
+
+@dataclass(frozen=True, slots=True)
+class Watermark:
+    """The latest time delivered and the ids delivered at exactly that time.
+
+    An API asked for items "since T" answers those at T again: ``admits`` tells them apart, and
+    ``advanced`` moves the mark past what was delivered.
+    """
+
+    time: str | None = None
+    ids: frozenset[int] = frozenset()
+
+    def admits(self, time: str | None, item_id: int) -> bool:
+        """Whether an item is new: not one already delivered at the watermark's time."""
+        return not (item_id in self.ids and time == self.time)
+
+    def advanced(self, delivered: Iterable[tuple[str | None, int]]) -> "Watermark":
+        """The mark after delivering these (time, id) pairs."""
+        delivered = list(delivered)
+        newest = latest_time([self.time, *(time for time, _ in delivered)])
+        kept = self.ids if newest == self.time else frozenset()
+        return Watermark(newest, kept | {item_id for time, item_id in delivered if time == newest})
+
+    @classmethod
+    def from_json(cls, data: Any, time_key: str, ids_key: str) -> "Watermark":
+        return cls(data[time_key], frozenset(data[ids_key]))
+
+    def to_json(self, time_key: str, ids_key: str) -> dict[str, Any]:
+        return {time_key: self.time, ids_key: sorted(self.ids)}
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPullRequest:
+    """A PR that was active when last read: its repository and the hashes of it and its threads."""
+
+    repo: str
+    pr: str
+    threads: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"pr": self.pr, "repo": self.repo, "threads": self.threads}
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestsCursor(Cursor):
+    summary: ClassVar[str] = "highest PR id + hashes of open PRs"
+    max_id: int = 0
+    open: Mapping[str, OpenPullRequest] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "PullRequestsCursor":
+        return cls(data["max_id"], {k: OpenPullRequest(v["repo"], v["pr"], v["threads"]) for k, v in data["open"].items()})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"max_id": self.max_id, "open": {k: v.to_json() for k, v in self.open.items()}}
+
+
+@dataclass(frozen=True, slots=True)
+class BuildsCursor(Cursor):
+    """Completed builds delivered up to a finish time, and the hash of each build open last run."""
+
+    summary: ClassVar[str] = "last finish time (+ ids at it) + hashes of open builds"
+    finished: Watermark = Watermark()
+    open: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "BuildsCursor":
+        return cls(Watermark.from_json(data, "finish", "at_finish"), data["open"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.finished.to_json("finish", "at_finish"), "open": dict(self.open)}
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasesCursor(Cursor):
+    summary: ClassVar[str] = "last created and last modified times (+ ids at them)"
+    created: Watermark = Watermark()
+    modified: Watermark = Watermark()
+
+    @classmethod
+    def from_json(cls, data: Any) -> "ReleasesCursor":
+        return cls(Watermark.from_json(data, "created", "at_created"), Watermark.from_json(data, "modified", "at_modified"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.created.to_json("created", "at_created"), **self.modified.to_json("modified", "at_modified")}
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRun:
+    """A pipeline run not finished when last read: its pipeline (None in cursors older than it) and hash."""
+
+    pipeline: str | None
+    digest: str
+
+    @classmethod
+    def from_json(cls, data: Any) -> "OpenRun":
+        return cls(str(data[0]), data[1]) if isinstance(data, list) else cls(None, data)
+
+    def to_json(self) -> Any:
+        return [self.pipeline, self.digest] if self.pipeline is not None else self.digest
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineRunsCursor(Cursor):
+    summary: ClassVar[str] = "highest run id per pipeline + hashes of open runs + time of the latest build activity"
+    max: Mapping[str, int] = field(default_factory=dict)
+    open: Mapping[str, OpenRun] = field(default_factory=dict)
+    activity: str | None = None  # none before any run was seen, or in a cursor older than it
+    seen: frozenset[str] = frozenset()  # "q<id>"/"f<id>" of builds and runs queued/finished near ``activity``
+
+    @classmethod
+    def from_json(cls, data: Any) -> "PipelineRunsCursor":
+        open_runs = {k: OpenRun.from_json(v) for k, v in data["open"].items()}
+        return cls(data["max"], open_runs, data.get("activity"), frozenset(data.get("seen", ())))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"max": dict(self.max), "open": {k: v.to_json() for k, v in self.open.items()},
+                "activity": self.activity, "seen": sorted(self.seen)}
