@@ -217,6 +217,50 @@ def test_list_without_value_envelope_is_a_response_error(httpx_mock, client):
         list(client.pages_by_token("_apis/things", page_size=5))
 
 
+@pytest.mark.parametrize("body, got", [({}, "an object without 'value'"), ([], "a list"), ("Service Unavailable", "a string"),
+                                       ({"count": 1, "value": "x"}, "'value' holding a string"), (None, "null")])
+def test_a_list_read_is_the_list_or_an_error_never_an_empty_list(httpx_mock, client, body, got):
+    add_options(httpx_mock)
+    httpx_mock.add_response(url=f"{C}/p/_apis/git/repositories?api-version=7.0", content=json.dumps(body).encode(),
+                            headers={"Content-Type": "application/json"})
+    with pytest.raises(AdoResponseError, match=f"^{C}: expected a {{count, value}} list from p/_apis/git/repositories, got {got}$"):
+        client.get_list("p/_apis/git/repositories")
+
+
+def test_a_list_read_returns_the_route_s_list_key(httpx_mock, client):
+    add_options(httpx_mock)
+    httpx_mock.add_response(url=f"{C}/p/_apis/git/repositories?api-version=7.0", json={"count": 1, "value": [{"id": "r"}]})
+    httpx_mock.add_response(url=f"{C}/_apis/build/builds/1/timeline?api-version=7.0", json={"id": "t", "records": [{"id": "s"}]})
+    assert client.get_list("p/_apis/git/repositories") == [{"id": "r"}]
+    assert client.get_list("_apis/build/builds/1/timeline", key="records") == [{"id": "s"}]
+
+
+def test_get_many_of_lists_checks_each_and_keeps_missing_as_none(httpx_mock, client):
+    add_options(httpx_mock)
+    httpx_mock.add_response(url=f"{C}/b/1/timeline?api-version=7.0", json={"records": [{"id": "a"}]})
+    httpx_mock.add_response(url=f"{C}/b/2/timeline?api-version=7.0", status_code=404, json=wrapped("gone"))
+    httpx_mock.add_response(url=f"{C}/b/3/timeline?api-version=7.0", json={"id": "t"})
+    bodies = client.get_many(["b/1/timeline", "b/2/timeline", "b/3/timeline"], missing_ok=True, list_key="records")
+    assert next(bodies) == [{"id": "a"}]
+    assert next(bodies) is None
+    with pytest.raises(AdoResponseError, match="expected an object with a list in 'records' from b/3/timeline"):
+        next(bodies)
+
+
+def test_a_walk_can_start_from_a_first_page_already_read(httpx_mock, client):
+    from satellite.ado.paging import TopSkip
+
+    add_options(httpx_mock)
+    httpx_mock.add_response(url=httpx.URL(f"{C}/_apis/things", params={"$top": "2", "$skip": "2", "api-version": "7.0"}),
+                            json={"count": 1, "value": [{"id": 3}]})
+    first = {"count": 2, "value": [{"id": 1}, {"id": 2}]}
+    pages = list(client.pages("_apis/things", TopSkip(2), first=first))
+    assert [[i["id"] for i in p.items] for p in pages] == [[1, 2], [3]]
+    assert len([r for r in httpx_mock.get_requests() if r.method == "GET"]) == 1
+    with pytest.raises(AdoResponseError, match="count, value"):
+        list(client.pages("_apis/things", TopSkip(2), first={"value": None}))
+
+
 def test_tls_is_verified_by_default_and_a_ca_bundle_builds_a_context(tmp_path):
     assert TlsOptions().httpx_verify() is True
     assert TlsOptions(verify=False).httpx_verify() is False
