@@ -132,7 +132,8 @@ def start_simulator(world, profile: str = "2022", pats: Mapping[str, frozenset[s
     from standins.ado_simulator.app import create_app
     from standins.loopback import serve_in_thread
 
-    app = create_app(world, profile=profile, pats=dict(pats or {PAT: frozenset({"full"})}), faults=faults)
+    pats = {PAT: frozenset({"full"})} if pats is None else pats
+    app = create_app(world, profile=profile, pats=dict(pats), faults=faults)
     served = wrap(app) if wrap is not None else app
     return Simulator(world, app, served, serve_in_thread(served))
 
