@@ -417,22 +417,22 @@ class ReleaseDomain:
         return self.definitions[self.releases[deployment.release - 1].definition - 1].project
 
     def _edit_some(self, rng: random.Random, clock: int, counts: dict[str, int]) -> None:
-        """Now and then a release is abandoned (and deploys no further) or edited (keepForever, a comment), with
-        no deployment change. release/azure-devops-server-{5.0..7.1}/release-onprem.json: Releases - Update
+        """Now and then a release at rest (no deployment running or planned) is abandoned or edited (keepForever,
+        a comment), with no deployment change. release/azure-devops-server-{5.0..7.1}/release-onprem.json: Releases - Update
         Release Resource "Update few properties of a release." (ReleaseUpdateMetadata: status "abandoned",
         keepForever, comment); Releases - List filters only on creation: minCreatedTime "Releases that were
         created after this time."; its modifiedOn "Gets date on which it got modified." moves."""
         if rng.random() >= 0.4:
             return
         when = clock - rng.randint(60, 1800)
+        planned = {p.release for p in self._pending}
         live = [r for r in self.releases[-300:] if r.status == "active" and not r.deleted and r.created < when
-                and all(d.completed < when for d in self.deployments_of(r))]  # no deployment running
+                and r.id not in planned and all(d.completed < when for d in self.deployments_of(r))]  # at rest
         if not live:
             return
         release = rng.choice(live)
         if rng.random() < 0.5:
             self.releases[release.id - 1] = replace(release, status="abandoned", modified=when)
-            self._pending = [p for p in self._pending if p.release != release.id]
             counts["releases_abandoned"] = counts.get("releases_abandoned", 0) + 1
         else:
             comment = f"Kept for the {time.strftime('%B %Y', time.gmtime(when))} audit."
