@@ -3,6 +3,10 @@
 proxy (or the environment's), timeouts and the satellite's User-Agent.
 
     client = build_http_client(TlsOptions(ca_bundle=Path("corp-ca.pem")), proxy=None, timeout=30)
+    shared = build_client_lanes(TlsOptions(), proxy=None, timeout=30, lanes=8)   # for several threads
+
+A client that several threads use at once is always ``build_client_lanes`` (see ``satellite.http_lanes``
+for why one ``httpx.Client`` must not be shared between threads).
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from typing import Any, Mapping
 import httpx
 
 from satellite import __version__
+from satellite.http_lanes import ClientLanes
 
-__all__ = ["TlsOptions", "USER_AGENT", "build_http_client"]
+__all__ = ["TlsOptions", "USER_AGENT", "KEEPALIVE_EXPIRY_S", "build_http_client", "build_client_lanes"]
 
 USER_AGENT = f"sei-satellite/{__version__}"
+KEEPALIVE_EXPIRY_S = 5.0  # a connection idle this long is closed rather than reused (httpx's default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +58,52 @@ def build_http_client(
     transport: httpx.BaseTransport | None = None,
     follow_redirects: bool = False,
 ) -> httpx.Client:
-    """An ``httpx.Client``: TLS as configured, the given proxy or else the environment's
-    (``HTTPS_PROXY``...), the satellite's User-Agent, redirects not followed unless asked."""
-    limits = (httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-              if max_connections else httpx.Limits())
+    """An ``httpx.Client`` for one thread at a time: TLS as configured, the given proxy or else the
+    environment's (``HTTPS_PROXY``...), the satellite's User-Agent, redirects not followed unless asked."""
+    return _client(tls.httpx_verify(), proxy=proxy, timeout=timeout, base_url=base_url, headers=headers,
+                   max_connections=max_connections, transport=transport, follow_redirects=follow_redirects)
+
+
+def build_client_lanes(
+    tls: TlsOptions,
+    *,
+    proxy: str | None,
+    timeout: float | httpx.Timeout,
+    lanes: int,
+    base_url: str = "",
+    headers: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> ClientLanes:
+    """A client for several threads at once: up to ``lanes`` connections, each used by one thread at a
+    time (as ``build_http_client`` otherwise); a request waits for a free one up to the pool timeout."""
+    # One TLS context for every lane: building one loads the CA bundle (~40 ms each).
+    verify = httpx.create_ssl_context(verify=tls.httpx_verify(), trust_env=proxy is None)
+
+    def lane() -> httpx.Client:
+        return _client(verify, proxy=proxy, timeout=timeout, base_url=base_url, headers=headers, max_connections=1,
+                       transport=transport, follow_redirects=False)
+
+    return ClientLanes(lane, lanes, wait=httpx.Timeout(timeout).pool)
+
+
+def _client(
+    verify: ssl.SSLContext | bool,
+    *,
+    proxy: str | None,
+    timeout: float | httpx.Timeout,
+    base_url: str,
+    headers: Mapping[str, str] | None,
+    max_connections: int | None,
+    transport: httpx.BaseTransport | None,
+    follow_redirects: bool,
+) -> httpx.Client:
+    limits = (httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
+                           keepalive_expiry=KEEPALIVE_EXPIRY_S)
+              if max_connections else httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S))
     return httpx.Client(
         base_url=base_url.rstrip("/") + "/" if base_url else "",
         headers={"User-Agent": USER_AGENT, **(headers or {})},
-        verify=tls.httpx_verify(),
+        verify=verify,
         proxy=proxy,
         trust_env=proxy is None,
         timeout=timeout,

@@ -41,7 +41,8 @@ import structlog
 
 from satellite.config import reload_config
 from satellite.errors import ApiKeyError, SatelliteError
-from satellite.http_clients import TlsOptions, build_http_client
+from satellite.http_clients import TlsOptions, build_client_lanes, build_http_client
+from satellite.http_lanes import ClientLanes
 from satellite.secret import Secret
 
 __all__ = [
@@ -128,6 +129,18 @@ class SeiEndpoint:
         """A client whose relative URLs (``BATCHES_PATH``...) go to the endpoint."""
         return build_http_client(self.tls, proxy=self.proxy, timeout=timeout, base_url=self.url, headers=headers,
                                  max_connections=max_connections, transport=transport)
+
+    def client_lanes(
+        self,
+        *,
+        timeout: float | httpx.Timeout,
+        lanes: int,
+        headers: dict[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> ClientLanes:
+        """As ``client``, for ``lanes`` threads at once (``satellite.http_lanes``)."""
+        return build_client_lanes(self.tls, proxy=self.proxy, timeout=timeout, lanes=lanes, base_url=self.url,
+                                  headers=headers, transport=transport)
 
 
 def authorization(api_key: Secret) -> dict[str, str]:

@@ -28,7 +28,7 @@ import structlog
 from satellite.ado.paging import Answer, Page, Paginator, TokenHeader, TopSkip
 from satellite.ado.responses import TransientAdoError, decode_response, expect_list, is_retryable
 from satellite.ado.versions import ApiVersion, parse_out_of_range, pick_version
-from satellite.http_clients import TlsOptions, build_http_client
+from satellite.http_clients import TlsOptions, build_client_lanes
 from satellite.errors import AdoNotFoundError, AdoResponseError, AdoTransportError, AdoVersionError
 from satellite.metrics import ADO_REQUESTS, ADO_THROTTLE_WAIT
 from satellite.retrying import RetryPolicy
@@ -95,13 +95,14 @@ class AdoClient:
         self._retry = retry
         token = base64.b64encode(f":{pat.reveal()}".encode()).decode()
         Secret(token)  # registers the encoded form with the log redactor too
-        self._http = build_http_client(
+        # Threads share the connections only through lanes: one httpx.Client between them loses requests (http_lanes).
+        self._http = build_client_lanes(
             tls,
             proxy=proxy,
             timeout=timeout,
             base_url=target.url,
             headers={"Authorization": f"Basic {token}", "X-TFS-FedAuthRedirect": "Suppress", "Accept": "application/json"},
-            max_connections=max_connections,
+            lanes=max_connections,
             transport=transport,
         )
         self._version: ApiVersion | None = None

@@ -93,8 +93,8 @@ class Uploader:
         self._concurrency = concurrency
         self._stop = stop or threading.Event()
         self._retry = RetryPolicy(retry.max_attempts, retry.initial_wait, retry.max_wait, retry.max_retry_after, self._sleep)
-        self._http = endpoint.client(timeout=timeout, max_connections=concurrency, transport=transport,
-                                     headers={"Content-Type": BATCH_CONTENT_TYPE})
+        self._http = endpoint.client_lanes(timeout=timeout, lanes=concurrency, transport=transport,
+                                           headers={"Content-Type": BATCH_CONTENT_TYPE})
 
     def close(self) -> None:
         self._http.close()
