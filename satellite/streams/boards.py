@@ -105,37 +105,51 @@ class WorkItemLinksStream(IncrementalStream):
 
 
 class WorkItemCommentsStream(IncrementalStream):
-    """Comments of the work items whose discussion changed since the last run (Server 2020+)."""
+    """Comments of the work items whose discussion changed since the last run (Server 2020+).
+
+    Discussion changes are found from the fields of every revision, not with
+    ``includeDiscussionChangesOnly``: wit 5.0-7.1 says that filter returns "only the those
+    revisions of work items, where only history field was changed", so the usual save "change
+    the state and add a comment" is left out. A revision is a discussion change when it carries
+    ``System.History`` (the comment added by that save) or its ``System.CommentCount`` differs from
+    the previous revision's met in the same walk (a first revision: from 0)."""
 
     name = "wit.comments"
     record_type = "wit.comment"
     key_format = KeyFormat("{collectionId}:{workItemId}:{commentId}", {"commentId": "id"}, parent="workItemId")
-    cursor = ContinuationToken  # of the walk of discussion changes
+    cursor = ContinuationToken  # of the walk of every revision (four short fields each)
     service = "boards"
     scope = Scope.COLLECTION
     min_version = "6.0"
     PAGE = 200
+    # Revisions of four short fields (no $expand): the reporting API's largest page (the config's
+    # bound of $maxPageSize), so the walk costs about what the full revisions stream's costs / 5.
+    WALK_PAGE = 1000
+    FIELDS = "System.Id,System.TeamProject,System.CommentCount,System.History"
 
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: ContinuationToken) -> Iterator[StreamItem]:
-        """Walk the discussion changes to the end, then read the comments of each changed work item
-        once, in the order of its last change (the comments API answers with all of an item's
-        comments, and a backfill meets most items in several batches). The cursor moves to a batch's
-        token once every item last changed in or before that batch is read: an item also changed in
-        a later batch is read after that change, which a walk resumed from the token meets again."""
-        params = {"includeDiscussionChangesOnly": "true", "includeDeleted": "true", "fields": "System.Id,System.TeamProject",
-                  "$maxPageSize": ctx.page_sizes.work_item_revisions}
+        """Walk the revisions to the end, then read the comments of each work item whose discussion
+        changed once, in the order of its last change (the comments API answers with all of an
+        item's comments, and a backfill meets most items in several batches). The cursor moves to a
+        batch's token once every item last changed in or before that batch is read: an item also
+        changed in a later batch is read after that change, which a walk resumed from the token
+        meets again."""
+        params = {"includeDeleted": "true", "fields": self.FIELDS, "$maxPageSize": self.WALK_PAGE}
         tokens: list[str | None] = []  # the token after each batch
-        # work item id -> batch of its last change << 16 | its project's index: one int per item,
-        # since a backfill of a big collection holds hundreds of thousands of them
+        # work item id -> batch of its last discussion change << 16 | its project's index: one int
+        # per item, since a backfill of a big collection holds hundreds of thousands of them
         last_change: dict[int, int] = {}
+        comment_count: dict[int, int] = {}  # work item id -> System.CommentCount of its last revision met
         projects: dict[str, int] = {}
         for page in reporting_batches(ctx, REVISIONS, cursor, params):
             for revision in page.items:
-                # fields were asked for: a revision without them is the server's error, not "no discussion"
-                project = revision["fields"].get("System.TeamProject")
-                if project:
-                    last_change[revision["id"]] = len(tokens) << 16 | projects.setdefault(project, len(projects))
+                if self._discussion_changed(revision, comment_count):
+                    # fields were asked for: a revision without them is the server's error, not "no discussion"
+                    project = revision["fields"].get("System.TeamProject")
+                    if project:
+                        last_change[revision["id"]] = len(tokens) << 16 | projects.setdefault(project, len(projects))
             tokens.append(page.resume)
+        comment_count.clear()
         names = sorted(projects, key=projects.__getitem__)
         order = sorted(last_change, key=lambda i: (last_change[i] >> 16) << 32 | i)
 
@@ -155,6 +169,16 @@ class WorkItemCommentsStream(IncrementalStream):
                     yield delete(self.record_type, key) if comment.get("isDeleted") else upsert(self.record_type, key, comment)
         if tokens:
             yield ContinuationToken(tokens[-1]).checkpoint()
+
+    @staticmethod
+    def _discussion_changed(revision: dict, comment_count: dict[int, int]) -> bool:
+        """True when this revision added (or removed) a comment; notes its comment count."""
+        fields = revision["fields"]
+        count = fields.get("System.CommentCount")
+        before = comment_count.get(revision["id"], 0 if revision.get("rev") == 1 else None)
+        if isinstance(count, int):
+            comment_count[revision["id"]] = count
+        return bool(fields.get("System.History")) or (isinstance(count, int) and before is not None and count != before)
 
 
 class FieldsStream(SnapshotStream):

@@ -151,7 +151,6 @@ def test_a_comment_saved_with_a_state_change_is_listed_with_the_others():
     assert revision["fields"]["System.History"] == texts[revision["fields"]["System.CommentCount"]]
 
 
-@AGENT_NOT_FIXED
 def test_agent_collects_every_comment_when_most_are_saved_with_a_state_change(tmp_path, receiver, key_files, env):
     world = generate_world(11, "tiny", semantics=ServerSemantics(comments_with_changes=True))
     with start_simulator(world) as simulator:

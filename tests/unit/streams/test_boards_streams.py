@@ -24,7 +24,7 @@ from tests.unit.streams.snapshots import SnapshotCase, SnapshotContract, add_cop
 REVISIONS = "_apis/wit/reporting/workitemrevisions"
 LINKS = "_apis/wit/reporting/workitemlinks"
 REVISION_PARAMS = {"$expand": "fields", "includeLatestOnly": "false"}
-DISCUSSION_PARAMS = {"includeDiscussionChangesOnly": "true"}
+WALK_PARAMS = {"fields": "System.Id,System.TeamProject,System.CommentCount,System.History"}
 
 
 class ReportingFeed:
@@ -207,18 +207,28 @@ def comments_path(work_item_id: int) -> str:
 
 
 class Discussions:
-    """Discussion changes (recorded: work items 9, 10, 3) and each work item's comments."""
+    """Every revision with its comment count and history (recorded: work items 9, 10 and 3 got a
+    comment, saved together with another change; 5 none; 3 changed again without one) and each
+    work item's comments."""
 
     def __init__(self) -> None:
-        self.feed = ReportingFeed(recorded("wit_discussion_changes")["values"])
+        self.feed = ReportingFeed(recorded("wit_comment_walk")["values"])
         self.comments = {int(i): body for i, body in recorded("wit_comments").items()}
         self.gone: set[int] = set()
 
     def comment(self, work_item_id: int, comment_id: int, **changes) -> None:
         body = self.comments[work_item_id]
         body["comments"].append({**copy.deepcopy(body["comments"][0]), "id": comment_id, "text": f"comment {comment_id}", **changes})
-        self.feed.values.append({"id": work_item_id, "rev": 9, "fields": {"System.Id": work_item_id,
-                                                                           "System.TeamProject": PROJECT_OF[work_item_id]}})
+        self.save(work_item_id, history=f"comment {comment_id}", count=len(body["comments"]))
+
+    def save(self, work_item_id: int, *, history: str | None = None, count: int | None = None) -> None:
+        """A new revision of the work item (``count``: its comment count, default unchanged)."""
+        previous = [v for v in self.feed.values if v["id"] == work_item_id][-1]
+        fields = {"System.Id": work_item_id, "System.TeamProject": previous["fields"]["System.TeamProject"],
+                  "System.CommentCount": previous["fields"]["System.CommentCount"] if count is None else count}
+        if history is not None:
+            fields["System.History"] = history
+        self.feed.values.append({"id": work_item_id, "rev": previous["rev"] + 1, "fields": fields})
 
     def answer_comments(self, request: Request) -> Reply:
         work_item_id = int(request.path.split("/")[-2])
@@ -227,7 +237,7 @@ class Discussions:
         return Reply(self.comments[work_item_id])
 
     def server(self) -> Server:
-        server = Server().get(REVISIONS, self.feed.answer, DISCUSSION_PARAMS)
+        server = Server().get(REVISIONS, self.feed.answer, WALK_PARAMS)
         for work_item_id in PROJECT_OF:
             server.get(comments_path(work_item_id), self.answer_comments)
         return server
@@ -255,9 +265,42 @@ class TestWorkItemCommentsStream:
         first = run_stream(WorkItemCommentsStream(), d.server())
         d.comment(9, 2)
         run = run_stream(WorkItemCommentsStream(), d.server(), cursor=first.checkpoint)
-        assert tokens(run) == ["pos-3"]
+        assert tokens(run) == ["pos-9"]
         assert comment_reads(run) == [9]
         assert run.keys() == [f"{CID}:9:1", f"{CID}:9:2"]  # the API answers all of an item's comments
+
+    def test_the_walk_reads_every_revision_with_its_comment_count_and_history(self) -> None:
+        """wit 5.0-7.1 includeDiscussionChangesOnly: "only those revisions of work items, where only
+        history field was changed": a comment saved with a state change is not one of those."""
+        run = run_stream(WorkItemCommentsStream(), Discussions().server())
+        (walk,) = [r for r in run.requests if r.path == REVISIONS]
+        assert "includeDiscussionChangesOnly" not in walk.params
+        assert walk.params["includeDeleted"] == "true" and "$expand" not in walk.params
+
+    def test_a_change_without_a_comment_reads_no_comments(self) -> None:
+        d = Discussions()
+        first = run_stream(WorkItemCommentsStream(), d.server())
+        d.save(9)  # e.g. a state change: same comment count, no history
+        d.save(10)
+        run = run_stream(WorkItemCommentsStream(), d.server(), cursor=first.checkpoint)
+        assert run.records == () and comment_reads(run) == []
+        assert run.checkpoint is not None and run.checkpoint != first.checkpoint
+
+    def test_a_comment_count_change_without_history_reads_the_comments(self) -> None:
+        d = Discussions()
+        first = run_stream(WorkItemCommentsStream(), d.server())
+        d.save(10)
+        d.save(10, count=0)  # the history field not served: the count moved in this walk
+        run = run_stream(WorkItemCommentsStream(), d.server(), cursor=first.checkpoint)
+        assert comment_reads(run) == [10]
+
+    def test_a_comment_saved_with_a_state_change_is_read(self) -> None:
+        d = Discussions()
+        first = run_stream(WorkItemCommentsStream(), d.server())
+        d.comments[3]["comments"].append({**copy.deepcopy(d.comments[3]["comments"][0]), "id": 2})
+        d.save(3, history="<div>Closing: fixed in the last build.</div>", count=2)
+        run = run_stream(WorkItemCommentsStream(), d.server(), cursor=first.checkpoint)
+        assert comment_reads(run) == [3] and f"{CID}:3:2" in run.keys()
 
     def test_nothing_new_reads_no_comments(self) -> None:
         d = Discussions()
@@ -293,7 +336,7 @@ class TestWorkItemCommentsStream:
     def test_malformed_discussion_batch_fails_without_checkpoint(self, kind: str) -> None:
         d = Discussions()
         reply, error = MALFORMED[kind]
-        run = run_stream(WorkItemCommentsStream(), d.server().get(REVISIONS, reply, DISCUSSION_PARAMS), expect=error)
+        run = run_stream(WorkItemCommentsStream(), d.server().get(REVISIONS, reply, WALK_PARAMS), expect=error)
         assert run.records == () and run.checkpoints == ()
 
     @pytest.mark.parametrize("kind", list(MALFORMED))
@@ -308,7 +351,7 @@ class TestWorkItemCommentsStream:
 
     def test_not_found_raises(self) -> None:
         d = Discussions()
-        run = run_stream(WorkItemCommentsStream(), d.server().get(REVISIONS, gone("item", REVISIONS), DISCUSSION_PARAMS),
+        run = run_stream(WorkItemCommentsStream(), d.server().get(REVISIONS, gone("item", REVISIONS), WALK_PARAMS),
                          expect=AdoNotFoundError)
         assert run.checkpoints == ()
 
