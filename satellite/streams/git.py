@@ -17,6 +17,15 @@ when its JSON or its threads changed, so an open PR where nothing happened costs
 (its threads). Iterations and work item links are read with every change of the PR itself (a
 push, a vote, a status change): a link added to an open PR with no other change arrives when the
 PR next changes or closes.
+
+On 7.0+ both PR lists cut descriptions (git 7.0/7.1 Get Pull Requests: "Please note that
+description field will be truncated up to 400 symbols in the result."; 5.0 and 6.0 say nothing of
+it). A PR about to be delivered whose listed description may be cut (400 characters or more) is
+read alone (Get Pull Request has the whole text) and that object is delivered. There is no batch
+read by id: the only other PR route taking a body, ``POST .../pullrequestquery`` (Pull Request
+Query - Get), finds PRs by commit, so it is one GET per such PR, and only when the PR changed.
+Change detection still hashes the listed object: an edit beyond the first 400 characters alone
+is not seen until something else of the PR changes.
 """
 
 from __future__ import annotations
@@ -175,6 +184,7 @@ class PullRequestsStream(IncrementalStream):
     service = "repos"
     scope = Scope.PROJECT
     CHUNK = 100  # PRs whose threads, iterations and links are read and held at a time
+    CUT = 400  # git 7.0/7.1 lists: "description field will be truncated up to 400 symbols in the result"
 
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: PullRequestsCursor) -> Iterator[StreamItem]:
         """Page by page, so memory stays flat however many PRs a backfill meets; the cursor moves
@@ -191,31 +201,43 @@ class PullRequestsStream(IncrementalStream):
                      for i in sorted(set(map(int, cursor.open)) - seen))
             yield [pr for pr in ctx.client.get_many(paths, missing_ok=True) if pr is not None]
 
-        for found in chain((page.items for page in chain(created_pages, active_pages)), closed()):
+        listed = ((page.items, ctx.client.api_version().at_least("7.0")) for page in chain(created_pages, active_pages))
+        for found, may_cut in chain(listed, ((prs, False) for prs in closed())):  # a PR read alone is whole
             prs = list({pr["pullRequestId"]: trim(pr) for pr in found if pr["pullRequestId"] not in seen}.values())
             seen.update(pr["pullRequestId"] for pr in prs)
             for start in range(0, len(prs), self.CHUNK):
-                yield from self._chunk(ctx, parent, prs[start:start + self.CHUNK], cursor.open, open_now)
+                yield from self._chunk(ctx, parent, prs[start:start + self.CHUNK], cursor.open, open_now, may_cut)
         yield PullRequestsCursor(max([cursor.max_id, *seen]), open_now).checkpoint()
 
     def _chunk(self, ctx: StreamContext, project: dict, prs: list[dict], before: Mapping[str, OpenPullRequest],
-               open_now: dict[str, OpenPullRequest]) -> Iterator[Record]:
+               open_now: dict[str, OpenPullRequest], may_cut: bool) -> Iterator[Record]:
         """The records of those of some PRs that changed, noting the open ones in ``open_now``. The
-        iterations and links of each PR that itself changed are asked for with every PR's threads."""
-        hashes = {pr["pullRequestId"]: content_hash(pr) for pr in prs}
+        iterations and links of each PR that itself changed are asked for with every PR's threads;
+        ``may_cut``: the PRs come from a list that cuts descriptions (each delivered one whose
+        description may be cut is read alone)."""
+        hashes = {pr["pullRequestId"]: content_hash(pr) for pr in prs}  # of the listed object, whole or cut
         itself = {pr_id for pr_id, digest in hashes.items() if getattr(before.get(str(pr_id)), "pr", None) != digest}
         wanted = [(pr, part) for pr in prs for part in ("threads", "iterations", "workitems")
                   if part == "threads" or pr["pullRequestId"] in itself]
         paths = (f"{pull_request_path(project['id'], pr)}/{part}" for pr, part in wanted)
         parts = dict(zip(((pr["pullRequestId"], part) for pr, part in wanted), ctx.client.get_many(paths, list_key="value")))
+        changed = []
         for pr in prs:
-            pr_id, key = pr["pullRequestId"], self.key(ctx, pr, project)
+            pr_id = pr["pullRequestId"]
             threads_hash = content_hash(trim(parts[(pr_id, "threads")]))
             if pr.get("status") == "active":
                 open_now[str(pr_id)] = OpenPullRequest(pr["repository"]["id"], hashes[pr_id], threads_hash)
             if pr_id in itself or getattr(before.get(str(pr_id)), "threads", None) != threads_hash:
-                yield upsert(self.record_type, key, pr)  # an open PR where nothing happened cost one request: its threads
-                yield from nested("git.pull_request_reviewer", key, pr.get("reviewers", []))
-                yield from nested("git.pull_request_thread", key, parts[(pr_id, "threads")])
-                yield from nested("git.pull_request_iteration", key, parts.get((pr_id, "iterations"), []))
-                yield from nested("git.pull_request_work_item", key, parts.get((pr_id, "workitems"), []))
+                changed.append(pr)  # an open PR where nothing happened cost one request: its threads
+        cut = [pr for pr in changed if may_cut and len(pr.get("description") or "") >= self.CUT]
+        whole = dict(zip((pr["pullRequestId"] for pr in cut),
+                         ctx.client.get_many((pull_request_path(project["id"], pr) for pr in cut), missing_ok=True)))
+        for listed in changed:
+            pr_id = listed["pullRequestId"]
+            pr = trim(whole[pr_id]) if whole.get(pr_id) is not None else listed  # None: gone since it was listed
+            key = self.key(ctx, listed, project)
+            yield upsert(self.record_type, key, pr)
+            yield from nested("git.pull_request_reviewer", key, pr.get("reviewers", []))
+            yield from nested("git.pull_request_thread", key, parts[(pr_id, "threads")])
+            yield from nested("git.pull_request_iteration", key, parts.get((pr_id, "iterations"), []))
+            yield from nested("git.pull_request_work_item", key, parts.get((pr_id, "workitems"), []))

@@ -382,13 +382,16 @@ class PullRequestServer:
                            "title": f"PR {pr_id}", "creationDate": "2024-08-01T09:00:00.0000000Z"}
         self.parts[pr_id] = copy.deepcopy(self.parts[5])
 
-    def listing(self, status: str) -> list[dict]:
-        return [self.prs[i] for i in sorted(self.prs, reverse=True) if status == "all" or self.prs[i]["status"] == status]
+    def listing(self, status: str, cut: bool = False) -> list[dict]:
+        """The list answer (``cut``: descriptions cut to 400 characters, as 7.0+ lists do)."""
+        found = [self.prs[i] for i in sorted(self.prs, reverse=True) if status == "all" or self.prs[i]["status"] == status]
+        return [{**pr, "description": pr["description"][:400]} if cut and "description" in pr else pr for pr in found]
 
-    def server(self) -> Server:
-        server = Server()
+    def server(self, version: str = "7.0") -> Server:
+        server = Server(version)
+        cut = version >= "7.0"
         for status in ("all", "active"):
-            server.get(PULL_REQUESTS, offset_pages(lambda status=status: self.listing(status)), {"searchCriteria.status": status})
+            server.get(PULL_REQUESTS, offset_pages(lambda status=status: self.listing(status, cut)), {"searchCriteria.status": status})
         for pr_id in range(1, 20):
             server.get(pr_path(pr_id), lambda request, pr_id=pr_id: Reply(self.prs[pr_id]) if pr_id in self.prs else gone("item"))
             for part in PARTS:
@@ -460,6 +463,35 @@ class TestPullRequestsStream:
         assert len(run.asked(pr_path(5))) == 1  # 404: gone
         after = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT, cursor=run.checkpoint)
         assert after.asked(pr_path(5)) == []
+
+    def test_a_long_description_cut_by_the_list_is_read_whole_once_when_the_pr_changes(self) -> None:
+        """git 7.0/7.1 Get Pull Requests: "description field will be truncated up to 400 symbols in the result"."""
+        prs = PullRequestServer()
+        prs.prs[5]["description"] = "Why: " + "x" * 700
+        prs.prs[9]["description"] = "short"
+        first = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT)
+        assert first.record(f"{R}:5", "git.pull_request").data["description"] == prs.prs[5]["description"]
+        assert len(first.asked(pr_path(5))) == 1 and first.asked(pr_path(9)) == []
+        again = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert again.records == () and again.asked(pr_path(5)) == []  # nothing changed: no read alone
+        prs.parts[5]["threads"]["value"].append({**copy.deepcopy(prs.parts[5]["threads"]["value"][0]), "id": 42})
+        changed = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT, cursor=again.checkpoint)
+        assert changed.record(f"{R}:5", "git.pull_request").data["description"] == prs.prs[5]["description"]
+        assert len(changed.asked(pr_path(5))) == 1
+
+    def test_before_7_0_the_list_description_is_whole_and_no_pr_is_read_alone(self) -> None:
+        prs = PullRequestServer()
+        prs.prs[5]["description"] = "Why: " + "x" * 700
+        run = run_stream(PullRequestsStream(), prs.server("6.0"), parent=PROJECT)
+        assert run.record(f"{R}:5", "git.pull_request").data["description"] == prs.prs[5]["description"]
+        assert run.asked(pr_path(5)) == []
+
+    def test_a_pr_gone_before_its_read_alone_keeps_the_listed_object(self) -> None:
+        prs = PullRequestServer()
+        prs.prs[5]["description"] = "Why: " + "x" * 700
+        server = prs.server().get(pr_path(5), gone("item"))
+        run = run_stream(PullRequestsStream(), server, parent=PROJECT)
+        assert run.record(f"{R}:5", "git.pull_request").data["description"] == prs.prs[5]["description"][:400]
 
     def test_newest_first_walk_stops_at_the_page_holding_the_highest_delivered_id(self) -> None:
         prs = PullRequestServer()
