@@ -221,6 +221,7 @@ def _size(minimum: int, maximum: int | None = None) -> Any:
 
 Interval = _duration(timedelta(seconds=10))
 Jitter = _duration(timedelta(0))
+Overlap = _duration(timedelta(0))
 Timeout = _duration(timedelta(seconds=1))
 Backoff = _duration(timedelta(milliseconds=10))
 OutboxBytes = _size(MiB)
@@ -480,6 +481,9 @@ class Limits(_Model):
     batch: BatchLimits = BatchLimits()
     outbox_max_bytes: OutboxBytes = _size_field(GiB, "Max size of the outbox (min 1MiB).")
     request_timeout: Timeout = _duration_field(timedelta(seconds=30), "HTTP request timeout.")
+    cursor_overlap: Overlap = _duration_field(
+        timedelta(minutes=5), "Time cursors (builds, releases, deployments, pipeline activity) read again this much"
+        " before the last time read, for items that become visible late; what was read unchanged is not resent.")
 
 
 class Delivery(_Model):

@@ -19,6 +19,7 @@ before it in one transaction, so a cursor never runs ahead of the data.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import Enum
 from string import Formatter
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
@@ -77,6 +78,7 @@ class StreamContext:
         backfill_start: the configured backfill start, for streams that read by date.
         listed: what the snapshot streams already run for the same parent listed, by stream name
             (e.g. the commits stream reuses ``listed["git.refs"]`` instead of asking again).
+        overlap: how far before their last time the time cursors read again (``limits.cursor_overlap``).
         already_delivered: for immutable streams, which of these keys were delivered before: stored
             in an earlier batch, or handed to the batch being filled.
     """
@@ -89,6 +91,7 @@ class StreamContext:
     backfill_start: str | None = None  # ISO date-time where the first run of a dated stream starts
     listed: Mapping[str, list[dict]] = field(default_factory=dict)
     already_delivered: Callable[[list[str]], set[str]] = lambda keys: set()
+    overlap: timedelta = timedelta(minutes=5)  # ``limits.cursor_overlap``: how far time cursors read back
 
 
 @dataclass(frozen=True, slots=True)

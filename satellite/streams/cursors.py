@@ -11,19 +11,23 @@ release so far, so cursors stored by an older satellite parse, and encode back t
     BranchHeads         {"heads": {branch: commit}}              commits
     PushesCursor        {"push_id": n, "refs": fingerprint}      pushes
     PullRequestsCursor  {"max_id": n, "open": {id: OpenPullRequest}}
-    BuildsCursor        {"finish": t, "at_finish": [ids], "open": {id: hash}}
-    ReleasesCursor      {"created": t, "at_created": [ids], "modified": t, "at_modified": [ids]}
+    BuildsCursor        {"finish": t, "at_finish": [ids], "finish_window": {id: [t, hash]}, "open": {id: hash}}
+    ReleasesCursor      {"created": t, "at_created": [ids], "created_window": {...}, "modified": t, "at_modified": [ids],
+                         "modified_window": {...}, "sweep": ReleaseSweep,
+                         "open_deployments": {id: [t, hash]}}
     PipelineRunsCursor  {"max": {pipeline: n}, "open": {run: [pipeline, hash]}, "activity": t, "seen": [tags]}
 
-``Watermark`` (a time and the ids met at exactly that time) is the tie-break of the streams
-that read "since a time" from an API whose time filter is inclusive.
+``Watermark`` (a time, and the ids and content hashes of the items read in an overlap window before
+it) is the cursor of the streams that read "since a time": each read starts the overlap before the
+time, so items visible late are found, and the window tells unchanged items from new or changed ones.
+The ``*_window`` keys are absent from cursors stored before it; those still parse.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar, Iterable, Mapping, TypeVar
 
 from satellite.streams.records import Checkpoint
@@ -39,10 +43,12 @@ __all__ = [
     "OpenPullRequest",
     "PullRequestsCursor",
     "BuildsCursor",
+    "ReleaseSweep",
     "ReleasesCursor",
     "OpenRun",
     "PipelineRunsCursor",
     "parse_time",
+    "format_time",
     "latest_time",
 ]
 
@@ -59,6 +65,11 @@ def parse_time(value: str) -> datetime:
         text = f"{main}.{digits[:6].ljust(6, '0')}{zone}"
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def format_time(value: datetime) -> str:
+    """A time as the server writes it (UTC, ``Z``, 7 fractional digits)."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
 
 
 def latest_time(values: Iterable[str | None]) -> str | None:
@@ -169,32 +180,62 @@ class PushesCursor(Cursor):
 
 @dataclass(frozen=True, slots=True)
 class Watermark:
-    """The latest time delivered and the ids delivered at exactly that time.
+    """A time cursor with an overlap window: the latest time delivered, and the id and content hash of
+    every item read at or after that time less the overlap.
 
-    An API asked for items "since T" answers those at T again: ``admits`` tells them apart, and
-    ``advanced`` moves the mark past what was delivered.
+    Items can become visible after later ones were read (a transaction committed late, clocks of two
+    application tiers apart), so each read starts ``overlap`` before the latest time (``since``); the
+    window tells an item already delivered unchanged (same id, same hash: ``admits`` is False) from
+    one new or changed. ``advanced`` records what a read saw and drops what fell out of the window, so
+    the cursor holds only the ids and hashes of a few minutes' items.
+
+    A cursor stored before the window (``window`` None: the ids at exactly ``time``) reads once from
+    ``time`` itself, as it did, and has its window from then on.
     """
 
     time: str | None = None
-    ids: frozenset[int] = frozenset()
+    ids: frozenset[int] = frozenset()  # ids at exactly ``time`` (the older cursors' tie-break)
+    window: Mapping[int, tuple[str, str]] | None = None  # id -> (time, content hash), items since time - overlap
 
-    def admits(self, time: str | None, item_id: int) -> bool:
-        """Whether an item is new: not one already delivered at the watermark's time."""
-        return not (item_id in self.ids and time == self.time)
+    def since(self, overlap: timedelta) -> str | None:
+        """Where the next read starts: the latest time less the overlap (a cursor without window: the time)."""
+        if self.time is None or self.window is None:
+            return self.time
+        return format_time(parse_time(self.time) - overlap)
 
-    def advanced(self, delivered: Iterable[tuple[str | None, int]]) -> "Watermark":
-        """The mark after delivering these (time, id) pairs."""
-        delivered = list(delivered)
-        newest = latest_time([self.time, *(time for time, _ in delivered)])
-        kept = self.ids if newest == self.time else frozenset()
-        return Watermark(newest, kept | {item_id for time, item_id in delivered if time == newest})
+    def admits(self, time: str | None, item_id: int, digest: str | None = None) -> bool:
+        """Whether an item is new or changed: not one already read with this content (with the time
+        it had then, for a cursor without window)."""
+        if self.window is None:
+            return not (item_id in self.ids and time == self.time)
+        seen = self.window.get(item_id)
+        return seen is None or seen[1] != digest
+
+    def advanced(self, seen: Iterable[tuple[str | None, int, str]], overlap: timedelta, move: bool = True) -> "Watermark":
+        """The mark after reading these (time, id, content hash) items: the latest time (unless not
+        ``move``), and the window of the items at or after it less ``overlap``."""
+        seen = [item for item in seen if item[0]]
+        newest = latest_time([self.time, *(time for time, _, _ in seen)]) if move else self.time
+        if newest is None:
+            return self
+        window = dict(self.window or {})
+        window.update((item_id, (time, digest)) for time, item_id, digest in seen)  # type: ignore[misc]
+        floor = parse_time(newest) - overlap
+        kept = {i: entry for i, entry in window.items() if parse_time(entry[0]) >= floor}
+        at = frozenset(i for i, (time, _) in kept.items() if time == newest)
+        return Watermark(newest, at, kept)
 
     @classmethod
     def from_json(cls, data: Any, time_key: str, ids_key: str) -> "Watermark":
-        return cls(data[time_key], frozenset(data[ids_key]))
+        window = data.get(f"{time_key}_window")
+        parsed = None if window is None else {int(i): (entry[0], entry[1]) for i, entry in window.items()}
+        return cls(data[time_key], frozenset(data[ids_key]), parsed)
 
     def to_json(self, time_key: str, ids_key: str) -> dict[str, Any]:
-        return {time_key: self.time, ids_key: sorted(self.ids)}
+        body: dict[str, Any] = {time_key: self.time, ids_key: sorted(self.ids)}
+        if self.window is not None:
+            body[f"{time_key}_window"] = {str(i): list(entry) for i, entry in sorted(self.window.items())}
+        return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,17 +281,52 @@ class BuildsCursor(Cursor):
 
 
 @dataclass(frozen=True, slots=True)
+class ReleaseSweep:
+    """A walk over every release of a project, one page per sync, for edits no time filter shows.
+
+    A release modified at or after ``since`` is read again, unless ``read`` holds it with that
+    ``modifiedOn``. ``token`` is the page to read next (None: the walk starts again); when a walk
+    ends, ``since`` becomes ``started`` less the overlap (the latest server time known when that walk
+    began), so every release edited after the previous walk passed it is caught by this one.
+    """
+
+    token: str | None = None
+    since: str | None = None
+    started: str | None = None
+    read: Mapping[int, str] = field(default_factory=dict)  # id -> modifiedOn, only for modifiedOn >= since
+
+    @classmethod
+    def from_json(cls, data: Any) -> "ReleaseSweep":
+        return cls(data["token"], data["since"], data["started"], {int(i): m for i, m in data["read"].items()})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"token": self.token, "since": self.since, "started": self.started,
+                "read": {str(i): m for i, m in sorted(self.read.items())}}
+
+
+@dataclass(frozen=True, slots=True)
 class ReleasesCursor(Cursor):
-    summary: ClassVar[str] = "last created and last modified times (+ ids at them)"
+    summary: ClassVar[str] = "last created and modified times (+ ids and hashes in the overlap) + the release sweep"
     created: Watermark = Watermark()
     modified: Watermark = Watermark()
+    sweep: ReleaseSweep = ReleaseSweep()  # the default in cursors older than it
+    # deployments not final when last read: id -> (the time they started or were queued, content hash)
+    open: Mapping[int, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: Any) -> "ReleasesCursor":
-        return cls(Watermark.from_json(data, "created", "at_created"), Watermark.from_json(data, "modified", "at_modified"))
+        sweep = ReleaseSweep.from_json(data["sweep"]) if "sweep" in data else ReleaseSweep()
+        open_ = {int(i): (entry[0], entry[1]) for i, entry in data.get("open_deployments", {}).items()}
+        return cls(Watermark.from_json(data, "created", "at_created"), Watermark.from_json(data, "modified", "at_modified"),
+                   sweep, open_)
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.created.to_json("created", "at_created"), **self.modified.to_json("modified", "at_modified")}
+        body = {**self.created.to_json("created", "at_created"), **self.modified.to_json("modified", "at_modified")}
+        if self.sweep != ReleaseSweep():
+            body["sweep"] = self.sweep.to_json()
+        if self.open:
+            body["open_deployments"] = {str(i): list(entry) for i, entry in sorted(self.open.items())}
+        return body
 
 
 @dataclass(frozen=True, slots=True)

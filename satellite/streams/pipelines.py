@@ -15,7 +15,7 @@ requests per project instead of one per pipeline.
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import timedelta
 from typing import Iterator
 
 from satellite.ado.client import segment
@@ -35,7 +35,7 @@ from satellite.streams.base import (
     trim,
     upsert,
 )
-from satellite.streams.cursors import BuildsCursor, OpenRun, PipelineRunsCursor
+from satellite.streams.cursors import BuildsCursor, OpenRun, PipelineRunsCursor, format_time
 
 __all__ = ["BuildDefinitionsStream", "BuildsStream", "PipelinesStream", "PipelineRunsStream"]
 
@@ -72,14 +72,17 @@ class BuildsStream(IncrementalStream):
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: BuildsCursor) -> Iterator[StreamItem]:
         finished, open_builds = cursor.finished, dict(cursor.open)
         params = {"queryOrder": "finishTimeAscending", "statusFilter": "completed"}
-        if finished.time or ctx.backfill_start:
-            params["minTime"] = finished.time or ctx.backfill_start
+        since = finished.since(ctx.overlap) or ctx.backfill_start
+        if since:
+            params["minTime"] = since
         for page in ctx.client.pages(builds_path(parent), TokenHeader(ctx.page_sizes.builds), params):
-            fresh = [b for b in page.items if finished.admits(b.get("finishTime"), b["id"])]
+            hashed = [(build, content_hash(trim(build))) for build in page.items]
+            # new, or changed since read: a rerun completes again with a new finish time and result
+            fresh = [b for b, digest in hashed if finished.admits(b.get("finishTime"), b["id"], digest)]
             yield from self._records(ctx, parent, fresh)
             for build in fresh:
                 open_builds.pop(str(build["id"]), None)
-            finished = finished.advanced((b.get("finishTime"), b["id"]) for b in fresh)
+            finished = finished.advanced(((b.get("finishTime"), b["id"], d) for b, d in hashed), ctx.overlap)
             yield BuildsCursor(finished, open_builds).checkpoint()
         still_open: dict[str, str] = {}
         for page in ctx.client.pages(builds_path(parent), TokenHeader(ctx.page_sizes.builds), {"statusFilter": OPEN_STATUSES}):
@@ -89,7 +92,15 @@ class BuildsStream(IncrementalStream):
                 if open_builds.get(str(build["id"])) != digest:
                     changed.append(build)
             yield from self._records(ctx, parent, changed)
-        yield BuildsCursor(finished, still_open).checkpoint()
+        # open last time, open no more, and not among the completed builds just read: completed before
+        # the overlap (or after the completed query ran), or deleted. Each is read on its own.
+        vanished = sorted(int(i) for i in open_builds.keys() - still_open.keys())
+        paths = (f"{builds_path(parent)}/{i}" for i in vanished)
+        found = [b for b in ctx.client.get_many(paths, missing_ok=True) if b is not None]
+        yield from self._records(ctx, parent, found)
+        done = [(b.get("finishTime"), b["id"], content_hash(trim(b))) for b in found if b.get("status") == "completed"]
+        still_open.update((str(b["id"]), content_hash(trim(b))) for b in found if b.get("status") != "completed")
+        yield BuildsCursor(finished.advanced(done, ctx.overlap, move=False), still_open).checkpoint()
 
     def _records(self, ctx: StreamContext, project: dict, builds: list[dict]) -> Iterator[Record]:
         """Each build, and its timeline once it has started (running builds show live stage status).
@@ -124,7 +135,8 @@ class PipelinesStream(SnapshotStream):
 
 
 class PipelineRunsStream(IncrementalStream):
-    """Runs of each YAML pipeline with build activity: new runs, and runs not finished last time once they change."""
+    """Runs of each YAML pipeline with build activity: new runs, runs whose build was queued or
+    finished (again) since the last read, and runs not finished last time once they change."""
 
     name = "pipelines.runs"
     record_type = "pipelines.run"
@@ -133,14 +145,17 @@ class PipelineRunsStream(IncrementalStream):
     service = "pipelines"
     scope = Scope.PROJECT
     min_version = "6.0"
-    # the build queries start this long before the latest activity seen, so that a build that shows
-    # up late (its transaction committed after a later one was read) is still found; builds already
-    # seen in that window are told apart by id
+    # the build queries start this long before the latest activity seen (or the configured overlap,
+    # if longer), so that a build that shows up late (its transaction committed after a later one was
+    # read) is still found; events already seen in that window are told apart by id and time
     MARGIN = timedelta(minutes=10)
+    # pipelines 6.0-7.1 Runs - List: "Gets top 10000 runs for a particular pipeline." (no $top, no token)
+    RUNS_CAP = 10_000
 
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: PipelineRunsCursor) -> Iterator[StreamItem]:
         pipelines = ctx.listed.get(PipelinesStream.name)
-        due, recent = self._due(ctx, parent, cursor, PipelinesStream().list(ctx, parent) if pipelines is None else pipelines)
+        pipelines = PipelinesStream().list(ctx, parent) if pipelines is None else pipelines
+        due, recent, active = self._due(ctx, parent, cursor, pipelines)
         due_ids = {str(p["id"]) for p in due}  # the open runs of the other pipelines stay as they were
         open_runs = {rid: run for rid, run in cursor.open.items() if run.pipeline is not None and run.pipeline not in due_ids}
         highest = dict(cursor.max)
@@ -148,36 +163,106 @@ class PipelineRunsStream(IncrementalStream):
         preview = not ctx.client.api_version().at_least("7.0")
         for pipeline, runs in zip(due, ctx.client.get_many(paths, preview=preview, list_key="value")):
             pid = str(pipeline["id"])
+            first_read = pid not in cursor.max
             highest.setdefault(pid, 0)
             for run in runs:
                 rid, digest, before = str(run["id"]), content_hash(trim(run)), cursor.open.get(str(run["id"]))
                 if run.get("state") != "completed":
                     open_runs[rid] = OpenRun(pid, digest)
-                if run["id"] > cursor.max.get(pid, 0) or (before is not None and before.digest != digest):
+                # new; or its build queued or finished since the last read (a run that showed up late
+                # with an id below the highest, a rerun completing again); or open last time and changed
+                if (first_read or run["id"] > cursor.max[pid] or run["id"] in active
+                        or (before is not None and before.digest != digest)):
                     yield upsert(self.record_type, self.key(ctx, run, parent), run)
                 highest[pid] = max(highest[pid], run["id"])
-                for tag, at in ((f"q{rid}", run.get("createdDate")), (f"f{rid}", run.get("finishedDate"))):
-                    if at:
-                        recent[tag] = at
+                recent.update(_events(run, "createdDate", "finishedDate"))
+            listed = {run["id"] for run in runs}
+            if runs and (first_read or len(runs) >= self.RUNS_CAP):
+                for run in self._older_runs(ctx, parent, pipeline, runs, listed):
+                    highest[pid] = max(highest[pid], run["id"])
+                    yield upsert(self.record_type, self.key(ctx, run, parent), run)
+            # active builds of this pipeline the list no longer holds (beyond its cap): read one by one
+            beyond = sorted(i for i, definition in active.items() if str(definition) == pid and i not in listed)
+            single = (f"{segment(parent['id'])}/_apis/pipelines/{pid}/runs/{i}" for i in beyond)
+            for run in ctx.client.get_many(single, preview=preview, missing_ok=True):
+                if run is not None:
+                    yield upsert(self.record_type, self.key(ctx, run, parent), run)
         activity = latest_time([cursor.activity, *recent.values()])
-        window = parse_time(activity) - self.MARGIN if activity else None
-        seen = frozenset(tag for tag, at in recent.items() if window and parse_time(at) >= window)
+        window = parse_time(activity) - self._margin(ctx) if activity else None
+        seen = frozenset(f"{tag}@{_norm(at)}" for tag, at in recent.items() if window and parse_time(at) >= window)
         yield PipelineRunsCursor(highest, open_runs, activity, seen).checkpoint()
 
+    def _margin(self, ctx: StreamContext) -> timedelta:
+        return max(self.MARGIN, ctx.overlap)
+
     def _due(self, ctx: StreamContext, project: dict, cursor: PipelineRunsCursor,
-             pipelines: list[dict]) -> tuple[list[dict], dict[str, str]]:
+             pipelines: list[dict]) -> tuple[list[dict], dict[str, str], dict[int, int]]:
         """(the pipelines whose runs to read, "q<id>"/"f<id>" -> time of each build queued/finished
-        since the last activity less the margin); every pipeline before any activity was seen."""
+        since the last activity less the margin, build id -> pipeline id of the builds with an event
+        not seen before); every pipeline before any activity was seen."""
         if not cursor.activity or not pipelines:
-            return pipelines, {}
+            return pipelines, {}, {}
         recent: dict[str, str] = {}
-        active = set()
-        since = (parse_time(cursor.activity) - self.MARGIN).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        for order, field, mark in (("queueTimeDescending", "queueTime", "q"), ("finishTimeDescending", "finishTime", "f")):
+        active: dict[int, int] = {}
+        since = format_time(parse_time(cursor.activity) - self._margin(ctx))
+        for order, field in (("queueTimeDescending", "queueTime"), ("finishTimeDescending", "finishTime")):
             params = {"queryOrder": order, "minTime": since}
             for build in items(ctx.client.pages(builds_path(project), TokenHeader(ctx.page_sizes.builds), params)):
-                if build.get(field):
-                    recent[f"{mark}{build['id']}"] = build[field]
-                    if f"{mark}{build['id']}" not in cursor.seen:
-                        active.add((build.get("definition") or {}).get("id"))
-        return [p for p in pipelines if p["id"] in active or str(p["id"]) not in cursor.max], recent
+                for tag, at in _events(build, *(("queueTime", None) if field == "queueTime" else (None, "finishTime"))).items():
+                    recent[tag] = at
+                    # an older cursor's tag has no time: an event of that build already seen
+                    if f"{tag}@{_norm(at)}" not in cursor.seen and tag not in cursor.seen:
+                        active[build["id"]] = (build.get("definition") or {}).get("id")
+        wanted = set(active.values())
+        return [p for p in pipelines if p["id"] in wanted or str(p["id"]) not in cursor.max], recent, active
+
+    def _older_runs(self, ctx: StreamContext, project: dict, pipeline: dict, runs: list[dict],
+                    listed: set[int]) -> Iterator[dict]:
+        """Runs the capped list leaves out, from the builds API (which pages), as runs.
+
+        Asked on a pipeline's first read (a server's real cap may be lower than the documented one;
+        a list under it costs this one request) and whenever the list holds the cap or more. Each
+        build is mapped to the run the list would show, instead of one run GET per older run."""
+        created = [r["createdDate"] for r in runs if r.get("createdDate")]
+        params = {"definitions": str(pipeline["id"]), "queryOrder": "queueTimeDescending"}
+        if created:
+            params["maxTime"] = min(created, key=parse_time)  # older than the oldest run listed
+        for build in items(ctx.client.pages(builds_path(project), TokenHeader(ctx.page_sizes.builds), params)):
+            if build["id"] not in listed:
+                listed.add(build["id"])
+                yield run_of_build(pipeline, build)
+
+
+# Build status/result -> Run state/result (pipelines RunState: canceling, completed, inProgress, unknown;
+# RunResult: canceled, failed, succeeded, unknown)
+RUN_STATES = {"notStarted": "inProgress", "inProgress": "inProgress", "postponed": "inProgress",
+              "cancelling": "canceling", "completed": "completed"}
+RUN_RESULTS = {"succeeded": "succeeded", "partiallySucceeded": "succeeded", "failed": "failed", "canceled": "canceled"}
+
+
+def run_of_build(pipeline: dict, build: dict) -> dict:
+    """The run a pipeline's runs list shows for one of its builds: the pipeline reference, state,
+    result, created (queue) and finished times, url, id and name (the build number)."""
+    reference = {k: pipeline[k] for k in ("url", "id", "revision", "name", "folder") if k in pipeline}
+    run: dict = {"pipeline": reference, "state": RUN_STATES.get(build.get("status", ""), "unknown")}
+    if build.get("status") == "completed":
+        run["result"] = RUN_RESULTS.get(build.get("result", ""), "unknown")
+    if build.get("queueTime"):
+        run["createdDate"] = build["queueTime"]
+    if build.get("status") == "completed" and build.get("finishTime"):
+        run["finishedDate"] = build["finishTime"]
+    base = str(pipeline.get("url", "")).split("?")[0]
+    return run | {"url": f"{base}/runs/{build['id']}", "id": build["id"], "name": build.get("buildNumber")}
+
+
+def _events(item: dict, queued: str | None, finished: str | None) -> dict[str, str]:
+    """"q<id>"/"f<id>" -> the time a build or run was queued / finished (those it has)."""
+    out = {}
+    for mark, field in (("q", queued), ("f", finished)):
+        if field and item.get(field):
+            out[f"{mark}{item['id']}"] = item[field]
+    return out
+
+
+def _norm(at: str) -> str:
+    return format_time(parse_time(at))

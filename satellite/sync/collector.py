@@ -276,6 +276,7 @@ class Collector:
             listed=listed,
             already_delivered=(lambda keys: self.store.delivered_among(key, keys) | writer.holding(keys))
             if stream.immutable else (lambda keys: set()),
+            overlap=self.limits.cursor_overlap,
         )
         try:
             if isinstance(stream, SnapshotStream):

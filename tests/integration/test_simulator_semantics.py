@@ -257,7 +257,6 @@ def test_a_rerun_keeps_the_run_id_changes_its_outcome_and_its_records_gain_an_at
                 assert run["state"] == "inProgress" and "finishedDate" not in run
 
 
-@AGENT_NOT_FIXED
 def test_agent_delivers_the_final_state_of_reruns(tmp_path, receiver, key_files, env):
     world = generate_world(7, "tiny", semantics=ServerSemantics(pipeline_reruns=True))
     world.advance(6)  # failed runs of the last hours, some of them re-run after the first sync
@@ -346,7 +345,6 @@ def test_builds_and_deployments_committed_late_complete_before_what_was_already_
     assert checked_builds and checked_deployments
 
 
-@AGENT_NOT_FIXED
 def test_agent_sees_builds_and_deployments_that_complete_late(tmp_path, receiver, key_files, env):
     world = generate_world(1, "tiny", semantics=ServerSemantics(late_visible=True))  # both kinds early on
     builds, releases = builds_of(world), releases_of(world)
@@ -456,7 +454,6 @@ def test_tfvc_ascending_changesets_page_before_or_after_the_sort():
         assert ids(top_first, newest_first) == ids(sorted_first, newest_first) == list(range(count, count - 10, -1))
 
 
-@AGENT_NOT_FIXED
 def test_agent_delivers_every_run_of_a_pipeline_beyond_the_runs_cap(tmp_path, receiver, key_files, env):
     world = generate_world(11, "tiny", semantics=ServerSemantics(pipeline_runs_cap=5))
     domain = builds_of(world)
@@ -537,7 +534,6 @@ def _iso(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-@AGENT_NOT_FIXED
 def test_agent_delivers_releases_abandoned_or_edited_without_a_deployment(tmp_path, receiver, key_files, env):
     world = generate_world(7, "tiny", semantics=ServerSemantics(release_edits=True))
     domain = releases_of(world)

@@ -435,7 +435,7 @@ def test_unknown_keys(tmp_path, env):
         (
             17,
             "limits.concurency",
-            "unknown key (allowed: concurrency, page_sizes, batch, outbox_max_bytes, request_timeout)",
+            "unknown key (allowed: concurrency, page_sizes, batch, outbox_max_bytes, request_timeout, cursor_overlap)",
         ),
         (18, "source", "unknown key (allowed: satellite, integrations, limits, delivery)"),
     ]

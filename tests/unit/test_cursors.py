@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import random
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from satellite.streams import STREAMS, IncrementalStream, SnapshotStream
-from satellite.streams.base import Checkpoint, latest_time
+from satellite.streams.base import Checkpoint
 from satellite.streams.cursors import (
     BranchHeads,
     BuildsCursor,
@@ -30,6 +31,8 @@ from satellite.streams.cursors import (
     ReleasesCursor,
     SnapshotHashes,
     Watermark,
+    format_time,
+    parse_time,
 )
 
 STORED: list[tuple[type[Cursor], str]] = [
@@ -121,58 +124,55 @@ def test_no_stream_touches_cursor_json():
             assert not re.search(r"^import json$|json\.(loads|dumps)\(", path.read_text(), re.M), path.name
 
 
-# -- the watermark's tie-break ---------------------------------------------------------------------
+# -- the watermark: overlap window, de-duplication by id and content hash -----------------------------
+
+FIVE = timedelta(minutes=5)
 
 
-def test_a_watermark_admits_what_it_has_not_delivered_at_its_time():
-    mark = Watermark("2024-01-01T00:00:05Z", frozenset({7}))
-    assert not mark.admits("2024-01-01T00:00:05Z", 7)  # met again: the API's time filter is inclusive
-    assert mark.admits("2024-01-01T00:00:05Z", 8)  # same time, not delivered yet
-    assert mark.admits("2024-01-01T00:00:06Z", 7)  # changed since
+def test_a_watermark_stored_before_the_window_reads_from_its_time_with_its_old_tie_break():
+    mark = BuildsCursor.from_text(STORED[10][1]).finished  # {"at_finish":[17,18],"finish":...} as stored today
+    assert mark.window is None and mark.since(FIVE) == "2024-11-30T19:45:25.7173020Z"  # no overlap this once
+    assert not mark.admits("2024-11-30T19:45:25.7173020Z", 17, "h")  # met again at its time: delivered
+    assert mark.admits("2024-11-30T19:45:25.7173020Z", 19, "h") and mark.admits("2024-11-30T19:50:00Z", 17, "h")
+    moved = mark.advanced([("2024-11-30T19:45:25.7173020Z", 17, "a"), ("2024-11-30T19:47:00Z", 20, "b")], FIVE)
+    assert moved.window == {17: ("2024-11-30T19:45:25.7173020Z", "a"), 20: ("2024-11-30T19:47:00Z", "b")}
+    assert moved.since(FIVE) == "2024-11-30T19:42:00.0000000Z"
+    again = BuildsCursor.from_text(BuildsCursor(moved, {}).encode())
+    assert again.finished == moved
 
 
-def test_a_watermark_moves_to_the_latest_time_and_keeps_the_ids_at_it():
-    mark = Watermark("2024-01-01T00:00:05Z", frozenset({7}))
-    assert mark.advanced([]) == mark
-    assert mark.advanced([("2024-01-01T00:00:05Z", 8)]) == Watermark("2024-01-01T00:00:05Z", frozenset({7, 8}))
-    moved = mark.advanced([("2024-01-01T00:00:06Z", 9), ("2024-01-01T00:00:07.5Z", 11), ("2024-01-01T00:00:07.5Z", 10)])
-    assert moved == Watermark("2024-01-01T00:00:07.5Z", frozenset({10, 11}))
-    assert Watermark().advanced([("2024-01-01T00:00:05Z", 1)]) == Watermark("2024-01-01T00:00:05Z", frozenset({1}))
+def test_a_watermark_reads_back_its_overlap_and_admits_only_what_is_new_or_changed():
+    mark = Watermark().advanced([("2024-01-01T00:10:00Z", 1, "a"), ("2024-01-01T00:07:00Z", 2, "b")], FIVE)
+    assert mark.time == "2024-01-01T00:10:00Z" and mark.ids == {1}
+    assert mark.since(FIVE) == "2024-01-01T00:05:00.0000000Z"
+    assert not mark.admits("2024-01-01T00:10:00Z", 1, "a") and not mark.admits("2024-01-01T00:07:00Z", 2, "b")
+    assert mark.admits("2024-01-01T00:06:00Z", 3, "c")  # visible late, before the latest time: new
+    assert mark.admits("2024-01-01T00:12:00Z", 2, "b2")  # finished again (a rerun): changed
 
 
-def _old_builds(finish, at_finish, pages):
-    """The builds stream's tie-break as written before typed cursors (in finish-time order)."""
-    at_finish = set(at_finish)
-    for page in pages:
-        for build_id, time in [(i, t) for i, t in page if not (i in at_finish and t == finish)]:
-            if time != finish:
-                finish, at_finish = time, set()
-            at_finish.add(build_id)
-    return finish, at_finish
-
-
-def _old_releases(moment, at, items):
-    """The releases stream's tie-break as written before typed cursors."""
-    fresh = [(i, t) for i, t in items if not (i in set(at) and t == moment)]
-    newest = latest_time([moment] + [t for _, t in fresh])
-    at = set(at) if newest == moment else set()
-    return newest, at | {i for i, t in fresh if t == newest}
+def test_a_watermark_keeps_only_the_ids_and_hashes_inside_its_window():
+    mark = Watermark().advanced([(f"2024-01-01T00:{m:02d}:00Z", m, "h") for m in range(0, 60)], FIVE)
+    assert sorted(mark.window) == list(range(54, 60))  # 00:54 .. 00:59: at or after 00:59 less 5 minutes
+    assert Watermark().advanced([], FIVE) == Watermark()
+    assert mark.advanced([("2024-01-01T00:58:00Z", 58, "h")], FIVE, move=False).time == mark.time
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_the_watermark_is_the_tie_break_the_builds_and_releases_streams_had(seed):
+def test_with_an_overlap_items_visible_late_are_delivered_once_and_nothing_unchanged_again(seed):
+    """Items become visible up to the overlap late; each read asks "since" the mark's start, as the APIs
+    answer (inclusive, ascending). Every item is delivered, and each content exactly once."""
     rng = random.Random(seed)
-    times = sorted(f"2024-01-01T00:00:{rng.randrange(0, 6):02d}Z" for _ in range(rng.randrange(0, 12)))
-    items = [(100 + n, t) for n, t in enumerate(times)]  # ascending, ties at a time, as the APIs are asked
-    start = items[: rng.randrange(0, len(items) + 1)]
-    finish, at = _old_builds(None, [], [start])
-    mark = Watermark().advanced((t, i) for i, t in start)
-    assert (mark.time, set(mark.ids)) == (finish, at)
-    rest = [(i, t) for i, t in items if t >= (finish or "")]  # what "since finish" answers, the tie included
-    split = rng.randrange(0, len(rest) + 1)
-    pages = [rest[:split], rest[split:]]
-    expected = _old_builds(finish, at, pages)
-    for page in pages:
-        mark = mark.advanced((t, i) for i, t in page if mark.admits(t, i))
-    assert (mark.time, set(mark.ids)) == expected
-    assert _old_releases(finish, at, rest) == expected
+    base = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    events = []  # (visible at step, time, id)
+    for n in range(rng.randrange(1, 30)):
+        at = base + timedelta(seconds=rng.randrange(0, 3600))
+        step = int((at - base).total_seconds() // 300) + rng.choice([0, 0, 0, 1])  # some commit a step late
+        events.append((step, at, 100 + n))
+    mark, delivered = Watermark(), []
+    for step in range(0, 14):
+        visible = sorted((at, i) for s, at, i in events if s <= step)
+        since = mark.since(FIVE)
+        answer = [(format_time(at), i, f"h{i}") for at, i in visible if since is None or at >= parse_time(since)]
+        delivered += [i for t, i, h in answer if mark.admits(t, i, h)]
+        mark = mark.advanced(answer, FIVE)
+    assert sorted(delivered) == sorted(i for _, _, i in events)

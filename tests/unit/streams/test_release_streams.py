@@ -68,9 +68,15 @@ class Releases:
         found = sorted((r for r in self.releases.values() if r["createdOn"] >= since), key=lambda r: (r["createdOn"], r["id"]))
         return token_pages([{k: v for k, v in r.items() if k != "environments"} for r in found])(request)
 
+    def swept_releases(self, request: Request) -> Reply:
+        """Every release, newest first (the walk for edits no time filter shows)."""
+        found = sorted(self.releases.values(), key=lambda r: r["id"], reverse=True)
+        return token_pages([{k: v for k, v in r.items() if k != "environments"} for r in found])(request)
+
     def server(self) -> Server:
         server = Server().get(DEPLOYMENTS, self.listed_deployments, DEPLOYMENT_PARAMS)
         server.get(RELEASES, self.listed_releases, {"queryOrder": "ascending"})
+        server.get(RELEASES, self.swept_releases, {"queryOrder": "descending"})
         for release_id in range(1, 10):
             server.get(f"{RELEASES}/{release_id}",
                        lambda request, i=release_id: Reply(self.releases[i]) if i in self.releases else gone("item", "release"))
@@ -82,8 +88,12 @@ def detail_reads(run) -> list[int]:
 
 
 def query(run, path: str) -> Request:
-    (found,) = [r for r in run.requests if r.path == path]
+    (found,) = [r for r in run.requests if r.path == path and r.params.get("queryOrder") != "descending"]
     return found
+
+
+def sweeps(run) -> list[Request]:
+    return [r for r in run.requests if r.path == RELEASES and r.params.get("queryOrder") == "descending"]
 
 
 class TestReleasesStream:
@@ -103,26 +113,26 @@ class TestReleasesStream:
         assert query(run, DEPLOYMENTS).params["minModifiedTime"] == "2024-01-01T00:00:00Z"
         assert query(run, RELEASES).params["minCreatedTime"] == "2024-01-01T00:00:00Z"
 
-    def test_deployments_at_the_modified_watermark_are_not_resent_but_a_new_one_at_that_time_is(self) -> None:
+    def test_deployments_read_again_in_the_overlap_are_not_resent_but_a_new_one_at_that_time_is(self) -> None:
         rel = Releases()
         first = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
         modified = rel.deployments[-1]["lastModifiedOn"]
         rel.deploy(4, 1, modified)  # modified at exactly the time of the last delivered deployment (3, of release 2)
         run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=first.checkpoint)
-        assert query(run, DEPLOYMENTS).params["minModifiedTime"] == modified  # inclusive: deployment 3 comes back
+        assert query(run, DEPLOYMENTS).params["minModifiedTime"] < modified  # the overlap: deployment 3 comes back
         assert run.keys("release.deployment") == [f"{CID}:4"]
         assert run.keys("release.release") == [f"{CID}:1"] and detail_reads(run) == [1]  # not 2: deployment 3 is old news
         rel.deploy(5, 1, modified)  # the next run: one more at the same time
         again = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=run.checkpoint)
         assert again.keys("release.deployment") == [f"{CID}:5"]
 
-    def test_releases_at_the_created_watermark_are_not_reread_but_a_new_one_at_that_time_is(self) -> None:
+    def test_releases_read_again_in_the_overlap_are_not_reread_but_a_new_one_at_that_time_is(self) -> None:
         rel = Releases()
         first = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
         created = rel.releases[2]["createdOn"]
         rel.create(3, created)  # created at exactly the time of the last delivered release
         run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=first.checkpoint)
-        assert query(run, RELEASES).params["minCreatedTime"] == created  # inclusive: release 2 comes back
+        assert query(run, RELEASES).params["minCreatedTime"] < created  # the overlap: release 2 comes back
         assert run.keys() == [f"{CID}:3"]
         assert detail_reads(run) == [3]
         rel.create(4, created)
@@ -134,7 +144,7 @@ class TestReleasesStream:
         first = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
         run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=first.checkpoint)
         assert run.records == ()
-        assert len(run.requests) == 2 and detail_reads(run) == []
+        assert len(run.requests) == 3 and detail_reads(run) == [] and len(sweeps(run)) == 1  # + one page of the walk
         again = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=run.checkpoint)
         assert again.records == ()
 
