@@ -1,7 +1,7 @@
 """Azure DevOps Server REST access: client, paginators, api-version negotiation."""
 
 from satellite.ado.client import AdoClient, CollectionTarget, TlsOptions, segment
-from satellite.ado.paging import IdKeyset, NewestFirst, Page, TokenBody, TokenHeader, TopSkip, items
+from satellite.ado.paging import SERVER_CAPS, IdWindows, NewestFirst, Page, PageCap, ServerCap, TokenBody, TokenHeader, TopSkip, items
 from satellite.ado.versions import ApiVersion
 
 __all__ = [
@@ -14,7 +14,10 @@ __all__ = [
     "TokenHeader",
     "TokenBody",
     "TopSkip",
-    "IdKeyset",
+    "IdWindows",
+    "SERVER_CAPS",
+    "ServerCap",
+    "PageCap",
     "NewestFirst",
     "items",
 ]

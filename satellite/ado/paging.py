@@ -5,9 +5,15 @@ parameters of one request -> that answer, its list already checked) and yields `
 
     TokenHeader(page_size)                   the ``x-ms-continuationtoken`` response header
     TokenBody("values", last_key=...)        a token in the body (reporting APIs, comments)
-    TopSkip(page_size)                       ``$top``/``$skip`` (names configurable), until a short page
-    IdKeyset("changesetId", page_size)       ascending ids, each page from the last id read + 1
+    TopSkip(page_size, cap=...)              ``$top``/``$skip`` (names configurable), until the end is certain
+    IdWindows("changesetId", n, upto=...)    ascending ids in ``fromId``..``toId`` windows the server cannot cut
     NewestFirst(TopSkip(n), "pushId", known) newest first, until an id delivered before
+
+A server may answer fewer items than the ``$top`` asked while more follow (a page cap): a short
+page is the end only where that cannot be (``SERVER_CAPS`` below says what each list's cap is
+known to be; most are undocumented). A walk learns a lower bound of the cap from the pages it is
+answered (a server answering n items has a cap of at least n), so an unknown cap costs at most one
+extra request per list.
 
 A server that pages in circles (a token again, a page identical to the previous one, a keyset
 that does not move) ends the walk with "pagination loop at ..." (``LoopGuard``) instead of
@@ -17,6 +23,7 @@ looping forever.
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, NamedTuple, Protocol
@@ -33,12 +40,48 @@ __all__ = [
     "TokenHeader",
     "TokenBody",
     "TopSkip",
-    "IdKeyset",
+    "IdWindows",
     "NewestFirst",
+    "PageCap",
+    "SERVER_CAPS",
+    "ServerCap",
     "items",
 ]
 
 CONTINUATION_HEADER = "x-ms-continuationtoken"
+
+
+class ServerCap(NamedTuple):
+    """The most items one page of a list holds whatever is asked (None: undocumented), and whence."""
+
+    cap: int | None
+    source: str
+
+
+# Every list the satellite pages, with the ceiling the server puts on one page. Facts from the on-prem
+# specs (../shared/ado-rest-specs) and ../shared/reference/ado_api.md ("Default and maximum $top for
+# builds, pushes, PRs, updates and revisions. None is documented"). A $top/$skip list with an unknown
+# cap is never ended by a short non-empty page alone.
+SERVER_CAPS: dict[str, ServerCap] = {
+    # $top/$skip (TopSkip): a short page is the only end marker
+    "core.projects": ServerCap(None, "core Projects - List: $top, no maximum given"),
+    "core.teams": ServerCap(None, "core Teams - Get Teams: $top, no maximum given"),
+    "core.team_members": ServerCap(None, "core Teams - Get Team Members: $top, no maximum given"),
+    "git.commits": ServerCap(None, "git Get Commits searchCriteria.$top: 'Maximum number of entries to retrieve'"),
+    "git.pushes": ServerCap(None, "git Pushes - List: $top, no maximum given"),
+    "git.pull_requests": ServerCap(None, "git Get Pull Requests: $top, no maximum given (101 when absent)"),
+    "tfvc.changesets": ServerCap(None, "tfvc Get Changesets $top: 'The maximum number of results to return. Default: null'"),
+    "tfvc.changes": ServerCap(None, "tfvc Get Changeset Changes: $top, no maximum given"),
+    "tfvc.labels": ServerCap(None, "tfvc Get Labels: $top, no maximum given"),
+    # continuation tokens: the token, not the page length, says more follows (caps shape cost only)
+    "git.refs": ServerCap(1000, "ado_api.md: refs $top <= 1000"),
+    "release.releases": ServerCap(100, "PageSizes.releases: the server caps releases and deployments at 100 (default 50)"),
+    "release.deployments": ServerCap(100, "PageSizes.releases: the server caps releases and deployments at 100 (default 50)"),
+    "wit.reporting": ServerCap(None, "wit reporting $maxPageSize; isLastBatch ends the walk"),
+    # no paging at all: the cap cuts
+    "pipelines.runs": ServerCap(10_000, "pipelines Runs - List: 'Gets top 10000 runs for a particular pipeline.'"),
+    "wit.wiql": ServerCap(20_000, "ado_api.md: WIQL $top <= 20,000 (VS402337)"),
+}
 
 
 class Answer(NamedTuple):
@@ -160,53 +203,93 @@ def _fingerprint(page: list[dict]) -> str:
     return json.dumps(page[:1] + page[-1:], sort_keys=True, default=str)
 
 
+class PageCap:
+    """What is known of a route's page cap: at least the longest page it answered (a server that
+    answers n items caps at n or more), exactly ``documented`` if given. One can be shared by the
+    walks of many lists of one route (the changes of each changeset), so a short page there costs an
+    extra request only while no longer page was seen."""
+
+    def __init__(self, documented: int | None = None) -> None:
+        self.documented = documented
+        self._least = documented or 0
+        self._lock = threading.Lock()
+
+    def ends(self, answered: int) -> bool:
+        """True when a page of ``answered`` items (fewer than asked) is certainly the last one."""
+        with self._lock:
+            if answered < self._least:
+                return True
+            self._least = answered
+            return False
+
+
 @dataclass(frozen=True, slots=True)
 class TopSkip:
-    """Pages of ``page_size`` at growing ``$skip`` until a short page (empty pages are not yielded)."""
+    """Pages of ``page_size`` at growing ``$skip`` until the end is certain (empty pages are not
+    yielded): an empty page, or a page shorter than the server's cap. ``cap``: the list's documented
+    cap (``SERVER_CAPS``; None if unknown) or a ``PageCap`` shared with other lists of the route.
+    With an unknown cap a short page costs one more request (the next page, empty if it was the end)."""
 
     page_size: int
     top_param: str = "$top"
     skip_param: str = "$skip"
     list_key: str = "value"
+    cap: int | PageCap | None = None
 
     def pages(self, fetch: Fetch, where: str) -> Iterator[Page]:
         guard = LoopGuard(where, last_only=True)
+        cap = self.cap if isinstance(self.cap, PageCap) else PageCap(self.cap)
         skip = 0
         while True:
             page = fetch({self.top_param: self.page_size, self.skip_param: skip}).items
-            if page:
-                guard.visit(_fingerprint(page), f"{self.skip_param}={skip} returned the previous page again")
-                yield Page(page)
-            if len(page) < self.page_size:
+            if not page:
+                return
+            guard.visit(_fingerprint(page), f"{self.skip_param}={skip} returned the previous page again")
+            yield Page(page)
+            if len(page) < self.page_size and cap.ends(len(page)):
                 return
             skip += len(page)
 
 
 @dataclass(frozen=True, slots=True)
-class IdKeyset:
-    """Ascending ids: each page asks ``from_param`` = the last id read + 1 (a change during the
-    walk cannot shift a page). Pages hold only ids after ``after``, sorted; the walk ends on a
-    short page."""
+class IdWindows:
+    """Ascending ids after ``after`` up to ``upto`` (the newest id, read first), in windows of ids
+    ``from_param``..``to_param`` asked with a ``$top`` as wide as the window, so whatever order the
+    server applies ``$top`` and the sort in (TFVC does not document it), it has no reason to cut.
+
+    A window starts at the last id read itself, so it holds the next id whether ``from_param`` is
+    inclusive or exclusive (tfvc: "only include changesets after this changesetID"); pages hold
+    only the ids after it, sorted. A window is complete when every id after the last read is
+    there, when it is empty, or when it holds fewer items than the cap learned so far (a server
+    answering n items has a cap of at least n). Otherwise (gaps, or a cap below the window) the
+    answer is dropped and the window asked again no wider than the cap learned, as every later one.
+    """
 
     id_field: str
     page_size: int
     after: int = 0
+    upto: int = 0
     from_param: str = "searchCriteria.fromId"
+    to_param: str = "searchCriteria.toId"
     top_param: str = "$top"
     list_key: str = "value"
 
     def pages(self, fetch: Fetch, where: str) -> Iterator[Page]:
         guard = LoopGuard(where)
-        last = self.after
-        while True:
-            guard.visit(last, f"{self.from_param}={last + 1} returned only items already read")
-            answer = fetch({self.from_param: last + 1, self.top_param: self.page_size})
-            page = sorted((i for i in answer.items if i[self.id_field] > last), key=lambda i: i[self.id_field])
+        last, width, cap = self.after, max(1, self.page_size), None  # width: new ids a window may hold
+        while last < self.upto:
+            high = min(last + width, self.upto)
+            guard.visit((last, high), f"{self.from_param}={last}&{self.to_param}={high} answered a cut window again")
+            answer = fetch({self.from_param: last, self.to_param: high, self.top_param: high - last + 1})
+            window = [i for i in answer.items if last <= i[self.id_field] <= high]
+            page = sorted((i for i in window if i[self.id_field] > last), key=lambda i: i[self.id_field])
+            if window and len(page) < high - last and (cap is None or len(window) >= cap):
+                cap = max(cap or 0, len(window))  # maybe cut: ask again no wider than the cap
+                width = max(1, min(width, cap - 1))
+                continue
             if page:
                 yield Page(page)
-                last = page[-1][self.id_field]
-            if len(answer.items) < self.page_size:
-                return
+            last = high
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from itertools import chain
 from typing import Iterator, Mapping
 
 from satellite.ado.client import segment
-from satellite.ado.paging import NewestFirst, TokenHeader, TopSkip, items
+from satellite.ado.paging import SERVER_CAPS, NewestFirst, TokenHeader, TopSkip, items
 from satellite.errors import AdoNotFoundError
 from satellite.streams.base import (
     IncrementalStream,
@@ -117,7 +117,7 @@ class PushesStream(IncrementalStream):
         if fingerprint == cursor.refs:
             return
         newest = cursor.push_id
-        walk = NewestFirst(TopSkip(ctx.page_sizes.pushes), "pushId", known=cursor.push_id)
+        walk = NewestFirst(TopSkip(ctx.page_sizes.pushes, cap=SERVER_CAPS["git.pushes"].cap), "pushId", known=cursor.push_id)
         pages = ctx.client.pages(f"{repository_path(parent)}/pushes", walk, {"searchCriteria.includeRefUpdates": "true"})
         for push in items(pages):
             newest = max(newest, push["pushId"])
@@ -161,7 +161,7 @@ class CommitsStream(IncrementalStream):
         params = {"searchCriteria.itemVersion.version": head, "searchCriteria.itemVersion.versionType": "commit"}
         if compare:
             params |= {"searchCriteria.compareVersion.version": compare, "searchCriteria.compareVersion.versionType": "commit"}
-        walk = TopSkip(ctx.page_sizes.commits, "searchCriteria.$top", "searchCriteria.$skip")
+        walk = TopSkip(ctx.page_sizes.commits, "searchCriteria.$top", "searchCriteria.$skip", cap=SERVER_CAPS["git.commits"].cap)
         try:
             for commit in items(ctx.client.pages(f"{repository_path(repository)}/commits", walk, params)):
                 yield upsert(self.record_type, self.key(ctx, commit, repository), commit)
@@ -189,10 +189,10 @@ class PullRequestsStream(IncrementalStream):
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: PullRequestsCursor) -> Iterator[StreamItem]:
         """Page by page, so memory stays flat however many PRs a backfill meets; the cursor moves
         once, at the end (a restart reads the project's PRs again)."""
-        project, size = segment(parent["id"]), ctx.page_sizes.pull_requests
-        created = NewestFirst(TopSkip(size), "pullRequestId", cursor.max_id)
+        project, size, cap = segment(parent["id"]), ctx.page_sizes.pull_requests, SERVER_CAPS["git.pull_requests"].cap
+        created = NewestFirst(TopSkip(size, cap=cap), "pullRequestId", cursor.max_id)
         created_pages = ctx.client.pages(f"{project}/_apis/git/pullrequests", created, {"searchCriteria.status": "all"})
-        active_pages = ctx.client.pages(f"{project}/_apis/git/pullrequests", TopSkip(size), {"searchCriteria.status": "active"})
+        active_pages = ctx.client.pages(f"{project}/_apis/git/pullrequests", TopSkip(size, cap=cap), {"searchCriteria.status": "active"})
         open_now: dict[str, OpenPullRequest] = {}
         seen: set[int] = set()
 

@@ -1,9 +1,16 @@
 """TFVC streams: changesets with their changes, branches, labels.
 
-Changeset ids increase across the collection, so the cursor is the last delivered id and each
-page asks ``searchCriteria.fromId = last + 1`` in ascending order (keyset paging: a changeset
-checked in during the walk cannot shift a page). Changesets never change: their changes are
-read once, page by page, the first pages of a page of changesets concurrently.
+Changeset ids increase across the collection, so the cursor is the last delivered id. Each run
+first asks the newest changeset (``$top=1`` in the default order: "Results are sorted by ID in
+descending order by default"), then walks the ids after the cursor up to it in ascending windows
+``searchCriteria.fromId``..``searchCriteria.toId`` with a ``$top`` as wide as the window
+(``IdWindows``). Whether the server applies ``$top`` before or after ``$orderby=id asc`` is not
+documented (no example combines them); if before, ``fromId`` + ``$top`` alone gives the newest
+``$top`` changesets and skips the range between. A window of N ids holds at most N changesets,
+so ``$top`` = N cuts nothing in either order; a window answered short is checked against the page
+cap learned (paging.py). Nothing already read shifts a window (keyset paging). Where nothing was
+checked in, a run costs the one request for the newest id. Changesets never change: their
+changes are read once, page by page, the first pages of a page of changesets concurrently.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from satellite.ado.client import segment
-from satellite.ado.paging import IdKeyset, TopSkip, items
+from satellite.ado.paging import SERVER_CAPS, IdWindows, PageCap, TopSkip, items
 from satellite.streams.base import (
     IncrementalStream,
     KeyFormat,
@@ -38,11 +45,15 @@ class ChangesetsStream(IncrementalStream):
     immutable = True  # a batch may end inside a changeset's changes: after a crash there, what it stored is not sent again
 
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: IdHighWater) -> Iterator[StreamItem]:
-        walk = IdKeyset("changesetId", ctx.page_sizes.changesets, after=cursor.last_id)
+        newest = ctx.client.get_list("_apis/tfvc/changesets", {"$top": 1})  # the default order: newest first
+        if not newest or newest[0]["changesetId"] <= cursor.last_id:
+            return
+        walk = IdWindows("changesetId", ctx.page_sizes.changesets, after=cursor.last_id, upto=newest[0]["changesetId"])
+        # one cap for every changeset's changes: a short page ends a list once a longer one was seen
+        changes = TopSkip(ctx.page_sizes.default, cap=PageCap(SERVER_CAPS["tfvc.changes"].cap))
         for page in ctx.client.pages("_apis/tfvc/changesets", walk, {"$orderby": "id asc", "maxCommentLength": 4000}):
             # the first page of changes of every changeset, read concurrently (in order)
             paths = [f"_apis/tfvc/changesets/{c['changesetId']}/changes" for c in page.items]
-            changes = TopSkip(ctx.page_sizes.default)
             firsts = ctx.client.get_many(paths, {changes.top_param: changes.page_size, changes.skip_param: 0})
             for changeset, path, first in zip(page.items, paths, firsts):
                 key = self.key(ctx, changeset, parent)
@@ -82,6 +93,6 @@ class TfvcLabelsStream(SnapshotStream):
     scope = Scope.PROJECT
 
     def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
-        pages = ctx.client.pages(f"{segment(parent['id'])}/_apis/tfvc/labels", TopSkip(ctx.page_sizes.default),
+        pages = ctx.client.pages(f"{segment(parent['id'])}/_apis/tfvc/labels", TopSkip(ctx.page_sizes.default, cap=SERVER_CAPS["tfvc.labels"].cap),
                                  {"requestData.labelScope": f"$/{parent['name']}"})
         return list(items(pages))

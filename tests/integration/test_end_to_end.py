@@ -88,15 +88,17 @@ def test_second_sync_with_nothing_new_uploads_nothing_and_costs_a_bounded_number
         2  # version discovery and connectionData
         + projects // 2 + 1  # project pages (page size 2)
         + 1 + 2 + 1  # fields; the reporting revisions for revisions and for comments; the reporting links
-        + 1  # TFVC changesets after the last one
+        + 1  # the newest TFVC changeset: the one delivered, so no window is asked
         + 6 * projects  # repositories, teams, newest PRs, active PRs, work item types, area/iteration trees
         + 2 * projects  # TFVC branches and labels
+        + 3 * projects  # one more page after the short page of the teams, active PRs and labels (caps unknown: paging.SERVER_CAPS)
         + 4 * projects  # build definitions, builds finished since, builds still open, YAML pipelines
         + run_reads  # builds queued and finished since the last run seen, per project with YAML pipelines
         + 3 * projects  # release definitions, deployments modified since, releases created since
         + repositories  # one refs page each: the refs did not move, so no pushes or commits are asked for
         + active  # the threads of each open PR
         + 2 * teams  # members and iterations
+        + teams  # one more page after the short page of members
         + 1 + (identities + 49) // 50  # Project Collection Valid Users, then its members by descriptor
     )
     by_route = Counter(re.sub(r"/\d+(?=/|$)", "/{n}", re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "{id}", r["path"])) for r in requests)

@@ -195,7 +195,6 @@ def test_pr_lists_cut_descriptions_to_400_characters_from_7_0_and_the_single_get
                     assert one["completionOptions"]["mergeCommitMessage"] == f"Merged PR {pr.id}: {pr.title}\n\n{pr.description}"
 
 
-@AGENT_NOT_FIXED
 def test_agent_stores_the_whole_description_of_every_pull_request(tmp_path, receiver, key_files, env):
     world = generate_world(11, "tiny", semantics=ServerSemantics(long_pr_descriptions=True))
     with start_simulator(world) as simulator:
@@ -465,7 +464,6 @@ def test_agent_delivers_every_run_of_a_pipeline_beyond_the_runs_cap(tmp_path, re
     assert not missing, f"{len(missing)} runs never collected: {missing[:3]}"
 
 
-@AGENT_NOT_FIXED
 def test_agent_delivers_every_commit_and_push_when_the_server_caps_its_pages(tmp_path, receiver, key_files, env):
     world = generate_world(11, "tiny", semantics=ServerSemantics(page_cap=5))  # the agent asks 50 commits, 100 pushes
     with start_simulator(world) as simulator:
@@ -476,7 +474,6 @@ def test_agent_delivers_every_commit_and_push_when_the_server_caps_its_pages(tmp
     assert missing == {"git.commit": 0, "git.push": 0}, f"never collected: {missing}"
 
 
-@AGENT_NOT_FIXED
 def test_agent_delivers_every_changeset_whichever_order_top_and_the_sort_apply_in(tmp_path, receiver, key_files, env):
     world = generate_world(11, "tiny", semantics=ServerSemantics(tfvc_top_before_sort=True))
     with start_simulator(world) as simulator:

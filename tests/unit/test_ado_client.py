@@ -104,9 +104,9 @@ def test_repeated_continuation_token_is_a_loop_not_an_endless_walk(httpx_mock, c
         list(client.pages_by_token("_apis/things", page_size=2))
 
 
-def test_top_skip_paging_stops_on_a_short_page(httpx_mock, client):
-    add_options(httpx_mock)
-    for skip, ids in ((0, [1, 2]), (2, [3, 4]), (4, [5])):
+def test_top_skip_paging_stops_on_an_empty_page_after_a_short_one(httpx_mock, client):
+    add_options(httpx_mock)  # the cap is unknown: a short page may be a server cap (satellite.ado.paging)
+    for skip, ids in ((0, [1, 2]), (2, [3, 4]), (4, [5]), (5, [])):
         httpx_mock.add_response(
             url=httpx.URL(f"{C}/_apis/things", params={"api-version": "7.0", "searchCriteria.$top": "2", "searchCriteria.$skip": str(skip)}),
             json={"count": len(ids), "value": [{"id": i} for i in ids]},
@@ -254,7 +254,7 @@ def test_a_walk_can_start_from_a_first_page_already_read(httpx_mock, client):
     httpx_mock.add_response(url=httpx.URL(f"{C}/_apis/things", params={"$top": "2", "$skip": "2", "api-version": "7.0"}),
                             json={"count": 1, "value": [{"id": 3}]})
     first = {"count": 2, "value": [{"id": 1}, {"id": 2}]}
-    pages = list(client.pages("_apis/things", TopSkip(2), first=first))
+    pages = list(client.pages("_apis/things", TopSkip(2, cap=2), first=first))  # a known cap: the short page ends it
     assert [[i["id"] for i in p.items] for p in pages] == [[1, 2], [3]]
     assert len([r for r in httpx_mock.get_requests() if r.method == "GET"]) == 1
     with pytest.raises(AdoResponseError, match="count, value"):

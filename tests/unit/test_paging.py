@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 
 import pytest
 
-from satellite.ado.paging import Answer, IdKeyset, NewestFirst, TokenBody, TokenHeader, TopSkip
+from satellite.ado.paging import SERVER_CAPS, Answer, IdWindows, NewestFirst, PageCap, TokenBody, TokenHeader, TopSkip
 from satellite.errors import AdoResponseError
 
 WHERE = "https://tfs.example.test/tfs/DefaultCollection/_apis/things"
@@ -142,9 +142,11 @@ def test_comments_walk_follows_the_body_token_until_it_is_gone_and_detects_a_loo
 # -- $top / $skip ---------------------------------------------------------------------------------
 
 
-def offsets(total: int) -> Callable[[dict], tuple[Any, Mapping[str, str]]]:
+def offsets(total: int, cap: int = 0) -> Callable[[dict], tuple[Any, Mapping[str, str]]]:
+    """A $top/$skip list of ``total`` things; ``cap``: the most one page holds whatever is asked."""
     def answer(params):
         top = params.get("$top", params.get("searchCriteria.$top"))
+        top = min(top, cap) if cap else top
         skip = params.get("$skip", params.get("searchCriteria.$skip"))
         found = things(*range(skip + 1, min(skip + top, total) + 1))
         return {"count": len(found), "value": found}, {}
@@ -152,11 +154,45 @@ def offsets(total: int) -> Callable[[dict], tuple[Any, Mapping[str, str]]]:
     return answer
 
 
-def test_top_skip_walks_until_a_short_page_with_the_route_s_param_names():
+def test_top_skip_walks_until_an_empty_page_with_the_route_s_param_names_when_the_cap_is_unknown():
     fetch = Script(offsets(5))
     pages = list(TopSkip(2, "searchCriteria.$top", "searchCriteria.$skip").pages(fetch, WHERE))
     assert ids(pages) == [[1, 2], [3, 4], [5]]
-    assert [p["searchCriteria.$skip"] for p in fetch.asked] == [0, 2, 4]
+    assert [p["searchCriteria.$skip"] for p in fetch.asked] == [0, 2, 4, 5]  # one more: [5] may be a cap of 1
+
+
+def test_top_skip_ends_on_a_page_shorter_than_a_documented_cap():
+    fetch = Script(offsets(5))
+    assert ids(TopSkip(2, cap=1000).pages(fetch, WHERE)) == [[1, 2], [3, 4], [5]]
+    assert len(fetch.asked) == 3
+
+
+def test_top_skip_continues_after_short_pages_of_a_server_capping_below_the_top_asked():
+    """ado_api.md: "a server may cap a page below the $top asked; 'short page = end' is only safe
+    where the cap is known"."""
+    fetch = Script(offsets(12, cap=5))
+    assert ids(TopSkip(50).pages(fetch, WHERE)) == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [11, 12]]
+    assert [p["$skip"] for p in fetch.asked] == [0, 5, 10]  # [11, 12] is shorter than the 5 answered before: the end
+
+
+def test_top_skip_capped_exactly_at_the_end_costs_one_empty_page():
+    fetch = Script(offsets(10, cap=5))
+    assert ids(TopSkip(50).pages(fetch, WHERE)) == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
+    assert [p["$skip"] for p in fetch.asked] == [0, 5, 10]
+
+
+def test_a_page_cap_shared_by_lists_of_one_route_ends_a_short_list_without_an_extra_request():
+    cap = PageCap()
+    first, second = Script(offsets(7)), Script(offsets(3))
+    assert ids(TopSkip(10, cap=cap).pages(first, WHERE)) == [[1, 2, 3, 4, 5, 6, 7]]
+    assert len(first.asked) == 2  # the first short page of the route: one more request
+    assert ids(TopSkip(10, cap=cap).pages(second, WHERE)) == [[1, 2, 3]]
+    assert len(second.asked) == 1  # 3 < 7 answered before: the end
+
+
+def test_server_caps_name_a_source_for_every_list():
+    assert all(entry.source for entry in SERVER_CAPS.values())
+    assert SERVER_CAPS["git.commits"].cap is None and SERVER_CAPS["pipelines.runs"].cap == 10_000
 
 
 def test_top_skip_does_not_yield_an_empty_last_page():
@@ -171,37 +207,53 @@ def test_top_skip_ignored_is_a_loop():
         list(TopSkip(2).pages(fetch, WHERE))
 
 
-# -- fromId keyset --------------------------------------------------------------------------------
+# -- fromId..toId windows -------------------------------------------------------------------------
 
 
-def keyset(total: int, ignore_from: bool = False) -> Script:
+def changesets(total: int, *, cap: int = 0, top_first: bool = False, exclusive: bool = False, missing: tuple[int, ...] = ()) -> Script:
+    """TFVC changesets 1..total ascending by fromId/toId/$top. ``cap``: the most a page holds;
+    ``top_first``: $top is applied to the newest-first order before the ascending sort;
+    ``exclusive``: fromId excludes its own id; ``missing``: ids that do not exist."""
     def answer(params):
-        start = 1 if ignore_from else params["searchCriteria.fromId"]
-        found = [{"changesetId": n} for n in reversed(range(start, min(start + params["$top"], total + 1)))]
-        return {"count": len(found), "value": found}, {}
+        low = params["searchCriteria.fromId"] + (1 if exclusive else 0)
+        high = min(params["searchCriteria.toId"], total)
+        top = min(params["$top"], cap) if cap else params["$top"]
+        found = [n for n in range(low, high + 1) if n not in missing and n >= 1]
+        found = sorted(found[::-1][:top]) if top_first else found[:top]
+        return {"count": len(found), "value": [{"changesetId": n} for n in found]}, {}
 
     return Script(answer)
 
 
-def test_keyset_asks_from_the_last_id_read_and_yields_ascending_pages():
-    fetch = keyset(5)
-    pages = list(IdKeyset("changesetId", 2, after=0).pages(fetch, WHERE))
-    assert [[c["changesetId"] for c in p.items] for p in pages] == [[1, 2], [3, 4], [5]]
-    assert [p["searchCriteria.fromId"] for p in fetch.asked] == [1, 3, 5]
+def windows(walk: IdWindows, fetch: Script) -> list[int]:
+    return [c["changesetId"] for page in walk.pages(fetch, WHERE) for c in page.items]
 
 
-def test_keyset_resumes_after_the_stored_id():
-    fetch = keyset(5)
-    assert [[c["changesetId"] for c in p.items] for p in IdKeyset("changesetId", 10, after=3).pages(fetch, WHERE)] == [[4, 5]]
+@pytest.mark.parametrize("top_first", [False, True])
+@pytest.mark.parametrize("exclusive", [False, True])
+def test_windows_read_every_id_in_order_whichever_order_top_and_the_sort_apply_in(top_first: bool, exclusive: bool):
+    fetch = changesets(23, top_first=top_first, exclusive=exclusive)
+    assert windows(IdWindows("changesetId", 10, after=0, upto=23), fetch) == list(range(1, 24))
+    assert [(p["searchCriteria.fromId"], p["searchCriteria.toId"], p["$top"]) for p in fetch.asked] == [
+        (0, 10, 11), (10, 20, 11), (20, 23, 4)]
 
 
-def test_keyset_ignored_is_a_loop_found_without_asking_the_same_page_again():
-    fetch = keyset(10, ignore_from=True)
-    walk = IdKeyset("changesetId", 2, after=0).pages(fetch, WHERE)
-    assert [c["changesetId"] for c in next(walk).items] == [1, 2]
-    with pytest.raises(AdoResponseError, match=r"pagination loop at .*searchCriteria\.fromId=3 returned only items already read"):
-        next(walk)
-    assert len(fetch.asked) == 2
+@pytest.mark.parametrize("top_first", [False, True])
+def test_windows_under_a_cap_narrow_once_and_miss_nothing(top_first: bool):
+    fetch = changesets(40, cap=5, top_first=top_first)
+    assert windows(IdWindows("changesetId", 10, after=3, upto=40), fetch) == list(range(4, 41))
+    assert len(fetch.asked) == 1 + 10  # the window cut once, then windows of 4 new ids (5 with the last read)
+
+
+def test_windows_with_gaps_miss_nothing_and_trust_a_window_shorter_than_the_cap_learned():
+    missing = (5, 6, 7, 15, 30)
+    fetch = changesets(40, missing=missing)
+    assert windows(IdWindows("changesetId", 10, after=0, upto=40), fetch) == [n for n in range(1, 41) if n not in missing]
+
+
+def test_windows_end_at_the_newest_id_and_cost_nothing_when_it_was_read():
+    fetch = changesets(10)
+    assert windows(IdWindows("changesetId", 10, after=10, upto=10), fetch) == [] and fetch.asked == []
 
 
 # -- newest first until known ---------------------------------------------------------------------

@@ -106,12 +106,18 @@ class TestPushesStream:
         assert {(r.type, r.op) for r in run.records} == {("git.push", "upsert")}
         assert run.record(f"{R}:9").data["refUpdates"][0]["name"] == "refs/heads/main"
         assert run.checkpoint is not None
-        assert run.paths() == [PUSHES]  # the refs came from the refs stream of the same run
+        assert run.paths() == [PUSHES, PUSHES]  # the refs came from the refs stream of the same run; the cap is
+        # unknown, so a short page is followed by one more (empty) page
         assert run.requests[0].params["searchCriteria.includeRefUpdates"] == "true"
+
+    def test_a_server_capping_pages_below_the_top_asked_loses_no_push(self) -> None:
+        capped = lambda request: offset_pages(pushes())(request._replace(params={**request.params, "$top": "2"}))  # noqa: E731
+        run = run_stream(PushesStream(), Server().get(PUSHES, capped, PUSH_PARAMS), parent=REPOSITORY, listed={RefsStream: refs()})
+        assert run.keys() == [f"{R}:9", f"{R}:8", f"{R}:7"]
 
     def test_without_listed_refs_it_lists_them_itself(self) -> None:
         run = run_stream(PushesStream(), pushes_server(pushes()), parent=REPOSITORY)
-        assert run.paths() == [REFS, PUSHES]
+        assert run.paths() == [REFS, PUSHES, PUSHES]
         assert len(run.records) == 3
 
     def test_incremental_run_sends_only_pushes_after_the_last_one(self) -> None:
@@ -184,8 +190,9 @@ class History:
     (commits reachable from ``itemVersion`` and not from ``compareVersion``, newest first; 404 for a
     commit it does not hold)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cap: int = 0) -> None:
         self.parents: dict[str, tuple[str, ...]] = {}
+        self.cap = cap  # the most one page holds whatever $top asks (0: as asked)
         self.template = recorded("git_commits")["value"][0]
         recorded_main = [c["commitId"] for c in recorded("git_commits")["value"]]  # main, newest first
         for child, parent in zip(recorded_main, recorded_main[1:] + [None], strict=True):
@@ -214,6 +221,7 @@ class History:
         hidden = set(self.reachable(compare)) if compare else set()
         shas = [c for c in self.reachable(head) if c not in hidden]
         skip, top = int(request.params["searchCriteria.$skip"]), int(request.params["searchCriteria.$top"])
+        top = min(top, self.cap) if self.cap else top
         page = [{**self.template, "commitId": c, "comment": f"commit {c[:7]}"} for c in shas[skip:skip + top]]
         return Reply({"count": len(page), "value": page})
 
@@ -239,11 +247,23 @@ def history() -> History:
 
 
 def commit_requests(run) -> list[tuple[str, str | None]]:
-    return [(r.params["searchCriteria.itemVersion.version"], r.params.get("searchCriteria.compareVersion.version"))
-            for r in run.requests if r.path == COMMITS]
+    """(head, compare) of each commit list walked, in order (a list's pages once: with the cap unknown a
+    short page is followed by one more, empty)."""
+    asked = [(r.params["searchCriteria.itemVersion.version"], r.params.get("searchCriteria.compareVersion.version"),
+              r.params["searchCriteria.$skip"]) for r in run.requests if r.path == COMMITS]
+    return [(head, compare) for head, compare, skip in asked if skip == "0"]
 
 
 class TestCommitsStream:
+    def test_a_server_capping_pages_below_the_top_asked_loses_no_commit(self) -> None:
+        """git Get Commits searchCriteria.$top: "Maximum number of entries to retrieve"; no ceiling is
+        documented, so a short page is not the end."""
+        capped = history()
+        capped.cap = 2
+        run = run_stream(CommitsStream(), capped.server(), parent=REPOSITORY, listed={RefsStream: refs()})
+        whole = run_stream(CommitsStream(), history().server(), parent=REPOSITORY, listed={RefsStream: refs()})
+        assert sorted(run.keys()) == sorted(whole.keys()) and len(whole.keys()) > 2
+
     def first(self, h: History | None = None):
         return run_stream(CommitsStream(), (h or history()).server(), parent=REPOSITORY, listed={RefsStream: refs()})
 
@@ -421,7 +441,7 @@ class TestPullRequestsStream:
         assert run.record(f"{R}:5:7", "git.pull_request_thread").data["id"] == 7
         assert run.checkpoint is not None and len(run.checkpoints) == 1  # the cursor moves once, at the end
         assert part_reads(run) == sorted((i, part) for i in (9, 5, 3) for part in PARTS)
-        assert [r.params["searchCriteria.status"] for r in run.requests if r.path == PULL_REQUESTS] == ["all", "active"]
+        assert [r.params["searchCriteria.status"] for r in run.requests if r.path == PULL_REQUESTS] == ["all", "all", "active", "active"]
 
     def test_nothing_new_costs_one_request_per_open_pr(self) -> None:
         prs = PullRequestServer()
@@ -429,7 +449,8 @@ class TestPullRequestsStream:
         run = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT, cursor=first.checkpoint)
         assert run.records == ()
         assert part_reads(run) == [(5, "threads")]
-        assert len(run.requests) == 3  # all (first page holds the highest delivered id), active, PR 5's threads
+        # all (its first page holds the highest delivered id), active (a short page, the cap unknown: one more), PR 5's threads
+        assert len(run.requests) == 4
 
     def test_incremental_run_sends_a_new_pr_and_an_open_pr_whose_threads_changed(self) -> None:
         prs = PullRequestServer()
@@ -496,7 +517,7 @@ class TestPullRequestsStream:
     def test_newest_first_walk_stops_at_the_page_holding_the_highest_delivered_id(self) -> None:
         prs = PullRequestServer()
         first = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT, page_sizes={"pull_requests": 2})
-        assert [r.params["$skip"] for r in first.asked(PULL_REQUESTS, **{"searchCriteria.status": "all"})] == ["0", "2"]
+        assert [r.params["$skip"] for r in first.asked(PULL_REQUESTS, **{"searchCriteria.status": "all"})] == ["0", "2", "3"]
         prs.add(11)
         prs.add(10, status="completed")
         run = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT, cursor=first.checkpoint, page_sizes={"pull_requests": 2})

@@ -28,6 +28,7 @@ class Tfvc:
         self.changesets = recorded("tfvc_changesets")["value"]
         self.changes = {int(i): body["value"] for i, body in recorded("tfvc_changes").items()}
         self.ignores_from_id = False
+        self.top_first = False
 
     def check_in(self, changeset_id: int) -> None:
         self.changesets.append({**copy.deepcopy(self.changesets[-1]), "changesetId": changeset_id,
@@ -36,9 +37,17 @@ class Tfvc:
                                       for c in self.changes[3]]
 
     def answer(self, request: Request) -> Reply:
+        """fromId inclusive, toId inclusive; without ``$orderby`` newest first (the newest-id probe);
+        ``top_first``: $top cut from the newest-first order, then sorted ascending."""
+        top = int(request.params["$top"])
+        if "$orderby" not in request.params:
+            page = sorted(self.changesets, key=lambda c: -c["changesetId"])[:top]
+            return Reply({"count": len(page), "value": page})
         assert request.params["$orderby"] == "id asc"
         start = 1 if self.ignores_from_id else int(request.params["searchCriteria.fromId"])
-        page = [c for c in self.changesets if c["changesetId"] >= start][: int(request.params["$top"])]
+        end = 10**9 if self.ignores_from_id else int(request.params["searchCriteria.toId"])
+        found = [c for c in self.changesets if start <= c["changesetId"] <= end]
+        page = sorted(found[::-1][:top], key=lambda c: c["changesetId"]) if self.top_first else found[:top]
         return Reply({"count": len(page), "value": page})
 
     def server(self) -> Server:
@@ -56,7 +65,11 @@ class Tfvc:
 
 
 def from_ids(run) -> list[str]:
-    return [r.params["searchCriteria.fromId"] for r in run.requests if r.path == CHANGESETS]
+    return [r.params["searchCriteria.fromId"] for r in run.requests if r.path == CHANGESETS and "$orderby" in r.params]
+
+
+def probes(run) -> int:
+    return len([r for r in run.requests if r.path == CHANGESETS and "$orderby" not in r.params])
 
 
 class TestChangesetsStream:
@@ -67,8 +80,9 @@ class TestChangesetsStream:
         assert {r.type for r in run.records} == {"tfvc.changeset", "tfvc.change"} and {r.op for r in run.records} == {"upsert"}
         assert run.record(f"{CID}:2:$/Proseware Analytics/Main/build/Schema.xsd").data["changeType"]
         assert len(run.checkpoints) == 3
-        assert from_ids(run) == ["1"]
-        assert sorted(run.paths()) == sorted([CHANGESETS] + [changes_path(i) for i in (1, 2, 3)])
+        assert from_ids(run) == ["0"] and probes(run) == 1
+        assert sorted(set(run.paths())) == sorted([CHANGESETS] + [changes_path(i) for i in (1, 2, 3)])
+        assert len(run.asked(CHANGESETS)) == 2  # the newest id, then one window
 
     def test_incremental_run_asks_from_the_next_id_and_sends_only_new_changesets(self) -> None:
         tfvc = Tfvc()
@@ -76,20 +90,32 @@ class TestChangesetsStream:
         tfvc.check_in(4)
         run = run_stream(ChangesetsStream(), tfvc.server(), cursor=first.checkpoint, delivered=first.keys())
         assert run.keys() == tfvc.keys(4)
-        assert from_ids(run) == ["4"]
+        assert from_ids(run) == ["3"]  # the window starts at the last id read: fromId inclusive or exclusive
 
     def test_nothing_new_is_one_request_and_no_record(self) -> None:
         tfvc = Tfvc()
         first = run_stream(ChangesetsStream(), tfvc.server())
         run = run_stream(ChangesetsStream(), tfvc.server(), cursor=first.checkpoint, delivered=first.keys())
         assert run.records == ()
-        assert from_ids(run) == ["4"] and len(run.requests) == 1
+        assert probes(run) == 1 and len(run.requests) == 1  # the newest id is the one delivered: no window asked
 
-    def test_keyset_paging_asks_from_the_id_after_each_full_page(self) -> None:
+    def test_windows_of_ids_are_asked_with_a_top_as_wide_as_the_window(self) -> None:
         tfvc = Tfvc()
         run = run_stream(ChangesetsStream(), tfvc.server(), page_sizes={"changesets": 2})
-        assert from_ids(run) == ["1", "3"]
+        asked = [(r.params["searchCriteria.fromId"], r.params["searchCriteria.toId"], r.params["$top"])
+                 for r in run.requests if "$orderby" in r.params]
+        assert asked == [("0", "2", "3"), ("2", "3", "2")]
         assert run.keys() == tfvc.keys(1, 2, 3)
+
+    def test_a_server_applying_top_before_the_ascending_sort_skips_nothing(self) -> None:
+        """tfvc: "Results are sorted by ID in descending order by default. Use id asc to sort by ID in
+        ascending order." No example combines $top with it: a window cannot be cut either way."""
+        tfvc = Tfvc()
+        tfvc.top_first = True
+        for changeset_id in range(4, 10):
+            tfvc.check_in(changeset_id)
+        run = run_stream(ChangesetsStream(), tfvc.server(), page_sizes={"changesets": 2})
+        assert run.keys("tfvc.changeset") == [f"{CID}:{i}" for i in range(1, 10)]
 
     def test_a_server_ignoring_from_id_is_a_pagination_loop_not_a_resend(self) -> None:
         tfvc = Tfvc()
@@ -101,7 +127,7 @@ class TestChangesetsStream:
     def test_changes_are_read_page_by_page(self) -> None:
         tfvc = Tfvc()
         run = run_stream(ChangesetsStream(), tfvc.server(), page_sizes={"default": 2})
-        assert [r.params["$skip"] for r in run.requests if r.path == changes_path(2)] == ["0", "2"]
+        assert [r.params["$skip"] for r in run.requests if r.path == changes_path(2)][:2] == ["0", "2"]
         assert run.keys() == tfvc.keys(1, 2, 3)
 
     def test_after_a_crash_inside_a_changeset_what_was_stored_is_not_sent_again(self) -> None:
@@ -196,5 +222,5 @@ class TestTfvcLabelsStream(SnapshotContract):
         add_copy(body, id=3, name="Sprint 40")
         run = run_stream(TfvcLabelsStream(), Server().get(LABELS, offset_pages(body["value"])), parent=PROJECT,
                          page_sizes={"default": 2})
-        assert [r.params["$skip"] for r in run.requests] == ["0", "2"]
+        assert [r.params["$skip"] for r in run.requests] == ["0", "2", "3"]  # the cap is unknown: a short page is not the end
         assert sorted(run.keys()) == [f"{CID}:1", f"{CID}:2", f"{CID}:3"]
