@@ -29,6 +29,7 @@ from satellite.streams.base import (
     StreamContext,
     StreamItem,
     content_hash,
+    delete,
     latest_time,
     nested,
     parse_time,
@@ -93,11 +94,16 @@ class BuildsStream(IncrementalStream):
                     changed.append(build)
             yield from self._records(ctx, parent, changed)
         # open last time, open no more, and not among the completed builds just read: completed before
-        # the overlap (or after the completed query ran), or deleted. Each is read on its own.
+        # the overlap (or after the completed query ran), or deleted (404, or answered with ``deleted``
+        # true): each is read on its own and sent, or deleted.
         vanished = sorted(int(i) for i in open_builds.keys() - still_open.keys())
         paths = (f"{builds_path(parent)}/{i}" for i in vanished)
-        found = [b for b in ctx.client.get_many(paths, missing_ok=True) if b is not None]
+        answers = list(zip(vanished, ctx.client.get_many(paths, missing_ok=True)))
+        found = [b for _, b in answers if b is not None and not b.get("deleted")]
         yield from self._records(ctx, parent, found)
+        for build_id, build in answers:  # known deleted: the build goes (its timeline records: the reconcile)
+            if build is None or build.get("deleted"):
+                yield delete(self.record_type, self.key(ctx, {"id": build_id}, parent))
         done = [(b.get("finishTime"), b["id"], content_hash(trim(b))) for b in found if b.get("status") == "completed"]
         still_open.update((str(b["id"]), content_hash(trim(b))) for b in found if b.get("status") != "completed")
         yield BuildsCursor(finished.advanced(done, ctx.overlap, move=False), still_open).checkpoint()

@@ -5,9 +5,9 @@
     app = create_app(world)        # the app follows ``world.semantics`` unless given its own
 
 Every behaviour comes from a sentence of Microsoft's on-prem specs (quoted where it is modelled
-and in docs/simulator.md, "Semantics we model"). The defaults keep the simulator as it was, so
-the existing end-to-end tests hold while the agent is being fixed; whoever fixes the agent turns
-them on. Switches that shape the world (comments saved with other changes, long descriptions,
+and in docs/simulator.md, "Semantics we model"). A switch is on by default once the satellite
+handles it, so every end-to-end test and the demo exercise it; the others stay off while the agent
+is being fixed. Switches that shape the world (comments saved with other changes, long descriptions,
 reruns, late-visible items, release edits, destroyed work items) act at generation and in
 ``advance`` through random streams of their own, so switching one on leaves the rest of the
 world as it was. Switches that only change what a route answers (caps, the TFVC order) act in
@@ -35,10 +35,10 @@ class ServerSemantics:
     long_pr_descriptions: bool = False
     # YAML runs re-run: same run (build) id, a new attempt on the timeline records, state, result
     # and finish time change again. On: ``advance`` re-runs completed failed/canceled runs.
-    pipeline_reruns: bool = False
+    pipeline_reruns: bool = True  # on: the satellite handles it (issue 13)
     # Builds (finish time) and deployments (modified time) that become visible after later ones were
     # served. On: ``advance`` stamps some completions a few minutes before the newest time visible.
-    late_visible: bool = False
+    late_visible: bool = True  # on: the satellite handles it (issue 13)
     # pipelines 6.0-7.1 runs list: "Gets top 10000 runs for a particular pipeline." (no paging).
     pipeline_runs_cap: int = RUNS_CAP
     # $top/$skip lists with no documented cap (git commits and pushes, TFVC changesets, changes,
@@ -49,7 +49,7 @@ class ServerSemantics:
     tfvc_top_before_sort: bool = False
     # Releases abandoned or edited (description, keepForever) with no deployment change: the releases
     # list filters on created time only. On: ``advance`` does that now and then.
-    release_edits: bool = False
+    release_edits: bool = True  # on: the satellite handles it (issue 13)
     # Work items destroyed (permanently deleted, from the recycle bin or directly): gone from every
     # route, their revisions gone from reporting even with includeDeleted. On: ``advance`` destroys some.
     destroyed_work_items: bool = False

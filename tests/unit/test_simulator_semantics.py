@@ -21,17 +21,20 @@ from standins.ado_simulator.world.pipelines.releases import Deployment
 # -- the switches ----------------------------------------------------------------------------------
 
 
-def test_the_defaults_are_the_simulator_as_it_was():
+HANDLED = {"pipeline_reruns", "late_visible", "release_edits"}  # the satellite handles them: on by default
+
+
+def test_the_defaults_are_on_for_what_the_satellite_handles():
     assert DEFAULT_SEMANTICS == ServerSemantics()
-    assert not any(getattr(DEFAULT_SEMANTICS, name) for name, kind in SWITCHES.items() if kind == "bool")
+    assert HANDLED <= {name for name, kind in SWITCHES.items() if kind == "bool" and getattr(DEFAULT_SEMANTICS, name)}
     assert DEFAULT_SEMANTICS.pipeline_runs_cap == RUNS_CAP == 10_000 and DEFAULT_SEMANTICS.page_cap == 0
     assert DEFAULT_SEMANTICS.names() == [] and DEFAULT_SEMANTICS.capped(1000) == 1000
 
 
 def test_parse_reads_names_with_dashes_numbers_and_all():
-    parsed = ServerSemantics.parse("comments-with-changes, late_visible,pipeline-runs-cap=50,page-cap=7")
-    assert parsed == ServerSemantics(comments_with_changes=True, late_visible=True, pipeline_runs_cap=50, page_cap=7)
-    assert parsed.names() == ["comments-with-changes", "late-visible", "pipeline-runs-cap=50", "page-cap=7"]
+    parsed = ServerSemantics.parse("comments-with-changes, late_visible=off,pipeline-runs-cap=50,page-cap=7")
+    assert parsed == replace(DEFAULT_SEMANTICS, comments_with_changes=True, late_visible=False, pipeline_runs_cap=50, page_cap=7)
+    assert {"late-visible=0", "pipeline-runs-cap=50", "page-cap=7"} <= set(parsed.names())
     assert ServerSemantics.parse(",".join(parsed.names())) == parsed
     everything = ServerSemantics.parse("all")
     assert all(getattr(everything, n) is True for n, kind in SWITCHES.items() if kind == "bool")
