@@ -4,6 +4,7 @@ timelines, YAML pipelines and their runs."""
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -93,7 +94,8 @@ class Builds:
 
     def completed(self, request: Request) -> Reply:
         since = request.params.get("minTime", "")
-        done = sorted((b for b in self.builds.values() if b["status"] == "completed" and b["finishTime"] >= since),
+        done = sorted((b for b in self.builds.values()  # deleted builds are left out (deletedFilter excludeDeleted)
+                       if b["status"] == "completed" and not b.get("deleted") and b["finishTime"] >= since),
                       key=lambda b: (b["finishTime"], b["id"]))
         return token_pages(done)(request)
 
@@ -102,6 +104,8 @@ class Builds:
         server.get(BUILDS, lambda request: token_pages([b for b in self.builds.values() if b["status"] != "completed"])(request),
                    {"statusFilter": OPEN})
         for build_id in range(1, 60):
+            server.get(f"{BUILDS}/{build_id}",
+                       lambda request, i=build_id: Reply(self.builds[i]) if i in self.builds else gone("item", "build"))
             server.get(f"{BUILDS}/{build_id}/timeline",
                        lambda request, i=build_id: Reply(self.timelines[i]) if i in self.timelines else gone("item", "timeline"))
         return server
@@ -199,6 +203,70 @@ class TestBuildsStream:
         assert [r.params.get("continuationToken") for r in completed_queries(run)] == [None, "2"]
         assert len(run.checkpoints) == 3  # after each completed page, and at the end
         assert set(run.keys()) == b.keys(1, 2, 3, 40)
+
+    def test_a_rerun_of_a_completed_build_is_sent_again_with_its_timeline_and_every_attempt(self) -> None:
+        """build 5.0-7.1: a rerun keeps the build id; TimelineRecord ``attempt``, ``previousAttempts``."""
+        b = Builds()
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        b.finish(3, "2024-03-01T10:00:00.0000000Z")  # build 3 (partiallySucceeded) re-run: finishes again, succeeded
+        stage = b.timelines[3]["records"][0]
+        stage.update(attempt=2, previousAttempts=[{"attempt": 1, "timelineId": "t1", "recordId": stage["id"]}])
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert set(run.keys()) == b.keys(3) and timeline_reads(run) == [3]
+        assert run.record(f"{CID}:3", "build.build").data["result"] == "succeeded"
+        record = run.record(f"{CID}:3:{stage['id']}").data
+        assert record["attempt"] == 2 and record["previousAttempts"][0]["attempt"] == 1
+        again = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert again.records == ()
+
+    def test_a_rerun_seen_running_is_sent_running_then_completed(self) -> None:
+        b = Builds()
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        b.builds[2].update(status="inProgress", finishTime=None, result=None)  # re-run: in progress again
+        running = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert running.record(f"{CID}:2", "build.build").data["status"] == "inProgress" and timeline_reads(running) == [2]
+        b.finish(2, "2024-03-01T10:00:00.0000000Z")
+        done = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=running.checkpoint)
+        assert done.keys("build.build") == [f"{CID}:2"] and done.record(f"{CID}:2", "build.build").data["status"] == "completed"
+
+    def test_a_build_visible_late_inside_the_overlap_is_sent_and_nothing_else_again(self) -> None:
+        b = Builds()
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        b.finish(45, "2024-01-05T15:55:00.0000000Z")  # before build 3's finish time, committed after it was read
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert set(run.keys()) == b.keys(45)  # build 3, read again in the overlap, unchanged: not resent
+
+    def test_an_open_build_that_completed_before_the_overlap_is_read_on_its_own(self) -> None:
+        b = Builds()
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        b.finish(40, "2024-01-05T15:00:00.0000000Z")  # committed late, an hour before the latest finish time read
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert f"{BUILDS}/40" in run.paths()
+        assert run.record(f"{CID}:40", "build.build").data["status"] == "completed"
+        again = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert again.records == () and f"{BUILDS}/40" not in again.paths()
+
+    @pytest.mark.parametrize("how", ["gone", "marked deleted"])
+    def test_an_open_build_deleted_since_is_deleted(self, how: str) -> None:
+        b = Builds()
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        if how == "gone":
+            del b.builds[40]
+        else:
+            b.builds[40].update(status="completed", deleted=True)
+            b.builds[40].pop("finishTime", None)
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert [(r.key, r.op) for r in run.records] == [(f"{CID}:40", "delete")]
+
+    def test_a_builds_cursor_stored_before_the_overlap_reads_from_its_time_once(self) -> None:
+        b = Builds()
+        watermark = b.builds[3]["finishTime"]
+        old = '{"at_finish":[3],"finish":"%s","open":{}}' % watermark  # as stored before the overlap window
+        b.finish(41, "2024-02-01T00:00:00.0000000Z")
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=old)
+        assert completed_queries(run)[0].params["minTime"] == watermark and run.keys("build.build")[0] == f"{CID}:41"
+        again = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert completed_queries(again)[0].params["minTime"] < "2024-02-01T00:00:00" and again.records == ()
 
     @pytest.mark.parametrize("kind", list(MALFORMED))
     def test_malformed_completed_list_fails_without_checkpoint(self, kind: str) -> None:
@@ -367,6 +435,71 @@ class TestPipelineRunsStream:
                          cursor=first.checkpoint)
         assert run_reads(run) == [2]
         assert run.keys() == [f"{CID}:37"]
+
+    def test_a_rerun_of_a_completed_run_is_sent_with_its_new_outcome(self) -> None:
+        """A rerun keeps the run id: the run completes again (its build finishes again, a new event)."""
+        r = Runs()
+        first = self.first(r)
+        r.finish(38, "2024-07-29T09:00:00.0000000Z")  # run 38 (done before the first read) re-run and done again
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                         cursor=first.checkpoint)
+        assert run_reads(run) == [1] and run.keys() == [f"{CID}:38"]
+        assert run.record(f"{CID}:38").data["finishedDate"] == "2024-07-29T09:00:00.0000000Z"
+        again = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                           cursor=run.checkpoint)
+        assert again.records == () and run_reads(again) == []
+
+    def test_a_rerun_inside_the_margin_of_its_first_finish_is_still_seen(self) -> None:
+        r = Runs()
+        first = self.first(r)
+        r.finish(38, "2024-07-28T07:33:00.0000000Z")  # finished again 5 minutes after its first finish
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                         cursor=first.checkpoint)
+        assert run.keys() == [f"{CID}:38"]
+
+    def test_runs_the_list_leaves_out_come_from_the_builds_api_on_a_pipelines_first_read(self) -> None:
+        """pipelines 6.0-7.1 Runs - List: "Gets top 10000 runs for a particular pipeline." (no paging)."""
+        r = Runs()
+        r.older[1] = [{"id": 20, "buildNumber": "20240601.1", "status": "completed", "result": "failed",
+                       "queueTime": "2024-06-01T10:00:00.0000000Z", "finishTime": "2024-06-01T10:30:00.0000000Z"},
+                      {"id": 33, "buildNumber": "20240710.1", "status": "completed", "result": "succeeded",
+                       "queueTime": "2024-07-10T19:19:35.0261327Z", "finishTime": "2024-07-10T19:43:44.2730461Z"}]
+        run = self.first(r)
+        assert sorted(q.params["definitions"] for q in older_queries(run)) == ["1", "2"]  # one per pipeline
+        (older,) = [q for q in older_queries(run) if q.params["definitions"] == "1"]
+        assert older.params["maxTime"] == "2024-07-10T19:19:35.0261327Z"  # older than the oldest run listed
+        assert sorted(run.keys()) == sorted(f"{CID}:{i}" for i in (40, 38, 33, 39, 20))  # 33 (listed) once
+        assert run.record(f"{CID}:20").data == {
+            "pipeline": {k: r.pipelines[0][k] for k in ("url", "id", "revision", "name", "folder")},
+            "state": "completed", "result": "failed", "createdDate": "2024-06-01T10:00:00.0000000Z",
+            "finishedDate": "2024-06-01T10:30:00.0000000Z",
+            "url": f"https://tfs.example.test/tfs/DefaultCollection/{PROJECT_ID}/_apis/pipelines/1/runs/20",
+            "id": 20, "name": "20240601.1"}
+        again = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                           cursor=run.checkpoint)
+        assert again.records == () and older_queries(again) == []  # asked once per pipeline, not every sync
+
+    def test_a_list_at_the_cap_is_completed_from_the_builds_api_on_every_read(self, monkeypatch) -> None:
+        r = Runs()
+        first = self.first(r)
+        monkeypatch.setattr(PipelineRunsStream, "RUNS_CAP", 3)  # pipeline 1 lists 3 runs: at the cap
+        r.start(1, 41, "2024-07-29T09:00:00.0000000Z")
+        r.older[1] = [{"id": 30, "buildNumber": "20240701.1", "status": "completed", "result": "succeeded",
+                       "queueTime": "2024-07-01T10:00:00.0000000Z", "finishTime": "2024-07-01T10:30:00.0000000Z"}]
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                         cursor=first.checkpoint)
+        assert [q.params["definitions"] for q in older_queries(run)] == ["1"]
+        assert sorted(run.keys()) == [f"{CID}:30", f"{CID}:41"]
+
+    def test_a_runs_cursor_with_the_older_untimed_activity_tags_still_parses_and_sends_nothing_again(self) -> None:
+        r = Runs()
+        old = ('{"activity":"2024-07-28T07:36:58.0316760Z","max":{"1":40,"2":39},'
+               '"open":{"40":["1","%s"]},"seen":["f38","q38","q40"]}')
+        first = self.first(r)
+        digest = json.loads(first.checkpoint)["open"]["40"][1]
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                         cursor=old % digest)
+        assert run.records == () and run_reads(run) == []
 
     def test_a_new_pipeline_is_read_without_activity(self) -> None:
         r = Runs()
