@@ -59,8 +59,9 @@ class Releases:
                                      "createdOn": at}
 
     def listed_deployments(self, request: Request) -> Reply:
-        since = request.params.get("minModifiedTime", "")
-        found = sorted((d for d in self.deployments if d["lastModifiedOn"] >= since), key=lambda d: (d["lastModifiedOn"], d["id"]))
+        since, started = request.params.get("minModifiedTime", ""), request.params.get("minStartedTime", "")
+        found = sorted((d for d in self.deployments if d["lastModifiedOn"] >= since and d.get("startedOn", "") >= started),
+                       key=lambda d: (d["lastModifiedOn"], d["id"]))
         return token_pages(found)(request)
 
     def listed_releases(self, request: Request) -> Reply:
@@ -166,6 +167,68 @@ class TestReleasesStream:
         assert run.keys("release.deployment") == [f"{CID}:4"]
         assert run.keys("release.release") == []
         assert detail_reads(run) == [1]
+
+    def test_a_deployment_visible_late_inside_the_overlap_is_sent_and_nothing_else_again(self) -> None:
+        rel = Releases()
+        first = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
+        rel.deploy(4, 1, "2024-01-07T14:19:00.0000000Z")  # before deployment 3's time, committed after it was read
+        run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert run.keys("release.deployment") == [f"{CID}:4"] and detail_reads(run) == [1]
+
+    def test_a_deployment_running_when_read_is_found_when_it_completes_before_the_overlap(self) -> None:
+        rel = Releases()
+        rel.deployments[2].update(deploymentStatus="inProgress", operationStatus="Pending")
+        first = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
+        rel.deploy(5, 2, "2024-01-08T12:00:00.0000000Z")  # a later deployment moves the mark on
+        second = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert not [r for r in second.requests if "minStartedTime" in r.params]  # 3 was met in the overlap
+        # deployment 3 completes, stamped before the overlap of the mark (its change committed late)
+        rel.deployments[2].update(deploymentStatus="succeeded", operationStatus="Approved")
+        third = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=second.checkpoint)
+        started = [r for r in third.requests if r.path == DEPLOYMENTS and "minStartedTime" in r.params]
+        assert [r.params["minStartedTime"] for r in started] == [rel.deployments[2]["startedOn"]]
+        assert third.keys("release.deployment") == [f"{CID}:3"]
+        assert third.record(f"{CID}:3", "release.deployment").data["deploymentStatus"] == "succeeded"
+        quiet = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=third.checkpoint)
+        assert quiet.records == () and not [r for r in quiet.requests if "minStartedTime" in r.params]
+
+    def test_a_release_abandoned_or_edited_without_a_deployment_is_read_again_by_the_walk(self) -> None:
+        """release 5.0-7.1: Releases - List filters on creation only (minCreatedTime); Update Release
+        Resource abandons or edits a release: its ``modifiedOn`` moves, no deployment changes."""
+        rel = Releases()
+        first = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
+        quiet = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert quiet.records == () and len(sweeps(quiet)) == 1
+        rel.releases[1].update(status="abandoned", modifiedOn="2024-01-07T15:00:00.0000000Z")
+        run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=quiet.checkpoint)
+        assert run.keys() == [f"{CID}:1"] and run.record(f"{CID}:1").data["status"] == "abandoned"
+        again = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert again.records == () and detail_reads(again) == []
+
+    def test_the_walk_reads_one_page_per_sync_and_starts_again_at_the_end(self) -> None:
+        rel = Releases()
+        for release_id in range(3, 6):
+            rel.create(release_id, f"2024-01-0{release_id + 4}T10:00:00.0000000Z")
+        first = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, page_sizes={"releases": 2})
+        tokens = []
+        cursor = first.checkpoint
+        for _ in range(4):
+            run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=cursor, page_sizes={"releases": 2})
+            assert run.records == ()
+            (page,) = sweeps(run)
+            tokens.append(page.params.get("continuationToken"))
+            cursor = run.checkpoint
+        assert tokens == [None, "2", "4", None]  # 5 releases, pages of 2: three syncs, then again from the newest
+
+    def test_a_releases_cursor_stored_before_the_overlap_and_the_walk_still_parses(self) -> None:
+        rel = Releases()
+        old = ('{"at_created":[2],"at_modified":[3],"created":"%s","modified":"%s"}'
+               % (rel.releases[2]["createdOn"], rel.deployments[2]["lastModifiedOn"]))
+        run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=old)
+        assert run.records == () and sweeps(run) == []  # the walk starts with the next sync
+        assert query(run, RELEASES).params["minCreatedTime"] == rel.releases[2]["createdOn"]  # from its time, this once
+        again = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert again.records == () and len(sweeps(again)) == 1
 
     @pytest.mark.parametrize("route", [DEPLOYMENTS, RELEASES])
     @pytest.mark.parametrize("kind", list(MALFORMED))
