@@ -268,7 +268,7 @@ class PullRequestsCursor(Cursor):
 class BuildsCursor(Cursor):
     """Completed builds delivered up to a finish time, and the hash of each build open last run."""
 
-    summary: ClassVar[str] = "last finish time (+ ids at it) + hashes of open builds"
+    summary: ClassVar[str] = "last finish time (+ ids and hashes in the overlap) + hashes of open builds"
     finished: Watermark = Watermark()
     open: Mapping[str, str] = field(default_factory=dict)
 

@@ -1,16 +1,20 @@
 """Pipelines streams: build definitions, builds with their timelines, YAML pipelines and runs.
 
-Builds change until they finish, and their queue time is no safe cursor, so the builds stream
-reads (1) builds completed since the last delivered finish time, in finish-time order, and (2)
-the builds still queued or running, delivered again only when they changed. Each build that
-has started comes with its timeline (stage, job and task records: durations, results,
-attempts); a running build's timeline is read again with every change until it finishes.
+Builds change until they finish (and again when re-run: same id, a new attempt), and their
+queue time is no safe cursor, so the builds stream reads (1) builds completed since the last
+finish time less the overlap, in finish-time order, sending those new or changed (id and content
+hash), (2) the builds still queued or running, delivered again only when they changed, and (3)
+each build open last time that neither list shows any more, on its own. Each build that has
+started comes with its timeline (stage, job and task records: durations, results, ``attempt`` and
+``previousAttempts``); it is read again with every change of the build, a rerun's included.
 
 Pipeline runs: the runs list of a pipeline has no time filter, but a run is a build of the
 pipeline's definition. So after the first sync, two build queries per project (builds queued,
 and builds finished, since the last activity seen, less a margin) say which pipelines have
 anything new, and only those pipelines' runs are read: a sync with nothing new costs two
-requests per project instead of one per pipeline.
+requests per project instead of one per pipeline. A run whose build was queued or finished since
+(a rerun finishing again, a run visible late below the highest id) is sent whatever its id. The
+runs list answers "top 10000 runs" with no paging: older runs come from the builds API.
 """
 
 from __future__ import annotations
