@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-__all__ = ["ServerSemantics", "DEFAULT_SEMANTICS", "SWITCHES", "RUNS_CAP"]
+__all__ = ["ServerSemantics", "DEFAULT_SEMANTICS", "SWITCHES", "RUNS_CAP", "PAGE_CAP"]
 
 RUNS_CAP = 10_000  # pipelines 6.0-7.1: "Gets top 10000 runs for a particular pipeline."
+PAGE_CAP = 20  # below the $top the satellite asks of commits, pushes, changesets and changes, so every test caps
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +30,10 @@ class ServerSemantics:
 
     # wit 5.0-7.1 includeDiscussionChangesOnly: "only those revisions of work items, where only history
     # field was changed". On: most comments are saved together with another field change.
-    comments_with_changes: bool = False
+    comments_with_changes: bool = True  # on: the satellite handles it (issue 13)
     # git 7.0/7.1 PR lists: "description field will be truncated up to 400 symbols in the result".
     # On: a good share of the pull requests have descriptions longer than 400 characters.
-    long_pr_descriptions: bool = False
+    long_pr_descriptions: bool = True  # on: the satellite handles it (issue 13)
     # YAML runs re-run: same run (build) id, a new attempt on the timeline records, state, result
     # and finish time change again. On: ``advance`` re-runs completed failed/canceled runs.
     pipeline_reruns: bool = True  # on: the satellite handles it (issue 13)
@@ -43,10 +44,10 @@ class ServerSemantics:
     pipeline_runs_cap: int = RUNS_CAP
     # $top/$skip lists with no documented cap (git commits and pushes, TFVC changesets, changes,
     # labels, label items) answer at most this many items whatever ``$top`` asks; 0 = as asked.
-    page_cap: int = 0
+    page_cap: int = PAGE_CAP  # on: the satellite handles it (issue 13)
     # TFVC changesets with ``$orderby=id asc``: off = sort, then ``$skip``/``$top`` (the default);
     # on = ``$top`` of the default newest-first order first, that page then sorted ascending.
-    tfvc_top_before_sort: bool = False
+    tfvc_top_before_sort: bool = True  # on: the satellite handles it (issue 13)
     # Releases abandoned or edited (description, keepForever) with no deployment change: the releases
     # list filters on created time only. On: ``advance`` does that now and then.
     release_edits: bool = True  # on: the satellite handles it (issue 13)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, Iterator
 
 import httpx
@@ -420,7 +421,7 @@ def test_a_capped_top_skip_list_answers_a_short_page_that_is_not_the_end():
         ("_apis/tfvc/changesets", "$top", "$skip", "changesetId"),
         (f"_apis/tfvc/changesets/{changeset.id}/changes", "$top", "$skip", "changeType"),
     ]
-    with serving(world, semantics=ServerSemantics(page_cap=3)) as capped, serving(world) as whole:
+    with serving(world, semantics=ServerSemantics(page_cap=3)) as capped, serving(world, semantics=ServerSemantics(page_cap=0)) as whole:
         for path, top, skip, key in lists:
             everything = values(whole, path, {"api-version": "7.0", top: 1000})
             assert len(everything) > 3, path
@@ -441,7 +442,9 @@ def test_tfvc_ascending_changesets_page_before_or_after_the_sort():
     world = generate_world(7, "tiny")
     count = len(world.domain("tfvc").changesets)
     query = {"api-version": "7.0", "searchCriteria.fromId": 1, "$orderby": "id asc", "$top": 10}
-    with serving(world) as sorted_first, serving(world, semantics=ServerSemantics(tfvc_top_before_sort=True)) as top_first:
+    uncapped = ServerSemantics(page_cap=0)
+    with serving(world, semantics=replace(uncapped, tfvc_top_before_sort=False)) as sorted_first, \
+            serving(world, semantics=replace(uncapped, tfvc_top_before_sort=True)) as top_first:
         assert [c["changesetId"] for c in values(sorted_first, "_apis/tfvc/changesets", query)] == list(range(1, 11))
         assert [c["changesetId"] for c in values(top_first, "_apis/tfvc/changesets", query)] == list(range(count - 9, count + 1))
         def ids(client: httpx.Client, params: dict) -> list[int]:

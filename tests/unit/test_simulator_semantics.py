@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from standins.ado_simulator.command import semantics as parse_argument
-from standins.ado_simulator.semantics import DEFAULT_SEMANTICS, RUNS_CAP, SWITCHES, ServerSemantics
+from standins.ado_simulator.semantics import DEFAULT_SEMANTICS, PAGE_CAP, RUNS_CAP, SWITCHES, ServerSemantics
 from standins.ado_simulator.world.boards.wit_process import TYPES
 from standins.ado_simulator.world.boards.work_item_history import Change, RevisionLog, WorkItem, adds_comment, replay
 from standins.ado_simulator.world.git.pr_content import long_description
@@ -21,14 +21,15 @@ from standins.ado_simulator.world.pipelines.releases import Deployment
 # -- the switches ----------------------------------------------------------------------------------
 
 
-HANDLED = {"pipeline_reruns", "late_visible", "release_edits"}  # the satellite handles them: on by default
+HANDLED = {"pipeline_reruns", "late_visible", "release_edits", "comments_with_changes", "long_pr_descriptions",
+           "tfvc_top_before_sort"}  # the satellite handles them: on by default
 
 
 def test_the_defaults_are_on_for_what_the_satellite_handles():
     assert DEFAULT_SEMANTICS == ServerSemantics()
     assert HANDLED <= {name for name, kind in SWITCHES.items() if kind == "bool" and getattr(DEFAULT_SEMANTICS, name)}
-    assert DEFAULT_SEMANTICS.pipeline_runs_cap == RUNS_CAP == 10_000 and DEFAULT_SEMANTICS.page_cap == 0
-    assert DEFAULT_SEMANTICS.names() == [] and DEFAULT_SEMANTICS.capped(1000) == 1000
+    assert DEFAULT_SEMANTICS.pipeline_runs_cap == RUNS_CAP == 10_000 and DEFAULT_SEMANTICS.page_cap == PAGE_CAP == 20
+    assert DEFAULT_SEMANTICS.names() == [] and DEFAULT_SEMANTICS.capped(1000) == PAGE_CAP
 
 
 def test_parse_reads_names_with_dashes_numbers_and_all():
@@ -38,7 +39,7 @@ def test_parse_reads_names_with_dashes_numbers_and_all():
     assert ServerSemantics.parse(",".join(parsed.names())) == parsed
     everything = ServerSemantics.parse("all")
     assert all(getattr(everything, n) is True for n, kind in SWITCHES.items() if kind == "bool")
-    assert everything.pipeline_runs_cap == RUNS_CAP and everything.page_cap == 0
+    assert everything.pipeline_runs_cap == RUNS_CAP and everything.page_cap == PAGE_CAP
     assert ServerSemantics.parse("all,release-edits=off").release_edits is False
     assert ServerSemantics.parse("") == DEFAULT_SEMANTICS
     assert parsed.capped(1000) == 7 and parsed.capped(3) == 3
