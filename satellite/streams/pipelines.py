@@ -187,7 +187,7 @@ class PipelineRunsStream(IncrementalStream):
                 highest[pid] = max(highest[pid], run["id"])
                 recent.update(_events(run, "createdDate", "finishedDate"))
             listed = {run["id"] for run in runs}
-            if runs and (first_read or len(runs) >= self.RUNS_CAP):
+            if runs and first_read:  # later, a run leaving the capped list was delivered while in it
                 for run in self._older_runs(ctx, parent, pipeline, runs, listed):
                     highest[pid] = max(highest[pid], run["id"])
                     yield upsert(self.record_type, self.key(ctx, run, parent), run)
@@ -230,9 +230,11 @@ class PipelineRunsStream(IncrementalStream):
                     listed: set[int]) -> Iterator[dict]:
         """Runs the capped list leaves out, from the builds API (which pages), as runs.
 
-        Asked on a pipeline's first read (a server's real cap may be lower than the documented one;
-        a list under it costs this one request) and whenever the list holds the cap or more. Each
-        build is mapped to the run the list would show, instead of one run GET per older run."""
+        Asked on a pipeline's first read only, whatever the list's length (a server's real cap may be
+        lower than the documented ``RUNS_CAP``; a list under it costs this one request). Later a run
+        that leaves the list was delivered while in it, and one beyond it that changes (a rerun)
+        shows as activity and is read alone. Each build is mapped to the run the list would show:
+        one run GET per older run would cost a request per run of a backfill beyond 10,000."""
         created = [r["createdDate"] for r in runs if r.get("createdDate")]
         params = {"definitions": str(pipeline["id"]), "queryOrder": "queueTimeDescending"}
         if created:

@@ -311,6 +311,7 @@ class Runs:
         self.pipelines = recorded("pipelines")["value"]
         self.late_builds: list[dict] = []  # builds the activity queries show that are not runs of these pipelines' lists
         self.older: dict[int, list[dict]] = {}  # builds of a pipeline its runs list leaves out (beyond the cap)
+        self.single: dict[int, dict] = {}  # runs beyond the list, by the single-run route
 
     def start(self, pipeline_id: int, run_id: int, at: str) -> None:
         run = {**copy.deepcopy(self.runs[1][0]), "id": run_id, "name": f"run {run_id}", "state": "inProgress", "createdDate": at}
@@ -340,6 +341,9 @@ class Runs:
         for pipeline_id in range(1, 8):
             server.get(runs_path(pipeline_id), lambda request, p=pipeline_id: Reply({"count": len(self.runs.get(p, [])),
                                                                                      "value": self.runs.get(p, [])}))
+        for run_id in range(1, 30):
+            server.get(f"{runs_path(1)}/{run_id}",
+                       lambda request, i=run_id: Reply(self.single[i]) if i in self.single else gone("item", "run"))
         return server
 
 
@@ -479,17 +483,16 @@ class TestPipelineRunsStream:
                            cursor=run.checkpoint)
         assert again.records == () and older_queries(again) == []  # asked once per pipeline, not every sync
 
-    def test_a_list_at_the_cap_is_completed_from_the_builds_api_on_every_read(self, monkeypatch) -> None:
+    def test_later_reads_do_not_page_older_runs_and_a_rerun_beyond_the_list_is_read_alone(self) -> None:
         r = Runs()
         first = self.first(r)
-        monkeypatch.setattr(PipelineRunsStream, "RUNS_CAP", 3)  # pipeline 1 lists 3 runs: at the cap
         r.start(1, 41, "2024-07-29T09:00:00.0000000Z")
-        r.older[1] = [{"id": 30, "buildNumber": "20240701.1", "status": "completed", "result": "succeeded",
-                       "queueTime": "2024-07-01T10:00:00.0000000Z", "finishTime": "2024-07-01T10:30:00.0000000Z"}]
+        r.late_builds.append({"id": 12, "definition": {"id": 1}, "finishTime": "2024-07-29T09:05:00.0000000Z"})  # re-run
+        r.single[12] = {**copy.deepcopy(r.runs[1][1]), "id": 12, "finishedDate": "2024-07-29T09:05:00.0000000Z"}
         run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
                          cursor=first.checkpoint)
-        assert [q.params["definitions"] for q in older_queries(run)] == ["1"]
-        assert sorted(run.keys()) == [f"{CID}:30", f"{CID}:41"]
+        assert older_queries(run) == [] and f"{runs_path(1)}/12" in run.paths()
+        assert sorted(run.keys()) == [f"{CID}:12", f"{CID}:41"]
 
     def test_a_runs_cursor_with_the_older_untimed_activity_tags_still_parses_and_sends_nothing_again(self) -> None:
         r = Runs()
