@@ -786,3 +786,15 @@ def test_models_validate_without_the_loader(pems):
     with pytest.raises(ValidationError):
         Limits(concurrency=True)  # YAML "yes" is not 1
     assert Limits(concurrency="8", outbox_max_bytes="2MiB").outbox_max_bytes == 2 * MiB
+
+
+def test_cursor_overlap_defaults_to_five_minutes_takes_a_duration_and_refuses_a_negative_one(tmp_path, env):
+    assert load_config(write(tmp_path, minimal()), env).limits.cursor_overlap == dt.timedelta(minutes=5)
+    cfg = load_config(write(tmp_path, minimal("limits:\n  cursor_overlap: 15m\n")), env)
+    assert cfg.limits.cursor_overlap == dt.timedelta(minutes=15)
+    assert load_config(write(tmp_path, minimal("limits:\n  cursor_overlap: 0\n")), env).limits.cursor_overlap == dt.timedelta(0)
+    for bad in ("soon", "-5m"):
+        (problem,) = problems_of(write(tmp_path, minimal(f"limits:\n  cursor_overlap: {bad}\n")), env)
+        assert problem.path == "limits.cursor_overlap"
+    schema = config_json_schema()["$defs"]["Limits"]["properties"]["cursor_overlap"]
+    assert schema["default"] == "5m"
