@@ -60,7 +60,23 @@ STORED: list[tuple[type[Cursor], str]] = [
 ]
 
 
-@pytest.mark.parametrize("kind, text", STORED, ids=lambda v: v.__name__ if isinstance(v, type) else "")
+# written since the overlap window, the release walk, open deployments and timed activity tags (issue 13)
+STORED_SINCE_OVERLAP: list[tuple[type[Cursor], str]] = [
+    (BuildsCursor, '{"at_finish":[18],"finish":"2024-11-30T19:45:25.7173020Z","finish_window":{"17":["2024-11-30T19:42:'
+                   '01.0000000Z","4c1f0a4c3d2b1a0f9e8d7c6b5a493827"],"18":["2024-11-30T19:45:25.7173020Z",'
+                   '"09dab1dbb5cea74684ed9d57cbc1c7e1"]},"open":{}}'),
+    (ReleasesCursor, '{"at_created":[21],"at_modified":[30],"created":"2024-06-10T11:20:27.2990000Z","created_window":'
+                     '{"21":["2024-06-10T11:20:27.2990000Z","90d2775d50f3f82ca0db9c91728650dd"]},"modified":'
+                     '"2024-06-10T11:33:47.2320000Z","modified_window":{"30":["2024-06-10T11:33:47.2320000Z",'
+                     '"a873488e9b6445b7dcddfda181689e68"]},"open_deployments":{"31":["2024-06-10T11:30:00.0000000Z",'
+                     '"783ae6b98d75de44ce068cffdf126393"]},"sweep":{"read":{"7":"2024-06-10T11:31:00.0000000Z"},'
+                     '"since":"2024-06-10T11:28:47.2320000Z","started":"2024-06-10T11:33:47.2320000Z","token":"300"}}'),
+    (PipelineRunsCursor, '{"activity":"2024-11-30T19:45:25.7173020Z","max":{"4":594},"open":{},'
+                         '"seen":["f594@2024-11-30T19:45:25.7173020Z","q594@2024-11-30T19:30:00.0000000Z"]}'),
+]
+
+
+@pytest.mark.parametrize("kind, text", STORED + STORED_SINCE_OVERLAP, ids=lambda v: v.__name__ if isinstance(v, type) else "")
 def test_a_cursor_stored_by_the_current_release_parses_and_encodes_back_to_the_same_text(kind, text):
     cursor = kind.from_text(text)
     assert cursor.encode() == text
@@ -139,6 +155,14 @@ def test_a_watermark_stored_before_the_window_reads_from_its_time_with_its_old_t
     assert moved.since(FIVE) == "2024-11-30T19:42:00.0000000Z"
     again = BuildsCursor.from_text(BuildsCursor(moved, {}).encode())
     assert again.finished == moved
+
+
+def test_what_the_cursors_written_since_the_overlap_say():
+    builds = BuildsCursor.from_text(STORED_SINCE_OVERLAP[0][1]).finished
+    assert builds.since(FIVE) == "2024-11-30T19:40:25.7173020Z" and not builds.admits(None, 17, "4c1f0a4c3d2b1a0f9e8d7c6b5a493827")
+    releases = ReleasesCursor.from_text(STORED_SINCE_OVERLAP[1][1])
+    assert releases.sweep.token == "300" and releases.sweep.read == {7: "2024-06-10T11:31:00.0000000Z"}
+    assert releases.open == {31: ("2024-06-10T11:30:00.0000000Z", "783ae6b98d75de44ce068cffdf126393")}
 
 
 def test_a_watermark_reads_back_its_overlap_and_admits_only_what_is_new_or_changed():
