@@ -19,14 +19,14 @@ import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import quote
 
 import httpx
 import structlog
 
 from satellite.ado.paging import Answer, Page, Paginator, TokenHeader, TopSkip
-from satellite.ado.responses import TransientAdoError, decode_response, expect_list, is_retryable
+from satellite.ado.responses import MalformedAnswer, TransientAdoError, decode_response, expect_list, is_retryable
 from satellite.ado.versions import ApiVersion, parse_out_of_range, pick_version
 from satellite.http_clients import TlsOptions, build_client_lanes
 from satellite.errors import AdoNotFoundError, AdoResponseError, AdoTransportError, AdoVersionError
@@ -151,27 +151,46 @@ class AdoClient:
         *,
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
+        check: Callable[[Any], object] | None = None,
     ) -> tuple[Any, httpx.Headers]:
-        """Send with retries; returns (decoded JSON, response headers)."""
+        """Send with retries; returns (decoded JSON, response headers).
+
+        A 2xx answer that is not JSON, or whose body ``check`` refuses (raises AdoResponseError:
+        not the route's shape), is a malformed answer: retried like a 5xx, and an AdoResponseError
+        once the retries run out.
+        """
         try:
             for attempt in self._retry.retrying(is_retryable, what=f"{method} {self.target.name}/{path}"):
                 with attempt:
                     response = self._send_once(method, path, params, json_body, headers)
                     try:
-                        return decode_response(response, self.target.url), response.headers
+                        body = decode_response(response, self.target.url)
+                        if check is not None:
+                            check(body)
+                        return body, response.headers
                     except TransientAdoError as exc:
                         if exc.retry_after:
                             ADO_THROTTLE_WAIT.labels(self.target.name).inc(exc.retry_after)
                         raise
+                    except AdoResponseError as exc:
+                        if not 200 <= response.status_code < 300:
+                            raise
+                        raise MalformedAnswer(str(exc), collection=exc.collection, status=response.status_code) from None
+        except MalformedAnswer as exc:
+            raise AdoResponseError(str(exc), collection=exc.collection, status=exc.status) from None
         except TransientAdoError as exc:
             # Retries ran out: surface as a plain transport/server error of the same message.
             raise AdoTransportError(str(exc), collection=exc.collection, status=exc.status, retry_after=exc.retry_after) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def get(self, path: str, params: Mapping[str, Any] | None = None, *, preview: bool = False) -> Any:
-        """GET a JSON resource at the negotiated api-version."""
+    def _list_check(self, key: str, path: str) -> Callable[[Any], object]:
+        return lambda body: expect_list(body, key, self.target.url, path)
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *, preview: bool = False,
+            check: Callable[[Any], object] | None = None) -> Any:
+        """GET a JSON resource at the negotiated api-version (``check``: see ``request``)."""
         query = {**(params or {}), "api-version": self.api_version().for_route(preview)}
-        return self.request("GET", path, query)[0]
+        return self.request("GET", path, query, check=check)[0]
 
     def get_list(self, path: str, params: Mapping[str, Any] | None = None, *, key: str = "value", preview: bool = False) -> list[dict]:
         """GET a list: ``body[key]`` of a ``{count, value}`` (or the route's own list key) answer.
@@ -179,7 +198,7 @@ class AdoClient:
         Raises AdoResponseError for any other 200 body (``{}``, ``[]``, a string...): never an
         empty list in its place.
         """
-        return expect_list(self.get(path, params, preview=preview), key, self.target.url, path)
+        return expect_list(self.get(path, params, preview=preview, check=self._list_check(key, path)), key, self.target.url, path)
 
     def get_many(
         self,
@@ -199,7 +218,8 @@ class AdoClient:
 
         def fetch(path: str) -> Any:
             try:
-                body = self.get(path, params, preview=preview)
+                body = self.get(path, params, preview=preview,
+                                check=None if list_key is None else self._list_check(list_key, path))
             except AdoNotFoundError:
                 if missing_ok:
                     return None
@@ -300,11 +320,16 @@ class AdoClient:
         version = self.api_version().for_route(preview)
         opening = [first] if first is not None else []
 
+        check = self._list_check(paginator.list_key, path)
+
         def fetch(paging: Mapping[str, Any]) -> Answer:
             if opening:
                 body, headers = opening.pop(), httpx.Headers()
-            else:
-                body, headers = self.request("GET", path, {**base, **paging, "api-version": version})
+                try:
+                    return Answer(expect_list(body, paginator.list_key, self.target.url, path), body, headers)
+                except AdoResponseError:
+                    pass  # the answer read ahead was malformed: ask again, with retries
+            body, headers = self.request("GET", path, {**base, **paging, "api-version": version}, check=check)
             return Answer(expect_list(body, paginator.list_key, self.target.url, path), body, headers)
 
         return paginator.pages(fetch, f"{self.target.url}/{path}")

@@ -17,13 +17,19 @@ from satellite.errors import (
 )
 from satellite.retrying import parse_retry_after
 
-__all__ = ["decode_response", "expect_list", "RETRYABLE_STATUSES", "TransientAdoError", "is_retryable"]
+__all__ = ["decode_response", "MalformedAnswer", "expect_list", "RETRYABLE_STATUSES", "TransientAdoError", "is_retryable"]
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class TransientAdoError(AdoError):
     """A failure worth retrying: 408/429/5xx, a reset connection, a timeout."""
+
+
+class MalformedAnswer(TransientAdoError):
+    """A 2xx answer that is not the JSON its route returns (not JSON, or not the route's list
+    shape): retried, since a proxy or a server under stress may answer right the next time;
+    an ``AdoResponseError`` when the retries run out."""
 
 
 def is_retryable(exc: BaseException) -> bool:

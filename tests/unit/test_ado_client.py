@@ -203,16 +203,30 @@ def test_preview_flag_error_is_a_version_error(httpx_mock, client):
 
 
 @pytest.mark.parametrize("body", [b'{"count": 2, "value": [{"id"', b"\x00\xff garbage", b"not json at all"])
-def test_garbage_body_is_a_response_error(httpx_mock, client, body):
+def test_garbage_body_is_retried_then_a_response_error(httpx_mock, client, body):
     add_options(httpx_mock)
-    httpx_mock.add_response(url=f"{C}/_apis/projects?api-version=7.0", content=body, headers={"Content-Type": "application/json"})
+    url = f"{C}/_apis/projects?api-version=7.0"
+    httpx_mock.add_response(url=url, content=body, headers={"Content-Type": "application/json"}, is_reusable=True)
     with pytest.raises(AdoResponseError, match="not valid JSON"):
         client.get("_apis/projects")
+    assert len(httpx_mock.get_requests(url=url)) == 4  # every attempt of the policy: a malformed answer is transient
+
+
+def test_a_malformed_answer_then_a_good_one_is_the_good_one(httpx_mock, client):
+    """A proxy or a stressed server answering garbage once costs a retry, not the unit."""
+    add_options(httpx_mock)
+    url = f"{C}/p/_apis/git/repositories?api-version=7.0"
+    httpx_mock.add_response(url=url, json={})
+    httpx_mock.add_response(url=url, content=b'{"count": 1, "value": [{"id"', headers={"Content-Type": "application/json"})
+    httpx_mock.add_response(url=url, json={"count": 1, "value": [{"id": "r"}]})
+    assert client.get_list("p/_apis/git/repositories") == [{"id": "r"}]
+    assert len(httpx_mock.get_requests(url=url)) == 3
 
 
 def test_list_without_value_envelope_is_a_response_error(httpx_mock, client):
     add_options(httpx_mock)
-    httpx_mock.add_response(url=httpx.URL(f"{C}/_apis/things", params={"$top": "5", "api-version": "7.0"}), json=[{"id": 1}])
+    httpx_mock.add_response(url=httpx.URL(f"{C}/_apis/things", params={"$top": "5", "api-version": "7.0"}), json=[{"id": 1}],
+                            is_reusable=True)
     with pytest.raises(AdoResponseError, match="count, value"):
         list(client.pages_by_token("_apis/things", page_size=5))
 
@@ -222,9 +236,10 @@ def test_list_without_value_envelope_is_a_response_error(httpx_mock, client):
 def test_a_list_read_is_the_list_or_an_error_never_an_empty_list(httpx_mock, client, body, got):
     add_options(httpx_mock)
     httpx_mock.add_response(url=f"{C}/p/_apis/git/repositories?api-version=7.0", content=json.dumps(body).encode(),
-                            headers={"Content-Type": "application/json"})
+                            headers={"Content-Type": "application/json"}, is_reusable=True)
     with pytest.raises(AdoResponseError, match=f"^{C}: expected a {{count, value}} list from p/_apis/git/repositories, got {got}$"):
         client.get_list("p/_apis/git/repositories")
+    assert len(httpx_mock.get_requests()) == 1 + 4  # OPTIONS, then every attempt: retried before the unit fails
 
 
 def test_a_list_read_returns_the_route_s_list_key(httpx_mock, client):
@@ -239,7 +254,7 @@ def test_get_many_of_lists_checks_each_and_keeps_missing_as_none(httpx_mock, cli
     add_options(httpx_mock)
     httpx_mock.add_response(url=f"{C}/b/1/timeline?api-version=7.0", json={"records": [{"id": "a"}]})
     httpx_mock.add_response(url=f"{C}/b/2/timeline?api-version=7.0", status_code=404, json=wrapped("gone"))
-    httpx_mock.add_response(url=f"{C}/b/3/timeline?api-version=7.0", json={"id": "t"})
+    httpx_mock.add_response(url=f"{C}/b/3/timeline?api-version=7.0", json={"id": "t"}, is_reusable=True)
     bodies = client.get_many(["b/1/timeline", "b/2/timeline", "b/3/timeline"], missing_ok=True, list_key="records")
     assert next(bodies) == [{"id": "a"}]
     assert next(bodies) is None
@@ -257,8 +272,12 @@ def test_a_walk_can_start_from_a_first_page_already_read(httpx_mock, client):
     pages = list(client.pages("_apis/things", TopSkip(2, cap=2), first=first))  # a known cap: the short page ends it
     assert [[i["id"] for i in p.items] for p in pages] == [[1, 2], [3]]
     assert len([r for r in httpx_mock.get_requests() if r.method == "GET"]) == 1
+    # a malformed page read ahead is asked for again (with retries) before the walk fails
+    again = httpx.URL(f"{C}/_apis/things", params={"$top": "2", "$skip": "0", "api-version": "7.0"})
+    httpx_mock.add_response(url=again, json={"value": None}, is_reusable=True)
     with pytest.raises(AdoResponseError, match="count, value"):
         list(client.pages("_apis/things", TopSkip(2), first={"value": None}))
+    assert len(httpx_mock.get_requests(url=again)) == 4
 
 
 def test_tls_is_verified_by_default_and_a_ca_bundle_builds_a_context(tmp_path):
