@@ -166,7 +166,9 @@ class Agent:
 
     def _reconcile(self, integration) -> None:
         """Forget the integration's cursors: its next runs re-read everything (changes missed by the
-        incremental paths arrive again; immutable records already delivered are still not resent)."""
+        incremental paths arrive again; immutable records already delivered are still not resent).
+        A re-read from no cursor that reaches its end without error also deletes the keys of a
+        stream's ``reconciled`` types it no longer meets (destroyed work items: sync/collector.py)."""
         count = self._store.reset_cursors(integration.id)
         log.info("reconciliation_started", integration=integration.id, cursors_reset=count)
         if self._scheduler is not None:

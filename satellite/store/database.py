@@ -178,8 +178,10 @@ class Store:
         entry: OutboxEntry,
         cursor: tuple[CursorKey, str] | None,
         delivered: tuple[CursorKey, Iterable[str]] | None = None,
+        live: tuple[CursorKey, Iterable[tuple[str, str, bool]]] | None = None,
     ) -> None:
-        """Store a sealed batch, advance its cursor and remember its immutable keys, atomically."""
+        """Store a sealed batch, advance its cursor and remember its immutable keys, atomically.
+        ``live``: (record type, key, alive) of the batch's records of reconciled types."""
         with self._transaction(notify=True) as conn:
             conn.execute(
                 "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -194,6 +196,32 @@ class Store:
                     "INSERT OR IGNORE INTO delivered_keys VALUES (?, ?, ?, ?)",
                     [(scope.integration_id, scope.stream, scope.partition, _key_hash(k)) for k in keys],
                 )
+            if live is not None:
+                scope, changes = live
+                for record_type, key, alive in changes:
+                    row = (scope.integration_id, scope.stream, scope.partition, record_type, key)
+                    if alive:
+                        conn.execute("INSERT OR IGNORE INTO live_keys VALUES (?, ?, ?, ?, ?)", row)
+                    else:
+                        conn.execute("DELETE FROM live_keys WHERE integration_id=? AND stream=? AND partition=?"
+                                     " AND record_type=? AND key=?", row)
+
+    def live_keys(self, scope: CursorKey, record_type: str) -> set[str]:
+        """The keys of ``record_type`` delivered live in this partition (reconciled types only)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key FROM live_keys WHERE integration_id=? AND stream=? AND partition=? AND record_type=?",
+                (scope.integration_id, scope.stream, scope.partition, record_type),
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def forget_live_keys(self, scope: CursorKey, record_type: str, keys: Iterable[str]) -> None:
+        """Stop tracking ``keys`` without a delete (they were read under another backfill start)."""
+        with self._transaction() as conn:
+            conn.executemany(
+                "DELETE FROM live_keys WHERE integration_id=? AND stream=? AND partition=? AND record_type=? AND key=?",
+                [(scope.integration_id, scope.stream, scope.partition, record_type, k) for k in keys],
+            )
 
     def delivered_among(self, scope: CursorKey, keys: list[str]) -> set[str]:
         """Which of ``keys`` were already stored for delivery in this partition (immutable records only)."""

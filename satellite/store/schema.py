@@ -52,6 +52,16 @@ CREATE TABLE IF NOT EXISTS delivered_keys (
     key_hash       BLOB NOT NULL,
     PRIMARY KEY (integration_id, stream, partition, key_hash)
 ) WITHOUT ROWID;
+-- keys delivered live of the record types a complete re-read may prove gone (ids only, never names;
+-- a stream's ``reconciled``), and per partition the backfill start they were read from
+CREATE TABLE IF NOT EXISTS live_keys (
+    integration_id TEXT NOT NULL,
+    stream         TEXT NOT NULL,
+    partition      TEXT NOT NULL,
+    record_type    TEXT NOT NULL,
+    key            TEXT NOT NULL,
+    PRIMARY KEY (integration_id, stream, partition, record_type, key)
+) WITHOUT ROWID;
 -- how each stream and partition last went
 CREATE TABLE IF NOT EXISTS stream_status (
     integration_id    TEXT NOT NULL,

@@ -143,6 +143,9 @@ class _StreamDeclaration:
     scope: ClassVar[Scope]
     min_version: ClassVar[str] = "5.0"
     immutable: ClassVar[bool] = False  # records never change once written: remember keys, never resend
+    # record types whose live keys the store keeps (keys of ids only, never names), so that a complete
+    # re-read from no cursor (a reconciliation) can delete those it no longer meets (sync/collector.py)
+    reconciled: ClassVar[tuple[str, ...]] = ()
 
     def key(self, ctx: StreamContext, item: Mapping[str, Any], parent: Mapping[str, Any] | None) -> str:
         """The record key of ``item`` under ``parent``, as ``key_format`` says."""

@@ -55,6 +55,10 @@ class WorkItemRevisionsStream(IncrementalStream):
     also_emits = ("wit.work_item",)
     key_format = KeyFormat("{collectionId}:{workItemId}:{rev}", {"workItemId": "id"})
     cursor = ContinuationToken
+    # A destroyed work item is gone from every route, reporting included ("Destroys the specified work
+    # item permanently from the Recycle Bin. This action can not be undone."): the items a complete
+    # re-read no longer meets are deleted (keys of ids only: {collectionId}:{id}).
+    reconciled = ("wit.work_item",)
     service = "boards"
     scope = Scope.COLLECTION
 

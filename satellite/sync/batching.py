@@ -24,6 +24,7 @@ class WriteResult:
     records: int
     batches: int
     counts_by_type: dict[str, int]
+    complete: bool = True  # False: stopped (shutdown) before the stream's end
 
 
 class BatchWriter:
@@ -43,13 +44,18 @@ class BatchWriter:
         max_records: int,
         max_bytes: int,
         remember_keys: bool = False,
+        tracked: tuple[str, ...] = (),
         on_record: Callable[[Record], None] | None = None,
         admit: Callable[[int], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         """``remember_keys``: record the keys of every stored batch (for streams of immutable records).
+        ``tracked``: record types whose live keys are stored with each batch, and noted in ``seen``
+        (a stream's ``reconciled``).
         ``on_record``: called with every record as it is batched (the demo counts what it collected)."""
         self._remember_keys = remember_keys
+        self._tracked = tracked
+        self.seen: dict[str, set[str]] = {t: set() for t in tracked}  # keys of tracked types written, any op
         self._admit = admit  # blocks while the outbox has no room (backpressure)
         self._should_stop = should_stop  # on shutdown: store what is in hand with its checkpoint, then return
         self._on_record = on_record
@@ -71,23 +77,26 @@ class BatchWriter:
         # each record is encoded once, here: its line sizes the batch and goes into it as is
         lines: list[bytes] = []
         keys: list[str] = []  # of the upserts, for ``remember_keys``
+        live: list[tuple[str, str, bool]] = []  # (type, key, alive) of tracked types
         pending_bytes = 0
         records = batches = 0
         counts: dict[str, int] = {}
 
         def flush() -> None:
-            nonlocal lines, keys, pending_bytes, stored_cursor, batches
+            nonlocal lines, keys, live, pending_bytes, stored_cursor, batches
             if lines:
-                self._store_batch(lines, keys, stored_cursor, checkpoint)
+                self._store_batch(lines, keys, live, stored_cursor, checkpoint)
                 batches += 1
             elif checkpoint != stored_cursor and checkpoint is not None:
                 self._store.save_cursor(self._key, checkpoint)
             stored_cursor = checkpoint
-            lines, keys, pending_bytes = [], [], 0
+            lines, keys, live, pending_bytes = [], [], [], 0
             self._holding.clear()
 
+        complete = True
         for item in items:
             if self._should_stop():
+                complete = False
                 break
             if isinstance(item, Checkpoint):
                 checkpoint = item.cursor
@@ -98,6 +107,9 @@ class BatchWriter:
             if item.op == "upsert" and self._remember_keys:
                 keys.append(item.key)
                 self._holding.add(item.key)
+            if item.type in self.seen:
+                live.append((item.type, item.key, item.op == "upsert"))
+                self.seen[item.type].add(item.key)
             pending_bytes += len(line)
             records += 1
             counts[item.type] = counts.get(item.type, 0) + 1
@@ -106,9 +118,10 @@ class BatchWriter:
             if len(lines) >= self._max_records or pending_bytes >= self._max_bytes:
                 flush()
         flush()
-        return WriteResult(records, batches, counts)
+        return WriteResult(records, batches, counts, complete)
 
-    def _store_batch(self, lines: list[bytes], keys: list[str], cursor_from: str | None, cursor_to: str | None) -> None:
+    def _store_batch(self, lines: list[bytes], keys: list[str], live: list[tuple[str, str, bool]], cursor_from: str | None,
+                     cursor_to: str | None) -> None:
         seq = self._store.next_seq(self._key.integration_id, self._key.stream)
         batch_id = str(uuid.uuid4())
         body = self._sealer.seal_lines(
@@ -126,4 +139,4 @@ class BatchWriter:
             self._admit(len(body))
         advance = (self._key, cursor_to) if cursor_to is not None and cursor_to != cursor_from else None
         delivered = (self._key, keys) if self._remember_keys else None
-        self._store.commit_batch(entry, advance, delivered)
+        self._store.commit_batch(entry, advance, delivered, (self._key, live) if self._tracked else None)

@@ -30,7 +30,8 @@ from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
 from satellite.store import CursorKey, Store
 from satellite.streams import STREAMS, ProjectsStream, Record, Scope, SnapshotStream, StreamContext, TeamsStream
-from satellite.sync.batching import BatchWriter
+from satellite.streams.base import delete
+from satellite.sync.batching import BatchWriter, WriteResult
 from satellite.sync.sharding import ShardAssignment
 from satellite.sync.unit_guard import RouteTracker, guarded, with_route
 
@@ -262,6 +263,7 @@ class Collector:
             max_records=self.limits.batch.max_records,
             max_bytes=self.limits.batch.max_bytes,
             remember_keys=stream.immutable,
+            tracked=() if isinstance(stream, SnapshotStream) else stream.reconciled,
             on_record=self.on_record,
             admit=self.admit,
             should_stop=self.should_stop,
@@ -285,6 +287,8 @@ class Collector:
                 listed[stream.name] = items
             else:
                 result = writer.write(guarded(lambda: stream.read(ctx, parent), tracker, stream.name))
+                if stream.reconciled and ctx.cursor is None and result.complete:
+                    result = self._deletes_after_complete_read(writer, key, stream.reconciled, ctx.backfill_start, result)
         except AdoError as exc:
             error = with_route(str(exc), tracker)
             self._fail(report, client.target.name, stream.name, parent_id, error)
@@ -298,6 +302,33 @@ class Collector:
         if result.records:
             log.info("stream_synced", integration=self.integration.id, collection=client.target.name, stream=stream.name,
                      partition=parent_id, records=result.records, batches=result.batches, seconds=round(seconds, 3))
+
+    def _deletes_after_complete_read(self, writer: BatchWriter, key: CursorKey, types: tuple[str, ...],
+                                     backfill: str | None, result: WriteResult) -> WriteResult:
+        """After a read from no cursor (a first run or a reconciliation) that reached its end without
+        error: the live keys of ``types`` stored before and not met are gone from the server (destroyed
+        work items vanish from every route), so each becomes a delete. Never after a failed or partial
+        read (the caller's condition: an answer that could not be read proves nothing), nor when the
+        keys were read from another backfill start (then they are only forgotten)."""
+        basis_key, basis = f"live_keys_basis:{key.integration_id}:{key.stream}:{key.partition}", backfill or ""
+        before = self.store.get_state(basis_key)
+        gone = {t: sorted(self.store.live_keys(key, t) - writer.seen[t]) for t in types}
+        deletes = []
+        if before is not None and before != basis:
+            for record_type, keys in gone.items():
+                self.store.forget_live_keys(key, record_type, keys)
+        else:
+            deletes = [delete(record_type, k) for record_type, keys in gone.items() for k in keys]
+        self.store.set_state(basis_key, basis)
+        if not deletes:
+            return result
+        log.info("reconcile_deletes", integration=key.integration_id, stream=key.stream, partition=key.partition,
+                 deletes=len(deletes))
+        more = writer.write(deletes)
+        counts = dict(result.counts_by_type)
+        for record_type, n in more.counts_by_type.items():
+            counts[record_type] = counts.get(record_type, 0) + n
+        return WriteResult(result.records + more.records, result.batches + more.batches, counts, more.complete)
 
     def _fail(self, report: CollectionReport, collection: str, stream: str, partition: str, exc: Exception | str) -> None:
         log.error("stream_failed", integration=self.integration.id, collection=collection, stream=stream, partition=partition, error=str(exc))

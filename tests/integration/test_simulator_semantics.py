@@ -23,9 +23,11 @@ import pytest
 
 from satellite.config import load_config
 from satellite.retrying import RetryPolicy
+from satellite.store import Store
 from satellite.sync.once import sync_once
 from standins.ado_simulator.app import create_app
 from standins.ado_simulator.semantics import DEFAULT_SEMANTICS, ServerSemantics
+from standins.ado_simulator.wire.faults import FaultPlan, FaultRule
 from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.wire.wire import parse_date
 from standins.ado_simulator.world.boards.work_item_history import Change
@@ -587,8 +589,9 @@ def test_a_destroyed_work_item_is_gone_from_every_route_and_from_reporting():
             assert not ends or not ends[-1]["isActive"]  # its links ended as when it is deleted
 
 
-@AGENT_NOT_FIXED
 def test_agent_deletes_a_destroyed_work_item(tmp_path, receiver, key_files, env):
+    """A destroyed item leaves nothing to read, so only a complete re-read can see it gone: the
+    agent's reconciliation (Agent._reconcile: every cursor of the integration forgotten)."""
     world = generate_world(7, "tiny", semantics=ServerSemantics(destroyed_work_items=True))
     domain = world.domain("work_items")
     c = world.collection.id
@@ -597,11 +600,50 @@ def test_agent_deletes_a_destroyed_work_item(tmp_path, receiver, key_files, env)
         assert sync(config).ok
         held = set(receiver.keys_of("wit.work_item"))
         world.advance(12)
+        assert sync(config).ok  # incremental: nothing to read of a destroyed item
+        assert {f"{c}:{i}" for i in domain.destroyed} & held <= set(receiver.keys_of("wit.work_item"))
+        store = Store(config.satellite.data_dir)
+        try:
+            assert store.reset_cursors(config.integrations[0].id) > 0  # what the scheduled reconciliation does
+        finally:
+            store.close()
         result = sync(config)
     assert result.ok, result.errors
     gone = {f"{c}:{i}" for i in domain.destroyed} & held
     assert gone  # destroyed after the agent had stored them
     assert not gone & set(receiver.keys_of("wit.work_item")), "destroyed work items still live at the receiver"
+    assert gone <= set(receiver.keys_of("wit.work_item", op="delete"))
+
+
+def test_a_re_read_that_fails_deletes_nothing(tmp_path, receiver, key_files, env):
+    """"Never infer a deletion from an answer you could not read": a reconciliation whose walk of the
+    revisions fails part way sends no delete; the next complete one does."""
+    world = generate_world(7, "tiny", semantics=ServerSemantics(destroyed_work_items=True))
+    domain, c = world.domain("work_items"), world.collection.id
+    failing = FaultPlan(seed=3, rules=(FaultRule("gone", rate=0.5, path="reporting/workitemrevisions"),))
+    with start_simulator(world) as simulator, start_simulator(world, faults=failing) as broken:
+        config = agent_config(tmp_path, simulator, receiver, key_files, env)
+        assert sync(config).ok
+        held = set(receiver.keys_of("wit.work_item"))
+        world.advance(12)
+        gone = {f"{c}:{i}" for i in domain.destroyed} & held
+        assert gone
+
+        def reconcile() -> None:
+            store = Store(config.satellite.data_dir)
+            try:
+                store.reset_cursors(config.integrations[0].id)
+            finally:
+                store.close()
+
+        reconcile()
+        broken_config = load_config(write_config(tmp_path, ado_url=broken.collection_url, endpoint=receiver.url,
+                                                 key_files=key_files, name="broken.yml"), env=env)
+        result = sync(broken_config)
+        assert any("wit.revisions" in e for e in result.errors), result.errors
+        assert not gone & set(receiver.keys_of("wit.work_item", op="delete"))
+        reconcile()
+        assert sync(config).ok
     assert gone <= set(receiver.keys_of("wit.work_item", op="delete"))
 
 

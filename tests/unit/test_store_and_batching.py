@@ -119,3 +119,57 @@ def test_remembered_keys_are_stored_with_the_batch_and_hashed(store, sealer, tmp
     store.close()
     raw = b"".join(f.read_bytes() for f in (tmp_path / "data").iterdir())
     assert record(1).key.encode() not in raw
+
+
+# -- live keys of reconciled record types (destroyed work items) -------------------------------------
+
+WIT = CursorKey("tfs", "wit.revisions", "DefaultCollection/")
+
+
+def item(n: int, op: str = "upsert") -> Record:
+    return Record("wit.work_item", f"c1:{n}", op, "2026-01-01T00:00:00Z", {"id": n} if op == "upsert" else None)
+
+
+def test_live_keys_of_tracked_types_follow_the_batches_that_carry_them(store, sealer):
+    writer = BatchWriter(store, sealer, cursor_key=WIT, service="boards", max_records=2, max_bytes=10**9,
+                         tracked=("wit.work_item",))
+    result = writer.write([item(1), item(2), Checkpoint('{"token":"a"}'), item(3), item(2, "delete"), record(9)])
+    assert result.complete and store.live_keys(WIT, "wit.work_item") == {"c1:1", "c1:3"}
+    assert writer.seen == {"wit.work_item": {"c1:1", "c1:2", "c1:3"}}
+    assert store.live_keys(WIT, "git.commit") == set()  # only the tracked types
+    store.forget_live_keys(WIT, "wit.work_item", ["c1:3"])
+    assert store.live_keys(WIT, "wit.work_item") == {"c1:1"}
+
+
+def test_a_write_stopped_by_shutdown_is_not_complete(store, sealer):
+    writer = BatchWriter(store, sealer, cursor_key=WIT, service="boards", max_records=10, max_bytes=10**9,
+                         tracked=("wit.work_item",), should_stop=lambda: True)
+    assert writer.write([item(1)]).complete is False
+
+
+def _complete_read(store, sealer, seen: list[int], backfill: str | None = None) -> list[Record]:
+    """A read from no cursor that met ``seen`` and reached its end; what the collector then deletes."""
+    from satellite.sync.collector import Collector
+
+    deleted: list[Record] = []
+    writer = BatchWriter(store, sealer, cursor_key=WIT, service="boards", max_records=10, max_bytes=10**9,
+                         tracked=("wit.work_item",), on_record=deleted.append)
+    result = writer.write([item(n) for n in seen])
+    deleted.clear()
+    Collector._deletes_after_complete_read(SimpleNamespace(store=store), writer, WIT, ("wit.work_item",), backfill, result)
+    return deleted
+
+
+def test_a_complete_re_read_deletes_the_keys_it_no_longer_meets(store, sealer):
+    assert _complete_read(store, sealer, [1, 2, 3]) == []  # the first run: nothing known before
+    gone = _complete_read(store, sealer, [1, 3])
+    assert [(r.type, r.key, r.op) for r in gone] == [("wit.work_item", "c1:2", "delete")]
+    assert store.live_keys(WIT, "wit.work_item") == {"c1:1", "c1:3"}
+    assert _complete_read(store, sealer, [1, 3]) == []  # deleted once
+
+
+def test_keys_read_from_another_backfill_start_are_forgotten_not_deleted(store, sealer):
+    _complete_read(store, sealer, [1, 2, 3], backfill="2024-01-01T00:00:00Z")
+    assert _complete_read(store, sealer, [3], backfill="2025-01-01T00:00:00Z") == []  # older items are not gone
+    assert store.live_keys(WIT, "wit.work_item") == {"c1:3"}
+    assert [r.key for r in _complete_read(store, sealer, [], backfill="2025-01-01T00:00:00Z")] == ["c1:3"]
