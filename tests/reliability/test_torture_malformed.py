@@ -93,7 +93,8 @@ TARGETS = {t.stream: t for t in (
     Target("tfvc.branches", rf"/{{part}}/_apis/tfvc/branches$", "{part}/_apis/tfvc/branches"),
     Target("tfvc.labels", rf"/{{part}}/_apis/tfvc/labels$", "{part}/_apis/tfvc/labels", "offset", "default"),
     Target("build.definitions", rf"/{{part}}/_apis/build/definitions$", "{part}/_apis/build/definitions", "header"),
-    Target("build.builds", rf"/{{part}}/_apis/build/builds$", "{part}/_apis/build/builds", "header"),
+    Target("build.builds", rf"/{{part}}/_apis/build/builds$", "{part}/_apis/build/builds", "header",
+           readers=("pipelines.runs",)),  # the runs stream pages a pipeline's older runs there on its first read
     Target("pipelines.pipelines", rf"/{{part}}/_apis/pipelines$", "{part}/_apis/pipelines", "header", readers=("pipelines.runs",)),
     Target("pipelines.runs", rf"/{{part}}/_apis/pipelines/\d+/runs$", "{part}/_apis/pipelines/"),
     Target("release.definitions", rf"/{{part}}/_apis/release/definitions$", "{part}/_apis/release/definitions", "header"),
