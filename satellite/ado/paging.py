@@ -130,10 +130,14 @@ class LoopGuard:
     def visit(self, position: Hashable, what: str) -> None:
         """Note ``position``; raises AdoResponseError ("pagination loop at ...: what") if seen before."""
         if position in self._seen:
-            raise AdoResponseError(f"pagination loop at {self._where}: {what}")
+            self.fail(what)
         if self._last_only:
             self._seen.clear()
         self._seen.add(position)
+
+    def fail(self, what: str) -> None:
+        """Raise AdoResponseError ("pagination loop at ...: what"): the walk cannot go on."""
+        raise AdoResponseError(f"pagination loop at {self._where}: {what}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +267,8 @@ class IdWindows:
     there, when it is empty, or when it holds fewer items than the cap learned so far (a server
     answering n items has a cap of at least n). Otherwise (gaps, or a cap below the window) the
     answer is dropped and the window asked again no wider than the cap learned, as every later one.
+    An answer holding ids outside the window asked is a server ignoring the range: an error, never
+    taken for an empty window (that would skip every changeset after it).
     """
 
     id_field: str
@@ -282,6 +288,9 @@ class IdWindows:
             guard.visit((last, high), f"{self.from_param}={last}&{self.to_param}={high} answered a cut window again")
             answer = fetch({self.from_param: last, self.to_param: high, self.top_param: high - last + 1})
             window = [i for i in answer.items if last <= i[self.id_field] <= high]
+            if len(window) < len(answer.items):  # ids outside what was asked: the filter was ignored
+                guard.fail(f"{self.from_param}={last}&{self.to_param}={high} answered ids outside that window"
+                           " (the server ignored the range)")
             page = sorted((i for i in window if i[self.id_field] > last), key=lambda i: i[self.id_field])
             if window and len(page) < high - last and (cap is None or len(window) >= cap):
                 cap = max(cap or 0, len(window))  # maybe cut: ask again no wider than the cap

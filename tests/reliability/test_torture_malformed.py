@@ -127,6 +127,10 @@ def paging_kinds(target: Target) -> list[str]:
 # numbers), endless loops (a comments token repeated, a changesets fromId ignored), a revision
 # without fields taken for a live work item (and its comments skipped for good), and errors that
 # did not name the route (a truncated projects or teams answer)
+# A fault the walk may survive: TFVC changesets are read in fromId..toId windows, so a server that
+# ignores fromId but honours toId (and applies $top to the newest first) still answers each window
+# exactly; one that answers ids outside the window fails the unit. Either is right if nothing is lost.
+SURVIVABLE = frozenset({("tfvc.changesets", "loop_skip")})
 REGRESSIONS = (("core.projects", "number_for_object"), ("wit.comments", "loop_token"), ("tfvc.changesets", "loop_skip"),
                ("wit.revisions", "null_fields"), ("core.projects", "truncate"), ("core.teams", "truncate"))
 
@@ -327,6 +331,9 @@ def check_first_run(result, receiver, world, target: Target, part: str, kind: st
         assert_mirrors_truth(receiver, world, types=types)
         return
     expected = {(name, part) for name in target.streams}
+    if (target.streams[0], kind) in SURVIVABLE and not failed:  # the walk held: then nothing may be missing
+        assert_mirrors_truth(receiver, world, types=types)
+        return
     if kind in CERTAIN:
         assert failed == expected, result.errors
     else:  # a null the stream does not need may be tolerated; what needs it may fail below
