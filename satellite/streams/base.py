@@ -151,6 +151,14 @@ class _StreamDeclaration:
         """The record key of ``item`` under ``parent``, as ``key_format`` says."""
         return self.key_format.build(ctx.collection_id, item, parent)
 
+    def gone(self, ctx: StreamContext, parent: dict | None, record_type: str, keys: list[str]) -> list[str]:
+        """Of ``keys`` (live keys of a ``reconciled`` type a complete re-read did not meet), those the
+        server confirms gone. By default all: a destroyed work item answers nothing anywhere. A stream
+        whose list may miss a live item while it is read (an item moving between two queries, offset
+        paging shifted by a removal) asks for each alone: only a 404 (or a ``deleted`` answer) is
+        gone; any other error raises and the read deletes nothing."""
+        return list(keys)
+
 
 class SnapshotStream(_StreamDeclaration):
     """Full refresh + hash diff. Subclasses implement ``list``."""

@@ -288,7 +288,9 @@ class Collector:
             else:
                 result = writer.write(guarded(lambda: stream.read(ctx, parent), tracker, stream.name))
                 if stream.reconciled and ctx.cursor is None and result.complete:
-                    result = self._deletes_after_complete_read(writer, key, stream.reconciled, ctx.backfill_start, result)
+                    result = self._deletes_after_complete_read(
+                        writer, key, stream.reconciled, ctx.backfill_start, result,
+                        confirm=lambda t, keys: list(guarded(lambda: stream.gone(ctx, parent, t, keys), tracker, stream.name)))
         except AdoError as exc:
             error = with_route(str(exc), tracker)
             self._fail(report, client.target.name, stream.name, parent_id, error)
@@ -304,12 +306,15 @@ class Collector:
                      partition=parent_id, records=result.records, batches=result.batches, seconds=round(seconds, 3))
 
     def _deletes_after_complete_read(self, writer: BatchWriter, key: CursorKey, types: tuple[str, ...],
-                                     backfill: str | None, result: WriteResult) -> WriteResult:
+                                     backfill: str | None, result: WriteResult,
+                                     confirm: Callable[[str, list[str]], list[str]] | None = None) -> WriteResult:
         """After a read from no cursor (a first run or a reconciliation) that reached its end without
         error: the live keys of ``types`` stored before and not met are gone from the server (destroyed
         work items vanish from every route), so each becomes a delete. Never after a failed or partial
         read (the caller's condition: an answer that could not be read proves nothing), nor when the
-        keys were read from another backfill start (then they are only forgotten)."""
+        keys were read from another backfill start (then they are only forgotten). ``confirm``: the
+        stream's ``gone``, which of a type's unmet keys the server confirms gone (each asked alone);
+        an error there raises before anything is deleted or forgotten."""
         basis_key, basis = f"live_keys_basis:{key.integration_id}:{key.stream}:{key.partition}", backfill or ""
         before = self.store.get_state(basis_key)
         gone = {t: sorted(self.store.live_keys(key, t) - writer.seen[t]) for t in types}
@@ -318,6 +323,8 @@ class Collector:
             for record_type, keys in gone.items():
                 self.store.forget_live_keys(key, record_type, keys)
         else:
+            if confirm is not None:
+                gone = {t: sorted(confirm(t, keys)) if keys else [] for t, keys in gone.items()}
             deletes = [delete(record_type, k) for record_type, keys in gone.items() for k in keys]
         self.store.set_state(basis_key, basis)
         if not deletes:
