@@ -181,10 +181,22 @@ class PullRequestsStream(IncrementalStream):
                   "git.pull_request_work_item")
     key_format = KeyFormat("{repositoryId}:{pullRequestId}", {"repositoryId": "repository.id"})
     cursor = PullRequestsCursor
+    # A read from no cursor walks the project's PRs of every status newest first down to id 0 (all of
+    # them; no backfill start) and every active one. ``$top/$skip`` pages shift when a PR ahead of the
+    # walk goes (its repository deleted), so a live PR can be stepped over: each PR not met is asked
+    # for alone (``gone``; the key holds its repository): only a 404 deletes it. Reviewers, threads,
+    # iterations and links (children) are not reconciled.
+    reconciled = ("git.pull_request",)
     service = "repos"
     scope = Scope.PROJECT
     CHUNK = 100  # PRs whose threads, iterations and links are read and held at a time
     CUT = 400  # git 7.0/7.1 lists: "description field will be truncated up to 400 symbols in the result"
+
+    def gone(self, ctx: StreamContext, parent: dict | None, record_type: str, keys: list[str]) -> list[str]:
+        """Of keys "<repository id>:<PR id>", those whose PR answers 404 when asked alone."""
+        paths = (f"{segment(parent['id'])}/_apis/git/repositories/{segment(key.rsplit(':', 1)[0])}/pullrequests/"
+                 f"{int(key.rsplit(':', 1)[1])}" for key in keys)
+        return [key for key, pr in zip(keys, ctx.client.get_many(paths, missing_ok=True)) if pr is None]
 
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: PullRequestsCursor) -> Iterator[StreamItem]:
         """Page by page, so memory stays flat however many PRs a backfill meets; the cursor moves

@@ -71,8 +71,17 @@ class BuildsStream(IncrementalStream):
     also_emits = ("build.timeline_record",)
     key_format = KeyFormat("{collectionId}:{buildId}", {"buildId": "id"})
     cursor = BuildsCursor
+    # A read from no cursor meets every build of the project within the backfill start: the completed
+    # ones finished since it (every page, whatever the cursor's hashes: none yet) and every open one
+    # (no time filter). A build finishing between the two queries is in neither, so each build not met
+    # is asked for alone (``gone``): only a 404 or a ``deleted`` answer deletes it. Timeline records
+    # (children) are not reconciled.
+    reconciled = ("build.build",)
     service = "pipelines"
     scope = Scope.PROJECT
+
+    def gone(self, ctx: StreamContext, parent: dict | None, record_type: str, keys: list[str]) -> list[str]:
+        return _builds_gone(ctx, parent, keys)
 
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: BuildsCursor) -> Iterator[StreamItem]:
         finished, open_builds = cursor.finished, dict(cursor.open)
@@ -152,6 +161,13 @@ class PipelineRunsStream(IncrementalStream):
     record_type = "pipelines.run"
     key_format = KeyFormat("{collectionId}:{runId}", {"runId": "id"})
     cursor = PipelineRunsCursor
+    # A read from no cursor reads every pipeline listed (no activity known yet) as a first read: its
+    # runs list, and the older runs the capped list leaves out from the builds API (no time filter),
+    # each sent whatever its id. A run not met (its pipeline deleted, or a run the list and the builds
+    # query both missed while runs were queued) is asked for alone as the build it is (a run id is a
+    # build id; Get Run needs the pipeline, which the key does not hold): only a 404 or a ``deleted``
+    # build deletes it.
+    reconciled = ("pipelines.run",)
     service = "pipelines"
     scope = Scope.PROJECT
     min_version = "6.0"
@@ -202,6 +218,9 @@ class PipelineRunsStream(IncrementalStream):
         seen = frozenset(f"{tag}@{_norm(at)}" for tag, at in recent.items() if window and parse_time(at) >= window)
         yield PipelineRunsCursor(highest, open_runs, activity, seen).checkpoint()
 
+    def gone(self, ctx: StreamContext, parent: dict | None, record_type: str, keys: list[str]) -> list[str]:
+        return _builds_gone(ctx, parent, keys)
+
     def _margin(self, ctx: StreamContext) -> timedelta:
         return max(self.MARGIN, ctx.overlap)
 
@@ -243,6 +262,14 @@ class PipelineRunsStream(IncrementalStream):
             if build["id"] not in listed:
                 listed.add(build["id"])
                 yield run_of_build(pipeline, build)
+
+
+def _builds_gone(ctx: StreamContext, project: dict, keys: list[str]) -> list[str]:
+    """Of keys "<collectionId>:<build id>", those whose build answers 404 or ``deleted`` when asked
+    alone (another error raises: nothing is deleted)."""
+    paths = (f"{builds_path(project)}/{int(key.rsplit(':', 1)[1])}" for key in keys)
+    answers = ctx.client.get_many(paths, missing_ok=True)
+    return [key for key, build in zip(keys, answers) if build is None or build.get("deleted")]
 
 
 # Build status/result -> Run state/result (pipelines RunState: canceling, completed, inProgress, unknown;

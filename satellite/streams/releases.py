@@ -55,8 +55,20 @@ class ReleasesStream(IncrementalStream):
     also_emits = ("release.deployment",)
     key_format = KeyFormat("{collectionId}:{releaseId}", {"releaseId": "id"})
     cursor = ReleasesCursor
+    # A read from no cursor reads every release created since the backfill start (every page, each
+    # read alone) and every release with a deployment modified since it. The only live releases it may
+    # not meet are those an earlier walk read (created before the backfill start, edited since), and
+    # one gone between the list and its read: each release not met is asked for alone (``gone``), and
+    # only a 404 deletes it. Deployments are not reconciled: no route reads one alone (Deployments -
+    # List only), so a delete could rest on nothing but the list; they go with their release.
+    reconciled = ("release.release",)
     service = "pipelines"
     scope = Scope.PROJECT
+
+    def gone(self, ctx: StreamContext, parent: dict | None, record_type: str, keys: list[str]) -> list[str]:
+        """Of keys "<collectionId>:<release id>", those whose release answers 404 when asked alone."""
+        paths = (f"{segment(parent['id'])}/_apis/release/releases/{int(key.rsplit(':', 1)[1])}" for key in keys)
+        return [key for key, release in zip(keys, ctx.client.get_many(paths, missing_ok=True)) if release is None]
 
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: ReleasesCursor) -> Iterator[StreamItem]:
         base = f"{segment(parent['id'])}/_apis/release"
