@@ -304,20 +304,31 @@ def truth(world, profile: str = "2022") -> dict[str, list[str]]:
     return {t: sorted(held.get(t, [])) for t in sorted(RECORD_TYPES)}
 
 
+BUILD_TYPES = frozenset({"build.build", "build.timeline_record", "pipelines.run"})  # keys "<collection>:<build id>..."
+
+
 def mirror_differences(receiver: Receiver, world, profile: str = "2022", *, types: Iterable[str] = RECORD_TYPES,
                        advanced: bool = False) -> list[str]:
     """One line per record type of ``types`` whose live keys at the receiver are not exactly the server's.
 
     ``advanced``: the world moved after a first sync; a deleted comment leaves no revision for the
-    incremental path to see, so comments may keep deleted keys (never miss one).
+    incremental path to see, so comments may keep deleted keys (never miss one); a build deleted
+    after it completed leaves no activity either: its build, timeline and run records stay until a
+    reconciliation (extra keys of deleted builds only, never a missing one).
     """
+    from standins.ado_simulator.world.pipelines.builds import builds_of
+
     expected = truth(world, profile)
+    deleted_builds = {str(b.id) for b in builds_of(world).builds if b.deleted} if advanced else set()
     lines = []
     for record_type in sorted(types):
         want, have = expected.get(record_type, []), receiver.keys_of(record_type)
         missing, extra = sorted(set(want) - set(have)), sorted(set(have) - set(want))
         if advanced and record_type == "wit.comment":
             differs, extra = bool(missing), []
+        elif advanced and record_type in BUILD_TYPES:  # a completed build deleted since: the reconcile's
+            extra = [k for k in extra if k.split(":")[1] not in deleted_builds]
+            differs = bool(missing or extra)
         else:
             differs = have != want
         if differs:

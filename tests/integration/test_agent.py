@@ -19,7 +19,7 @@ from standins.ado_simulator.world.world import generate_world
 from standins.loopback import serve_in_thread
 from satellite.streams import RECORD_TYPES
 
-from tests.support import PAT, mirrors_truth, wait_until, write_config
+from tests.support import PAT, mirror_differences, mirrors_truth, wait_until, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -61,9 +61,15 @@ class AgentProcess:
             self._log.close()
 
 
-def mirrors(receiver, world) -> bool:
-    """The receiver holds exactly the server's records (comments aside: the world advances here)."""
-    return mirrors_truth(receiver, world, types=RECORD_TYPES - {"wit.comment"})
+def mirrors(receiver, world, advanced: bool = False) -> bool:
+    """The receiver holds exactly the server's records (comments aside: the world advances here;
+    ``advanced``: builds deleted after they completed are the reconcile's to delete)."""
+    return mirrors_truth(receiver, world, types=RECORD_TYPES - {"wit.comment"}, advanced=advanced)
+
+
+def differences(receiver, world, advanced: bool = False):
+    """What ``mirrors`` found different, for a timeout's message."""
+    return lambda: "\n".join(mirror_differences(receiver, world, types=RECORD_TYPES - {"wit.comment"}, advanced=advanced))
 
 
 def test_agent_syncs_on_schedule_and_serves_health_metrics_and_status(tmp_path, receiver, key_files, env):
@@ -73,10 +79,12 @@ def test_agent_syncs_on_schedule_and_serves_health_metrics_and_status(tmp_path, 
         agent = AgentProcess(config, env, tmp_path / "agent.log")
         try:
             url = agent.url()
-            wait_until(lambda: mirrors(receiver, world), 60, "the first sync to deliver everything")
+            wait_until(lambda: mirrors(receiver, world), 60, "the first sync to deliver everything",
+                       context=differences(receiver, world))
             created = world.advance(3)
             assert created["commits"] > 0
-            wait_until(lambda: mirrors(receiver, world), 60, "the scheduled run to deliver the new data")
+            wait_until(lambda: mirrors(receiver, world, advanced=True), 60, "the scheduled run to deliver the new data",
+                       context=differences(receiver, world, advanced=True))
             assert httpx.get(f"{url}/healthz").status_code == 200
             wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 200, 30, "readiness")
             metrics = httpx.get(f"{url}/metrics").text
