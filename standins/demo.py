@@ -74,7 +74,8 @@ def run_demo(scale: str = "small", seed: int = 7, profile: str = "2022", out=sys
             last_op: dict[tuple[str, str], str] = {}
             result = sync_once(config, on_record=lambda r: last_op.__setitem__((r.type, r.key), r.op))
             again = sync_once(config)  # nothing changed on the server: shows what incremental costs
-            stats = httpx.get(f"{receiver.url}/v1/satellite/stats", headers={"Authorization": f"Bearer {api_key}"}).json()
+            stats = httpx.get(f"{receiver.url}/v1/satellite/stats", headers={"Authorization": f"Bearer {api_key}"},
+                              timeout=300).json()  # counting a medium world takes the receiver a while
         storage.close()
     from satellite.streams import RECORD_TYPES
 
