@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-__all__ = ["ServerSemantics", "DEFAULT_SEMANTICS", "SWITCHES", "RUNS_CAP", "PAGE_CAP"]
+__all__ = ["as_asked", "ServerSemantics", "DEFAULT_SEMANTICS", "SWITCHES", "RUNS_CAP", "PAGE_CAP"]
 
 RUNS_CAP = 10_000  # pipelines 6.0-7.1: "Gets top 10000 runs for a particular pipeline."
 PAGE_CAP = 20  # below the $top the satellite asks of commits, pushes, changesets and changes, so every test caps
@@ -99,3 +99,9 @@ DEFAULT_SEMANTICS = ServerSemantics()
 SWITCHES: dict[str, str] = {
     f.name: "int" if f.type in (int, "int") else "bool" for f in fields(ServerSemantics)
 }
+
+
+def as_asked(semantics: ServerSemantics) -> ServerSemantics:
+    """``semantics`` with the routes answering exactly what a request asks (no page cap, TFVC's
+    ascending sort before ``$top``): for tests of the routes' own paging, not of the satellite."""
+    return replace(semantics, page_cap=0, tfvc_top_before_sort=False)

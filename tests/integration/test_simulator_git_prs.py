@@ -13,6 +13,7 @@ import pytest
 
 from standins.loopback import serve_in_thread
 from standins.ado_simulator.app import create_app
+from standins.ado_simulator.semantics import as_asked
 from standins.ado_simulator.world.world import World, generate_world
 
 pytestmark = pytest.mark.integration
@@ -25,7 +26,7 @@ OUR_TYPES = ("git.pull_request", "git.pull_request_reviewer", "git.pull_request_
 
 @contextmanager
 def running(world: World, profile: str = "2022") -> Iterator[httpx.Client]:
-    with serve_in_thread(create_app(world, profile)) as server:
+    with serve_in_thread(create_app(world, profile, semantics=as_asked(world.semantics))) as server:
         with httpx.Client(base_url=server.url + "/tfs/DefaultCollection", auth=("", PAT), timeout=30,
                           headers={"X-TFS-FedAuthRedirect": "Suppress"}) as client:
             yield client

@@ -21,6 +21,7 @@ import pytest
 
 from standins.loopback import serve_in_thread
 from standins.ado_simulator.app import create_app
+from standins.ado_simulator.semantics import as_asked
 from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.world.world import World, generate_world
 from tests.simulator_samples import api_version, load_samples, request_url, sample_route, spec_index, split_sample
@@ -120,7 +121,7 @@ def world() -> World:
 def test_every_paged_list_route_pages_exactly_once(world, profile):
     max_version = PROFILES[profile].max_version
     spec = spec_index(max_version)
-    app = create_app(world, profile, {PAT: frozenset({"full"})})
+    app = create_app(world, profile, {PAT: frozenset({"full"})}, semantics=as_asked(world.semantics))
     walked, problems = [], []
     with serve_in_thread(app) as server, httpx.Client(auth=("", PAT), headers=HEADERS, timeout=30) as client:
         for pattern, factories in sorted(load_samples().items()):

@@ -12,6 +12,7 @@ import pytest
 
 from standins.loopback import serve_in_thread
 from standins.ado_simulator.app import create_app
+from standins.ado_simulator.semantics import as_asked
 from standins.ado_simulator.world.tfvc import tfvc_of
 from standins.ado_simulator.world.world import World, generate_world
 from standins.ado_simulator.wire.wire import parse_date
@@ -26,7 +27,7 @@ TOKEN = "x-ms-continuationtoken"
 
 @contextmanager
 def running(world: World, profile: str = "2022", pats=None, pat: str = PAT) -> Iterator[tuple[str, httpx.Client]]:
-    with serve_in_thread(create_app(world, profile, pats)) as server:
+    with serve_in_thread(create_app(world, profile, pats, semantics=as_asked(world.semantics))) as server:
         base = server.url + "/tfs/DefaultCollection"
         with httpx.Client(base_url=base, auth=("", pat), headers=SUPPRESS, timeout=30) as client:
             yield server.url, client
