@@ -24,7 +24,8 @@ from satellite.streams.boards import (
 )
 from satellite.streams.core import IdentitiesStream, ProjectsStream, TeamMembersStream, TeamsStream
 from satellite.streams.git import CommitsStream, PullRequestsStream, PushesStream, RefsStream, RepositoriesStream
-from satellite.streams.pipelines import BuildDefinitionsStream, BuildsStream, PipelineRunsStream, PipelinesStream
+from satellite.streams.pipeline_runs import PipelineRunsStream
+from satellite.streams.pipelines import BuildDefinitionsStream, BuildsStream, PipelinesStream
 from satellite.streams.releases import ReleaseDefinitionsStream, ReleasesStream
 from satellite.streams.tfvc import ChangesetsStream, TfvcBranchesStream, TfvcLabelsStream
 
