@@ -32,7 +32,7 @@ from satellite.streams.base import (
 )
 from satellite.streams.cursors import ReleasesCursor, ReleaseSweep, Watermark, format_time
 
-__all__ = ["ReleaseDefinitionsStream", "ReleasesStream"]
+__all__ = ["ReleaseDefinitionsStream", "ReleasesStream", "changed_since", "deployments_since", "walk_releases"]
 
 
 class ReleaseDefinitionsStream(SnapshotStream):
@@ -72,12 +72,12 @@ class ReleasesStream(IncrementalStream):
 
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: ReleasesCursor) -> Iterator[StreamItem]:
         base = f"{segment(parent['id'])}/_apis/release"
-        deployments, modified, open_ = self._deployments(ctx, base, cursor)
+        deployments, modified, open_ = deployments_since(ctx, base, cursor)
         for deployment in deployments:
             yield upsert("release.deployment", f"{ctx.collection_id}:{deployment['id']}", deployment)
-        created, created_mark, _ = self._since(ctx, f"{base}/releases", cursor.created, "createdOn", "minCreatedTime",
-                                            {"queryOrder": "ascending"})
-        sweep, edited = self._sweep(ctx, base, cursor, [modified.time, created_mark.time])
+        created, created_mark, _ = changed_since(ctx, f"{base}/releases", cursor.created, "createdOn", "minCreatedTime",
+                                               {"queryOrder": "ascending"})
+        sweep, edited = walk_releases(ctx, base, cursor, [modified.time, created_mark.time])
         ids = sorted({d["release"]["id"] for d in deployments} | {r["id"] for r in created} | edited)
         read: dict[int, str] = dict(sweep.read)
         for release in ctx.client.get_many((f"{base}/releases/{i}" for i in ids), missing_ok=True):
@@ -87,72 +87,73 @@ class ReleasesStream(IncrementalStream):
                 yield upsert(self.record_type, self.key(ctx, release, parent), release)
         yield ReleasesCursor(created_mark, modified, replace(sweep, read=read), open_).checkpoint()
 
-    def _deployments(self, ctx: StreamContext, base: str,
-                     cursor: ReleasesCursor) -> tuple[list[dict], Watermark, dict[int, tuple[str, str]]]:
-        """The deployments new or changed since the last read, the mark after them, and those not final.
 
-        A deployment running when read and completed with a ``lastModifiedOn`` before the overlap (its
-        change committed late) is not in the modified read: those open last time and not met there are
-        looked for among the deployments started since the earliest of them (a request only then)."""
-        path = f"{base}/deployments"
-        params = {"queryOrder": "ascending", "latestAttemptsOnly": "false"}
-        found, mark, hashed = self._since(ctx, path, cursor.modified, "lastModifiedOn", "minModifiedTime", params)
-        open_ = dict(cursor.open)
-        met = {item["id"] for item, _ in hashed}
-        pending = {i: entry for i, entry in open_.items() if i not in met}
-        if pending:
-            earliest = min((started for started, _ in pending.values()), key=parse_time)
-            query = {**params, "minStartedTime": earliest}
-            for item in items(ctx.client.pages(path, TokenHeader(ctx.page_sizes.releases), query)):
-                if item["id"] in pending:
-                    digest = content_hash(trim(item))
-                    hashed.append((item, digest))
-                    if digest != pending[item["id"]][1]:
-                        found.append(item)
-            for i in pending:  # met below if still there; gone (deleted) otherwise
-                open_.pop(i)
-        for item, digest in hashed:
-            if _deployment_open(item) and (item.get("startedOn") or item.get("queuedOn")):
-                open_[item["id"]] = (item.get("startedOn") or item["queuedOn"], digest)
-            else:
-                open_.pop(item["id"], None)
-        return found, mark, open_
+def deployments_since(ctx: StreamContext, base: str,
+                      cursor: ReleasesCursor) -> tuple[list[dict], Watermark, dict[int, tuple[str, str]]]:
+    """The deployments new or changed since the last read, the mark after them, and those not final.
 
-    @staticmethod
-    def _since(ctx: StreamContext, path: str, mark: Watermark, field: str, min_param: str,
-               params: dict[str, Any]) -> tuple[list[dict], Watermark, list[tuple[dict, str]]]:
-        """The items of ``path`` new or changed since ``mark`` (read from its overlap; first run: since
-        the backfill start), the mark after them, and every item read with its content hash."""
-        since = mark.since(ctx.overlap) or ctx.backfill_start
-        query = {**params, **({min_param: since} if since else {})}
-        pages = ctx.client.pages(path, TokenHeader(ctx.page_sizes.releases), query)
-        hashed = [(item, content_hash(trim(item))) for item in items(pages)]
-        found = [item for item, digest in hashed if mark.admits(item.get(field), item["id"], digest)]
-        return found, mark.advanced(((item.get(field), item["id"], digest) for item, digest in hashed), ctx.overlap), hashed
+    A deployment running when read and completed with a ``lastModifiedOn`` before the overlap (its
+    change committed late) is not in the modified read: those open last time and not met there are
+    looked for among the deployments started since the earliest of them (a request only then)."""
+    path = f"{base}/deployments"
+    params = {"queryOrder": "ascending", "latestAttemptsOnly": "false"}
+    found, mark, hashed = changed_since(ctx, path, cursor.modified, "lastModifiedOn", "minModifiedTime", params)
+    open_ = dict(cursor.open)
+    met = {item["id"] for item, _ in hashed}
+    pending = {i: entry for i, entry in open_.items() if i not in met}
+    if pending:
+        earliest = min((started for started, _ in pending.values()), key=parse_time)
+        query = {**params, "minStartedTime": earliest}
+        for item in items(ctx.client.pages(path, TokenHeader(ctx.page_sizes.releases), query)):
+            if item["id"] in pending:
+                digest = content_hash(trim(item))
+                hashed.append((item, digest))
+                if digest != pending[item["id"]][1]:
+                    found.append(item)
+        for i in pending:  # met below if still there; gone (deleted) otherwise
+            open_.pop(i)
+    for item, digest in hashed:
+        if _deployment_open(item) and (item.get("startedOn") or item.get("queuedOn")):
+            open_[item["id"]] = (item.get("startedOn") or item["queuedOn"], digest)
+        else:
+            open_.pop(item["id"], None)
+    return found, mark, open_
 
-    @staticmethod
-    def _sweep(ctx: StreamContext, base: str, cursor: ReleasesCursor, times: list[str | None]) -> tuple[ReleaseSweep, set[int]]:
-        """One page of the walk over every release (newest first): the sweep after it, and the ids of
-        the releases modified since the previous walk passed and not read since. The first run
-        starts the walk without reading (it reads every release anyway)."""
-        sweep = cursor.sweep
-        known = latest_time(times)  # the latest server time known (a time the server wrote)
-        if cursor.created.time is None or sweep.since is None:
-            start = format_time(parse_time(known) - ctx.overlap) if known else None
-            return ReleaseSweep(None, start, known, {}), set()
-        params = {"queryOrder": "descending", **({"continuationToken": sweep.token} if sweep.token else {})}
-        pages = ctx.client.pages(f"{base}/releases", TokenHeader(ctx.page_sizes.releases), params)
-        page = next(iter(pages))
-        since = parse_time(sweep.since)
-        edited = {r["id"] for r in page.items if r.get("modifiedOn") and parse_time(r["modifiedOn"]) >= since
-                  and sweep.read.get(r["id"]) != r["modifiedOn"]}
-        known = latest_time([known, sweep.started, *(r.get("modifiedOn") for r in page.items)])
-        if page.resume:  # the walk goes on from the next page
-            return replace(sweep, token=page.resume, started=sweep.started), edited
-        # the walk ends: the next one re-reads what was modified after this one began
-        following = format_time(parse_time(sweep.started or known) - ctx.overlap) if (sweep.started or known) else sweep.since
-        kept = {i: m for i, m in sweep.read.items() if parse_time(m) >= parse_time(following)}
-        return ReleaseSweep(None, following, known, kept), edited
+
+def changed_since(ctx: StreamContext, path: str, mark: Watermark, field: str, min_param: str,
+                  params: dict[str, Any]) -> tuple[list[dict], Watermark, list[tuple[dict, str]]]:
+    """The items of ``path`` new or changed since ``mark`` (read from its overlap; first run: since
+    the backfill start), the mark after them, and every item read with its content hash."""
+    since = mark.since(ctx.overlap) or ctx.backfill_start
+    query = {**params, **({min_param: since} if since else {})}
+    pages = ctx.client.pages(path, TokenHeader(ctx.page_sizes.releases), query)
+    hashed = [(item, content_hash(trim(item))) for item in items(pages)]
+    found = [item for item, digest in hashed if mark.admits(item.get(field), item["id"], digest)]
+    return found, mark.advanced(((item.get(field), item["id"], digest) for item, digest in hashed), ctx.overlap), hashed
+
+
+def walk_releases(ctx: StreamContext, base: str, cursor: ReleasesCursor, times: list[str | None]) -> tuple[ReleaseSweep, set[int]]:
+    """One page of the walk over every release (newest first): the sweep after it, and the ids of
+    the releases modified since the previous walk passed and not read since. The first run
+    starts the walk without reading (it reads every release anyway)."""
+    sweep = cursor.sweep
+    known = latest_time(times)  # the latest server time known (a time the server wrote)
+    if cursor.created.time is None or sweep.since is None:
+        start = format_time(parse_time(known) - ctx.overlap) if known else None
+        return ReleaseSweep(None, start, known, {}), set()
+    params = {"queryOrder": "descending", **({"continuationToken": sweep.token} if sweep.token else {})}
+    pages = ctx.client.pages(f"{base}/releases", TokenHeader(ctx.page_sizes.releases), params)
+    page = next(iter(pages))
+    since = parse_time(sweep.since)
+    edited = {r["id"] for r in page.items if r.get("modifiedOn") and parse_time(r["modifiedOn"]) >= since
+              and sweep.read.get(r["id"]) != r["modifiedOn"]}
+    known = latest_time([known, sweep.started, *(r.get("modifiedOn") for r in page.items)])
+    if page.resume:  # the walk goes on from the next page
+        return replace(sweep, token=page.resume, started=sweep.started), edited
+    # the walk ends: the next one re-reads what was modified after this one began
+    following = format_time(parse_time(sweep.started or known) - ctx.overlap) if (sweep.started or known) else sweep.since
+    kept = {i: m for i, m in sweep.read.items() if parse_time(m) >= parse_time(following)}
+    return ReleaseSweep(None, following, known, kept), edited
 
 
 # DeploymentStatus inProgress (undefined: not yet known), or not deployed yet while its operation is under way
