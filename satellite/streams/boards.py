@@ -8,6 +8,7 @@ backfill date (or at the beginning). Deleted work items are included.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 from satellite.ado.client import segment
@@ -108,6 +109,55 @@ class WorkItemLinksStream(IncrementalStream):
             yield ContinuationToken(page.resume).checkpoint()
 
 
+@dataclass(frozen=True)
+class DiscussionChanges:
+    """The work items whose discussion changed in a walk of the revisions (four short fields each):
+    the token after each batch, and for each item the batch of its last change and its project."""
+
+    tokens: list[str | None]  # the token after each batch
+    # work item id -> batch of its last discussion change << 16 | its project's index: one int
+    # per item, since a backfill of a big collection holds hundreds of thousands of them
+    last_change: dict[int, int]
+    projects: list[str]
+
+    @classmethod
+    def walk(cls, ctx: StreamContext, cursor: ContinuationToken, params: dict[str, Any]) -> DiscussionChanges:
+        tokens: list[str | None] = []
+        last_change: dict[int, int] = {}
+        comment_count: dict[int, int] = {}  # work item id -> System.CommentCount of its last revision met
+        projects: dict[str, int] = {}
+        for page in reporting_batches(ctx, REVISIONS, cursor, params):
+            for revision in page.items:
+                if discussion_changed(revision, comment_count):
+                    # fields were asked for: a revision without them is the server's error, not "no discussion"
+                    project = revision["fields"].get("System.TeamProject")
+                    if project:
+                        last_change[revision["id"]] = len(tokens) << 16 | projects.setdefault(project, len(projects))
+            tokens.append(page.resume)
+        return cls(tokens, last_change, sorted(projects, key=projects.__getitem__))
+
+    def order(self) -> list[int]:
+        """The work items in the order of their last change (then by id)."""
+        return sorted(self.last_change, key=lambda i: (self.last_change[i] >> 16) << 32 | i)
+
+    def batch(self, work_item_id: int) -> int:
+        """The batch (counted from 0) of the work item's last discussion change."""
+        return self.last_change[work_item_id] >> 16
+
+    def path(self, work_item_id: int) -> str:
+        return f"{segment(self.projects[self.last_change[work_item_id] & 0xFFFF])}/_apis/wit/workItems/{work_item_id}/comments"
+
+
+def discussion_changed(revision: dict, comment_count: dict[int, int]) -> bool:
+    """True when this revision added (or removed) a comment; notes its comment count."""
+    fields = revision["fields"]
+    count = fields.get("System.CommentCount")
+    before = comment_count.get(revision["id"], 0 if revision.get("rev") == 1 else None)
+    if isinstance(count, int):
+        comment_count[revision["id"]] = count
+    return bool(fields.get("System.History")) or (isinstance(count, int) and before is not None and count != before)
+
+
 class WorkItemCommentsStream(IncrementalStream):
     """Comments of the work items whose discussion changed since the last run (Server 2020+).
 
@@ -138,51 +188,22 @@ class WorkItemCommentsStream(IncrementalStream):
         batch's token once every item last changed in or before that batch is read: an item also
         changed in a later batch is read after that change, which a walk resumed from the token
         meets again."""
-        params = {"includeDeleted": "true", "fields": self.FIELDS, "$maxPageSize": self.WALK_PAGE}
-        tokens: list[str | None] = []  # the token after each batch
-        # work item id -> batch of its last discussion change << 16 | its project's index: one int
-        # per item, since a backfill of a big collection holds hundreds of thousands of them
-        last_change: dict[int, int] = {}
-        comment_count: dict[int, int] = {}  # work item id -> System.CommentCount of its last revision met
-        projects: dict[str, int] = {}
-        for page in reporting_batches(ctx, REVISIONS, cursor, params):
-            for revision in page.items:
-                if self._discussion_changed(revision, comment_count):
-                    # fields were asked for: a revision without them is the server's error, not "no discussion"
-                    project = revision["fields"].get("System.TeamProject")
-                    if project:
-                        last_change[revision["id"]] = len(tokens) << 16 | projects.setdefault(project, len(projects))
-            tokens.append(page.resume)
-        comment_count.clear()
-        names = sorted(projects, key=projects.__getitem__)
-        order = sorted(last_change, key=lambda i: (last_change[i] >> 16) << 32 | i)
-
-        def path(work_item_id: int) -> str:
-            return f"{segment(names[last_change[work_item_id] & 0xFFFF])}/_apis/wit/workItems/{work_item_id}/comments"
-
+        walk = {"includeDeleted": "true", "fields": self.FIELDS, "$maxPageSize": self.WALK_PAGE}
+        changes = DiscussionChanges.walk(ctx, cursor, walk)
         query = {"includeDeleted": "true", "$top": self.PAGE}
         read = 0  # batches whose items are all read
+        order, path = changes.order(), changes.path
         for work_item_id, first in zip(order, ctx.client.get_many(map(path, order), query, preview=True, missing_ok=True)):
-            if last_change[work_item_id] >> 16 > read:
-                read = last_change[work_item_id] >> 16
-                yield ContinuationToken(tokens[read - 1]).checkpoint()
+            if changes.batch(work_item_id) > read:
+                read = changes.batch(work_item_id)
+                yield ContinuationToken(changes.tokens[read - 1]).checkpoint()
             if first is not None:  # None: the work item was deleted
                 comments = ctx.client.pages(path(work_item_id), TokenBody("comments"), query, preview=True, first=first)
                 for comment in items(comments):
                     key = self.key(ctx, comment, {"id": work_item_id})
                     yield delete(self.record_type, key) if comment.get("isDeleted") else upsert(self.record_type, key, comment)
-        if tokens:
-            yield ContinuationToken(tokens[-1]).checkpoint()
-
-    @staticmethod
-    def _discussion_changed(revision: dict, comment_count: dict[int, int]) -> bool:
-        """True when this revision added (or removed) a comment; notes its comment count."""
-        fields = revision["fields"]
-        count = fields.get("System.CommentCount")
-        before = comment_count.get(revision["id"], 0 if revision.get("rev") == 1 else None)
-        if isinstance(count, int):
-            comment_count[revision["id"]] = count
-        return bool(fields.get("System.History")) or (isinstance(count, int) and before is not None and count != before)
+        if changes.tokens:
+            yield ContinuationToken(changes.tokens[-1]).checkpoint()
 
 
 class FieldsStream(SnapshotStream):
