@@ -34,7 +34,7 @@ from itertools import chain
 from typing import Iterator, Mapping
 
 from satellite.ado.client import segment
-from satellite.ado.paging import SERVER_CAPS, NewestFirst, TokenHeader, TopSkip, items
+from satellite.ado.paging import SERVER_CAPS, NewestFirst, Page, TokenHeader, TopSkip, items
 from satellite.errors import AdoNotFoundError
 from satellite.streams.base import (
     IncrementalStream,
@@ -190,31 +190,19 @@ class PullRequestsStream(IncrementalStream):
     service = "repos"
     scope = Scope.PROJECT
     CHUNK = 100  # PRs whose threads, iterations and links are read and held at a time
-    CUT = 400  # git 7.0/7.1 lists: "description field will be truncated up to 400 symbols in the result"
 
     def gone(self, ctx: StreamContext, parent: dict | None, record_type: str, keys: list[str]) -> list[str]:
-        """Of keys "<repository id>:<PR id>", those whose PR answers 404 when asked alone."""
-        paths = (f"{segment(parent['id'])}/_apis/git/repositories/{segment(key.rsplit(':', 1)[0])}/pullrequests/"
-                 f"{int(key.rsplit(':', 1)[1])}" for key in keys)
-        return [key for key, pr in zip(keys, ctx.client.get_many(paths, missing_ok=True)) if pr is None]
+        return pull_requests_gone(ctx, parent, keys)
 
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: PullRequestsCursor) -> Iterator[StreamItem]:
         """Page by page, so memory stays flat however many PRs a backfill meets; the cursor moves
         once, at the end (a restart reads the project's PRs again)."""
-        project, size, cap = segment(parent["id"]), ctx.page_sizes.pull_requests, SERVER_CAPS["git.pull_requests"].cap
-        created = NewestFirst(TopSkip(size, cap=cap), "pullRequestId", cursor.max_id)
-        created_pages = ctx.client.pages(f"{project}/_apis/git/pullrequests", created, {"searchCriteria.status": "all"})
-        active_pages = ctx.client.pages(f"{project}/_apis/git/pullrequests", TopSkip(size, cap=cap), {"searchCriteria.status": "active"})
         open_now: dict[str, OpenPullRequest] = {}
         seen: set[int] = set()
-
-        def closed() -> Iterator[list[dict]]:  # active last run, not now: each read once more (None: gone)
-            paths = (f"{project}/_apis/git/repositories/{segment(cursor.open[str(i)].repo)}/pullrequests/{i}"
-                     for i in sorted(set(map(int, cursor.open)) - seen))
-            yield [pr for pr in ctx.client.get_many(paths, missing_ok=True) if pr is not None]
-
-        listed = ((page.items, ctx.client.api_version().at_least("7.0")) for page in chain(created_pages, active_pages))
-        for found, may_cut in chain(listed, ((prs, False) for prs in closed())):  # a PR read alone is whole
+        closed = closed_pull_requests(ctx, parent, cursor.open, seen)  # active last run, not now: read once more
+        pages = listed_pull_requests(ctx, parent, cursor.max_id)
+        listed = ((page.items, ctx.client.api_version().at_least("7.0")) for page in pages)
+        for found, may_cut in chain(listed, ((prs, False) for prs in closed)):  # a PR read alone is whole
             prs = list({pr["pullRequestId"]: trim(pr) for pr in found if pr["pullRequestId"] not in seen}.values())
             seen.update(pr["pullRequestId"] for pr in prs)
             for start in range(0, len(prs), self.CHUNK):
@@ -229,10 +217,7 @@ class PullRequestsStream(IncrementalStream):
         description may be cut is read alone)."""
         hashes = {pr["pullRequestId"]: content_hash(pr) for pr in prs}  # of the listed object, whole or cut
         itself = {pr_id for pr_id, digest in hashes.items() if getattr(before.get(str(pr_id)), "pr", None) != digest}
-        wanted = [(pr, part) for pr in prs for part in ("threads", "iterations", "workitems")
-                  if part == "threads" or pr["pullRequestId"] in itself]
-        paths = (f"{pull_request_path(project['id'], pr)}/{part}" for pr, part in wanted)
-        parts = dict(zip(((pr["pullRequestId"], part) for pr, part in wanted), ctx.client.get_many(paths, list_key="value")))
+        parts = pull_request_parts(ctx, project["id"], prs, itself)
         changed = []
         for pr in prs:
             pr_id = pr["pullRequestId"]
@@ -241,15 +226,65 @@ class PullRequestsStream(IncrementalStream):
                 open_now[str(pr_id)] = OpenPullRequest(pr["repository"]["id"], hashes[pr_id], threads_hash)
             if pr_id in itself or getattr(before.get(str(pr_id)), "threads", None) != threads_hash:
                 changed.append(pr)  # an open PR where nothing happened cost one request: its threads
-        cut = [pr for pr in changed if may_cut and len(pr.get("description") or "") >= self.CUT]
-        whole = dict(zip((pr["pullRequestId"] for pr in cut),
-                         ctx.client.get_many((pull_request_path(project["id"], pr) for pr in cut), missing_ok=True)))
-        for listed in changed:
-            pr_id = listed["pullRequestId"]
-            pr = trim(whole[pr_id]) if whole.get(pr_id) is not None else listed  # None: gone since it was listed
+        for listed, pr in zip(changed, as_delivered(ctx, project["id"], changed, may_cut)):
             key = self.key(ctx, listed, project)
             yield upsert(self.record_type, key, pr)
-            yield from nested("git.pull_request_reviewer", key, pr.get("reviewers", []))
-            yield from nested("git.pull_request_thread", key, parts[(pr_id, "threads")])
-            yield from nested("git.pull_request_iteration", key, parts.get((pr_id, "iterations"), []))
-            yield from nested("git.pull_request_work_item", key, parts.get((pr_id, "workitems"), []))
+            yield from pull_request_children(key, listed["pullRequestId"], pr, parts)
+
+
+# git 7.0/7.1 lists: "description field will be truncated up to 400 symbols in the result"
+DESCRIPTION_CUT = 400
+
+
+def listed_pull_requests(ctx: StreamContext, project: dict, max_id: int) -> Iterator[Page]:
+    """The pages of the project's PRs created since ``max_id`` (newest first, ``status=all``), then
+    those of every active PR."""
+    size, cap = ctx.page_sizes.pull_requests, SERVER_CAPS["git.pull_requests"].cap
+    path = f"{segment(project['id'])}/_apis/git/pullrequests"
+    created = ctx.client.pages(path, NewestFirst(TopSkip(size, cap=cap), "pullRequestId", max_id), {"searchCriteria.status": "all"})
+    return chain(created, ctx.client.pages(path, TopSkip(size, cap=cap), {"searchCriteria.status": "active"}))
+
+
+def closed_pull_requests(ctx: StreamContext, project: dict, open_before: Mapping[str, OpenPullRequest],
+                         seen: set[int]) -> Iterator[list[dict]]:
+    """The PRs active last run and not met in the lists (``seen``, as it is once they are read),
+    each read alone (those gone since are left out)."""
+    paths = (f"{segment(project['id'])}/_apis/git/repositories/{segment(open_before[str(i)].repo)}/pullrequests/{i}"
+             for i in sorted(set(map(int, open_before)) - seen))
+    yield [pr for pr in ctx.client.get_many(paths, missing_ok=True) if pr is not None]
+
+
+def pull_requests_gone(ctx: StreamContext, project: dict, keys: list[str]) -> list[str]:
+    """Of keys "<repository id>:<PR id>", those whose PR answers 404 when asked alone."""
+    paths = (f"{segment(project['id'])}/_apis/git/repositories/{segment(key.rsplit(':', 1)[0])}/pullrequests/"
+             f"{int(key.rsplit(':', 1)[1])}" for key in keys)
+    return [key for key, pr in zip(keys, ctx.client.get_many(paths, missing_ok=True)) if pr is None]
+
+
+def pull_request_parts(ctx: StreamContext, project_id: str, prs: list[dict], itself: set[int]) -> dict[tuple[int, str], list]:
+    """(PR id, part) -> the threads of every PR, and the iterations and linked work items of those
+    in ``itself`` (the PRs that themselves changed), asked for together."""
+    wanted = [(pr, part) for pr in prs for part in ("threads", "iterations", "workitems")
+              if part == "threads" or pr["pullRequestId"] in itself]
+    paths = (f"{pull_request_path(project_id, pr)}/{part}" for pr, part in wanted)
+    return dict(zip(((pr["pullRequestId"], part) for pr, part in wanted), ctx.client.get_many(paths, list_key="value")))
+
+
+def as_delivered(ctx: StreamContext, project_id: str, prs: list[dict], may_cut: bool) -> Iterator[dict]:
+    """Each PR as delivered: read alone (Get Pull Request has the whole text) when ``may_cut`` (it
+    comes from a list that cuts descriptions) and its description may be cut; as listed otherwise,
+    or when it is gone since it was listed."""
+    cut = [pr for pr in prs if may_cut and len(pr.get("description") or "") >= DESCRIPTION_CUT]
+    whole = dict(zip((pr["pullRequestId"] for pr in cut),
+                     ctx.client.get_many((pull_request_path(project_id, pr) for pr in cut), missing_ok=True)))
+    for listed in prs:
+        pr_id = listed["pullRequestId"]
+        yield trim(whole[pr_id]) if whole.get(pr_id) is not None else listed  # None: gone since it was listed
+
+
+def pull_request_children(key: str, pr_id: int, pr: dict, parts: Mapping[tuple[int, str], list]) -> Iterator[Record]:
+    """The reviewers (of the PR as delivered), threads, iterations and linked work items of a PR."""
+    yield from nested("git.pull_request_reviewer", key, pr.get("reviewers", []))
+    yield from nested("git.pull_request_thread", key, parts[(pr_id, "threads")])
+    yield from nested("git.pull_request_iteration", key, parts.get((pr_id, "iterations"), []))
+    yield from nested("git.pull_request_work_item", key, parts.get((pr_id, "workitems"), []))
