@@ -19,7 +19,7 @@ from starlette.routing import Route
 from satellite.errors import SealingError
 from satellite.sealing.batch_format import open_sealed, read_header
 from satellite.sei import BATCHES_PATH, HEARTBEAT_PATH, IDEMPOTENCY_KEY, PROBE_PATH
-from standins.sei_receiver.auth import ReceiverKeys, batch_keys, error_response, request_authorized
+from standins.sei_receiver.auth import ReceiverKeys, batch_keys, error_response, read_limited_body, request_authorized
 from standins.sei_receiver.probe import probe_endpoint
 from standins.sei_receiver.storage import ReceiverStorage
 
@@ -36,12 +36,9 @@ def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_bat
     async def post_batch(request: Request) -> JSONResponse:
         if not authorized(request):
             return error_response(401, "unknown API key")
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_batch_bytes:
-            return error_response(413, f"batch larger than {max_batch_bytes} bytes")
-        body = await request.body()
-        if len(body) > max_batch_bytes:
-            return error_response(413, f"batch larger than {max_batch_bytes} bytes")
+        body = await read_limited_body(request, max_batch_bytes, f"batch larger than {max_batch_bytes} bytes")
+        if isinstance(body, JSONResponse):
+            return body
         try:
             header = read_header(body)
         except SealingError as exc:

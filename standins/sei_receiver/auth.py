@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from satellite.sealing.batch_format import BatchHeader
 from satellite.secret import Secret
 
-__all__ = ["ReceiverKeys", "error_response", "request_authorized", "batch_keys"]
+__all__ = ["ReceiverKeys", "error_response", "request_authorized", "batch_keys", "read_limited_body"]
 
 
 @dataclass(frozen=True)
@@ -47,3 +47,19 @@ def batch_keys(header: BatchHeader, keys: ReceiverKeys) -> tuple[Ed25519PublicKe
     if recipient is None:
         return error_response(422, f"recipient key {header.recipient_key_id} is unknown to this receiver")
     return signer, recipient
+
+
+async def read_limited_body(request: Request, limit: int, too_big: str) -> bytes | JSONResponse:
+    """The request body, or a 413 (``too_big``): refused by its Content-Length before reading, and
+    read chunk by chunk with the cap when the length is unknown, so no oversized body is held."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return error_response(413, too_big)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return error_response(413, too_big)
+        chunks.append(chunk)
+    return b"".join(chunks)

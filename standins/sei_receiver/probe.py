@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from satellite.errors import SealingError
 from satellite.sealing.batch_format import open_sealed, read_header
 from satellite.sei import PROBE_STREAM
-from standins.sei_receiver.auth import ReceiverKeys, batch_keys, error_response, request_authorized
+from standins.sei_receiver.auth import ReceiverKeys, batch_keys, error_response, read_limited_body, request_authorized
 
 __all__ = ["probe_endpoint", "MAX_PROBE_BYTES"]
 
@@ -30,12 +30,9 @@ def probe_endpoint(keys: ReceiverKeys) -> Callable[[Request], Awaitable[JSONResp
     async def post_probe(request: Request) -> JSONResponse:
         if not request_authorized(request, keys):
             return error_response(401, "unknown API key")
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > MAX_PROBE_BYTES:
-            return error_response(413, f"a probe is at most {MAX_PROBE_BYTES} bytes")
-        body = await request.body()
-        if len(body) > MAX_PROBE_BYTES:
-            return error_response(413, f"a probe is at most {MAX_PROBE_BYTES} bytes")
+        body = await read_limited_body(request, MAX_PROBE_BYTES, f"a probe is at most {MAX_PROBE_BYTES} bytes")
+        if isinstance(body, JSONResponse):
+            return body
         try:
             header = read_header(body)
         except SealingError as exc:

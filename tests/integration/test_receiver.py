@@ -88,6 +88,19 @@ def test_oversized_batch_is_413(receiver, sealer):
     assert post(receiver, body, batch_id).status_code == 413
 
 
+def test_oversized_batch_without_a_length_is_413(receiver, sealer):
+    """A chunked body (no Content-Length) is refused too (read with the cap, not held whole first)."""
+    batch_id, body = make_batch(sealer, records=50, payload_size=100_000)
+
+    def chunks():
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start:start + 64 * 1024]
+
+    response = httpx.post(f"{receiver.url}/v1/satellite/batches", content=chunks(),
+                          headers={"Authorization": f"Bearer {API_KEY}", "Idempotency-Key": batch_id})
+    assert response.status_code == 413
+
+
 def test_idempotency_key_must_match_the_batch(receiver, sealer):
     _, body = make_batch(sealer)
     assert post(receiver, body, str(uuid.uuid4())).status_code == 400
