@@ -97,6 +97,28 @@ SecretValue = Annotated[
 ]
 
 
+def _to_header_secret(value: object) -> Secret:
+    """A secret sent in an HTTP header (API key, PAT): visible ASCII only, or no request can carry
+    it; the problem names the character's position, never the value."""
+    secret = _to_secret(value)
+    text = secret.reveal()
+    bad = next((i for i, c in enumerate(text) if not "!" <= c <= "~"), None)
+    if bad is not None:
+        what = "a space" if text[bad] == " " else "not ASCII" if not text[bad].isascii() else "a control character"
+        raise _error("header_unsafe", "must be visible ASCII (it is sent in an HTTP header): character {position} of"
+                     " {length} is {what}; check the variable or file it comes from",
+                     position=bad + 1, length=len(text), what=what)
+    return secret
+
+
+HeaderSecretValue = Annotated[
+    Secret,
+    PlainValidator(_to_header_secret),
+    PlainSerializer(lambda s: MASK, return_type=str),
+    WithJsonSchema({"type": "string", "writeOnly": True, "pattern": "^[!-~]+$"}),
+]
+
+
 def _url(value: str, *, credentials: bool) -> str:
     bad = _error("url", "must be an http or https URL")
     if any(c.isspace() for c in value):
@@ -351,7 +373,7 @@ class SatelliteSettings(_Model):
     id: Ident = Field(description="This satellite's id.")
     tenant: NonEmpty = Field(description="SEI tenant.")
     endpoint: HttpUrl = Field(description="SEI ingestion endpoint (http/https).")
-    api_key: SecretValue = Field(description="SEI API key.")
+    api_key: HeaderSecretValue = Field(description="SEI API key.")
     encryption: EncryptionSettings
     data_dir: ConfigPath = Field(description="State and outbox directory (relative to the config file).")
     proxy: OptionalProxy = Field(None, description="HTTP(S) proxy URL; integrations inherit it; empty = none.")
@@ -420,7 +442,7 @@ class Integration(_Model):
     collections: tuple[NonEmpty, ...] = Field(
         (), description='Collection names under `url`; ["*"] = all; empty = `url` is a collection.'
     )
-    pat: SecretValue = Field(description="Personal access token (read scopes).")
+    pat: HeaderSecretValue = Field(description="Personal access token (read scopes).")
     projects: ProjectFilter = ProjectFilter()
     services: Annotated[tuple[Service, ...], Field(min_length=1), AfterValidator(_unique_services)] = Field(
         SERVICES, description="What to collect."

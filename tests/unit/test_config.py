@@ -798,3 +798,14 @@ def test_cursor_overlap_defaults_to_five_minutes_takes_a_duration_and_refuses_a_
         assert problem.path == "limits.cursor_overlap"
     schema = config_json_schema()["$defs"]["Limits"]["properties"]["cursor_overlap"]
     assert schema["default"] == "5m"
+
+
+@pytest.mark.parametrize("value, what", [("clé-123456", "character 3 of 10 is not ASCII"), ("key with-space", "character 4 of 14 is a space"),
+                                         ("tab\there", "character 4 of 8 is a control character")])
+def test_a_secret_sent_in_a_header_must_be_visible_ascii(tmp_path, env, value, what):
+    """API key and PAT: a character no HTTP header carries is a located problem at load, never a
+    traceback at the first request; the value is never shown."""
+    problems = problems_of(write(tmp_path, minimal()), {**env, "API_KEY": value, "PAT": value})
+    assert [(p.line, p.path) for p in problems] == [(5, "satellite.api_key"), (15, "integrations[0].pat")]
+    for problem in problems:
+        assert "visible ASCII" in problem.message and what in problem.message and value not in str(problem)
