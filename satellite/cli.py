@@ -1,6 +1,7 @@
 """The ``satellite`` command: parses arguments and dispatches; every command returns an exit code.
 
-Exit codes: 0 success, 1 the work failed (reported), 2 bad configuration or usage.
+Exit codes: 0 success, 1 the work failed (reported), 2 bad configuration or usage, or the data dir is
+in use by another satellite process (one `sync` or `run` per data dir).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 
 from satellite import __version__
-from satellite.errors import ConfigError, SatelliteError
+from satellite.errors import ConfigError, DataDirInUse, SatelliteError
 from satellite.log import configure_logging, redact_text
 from satellite.malloc_tuning import tune_malloc
 
@@ -225,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
+        return 2
+    except DataDirInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except SatelliteError as exc:
         print(f"error: {redact_text(str(exc))}", file=sys.stderr)

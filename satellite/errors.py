@@ -11,6 +11,7 @@
         - AdoTransportError          network, TLS or timeout, after the retries ran out
       + SealingError                 a sealed batch could not be opened (tampered, wrong key)
       + StoreError                   the local database failed (disk full, corrupt, read-only)
+        - DataDirInUse               another satellite process holds the data directory
       + DeliveryError                the SEI endpoint refused a batch for good
         - ApiKeyError                the SEI API key cannot be sent (a character no HTTP header holds)
 """
@@ -29,6 +30,7 @@ __all__ = [
     "AdoTransportError",
     "SealingError",
     "StoreError",
+    "DataDirInUse",
     "DeliveryError",
     "ApiKeyError",
 ]
@@ -103,6 +105,10 @@ class SealingError(SatelliteError):
 
 class StoreError(SatelliteError):
     """The local SQLite store could not be written or read."""
+
+
+class DataDirInUse(StoreError):
+    """Another satellite process (``sync`` or ``run``) holds the data directory's lock."""
 
 
 class DeliveryError(SatelliteError):

@@ -29,7 +29,7 @@ from satellite.delivery import build_delivery
 from satellite.errors import DeliveryError, SatelliteError
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
-from satellite.store import Store
+from satellite.store import DataDirLock, Store
 from satellite.sync.backpressure import Backpressure
 from satellite.sync.collector import CollectionReport, Collector
 from satellite.sync.progress import Progress
@@ -58,8 +58,13 @@ class Agent:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the exit code."""
         config = self.config
+        lock = DataDirLock(config.satellite.data_dir).acquire()  # DataDirInUse: another sync or run has it
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-        store = Store(config.satellite.data_dir)
+        try:
+            store = Store(config.satellite.data_dir)
+        except BaseException:
+            lock.release()
+            raise
         endpoint: HttpEndpoint | None = None
         try:
             self._sealer = Sealer.from_settings(config.satellite)
@@ -88,6 +93,7 @@ class Agent:
             if endpoint is not None:
                 endpoint.stop()
             store.close()
+            lock.release()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 

@@ -1,6 +1,7 @@
 """Local durable state: cursors and the outbox of sealed batches (one SQLite database)."""
 
 from satellite.store.database import CursorKey, OutboxEntry, OutboxStats, Store
+from satellite.store.lock import DataDirLock
 from satellite.store.schema import OUTBOX_PAUSED_SINCE
 
-__all__ = ["Store", "CursorKey", "OutboxEntry", "OutboxStats", "OUTBOX_PAUSED_SINCE"]
+__all__ = ["Store", "DataDirLock", "CursorKey", "OutboxEntry", "OutboxStats", "OUTBOX_PAUSED_SINCE"]

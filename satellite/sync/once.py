@@ -17,7 +17,7 @@ from satellite.delivery import DrainReport, build_delivery
 from satellite.errors import DeliveryError, StoreError
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
-from satellite.store import OutboxStats, Store
+from satellite.store import DataDirLock, OutboxStats, Store
 from satellite.sync.backpressure import Backpressure
 from satellite.sync.collector import CollectionReport, Collector
 from satellite.sync.sharding import ShardAssignment
@@ -52,7 +52,12 @@ def sync_once(
 ) -> SyncResult:
     """One full pass over every integration with delivery alongside (``on_record`` sees every record)."""
     started = time.time()
-    store = Store(config.satellite.data_dir)
+    lock = DataDirLock(config.satellite.data_dir).acquire()  # DataDirInUse: another sync or run has it
+    try:
+        store = Store(config.satellite.data_dir)
+    except BaseException:
+        lock.release()
+        raise
     errors: list[str] = []
     report = CollectionReport()
     outcome: dict[str, object] = {}
@@ -103,4 +108,5 @@ def sync_once(
         return SyncResult(report, drain if isinstance(drain, DrainReport) else None, outcome.get("error"), outbox, errors)
     finally:
         store.close()
+        lock.release()
 
