@@ -17,9 +17,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from satellite.errors import SealingError
-from satellite.sealing.batch_format import open_sealed, read_header
+from satellite.sealing.batch_format import open_sealed
 from satellite.sei import BATCHES_PATH, HEARTBEAT_PATH, IDEMPOTENCY_KEY, PROBE_PATH
-from standins.sei_receiver.auth import ReceiverKeys, batch_keys, error_response, read_limited_body, request_authorized
+from standins.sei_receiver.auth import ReceiverKeys, batch_keys, error_response, read_sealed, request_authorized
 from standins.sei_receiver.probe import probe_endpoint
 from standins.sei_receiver.storage import ReceiverStorage
 
@@ -34,15 +34,10 @@ def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_bat
         return request_authorized(request, keys)
 
     async def post_batch(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return error_response(401, "unknown API key")
-        body = await read_limited_body(request, max_batch_bytes, f"batch larger than {max_batch_bytes} bytes")
-        if isinstance(body, JSONResponse):
-            return body
-        try:
-            header = read_header(body)
-        except SealingError as exc:
-            return error_response(422, str(exc))
+        sealed = await read_sealed(request, keys, max_batch_bytes, f"batch larger than {max_batch_bytes} bytes")
+        if isinstance(sealed, JSONResponse):
+            return sealed
+        body, header = sealed
         found = batch_keys(header, keys)
         if isinstance(found, JSONResponse):
             return found

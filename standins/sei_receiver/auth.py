@@ -11,10 +11,11 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from satellite.sealing.batch_format import BatchHeader
+from satellite.errors import SealingError
+from satellite.sealing.batch_format import BatchHeader, read_header
 from satellite.secret import Secret
 
-__all__ = ["ReceiverKeys", "error_response", "request_authorized", "batch_keys", "read_limited_body"]
+__all__ = ["ReceiverKeys", "error_response", "request_authorized", "batch_keys", "read_limited_body", "read_sealed"]
 
 
 @dataclass(frozen=True)
@@ -63,3 +64,17 @@ async def read_limited_body(request: Request, limit: int, too_big: str) -> bytes
             return error_response(413, too_big)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def read_sealed(request: Request, keys: ReceiverKeys, limit: int, too_big: str) -> tuple[bytes, BatchHeader] | JSONResponse:
+    """What every sealed-batch route checks first: the API key (401), the size (413, ``too_big``)
+    and a readable header (422); (body, header), or the answer to send."""
+    if not request_authorized(request, keys):
+        return error_response(401, "unknown API key")
+    body = await read_limited_body(request, limit, too_big)
+    if isinstance(body, JSONResponse):
+        return body
+    try:
+        return body, read_header(body)
+    except SealingError as exc:
+        return error_response(422, str(exc))

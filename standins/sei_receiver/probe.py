@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from satellite.errors import SealingError
-from satellite.sealing.batch_format import open_sealed, read_header
+from satellite.sealing.batch_format import open_sealed
 from satellite.sei import PROBE_STREAM
-from standins.sei_receiver.auth import ReceiverKeys, batch_keys, error_response, read_limited_body, request_authorized
+from standins.sei_receiver.auth import ReceiverKeys, batch_keys, error_response, read_sealed
 
 __all__ = ["probe_endpoint", "MAX_PROBE_BYTES"]
 
@@ -28,15 +28,10 @@ def probe_endpoint(keys: ReceiverKeys) -> Callable[[Request], Awaitable[JSONResp
     """The route handler, checking with the receiver's own API keys and key lookup."""
 
     async def post_probe(request: Request) -> JSONResponse:
-        if not request_authorized(request, keys):
-            return error_response(401, "unknown API key")
-        body = await read_limited_body(request, MAX_PROBE_BYTES, f"a probe is at most {MAX_PROBE_BYTES} bytes")
-        if isinstance(body, JSONResponse):
-            return body
-        try:
-            header = read_header(body)
-        except SealingError as exc:
-            return error_response(422, str(exc))
+        sealed = await read_sealed(request, keys, MAX_PROBE_BYTES, f"a probe is at most {MAX_PROBE_BYTES} bytes")
+        if isinstance(sealed, JSONResponse):
+            return sealed
+        body, header = sealed
         if header.stream != PROBE_STREAM or header.record_count != 0:
             return error_response(400, f"a probe batch has stream {PROBE_STREAM} and 0 records")
         found = batch_keys(header, keys)
