@@ -1,4 +1,4 @@
-"""``satellite receiver``: run the reference SEI receiver."""
+"""``satellite receiver``: run the reference SEI receiver; ``satellite receiver report``: its metrics report."""
 
 from __future__ import annotations
 
@@ -73,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["report"]:
+        from standins.sei_receiver.report.command import report_main
+
+        return report_main(argv[1:])
     parser = argparse.ArgumentParser(prog="satellite receiver", description=__doc__.splitlines()[0])
     configure_parser(parser)
     return run(parser.parse_args(argv))

@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from satellite import json_codec
 from satellite.sealing.batch_format import OpenedBatch
@@ -42,11 +43,17 @@ CREATE TABLE IF NOT EXISTS records (
 
 
 class ReceiverStorage:
-    """Thread-safe; ``store_batch`` is one transaction and returns False for a batch seen before."""
+    """Thread-safe; ``store_batch`` is one transaction and returns False for a batch seen before.
 
-    def __init__(self, data_dir: Path) -> None:
+    ``clock`` (epoch seconds) stamps ``received_at``: the demo runs it on the simulator's clock, so that
+    freshness (server change -> receiver) is measured on one clock.
+    """
+
+    def __init__(self, data_dir: Path, clock: Callable[[], float] = time.time) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(data_dir / "receiver.db", check_same_thread=False, isolation_level=None, timeout=30)
+        self.db_path = data_dir / "receiver.db"
+        self._clock = clock
+        self._conn = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None, timeout=30)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(_SCHEMA)
@@ -64,7 +71,7 @@ class ReceiverStorage:
             try:
                 inserted = conn.execute(
                     "INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (h.batch_id, h.satellite_id, h.tenant, h.integration_id, h.stream, h.seq, h.record_count, time.time()),
+                    (h.batch_id, h.satellite_id, h.tenant, h.integration_id, h.stream, h.seq, h.record_count, self._clock()),
                 ).rowcount
                 if inserted:
                     conn.executemany(
@@ -85,7 +92,7 @@ class ReceiverStorage:
     def store_heartbeat(self, satellite_id: str, body: dict) -> None:
         """Keep the latest heartbeat of each satellite."""
         with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO heartbeats VALUES (?, ?, ?)", (satellite_id, time.time(), json.dumps(body)))
+            self._conn.execute("INSERT OR REPLACE INTO heartbeats VALUES (?, ?, ?)", (satellite_id, self._clock(), json.dumps(body)))
 
     def stats(self) -> dict:
         with self._lock:
