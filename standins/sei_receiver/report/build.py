@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from standins.sei_receiver.report import pipelines
+from standins.sei_receiver.report import dora, flow, freshness, pipelines
 from standins.sei_receiver.report.model import Metric, Report
 from standins.sei_receiver.report.records import Snapshot, load_snapshot
 
@@ -18,6 +18,10 @@ METRICS: tuple[Callable[[Snapshot], Metric | tuple[Metric, ...]], ...] = (
     pipelines.job_duration,
     pipelines.stage_status,
     pipelines.release_stage_status,
+    dora.dora_metrics,
+    flow.pr_metrics,
+    flow.work_item_cycle_time,
+    freshness.freshness_metrics,
 )
 
 METRIC_IDS = (
