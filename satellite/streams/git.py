@@ -14,9 +14,10 @@ Pull requests change after creation, so each run reads: the PRs created since th
 (newest first, ``status=all``, until the highest id delivered), every PR still active, and every
 PR that was active last run and is not any more (closed since). A PR is delivered again only
 when its JSON or its threads changed, so an open PR where nothing happened costs one request
-(its threads). Iterations and work item links are read with every change of the PR itself (a
-push, a vote, a status change): a link added to an open PR with no other change arrives when the
-PR next changes or closes.
+(its threads). Iterations (``includeCommits``: the PR's commits come with them, no request more)
+and work item links are read with every change of the PR itself (a push, a vote, a status change):
+a link added to an open PR with no other change arrives when the PR next changes or closes. A
+completed or abandoned PR is not read again, so its commits never change after.
 
 On 7.0+ both PR lists cut descriptions (git 7.0/7.1 Get Pull Requests: "Please note that
 description field will be truncated up to 400 symbols in the result."; 5.0 and 6.0 say nothing of
@@ -178,7 +179,7 @@ class PullRequestsStream(IncrementalStream):
     name = "git.pull_requests"
     record_type = "git.pull_request"
     also_emits = ("git.pull_request_reviewer", "git.pull_request_thread", "git.pull_request_iteration",
-                  "git.pull_request_work_item")
+                  "git.pull_request_work_item", "git.pull_request_commit")
     key_format = KeyFormat("{repositoryId}:{pullRequestId}", {"repositoryId": "repository.id"})
     cursor = PullRequestsCursor
     # A read from no cursor walks the project's PRs of every status newest first down to id 0 (all of
@@ -262,12 +263,29 @@ def pull_requests_gone(ctx: StreamContext, project: dict, keys: list[str]) -> li
 
 
 def pull_request_parts(ctx: StreamContext, project_id: str, prs: list[dict], itself: set[int]) -> dict[tuple[int, str], list]:
-    """(PR id, part) -> the threads of every PR, and the iterations and linked work items of those
-    in ``itself`` (the PRs that themselves changed), asked for together."""
-    wanted = [(pr, part) for pr in prs for part in ("threads", "iterations", "workitems")
-              if part == "threads" or pr["pullRequestId"] in itself]
+    """(PR id, part) -> the threads of every PR, and the iterations, commits and linked work items of
+    those in ``itself`` (the PRs that themselves changed)."""
+    wanted = [(pr, part) for pr in prs for part in ("threads", "workitems") if part == "threads" or pr["pullRequestId"] in itself]
     paths = (f"{pull_request_path(project_id, pr)}/{part}" for pr, part in wanted)
-    return dict(zip(((pr["pullRequestId"], part) for pr, part in wanted), ctx.client.get_many(paths, list_key="value")))
+    parts = dict(zip(((pr["pullRequestId"], part) for pr, part in wanted), ctx.client.get_many(paths, list_key="value")))
+    changed = [pr for pr in prs if pr["pullRequestId"] in itself]
+    paths = (f"{pull_request_path(project_id, pr)}/iterations" for pr in changed)
+    # git 5.0-7.1 Iterations - List ``includeCommits``: "include the commits associated with each iteration"
+    for pr, found in zip(changed, ctx.client.get_many(paths, {"includeCommits": "true"}, list_key="value")):
+        parts[(pr["pullRequestId"], "iterations")] = found
+        parts[(pr["pullRequestId"], "commits")] = pull_request_commits(ctx, project_id, pr, found)
+    return parts
+
+
+def pull_request_commits(ctx: StreamContext, project_id: str, pr: dict, iterations: list[dict]) -> list[dict]:
+    """The PR's commits, taken out of its iterations (each once). Where an iteration's list is cut
+    (``hasMoreCommits``: "Indicates if the Commits property contains a truncated list of commits"),
+    every commit is read from Get Pull Request Commits (paged by token from 6.0; 5.0 answers all)."""
+    listed = {c["commitId"]: c for i in iterations for c in i.pop("commits", None) or []}
+    if any(i.get("hasMoreCommits") for i in iterations):
+        pages = ctx.client.pages(f"{pull_request_path(project_id, pr)}/commits", TokenHeader(ctx.page_sizes.default))
+        return list(items(pages))
+    return list(listed.values())
 
 
 def as_delivered(ctx: StreamContext, project_id: str, prs: list[dict], may_cut: bool) -> Iterator[dict]:
@@ -288,3 +306,4 @@ def pull_request_children(key: str, pr_id: int, pr: dict, parts: Mapping[tuple[i
     yield from nested("git.pull_request_thread", key, parts[(pr_id, "threads")])
     yield from nested("git.pull_request_iteration", key, parts.get((pr_id, "iterations"), []))
     yield from nested("git.pull_request_work_item", key, parts.get((pr_id, "workitems"), []))
+    yield from nested("git.pull_request_commit", key, parts.get((pr_id, "commits"), []), "commitId")

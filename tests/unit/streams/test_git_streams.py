@@ -424,7 +424,11 @@ class PullRequestServer:
         found |= {("git.pull_request_reviewer", f"{key}:{r['id']}") for r in self.prs[pr_id]["reviewers"]}
         for part, record_type in zip(PARTS, ("git.pull_request_thread", "git.pull_request_iteration", "git.pull_request_work_item"), strict=True):
             found |= {(record_type, f"{key}:{item['id']}") for item in self.parts[pr_id][part]["value"]}
-        return found
+        return found | {("git.pull_request_commit", f"{key}:{sha}") for sha in self.commits(pr_id)}
+
+    def commits(self, pr_id: int) -> set[str]:
+        """The ids of the commits the PR's iterations carry (``includeCommits``)."""
+        return {c["commitId"] for i in self.parts[pr_id]["iterations"]["value"] for c in i.get("commits", [])}
 
 
 def part_reads(run) -> list[tuple[int, str]]:
@@ -459,10 +463,49 @@ class TestPullRequestsStream:
         new_thread = {**copy.deepcopy(prs.parts[5]["threads"]["value"][0]), "id": 42}
         prs.parts[5]["threads"]["value"].append(new_thread)
         run = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT, cursor=first.checkpoint)
-        # PR 5 itself did not change: its iterations and links are not read again, so not sent
-        pr5 = {(t, k) for t, k in prs.expected_records(5) if t not in ("git.pull_request_iteration", "git.pull_request_work_item")}
+        # PR 5 itself did not change: its iterations (with its commits) and links are not read again, so not sent
+        pr5 = {(t, k) for t, k in prs.expected_records(5)
+               if t not in ("git.pull_request_iteration", "git.pull_request_work_item", "git.pull_request_commit")}
         assert {(r.type, r.key) for r in run.records} == prs.expected_records(10) | pr5
         assert part_reads(run) == [(5, "threads"), (10, "iterations"), (10, "threads"), (10, "workitems")]
+
+    def test_commits_come_with_the_iterations_at_no_request_more_and_leave_the_iteration_record(self) -> None:
+        prs = PullRequestServer()
+        run = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT)
+        assert all(r.params == {"includeCommits": "true"} for r in run.requests if r.path.endswith("/iterations"))
+        assert set(run.keys("git.pull_request_commit")) == {f"{R}:{i}:{sha}" for i in (9, 5, 3) for sha in prs.commits(i)}
+        (sha,) = prs.commits(5)
+        commit = run.record(f"{R}:5:{sha}", "git.pull_request_commit").data
+        assert commit["commitId"] == sha and commit["author"]["date"]  # the GitCommitRef: the first-commit time
+        assert all("commits" not in r.data for r in run.of("git.pull_request_iteration"))
+        assert not [r for r in run.requests if r.path.endswith("/commits")]
+
+    def test_an_iteration_with_a_cut_commit_list_reads_the_pr_commits_page_by_page(self) -> None:
+        """git Iterations ``hasMoreCommits``: "the Commits property contains a truncated list of commits"."""
+        prs = PullRequestServer()
+        iteration = prs.parts[9]["iterations"]["value"][0]
+        iteration["hasMoreCommits"] = True
+        every = [{**copy.deepcopy(iteration["commits"][0]), "commitId": sha(f"pr 9 commit {n}")} for n in range(5)]
+        server = prs.server().get(pr_path(9, "commits"), token_pages(every))
+        run = run_stream(PullRequestsStream(), server, parent=PROJECT, page_sizes={"default": 2})
+        assert set(run.keys("git.pull_request_commit")) - {f"{R}:{i}:{s}" for i in (5, 3) for s in prs.commits(i)} == {
+            f"{R}:9:{c['commitId']}" for c in every}
+        assert [r.params.get("continuationToken") for r in run.asked(pr_path(9, "commits"))] == [None, "2", "4"]
+
+    def test_a_completed_pr_is_read_with_its_commits_once_then_never_again(self) -> None:
+        prs = PullRequestServer()
+        first = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT)
+        prs.prs[5] = {**prs.prs[5], "status": "completed", "closedDate": "2024-08-02T10:00:00.0000000Z"}
+        run = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert set(run.keys("git.pull_request_commit")) == {f"{R}:5:{sha}" for sha in prs.commits(5)}
+        after = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert after.records == () and part_reads(after) == []
+
+    def test_malformed_iterations_fail_without_checkpoint(self) -> None:
+        prs = PullRequestServer()
+        del prs.parts[9]["iterations"]["value"][0]["commits"][0]["commitId"]
+        run = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT, expect=AdoResponseError)
+        assert run.checkpoints == ()
 
     def test_a_pr_closed_since_the_last_run_is_read_once_more(self) -> None:
         prs = PullRequestServer()
