@@ -59,12 +59,13 @@ def decode_response(response: httpx.Response, collection: str) -> Any:
     """The JSON body of a successful response.
 
     Raises:
-        AdoAuthError: 401, or an HTML page where JSON was expected on a 2xx (203 sign-in page).
+        AdoAuthError: 401, or the HTML sign-in page of a 203.
         AdoPermissionError: 403.
         AdoNotFoundError: 404.
         AdoVersionError: 400 about the api-version.
         TransientAdoError: 408/429/5xx, with ``retry_after`` from the Retry-After header.
-        AdoResponseError: anything else, including a 2xx body that is not JSON.
+        AdoResponseError: anything else, including a 2xx body that is not JSON (an HTML page, a cut
+            body): ``AdoClient.request`` retries those as malformed answers.
     """
     status = response.status_code
     path = response.request.url.path if response.request else ""
@@ -76,10 +77,10 @@ def decode_response(response: httpx.Response, collection: str) -> Any:
                 collection=collection,
                 status=status,
             )
-        if _is_html(response):
-            raise AdoAuthError(
-                f"{collection} answered an HTML page instead of JSON for {path} (HTTP {status}): usually a sign-in"
-                " page (PAT refused or expired), or an error page of a proxy or of IIS in front of the server",
+        if _is_html(response):  # a proxy's or an SSO front's page: malformed, so retried (``AdoClient.request``)
+            raise AdoResponseError(
+                f"{collection} answered an HTML page instead of JSON for {path} (HTTP {status}): an error page of a"
+                " proxy or of IIS in front of the server, or a sign-in page (PAT refused or expired)",
                 collection=collection,
                 status=status,
             )

@@ -115,6 +115,10 @@ class SimulatorApp:
     def fault_plan(self) -> FaultPlan:
         return self._faults.plan if self._faults is not None else FaultPlan()
 
+    def fault_counts(self) -> list[int]:
+        """How often each rule of the fault plan has fired (a test's proof that its faults happened)."""
+        return self._faults.counts() if self._faults is not None else []
+
     # -- ASGI ----------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -167,11 +167,23 @@ def test_203_html_sign_in_page_is_an_auth_failure(httpx_mock, client):
         client.get("_apis/projects")
 
 
-def test_html_on_200_is_an_auth_failure(httpx_mock, client):
+def test_html_on_200_is_retried_like_a_5xx_and_then_names_route_and_collection(httpx_mock, client, sleeps):
+    """A proxy or SSO front answering 200 with a page: retried (it may answer right next time)."""
     add_options(httpx_mock)
-    httpx_mock.add_response(url=f"{C}/_apis/projects?api-version=7.0", status_code=200, html="<html><body>login</body></html>")
-    with pytest.raises(AdoAuthError):
+    httpx_mock.add_response(url=f"{C}/_apis/projects?api-version=7.0", status_code=200, html="<html><body>login</body></html>",
+                            is_reusable=True)
+    with pytest.raises(AdoResponseError) as info:
         client.get("_apis/projects")
+    assert "HTML page" in str(info.value) and C in str(info.value) and "_apis/projects" in str(info.value)
+    assert len(sleeps) >= 1
+
+
+def test_html_on_200_then_json_succeeds(httpx_mock, client, sleeps):
+    add_options(httpx_mock)
+    httpx_mock.add_response(url=f"{C}/_apis/projects?api-version=7.0", status_code=200, html="<html><body>proxy</body></html>")
+    httpx_mock.add_response(url=f"{C}/_apis/projects?api-version=7.0", json={"count": 0, "value": []})
+    assert client.get("_apis/projects") == {"count": 0, "value": []}
+    assert len(sleeps) == 1
 
 
 def test_401_tf400813_names_the_collection_and_hides_the_pat(httpx_mock, client, sleeps):

@@ -22,7 +22,7 @@ import httpx
 
 from satellite.ado.client import AdoClient, CollectionTarget
 from satellite.config.model import PageSizes
-from satellite.errors import AdoAuthError, AdoResponseError
+from satellite.errors import AdoResponseError
 from satellite.retrying import RetryPolicy
 from satellite.secret import Secret
 from satellite.streams import Checkpoint, Record, SnapshotStream, StreamContext
@@ -103,7 +103,7 @@ MALFORMED: dict[str, tuple[Reply, type[Exception]]] = {
     "empty object": (Reply({}), AdoResponseError),
     "empty list": (Reply([]), AdoResponseError),
     "string": (Reply("Service Unavailable"), AdoResponseError),
-    "html page": (html(), AdoAuthError),
+    "html page": (html(), AdoResponseError),  # a proxy's page: retried, then this
     "truncated json": (Reply(text='{"count": 2, "value": [{"id": '), AdoResponseError),
 }
 
