@@ -3,4 +3,4 @@
 from standins.ado_simulator.truth.figures import GroupTruth, MetricTruth, WeekTruth
 from standins.ado_simulator.truth.metrics import METRIC_IDS, world_metrics
 
-__all__ = ["METRIC_IDS", "world_metrics", "MetricTruth", "GroupTruth", "WeekTruth"]
+__all__ = ["METRIC_IDS", "GroupTruth", "MetricTruth", "WeekTruth", "world_metrics"]

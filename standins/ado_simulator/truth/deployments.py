@@ -13,15 +13,34 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from standins.ado_simulator.truth.figures import GroupTruth, MetricTruth, Sample, WeekTruth, duration_metric, iso_week
-from standins.ado_simulator.truth.instants import FINISHED, release_instant, seconds_between
+from standins.ado_simulator.truth.figures import (
+    GroupTruth,
+    MetricTruth,
+    Sample,
+    WeekTruth,
+    duration_metric,
+    iso_week,
+)
+from standins.ado_simulator.truth.instants import (
+    FINISHED,
+    release_instant,
+    seconds_between,
+)
 from standins.ado_simulator.world.pipelines.releases import releases_of
 
 if TYPE_CHECKING:
     from standins.ado_simulator.world.world import World
 
-__all__ = ["ProductionDeployment", "is_production", "classic_deployments", "deployment_frequency",
-           "change_failure_rate", "time_to_restore", "GOOD", "FINISHED_RESULTS"]
+__all__ = [
+    "FINISHED_RESULTS",
+    "GOOD",
+    "ProductionDeployment",
+    "change_failure_rate",
+    "classic_deployments",
+    "deployment_frequency",
+    "is_production",
+    "time_to_restore",
+]
 
 GOOD = ("succeeded", "partiallySucceeded")
 FINISHED_RESULTS = GOOD + ("failed", "canceled")
@@ -44,7 +63,7 @@ def is_production(name: str) -> bool:
     return lowered in ("prod", "production") or lowered.startswith("prod")
 
 
-def classic_deployments(world: "World") -> list[ProductionDeployment]:
+def classic_deployments(world: World) -> list[ProductionDeployment]:
     """Finished deployments to production environments of releases that are not deleted."""
     domain = releases_of(world)
     clock = world.clock

@@ -20,6 +20,6 @@ __all__ = ["YAML_SINCE", "yaml_deployments"]
 YAML_SINCE = "6.0"
 
 
-def yaml_deployments(world: "World") -> list[ProductionDeployment]:
+def yaml_deployments(world: World) -> list[ProductionDeployment]:
     """Finished deployments to production YAML environments (none while the world has no environments)."""
     return []

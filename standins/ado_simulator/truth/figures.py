@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
-__all__ = ["Sample", "WeekTruth", "GroupTruth", "MetricTruth", "nearest_rank", "iso_week", "weekly", "duration_metric",
-           "unavailable"]
+__all__ = [
+    "GroupTruth",
+    "MetricTruth",
+    "Sample",
+    "WeekTruth",
+    "duration_metric",
+    "iso_week",
+    "nearest_rank",
+    "unavailable",
+    "weekly",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +82,7 @@ def nearest_rank(values: Iterable[int], p: float) -> int | None:
 
 
 def iso_week(end_us: int) -> str:
-    year, week, _ = dt.datetime.fromtimestamp(end_us / 1_000_000, dt.timezone.utc).isocalendar()
+    year, week, _ = dt.datetime.fromtimestamp(end_us / 1_000_000, dt.UTC).isocalendar()
     return f"{year}-W{week:02d}"
 
 

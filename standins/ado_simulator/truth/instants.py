@@ -14,8 +14,19 @@ import datetime as dt
 
 from standins.ado_simulator.world.pipelines.builds import time_key
 
-__all__ = ["US", "build_instant", "timeline_instant", "pull_request_instant", "release_instant", "revision_instant",
-           "iso_instant", "seconds_between", "QUEUED", "STARTED", "FINISHED"]
+__all__ = [
+    "FINISHED",
+    "QUEUED",
+    "STARTED",
+    "US",
+    "build_instant",
+    "iso_instant",
+    "pull_request_instant",
+    "release_instant",
+    "revision_instant",
+    "seconds_between",
+    "timeline_instant",
+]
 
 US = 1_000_000
 QUEUED, STARTED, FINISHED = 0, 1, 2  # the ``kind`` of a build time (builds.stamp) and of a release time
@@ -53,7 +64,7 @@ def revision_instant(stamp_ms: int) -> int:
 
 def iso_instant(text: str) -> int:
     """An ISO time the model keeps as text (commit author dates): whole seconds or a fraction."""
-    when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    when = dt.datetime.fromisoformat(text)
     return int(when.timestamp()) * US + when.microsecond
 
 

@@ -17,7 +17,12 @@ from standins.ado_simulator.truth.deployments import GOOD, ProductionDeployment
 from standins.ado_simulator.truth.figures import MetricTruth, Sample, duration_metric
 from standins.ado_simulator.truth.instants import iso_instant, seconds_between
 from standins.ado_simulator.world.model import Commit
-from standins.ado_simulator.world.pipelines.builds import COMPLETED, Build, BuildDomain, builds_of
+from standins.ado_simulator.world.pipelines.builds import (
+    COMPLETED,
+    Build,
+    BuildDomain,
+    builds_of,
+)
 
 if TYPE_CHECKING:
     from standins.ado_simulator.world.world import World
@@ -25,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["build_changes", "change_leads", "lead_time"]
 
 
-def build_changes(world: "World", domain: BuildDomain, build: Build) -> list[Commit]:
+def build_changes(world: World, domain: BuildDomain, build: Build) -> list[Commit]:
     """The commits of a build since the previous build of its definition and branch, newest first."""
     previous = domain.previous(build)
     repository = world.repositories[domain.definitions[build.definition - 1].repository]
@@ -36,13 +41,13 @@ def build_changes(world: "World", domain: BuildDomain, build: Build) -> list[Com
         return [history.commits[p] for p in history.log(build.commit, exclude)]
 
 
-def lead_time(world: "World", deployments: list[ProductionDeployment]) -> MetricTruth:
+def lead_time(world: World, deployments: list[ProductionDeployment]) -> MetricTruth:
     """Count, p50, p90 of the changes that reached production, per build pipeline (definition name) and per
     week of the deployment."""
     return duration_metric("lead_time", change_leads(world, deployments).values())
 
 
-def change_leads(world: "World", deployments: list[ProductionDeployment]) -> dict[str, Sample]:
+def change_leads(world: World, deployments: list[ProductionDeployment]) -> dict[str, Sample]:
     """Commit sha -> its lead time sample (group = the build pipeline, end = the first deployment shipping it)."""
     domain = builds_of(world)
     # (definition, branch) -> the good deployments' (build id, finish), to ask "first finish with build >= b"

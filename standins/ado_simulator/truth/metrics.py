@@ -44,7 +44,7 @@ def _version(text: str) -> tuple[int, int]:
     return int(major), int(minor or 0)
 
 
-def world_metrics(world: "World", max_version: str) -> dict[str, MetricTruth]:
+def world_metrics(world: World, max_version: str) -> dict[str, MetricTruth]:
     """Every metric id of ``METRIC_IDS`` -> its truth on a server of api-version ``max_version``.
 
     Before YAML environments exist (``YAML_SINCE``) the deployment metrics come from classic releases

@@ -10,20 +10,38 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
-from standins.ado_simulator.truth.figures import GroupTruth, MetricTruth, Sample, duration_metric
-from standins.ado_simulator.truth.instants import FINISHED, QUEUED, STARTED, build_instant, seconds_between, timeline_instant
-from standins.ado_simulator.world.pipelines.builds import COMPLETED, NOT_STARTED, Build, BuildDomain, builds_of
+from standins.ado_simulator.truth.figures import (
+    GroupTruth,
+    MetricTruth,
+    Sample,
+    duration_metric,
+)
+from standins.ado_simulator.truth.instants import (
+    FINISHED,
+    QUEUED,
+    STARTED,
+    build_instant,
+    seconds_between,
+    timeline_instant,
+)
+from standins.ado_simulator.world.pipelines.builds import (
+    COMPLETED,
+    NOT_STARTED,
+    Build,
+    BuildDomain,
+    builds_of,
+)
 from standins.ado_simulator.world.pipelines.releases import releases_of
 
 if TYPE_CHECKING:
     from standins.ado_simulator.world.world import World
 
-__all__ = ["pipeline_duration", "queue_time", "job_duration", "stage_status", "release_stage_status", "completed_builds"]
+__all__ = ["completed_builds", "job_duration", "pipeline_duration", "queue_time", "release_stage_status", "stage_status"]
 
 STAGES = "\0stages"  # the per-group tally of stages (environments), kept apart from the result names
 
 
-def completed_builds(world: "World") -> list[Build]:
+def completed_builds(world: World) -> list[Build]:
     """The builds a reader sees as completed now (deleted ones are gone)."""
     return [b for b in builds_of(world).builds if not b.deleted and b.status == COMPLETED]
 
@@ -32,7 +50,7 @@ def _pipeline(domain: BuildDomain, build: Build) -> str:
     return domain.definitions[build.definition - 1].name
 
 
-def pipeline_duration(world: "World") -> MetricTruth:
+def pipeline_duration(world: World) -> MetricTruth:
     """finishTime - startTime of every completed build, per pipeline (definition name); counts: builds per result."""
     domain = builds_of(world)
     samples = []
@@ -48,7 +66,7 @@ def pipeline_duration(world: "World") -> MetricTruth:
     return duration_metric("pipeline_duration", samples, group_counts=per_group, counts=total)
 
 
-def queue_time(world: "World") -> MetricTruth:
+def queue_time(world: World) -> MetricTruth:
     """startTime - queueTime of the same builds, per pipeline; weeks of the build's finish, as for its duration."""
     domain = builds_of(world)
     samples = []
@@ -59,12 +77,12 @@ def queue_time(world: "World") -> MetricTruth:
     return duration_metric("queue_time", samples)
 
 
-def _started_builds(world: "World") -> list[Build]:
+def _started_builds(world: World) -> list[Build]:
     """Builds with a timeline now: started and not deleted."""
     return [b for b in builds_of(world).builds if not b.deleted and b.status != NOT_STARTED]
 
 
-def job_duration(world: "World") -> MetricTruth:
+def job_duration(world: World) -> MetricTruth:
     """Completed Job records with both times, per "pipeline / job" (the group name joins them with " / ")."""
     domain = builds_of(world)
     samples = []
@@ -79,7 +97,7 @@ def job_duration(world: "World") -> MetricTruth:
     return duration_metric("job_duration", samples)
 
 
-def stage_status(world: "World") -> MetricTruth:
+def stage_status(world: World) -> MetricTruth:
     """Stage records per pipeline: counts per result, ``reruns`` (stages with attempt > 1) and ``attempts``
     (the sum of their attempts); ``count`` = the stage records; one not finished counts under its state."""
     domain = builds_of(world)
@@ -97,7 +115,7 @@ def stage_status(world: "World") -> MetricTruth:
     return _status_metric("stage_status", per, STAGES)
 
 
-def release_stage_status(world: "World") -> MetricTruth:
+def release_stage_status(world: World) -> MetricTruth:
     """Every environment of every (not deleted) release, per release definition name: counts per environment
     ``status`` as the server shows it at the clock, ``reruns`` (more than one deploy step) and ``attempts``
     (deploy steps)."""

@@ -12,7 +12,12 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, cast
 
 from standins.ado_simulator.truth.figures import MetricTruth, Sample, duration_metric
-from standins.ado_simulator.truth.instants import US, iso_instant, pull_request_instant, seconds_between
+from standins.ado_simulator.truth.instants import (
+    US,
+    iso_instant,
+    pull_request_instant,
+    seconds_between,
+)
 from standins.ado_simulator.world.git.pr_model import COMPLETED, VOTE, PullRequest
 from standins.ado_simulator.world.git.pr_timeline import pull_request_commits
 
@@ -25,13 +30,13 @@ __all__ = ["SPANS", "pull_request_metrics"]
 SPANS = ("pr_coding", "pr_pickup", "pr_review", "pr_merge", "pr_total")
 
 
-def _first_commit(world: "World", pr: PullRequest) -> int | None:
+def _first_commit(world: World, pr: PullRequest) -> int | None:
     with world.reading(pr.repository_id) as history:
         dates = [iso_instant(history.commits[p].author_date) for p in pull_request_commits(history, pr)]
     return min(dates) if dates else None
 
 
-def pull_request_metrics(world: "World") -> dict[str, MetricTruth]:
+def pull_request_metrics(world: World) -> dict[str, MetricTruth]:
     """The five spans of every completed pull request, each with count, p50, p90 and weeks (of the span's end)."""
     domain = cast("PullRequests", world.domain("pull_requests"))
     samples: dict[str, list[Sample]] = defaultdict(list)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["work_item_cycle_time"]
 
 
-def work_item_cycle_time(world: "World") -> MetricTruth:
+def work_item_cycle_time(world: World) -> MetricTruth:
     domain = cast("WorkItemsDomain", world.domain("work_items"))
     samples = []
     for item in domain.items[1:]:

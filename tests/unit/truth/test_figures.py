@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from standins.ado_simulator.truth.figures import GroupTruth, Sample, WeekTruth, duration_metric, iso_week, nearest_rank
+from standins.ado_simulator.truth.figures import (
+    GroupTruth,
+    Sample,
+    WeekTruth,
+    duration_metric,
+    iso_week,
+    nearest_rank,
+)
 from standins.ado_simulator.truth.instants import US, seconds_between
 
 
 def _us(text: str) -> int:
-    when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    when = dt.datetime.fromisoformat(text)
     return int(when.timestamp()) * US + when.microsecond
 
 

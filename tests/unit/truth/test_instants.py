@@ -29,7 +29,7 @@ from tests.unit.truth.served import Served
 
 def parsed(text: str) -> int:
     """An ISO time as a reader parses it: microseconds (a 7th digit dropped)."""
-    when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    when = dt.datetime.fromisoformat(text)
     return int(when.timestamp()) * US + when.microsecond
 
 
