@@ -4,23 +4,21 @@ server escaped, human durations and rates, unavailable metrics say why (never ze
 from __future__ import annotations
 
 import copy
-import json
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
 from standins.sei_receiver.report.html import human_duration, render_html
+from tests.browser.samples import DEPLOYMENT_METRICS, fixture_report, without_deployments
 
-FIXTURE = Path(__file__).parent / "fixtures" / "report_2019.json"
 HOSTILE = "<script>alert(1)</script>"
 BREAKOUT = "\"'><svg onload=alert(2)>&amp;"
 
 
 @pytest.fixture
 def report() -> dict:
-    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+    return fixture_report()
 
 
 class _Tags(HTMLParser):
@@ -93,16 +91,23 @@ def test_summaries_are_human(report):
 
 
 def test_an_unavailable_metric_shows_its_reason_never_zero(report):
-    page = render_html(report)
+    page = render_html(without_deployments(report))
     sections = re.findall(r'<section class="metric"[^>]*data-metric="([^"]+)"[^>]*>(.*?)</section>', page, re.S)
-    unavailable = {mid: body for mid, body in sections if not report["metrics"][mid]["available"]}
-    assert sorted(unavailable) == ["change_failure_rate", "deployment_frequency", "lead_time", "time_to_restore"]
+    unavailable = {mid: body for mid, body in sections if 'data-available="false"' in page.split(f'data-metric="{mid}"')[1][:40]}
+    assert sorted(unavailable) == sorted(DEPLOYMENT_METRICS)
     for body in unavailable.values():
         assert "not available on this server version" in body
         assert "<svg" not in body and "samples" not in body and not re.search(r">\s*0\s*<|0s|0\.0%", body)
-    gone = copy.deepcopy(report)
+    gone = without_deployments(report)
     gone["metrics"]["lead_time"]["reason"] = None
     assert "not available on this server version" in render_html(gone).split('data-metric="lead_time"')[1]
+
+
+def test_an_available_metric_with_a_missing_part_shows_it_as_a_note(report):
+    page = render_html(report)
+    lead = page.split('data-metric="lead_time"')[1].split("</section>")[0]
+    assert "<svg" in lead and '<p class="note" data-note>YAML environments: not available' in lead
+    assert "3 records lacking a field skipped" in page.split('data-metric="job_duration"')[1].split("</section>")[0]
 
 
 def test_a_partial_report_still_renders():

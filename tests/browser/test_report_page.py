@@ -4,7 +4,6 @@ screenshot of the whole page is kept as an artefact."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,8 @@ from typing import Any
 import pytest
 
 from standins.sei_receiver.report.html import render_html
+from tests.browser.samples import DEPLOYMENT_METRICS, fixture_report, without_deployments
 
-FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE = "<script>alert(1)</script>"
 
 # What the page shows, read from the DOM as laid out (geometry, not just markup).
@@ -36,6 +35,7 @@ INSPECT = """(() => {
         heading: s.querySelector('h3')?.textContent ?? '',
         summary: s.querySelector('.summary')?.textContent ?? '',
         reason: s.querySelector('[data-reason]')?.textContent ?? null,
+        note: s.querySelector('[data-note]')?.textContent ?? null,
         svgs: svgs.length,
         role: svgs[0]?.getAttribute('role') ?? null,
         label: svgs[0]?.getAttribute('aria-label') ?? null,
@@ -92,32 +92,44 @@ def check(shown: Shown, report: dict[str, Any]) -> None:
             assert s["reason"] == metric["reason"] and "not available on this server version" in s["reason"], s
             assert s["summary"] == "", f"{mid}: an unavailable metric shows no numbers: {s}"
             continue
-        assert s["available"] == "true" and s["reason"] is None, s
+        assert s["available"] == "true" and s["reason"] is None and s["note"] == metric.get("reason"), s
         assert s["svgs"] == 1 and s["role"] == "img" and s["label"].startswith(metric["title"]), s
         assert s["width"] > 300 and s["height"] > 20, f"{mid}: the chart is not laid out: {s}"
         assert s["marks"] > 0 and s["drawn"] == s["marks"], f"{mid}: a chart without data: {s}"
         assert f"{metric['summary']['count']:,}" in s["summary"], s
 
 
-def test_report_page_renders_every_chart_in_headless_chromium(browser, artifact, tmp_path):
-    report = json.loads((FIXTURES / "report_2019.json").read_text(encoding="utf-8"))
+def test_report_page_renders_every_chart_in_headless_chromium(browser, artifact):
+    report = fixture_report()
     shown = show(browser, report, artifact("report_2019.html"), artifact("report_2019.png"))
     check(shown, report)
     sections = {s["id"]: s for s in shown.facts["sections"]}
-    # The chart kinds the data asks for: one point per week with a median; bars of the results.
-    assert sections["pipeline_duration"]["marks"] == len(report["metrics"]["pipeline_duration"]["weekly"])
+    metrics = report["metrics"]
+    # The chart kinds the data asks for: one point per week with a median; columns of weekly
+    # deployments (zero weeks included); bars of the stage results (reruns and attempts aside).
+    assert sections["pipeline_duration"]["marks"] == len(metrics["pipeline_duration"]["weekly"])
     assert sections["job_duration"]["marks"] == 10, "weeks without samples are not drawn as zero"
-    assert sections["stage_status"]["marks"] == len(report["metrics"]["stage_status"]["counts"])
+    assert sections["deployment_frequency"]["marks"] == 12
+    assert sections["stage_status"]["marks"] == len(metrics["stage_status"]["counts"]) - 2
+    assert sections["change_failure_rate"]["marks"] == 4
+    assert f"rate {metrics['change_failure_rate']['summary']['value'] * 100:.1f}%" in sections["change_failure_rate"]["summary"]
     assert sections["freshness_work_item"]["marks"] == 1, "no weekly data: the groups are the chart"
-    assert sum(1 for s in sections.values() if s["available"] == "false") == 4
+    assert all(sections[mid]["note"].startswith("YAML environments: not available") for mid in DEPLOYMENT_METRICS)
     assert HOSTILE in shown.facts["cells"], "a hostile pipeline name is shown as text"
     assert 'payments "v2" & co' in shown.facts["cells"]
     assert artifact("report_2019.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_report_page_says_why_a_metric_is_not_available(browser, artifact):
+    report = without_deployments(fixture_report())
+    shown = show(browser, report, artifact("report_unavailable.html"), artifact("report_unavailable.png"))
+    check(shown, report)
+    assert sorted(s["id"] for s in shown.facts["sections"] if s["available"] == "false") == sorted(DEPLOYMENT_METRICS)
+
+
 def test_report_page_without_data_renders_without_errors(browser, artifact, tmp_path):
     """A receiver that holds nothing yet: every metric available, no samples, no chart, no error."""
-    ids = json.loads((FIXTURES / "report_2019.json").read_text(encoding="utf-8"))["metrics"]
+    ids = fixture_report()["metrics"]
     report = {
         "generated_at": "2024-03-22T09:41:07Z",
         "server": {"api_versions": ["7.0", "7.1"]},

@@ -7,9 +7,10 @@ durations, rates as percentages) and one chart, chosen from what the metric has:
 - a trend (p50 per ISO week) where ``weekly`` holds medians;
 - bars of the weekly counts where ``weekly`` holds only counts (deployments per week);
 - bars of ``groups`` (p50 per pipeline, job, type; the top ``TOP_GROUPS`` by sample count);
-- bars of ``counts`` (stage results).
+- bars of ``counts`` (stage results; ``reruns`` and ``attempts`` stay in the summary line).
 
-A metric the server version lacks (``available: false``) shows its ``reason``, never a zero.
+A metric the server version lacks (``available: false``) shows its ``reason``, never a zero; an
+available one with a ``reason`` (a part missing: YAML environments before 6.0) shows it as a note.
 Every string from the data is escaped; a Content-Security-Policy forbids any load or script, so
 the page cannot reach the network even if a future edit added a URL.
 """
@@ -52,6 +53,7 @@ _RESULT_COLOURS = {
     "queued": "#90caf9",
 }
 _ACCENT = "#1f5fa8"
+_TALLIES = frozenset({"reruns", "attempts"})  # stage counts beside the results: in the summary, not the bars
 _COUNT_NOUN = {"seconds": "samples", "count": "in total", "per_week": "deployments", "ratio": "deployments"}
 
 _CSS = """
@@ -73,6 +75,7 @@ section.metric { background: var(--card); border: 1px solid var(--line); border-
 .summary b { font-weight: 600; }
 .unavailable { color: var(--muted); font-style: italic; margin: 18px 0; }
 .empty { color: var(--muted); margin: 18px 0; }
+.note { color: var(--muted); font-size: 0.88rem; margin: -4px 0 8px; }
 svg.chart { width: 100%; height: auto; display: block; }
 svg.chart text { font: 11px system-ui, "DejaVu Sans", sans-serif; fill: var(--muted); }
 svg.chart .grid-line { stroke: var(--line); stroke-width: 1; }
@@ -161,7 +164,10 @@ def _metric_section(mid: str, metric: Mapping[str, Any]) -> str:
         reason = str(metric.get("reason") or NOT_AVAILABLE)
         return head + f'<p class="unavailable" data-reason>{_e(reason)}</p></section>'
     unit = str(metric.get("unit") or "seconds")
-    parts = [head, f'<p class="summary">{_summary(metric, unit)}</p>', _chart(title, metric, unit)]
+    parts = [head, f'<p class="summary">{_summary(metric, unit)}</p>']
+    if metric.get("reason"):  # available, but a part is missing (YAML environments before 6.0)
+        parts.append(f'<p class="note" data-note>{_e(metric["reason"])}</p>')
+    parts.append(_chart(title, metric, unit))
     parts.append(_groups_table(metric.get("groups") or [], unit))
     parts.append("</section>")
     return "".join(parts)
@@ -180,6 +186,8 @@ def _summary(metric: Mapping[str, Any], unit: str) -> str:
     counts = metric.get("counts") or {}
     if counts and unit in ("count", "ratio"):
         bits.append(", ".join(f"{_e(k)} {_count(v)}" for k, v in _by_value(counts)))
+    if isinstance(metric.get("skipped"), int) and metric["skipped"] > 0:
+        bits.append(f"{_count(metric['skipped'])} records lacking a field skipped")
     return " &middot; ".join(bits)
 
 
@@ -228,9 +236,10 @@ def _chart(title: str, metric: Mapping[str, Any], unit: str) -> str:
         bars = [_Bar(str(g.get("name")), float(g["p50"]), f"{human_duration(g['p50'])} (n={_count(g.get('count'))})") for g in top]
         more = f" (top {len(top)} of {len(groups)} by samples)" if len(groups) > len(top) else ""
         return _bars_svg(f"{title}: p50 per group{more}", bars, vertical=False)
-    counts = metric.get("counts") or {}
-    if counts:
-        bars = [_Bar(k, float(v), _count(v), _RESULT_COLOURS.get(k.lower(), _ACCENT)) for k, v in _by_value(counts)]
+    counts = {k: v for k, v in (metric.get("counts") or {}).items() if isinstance(v, (int, float))}
+    results = {k: v for k, v in counts.items() if k not in _TALLIES} or counts
+    if results:
+        bars = [_Bar(k, float(v), _count(v), _RESULT_COLOURS.get(k.lower(), _ACCENT)) for k, v in _by_value(results)]
         return _bars_svg(f"{title}: counts", bars, vertical=False)
     return '<p class="empty" data-empty>no samples yet</p>'
 
@@ -277,12 +286,13 @@ def _bars_svg(label: str, bars: list[_Bar], *, vertical: bool) -> str:
 
 def _columns_svg(label: str, bars: list[_Bar]) -> str:
     w, h, left, right, top, bottom = 640, 240, 40, 36, 14, 44
-    hi = _nice_max(max(b.value for b in bars))
+    tick = _nice_max(max(max(b.value for b in bars), 4.0) / 4)  # whole counts: 1, 2, 5, 10, ... per tick
+    hi = 4 * tick
     n = len(bars)
     slot = (w - left - right) / n
     out = _svg_open(label, w, h, "columns")
     for k in range(5):
-        v = hi * k / 4
+        v = tick * k
         yy = top + (h - top - bottom) * (1 - v / hi)
         out.append(f'<line class="grid-line" x1="{left}" x2="{w - right}" y1="{yy:.1f}" y2="{yy:.1f}"/>')
         out.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end">{v:g}</text>')
@@ -363,8 +373,8 @@ def _nice_tick(span: float) -> float:
 
 
 def _nice_max(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``value`` (1 for nothing)."""
-    if value <= 0:
+    """The smallest 1, 2 or 5 times a power of ten at or above ``value`` (1 for nothing)."""
+    if value <= 1:
         return 1.0
     power = 10 ** math.floor(math.log10(value))
-    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value)
+    return float(next(m * power for m in (1, 2, 5, 10) if m * power >= value))
