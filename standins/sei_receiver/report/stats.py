@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,11 +22,13 @@ class Sample:
 
 
 def percentile(values: Iterable[int], p: float) -> int | None:
-    """Nearest rank: ``sorted[ceil(p * n) - 1]``, always a sample; None for no samples."""
+    """Nearest rank: ``sorted[ceil(p * n) - 1]``, always a sample; None for no samples. The rank is
+    computed in whole hundredths (no float rounding: ``0.9 * 70`` must rank 63, not 64)."""
     ordered = sorted(values)
     if not ordered:
         return None
-    return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
+    rank = -(-round(p * 100) * len(ordered) // 100)
+    return ordered[max(rank, 1) - 1]
 
 
 def by_group(samples: Iterable[Sample]) -> dict[str, list[int]]:
