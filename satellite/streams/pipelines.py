@@ -7,15 +7,21 @@ finish time less the overlap, in finish-time order, sending those new or changed
 hash), (2) the builds still queued or running, delivered again only when they changed, and (3)
 each build open last time that neither list shows any more, on its own. Each build that has
 started comes with its timeline (stage, job and task records: durations, results, ``attempt`` and
-``previousAttempts``); it is read again with every change of the build, a rerun's included.
+``previousAttempts``); it is read again with every change of the build, a rerun's included. Each
+build delivered completed comes with its changes (``builds/{id}/changes``: the commits or changesets
+since the previous build of its definition), one walk per build: Get Changes Between Builds
+(``build/changes?fromBuildId&toBuildId``) answers the union of a range, which says nothing of which
+build of it carried a change, so it would take one request per pair of builds: as many, and unpaged.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
 from satellite.ado.client import segment
 from satellite.ado.paging import TokenHeader, items
+from satellite.errors import AdoNotFoundError
 from satellite.streams.base import (
     IncrementalStream,
     KeyFormat,
@@ -35,6 +41,7 @@ from satellite.streams.cursors import BuildsCursor
 __all__ = ["BuildDefinitionsStream", "BuildsStream", "PipelinesStream", "builds_gone", "builds_path"]
 
 OPEN_STATUSES = "notStarted,inProgress,cancelling,postponed"  # a flags enum: one query for all of them
+CHANGE_WALKS = 4  # builds whose changes are read at once (each a walk of dependent pages)
 
 
 def builds_path(project: dict) -> str:
@@ -64,17 +71,33 @@ def builds_with_timelines(ctx: StreamContext, stream: IncrementalStream, project
     started = [b for b in builds if b.get("status") != "notStarted"]
     paths = (f"{builds_path(project)}/{b['id']}/timeline" for b in started)
     timelines = ctx.client.get_many(paths, missing_ok=True, list_key="records")  # None: the build is gone
+    changes = build_changes(ctx, project, [b for b in builds if b.get("status") == "completed"])
     for build in builds:
         key = stream.key(ctx, build, project)
         yield upsert(stream.record_type, key, build)
         if build.get("status") != "notStarted":
             yield from nested("build.timeline_record", key, next(timelines) or [])
+        if build.get("status") == "completed":
+            yield from nested("build.change", key, next(changes))
+
+
+def build_changes(ctx: StreamContext, project: dict, builds: list[dict]) -> Iterator[list[dict]]:
+    """The changes (commits, changesets) of each build, every page (``x-ms-continuationtoken``),
+    the walks of several builds at once; a build gone since it was listed has none."""
+    def walk(build: dict) -> list[dict]:
+        try:
+            return list(items(ctx.client.pages(f"{builds_path(project)}/{build['id']}/changes", TokenHeader(ctx.page_sizes.default))))
+        except AdoNotFoundError:
+            return []
+
+    with ThreadPoolExecutor(max_workers=CHANGE_WALKS, thread_name_prefix="build-changes") as pool:
+        yield from pool.map(walk, builds)
 
 
 class BuildsStream(IncrementalStream):
     name = "build.builds"
     record_type = "build.build"
-    also_emits = ("build.timeline_record",)
+    also_emits = ("build.timeline_record", "build.change")
     key_format = KeyFormat("{collectionId}:{buildId}", {"buildId": "id"})
     cursor = BuildsCursor
     # A read from no cursor meets every build of the project within the backfill start: the completed

@@ -79,6 +79,7 @@ class Builds:
     def __init__(self) -> None:
         self.builds = {b["id"]: b for b in recorded("build_builds_completed")["value"] + recorded("build_builds_open")["value"]}
         self.timelines = {int(i): t for i, t in recorded("build_timelines").items()}
+        self.changes = {int(i): c["value"] for i, c in recorded("build_changes").items()}  # 1: one commit; 2, 3, 40: none
 
     def finish(self, build_id: int, at: str) -> None:
         """Build ``build_id`` (new, or one running) completed at ``at``."""
@@ -108,6 +109,8 @@ class Builds:
                        lambda request, i=build_id: Reply(self.builds[i]) if i in self.builds else gone("item", "build"))
             server.get(f"{BUILDS}/{build_id}/timeline",
                        lambda request, i=build_id: Reply(self.timelines[i]) if i in self.timelines else gone("item", "timeline"))
+            server.get(f"{BUILDS}/{build_id}/changes", lambda request, i=build_id: token_pages(self.changes.get(i, []))(request)
+                       if i in self.builds else gone("item", "build"))
         return server
 
     def keys(self, *build_ids: int) -> set[str]:
@@ -116,11 +119,17 @@ class Builds:
             keys.add(f"{CID}:{i}")
             if self.builds[i]["status"] != "notStarted":
                 keys |= {f"{CID}:{i}:{r['id']}" for r in self.timelines[i]["records"]}
+            if self.builds[i]["status"] == "completed":
+                keys |= {f"{CID}:{i}:{c['id']}" for c in self.changes.get(i, [])}
         return keys
 
 
 def timeline_reads(run) -> list[int]:
     return sorted(int(r.path.split("/")[-2]) for r in run.requests if r.path.endswith("/timeline"))
+
+
+def change_reads(run) -> list[int]:
+    return sorted(int(r.path.split("/")[-2]) for r in run.requests if r.path.endswith("/changes") and "continuationToken" not in r.params)
 
 
 def completed_queries(run) -> list[Request]:
@@ -276,6 +285,46 @@ class TestBuildsStream:
         run = run_stream(BuildsStream(), b.server().get(BUILDS, reply, COMPLETED), parent=PROJECT, cursor=first.checkpoint,
                          expect=error)
         assert run.records == () and run.checkpoints == ()
+
+    def test_each_completed_build_comes_with_its_changes_one_walk_per_build(self) -> None:
+        b = Builds()
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        sha = b.changes[1][0]["id"]
+        assert run.keys("build.change") == [f"{CID}:1:{sha}"]  # builds 2 and 3 built the same commit: no change
+        assert run.record(f"{CID}:1:{sha}", "build.change").data["timestamp"] == b.changes[1][0]["timestamp"]
+        assert change_reads(run) == [1, 2, 3]  # not the running build 40
+        quiet = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert quiet.records == () and change_reads(quiet) == []
+
+    def test_a_build_that_completes_is_read_with_its_changes_page_by_page(self) -> None:
+        b = Builds()
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        b.finish(40, "2024-07-28T08:20:00.0000000Z")
+        tfvc = {**copy.deepcopy(b.changes[1][0]), "type": "TfsVersionControl"}
+        b.changes[40] = [{**copy.deepcopy(b.changes[1][0]), "id": f"{n:040x}"} for n in range(3)] + [{**tfvc, "id": "312"}]
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=first.checkpoint, page_sizes={"default": 2})
+        assert sorted(run.keys("build.change")) == sorted(f"{CID}:40:{c['id']}" for c in b.changes[40])
+        assert [r.params.get("continuationToken") for r in run.requests if r.path.endswith("/changes")] == [None, "2"]
+        again = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert again.records == () and change_reads(again) == []
+
+    def test_a_build_gone_before_its_changes_are_read_has_none(self) -> None:
+        b = Builds()
+        server = b.server().get(f"{BUILDS}/1/changes", gone("item", "build"))
+        run = run_stream(BuildsStream(), server, parent=PROJECT)
+        assert run.keys("build.change") == [] and f"{CID}:1" in run.keys("build.build")
+
+    @pytest.mark.parametrize("kind", list(MALFORMED))
+    def test_malformed_changes_fail_without_checkpoint(self, kind: str) -> None:
+        reply, error = MALFORMED[kind]
+        run = run_stream(BuildsStream(), Builds().server().get(f"{BUILDS}/1/changes", reply), parent=PROJECT, expect=error)
+        assert run.checkpoints == ()
+
+    def test_change_without_its_id_fails_without_checkpoint(self) -> None:
+        b = Builds()
+        del b.changes[1][0]["id"]
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, expect=AdoResponseError)
+        assert run.checkpoints == ()
 
     def test_build_without_its_id_fails_without_checkpoint(self) -> None:
         b = Builds()
