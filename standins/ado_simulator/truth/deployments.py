@@ -93,15 +93,19 @@ def _weeks_between(first: str, last: str) -> list[str]:
 
 
 def deployment_frequency(deployments: list[ProductionDeployment]) -> MetricTruth:
-    """Succeeded and partially succeeded production deployments: count, per pipeline, per week (every week
-    from the first deployment's to the last's, 0 where none); value = deployments per week."""
+    """Succeeded and partially succeeded production deployments: count; weekly over every week from the first
+    deployment's to the last's (0 where none); value = deployments per such week; counts = the weeks that had
+    some; groups per pipeline with their counts per result."""
     good = [d for d in deployments if d.result in GOOD]
     per_week = Counter(iso_week(d.finish_us) for d in good)
     weeks = _weeks_between(min(per_week), max(per_week)) if per_week else []
-    per_pipeline = Counter(d.pipeline for d in good)
+    per_pipeline: dict[str, Counter[str]] = defaultdict(Counter)
+    for d in good:
+        per_pipeline[d.pipeline][d.result] += 1
+    groups = tuple(GroupTruth(name, sum(c.values()), counts=dict(sorted(c.items())))
+                   for name, c in sorted(per_pipeline.items()))
     return MetricTruth("deployment_frequency", count=len(good), value=len(good) / len(weeks) if weeks else None,
-                       counts={week: per_week[week] for week in weeks},
-                       groups=tuple(GroupTruth(name, n) for name, n in sorted(per_pipeline.items())),
+                       counts={week: n for week, n in sorted(per_week.items())}, groups=groups,
                        weekly=tuple(WeekTruth(week, per_week[week], None) for week in weeks))
 
 

@@ -144,7 +144,9 @@ def test_deployment_frequency_counts_every_week_between_the_first_and_the_last()
     metric = deployment_frequency([_d("a", "succeeded", 0), _d("a", "failed", 1), _d("b", "succeeded", 15),
                                    _d("a", "partiallySucceeded", 16)])  # 2024-01-01 is a Monday (W01)
     assert metric.count == 3 and metric.value == 1.0
-    assert dict(metric.counts) == {"2024-W01": 1, "2024-W02": 0, "2024-W03": 2}
+    assert dict(metric.counts) == {"2024-W01": 1, "2024-W03": 2}
+    assert [(g.name, g.count, dict(g.counts)) for g in metric.groups] == [
+        ("a", 2, {"partiallySucceeded": 1, "succeeded": 1}), ("b", 1, {"succeeded": 1})]
     assert [(w.week, w.count) for w in metric.weekly] == [("2024-W01", 1), ("2024-W02", 0), ("2024-W03", 2)]
 
 

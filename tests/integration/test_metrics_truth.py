@@ -1,0 +1,79 @@
+"""The receiver's report against the simulator's ground truth, at each of the four server profiles.
+
+One sync of a small world (simulator -> satellite -> receiver), then ``build_report`` over what the
+receiver stored, compared metric by metric with ``world_metrics`` (computed from the model, with
+none of the report's code): availability, counts and durations exactly, medians equal. Every
+metric that differs is listed, with what differs, in one failure.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from satellite.config import load_config
+from satellite.retrying import RetryPolicy
+from satellite.sync.once import sync_once
+from standins.ado_simulator.truth import METRIC_IDS, MetricTruth, world_metrics
+from standins.ado_simulator.wire.profiles import PROFILES
+from standins.ado_simulator.world.world import generate_world
+from standins.sei_receiver.report import build_report
+from tests.support import start_simulator, write_config
+
+pytestmark = pytest.mark.integration
+
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=0.05)
+NOT_AVAILABLE = "not available"
+
+
+def _same_value(report: float | None, truth: float | None) -> bool:
+    if report is None or truth is None:
+        return report is truth
+    return math.isclose(report, truth, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def differences(metric_id: str, report: dict | None, truth: MetricTruth) -> list[str]:
+    """What the report says differently from the truth about one metric (empty: they agree)."""
+    if report is None:
+        return [f"{metric_id}: missing from the report"]
+    found = []
+    if report["available"] != truth.available:
+        found.append(f"available: report {report['available']}, truth {truth.available}")
+    if (NOT_AVAILABLE in (report["reason"] or "")) != (NOT_AVAILABLE in (truth.reason or "")):
+        found.append(f"reason: report {report['reason']!r}, truth {truth.reason!r}")
+    summary = report["summary"]
+    for name in ("count", "p50", "p90"):
+        if summary[name] != getattr(truth, name):
+            found.append(f"{name}: report {summary[name]}, truth {getattr(truth, name)}")
+    if not _same_value(summary["value"], truth.value):
+        found.append(f"value: report {summary['value']}, truth {truth.value}")
+    if dict(report["counts"]) != dict(truth.counts):
+        found.append(f"counts: report {report['counts']}, truth {dict(truth.counts)}")
+    groups = {g["name"]: (g["count"], g["p50"], g["p90"], dict(g["counts"])) for g in report["groups"]}
+    expected = {g.name: (g.count, g.p50, g.p90, dict(g.counts)) for g in truth.groups}
+    if groups != expected:
+        differ = sorted(n for n in groups.keys() | expected.keys() if groups.get(n) != expected.get(n))
+        found.append(f"{len(differ)} groups differ, e.g. " + "; ".join(
+            f"{n!r}: report {groups.get(n)}, truth {expected.get(n)}" for n in differ[:3]))
+    weeks = [(w["week"], w["count"], w["p50"]) for w in report["weekly"]]
+    expected_weeks = [(w.week, w.count, w.p50) for w in truth.weekly]
+    if weeks != expected_weeks:
+        differ = [(a, b) for a, b in zip(weeks, expected_weeks) if a != b][:2]
+        found.append(f"weekly: report {len(weeks)} weeks, truth {len(expected_weeks)}; first differing {differ}")
+    return [f"{metric_id}: {line}" for line in found]
+
+
+@pytest.mark.parametrize("profile", ["2019", "2020", "2022", "7.1"])
+def test_report_matches_the_ground_truth(tmp_path, receiver, key_files, env, profile):
+    world = generate_world(seed=7, scale="small")
+    with start_simulator(world, profile) as simulator:
+        config = load_config(write_config(tmp_path / "satellite", ado_url=simulator.collection_url, endpoint=receiver.url,
+                                          key_files=key_files, batch_records=500), env=env)
+        result = sync_once(config, ado_retry=FAST_RETRY, upload_retry=FAST_RETRY)
+    assert result.ok, result.errors
+    truth = world_metrics(world, PROFILES[profile].max_version)  # the world has not moved since the sync
+    report = build_report(receiver.storage).to_json()["metrics"]
+    lines = [line for metric_id in METRIC_IDS for line in differences(metric_id, report.get(metric_id), truth[metric_id])]
+    assert truth["pipeline_duration"].count > 100 and truth["pr_total"].count > 10  # a world worth comparing
+    assert not lines, f"profile {profile}: the report differs from the truth:\n" + "\n".join(lines)
