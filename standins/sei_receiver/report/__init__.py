@@ -30,8 +30,8 @@ pr_merge, pr_total, work_item_cycle_time, freshness_git_push, freshness_build, f
   stages per result/status, plus ``reruns`` (stages with attempt > 1) and ``attempts`` (sum of attempts).
 - deployment_frequency: unit "per_week"; summary.count = succeeded + partially succeeded production
   deployments, summary.value = deployments per week; weekly = every ISO week from the first deployment's to
-  the last's (0 where none); counts = {week: deployments} of the same weeks (0 included); groups per
-  deployment pipeline (count only, counts {}).
+  the last's (0 where none); counts = {week: deployments} of the weeks that had some (no zeros); groups
+  per deployment pipeline, their counts per result (succeeded, partiallySucceeded).
 - change_failure_rate: unit "ratio"; summary.value = failed / (succeeded + partiallySucceeded + failed),
   null without deployments; summary.count = that denominator; counts = {succeeded, partiallySucceeded,
   failed, canceled}; groups per deployment pipeline (counts alike).

@@ -37,11 +37,13 @@ def deployment_frequency(deployments: tuple[Deployment, ...]) -> Metric:
     done = [d for d in deployments if d.succeeded]
     per_week = Counter(iso_week(d.finish) for d in done)
     weeks = _weeks_between(min(d.finish for d in done), max(d.finish for d in done)) if done else []
-    per_group = Counter(d.pipeline_name for d in done)
-    groups = tuple(Group(name, n) for name, n in sorted(per_group.items()))
+    per_group: dict[str, Counter] = defaultdict(Counter)
+    for d in done:
+        per_group[d.pipeline_name][d.result] += 1
+    groups = tuple(Group(name, sum(c.values()), counts=dict(sorted(c.items()))) for name, c in sorted(per_group.items()))
     value = len(done) / len(weeks) if weeks else None
     return Metric("deployment_frequency", "Deployment frequency", "per_week", Summary(len(done), value=value), groups,
-                  tuple(Week(w, per_week.get(w, 0)) for w in weeks), {w: per_week.get(w, 0) for w in weeks})
+                  tuple(Week(w, per_week.get(w, 0)) for w in weeks), {w: per_week[w] for w in weeks if per_week[w]})
 
 
 def _weeks_between(first: datetime, last: datetime) -> list[str]:
