@@ -36,6 +36,7 @@ INSPECT = """(() => {
         summary: s.querySelector('.summary')?.textContent ?? '',
         reason: s.querySelector('[data-reason]')?.textContent ?? null,
         note: s.querySelector('[data-note]')?.textContent ?? null,
+        empty: s.querySelector('[data-empty]') !== null,
         svgs: svgs.length,
         role: svgs[0]?.getAttribute('role') ?? null,
         label: svgs[0]?.getAttribute('aria-label') ?? null,
@@ -59,8 +60,13 @@ class Shown:
 
 
 def show(browser, report: dict[str, Any], html_path: Path, screenshot: Path) -> Shown:
-    """Renders ``report`` to ``html_path``, opens it from a file:// URL, reads it, screenshots it."""
+    """Renders ``report`` to ``html_path``, then ``inspect``s it."""
     html_path.write_text(render_html(report), encoding="utf-8")
+    return inspect(browser, html_path, screenshot)
+
+
+def inspect(browser, html_path: Path, screenshot: Path) -> Shown:
+    """Opens ``html_path`` from a file:// URL in a new tab, reads it, screenshots it, closes the tab."""
     page = browser.new_page()
     try:
         url = html_path.resolve().as_uri()
@@ -93,6 +99,9 @@ def check(shown: Shown, report: dict[str, Any]) -> None:
             assert s["summary"] == "", f"{mid}: an unavailable metric shows no numbers: {s}"
             continue
         assert s["available"] == "true" and s["reason"] is None and s["note"] == metric.get("reason"), s
+        if not (metric["weekly"] or metric["groups"] or metric["counts"]):
+            assert s["svgs"] == 0 and s["empty"], f"{mid}: no samples, said so: {s}"
+            continue
         assert s["svgs"] == 1 and s["role"] == "img" and s["label"].startswith(metric["title"]), s
         assert s["width"] > 300 and s["height"] > 20, f"{mid}: the chart is not laid out: {s}"
         assert s["marks"] > 0 and s["drawn"] == s["marks"], f"{mid}: a chart without data: {s}"

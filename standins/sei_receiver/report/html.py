@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import math
+from datetime import date
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -253,9 +254,10 @@ def _trend_svg(label: str, points: list[tuple[str, float, int]]) -> str:
     while lo + span < max(v for _, v, _ in points):
         span += tick
     n = len(points)
+    at = _week_positions([week for week, _, _ in points])
 
     def x(i: int) -> float:
-        return left + (w - left - right) * (0.5 if n == 1 else i / (n - 1))
+        return left + (w - left - right) * at[i]
 
     def y(v: float) -> float:
         return top + (h - top - bottom) * (1 - (v - lo) / span)
@@ -265,10 +267,11 @@ def _trend_svg(label: str, points: list[tuple[str, float, int]]) -> str:
         v = lo + tick * k
         out.append(f'<line class="grid-line" x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>')
         out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{human_duration(v)}</text>')
-    step = max(1, math.ceil(n / 8))
-    for i, (week, _, _) in enumerate(points):
-        if (n - 1 - i) % step == 0:  # labels counted back from the latest week, which always has one
-            out.append(f'<text x="{x(i):.1f}" y="{h - bottom + 18}" text-anchor="middle">{_e(week)}</text>')
+    shown = float("inf")
+    for i in reversed(range(n)):  # from the latest week, which always has its label, none closer than 72px
+        if shown - x(i) >= 72:
+            shown = x(i)
+            out.append(f'<text x="{x(i):.1f}" y="{h - bottom + 18}" text-anchor="middle">{_e(points[i][0])}</text>')
     coords = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, (_, v, _) in enumerate(points))
     out.append(f'<polyline class="trend" points="{coords}"/>')
     for i, (week, v, count) in enumerate(points):
@@ -278,6 +281,16 @@ def _trend_svg(label: str, points: list[tuple[str, float, int]]) -> str:
         )
     out.append("</svg>")
     return "".join(out)
+
+
+def _week_positions(weeks: list[str]) -> list[float]:
+    """Each week's place on the axis, 0..1 by its date (gaps stay gaps); by index if one is no ISO week."""
+    try:
+        days = [date.fromisocalendar(int(wk[:4]), int(wk[6:]), 1).toordinal() for wk in weeks]
+    except (ValueError, IndexError):
+        days = list(range(len(weeks)))
+    first, last = min(days), max(days)
+    return [0.5 if last == first else (d - first) / (last - first) for d in days]
 
 
 def _bars_svg(label: str, bars: list[_Bar], *, vertical: bool) -> str:
@@ -352,7 +365,9 @@ def _percent(value: object) -> str:
 
 
 def _per_week(value: object) -> str:
-    return f"{float(value):.1f} per week" if isinstance(value, (int, float)) else "n/a per week"
+    if not isinstance(value, (int, float)):
+        return "n/a per week"
+    return f"{value:.{2 if abs(value) < 1 else 1}f} per week"
 
 
 def _by_value(counts: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
