@@ -7,7 +7,7 @@ parameters of one request -> that answer, its list already checked) and yields `
     TokenBody("values", last_key=...)        a token in the body (reporting APIs, comments)
     TopSkip(page_size, cap=...)              ``$top``/``$skip`` (names configurable), until the end is certain
     IdWindows("changesetId", n, upto=...)    ascending ids in ``fromId``..``toId`` windows the server cannot cut
-    NewestFirst(TopSkip(n), "pushId", known) newest first, until an id delivered before
+    NewestFirst(TopSkip(n), "pushId", known) newest first, until an id delivered before (TokenHeader pages too)
 
 A server may answer fewer items than the ``$top`` asked while more follow (a page cap): a short
 page is the end only where that cannot be (``SERVER_CAPS`` below says what each list's cap is
@@ -306,7 +306,7 @@ class NewestFirst:
     """A newest-first list read until an id not above ``known`` (the highest delivered before):
     pages hold only newer ids, each once (new items shift the pages while they are read)."""
 
-    inner: TopSkip
+    inner: TopSkip | TokenHeader
     id_field: str
     known: int = 0
 

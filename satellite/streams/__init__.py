@@ -23,6 +23,7 @@ from satellite.streams.boards import (
     WorkItemTypesStream,
 )
 from satellite.streams.core import IdentitiesStream, ProjectsStream, TeamMembersStream, TeamsStream
+from satellite.streams.environments import EnvironmentDeploymentsStream, EnvironmentsStream
 from satellite.streams.git import CommitsStream, PullRequestsStream, PushesStream, RefsStream, RepositoriesStream
 from satellite.streams.pipeline_runs import PipelineRunsStream
 from satellite.streams.pipelines import BuildDefinitionsStream, BuildsStream, PipelinesStream
@@ -49,6 +50,8 @@ STREAMS = (
     BuildsStream,
     PipelinesStream,
     PipelineRunsStream,
+    EnvironmentsStream,
+    EnvironmentDeploymentsStream,
     ReleaseDefinitionsStream,
     ReleasesStream,
     # repository
@@ -90,6 +93,8 @@ __all__ = [
     "BuildsStream",
     "PipelinesStream",
     "PipelineRunsStream",
+    "EnvironmentsStream",
+    "EnvironmentDeploymentsStream",
     "ReleaseDefinitionsStream",
     "ReleasesStream",
     "RefsStream",

@@ -16,6 +16,7 @@ release so far, so cursors stored by an older satellite parse, and encode back t
                          "modified_window": {...}, "sweep": ReleaseSweep,
                          "open_deployments": {id: [t, hash]}}
     PipelineRunsCursor  {"max": {pipeline: n}, "open": {run: [pipeline, hash]}, "activity": t, "seen": [tags]}
+    DeploymentRecordsCursor {"environments": {id: [highest record id, {open record id: hash}]}, "activity": t, "seen": [tags]}
 
 ``Watermark`` (a time, and the ids and content hashes of the items read in an overlap window before
 it) is the cursor of the streams that read "since a time": each read starts the overlap before the
@@ -47,6 +48,7 @@ __all__ = [
     "ReleasesCursor",
     "OpenRun",
     "PipelineRunsCursor",
+    "DeploymentRecordsCursor",
     "parse_time",
     "format_time",
     "latest_time",
@@ -360,3 +362,24 @@ class PipelineRunsCursor(Cursor):
     def to_json(self) -> dict[str, Any]:
         return {"max": dict(self.max), "open": {k: v.to_json() for k, v in self.open.items()},
                 "activity": self.activity, "seen": sorted(self.seen)}
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRecordsCursor(Cursor):
+    """Per environment the highest deployment record id delivered and the hash of each record still
+    open (no ``finishTime``) when read; the latest build finish seen and the builds finished within
+    the margin before it ("<id>@<time>")."""
+
+    summary: ClassVar[str] = "highest record id + hashes of open records per environment + time of the latest build finish"
+    environments: Mapping[str, tuple[int, Mapping[int, str]]] = field(default_factory=dict)
+    activity: str | None = None
+    seen: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_json(cls, data: Any) -> "DeploymentRecordsCursor":
+        marks = {e: (m[0], {int(i): h for i, h in m[1].items()}) for e, m in data["environments"].items()}
+        return cls(marks, data["activity"], frozenset(data["seen"]))
+
+    def to_json(self) -> dict[str, Any]:
+        marks = {e: [top, {str(i): h for i, h in sorted(open_.items())}] for e, (top, open_) in sorted(self.environments.items())}
+        return {"environments": marks, "activity": self.activity, "seen": sorted(self.seen)}
