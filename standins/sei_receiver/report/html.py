@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import html
 import math
-from datetime import date
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 __all__ = ["METRIC_SECTIONS", "TOP_GROUPS", "human_duration", "render_html"]
@@ -169,7 +169,7 @@ def _metric_section(mid: str, metric: Mapping[str, Any]) -> str:
     if metric.get("reason"):  # available, but a part is missing (YAML environments before 6.0)
         parts.append(f'<p class="note" data-note>{_e(metric["reason"])}</p>')
     parts.append(_chart(title, metric, unit))
-    parts.append(_groups_table(metric.get("groups") or [], unit))
+    parts.append(_groups_table(metric.get("groups") or []))
     parts.append("</section>")
     return "".join(parts)
 
@@ -192,7 +192,7 @@ def _summary(metric: Mapping[str, Any], unit: str) -> str:
     return " &middot; ".join(bits)
 
 
-def _groups_table(groups: Sequence[Mapping[str, Any]], unit: str) -> str:
+def _groups_table(groups: Sequence[Mapping[str, Any]]) -> str:
     if not groups:
         return ""
     rows = []
