@@ -10,7 +10,7 @@ from standins.ado_simulator.api.build.build_bodies import build_json, definition
 from standins.ado_simulator.world.pipelines.builds import COMPLETED, NOT_STARTED, Build, BuildDomain, Definition, builds_of, stamp, time_key
 from standins.ado_simulator.wire.context import Request, Site
 from standins.ado_simulator.api.core.core_routes import CONTINUATION_HEADER, resolve_project
-from standins.ado_simulator.world.model import Person, Project
+from standins.ado_simulator.world.model import Commit, Person, Project
 from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
 from standins.ado_simulator.wire.wire import ApiError, Response, json_response, list_response, parse_date
 
@@ -30,6 +30,7 @@ LOCATIONS = (
              2, (COLLECTION,)),
     Location("54572c7b-bbd3-45d4-80dc-28be08941620", "build", "changes", f"{_T}/builds/{{buildId}}/changes", 2, (COLLECTION,)),
     Location("5a21f5d2-5642-47e4-a0bd-1356e6731bee", "build", "workitems", f"{_T}/builds/{{buildId}}/workitems", 2, (COLLECTION,)),
+    Location("f10f0ea5-18a1-43ec-a8fb-2042c7be9b43", "build", "changes", f"{_T}/changes", 2, (COLLECTION,)),
 )
 
 # queryOrder -> (time kind for stamp(), field of Build, descending)
@@ -302,33 +303,69 @@ def get_timeline(site: Site, req: Request) -> Response:
     return json_response(timeline_json(site, req, domain, build, records), req.version)
 
 
+def _change_json(site: Site, req: Request, repo_id: str, remote: str, commit: Commit, pusher: Person) -> dict:
+    """A ``Change`` of a git build: the commit, its first message line, committer date as ``timestamp``."""
+    first = commit.message.split("\n", 1)[0]
+    item = {"id": commit.commit_id, "message": first, "type": "TfsGit",
+            "author": site.identity(req, site.world.people[commit.author]), "timestamp": commit.commit_date,
+            "location": f"{site.collection_url(req)}/_apis/git/repositories/{repo_id}/commits/{commit.commit_id}",
+            "displayUri": f"{remote}/commit/{commit.commit_id}", "pusher": pusher.display_name}
+    if first != commit.message:
+        item["messageTruncated"] = True
+    return item
+
+
+def _changes_json(site: Site, req: Request, domain: BuildDomain, build: Build, commits: list[Commit]) -> list[dict]:
+    repo = site.world.repositories[domain.definitions[build.definition - 1].repository]
+    remote = site.remote_url(req, repo)
+    people = site.world.people
+    with site.world.reading(repo.id) as history:
+        pushers = [people[history.pushes[c.push_id - 1].pusher] for c in commits]
+    return [_change_json(site, req, repo.id, remote, c, p) for c, p in zip(commits, pushers)]
+
+
 def list_build_changes(site: Site, req: Request) -> Response:
-    """Commits since the definition's previous build of the branch (``git log previous..this``), newest first."""
+    """changes(B) (``BuildDomain.changes``), newest first; ``$top`` (default 50) with a header continuation token;
+    ``includeSourceChange=true`` gives the source commit when there is no other change."""
     project = resolve_project(site, req.params["project"])
     domain = builds_of(site.world)
     with site.world.lock:
         build = build_in_project(site, domain, project, _int_param(req, "buildId"))
-        previous = domain.previous(build)
-    repo = site.world.repositories[domain.definitions[build.definition - 1].repository]
-    with site.world.reading(repo.id) as history:
-        exclude = previous.commit if previous and previous.commit != build.commit else None
-        positions = history.log(build.commit, exclude) if previous is None or exclude else ()
-        commits = [history.commits[p] for p in positions]
-    page, headers = index_page(commits, req, 50)
-    collection = site.collection_url(req)
-    remote = site.remote_url(req, repo)
-    people = site.world.people
-    items = []
-    for commit in page:
-        first = commit.message.split("\n", 1)[0]
-        item = {"id": commit.commit_id, "message": first, "type": "TfsGit",
-                "author": site.identity(req, people[commit.author]), "timestamp": commit.author_date,
-                "location": f"{collection}/_apis/git/repositories/{repo.id}/commits/{commit.commit_id}",
-                "displayUri": f"{remote}/commit/{commit.commit_id}"}
-        if first != commit.message:
-            item["messageTruncated"] = True
-        items.append(item)
+        commits = domain.changes(build)
+        if not commits and req.query.get_bool("includeSourceChange"):
+            repo = site.world.repositories[domain.definitions[build.definition - 1].repository]
+            with site.world.reading(repo.id) as history:
+                source = history.commit(build.commit)
+            commits = [source] if source is not None else []
+        page, headers = index_page(commits, req, 50)
+        items = _changes_json(site, req, domain, build, page)
     return list_response(items, req.version, headers)
+
+
+def list_changes_between_builds(site: Site, req: Request) -> Response:
+    """Get Changes Between Builds: ``git log from..to`` (newest first, ``$top`` cuts, no token). Preview before 7.0."""
+    version = req.version
+    if version is not None and not site.profile.has("7.0") and not version.preview:
+        raise ApiError.webapi(
+            400,
+            f'The requested version "{version.plain}" of the resource is under preview. The -preview flag must be'
+            f' supplied in the api-version for such requests. For example: "{version.plain}-preview"',
+            "VssInvalidPreviewVersionException",
+        )
+    project = resolve_project(site, req.params["project"])
+    domain = builds_of(site.world)
+    first_id, last_id = req.query.get_int("fromBuildId", default=None), req.query.get_int("toBuildId", default=None)
+    if first_id is None or last_id is None:
+        raise ApiError.bad_argument("fromBuildId and toBuildId are required.")
+    with site.world.lock:
+        first = build_in_project(site, domain, project, first_id)
+        last = build_in_project(site, domain, project, last_id)
+        if domain.definitions[first.definition - 1].repository != domain.definitions[last.definition - 1].repository:
+            raise ApiError.bad_argument(f"Builds {first_id} and {last_id} do not build the same repository.")
+        commits = domain.changes_between(first, last)
+        top = req.query.get_int("$top", default=None)
+        items = _changes_json(site, req, domain, last, commits if top is None else commits[: max(0, top)])
+    return list_response(items, req.version)
 
 
 def list_build_work_items(site: Site, req: Request) -> Response:
@@ -349,4 +386,5 @@ ROUTES = (
     Route("GET", (COLLECTION,), "{project}/_apis/build/builds/{buildId}/timeline/{timelineId?}", get_timeline, scope=_SCOPE),
     Route("GET", (COLLECTION,), "{project}/_apis/build/builds/{buildId}/changes", list_build_changes, scope=_SCOPE),
     Route("GET", (COLLECTION,), "{project}/_apis/build/builds/{buildId}/workitems", list_build_work_items, scope=_SCOPE),
+    Route("GET", (COLLECTION,), "{project}/_apis/build/changes", list_changes_between_builds, scope=_SCOPE),
 )

@@ -8,6 +8,7 @@ the positions, no sorting needed. Not thread-safe: the World's lock guards every
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, replace
 
 from standins.ado_simulator.world.model import ZERO_ID, Commit, Push, Ref
@@ -124,6 +125,38 @@ class RepoHistory:
         if len(self._ancestry_cache) >= 256:
             self._ancestry_cache.clear()
         self._ancestry_cache[key] = result
+        return result
+
+    def between(self, head: str, exclude: str | None) -> list[int]:
+        """``git log exclude..head`` as positions, newest first, walking only the commits between them
+        (a paint walk down the positions: cheap when ``head`` is a few commits past ``exclude``)."""
+        start = self.positions[head]
+        flags: dict[int, int] = {start: 1}
+        heap = [-start]
+        if exclude is not None:
+            other = self.positions[exclude]
+            flags[other] = flags.get(other, 0) | 2
+            if other != start:
+                heap.append(-other)
+            heapq.heapify(heap)
+        parents = self.parent_positions
+        result: list[int] = []
+        wanted = 0 if flags[start] & 2 else 1  # queued positions not reachable from ``exclude``
+        while heap and wanted:
+            pos = -heapq.heappop(heap)
+            mark = flags[pos]
+            if mark == 1:
+                wanted -= 1
+                result.append(pos)
+            for parent in parents[pos]:
+                before = flags.get(parent)
+                after = (before or 0) | mark
+                if before is None:
+                    heapq.heappush(heap, -parent)
+                    wanted += after == 1
+                elif before != after:
+                    wanted -= before == 1
+                flags[parent] = after
         return result
 
     def merge_base(self, first: str, second: str) -> str | None:

@@ -103,7 +103,7 @@ def pull_request_commits(history: RepoHistory, pr: PullRequest) -> list[int]:
     source, target, _ = merge_commits(history, pr)
     if not source or history.commit(source) is None:
         return []
-    return list(history.log(source, target or None))
+    return history.between(source, target if target and history.commit(target) is not None else None)
 
 
 @dataclass(frozen=True, slots=True)

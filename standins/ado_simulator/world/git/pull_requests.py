@@ -40,7 +40,7 @@ from standins.ado_simulator.world.git.pr_model import (
     PullRequest,
     preview_merge_id,
 )
-from standins.ado_simulator.world.git.pr_timeline import RefMoves
+from standins.ado_simulator.world.git.pr_timeline import RefMoves, pull_request_commits
 from standins.ado_simulator.world.scales import AREA_SCALES
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["PullRequests", "build_pull_requests", "RECORD_TYPES"]
 
 RECORD_TYPES = ("git.pull_request", "git.pull_request_reviewer", "git.pull_request_thread",
-                "git.pull_request_iteration", "git.pull_request_work_item", "git.push", "git.ref")
+                "git.pull_request_iteration", "git.pull_request_work_item", "git.pull_request_commit", "git.push", "git.ref")
 _TICK = 30  # seconds between this domain's events in one repository during a step
 
 
@@ -143,6 +143,8 @@ class PullRequests:
                 count = 1 + moves.count_between(pr.source, pr.created, pr.closed or now)
                 keys["git.pull_request_iteration"] += [f"{prefix}:{n}" for n in range(1, count + 1)]
                 keys["git.pull_request_work_item"] += [f"{prefix}:{w}" for w in pr.work_items]
+                keys["git.pull_request_commit"] += [f"{prefix}:{history.commits[p].commit_id}"
+                                                    for p in pull_request_commits(history, pr)]
         return {t: sorted(k) for t, k in keys.items()}
 
     # -- activity ------------------------------------------------------------------------
