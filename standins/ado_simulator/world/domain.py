@@ -18,6 +18,7 @@ import random
 from typing import Callable, Protocol
 
 from standins.ado_simulator.world.pipelines.builds import build_builds
+from standins.ado_simulator.world.pipelines.environments import build_environments
 from standins.ado_simulator.world.git.pull_requests import build_pull_requests
 from standins.ado_simulator.world.pipelines.releases import build_releases
 from standins.ado_simulator.world.teams import build_teams
@@ -44,5 +45,5 @@ class Domain(Protocol):
 DOMAIN_BUILDERS: tuple[Callable[..., Domain], ...] = (
     build_teams, build_work_items,
     build_pull_requests,
-    build_tfvc, build_builds, build_releases,
+    build_tfvc, build_builds, build_releases, build_environments,
 )

@@ -15,16 +15,22 @@ from bisect import bisect_left
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, cast
 
-from standins.ado_simulator.world.pipelines.build_timeline import TimelineRecord, timeline_record_ids, timeline_records
+from standins.ado_simulator.world.pipelines.build_timeline import (
+    DeploymentRun,
+    TimelineRecord,
+    deployment_runs,
+    timeline_record_ids,
+    timeline_records,
+)
 from standins.ado_simulator.world.gc_pause import gc_paused
 from standins.ado_simulator.world.generate import EPOCH, MAIN, guid, split_commits
-from standins.ado_simulator.world.model import Push, iso_fraction
+from standins.ado_simulator.world.model import Commit, Push, iso_fraction
 from standins.ado_simulator.world.scales import AREA_SCALES
 
 if TYPE_CHECKING:
     from standins.ado_simulator.world.world import World
 
-__all__ = ["Queue", "Definition", "Build", "BuildDomain", "build_builds", "builds_of", "stamp", "time_key", "NOT_STARTED",
+__all__ = ["Queue", "Definition", "Build", "BuildDomain", "DeploymentRun", "ENVIRONMENTS", "build_builds", "builds_of", "stamp", "time_key", "NOT_STARTED",
            "IN_PROGRESS", "COMPLETED"]
 
 DAY = 86400
@@ -32,6 +38,7 @@ NOT_STARTED, IN_PROGRESS, COMPLETED = "notStarted", "inProgress", "completed"
 _RESULTS = ("succeeded",) * 76 + ("partiallySucceeded",) * 7 + ("failed",) * 12 + ("canceled",) * 5
 _FOLDERS = ("\\", "\\", "\\", "\\Services", "\\Release", "\\Nightly")
 _POOLS = ((1, "Default"), (2, "Linux"))
+ENVIRONMENTS = ("Dev", "Test", "Production")  # the YAML environments of every project, deployed in this order
 LATE_SHARE = 0.5  # of the completions that can be committed late (before a later one): late_visible semantics
 
 
@@ -67,6 +74,8 @@ class Definition:
     modified: int
     author: int  # index into world.people
     queue: Queue
+    # A deploying YAML pipeline: its builds of the default branch run Build then Deploy_<env> per environment.
+    environments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +126,7 @@ class BuildDomain:
         sizes = AREA_SCALES[scale]
         rng = random.Random(f"{self._seed}:generate")
         self._make_definitions(rng, sizes.build_definitions)
+        self._choose_deploying(random.Random(f"{self._seed}:deploying"))
         self._make_builds(rng, sizes.builds)
 
     # -- generation ----------------------------------------------------------------------
@@ -141,6 +151,15 @@ class BuildDomain:
             self.definitions.append(Definition(i + 1, project, repo_index, name, rng.choice(_FOLDERS), yaml,
                                                rng.randint(1, 14), created, modified, rng.randrange(len(world.people)), queue))
             self.by_definition[i + 1] = []
+
+    def _choose_deploying(self, rng: random.Random) -> None:
+        """Per project its first YAML definition deploys to the environments, and about half of the others."""
+        seen: set[int] = set()
+        for definition in self.definitions:
+            if definition.yaml and (definition.project not in seen or rng.random() < 0.5):
+                self.definitions[definition.id - 1] = replace(definition, environments=ENVIRONMENTS)
+            if definition.yaml:
+                seen.add(definition.project)
 
     def _make_builds(self, rng: random.Random, total: int) -> None:
         """``total`` builds: CI builds of pushes, manual re-runs, and a few queued or running near the clock."""
@@ -237,15 +256,29 @@ class BuildDomain:
         """The build's orchestration plan id, which is also its timeline id."""
         return guid(random.Random(f"{self._seed}:plan:{build.id}"))
 
+    def deploys(self, build: Build) -> tuple[str, ...]:
+        """The environments the build deploys to: a deploying pipeline's builds of the default branch."""
+        return self.definitions[build.definition - 1].environments if build.branch == MAIN else ()
+
     def timeline(self, build: Build, clock: int) -> list[TimelineRecord]:
         """Timeline records of a started build (see ``build_timeline``)."""
         definition = self.definitions[build.definition - 1]
         repo = self._world.repositories[definition.repository]
         return timeline_records(f"{self._seed}:timeline:{build.id}", build, definition.yaml, repo.name,
-                                definition.queue.id, clock)
+                                definition.queue.id, clock, self.deploys(build))
 
     def timeline_ids(self, build: Build) -> list[str]:
-        return timeline_record_ids(f"{self._seed}:timeline:{build.id}", self.definitions[build.definition - 1].yaml)
+        return timeline_record_ids(f"{self._seed}:timeline:{build.id}", self.definitions[build.definition - 1].yaml,
+                                   self.deploys(build))
+
+    def deployment_runs(self, build: Build) -> list[DeploymentRun]:
+        """The deployment job attempts of the build's deploy stages (planned times; see ``build_timeline``)."""
+        deploy = self.deploys(build)
+        if not deploy:
+            return []
+        definition = self.definitions[build.definition - 1]
+        repo = self._world.repositories[definition.repository]
+        return deployment_runs(f"{self._seed}:timeline:{build.id}", build, repo.name, definition.queue.id, deploy)
 
     def previous(self, build: Build) -> Build | None:
         """The definition's build before this one on the same branch."""
@@ -255,6 +288,30 @@ class BuildDomain:
             if candidate.branch == build.branch:
                 return candidate
         return None
+
+    def changes(self, build: Build) -> list[Commit]:
+        """changes(B): ``git log previous..B`` against the previous build of the definition and branch (deleted
+        ones count), newest first; for the first build of a definition and branch, the commits of the push that
+        brought its source commit. Caller holds ``world.lock``."""
+        previous = self.previous(build)
+        world = self._world
+        with world.reading(world.repositories[self.definitions[build.definition - 1].repository].id) as history:
+            head = history.commit(build.commit)
+            if head is None:
+                return []
+            if previous is not None:
+                return [history.commits[p] for p in history.between(build.commit, previous.commit)]
+            brought = history.pushes[head.push_id - 1].commit_ids if head.push_id else (build.commit,)
+            return sorted((history.commits[history.positions[c]] for c in brought), key=lambda c: -history.positions[c.commit_id])
+
+    def changes_between(self, first: Build, last: Build) -> list[Commit]:
+        """``git log first..last`` (Get Changes Between Builds), newest first. Caller holds ``world.lock``."""
+        world = self._world
+        with world.reading(world.repositories[self.definitions[last.definition - 1].repository].id) as history:
+            if history.commit(last.commit) is None:
+                return []
+            exclude = first.commit if history.commit(first.commit) is not None else None
+            return [history.commits[p] for p in history.between(last.commit, exclude)]
 
     def work_items(self, build: Build) -> list[int]:
         """Ids of the work items linked to the build's commits."""
@@ -278,7 +335,9 @@ class BuildDomain:
         live = [b for b in self.builds if not b.deleted]
         records = [f"{c}:{b.id}:{r}" for b in live if b.status != NOT_STARTED for r in self.timeline_ids(b)]
         yaml = {d.id for d in self.definitions if d.yaml}
+        changes = [f"{c}:{b.id}:{commit.commit_id}" for b in live if b.status == COMPLETED for commit in self.changes(b)]
         return {
+            "build.change": sorted(changes),
             "build.definition": sorted(f"{c}:{d.id}" for d in self.definitions),
             "build.build": sorted(f"{c}:{b.id}" for b in live),
             "build.timeline_record": sorted(records),
@@ -364,7 +423,8 @@ class BuildDomain:
             return
         candidates = [b.id for b in self.builds[-500:]
                       if b.status == COMPLETED and not b.deleted and b.result in ("failed", "canceled")
-                      and b.attempt < 3 and b.finished >= clock - 2 * DAY and self.definitions[b.definition - 1].yaml]
+                      and b.attempt < (2 if self.deploys(b) else 3) and b.finished >= clock - 2 * DAY
+                      and self.definitions[b.definition - 1].yaml]
         for build_id in rng.sample(candidates, min(len(candidates), rng.randint(1, 2))):
             build = self.builds[build_id - 1]
             start = max(build.changed + 60, clock - rng.randint(1200, 3300))

@@ -1,0 +1,1 @@
+"""Distributed task area: YAML environments and their deployment records."""
