@@ -17,7 +17,7 @@ Keys are ``METHOD /path``: the spec path without ``/{collection}`` and its query
 are merged with ``paths``), parameter names replaced by ``{}``, lower-cased. ``optional`` lists the
 indexes of path segments marked ``x-ms-required: false``, ``query`` the query parameters (but
 api-version), ``scopes`` the PAT scopes the spec names. Only GET and POST of the areas below are
-kept, with the definitions they reach; ``allOf`` inheritance is flattened into ``properties``,
+kept (of distributedtask only the environments), with the definitions they reach; ``allOf`` inheritance is flattened into ``properties``,
 descriptions dropped. A definition name that means different things in two areas is qualified as
 ``area.Name``. Two operations with the same key (e.g. Get Commits and Get Push Commits) give an
 ``anyOf`` of their schemas. The output is committed: the project never reads the specs at run or
@@ -32,7 +32,9 @@ import re
 import sys
 from pathlib import Path
 
-AREAS = ("core", "git", "tfvc", "build", "release", "pipelines", "wit", "work", "ims")
+AREAS = ("core", "git", "tfvc", "build", "release", "pipelines", "wit", "work", "ims", "distributedtask")
+# Areas the simulator serves only a part of: the paths kept (a substring of the spec path).
+_ONLY = {"distributedtask": "/_apis/distributedtask/environments"}
 VERSIONS = ("5.0", "6.0", "7.0", "7.1")
 METHODS = ("get", "post")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -180,8 +182,11 @@ def extract_version(specs_dir: Path, version: str) -> dict:
         files = sorted((specs_dir / area / f"azure-devops-server-{version}").glob("*-onprem.json"))
         for file in files:
             spec = AreaSpec(area, json.loads(file.read_text(encoding="utf-8-sig")))
+            kept = {path: methods for path, methods in spec.paths.items() if _ONLY.get(area, "/") in path}
+            if not kept:
+                continue
             specs[area] = spec
-            for path, methods in sorted(spec.paths.items()):
+            for path, methods in sorted(kept.items()):
                 for method in METHODS:
                     if method in methods:
                         key = f"{method.upper()} {normalize_path(path)}"

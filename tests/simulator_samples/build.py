@@ -30,6 +30,21 @@ def _path(world: World, build: Build) -> str:
     return f"{_project(world, build)}/_apis/build/builds/{build.id}"
 
 
+def _with_changes(world: World) -> Build:
+    """The newest live completed build with several changes (and a previous build on its branch)."""
+    domain = builds_of(world)
+    with world.lock:
+        return next(b for b in reversed(domain.builds) if not b.deleted and b.status == COMPLETED
+                    and domain.previous(b) is not None and len(domain.changes(b)) >= 4)
+
+
+def _between(world: World) -> Sample:
+    build = _with_changes(world)
+    previous = builds_of(world).previous(build)
+    assert previous is not None
+    return ("GET", f"{_project(world, build)}/_apis/build/changes", {"fromBuildId": str(previous.id), "toBuildId": str(build.id)})
+
+
 def _with_work_items(world: World) -> Build:
     domain = builds_of(world)
     return next(b for b in domain.builds if domain.work_items(b) and not b.deleted)
@@ -56,6 +71,8 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
         ("GET", f"{_path(w, _build(w, yaml=False))}/timeline/{builds_of(w).plan_id(_build(w, yaml=False))}", {}),
         ("GET", f"{_path(w, _build(w, IN_PROGRESS))}/timeline", {}),
     ],
-    f"{_B}/changes": lambda w: [("GET", f"{_path(w, _build(w))}/changes", {})],
+    f"{_B}/changes": lambda w: [("GET", f"{_path(w, _with_changes(w))}/changes", {}),
+                                ("GET", f"{_path(w, _build(w))}/changes", {"includeSourceChange": "true"})],
+    "{project}/_apis/build/changes": lambda w: [_between(w)],
     f"{_B}/workitems": lambda w: [("GET", f"{_path(w, _with_work_items(w))}/workitems", {})],
 }
