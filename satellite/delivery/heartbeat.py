@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -12,7 +13,7 @@ import structlog
 from satellite import __version__
 from satellite.errors import SatelliteError
 from satellite.sei import HEARTBEAT_PATH, Answer, ApiKeySource, SeiEndpoint, authorization, classify
-from satellite.store import OUTBOX_PAUSED_SINCE, Store
+from satellite.store import INTEGRATION_VERSION, OUTBOX_PAUSED_SINCE, Store
 
 __all__ = ["Heartbeat", "heartbeat_body"]
 
@@ -33,6 +34,9 @@ def heartbeat_body(settings: Any, store: Store, started_at: float) -> dict:
         "sent_at": now,
         "uptime_s": round(now - started_at, 3),
         "streams": [asdict(s) for s in store.stream_statuses()],
+        # the api-version each integration's collector detected: the receiver can tell "not on this server version"
+        "integrations": [{"id": key[len(INTEGRATION_VERSION):], **json.loads(value)}
+                         for key, value in sorted(store.get_states(INTEGRATION_VERSION).items())],
         "outbox": {
             "batches": outbox.batches,
             "bytes": outbox.bytes,

@@ -2,6 +2,6 @@
 
 from satellite.store.database import CursorKey, OutboxEntry, OutboxStats, Store
 from satellite.store.lock import DataDirLock
-from satellite.store.schema import OUTBOX_PAUSED_SINCE
+from satellite.store.schema import INTEGRATION_VERSION, OUTBOX_PAUSED_SINCE
 
-__all__ = ["Store", "DataDirLock", "CursorKey", "OutboxEntry", "OutboxStats", "OUTBOX_PAUSED_SINCE"]
+__all__ = ["Store", "DataDirLock", "CursorKey", "OutboxEntry", "OutboxStats", "OUTBOX_PAUSED_SINCE", "INTEGRATION_VERSION"]

@@ -383,6 +383,12 @@ class Store:
             row = self._conn.execute("SELECT value FROM agent_state WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
 
+    def get_states(self, prefix: str) -> dict[str, str]:
+        """Every state whose key starts with ``prefix``."""
+        with self._lock:
+            rows = self._conn.execute("SELECT key, value FROM agent_state WHERE substr(key, 1, ?)=?", (len(prefix), prefix)).fetchall()
+        return dict(rows)
+
 
 def _cursor_summary(value: str, limit: int = 80) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"

@@ -1,6 +1,7 @@
 """The tables of the satellite's database (created on open; no plaintext record data anywhere)."""
 
 OUTBOX_PAUSED_SINCE = "outbox_paused_since"
+INTEGRATION_VERSION = "integration_version:"  # + integration id: the api-version and server its collector detected
 """``agent_state`` key: since when (time.time()) collection waits for the outbox to drain; absent when it does not."""
 
 SCHEMA = """

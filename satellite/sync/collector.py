@@ -14,6 +14,7 @@ each run in their own thread beside all of that, within the same connection limi
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from satellite.errors import AdoError
 from satellite.metrics import RECORDS
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
-from satellite.store import CursorKey, Store
+from satellite.store import INTEGRATION_VERSION, CursorKey, Store
 from satellite.streams import STREAMS, ProjectsStream, Record, Scope, SnapshotStream, StreamContext, TeamsStream
 from satellite.streams.base import delete
 from satellite.sync.batching import BatchWriter, WriteResult
@@ -174,6 +175,9 @@ class Collector:
             self.store.record_outcome(connection, error=str(exc))
             return
         self.store.record_outcome(connection)
+        detected = json.dumps({"api_version": version.base, "server": version.server_name})
+        if self.store.get_state(INTEGRATION_VERSION + self.integration.id) != detected:  # the heartbeat says it
+            self.store.set_state(INTEGRATION_VERSION + self.integration.id, detected)
         streams = self._supported(version, client.target.name)
         owner = self.shard.owns_collection(client.target.url)  # collection-wide data: one replica
         # Everything below needs the projects; the other collection-wide streams need nothing, and
