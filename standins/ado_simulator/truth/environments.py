@@ -20,7 +20,7 @@ from standins.ado_simulator.world.pipelines.builds import builds_of
 if TYPE_CHECKING:
     from standins.ado_simulator.world.world import World
 
-__all__ = ["YAML_SINCE", "WORST", "yaml_deployments"]
+__all__ = ["WORST", "YAML_SINCE", "yaml_deployments"]
 
 YAML_SINCE = "6.0"
 WORST = ("failed", "canceled", "partiallySucceeded", "succeeded")  # the first met is the group's result

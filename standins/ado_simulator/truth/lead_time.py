@@ -1,7 +1,8 @@
 """Lead time for changes: first commit -> the first successful production deployment that ships it.
 
 docs/metrics.md: a build's changes are the commits since the previous build of its definition on
-its branch (``git log previous..this``; none when both built the same commit). A succeeded (or
+its branch (``git log previous..this``), each with its commit time (the change's ``timestamp``: the
+committer date). A succeeded (or
 partially succeeded) production deployment of build B ships the changes of every build b of B's
 definition and branch with ``b.id <= B.id`` that has change records (completed, not deleted).
 A change (commit sha) counts once, at the earliest such deployment's finish, minus its timestamp.
@@ -31,14 +32,9 @@ __all__ = ["build_changes", "change_leads", "lead_time"]
 
 
 def build_changes(world: World, domain: BuildDomain, build: Build) -> list[Commit]:
-    """The commits of a build since the previous build of its definition and branch, newest first."""
-    previous = domain.previous(build)
-    repository = world.repositories[domain.definitions[build.definition - 1].repository]
-    with world.reading(repository.id) as history:
-        if previous is not None and previous.commit == build.commit:
-            return []
-        exclude = previous.commit if previous is not None else None
-        return [history.commits[p] for p in history.log(build.commit, exclude)]
+    """The build's changes as the model defines them (``BuildDomain.changes``: ``git log previous..this``
+    against the previous build of its definition and branch), newest first."""
+    return domain.changes(build)
 
 
 def lead_time(world: World, deployments: list[ProductionDeployment]) -> MetricTruth:
@@ -74,6 +70,6 @@ def change_leads(world: World, deployments: list[ProductionDeployment]) -> dict[
             for commit in build_changes(world, domain, build):
                 known = earliest.get(commit.commit_id)
                 if known is None or finish < known[0]:
-                    earliest[commit.commit_id] = (finish, iso_instant(commit.author_date), pipeline)
+                    earliest[commit.commit_id] = (finish, iso_instant(commit.commit_date), pipeline)
     return {sha: Sample(pipeline, seconds_between(authored, finish), finish)
             for sha, (finish, authored, pipeline) in earliest.items()}

@@ -52,8 +52,7 @@ def world_metrics(world: World, max_version: str) -> dict[str, MetricTruth]:
     yaml = _version(max_version) >= _version(YAML_SINCE)
     with world.lock:
         found: list[MetricTruth] = [pipelines.pipeline_duration(world), pipelines.queue_time(world),
-                                    pipelines.job_duration(world), pipelines.stage_status(world),
-                                    pipelines.release_stage_status(world)]
+                                    *pipelines.timeline_metrics(world), pipelines.release_stage_status(world)]
         deployments = classic_deployments(world) + (yaml_deployments(world) if yaml else [])
         found += [deployment_frequency(deployments), change_failure_rate(deployments), time_to_restore(deployments),
                   lead_time(world, deployments)]

@@ -36,7 +36,7 @@ from standins.ado_simulator.world.pipelines.releases import releases_of
 if TYPE_CHECKING:
     from standins.ado_simulator.world.world import World
 
-__all__ = ["completed_builds", "job_duration", "pipeline_duration", "queue_time", "release_stage_status", "stage_status"]
+__all__ = ["completed_builds", "job_duration", "pipeline_duration", "queue_time", "release_stage_status", "stage_status", "timeline_metrics"]
 
 STAGES = "\0stages"  # the per-group tally of stages (environments), kept apart from the result names
 
@@ -82,37 +82,38 @@ def _started_builds(world: World) -> list[Build]:
     return [b for b in builds_of(world).builds if not b.deleted and b.status != NOT_STARTED]
 
 
-def job_duration(world: World) -> MetricTruth:
-    """Completed Job records with both times, per "pipeline / job" (the group name joins them with " / ")."""
+def timeline_metrics(world: World) -> tuple[MetricTruth, MetricTruth]:
+    """(job_duration, stage_status) from one pass over the timelines (generating them is the costly part).
+
+    Job duration: completed Job records with both times, per "pipeline / job". Stage status: Stage records
+    per pipeline, counts per result (one not finished counts under its state), ``reruns`` (attempt > 1) and
+    ``attempts`` (the sum of attempts); ``count`` = the stage records."""
     domain = builds_of(world)
     samples = []
+    per: dict[str, Counter[str]] = defaultdict(Counter)
     for build in _started_builds(world):
         pipeline = _pipeline(domain, build)
+        counts = per[pipeline]
         for record in domain.timeline(build, world.clock):
-            if record.type != "Job" or record.state != "completed" or record.start is None or record.finish is None:
-                continue
-            start = timeline_instant(record.start, record.id, finish=False)
-            finish = timeline_instant(record.finish, record.id, finish=True)
-            samples.append(Sample(f"{pipeline} / {record.name}", seconds_between(start, finish), finish))
-    return duration_metric("job_duration", samples)
+            if record.type == "Stage":
+                counts[STAGES] += 1
+                counts[record.result or record.state] += 1
+                counts["attempts"] += record.attempt
+                counts["reruns"] += record.attempt > 1
+            elif record.type == "Job" and record.state == "completed" and record.start is not None \
+                    and record.finish is not None:
+                start = timeline_instant(record.start, record.id, finish=False)
+                finish = timeline_instant(record.finish, record.id, finish=True)
+                samples.append(Sample(f"{pipeline} / {record.name}", seconds_between(start, finish), finish))
+    return duration_metric("job_duration", samples), _status_metric("stage_status", per, STAGES)
+
+
+def job_duration(world: World) -> MetricTruth:
+    return timeline_metrics(world)[0]
 
 
 def stage_status(world: World) -> MetricTruth:
-    """Stage records per pipeline: counts per result, ``reruns`` (stages with attempt > 1) and ``attempts``
-    (the sum of their attempts); ``count`` = the stage records; one not finished counts under its state."""
-    domain = builds_of(world)
-    per: dict[str, Counter[str]] = defaultdict(Counter)
-    for build in _started_builds(world):
-        counts = per[_pipeline(domain, build)]
-        for record in domain.timeline(build, world.clock):
-            if record.type != "Stage":
-                continue
-            counts[STAGES] += 1
-            counts[record.result or record.state] += 1
-            counts["attempts"] += record.attempt
-            if record.attempt > 1:
-                counts["reruns"] += 1
-    return _status_metric("stage_status", per, STAGES)
+    return timeline_metrics(world)[1]
 
 
 def release_stage_status(world: World) -> MetricTruth:
