@@ -1,7 +1,9 @@
 """The ``satellite`` command: parses arguments and dispatches; every command returns an exit code.
 
 Exit codes: 0 success, 1 the work failed (reported), 2 bad configuration or usage, or the data dir is
-in use by another satellite process (one `sync` or `run` per data dir).
+in use by another satellite process (one `sync` or `run` per data dir), 75 `sync` gave up delivering
+(SEI unreachable for ``delivery.once_deadline``; the batches stay in the outbox), 130 interrupted
+(SIGINT or SIGTERM: stopped at a record boundary).
 """
 
 from __future__ import annotations
@@ -9,14 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from pathlib import Path
 
 from satellite import __version__
 from satellite.errors import ConfigError, DataDirInUse, SatelliteError
 from satellite.log import configure_logging, redact_text
 from satellite.malloc_tuning import tune_malloc
+from satellite.signals import EXIT_INTERRUPTED, stop_on_signals
 
 __all__ = ["main"]
+
+EXIT_TEMPFAIL = 75  # EX_TEMPFAIL (sysexits.h): try again later
 
 
 def _config_validate(args: argparse.Namespace) -> int:
@@ -50,6 +56,15 @@ def _keys_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _duration(text: str):
+    from satellite.config.units import DURATION_HINT, parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(DURATION_HINT) from None
+
+
 def _sync(args: argparse.Namespace) -> int:
     from satellite.config import load_config
     from satellite.sync.once import sync_once
@@ -57,14 +72,39 @@ def _sync(args: argparse.Namespace) -> int:
     from satellite.sync.progress import Progress
 
     config = load_config(args.config)
-    with Progress.for_stdout() as progress:
-        result = sync_once(config, on_record=progress.record)
+    deadline = args.delivery_deadline.total_seconds() if args.delivery_deadline else None
+    stop, outcome = threading.Event(), {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = sync_once(config, on_record=progress.record, stop=stop, delivery_deadline=deadline)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            outcome["error"] = exc
+
+    # The run works in a thread so the main thread, waiting with a timeout, runs signal handlers at once.
+    worker = threading.Thread(target=work, name="sync", daemon=True)
+    with Progress.for_stdout() as progress, stop_on_signals(stop) as signals:
+        worker.start()
+        while worker.is_alive() and not stop.is_set():
+            worker.join(0.2)
+        worker.join(config.satellite.shutdown_grace.total_seconds())  # a stopped run ends at a record boundary
+    if signals.caught is not None:
+        done = "" if worker.is_alive() else "; what was collected is in the outbox"
+        print(f"sync: interrupted by {signals.caught.name}{done}; the next run resumes", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if "error" in outcome:
+        raise outcome["error"]
+    result = outcome["result"]
     collected = sum(o.records for o in result.collection.outcomes)
     delivered = result.drain.delivered if result.drain else 0
     print(f"sync: {collected} record(s) collected, {delivered} batch(es) delivered, "
           f"{result.outbox.batches} batch(es) still in the outbox, {len(result.errors)} error(s)")
     for error in result.errors:
         print(f"  error: {error}", file=sys.stderr)
+    if result.stopped == "deadline":
+        print(f"sync: gave up delivering after {deadline or config.delivery.once_deadline.total_seconds():g}s without an answer"
+              f" from SEI; {result.outbox.batches} batch(es) kept in the outbox", file=sys.stderr)
+        return EXIT_TEMPFAIL
     return 0 if result.ok else 1
 
 
@@ -167,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync", help="collect everything due, upload it, exit")
     sync.add_argument("-c", "--config", type=Path, required=True)
     sync.add_argument("--once", action="store_true", default=True, help="one pass, then exit (the only mode of sync)")
+    sync.add_argument("--delivery-deadline", type=_duration, metavar="DURATION",
+                      help="give up delivering when SEI accepts nothing this long (default: delivery.once_deadline, 15m); exit 75")
     sync.set_defaults(handler=_sync)
 
     check = commands.add_parser("check", help="check every connection, credential, scope and key; exit 0 if all pass")

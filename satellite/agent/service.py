@@ -9,7 +9,8 @@
 
 SIGTERM or SIGINT sets one stop event: no new job starts, running collectors store the records in
 hand with their checkpoint and return at the next record boundary, uploads finish the request in
-flight; the process exits 0 if all of that happened within ``satellite.shutdown_grace``.
+flight; the process exits 0 (SIGTERM: a normal stop of a service) or 130 (SIGINT) if all of that
+happened within ``satellite.shutdown_grace``, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from satellite.delivery import build_delivery
 from satellite.errors import DeliveryError, SatelliteError
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
+from satellite.signals import EXIT_INTERRUPTED, stop_on_signals
 from satellite.store import DataDirLock, Store
 from satellite.sync.backpressure import Backpressure
 from satellite.sync.collector import CollectionReport, Collector
@@ -59,10 +61,12 @@ class Agent:
         """Run until SIGTERM/SIGINT; returns the exit code."""
         config = self.config
         lock = DataDirLock(config.satellite.data_dir).acquire()  # DataDirInUse: another sync or run has it
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        signals = stop_on_signals(self.stop)
+        caught = signals.__enter__()
         try:
             store = Store(config.satellite.data_dir)
         except BaseException:
+            signals.__exit__(None, None, None)
             lock.release()
             raise
         endpoint: HttpEndpoint | None = None
@@ -88,21 +92,14 @@ class Agent:
             # handler could wait until something else woke this thread (seen: >40 s, in a test).
             while not self.stop.wait(timeout=0.2):
                 pass
-            return self._shut_down(delivering)
+            code = self._shut_down(delivering)
+            return EXIT_INTERRUPTED if code == 0 and caught.caught == signal.SIGINT else code
         finally:
             if endpoint is not None:
                 endpoint.stop()
             store.close()
             lock.release()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-    def _on_signal(self, signum: int, frame) -> None:
-        if self.stop.is_set():
-            log.warning("second_signal_exiting_now")
-            raise SystemExit(1)
-        log.info("shutdown_requested", signal=signal.Signals(signum).name)
-        self.stop.set()
+            signals.__exit__(None, None, None)
 
     def _shut_down(self, delivering: threading.Thread) -> int:
         grace = self.config.satellite.shutdown_grace.total_seconds()

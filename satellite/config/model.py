@@ -519,6 +519,9 @@ class Delivery(_Model):
     auth_retry_interval: Backoff = _duration_field(timedelta(minutes=5), "Wait between tries while SEI refuses the credentials.")
     heartbeat_interval: Interval = _duration_field(timedelta(seconds=60), "Time between heartbeats (min 10s).")
     request_timeout: Timeout = _duration_field(timedelta(seconds=60), "Upload request timeout.")
+    once_deadline: Timeout = _duration_field(
+        timedelta(minutes=15),
+        "sync --once: stop when SEI has accepted nothing for this long while batches wait; they stay in the outbox (exit 75).")
 
 
 class Config(_Model):

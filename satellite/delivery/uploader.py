@@ -92,6 +92,7 @@ class Uploader:
         self._auth_retry_interval = auth_retry_interval
         self._concurrency = concurrency
         self._stop = stop or threading.Event()
+        self.last_progress = time.monotonic()  # when SEI last gave a final answer (stored, duplicate, dead letter)
         self._retry = RetryPolicy(retry.max_attempts, retry.initial_wait, retry.max_wait, retry.max_retry_after, self._sleep)
         self._http = endpoint.client_lanes(timeout=timeout, lanes=concurrency, transport=transport,
                                            headers={"Content-Type": BATCH_CONTENT_TYPE})
@@ -168,6 +169,8 @@ class Uploader:
     def _deliver_one(self, batch: OutboxEntry, report: DrainReport) -> None:
         while True:
             answer, status, detail = self._send(batch)
+            if answer is not Answer.CREDENTIALS:
+                self.last_progress = time.monotonic()
             if answer.accepted:
                 self._store.acknowledge(batch)
                 report.count(answer)
