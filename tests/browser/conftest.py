@@ -30,7 +30,7 @@ def chromium() -> str:
     given = os.environ.get("SATELLITE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if given:
         return given
-    done = subprocess.run(["bash", str(INSTALLER)], capture_output=True, text=True, timeout=900)
+    done = subprocess.run(["bash", str(INSTALLER)], capture_output=True, text=True, timeout=540)
     if done.returncode == 2:
         pytest.skip(f"headless Chromium is not installed and cannot be: {done.stderr.strip()}")
     if done.returncode != 0:
@@ -56,6 +56,13 @@ def artifact():
         return folder / name
 
     return path
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A browser test's setup may install Chromium (apt-get on a fresh machine): 10 minutes, not 5."""
+    for item in items:
+        if "chromium" in getattr(item, "fixturenames", ()) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(600))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
