@@ -73,3 +73,33 @@ def test_a_world_without_environments_has_no_yaml_deployments():
             return super().domain(name)
 
     assert yaml_deployments(Bare([])) == []
+
+
+def test_production_deployments_as_the_served_records_group_them():
+    """The records a tiny world serves, grouped by (environment, run, stage attempt) as docs/metrics.md says,
+    are the truth's YAML deployments: result, finish and build."""
+    from collections import defaultdict
+
+    from tests.unit.truth.served import Served
+    from tests.unit.truth.test_instants import parsed
+
+    world = generate_world(seed=7, scale="tiny")
+    world.advance(6)
+    served = Served(world, "7.1")
+    worst = ("failed", "canceled", "partiallySucceeded", "succeeded")
+    expected = []
+    for project in world.projects:
+        for environment in served.items(f"{project.id}/_apis/distributedtask/environments"):
+            if not environment["name"].lower().startswith("prod"):
+                continue
+            path = f"{project.id}/_apis/distributedtask/environments/{environment['id']}/environmentdeploymentrecords"
+            groups = defaultdict(list)
+            for record in served.items(path, top="10000"):
+                groups[(record["owner"]["id"], record["stageAttempt"])].append(record)
+            for (build_id, _), records in groups.items():
+                if all("finishTime" in r for r in records):
+                    results = {{"succeededWithIssues": "partiallySucceeded"}.get(r["result"], r["result"]) for r in records}
+                    result = next(r for r in worst if r in results)
+                    expected.append((build_id, result, max(parsed(r["finishTime"]) for r in records)))
+    found = yaml_deployments(world)
+    assert expected and sorted((d.build_id, d.result, d.finish_us) for d in found) == sorted(expected)
