@@ -293,3 +293,47 @@ def test_pull_request_commits_are_on_the_source_branch_and_in_the_truth(world):
                 assert {c["commitId"] for c in commits} <= brought  # the iterations brought them all
             seen += len(commits)
     assert seen
+
+
+# -- classic releases ------------------------------------------------------------------------------
+
+
+def test_releases_carry_their_build_and_each_deploy_steps_approvals(world):
+    from standins.ado_simulator.world.pipelines.releases import releases_of
+
+    domain = releases_of(world)
+    builds = builds_of(world)
+    with world.lock:
+        chosen = [r for r in domain.releases if not r.deleted][::3]
+    assert any(name in ("Prod", "Production") for d in domain.definitions for name in d.environments)
+    approvals = 0
+    with running(world, "2022") as client:
+        for release in chosen:
+            definition = domain.definitions[release.definition - 1]
+            project = world.projects[definition.project].id
+            body = client.get(f"{project}/_apis/release/releases/{release.id}", params={"api-version": "7.0"}).json()
+            build = builds.build(release.build)
+            (artifact,) = [a for a in body["artifacts"] if a["isPrimary"]]
+            assert artifact["type"] == "Build"
+            reference = artifact["definitionReference"]
+            assert reference["version"] == {"id": str(build.id), "name": build.number}
+            assert reference["definition"]["id"] == str(build.definition) and reference["branch"]["id"] == build.branch
+            for environment in body["environments"]:
+                steps = environment["deploySteps"]
+                pre = environment["preDeployApprovals"]
+                assert [a["attempt"] for a in pre] == [s["attempt"] for s in steps]
+                for step, approval in zip(steps, pre):
+                    assert parse_date(approval["createdOn"]) <= parse_date(approval["modifiedOn"])
+                    assert approval["createdOn"][:19] == step["queuedOn"][:19]
+                    assert approval["status"] == ("approved" if step["hasStarted"] else "pending")
+                    if not approval["isAutomated"]:
+                        assert approval["approver"]["id"] and ("approvedBy" in approval) == step["hasStarted"]
+                    for phase in step["releaseDeployPhases"]:
+                        for job in phase["deploymentJobs"]:
+                            if job["job"].get("finishTime"):
+                                assert parse_date(step["queuedOn"]) <= parse_date(job["job"]["startTime"])
+                                assert parse_date(job["job"]["startTime"]) <= parse_date(job["job"]["finishTime"])
+                finished = [s for s in steps if s["status"] in ("succeeded", "partiallySucceeded", "failed")]
+                assert [a["attempt"] for a in environment["postDeployApprovals"]] == [s["attempt"] for s in finished]
+                approvals += len(pre)
+    assert approvals

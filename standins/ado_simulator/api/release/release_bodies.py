@@ -62,6 +62,42 @@ def _approvals(site: Site, req: Request, definition: ReleaseDefinition, index: i
     return {"approvals": [approval], "approvalOptions": options}
 
 
+def _deploy_approvals(site: Site, req: Request, definition: ReleaseDefinition, release: Release, attempts: list[Deployment],
+                      index: int, clock: int, post: bool) -> list[dict]:
+    """ReleaseApprovals of an environment, one per deploy step (``attempt``): before deploying, the last of several
+    environments waits for its approver (pending from the queue time, approved when the deployment starts), the
+    others are approved automatically when queued; after deploying, an automated approval once it completes."""
+    manual = not post and index > 0 and index == len(definition.environments) - 1
+    project = definition.project
+    env_id = release.environment_ids[index]
+    env_url = f"{_base(site, req, project)}/releases/{release.id}/environments/{env_id}"
+    approver = site.identity(req, site.world.people[definition.author])
+    approvals = []
+    for deployment in attempts:
+        if post and not deployment.done(clock):
+            continue
+        created = deployment.modified(clock) if post else deployment.queued
+        approved = post or not manual or deployment.started <= clock
+        modified = created if post or not manual or not approved else deployment.started
+        approval_id = deployment.id * 2 + (2 if post else 1)
+        body: dict = {"id": approval_id, "revision": 1 if created == modified else 2,
+                      "approvalType": "postDeploy" if post else "preDeploy", "createdOn": release_time(created, approval_id, 4),
+                      "modifiedOn": release_time(modified, approval_id, 4 if created == modified else 5),
+                      "status": "approved" if approved else "pending", "comments": "", "isAutomated": not manual,
+                      "rank": 1, "attempt": deployment.attempt, "history": [],
+                      "release": _release_shallow(site, req, release, project),
+                      "releaseDefinition": definition_shallow(site, req, definition),
+                      "releaseEnvironment": {"id": env_id, "name": definition.environments[index], "url": env_url,
+                                             "_links": {}},
+                      "url": f"{_base(site, req, project)}/approvals/{approval_id}"}
+        if manual:
+            body["approver"] = approver
+            if approved:
+                body["approvedBy"] = approver
+        approvals.append(body)
+    return approvals
+
+
 def _environment_options(site: Site) -> dict:
     options: dict = {"autoLinkWorkItems": False, "badgeEnabled": False, "publishDeploymentStatus": True,
                      "pullRequestDeploymentEnabled": False}
@@ -250,8 +286,8 @@ def _release_environment(site: Site, req: Request, domain: ReleaseDomain, releas
         "status": domain.environment_status(release, index, clock),
         "variables": {},
         "variableGroups": [],
-        "preDeployApprovals": [],
-        "postDeployApprovals": [],
+        "preDeployApprovals": _deploy_approvals(site, req, definition, release, attempts, index, clock, post=False),
+        "postDeployApprovals": _deploy_approvals(site, req, definition, release, attempts, index, clock, post=True),
         "preApprovalsSnapshot": _approvals(site, req, definition, index, post=False),
         "postApprovalsSnapshot": _approvals(site, req, definition, index, post=True),
         "deploySteps": [_deploy_step(site, req, domain, release, d, clock) for d in attempts],
