@@ -230,6 +230,25 @@ class TestReleasesStream:
         again = run_stream(ReleasesStream(), rel.server(), parent=PROJECT, cursor=run.checkpoint)
         assert again.records == () and len(sweeps(again)) == 1
 
+    def test_a_release_keeps_its_build_link_and_every_deploy_step_with_its_times_and_approvals(self) -> None:
+        """What lead time and stage status join (docs/metrics.md): the primary artifact's build
+        (``definitionReference.version``), each environment's deploy steps (attempt, status, queued and
+        last modified times, phases and jobs with their start and finish) and its approvals' times."""
+        rel = Releases()
+        rel.releases[2] = recorded("release_release_approved")  # Dev, QA, and Prod behind a manual approval
+        run = run_stream(ReleasesStream(), rel.server(), parent=PROJECT)
+        release = run.record(f"{CID}:2", "release.release").data
+        assert release == recorded("release_release_approved")  # the release as read, nothing trimmed
+        (artifact,) = release["artifacts"]
+        assert artifact["isPrimary"] and artifact["type"] == "Build" and artifact["definitionReference"]["version"]["id"] == "3"
+        prod = next(e for e in release["environments"] if e["name"] == "Prod")
+        (step,) = prod["deploySteps"]
+        assert step["attempt"] == 1 and step["status"] == "succeeded" and step["queuedOn"] and step["lastModifiedOn"]
+        job = step["releaseDeployPhases"][0]["deploymentJobs"][0]["job"]
+        assert job["startTime"] < job["finishTime"]
+        (approval,) = prod["preDeployApprovals"]
+        assert not approval["isAutomated"] and approval["createdOn"] < approval["modifiedOn"]
+
     @pytest.mark.parametrize("route", [DEPLOYMENTS, RELEASES])
     @pytest.mark.parametrize("kind", list(MALFORMED))
     def test_malformed_list_fails_without_checkpoint(self, kind: str, route: str) -> None:
