@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from standins.sei_receiver.report.fields import dig, integer, text, time_of
+from standins.sei_receiver.report.fields import dig, integer, items, text, time_of
 from standins.sei_receiver.report.records import Snapshot
 
 __all__ = ["Deployment", "Deployments", "is_production", "production_deployments", "yaml_reason"]
@@ -67,7 +67,7 @@ def _classic(snapshot: Snapshot) -> tuple[list[Deployment], int]:
         status = text(data, "deploymentStatus")
         if status not in ("succeeded", "partiallySucceeded", "failed"):
             continue  # not finished
-        finish, definition = time_of(data, "completedOn"), dig(data, "releaseDefinition", "id")
+        finish, definition = time_of(data, "completedOn"), integer(data, "releaseDefinition", "id")
         if finish is None or definition is None:
             skipped += 1
             continue
@@ -82,7 +82,7 @@ def _classic(snapshot: Snapshot) -> tuple[list[Deployment], int]:
 
 def _primary_build(release) -> int | None:
     """The build id of a release's primary Build artifact (``definitionReference.version.id``)."""
-    for artifact in dig(release, "artifacts") or ():
+    for artifact in items(release, "artifacts"):
         if dig(artifact, "isPrimary") is True and text(artifact, "type") == "Build":
             return integer(artifact, "definitionReference", "version", "id")
     return None
@@ -117,7 +117,7 @@ def _yaml(snapshot: Snapshot) -> tuple[list[Deployment], int]:
         result = min((_TASK_RESULTS.get(text(r.data, "result") or "", "skipped") for r in records), key=_WORST.index)
         if result == "skipped":
             continue
-        definition = dig(records[0].data, "definition", "id")
+        definition = integer(records[0].data, "definition", "id")
         name = f"{text(records[0].data, 'definition', 'name') or definition} / {environments[f'{project}:{environment}']}"
         found.append(Deployment("yaml", ("yaml", project, definition, environment), name, result, max(finishes),
                                 builds.get((project, run)), f"y:{project}:{environment}:{run}:{attempt:09d}"))

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from standins.sei_receiver.report.times import parse_time
 
-__all__ = ["dig", "text", "integer", "time_of"]
+__all__ = ["dig", "text", "integer", "time_of", "items"]
 
 
 def dig(data: Any, *path: str) -> Any:
@@ -40,3 +40,9 @@ def integer(data: Any, *path: str) -> int | None:
 
 def time_of(data: Any, *path: str) -> datetime | None:
     return parse_time(dig(data, *path))
+
+
+def items(data: Any, *path: str) -> list:
+    """A list field, or [] for anything else."""
+    value = dig(data, *path)
+    return value if isinstance(value, list) else []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from standins.sei_receiver.report.fields import dig, integer, text, time_of
+from standins.sei_receiver.report.fields import dig, integer, items, text, time_of
 from standins.sei_receiver.report.model import Metric, duration_metric
 from standins.sei_receiver.report.records import Snapshot
 from standins.sei_receiver.report.stats import Sample
@@ -116,7 +116,7 @@ def _state_categories(snapshot: Snapshot) -> dict[tuple[str | None, str, str], s
     anywhere: dict[tuple[str, str], set[str]] = defaultdict(set)
     for record in snapshot.of("wit.work_item_type"):
         project, kind = projects.get(record.key.split(":")[0]), text(record.data, "name")
-        for state in dig(record.data, "states") or ():
+        for state in items(record.data, "states"):
             name, category = text(state, "name"), text(state, "category")
             if kind is None or name is None or category is None:
                 continue
