@@ -11,7 +11,9 @@ import pytest
 from satellite.config import load_config
 from satellite.retrying import RetryPolicy
 from satellite.sync.once import sync_once
+from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.world.world import generate_world
+from tests.browser.samples import DEPLOYMENT_METRICS
 from tests.browser.test_report_page import check, inspect
 from tests.support import run_cli, start_simulator, write_config
 
@@ -34,5 +36,9 @@ def test_report_page_of_a_synced_world(browser, artifact, tmp_path, receiver, ke
     report = json.loads(done.stdout)
     shown = inspect(browser, page, artifact(f"report_run_{profile}.png"))
     check(shown, report)
+    assert report["server"]["api_versions"] == [PROFILES[profile].max_version]
+    if profile == "2019":  # no YAML environments: said so where deployments are shown, never a silent zero
+        assert all("not available on this server version" in (report["metrics"][mid]["reason"] or "")
+                   for mid in DEPLOYMENT_METRICS), {mid: report["metrics"][mid]["reason"] for mid in DEPLOYMENT_METRICS}
     with_data = [mid for mid, m in report["metrics"].items() if m["available"] and m["summary"]["count"]]
     assert len(with_data) >= 10, f"a world worth drawing: {with_data}"
