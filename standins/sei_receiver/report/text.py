@@ -37,14 +37,18 @@ def _section(metric: Metric) -> list[str]:
 def _summary(metric: Metric) -> str:
     s = metric.summary
     if metric.unit == "seconds":
-        return f"{s.count:,} samples, p50 {human_duration(s.p50)}, p90 {human_duration(s.p90)}"
+        return f"{_plural(s.count, 'sample')}, p50 {human_duration(s.p50)}, p90 {human_duration(s.p90)}"
     if metric.unit == "ratio":
         rate = "-" if s.value is None else f"{s.value:.1%}"
-        return f"{rate} of {s.count:,} production deployments"
+        return f"{rate} of {_plural(s.count, 'production deployment')}"
     if metric.unit == "per_week":
         rate = "-" if s.value is None else f"{s.value:.2f}"
-        return f"{s.count:,} production deployments, {rate} per week over {len(metric.weekly)} week(s)"
+        return f"{_plural(s.count, 'production deployment')}, {rate} per week over {_plural(len(metric.weekly), 'week')}"
     return f"{s.count:,} in all"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _table(metric: Metric) -> list[str]:
