@@ -37,7 +37,8 @@ pr_merge, pr_total, work_item_cycle_time, freshness_git_push, freshness_build, f
   failed, canceled}; groups per deployment pipeline (counts alike).
 - time_to_restore, lead_time: seconds; groups per deployment pipeline / build pipeline.
 - pr_coding .. pr_total: seconds, groups per repository name. work_item_cycle_time: groups per work item type.
-- freshness_*: seconds, groups per project name (where the record names one).
+- freshness_*: seconds, groups per project name (where the record names one); without a change after the
+  receiver's first batch, count 0 and ``reason`` says so (available: it is a measurement of nothing late).
 - The deployment metrics join classic releases and YAML environments; where the server version has no YAML
   environments (before api-version 6.0) they stay available from classic releases and ``reason`` says
   "YAML environments: not available on this server version (...)".

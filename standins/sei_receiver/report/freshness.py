@@ -33,5 +33,6 @@ def freshness_metrics(snapshot: Snapshot) -> tuple[Metric, ...]:
                 continue
             received = from_epoch(record.received_at)
             samples.append(Sample(text(record.data, *project_at) or "-", seconds_between(changed, received), received))
-        metrics.append(duration_metric(metric_id, title, samples, skipped=skipped))
+        reason = None if samples else "no change on the server after the receiver's first batch (a backfill is not late)"
+        metrics.append(duration_metric(metric_id, title, samples, skipped=skipped, reason=reason))
     return tuple(metrics)

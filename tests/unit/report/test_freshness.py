@@ -35,4 +35,4 @@ def test_freshness_per_type_counts_only_changes_after_the_first_batch():
 
 def test_no_batch_yet_means_no_samples():
     found = freshness_metrics(snapshot(build(1, changed="2024-02-01T11:00:00Z", received_at=None)))
-    assert all(m.summary.count == 0 for m in found)
+    assert all(m.summary.count == 0 and m.available and "first batch" in m.reason for m in found)
