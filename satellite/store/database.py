@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from satellite.errors import StoreError
-from satellite.store.schema import SCHEMA
+from satellite.store.migrations import migrate, refuse_newer
 
 __all__ = ["Store", "CursorKey", "OutboxEntry", "OutboxStats", "DeadLetter", "StreamStatus", "DATABASE_NAME"]
 
@@ -102,12 +102,19 @@ class Store:
             data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.path = data_dir / DATABASE_NAME
             self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the store in {data_dir}: {exc}") from None
+        try:
+            refuse_newer(self._conn, str(data_dir))  # before any write: a newer release's store stays untouched
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.executescript(SCHEMA)
+            migrate(self._conn, str(data_dir))
             os.chmod(self.path, 0o600)
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, StoreError) as exc:
+            self._conn.close()
+            if isinstance(exc, StoreError):
+                raise
             raise StoreError(f"cannot open the store in {data_dir}: {exc}") from None
         self._lock = threading.Lock()
         self._room = threading.Condition()

@@ -1,0 +1,88 @@
+"""The store's schema versions: ``PRAGMA user_version`` and the forward migrations to reach the latest.
+
+Version 0 is a database of a release before versions (or a new, empty file); migration 1 is
+the schema those releases created (``CREATE ... IF NOT EXISTS``, so both reach version 1 the
+same way). A release that changes a table appends a migration; each one runs in its own
+transaction with the version it reaches, so a crash mid-way leaves the previous version whole.
+A database of a newer release (a version this one does not know) is refused untouched.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from satellite.errors import StoreError
+from satellite.store.schema import SCHEMA
+
+__all__ = ["Migration", "MIGRATIONS", "LATEST", "migrate", "refuse_newer", "store_version"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int  # the version the database has after it
+    description: str
+    sql: str  # statements separated by ";", run in one transaction
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "the schema of the releases before versions", SCHEMA),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def store_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def refuse_newer(conn: sqlite3.Connection, where: str, migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
+    """The database's version; StoreError if it is above every migration's (a newer release's store)."""
+    current, latest = store_version(conn), migrations[-1].version
+    if current > latest:
+        raise StoreError(
+            f"the store in {where} was written by a newer release of the satellite (store version {current}; this"
+            f" release knows up to {latest}): run that release or a newer one, or point data_dir at a new directory;"
+            " nothing was changed")
+    return current
+
+
+def migrate(conn: sqlite3.Connection, where: str, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
+    """Apply, in order, the migrations above the database's version; returns the versions reached.
+
+    Raises:
+        StoreError: the database is of a newer release (left untouched), or a migration failed
+            (rolled back: the database keeps the version before it).
+    """
+    current = refuse_newer(conn, where, migrations)
+    applied = []
+    for migration in migrations:
+        if migration.version <= current:
+            continue
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _statements(migration.sql):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(f"cannot migrate the store in {where} to version {migration.version}"
+                             f" ({migration.description}): {exc}; it stays at version {store_version(conn)}") from None
+        applied.append(migration.version)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    """The statements of a script (complete ones, as SQLite splits them), comments dropped."""
+    statements, pending = [], ""
+    for line in sql.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        statements.append(pending.strip())
+    return statements

@@ -1,0 +1,62 @@
+"""Upgrade: a data dir written before the store had versions opens, migrates and delivers its
+outbox without loss (the committed fixture: tests/fixtures/store_v0, made by its make_fixture.py)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from satellite.config import load_config
+from satellite.sealing.keys import KeyFiles, load_ed25519_public, load_x25519_private, public_key_id
+from satellite.store import Store
+from satellite.sync.once import sync_once
+from standins.ado_simulator.world.world import generate_world
+
+from tests.support import API_KEY, API_KEY_ENV, assert_mirrors_truth, start_receiver, start_simulator, write_config
+
+pytestmark = pytest.mark.integration
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store_v0"
+
+
+def fixture_keys(directory: Path) -> KeyFiles:
+    recipient = load_x25519_private((directory / "sei-recipient.key").read_bytes()).public_key()
+    signer = load_ed25519_public((directory / "satellite-signing.pub").read_bytes())
+    return KeyFiles(directory / "sei-recipient.key", directory / "sei-recipient.pub", directory / "satellite-signing.key",
+                    directory / "satellite-signing.pub", public_key_id(recipient), public_key_id(signer))
+
+
+def test_a_data_dir_of_the_release_before_versions_migrates_and_delivers_its_outbox(tmp_path):
+    shutil.copytree(FIXTURE / "data", tmp_path / "data")
+    shutil.copytree(FIXTURE / "keys", tmp_path / "keys")
+    keys = fixture_keys(tmp_path / "keys")
+    store = Store(tmp_path / "data")
+    waiting = {b.batch_id for b in store.pending_batches(limit=1000)}
+    dead = {d.batch_id for d in store.dead_letters()}
+    store.close()
+    assert len(waiting) == 78 and len(dead) == 2
+    world = generate_world(seed=3, scale="tiny")  # the fixture's world: its cursors hold
+    receiver = start_receiver(tmp_path / "receiver", keys)
+    try:
+        with start_simulator(world) as simulator:
+            config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=keys),
+                                 env={API_KEY_ENV: API_KEY})
+            first = sync_once(config)
+            assert first.drain is not None and first.drain.delivered >= len(waiting)
+            assert first.outbox.batches == 0 and first.outbox.dead_letters == 2  # dead letters stay until asked
+            resumed = sum(o.records for o in first.collection.outcomes)
+            store = Store(tmp_path / "data")
+            assert store.retry_dead_letters() == 2
+            store.close()
+            second = sync_once(config)
+        assert second.ok, second.errors
+        with sqlite3.connect(tmp_path / "receiver" / "receiver.db") as db:
+            stored = {row[0] for row in db.execute("SELECT batch_id FROM batches")}
+        assert waiting | dead <= stored  # every batch of the old outbox arrived
+        assert_mirrors_truth(receiver, world)
+        assert resumed < 1834  # the cursors held: the run did not start over
+    finally:
+        receiver.close()
