@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         from standins.sei_receiver.report.command import report_main
 
         return report_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="satellite receiver", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="satellite receiver", description=__doc__.splitlines()[0],
+                                     epilog="satellite receiver report --help: the metrics of what it stored")
     configure_parser(parser)
     return run(parser.parse_args(argv))

@@ -15,7 +15,7 @@ def report_main(argv: list[str]) -> int:
                                      description="the metrics of docs/metrics.md from what the receiver stored")
     parser.add_argument("--data-dir", type=Path, default=Path("receiver-data"), help="the receiver's --data-dir")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML page")
+    parser.add_argument("--html", type=Path, metavar="FILE", help="write the report as one self-contained HTML page (the table is then not printed)")
     args = parser.parse_args(argv)
 
     from standins.sei_receiver.report.build import build_report
@@ -36,6 +36,8 @@ def report_main(argv: list[str]) -> int:
         args.html.write_text(render_html(document), encoding="utf-8")
     if args.json:
         print(json.dumps(document, indent=2))
-    elif not args.html:
+    elif args.html:
+        print(f"receiver report: wrote {args.html}", file=sys.stderr)
+    else:
         print(render_text(report), end="")
     return 0

@@ -86,3 +86,19 @@ def test_the_report_command_prints_a_table_or_json(tmp_path, capsys):
 def test_the_report_command_without_a_database_exits_2(tmp_path, capsys):
     assert receiver_main(["report", "--data-dir", str(tmp_path / "nothing")]) == 2
     assert "no receiver database" in capsys.readouterr().err
+
+
+def test_the_report_command_writes_the_html_page(tmp_path, capsys):
+    stored(tmp_path).close()
+    page = tmp_path / "report.html"
+    assert receiver_main(["report", "--data-dir", str(tmp_path / "receiver"), "--html", str(page)]) == 0
+    assert "<html" in page.read_text(encoding="utf-8").lower() and "wrote" in capsys.readouterr().err
+
+
+def test_without_the_html_module_the_report_command_exits_2(tmp_path, capsys, monkeypatch):
+    import sys
+
+    stored(tmp_path).close()
+    monkeypatch.setitem(sys.modules, "standins.sei_receiver.report.html", None)  # import raises ImportError
+    assert receiver_main(["report", "--data-dir", str(tmp_path / "receiver"), "--html", str(tmp_path / "x.html")]) == 2
+    assert "HTML page is not available" in capsys.readouterr().err and not (tmp_path / "x.html").exists()
