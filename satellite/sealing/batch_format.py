@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import json
 import struct
+import zlib
 from dataclasses import asdict, dataclass
 from typing import Iterable, Mapping
 
@@ -50,6 +51,7 @@ _PREFIX = struct.Struct(">4sBI")
 _SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
 SUITE_NAMES = {"kem": "DHKEM(X25519, HKDF-SHA256)", "kdf": "HKDF-SHA256", "aead": "AES-256-GCM"}
 MAX_HEADER_LEN = 64 * 1024
+_INFLATE_STEP = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +82,40 @@ class BatchHeader:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> "BatchHeader":
+        """The header, every field of its JSON type (a list where a key id belongs is a SealingError
+        naming the field, never a crash of whoever looks the key id up)."""
         try:
             body = json.loads(raw)
-            return cls(**body)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, UnicodeDecodeError) as exc:
             raise SealingError(f"batch header is not valid: {exc.__class__.__name__}") from None
+        if not isinstance(body, dict):
+            raise SealingError("batch header is not a JSON object")
+        unknown = sorted(set(body) - set(_HEADER_TYPES))
+        missing = sorted(name for name in _HEADER_TYPES if name not in body and name not in _HEADER_OPTIONAL)
+        if unknown or missing:
+            raise SealingError(f"batch header fields: unknown {unknown[:5]}, missing {missing}")
+        for name, value in body.items():
+            if not _HEADER_TYPES[name](value):
+                raise SealingError(f"batch header field {name!r} has the wrong type")
+        return cls(**body)
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+_HEADER_TYPES = {
+    **{name: _text for name in ("batch_id", "satellite_id", "tenant", "integration_id", "service", "stream", "created_at",
+                                "recipient_key_id", "signer_key_id", "content_encoding")},
+    "seq": _count, "schema_version": _count, "record_count": _count,
+    "cursor_from": lambda v: v is None or isinstance(v, str), "cursor_to": lambda v: v is None or isinstance(v, str),
+    "suite": lambda v: v is None or isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
+}
+_HEADER_OPTIONAL = frozenset({"content_encoding", "suite"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +139,23 @@ def encode_records(records: Iterable[Mapping]) -> bytes:
     return compress_lines(ndjson_line(r) for r in records)
 
 
-def decode_records(compressed: bytes) -> tuple[dict, ...]:
+def decode_records(compressed: bytes, max_bytes: int | None = None) -> tuple[dict, ...]:
+    """The records of a gzip(NDJSON) payload; ``max_bytes`` caps the inflated size (a SealingError
+    beyond it, found while inflating: a small payload that inflates to gigabytes is never held)."""
     try:
-        text = gzip.decompress(compressed)
+        if max_bytes is None:
+            text = gzip.decompress(compressed)
+        else:  # a step at a time into one buffer: the peak is the cap, not a multiple of it
+            inflater, text, pending = zlib.decompressobj(wbits=31), bytearray(), compressed  # wbits 31: gzip framing
+            while pending and not inflater.eof:
+                text += inflater.decompress(pending, _INFLATE_STEP)
+                pending = inflater.unconsumed_tail
+                if len(text) > max_bytes:
+                    raise SealingError(f"batch payload inflates beyond {max_bytes} bytes")
+            if not inflater.eof:
+                raise EOFError("gzip stream is cut")
         return tuple(json_codec.loads(line) for line in text.splitlines() if line)
-    except (OSError, EOFError, ValueError) as exc:
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
         raise SealingError(f"batch payload is not gzip NDJSON: {exc.__class__.__name__}") from None
 
 
@@ -159,8 +202,9 @@ def open_sealed(
     sealed: bytes,
     recipient: X25519PrivateKey,
     signer: Ed25519PublicKey,
+    max_plaintext: int | None = None,
 ) -> OpenedBatch:
-    """Verify the signature, decrypt and decode a batch.
+    """Verify the signature, decrypt and decode a batch (``max_plaintext``: the inflated payload's cap).
 
     Raises:
         SealingError: framing, signature, decryption or payload check failed.
@@ -174,7 +218,7 @@ def open_sealed(
         compressed = _SUITE.decrypt(ciphertext, recipient, info=_info(header_bytes))
     except (InvalidTag, ValueError):
         raise SealingError("payload does not decrypt with this key and header") from None
-    records = decode_records(compressed)
+    records = decode_records(compressed, max_plaintext)
     if len(records) != header.record_count:
         raise SealingError("record count does not match the header")
     return OpenedBatch(header, records)

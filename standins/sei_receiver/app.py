@@ -28,7 +28,11 @@ __all__ = ["ReceiverKeys", "create_receiver_app"]
 DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 
-def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES) -> Starlette:
+def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+                        max_inflated_bytes: int | None = None) -> Starlette:
+    """``max_batch_bytes``: the largest sealed body read; ``max_inflated_bytes``: the largest payload
+    inflated (default 4 x ``max_batch_bytes``): a batch beyond either is refused (413 / 422)."""
+    inflate_cap = max_inflated_bytes or 4 * max_batch_bytes
 
     def authorized(request: Request) -> bool:
         return request_authorized(request, keys)
@@ -45,7 +49,7 @@ def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_bat
         if request.headers.get(IDEMPOTENCY_KEY) != header.batch_id:
             return error_response(400, f"{IDEMPOTENCY_KEY} must equal the batch id")
         try:
-            opened = await run_in_threadpool(open_sealed, body, recipient, signer)
+            opened = await run_in_threadpool(open_sealed, body, recipient, signer, inflate_cap)
         except SealingError as exc:
             return error_response(422, str(exc))
         stored = await run_in_threadpool(storage.store_batch, opened)

@@ -27,7 +27,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="X25519 private key PEM; the id defaults to its fingerprint (repeatable, for rotation)")
     parser.add_argument("--satellite-key", action="append", default=[], type=Path, metavar="FILE|DIR",
                         help="registered satellite Ed25519 public key PEM, or a directory of *.pub (repeatable)")
-    parser.add_argument("--max-batch-bytes", type=int, default=64 * 1024 * 1024)
+    parser.add_argument("--max-batch-bytes", type=int, default=64 * 1024 * 1024, help="largest sealed batch read (413 beyond)")
+    parser.add_argument("--max-inflated-bytes", type=int, default=None,
+                        help="largest batch payload inflated (422 beyond; default 4 x --max-batch-bytes)")
 
 
 def load_receiver_keys(api_keys: list[Secret], recipient_specs: list[str], satellite_keys: list[Path]) -> ReceiverKeys:
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"receiver: cannot load keys: {exc}", file=sys.stderr)
         return 2
     storage = ReceiverStorage(args.data_dir)
-    app = create_receiver_app(storage, keys, max_batch_bytes=args.max_batch_bytes)
+    app = create_receiver_app(storage, keys, max_batch_bytes=args.max_batch_bytes, max_inflated_bytes=args.max_inflated_bytes)
     try:
         serve_forever(app, args.host, args.port, on_ready=lambda url: print(f"receiver: listening on {url}", flush=True))
     finally:

@@ -39,7 +39,7 @@ def probe_endpoint(keys: ReceiverKeys) -> Callable[[Request], Awaitable[JSONResp
             return found
         signer, recipient = found
         try:
-            await run_in_threadpool(open_sealed, body, recipient, signer)
+            await run_in_threadpool(open_sealed, body, recipient, signer, MAX_PROBE_BYTES)
         except SealingError as exc:
             return error_response(422, str(exc))
         return JSONResponse({"ok": True, "recipient_key_id": header.recipient_key_id, "signer_key_id": header.signer_key_id})
