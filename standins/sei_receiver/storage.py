@@ -6,8 +6,8 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from satellite import json_codec
 from satellite.sealing.batch_format import OpenedBatch

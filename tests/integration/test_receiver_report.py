@@ -19,8 +19,13 @@ from standins.ado_simulator.world.world import generate_world
 from standins.loopback import serve_in_thread
 from standins.sei_receiver import ReceiverStorage, create_receiver_app
 from standins.sei_receiver.report import METRIC_IDS
-
-from tests.support import Receiver, receiver_keys, run_cli, start_simulator, write_config
+from tests.support import (
+    Receiver,
+    receiver_keys,
+    run_cli,
+    start_simulator,
+    write_config,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -47,4 +47,4 @@ pr_merge, pr_total, work_item_cycle_time, freshness_git_push, freshness_build, f
 from standins.sei_receiver.report.build import METRIC_IDS, build_report
 from standins.sei_receiver.report.model import Group, Metric, Report, Summary, Week
 
-__all__ = ["METRIC_IDS", "build_report", "Report", "Metric", "Summary", "Group", "Week"]
+__all__ = ["METRIC_IDS", "Group", "Metric", "Report", "Summary", "Week", "build_report"]

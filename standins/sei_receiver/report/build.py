@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from standins.sei_receiver.report import dora, flow, freshness, pipelines
 from standins.sei_receiver.report.model import Metric, Report
 from standins.sei_receiver.report.records import Snapshot, load_snapshot
 
-__all__ = ["METRIC_IDS", "METRICS", "build_report", "report_of"]
+__all__ = ["METRICS", "METRIC_IDS", "build_report", "report_of"]
 
 METRICS: tuple[Callable[[Snapshot], Metric | tuple[Metric, ...]], ...] = (
     pipelines.pipeline_duration,
@@ -40,7 +40,7 @@ def report_of(snapshot: Snapshot, now: datetime | None = None) -> Report:
         metrics.extend(result if isinstance(result, tuple) else (result,))
     order = {metric_id: n for n, metric_id in enumerate(METRIC_IDS)}
     metrics.sort(key=lambda m: order.get(m.id, len(order)))
-    return Report(now or datetime.now(timezone.utc), snapshot.api_versions, tuple(metrics))
+    return Report(now or datetime.now(UTC), snapshot.api_versions, tuple(metrics))
 
 
 def build_report(source, now: datetime | None = None) -> Report:

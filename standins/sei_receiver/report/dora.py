@@ -8,14 +8,24 @@ from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from standins.sei_receiver.report.deployments import Deployment, production_deployments, yaml_reason
+from standins.sei_receiver.report.deployments import (
+    Deployment,
+    production_deployments,
+    yaml_reason,
+)
 from standins.sei_receiver.report.fields import integer, text, time_of
-from standins.sei_receiver.report.model import Group, Metric, Summary, Week, duration_metric
+from standins.sei_receiver.report.model import (
+    Group,
+    Metric,
+    Summary,
+    Week,
+    duration_metric,
+)
 from standins.sei_receiver.report.records import Snapshot
 from standins.sei_receiver.report.stats import Sample
 from standins.sei_receiver.report.times import iso_week, seconds_between
 
-__all__ = ["deployment_frequency", "change_failure_rate", "time_to_restore", "lead_time", "dora_metrics"]
+__all__ = ["change_failure_rate", "deployment_frequency", "dora_metrics", "lead_time", "time_to_restore"]
 
 
 def dora_metrics(snapshot: Snapshot) -> tuple[Metric, ...]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from standins.sei_receiver.report.times import parse_time
 
-__all__ = ["dig", "text", "integer", "time_of", "items"]
+__all__ = ["dig", "integer", "items", "text", "time_of"]
 
 
 def dig(data: Any, *path: str) -> Any:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Literal, Mapping
+from typing import Literal
 
 from standins.sei_receiver.report.stats import Sample, by_group, by_week, percentile
 
-__all__ = ["Summary", "Group", "Week", "Metric", "Report", "duration_metric", "unavailable"]
+__all__ = ["Group", "Metric", "Report", "Summary", "Week", "duration_metric", "unavailable"]
 
 Unit = Literal["seconds", "ratio", "count", "per_week"]
 

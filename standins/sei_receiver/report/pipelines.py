@@ -12,7 +12,7 @@ from standins.sei_receiver.report.records import Snapshot
 from standins.sei_receiver.report.stats import Sample
 from standins.sei_receiver.report.times import seconds_between
 
-__all__ = ["pipeline_duration", "queue_time", "job_duration", "stage_status", "release_stage_status", "build_key_of"]
+__all__ = ["build_key_of", "job_duration", "pipeline_duration", "queue_time", "release_stage_status", "stage_status"]
 
 
 def build_key_of(timeline_key: str) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-__all__ = ["REPORT_TYPES", "StoredRecord", "Snapshot", "load_snapshot", "api_versions_of"]
+__all__ = ["REPORT_TYPES", "Snapshot", "StoredRecord", "api_versions_of", "load_snapshot"]
 
 REPORT_TYPES = (
     "build.build", "build.timeline_record", "build.change", "release.release", "release.deployment",
@@ -40,7 +41,7 @@ class Snapshot:
 
     @staticmethod
     def of_records(records: Iterable[StoredRecord], *, first_batch_at: float | None = None,
-                   api_versions: Iterable[str] = ()) -> "Snapshot":
+                   api_versions: Iterable[str] = ()) -> Snapshot:
         """A snapshot from records in memory (tests, other stores)."""
         grouped: dict[str, list[StoredRecord]] = {}
         for record in records:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
 
 from standins.sei_receiver.report.times import iso_week
 
-__all__ = ["Sample", "percentile", "by_group", "by_week", "human_duration"]
+__all__ = ["Sample", "by_group", "by_week", "human_duration", "percentile"]
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-__all__ = ["parse_time", "seconds_between", "iso_week", "from_epoch"]
+__all__ = ["from_epoch", "iso_week", "parse_time", "seconds_between"]
 
 # 2024-01-02T00:01:17.0007919Z, 2024-02-13T21:44:00Z, 2024-03-22T17:01:35.919+01:00, no zone = UTC
 _ISO = re.compile(
@@ -31,11 +31,11 @@ def parse_time(value: object) -> datetime | None:
         local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micros)
     except ValueError:
         return None
-    return (local - offset).replace(tzinfo=timezone.utc)
+    return (local - offset).replace(tzinfo=UTC)
 
 
 def from_epoch(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def seconds_between(start: datetime, end: datetime) -> int:

@@ -4,8 +4,23 @@ from __future__ import annotations
 
 from standins.sei_receiver.report.records import Snapshot, StoredRecord
 
-__all__ = ["COLL", "PROJ", "snapshot", "build", "timeline", "release", "classic_deployment", "environment",
-           "env_record", "change", "pr", "pr_commit", "vote", "revision", "work_item_type"]
+__all__ = [
+    "COLL",
+    "PROJ",
+    "build",
+    "change",
+    "classic_deployment",
+    "env_record",
+    "environment",
+    "pr",
+    "pr_commit",
+    "release",
+    "revision",
+    "snapshot",
+    "timeline",
+    "vote",
+    "work_item_type",
+]
 
 COLL = "coll"
 PROJ = "proj"

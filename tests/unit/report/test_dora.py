@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import pytest
 
+from standins.sei_receiver.report.deployments import (
+    is_production,
+    production_deployments,
+    yaml_reason,
+)
 from standins.sei_receiver.report.dora import dora_metrics
-from standins.sei_receiver.report.deployments import is_production, production_deployments, yaml_reason
-
-from tests.unit.report.records import (build, change, classic_deployment, env_record, environment, release, snapshot)
+from tests.unit.report.records import (
+    build,
+    change,
+    classic_deployment,
+    env_record,
+    environment,
+    release,
+    snapshot,
+)
 
 HOUR = 3600
 DAY = 24 * HOUR

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from standins.sei_receiver.report.flow import pr_metrics, work_item_cycle_time
 from standins.sei_receiver.report.records import StoredRecord
-
-from tests.unit.report.records import pr, pr_commit, revision, snapshot, vote, work_item_type
+from tests.unit.report.records import (
+    pr,
+    pr_commit,
+    revision,
+    snapshot,
+    vote,
+    work_item_type,
+)
 
 HOUR = 3600
 

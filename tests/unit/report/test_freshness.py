@@ -5,7 +5,6 @@ from __future__ import annotations
 from standins.sei_receiver.report.freshness import freshness_metrics
 from standins.sei_receiver.report.records import StoredRecord
 from standins.sei_receiver.report.times import parse_time
-
 from tests.unit.report.records import build, revision, snapshot
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from standins.sei_receiver.report.pipelines import job_duration, pipeline_duration, queue_time, release_stage_status, stage_status
-
+from standins.sei_receiver.report.pipelines import (
+    job_duration,
+    pipeline_duration,
+    queue_time,
+    release_stage_status,
+    stage_status,
+)
 from tests.unit.report.records import build, release, snapshot, timeline
 
 T = "2024-01-08T10:{:02d}:00Z"  # a Monday: week 2024-W02

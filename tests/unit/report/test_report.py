@@ -4,14 +4,13 @@ versions, the injectable clock, and ``satellite receiver report``."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from satellite.sealing.batch_format import BatchHeader, OpenedBatch
 from standins.sei_receiver.command import main as receiver_main
 from standins.sei_receiver.report import METRIC_IDS, build_report
 from standins.sei_receiver.report.records import api_versions_of
 from standins.sei_receiver.storage import ReceiverStorage
-
 from tests.unit.report.records import build, timeline
 
 
@@ -34,7 +33,7 @@ def store(storage: ReceiverStorage, batch_id: str, *records) -> None:
 
 
 def stored(tmp_path):
-    clock = Clock(datetime(2024, 2, 1, tzinfo=timezone.utc).timestamp())
+    clock = Clock(datetime(2024, 2, 1, tzinfo=UTC).timestamp())
     storage = ReceiverStorage(tmp_path / "receiver", clock=clock)
     store(storage, "b1", build(1, start="2024-01-08T10:00:00Z", finish="2024-01-08T10:10:00Z",
                                 changed="2024-01-08T10:10:00Z"))
@@ -48,7 +47,7 @@ def stored(tmp_path):
 
 def test_the_report_reads_the_store_and_its_clock(tmp_path):
     storage = stored(tmp_path)
-    now = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    now = datetime(2024, 3, 1, tzinfo=UTC)
     report = build_report(storage, now=now)
     storage.close()
     document = report.to_json()

@@ -10,9 +10,21 @@ from dataclasses import replace
 
 from standins.sei_receiver.report.build import report_of
 from standins.sei_receiver.report.records import StoredRecord
-
-from tests.unit.report.records import (build, change, classic_deployment, env_record, environment, pr, pr_commit, release,
-                                       revision, snapshot, timeline, vote, work_item_type)
+from tests.unit.report.records import (
+    build,
+    change,
+    classic_deployment,
+    env_record,
+    environment,
+    pr,
+    pr_commit,
+    release,
+    revision,
+    snapshot,
+    timeline,
+    vote,
+    work_item_type,
+)
 
 JUNK = (None, 7, -1.5, "x", "", [], [1, "a"], {}, {"id": {}}, True)
 MISSING = object()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from standins.sei_receiver.report.stats import human_duration, percentile
 from standins.sei_receiver.report.times import iso_week, parse_time, seconds_between
-
-UTC = timezone.utc
 
 
 @pytest.mark.parametrize("text, expected", [
