@@ -23,7 +23,7 @@ from satellite.streams.boards import (
     WorkItemTypesStream,
 )
 from satellite.streams.core import IdentitiesStream, ProjectsStream, TeamMembersStream, TeamsStream
-from satellite.streams.environments import EnvironmentDeploymentsStream, EnvironmentsStream
+from satellite.streams.environments import EnvironmentsStream
 from satellite.streams.git import CommitsStream, PullRequestsStream, PushesStream, RefsStream, RepositoriesStream
 from satellite.streams.pipeline_runs import PipelineRunsStream
 from satellite.streams.pipelines import BuildDefinitionsStream, BuildsStream, PipelinesStream
@@ -49,9 +49,8 @@ STREAMS = (
     BuildDefinitionsStream,
     BuildsStream,
     PipelinesStream,
+    EnvironmentsStream,  # before the runs stream, which reads the deployment records of what it lists
     PipelineRunsStream,
-    EnvironmentsStream,
-    EnvironmentDeploymentsStream,
     ReleaseDefinitionsStream,
     ReleasesStream,
     # repository
@@ -94,7 +93,6 @@ __all__ = [
     "PipelinesStream",
     "PipelineRunsStream",
     "EnvironmentsStream",
-    "EnvironmentDeploymentsStream",
     "ReleaseDefinitionsStream",
     "ReleasesStream",
     "RefsStream",

@@ -16,7 +16,7 @@ release so far, so cursors stored by an older satellite parse, and encode back t
                          "modified_window": {...}, "sweep": ReleaseSweep,
                          "open_deployments": {id: [t, hash]}}
     PipelineRunsCursor  {"max": {pipeline: n}, "open": {run: [pipeline, hash]}, "activity": t, "seen": [tags]}
-    DeploymentRecordsCursor {"environments": {id: [highest record id, {open record id: hash}]}, "activity": t, "seen": [tags]}
+                        "environments": {id: [highest deployment record id, {open record id: hash}]}
 
 ``Watermark`` (a time, and the ids and content hashes of the items read in an overlap window before
 it) is the cursor of the streams that read "since a time": each read starts the overlap before the
@@ -48,7 +48,6 @@ __all__ = [
     "ReleasesCursor",
     "OpenRun",
     "PipelineRunsCursor",
-    "DeploymentRecordsCursor",
     "parse_time",
     "format_time",
     "latest_time",
@@ -348,38 +347,26 @@ class OpenRun:
 
 @dataclass(frozen=True, slots=True)
 class PipelineRunsCursor(Cursor):
-    summary: ClassVar[str] = "highest run id per pipeline + hashes of open runs + time of the latest build activity"
+    summary: ClassVar[str] = ("highest run id per pipeline + hashes of open runs + time of the latest build activity"
+                              " + highest deployment record id and open records per environment")
     max: Mapping[str, int] = field(default_factory=dict)
     open: Mapping[str, OpenRun] = field(default_factory=dict)
     activity: str | None = None  # none before any run was seen, or in a cursor older than it
     seen: frozenset[str] = frozenset()  # "q<id>"/"f<id>" of builds and runs queued/finished near ``activity``
+    # YAML environment id -> (highest deployment record id delivered, {record id open when read: hash})
+    environments: Mapping[str, tuple[int, Mapping[int, str]]] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: Any) -> "PipelineRunsCursor":
         open_runs = {k: OpenRun.from_json(v) for k, v in data["open"].items()}
-        return cls(data["max"], open_runs, data.get("activity"), frozenset(data.get("seen", ())))
+        marks = {e: (m[0], {int(i): h for i, h in m[1].items()}) for e, m in data.get("environments", {}).items()}
+        return cls(data["max"], open_runs, data.get("activity"), frozenset(data.get("seen", ())), marks)
 
     def to_json(self) -> dict[str, Any]:
-        return {"max": dict(self.max), "open": {k: v.to_json() for k, v in self.open.items()},
+        body = {"max": dict(self.max), "open": {k: v.to_json() for k, v in self.open.items()},
                 "activity": self.activity, "seen": sorted(self.seen)}
+        if self.environments:
+            body["environments"] = {e: [top, {str(i): h for i, h in sorted(open_.items())}]
+                                    for e, (top, open_) in sorted(self.environments.items())}
+        return body
 
-
-@dataclass(frozen=True, slots=True)
-class DeploymentRecordsCursor(Cursor):
-    """Per environment the highest deployment record id delivered and the hash of each record still
-    open (no ``finishTime``) when read; the latest build finish seen and the builds finished within
-    the margin before it ("<id>@<time>")."""
-
-    summary: ClassVar[str] = "highest record id + hashes of open records per environment + time of the latest build finish"
-    environments: Mapping[str, tuple[int, Mapping[int, str]]] = field(default_factory=dict)
-    activity: str | None = None
-    seen: frozenset[str] = frozenset()
-
-    @classmethod
-    def from_json(cls, data: Any) -> "DeploymentRecordsCursor":
-        marks = {e: (m[0], {int(i): h for i, h in m[1].items()}) for e, m in data["environments"].items()}
-        return cls(marks, data["activity"], frozenset(data["seen"]))
-
-    def to_json(self) -> dict[str, Any]:
-        marks = {e: [top, {str(i): h for i, h in sorted(open_.items())}] for e, (top, open_) in sorted(self.environments.items())}
-        return {"environments": marks, "activity": self.activity, "seen": sorted(self.seen)}

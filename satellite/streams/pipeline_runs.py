@@ -5,9 +5,11 @@ Pipeline runs: the runs list of a pipeline has no time filter, but a run is a bu
 pipeline's definition. So after the first sync, two build queries per project (builds queued,
 and builds finished, since the last activity seen, less a margin) say which pipelines have
 anything new, and only those pipelines' runs are read: a sync with nothing new costs two
-requests per project instead of one per pipeline. A run whose build was queued or finished since
-(a rerun finishing again, a run visible late below the highest id) is sent whatever its id. The
-runs list answers "top 10000 runs" with no paging: older runs come from the builds API.
+requests per project instead of one per pipeline. The same activity says when the deployment records
+of the project's YAML environments may have changed: the stream reads them too (``environments.py``).
+A run whose build was queued or finished since (a rerun finishing again, a run visible late below
+the highest id) is sent whatever its id. The runs list answers "top 10000 runs" with no paging:
+older runs come from the builds API.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from satellite.streams.base import (
     upsert,
 )
 from satellite.streams.cursors import OpenRun, PipelineRunsCursor, format_time
+from satellite.streams.environments import RECORD_TYPE, environment_deployments
 from satellite.streams.pipelines import PipelinesStream, builds_gone, builds_path
 
 __all__ = ["PipelineRunsStream", "BuildActivity", "older_runs", "run_of_build", "RUNS_CAP", "MARGIN"]
@@ -49,6 +52,7 @@ class PipelineRunsStream(IncrementalStream):
 
     name = "pipelines.runs"
     record_type = "pipelines.run"
+    also_emits = (RECORD_TYPE,)  # the deployment records of the project's YAML environments
     key_format = KeyFormat("{collectionId}:{runId}", {"runId": "id"})
     cursor = PipelineRunsCursor
     # A read from no cursor reads every pipeline listed (no activity known yet) as a first read: its
@@ -98,7 +102,9 @@ class PipelineRunsStream(IncrementalStream):
             for run in ctx.client.get_many(single, preview=preview, missing_ok=True):
                 if run is not None:
                     yield upsert(self.record_type, self.key(ctx, run, parent), run)
-        yield PipelineRunsCursor(highest, open_runs, *_seen_since(ctx, cursor.activity, recent)).checkpoint()
+        # the records of YAML environments change only with build activity (environments.py)
+        marks = yield from environment_deployments(ctx, parent, cursor.environments, bool(active))
+        yield PipelineRunsCursor(highest, open_runs, *_seen_since(ctx, cursor.activity, recent), marks).checkpoint()
 
     def gone(self, ctx: StreamContext, parent: dict | None, record_type: str, keys: list[str]) -> list[str]:
         return builds_gone(ctx, parent, keys)

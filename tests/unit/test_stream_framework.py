@@ -34,7 +34,7 @@ def test_every_stream_declares_a_key_format_whose_parent_fits_its_scope():
 
 def test_streams_exports_every_stream():
     assert {cls.__name__ for cls in STREAMS} <= set(streams.__all__)
-    assert len(STREAMS) == 27
+    assert len(STREAMS) == 26
     for name in streams.__all__:
         assert hasattr(streams, name), name
 
