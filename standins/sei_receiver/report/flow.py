@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
 from standins.sei_receiver.report.fields import dig, integer, items, text, time_of
@@ -76,37 +77,46 @@ def _keep_earliest(found: dict[str, datetime], key: str, moment: datetime) -> No
         found[key] = moment
 
 
+@dataclass(frozen=True)
+class _Revision:
+    rev: int
+    changed: datetime
+    kind: str  # the work item type's name
+    category: str | None  # of its state in its type; None for a state the type does not list
+
+
 def work_item_cycle_time(snapshot: Snapshot) -> Metric:
     """First InProgress revision -> the first revision of the final run of Completed ones, per work item."""
     categories = _state_categories(snapshot)
-    revisions: dict[object, list[tuple[int, datetime, str | None, str]]] = defaultdict(list)
+    items: dict[tuple[str, int], list[_Revision]] = defaultdict(list)
     skipped = 0
     for record in snapshot.of("wit.work_item_revision"):
         fields = dig(record.data, "fields")
-        item = integer(fields, "System.Id")
-        if item is None:
-            item = integer(record.data, "id")
-        rev = integer(record.data, "rev")
-        if rev is None:
-            rev = integer(fields, "System.Rev")
+        item = _first(integer(fields, "System.Id"), integer(record.data, "id"))
+        rev = _first(integer(record.data, "rev"), integer(fields, "System.Rev"))
         changed, kind, state = time_of(fields, "System.ChangedDate"), text(fields, "System.WorkItemType"), text(fields, "System.State")
         if item is None or rev is None or changed is None or kind is None or state is None:
             skipped += 1
             continue
         category = categories.get((text(fields, "System.TeamProject"), kind, state)) or categories.get((None, kind, state))
-        revisions[(record.key.split(":")[0] if record.key.count(":") >= 2 else "", item)].append((rev, changed, category, kind))
+        collection = record.key.split(":")[0] if record.key.count(":") >= 2 else ""  # {collectionId}:{id}:{rev}
+        items[(collection, item)].append(_Revision(rev, changed, kind, category))
     samples = []
-    for history in revisions.values():
-        history.sort(key=lambda h: h[0])
-        started = next((h for h in history if h[2] == "InProgress"), None)
-        if started is None or history[-1][2] != "Completed":
+    for history in items.values():
+        history.sort(key=lambda r: r.rev)
+        started = next((r for r in history if r.category == "InProgress"), None)
+        if started is None or history[-1].category != "Completed":
             continue
         closing = len(history) - 1
-        while closing > 0 and history[closing - 1][2] == "Completed":
+        while closing > 0 and history[closing - 1].category == "Completed":
             closing -= 1
         closed = history[closing]
-        samples.append(Sample(history[-1][3], seconds_between(started[1], closed[1]), closed[1]))
+        samples.append(Sample(history[-1].kind, seconds_between(started.changed, closed.changed), closed.changed))
     return duration_metric("work_item_cycle_time", "Work item cycle time", samples, skipped=skipped)
+
+
+def _first(*values: int | None) -> int | None:
+    return next((v for v in values if v is not None), None)
 
 
 def _state_categories(snapshot: Snapshot) -> dict[tuple[str | None, str, str], str]:
