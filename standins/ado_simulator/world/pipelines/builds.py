@@ -153,10 +153,10 @@ class BuildDomain:
             self.by_definition[i + 1] = []
 
     def _choose_deploying(self, rng: random.Random) -> None:
-        """Per project its first YAML definition deploys to the environments, and about half of the others."""
+        """Per project its first YAML definition deploys to the environments, and about one in five of the others."""
         seen: set[int] = set()
         for definition in self.definitions:
-            if definition.yaml and (definition.project not in seen or rng.random() < 0.5):
+            if definition.yaml and (definition.project not in seen or rng.random() < 0.2):
                 self.definitions[definition.id - 1] = replace(definition, environments=ENVIRONMENTS)
             if definition.yaml:
                 seen.add(definition.project)
