@@ -36,6 +36,8 @@ def _section(metric: Metric) -> list[str]:
 
 def summary_line(metric: Metric) -> str:
     """One line of a metric's summary: ``1,204 samples, p50 3m12s, p90 9m1s``, ``6.2% of 176 production deployments``."""
+    if not metric.available:
+        return metric.reason or "not available on this server version"
     s = metric.summary
     if metric.unit == "seconds":
         return f"{_plural(s.count, 'sample')}, p50 {human_duration(s.p50)}, p90 {human_duration(s.p90)}"

@@ -101,3 +101,15 @@ def test_without_the_html_module_the_report_command_exits_2(tmp_path, capsys, mo
     monkeypatch.setitem(sys.modules, "standins.sei_receiver.report.html", None)  # import raises ImportError
     assert receiver_main(["report", "--data-dir", str(tmp_path / "receiver"), "--html", str(tmp_path / "x.html")]) == 2
     assert "HTML page is not available" in capsys.readouterr().err and not (tmp_path / "x.html").exists()
+
+
+def test_a_summary_line_per_metric():
+    from standins.sei_receiver.report.model import Summary, unavailable
+    from standins.sei_receiver.report.text import summary_line
+
+    metric = unavailable("lead_time", "Lead time", "seconds", "not available on this server version (api-version 5.0)")
+    assert summary_line(metric) == "not available on this server version (api-version 5.0)"
+    from dataclasses import replace
+
+    timed = replace(metric, available=True, reason=None, summary=Summary(1204, 192, 7800))
+    assert summary_line(timed) == "1,204 samples, p50 3m12s, p90 2h10m"
