@@ -8,6 +8,7 @@ from standins.sei_receiver.report.stats import human_duration
 __all__ = ["render_text", "summary_line"]
 
 MAX_GROUPS = 25
+TREND_WEEKS = 6
 
 
 def render_text(report: Report) -> str:
@@ -29,9 +30,24 @@ def _section(metric: Metric) -> list[str]:
         lines.append(f"   skipped: {metric.skipped:,} record(s) lacking a field this metric needs")
     if metric.counts and metric.unit != "per_week":
         lines.append("   " + ", ".join(f"{k} {v:,}" for k, v in metric.counts.items()))
+    if metric.weekly:
+        lines.append("   " + _trend(metric))
     if metric.groups:
         lines += _table(metric)
     return lines
+
+
+def _trend(metric: Metric) -> str:
+    """The last weeks: p50 per week for durations, deployments per week for the frequency."""
+    recent = metric.weekly[-TREND_WEEKS:]
+    if metric.unit == "seconds":
+        cells = [f"{w.week} {human_duration(w.p50)}" for w in recent]
+        label = "p50 per week"
+    else:
+        cells = [f"{w.week} {w.count}" for w in recent]
+        label = "per week"
+    more = f" (last {len(recent)} of {len(metric.weekly)})" if len(metric.weekly) > len(recent) else ""
+    return f"{label}{more}: " + ", ".join(cells)
 
 
 def summary_line(metric: Metric) -> str:
