@@ -54,10 +54,11 @@ class EnvironmentsStream(SnapshotStream):
         return list(items(pages))
 
 
-def environment_deployments(ctx: StreamContext, project: dict, marks: Marks, activity: bool) -> Generator[Record, None, Marks]:
+def environment_deployments(ctx: StreamContext, project: dict, marks: Marks, activity: object) -> Generator[Record, None, Marks]:
     """The deployment records new or changed since ``marks`` of the environments listed in this run,
-    and returns the marks after them. ``activity``: a build was queued or finished since the last
-    read; without it only environments new or with open records are read."""
+    and returns the marks after them. ``activity`` (true or not): a build of a YAML pipeline was
+    queued or finished since the last read; without it only environments new or with open records
+    are read."""
     environments = ctx.listed.get(EnvironmentsStream.name)
     if environments is None:  # not listed (their unit failed): with activity, each read is owed to the next run,
         # noted as a record open above the highest delivered (the walk's floor stays; its id, if it comes, is new)

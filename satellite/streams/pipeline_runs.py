@@ -52,15 +52,14 @@ class PipelineRunsStream(IncrementalStream):
 
     name = "pipelines.runs"
     record_type = "pipelines.run"
-    also_emits = (RECORD_TYPE,)  # the deployment records of the project's YAML environments
+    also_emits = (RECORD_TYPE,)  # YAML environments' deployment records: they change only with runs (environments.py)
     key_format = KeyFormat("{collectionId}:{runId}", {"runId": "id"})
     cursor = PipelineRunsCursor
-    # A read from no cursor reads every pipeline listed (no activity known yet) as a first read: its
-    # runs list, and the older runs the capped list leaves out from the builds API (no time filter),
-    # each sent whatever its id. A run not met (its pipeline deleted, or a run the list and the builds
-    # query both missed while runs were queued) is asked for alone as the build it is (a run id is a
-    # build id; Get Run needs the pipeline, which the key does not hold): only a 404 or a ``deleted``
-    # build deletes it.
+    # A read from no cursor reads every pipeline listed (no activity known yet) as a first read: its runs list,
+    # and the older runs the capped list leaves out from the builds API (no time filter), each sent whatever
+    # its id. A run not met (its pipeline deleted, or a run the list and the builds query both missed while
+    # runs were queued) is asked for alone as the build it is (a run id is a build id; Get Run needs the
+    # pipeline, which the key does not hold): only a 404 or a ``deleted`` build deletes it.
     reconciled = ("pipelines.run",)
     service = "pipelines"
     scope = Scope.PROJECT
@@ -71,7 +70,7 @@ class PipelineRunsStream(IncrementalStream):
         pipelines = PipelinesStream().list(ctx, parent) if pipelines is None else pipelines
         activity = BuildActivity.read(ctx, parent, cursor, pipelines)
         recent, active = dict(activity.recent), activity.active
-        due_ids = {str(p["id"]) for p in activity.due}  # the open runs of the other pipelines stay as they were
+        due_ids, pipeline_ids = {str(p["id"]) for p in activity.due}, {p["id"] for p in pipelines}  # open runs of others stay
         open_runs = {rid: run for rid, run in cursor.open.items() if run.pipeline is not None and run.pipeline not in due_ids}
         highest = dict(cursor.max)
         paths = (f"{segment(parent['id'])}/_apis/pipelines/{p['id']}/runs" for p in activity.due)
@@ -102,8 +101,7 @@ class PipelineRunsStream(IncrementalStream):
             for run in ctx.client.get_many(single, preview=preview, missing_ok=True):
                 if run is not None:
                     yield upsert(self.record_type, self.key(ctx, run, parent), run)
-        # the records of YAML environments change only with build activity (environments.py)
-        marks = yield from environment_deployments(ctx, parent, cursor.environments, bool(active))
+        marks = yield from environment_deployments(ctx, parent, cursor.environments, set(active.values()) & pipeline_ids)
         yield PipelineRunsCursor(highest, open_runs, *_seen_since(ctx, cursor.activity, recent), marks).checkpoint()
 
     def gone(self, ctx: StreamContext, parent: dict | None, record_type: str, keys: list[str]) -> list[str]:

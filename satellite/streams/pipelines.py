@@ -85,8 +85,9 @@ def build_changes(ctx: StreamContext, project: dict, builds: list[dict]) -> Iter
     """The changes (commits, changesets) of each build, every page (``x-ms-continuationtoken``),
     the walks of several builds at once; a build gone since it was listed has none."""
     def walk(build: dict) -> list[dict]:
+        path = f"{builds_path(project)}/{build['id']}/changes"
         try:
-            return list(items(ctx.client.pages(f"{builds_path(project)}/{build['id']}/changes", TokenHeader(ctx.page_sizes.default))))
+            return list(items(ctx.client.pages(path, TokenHeader(ctx.page_sizes.default))))
         except AdoNotFoundError:
             return []
 

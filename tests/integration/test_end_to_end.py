@@ -86,6 +86,10 @@ def test_second_sync_with_nothing_new_uploads_nothing_and_costs_a_bounded_number
     run_reads = sum(2 if set(ids) & ran else len(ids) for ids in by_project.values())
     releases = receiver.get("/v1/satellite/records", type="release.release", data="1")["records"]
     release_projects = len({r["data"]["projectReference"]["id"] for r in releases})
+    environments = receiver.get("/v1/satellite/records", type="distributedtask.environment", data="1")["records"]
+    deployments = receiver.get("/v1/satellite/records", type="distributedtask.environment_deployment", data="1")["records"]
+    still_deploying = {r["key"].rsplit(":", 1)[0] for r in deployments if not r["data"].get("finishTime")}
+    assert environments and deployments
     assert any(set(ids) & ran for ids in by_project.values())
     expected = (
         2  # version discovery and connectionData
@@ -97,6 +101,8 @@ def test_second_sync_with_nothing_new_uploads_nothing_and_costs_a_bounded_number
         + 3 * projects  # one more page after the short page of the teams, active PRs and labels (caps unknown: paging.SERVER_CAPS)
         + 4 * projects  # build definitions, builds finished since, builds still open, YAML pipelines
         + run_reads  # builds queued and finished since the last run seen, per project with YAML pipelines
+        + projects  # YAML environments (6.0+); their deployment records only where one was open (no build activity)
+        + len(still_deploying)
         + 3 * projects  # release definitions, deployments modified since, releases created since
         + release_projects  # one page of the walk over releases (edits and abandons), per project with releases
         + repositories  # one refs page each: the refs did not move, so no pushes or commits are asked for

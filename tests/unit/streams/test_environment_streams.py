@@ -136,6 +136,16 @@ class TestEnvironmentDeployments:
         again = d.run(run.checkpoint)
         assert again.records == () and record_reads(again) == []
 
+    def test_activity_of_designer_builds_reads_no_record(self) -> None:
+        """Only YAML pipelines deploy to environments: a classic build queued or finished is no reason."""
+        d = Deployments()
+        d.finish_record(1, 19)
+        first = d.run()
+        d.late_builds.append({"id": 60, "definition": {"id": 99}, "queueTime": "2024-07-29T09:00:00.0000000Z",
+                              "finishTime": "2024-07-29T09:05:00.0000000Z"})
+        run = d.run(first.checkpoint)
+        assert run.records == () and record_reads(run) == [] and run_reads(run) == []
+
     def test_a_record_queued_while_its_run_goes_on_is_sent_when_the_run_finishes(self) -> None:
         d = Deployments()
         d.finish_record(1, 19)
