@@ -226,7 +226,7 @@ def test_build_changes_are_the_commits_since_the_previous_build(world):
             changes = _walk(client, f"{project}/_apis/build/builds/{build.id}/changes", "2019", "$top", 3)
             with world.reading(repo.id) as history:
                 previous = builds.previous(build)
-                if previous is not None:
+                if previous is not None and history.commit(previous.commit) is not None:
                     expected = [history.commits[p].commit_id for p in history.log(build.commit, previous.commit)]
                 else:
                     expected = list(reversed(history.pushes[history.commit(build.commit).push_id - 1].commit_ids))

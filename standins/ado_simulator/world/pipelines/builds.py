@@ -299,7 +299,7 @@ class BuildDomain:
             head = history.commit(build.commit)
             if head is None:
                 return []
-            if previous is not None:
+            if previous is not None and history.commit(previous.commit) is not None:  # (a deleted branch's build has none)
                 return [history.commits[p] for p in history.between(build.commit, previous.commit)]
             brought = history.pushes[head.push_id - 1].commit_ids if head.push_id else (build.commit,)
             return sorted((history.commits[history.positions[c]] for c in brought), key=lambda c: -history.positions[c.commit_id])
