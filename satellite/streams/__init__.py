@@ -64,10 +64,13 @@ STREAMS = (
     IdentitiesStream,
 )
 RECORD_TYPES = frozenset(t for stream in STREAMS for t in (stream.record_type, *stream.also_emits))  # what is collected
+# record type -> the types nested in its records (keyed "<its key>:<id>"), which go when it goes
+NESTED_TYPES = {stream.record_type: stream.nested_types for stream in STREAMS if stream.nested_types}
 
 __all__ = [
     "STREAMS",
     "RECORD_TYPES",
+    "NESTED_TYPES",
     "Checkpoint",
     "IncrementalStream",
     "Record",

@@ -137,6 +137,9 @@ class _StreamDeclaration:
     name: ClassVar[str]
     record_type: ClassVar[str]
     also_emits: ClassVar[tuple[str, ...]] = ()  # further record types (e.g. a PR's threads)
+    # Those of ``also_emits`` nested in a record (keyed ``<its key>:<id>``): a delete of the record
+    # deletes them too (contract: the receiver removes the nested records with their parent).
+    nested_types: ClassVar[tuple[str, ...]] = ()
     key_format: ClassVar[KeyFormat]
     cursor: ClassVar[type[Cursor]] = SnapshotHashes
     service: ClassVar[str]  # "core" (always collected) or one of satellite.config.SERVICES

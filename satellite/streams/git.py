@@ -180,6 +180,7 @@ class PullRequestsStream(IncrementalStream):
     record_type = "git.pull_request"
     also_emits = ("git.pull_request_reviewer", "git.pull_request_thread", "git.pull_request_iteration",
                   "git.pull_request_work_item", "git.pull_request_commit")
+    nested_types = also_emits
     key_format = KeyFormat("{repositoryId}:{pullRequestId}", {"repositoryId": "repository.id"})
     cursor = PullRequestsCursor
     # A read from no cursor walks the project's PRs of every status newest first down to id 0 (all of

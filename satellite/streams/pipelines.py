@@ -99,6 +99,7 @@ class BuildsStream(IncrementalStream):
     name = "build.builds"
     record_type = "build.build"
     also_emits = ("build.timeline_record", "build.change")
+    nested_types = also_emits
     key_format = KeyFormat("{collectionId}:{buildId}", {"buildId": "id"})
     cursor = BuildsCursor
     # A read from no cursor meets every build of the project within the backfill start: the completed

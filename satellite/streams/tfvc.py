@@ -38,6 +38,7 @@ class ChangesetsStream(IncrementalStream):
     name = "tfvc.changesets"
     record_type = "tfvc.changeset"
     also_emits = ("tfvc.change",)
+    nested_types = also_emits
     key_format = KeyFormat("{collectionId}:{changesetId}")
     cursor = IdHighWater
     service = "tfvc"

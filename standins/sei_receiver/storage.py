@@ -11,6 +11,7 @@ from pathlib import Path
 
 from satellite import json_codec
 from satellite.sealing.batch_format import OpenedBatch
+from satellite.streams import NESTED_TYPES
 
 __all__ = ["ReceiverStorage"]
 
@@ -83,11 +84,24 @@ class ReceiverStorage:
                             for r in batch.records
                         ],
                     )
+                    self._delete_nested(conn, [r for r in batch.records if r["op"] == "delete"], h.batch_id)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         return bool(inserted)
+
+    @staticmethod
+    def _delete_nested(conn: sqlite3.Connection, deletes: list[dict], batch_id: str) -> None:
+        """A deleted record takes its nested records with it (the contract: ``NESTED_TYPES``, keys
+        ``<its key>:<id>``), those stored before the delete."""
+        for record in deletes:
+            for nested_type in NESTED_TYPES.get(record["type"], ()):
+                prefix = record["key"] + ":"
+                conn.execute(
+                    "UPDATE records SET op='delete', observed_at=?, data='null', batch_id=? WHERE type=? AND op='upsert'"
+                    " AND key >= ? AND key < ? AND observed_at <= ?",
+                    (record["observed_at"], batch_id, nested_type, prefix, prefix + "\U0010ffff", record["observed_at"]))
 
     def store_heartbeat(self, satellite_id: str, body: dict) -> None:
         """Keep the latest heartbeat of each satellite."""
