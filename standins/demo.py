@@ -21,6 +21,8 @@ from standins.loopback import serve_in_thread
 
 __all__ = ["run_demo", "demo_config_path", "format_table"]
 
+LIVE_HOURS = 2  # server activity between the second sync and the third (what freshness measures)
+
 
 def demo_config_path() -> Path:
     """The demo's config (``standins/demo.yml``), beside this module in a checkout and in the wheel."""
@@ -44,14 +46,21 @@ def run_demo(scale: str = "small", seed: int = 7, profile: str = "2022", out=sys
     from standins.ado_simulator.app import create_app
     from standins.ado_simulator.wire.profiles import PROFILES
     from standins.ado_simulator.world.world import generate_world
+    from satellite.store import Store
+    from satellite.streams import NESTED_TYPES
     from satellite.sync.once import sync_once
+    from standins.ado_simulator.truth import world_metrics
+    from standins.demo_metrics import gap_table, push_freshness
+    from standins.sei_receiver.report import build_report
 
     with tempfile.TemporaryDirectory(prefix="satellite-demo-") as tmp:
         tmp_path = Path(tmp)
         keys = generate_key_files(tmp_path / "keys")
         pat, api_key = "demo-" + secrets.token_hex(12), "demo-" + secrets.token_hex(16)
         world = generate_world(seed=seed, scale=scale)
-        storage = ReceiverStorage(tmp_path / "receiver")
+        # The receiver runs on the simulator's clock (as a real receiver and server agree by NTP), so
+        # freshness compares two server times.
+        storage = ReceiverStorage(tmp_path / "receiver", clock=lambda: float(world.clock))
         receiver_keys = ReceiverKeys(
             api_keys=(Secret(api_key),),
             recipients={keys.recipient_key_id: load_x25519_private(keys.recipient_private.read_bytes())},
@@ -72,10 +81,30 @@ def run_demo(scale: str = "small", seed: int = 7, profile: str = "2022", out=sys
             }
             config = load_config(demo_config_path(), env=env)
             last_op: dict[tuple[str, str], str] = {}
-            result = sync_once(config, on_record=lambda r: last_op.__setitem__((r.type, r.key), r.op))
-            again = sync_once(config)  # nothing changed on the server: shows what incremental costs
+
+            def keep(record) -> None:  # the last op of every key; a delete takes the records nested in it along
+                last_op[(record.type, record.key)] = record.op
+                if record.op == "delete":
+                    for nested_type in NESTED_TYPES.get(record.type, ()):
+                        for kind, key in [k for k in last_op if k[0] == nested_type and k[1].startswith(record.key + ":")]:
+                            last_op[(kind, key)] = "delete"
+            first_batch_at = float(world.clock)
+            result = sync_once(config, on_record=keep)
+            again = sync_once(config, on_record=keep)  # nothing changed on the server: shows what incremental costs
+            world.advance(LIVE_HOURS)  # the server lives on; the next sync brings what changed
+            live = sync_once(config, on_record=keep)
+            # What no incremental read can see (a build deleted after it completed): the agent's weekly
+            # reconciliation (schedule.reconcile_every) re-reads from no cursor and deletes it.
+            store = Store(config.satellite.data_dir)
+            for integration in config.integrations:
+                store.reset_cursors(integration.id)
+            store.close()
+            deletes_before = sum(op == "delete" for op in last_op.values())
+            reconciled = sync_once(config, on_record=keep)
+            deleted = sum(op == "delete" for op in last_op.values()) - deletes_before
             stats = httpx.get(f"{receiver.url}/v1/satellite/stats", headers={"Authorization": f"Bearer {api_key}"},
                               timeout=300).json()  # counting a medium world takes the receiver a while
+            report = build_report(storage)
         storage.close()
     from satellite.streams import RECORD_TYPES
 
@@ -102,6 +131,18 @@ def run_demo(scale: str = "small", seed: int = 7, profile: str = "2022", out=sys
         f"{expected.get('core.team', 0)} teams",
         file=out,
     )
-    matched = all(e == c == d for _, e, c, d in rows) and result.ok and again.ok and again_records == 0
+    print(f"then {LIVE_HOURS} hours of server activity and one more sync: "
+          f"{sum(o.records for o in live.collection.outcomes)} records, {live.collection.requests} requests; a reconciliation"
+          f" (the agent's weekly full re-read): {reconciled.collection.requests} requests, {deleted} deletion(s) no"
+          " incremental read can see", file=out)
+    truth_metrics = {**world_metrics(world, PROFILES[profile].max_version),
+                     "freshness_git_push": push_freshness(world, first_batch_at, float(world.clock))}
+    table, metrics_match = gap_table(report, truth_metrics)
+    print("", file=out)
+    print(table, file=out)
+    matched = all(e == c == d for _, e, c, d in rows) and result.ok and again.ok and live.ok and reconciled.ok and again_records == 0
+    print("", file=out)
     print("demo: every count matches" if matched else "demo: MISMATCH (see above)", file=out)
-    return 0 if matched else 1
+    print("demo: every metric matches the simulator's ground truth" if metrics_match else "demo: METRIC MISMATCH (see above)",
+          file=out)
+    return 0 if matched and metrics_match else 1

@@ -34,6 +34,12 @@ def test_demo_prints_a_matching_table_and_exits_zero():
     for row in rows:
         assert row[1] == row[2] == row[3] and row[4] == "ok" and int(row[1]) > 0
     assert "demo: every count matches" in result.stdout
+    from standins.demo_metrics import ALSO, GAPS
+
+    for gap, _ in GAPS + ALSO:  # the hosted product's gaps, each figure checked against the simulator's truth
+        line = next(line for line in lines if line.strip().startswith(gap))
+        assert line.rstrip().endswith("= truth"), line
+    assert "demo: every metric matches the simulator's ground truth" in result.stdout
 
 
 def test_config_validate_lists_every_problem_with_file_line_and_path(tmp_path):
