@@ -1,7 +1,8 @@
 """The satellite's one local database: cursors, per-stream sequence numbers and the outbox.
 
 SQLite in WAL mode with ``synchronous=FULL``: a committed transaction survives power loss.
-The outbox holds sealed (encrypted, signed) batches only; cursors hold ids and hashes.
+The outbox holds sealed (encrypted, signed) batches only; cursors and the keys of live records are
+sealed with the data dir's store key, delivered keys are keyed hashes (``at_rest``): no names.
 ``commit_batch`` stores a batch and advances its cursor in ONE transaction: this is the
 invariant that makes a crash anywhere lose nothing.
 """
@@ -18,18 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import structlog
+
 from satellite.errors import StoreError
-from satellite.store.migrations import migrate, refuse_newer
+from satellite.store.at_rest import KEY_FILE, AtRest
+from satellite.store.migrations import LEGACY_DELIVERED, migrate, refuse_newer, store_version
 
 __all__ = ["Store", "CursorKey", "OutboxEntry", "OutboxStats", "DeadLetter", "StreamStatus", "DATABASE_NAME"]
 
 DATABASE_NAME = "satellite.db"
 
+log = structlog.get_logger(__name__)
 
 
 
-def _key_hash(key: str) -> bytes:
-    """Keys of immutable records are remembered as 16-byte hashes, not in the clear."""
+def _legacy_key_hash(key: str) -> bytes:
+    """How releases before store version 2 remembered delivered keys (unkeyed): still looked up."""
     return hashlib.sha256(key.encode()).digest()[:16]
 
 
@@ -109,7 +114,9 @@ class Store:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            migrate(self._conn, str(data_dir))
+            self._at_rest = self._store_key(data_dir)
+            migrate(self._conn, str(data_dir), context=self._at_rest)
+            self._legacy_delivered = bool(self._conn.execute("SELECT 1 FROM agent_state WHERE key=?", (LEGACY_DELIVERED,)).fetchone())
             os.chmod(self.path, 0o600)
         except (sqlite3.Error, OSError, StoreError) as exc:
             self._conn.close()
@@ -118,6 +125,19 @@ class Store:
             raise StoreError(f"cannot open the store in {data_dir}: {exc}") from None
         self._lock = threading.Lock()
         self._room = threading.Condition()
+
+    def _store_key(self, data_dir: Path) -> AtRest:
+        """The data dir's store key; made with a new store. A store sealed with a key since lost
+        cannot read its cursors: it starts over (a full re-read) and says so."""
+        at_rest = AtRest.of_data_dir(data_dir, create=False)
+        if at_rest is None:
+            if store_version(self._conn) >= 2 and self._conn.execute("SELECT COUNT(*) FROM cursors").fetchone()[0]:
+                log.warning("store_key_missing", key=str(Path(data_dir) / KEY_FILE),
+                            hint="the cursors cannot be read without it: every stream reads again from the start")
+                for table in ("cursors", "live_keys", "delivered_keys"):
+                    self._conn.execute(f"DELETE FROM {table}")
+            at_rest = AtRest.of_data_dir(data_dir, create=True)
+        return at_rest
 
     def close(self) -> None:
         with self._lock:
@@ -151,19 +171,18 @@ class Store:
                 "SELECT value FROM cursors WHERE integration_id=? AND stream=? AND partition=?",
                 (key.integration_id, key.stream, key.partition),
             ).fetchone()
-        return row[0] if row else None
+        return self._at_rest.open(row[0]) if row else None
 
     def save_cursor(self, key: CursorKey, value: str) -> None:
         """Advance a cursor with no batch (e.g. only deletions of branches already handled)."""
         with self._transaction() as conn:
             self._upsert_cursor(conn, key, value)
 
-    @staticmethod
-    def _upsert_cursor(conn: sqlite3.Connection, key: CursorKey, value: str) -> None:
+    def _upsert_cursor(self, conn: sqlite3.Connection, key: CursorKey, value: str) -> None:
         conn.execute(
             "INSERT INTO cursors VALUES (?, ?, ?, ?, ?) ON CONFLICT (integration_id, stream, partition)"
             " DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
-            (key.integration_id, key.stream, key.partition, value, time.time()),
+            (key.integration_id, key.stream, key.partition, self._at_rest.seal(value), time.time()),
         )
 
     # batches -------------------------------------------------------------------------------
@@ -201,12 +220,12 @@ class Store:
                 scope, keys = delivered
                 conn.executemany(
                     "INSERT OR IGNORE INTO delivered_keys VALUES (?, ?, ?, ?)",
-                    [(scope.integration_id, scope.stream, scope.partition, _key_hash(k)) for k in keys],
+                    [(scope.integration_id, scope.stream, scope.partition, self._at_rest.key_hash(k)) for k in keys],
                 )
             if live is not None:
                 scope, changes = live
                 for record_type, key, alive in changes:
-                    row = (scope.integration_id, scope.stream, scope.partition, record_type, key)
+                    row = (scope.integration_id, scope.stream, scope.partition, record_type, self._at_rest.seal(key))
                     if alive:
                         conn.execute("INSERT OR IGNORE INTO live_keys VALUES (?, ?, ?, ?, ?)", row)
                     else:
@@ -220,19 +239,21 @@ class Store:
                 "SELECT key FROM live_keys WHERE integration_id=? AND stream=? AND partition=? AND record_type=?",
                 (scope.integration_id, scope.stream, scope.partition, record_type),
             ).fetchall()
-        return {row[0] for row in rows}
+        return {self._at_rest.open(row[0]) for row in rows}
 
     def forget_live_keys(self, scope: CursorKey, record_type: str, keys: Iterable[str]) -> None:
         """Stop tracking ``keys`` without a delete (they were read under another backfill start)."""
         with self._transaction() as conn:
             conn.executemany(
                 "DELETE FROM live_keys WHERE integration_id=? AND stream=? AND partition=? AND record_type=? AND key=?",
-                [(scope.integration_id, scope.stream, scope.partition, record_type, k) for k in keys],
+                [(scope.integration_id, scope.stream, scope.partition, record_type, self._at_rest.seal(k)) for k in keys],
             )
 
     def delivered_among(self, scope: CursorKey, keys: list[str]) -> set[str]:
         """Which of ``keys`` were already stored for delivery in this partition (immutable records only)."""
-        by_hash = {_key_hash(k): k for k in keys}
+        by_hash = {self._at_rest.key_hash(k): k for k in keys}
+        if self._legacy_delivered:  # rows of a release before store version 2
+            by_hash |= {_legacy_key_hash(k): k for k in keys}
         found: set[str] = set()
         hashes = list(by_hash)
         with self._lock:
@@ -371,7 +392,7 @@ class Store:
                 "  ORDER BY updated_at DESC LIMIT 1)"
                 " FROM cursors c GROUP BY integration_id, stream"
             ).fetchall()
-        return {(i, s): (n, at, _cursor_summary(v)) for i, s, n, at, v in rows}
+        return {(i, s): (n, at, _cursor_summary(self._at_rest.open(v))) for i, s, n, at, v in rows}
 
     def reset_cursors(self, integration_id: str) -> int:
         """Forget an integration's cursors (a full reconciliation re-reads everything); returns how many."""

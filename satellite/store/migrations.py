@@ -10,23 +10,47 @@ A database of a newer release (a version this one does not know) is refused unto
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from satellite.errors import StoreError
+from satellite.store.at_rest import SEALED_PREFIX
 from satellite.store.schema import SCHEMA
 
-__all__ = ["Migration", "MIGRATIONS", "LATEST", "migrate", "refuse_newer", "store_version"]
+__all__ = ["Migration", "MIGRATIONS", "LATEST", "LEGACY_DELIVERED", "migrate", "refuse_newer", "store_version"]
 
 
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int  # the version the database has after it
     description: str
-    sql: str  # statements separated by ";", run in one transaction
+    sql: str = ""  # statements separated by ";", run in one transaction
+    step: Callable[[sqlite3.Connection, Any], None] | None = None  # then this, in the same transaction (context given)
+
+
+LEGACY_DELIVERED = "store_legacy_delivered_keys"  # agent_state: delivered keys of before version 2 exist
+
+
+def _seal_names(conn: sqlite3.Connection, at_rest: Any) -> None:
+    """Cursors and live keys written in the clear by earlier releases, sealed with the store key."""
+    if conn.execute("SELECT 1 FROM delivered_keys LIMIT 1").fetchone():
+        conn.execute("INSERT OR REPLACE INTO agent_state VALUES (?, '1', strftime('%s', 'now'))", (LEGACY_DELIVERED,))
+    for rowid, value in conn.execute("SELECT rowid, value FROM cursors").fetchall():
+        if not value.startswith(SEALED_PREFIX):
+            conn.execute("UPDATE cursors SET value=? WHERE rowid=?", (at_rest.seal(value), rowid))
+    rows = conn.execute("SELECT integration_id, stream, partition, record_type, key FROM live_keys").fetchall()
+    for integration_id, stream, partition, record_type, key in rows:
+        if not key.startswith(SEALED_PREFIX):
+            conn.execute("UPDATE live_keys SET key=? WHERE integration_id=? AND stream=? AND partition=? AND record_type=?"
+                         " AND key=?", (at_rest.seal(key), integration_id, stream, partition, record_type, key))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the releases before versions", SCHEMA),
+    # Delivered keys written before version 2 are unkeyed SHA-256 digests: they stay, and are still
+    # looked up (``Store.delivered_among``); new ones are keyed hashes.
+    Migration(2, "no names in the clear: cursors and live keys sealed with the store key", step=_seal_names),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -46,8 +70,10 @@ def refuse_newer(conn: sqlite3.Connection, where: str, migrations: tuple[Migrati
     return current
 
 
-def migrate(conn: sqlite3.Connection, where: str, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
-    """Apply, in order, the migrations above the database's version; returns the versions reached.
+def migrate(conn: sqlite3.Connection, where: str, migrations: tuple[Migration, ...] = MIGRATIONS,
+            context: Any = None) -> list[int]:
+    """Apply, in order, the migrations above the database's version; returns the versions reached
+    (``context``: what a migration's ``step`` needs, the store's ``AtRest``).
 
     Raises:
         StoreError: the database is of a newer release (left untouched), or a migration failed
@@ -62,6 +88,8 @@ def migrate(conn: sqlite3.Connection, where: str, migrations: tuple[Migration, .
             conn.execute("BEGIN IMMEDIATE")
             for statement in _statements(migration.sql):
                 conn.execute(statement)
+            if migration.step is not None:
+                migration.step(conn, context)
             conn.execute(f"PRAGMA user_version = {int(migration.version)}")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:

@@ -68,3 +68,43 @@ def test_a_newer_releases_store_is_refused_and_left_untouched(tmp_path):
     assert f"store version {LATEST + 5}" in message and "newer release" in message and "nothing was changed" in message
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
     assert version_of(path) == LATEST + 5
+
+
+def test_todays_delivered_keys_are_still_found_after_the_upgrade(tmp_path):
+    """Rows of delivered keys from before version 2 are unkeyed digests: still looked up, so an
+    upgraded satellite sends no immutable record twice."""
+    from satellite.store import CursorKey
+    from standins.ado_simulator.world.world import generate_world
+
+    shutil.copytree(FIXTURE, tmp_path / "data")
+    world = generate_world(seed=3, scale="tiny")  # the fixture's world
+    store = Store(tmp_path / "data")
+    try:
+        found = 0
+        for repository in world.repositories:
+            keys = [k for k in world.truth()["git.commit"] if k.startswith(repository.id + ":")]
+            scope = CursorKey("tfs-main", "git.commits", f"DefaultCollection/{repository.id}")
+            found += len(store.delivered_among(scope, keys))
+        assert found == 15 + 22 + 23  # every commit the fixture's satellite sealed
+        assert store.get_cursor(CursorKey("tfs-main", "tfvc.changesets", "DefaultCollection/")) == '{"last_id":30}'
+    finally:
+        store.close()
+    with sqlite3.connect(tmp_path / "data" / "satellite.db") as conn:
+        values = [v for (v,) in conn.execute("SELECT value FROM cursors")]
+    assert values and all(v.startswith("s1:") for v in values)  # sealed by the migration
+
+
+def test_a_lost_store_key_starts_over_instead_of_failing(tmp_path):
+    from satellite.store import CursorKey
+
+    store = Store(tmp_path)
+    scope = CursorKey("i", "git.refs", "p")
+    store.save_cursor(scope, '{"heads": {"refs/heads/secret-branch": "abc"}}')
+    store.close()
+    (tmp_path / "store.key").unlink()
+    store = Store(tmp_path)
+    try:
+        assert store.get_cursor(scope) is None  # read again from the start
+    finally:
+        store.close()
+    assert (tmp_path / "store.key").stat().st_mode & 0o777 == 0o600
