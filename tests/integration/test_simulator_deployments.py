@@ -337,3 +337,17 @@ def test_releases_carry_their_build_and_each_deploy_steps_approvals(world):
                 assert [a["attempt"] for a in environment["postDeployApprovals"]] == [s["attempt"] for s in finished]
                 approvals += len(pre)
     assert approvals
+
+
+def test_between_is_git_log_of_two_heads(world):
+    """``RepoHistory.between`` (the walk behind changes and PR commits) answers what the full sweep does."""
+    import random
+
+    rng = random.Random(5)
+    with world.lock:
+        for repo in world.repositories:
+            with world.reading(repo.id) as history:
+                ids = [c.commit_id for c in history.commits]
+                for _ in range(50):
+                    head, exclude = rng.choice(ids), rng.choice(ids + [None])
+                    assert history.between(head, exclude) == list(history.log(head, exclude))
