@@ -282,6 +282,8 @@ def test_pull_request_commits_are_on_the_source_branch_and_in_the_truth(world):
             with world.reading(repo.id) as history:
                 source = history.head(pr.source) if pr.status == ACTIVE else pr.source_commit
                 reachable = {history.commits[p].commit_id for p in history.log(source)}
+                if pr.status == "completed":  # the merge commit is on the target, where main's builds carry it
+                    assert pr.merge_commit in {history.commits[p].commit_id for p in history.log(history.head(MAIN))}
             for commit in commits:
                 assert commit["commitId"] in reachable
                 assert f"{repo.id}:{pr.id}:{commit['commitId']}" in truth
