@@ -5,8 +5,8 @@ attempt of a deploy stage's deployment job (``build_timeline.deployment_runs``):
 time has passed and then follows the clock (started, finished with a result). Record ids are collection-wide
 and ascend with the queue time, as a server numbers records when their jobs are queued.
 
-The index of records is built on first use (a route, the truth, or an ``advance`` after that) from the builds
-as they are then, and kept up by ``advance``: both give the same ids, because a record that becomes known in a
+The index of records is built on first use (a route, the truth, or the first ``advance``, not at generation)
+from the builds as they are then, and kept up by ``advance``: both give the same ids, because a record that becomes known in a
 step is always queued within that step's hour (new builds, re-runs), after every record known before.
 """
 
@@ -118,14 +118,15 @@ class EnvironmentDomain:
 
     # -- the index -------------------------------------------------------------------------
 
-    def _index(self) -> list[EnvironmentDeployment]:
+    def _index(self, clock: int | None = None) -> list[EnvironmentDeployment]:
+        """The records, the index built first if needed, as of ``clock`` (default: now)."""
         if self._records is None:
             self._records = []
             builds = builds_of(self._world)
             planned = self._planned(builds.builds)
             self._builds_seen = len(builds.builds)
             self._pending = sorted(planned, key=_order)
-            self._admit(self._world.clock)
+            self._admit(self._world.clock if clock is None else clock)
         return self._records
 
     def _planned(self, candidates: list) -> list[EnvironmentDeployment]:
@@ -165,7 +166,7 @@ class EnvironmentDomain:
     def advance(self, rng: random.Random, clock: int, counts: dict[str, int]) -> None:
         """New runs and re-runs of this step plan records; those queued by now get their ids."""
         if self._records is None:
-            return  # built from the builds as they are at first use
+            self._index(clock - 3600)  # as of the step before: this step's records are counted as if it had been
         builds = builds_of(self._world).builds
         start = max(0, min(self._builds_seen, len(builds) - _RECENT))
         fresh = self._planned(builds[start:])
