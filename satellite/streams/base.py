@@ -24,10 +24,14 @@ from enum import Enum
 from string import Formatter
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
 
+import structlog
+
 from satellite.ado.client import AdoClient
 from satellite.clock import utc_now
 from satellite.streams.cursors import Cursor, SnapshotHashes, latest_time, parse_time
 from satellite.streams.records import Checkpoint, Record, StreamItem, content_hash, delete, nested, trim, upsert
+
+log = structlog.get_logger(__name__)
 
 __all__ = [
     "Record",
@@ -190,8 +194,14 @@ def snapshot_diff(
     items: Iterable[tuple[str, dict]],
     previous_cursor: str | None,
 ) -> Iterator[StreamItem]:
-    """Emit what changed since the last snapshot, deletions included (cursor: ``SnapshotHashes``)."""
-    previous = SnapshotHashes.from_text(previous_cursor).hashes
+    """Emit what changed since the last snapshot, deletions included (cursor: ``SnapshotHashes``).
+
+    Delete guard: a listing that would delete more than ``max(10, 20%)`` of the keys held is not
+    believed at once (a server answering a partial list, a permission change): its deletions are
+    held, logged and kept in the cursor (``deletes_held``, shown by ``status``), and applied when the
+    next listing agrees (the same keys still missing)."""
+    last = SnapshotHashes.from_text(previous_cursor)
+    previous = last.hashes
     current: dict[str, str] = {}
     for key, data in items:
         data = trim(data)
@@ -199,9 +209,19 @@ def snapshot_diff(
         current[key] = digest
         if previous.get(key) != digest:
             yield Record(record_type, key, "upsert", utc_now(), data)
-    for key in sorted(previous.keys() - current.keys()):
+    missing = sorted(previous.keys() - current.keys())
+    if len(missing) > max(GUARD_MIN_DELETES, len(previous) * GUARD_SHARE) and not set(missing) <= set(last.held):
+        log.warning("snapshot_deletes_held", record_type=record_type, deletes=len(missing), of=len(previous),
+                    hint="the next listing applies them if it agrees; see satellite status")
+        kept = {key: previous[key] for key in missing}
+        yield SnapshotHashes(dict(sorted({**current, **kept}.items())), tuple(missing)).checkpoint()
+        return
+    for key in missing:
         yield Record(record_type, key, "delete", utc_now(), None)
     yield SnapshotHashes(dict(sorted(current.items()))).checkpoint()
+
+
+GUARD_MIN_DELETES, GUARD_SHARE = 10, 0.2  # the delete guard: more deletions than max(10, 20%) wait for a second listing
 
 
 def only_new(items: Iterable[StreamItem], delivered: Callable[[list[str]], set[str]], chunk: int = 500) -> Iterator[StreamItem]:

@@ -109,13 +109,15 @@ class SnapshotHashes(Cursor):
 
     summary: ClassVar[str] = "snapshot hashes"
     hashes: Mapping[str, str] = field(default_factory=dict)
+    held: tuple[str, ...] = ()  # keys gone from the last listing whose deletion waits for the next to agree
 
     @classmethod
     def from_json(cls, data: Any) -> "SnapshotHashes":
-        return cls(data["hashes"])
+        return cls(data["hashes"], tuple(data.get("deletes_held", ())))
 
     def to_json(self) -> dict[str, Any]:
-        return {"hashes": dict(self.hashes)}
+        held = {"deletes_held": list(self.held)} if self.held else {}  # sorts first: ``status`` shows it
+        return {**held, "hashes": dict(self.hashes)}
 
 
 @dataclass(frozen=True, slots=True)
