@@ -304,7 +304,7 @@ def truth(world, profile: str = "2022") -> dict[str, list[str]]:
     return {t: sorted(held.get(t, [])) for t in sorted(RECORD_TYPES)}
 
 
-BUILD_TYPES = frozenset({"build.build", "build.timeline_record", "pipelines.run"})  # keys "<collection>:<build id>..."
+BUILD_TYPES = frozenset({"build.build", "build.timeline_record", "build.change", "pipelines.run"})  # keys "<collection>:<build id>..."
 
 
 def mirror_differences(receiver: Receiver, world, profile: str = "2022", *, types: Iterable[str] = RECORD_TYPES,
