@@ -11,7 +11,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
-__all__ = ["REGISTRY", "ADO_REQUESTS", "ADO_THROTTLE_WAIT", "RECORDS", "UPLOADS", "UPLOAD_SECONDS", "StoreCollector"]
+__all__ = ["REGISTRY", "ADO_REQUESTS", "ADO_THROTTLE_WAIT", "RECORDS", "QUARANTINED", "UPLOADS", "UPLOAD_SECONDS", "StoreCollector"]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -24,6 +24,8 @@ ADO_THROTTLE_WAIT = Counter(
     ["collection"], registry=REGISTRY,
 )
 RECORDS = Counter("satellite_records_collected", "Records collected", ["integration", "stream"], registry=REGISTRY)
+QUARANTINED = Counter("satellite_items_quarantined", "Items a stream could not read (skipped, reported; read again at the"
+                      " next reconciliation)", ["integration", "stream"], registry=REGISTRY)
 UPLOADS = Counter("satellite_uploads", "Upload attempts by outcome (stored, duplicate, retry, dead_letter, refused)",
                   ["outcome"], registry=REGISTRY)
 UPLOAD_SECONDS = Histogram("satellite_upload_seconds", "Duration of one upload attempt by outcome (as satellite_uploads)",

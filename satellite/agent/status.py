@@ -25,6 +25,8 @@ class StreamView:
     records_delivered: int
     failing_partitions: int
     last_error: str | None
+    quarantined: int = 0  # items skipped as unreadable in the latest runs (read again at the next reconciliation)
+    deletes_held: int = 0  # deletions a snapshot listing holds until the next one agrees (the delete guard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class StatusReport:
 def read_status(store: Store) -> StatusReport:
     now = time.time()
     cursors = store.cursor_summaries()
+    held = store.held_deletes()
     streams = tuple(
         StreamView(
             s.integration_id, s.stream, s.partitions, s.last_success_at,
@@ -52,6 +55,7 @@ def read_status(store: Store) -> StatusReport:
             cursors.get((s.integration_id, s.stream), (0, 0.0, None))[2],
             s.records_collected, s.batches_delivered, s.records_delivered, s.failing_partitions,
             s.last_error if s.failing_partitions else None,
+            s.quarantined, held.get((s.integration_id, s.stream), 0),
         )
         for s in store.stream_statuses()
     )
@@ -79,17 +83,21 @@ def age_text(seconds: float | None) -> str:
 
 
 def render_status_table(report: StatusReport) -> str:
-    header = ("integration", "stream", "parts", "last success", "records", "delivered", "failing", "last error")
+    header = ("integration", "stream", "parts", "last success", "records", "delivered", "failing", "skipped", "held",
+              "last error")
     rows = [header] + [
         (s.integration_id, s.stream, str(s.partitions), f"{age_text(s.lag_s)} ago" if s.lag_s is not None else "never",
          str(s.records_collected), f"{s.records_delivered} in {s.batches_delivered}", str(s.failing_partitions),
-         (s.last_error or "")[:70])
+         str(s.quarantined), str(s.deletes_held), (s.last_error or "")[:70])
         for s in report.streams
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("")
+    if any(s.quarantined or s.deletes_held for s in report.streams):
+        lines.append("skipped: items a stream could not read (logged with route and id; read again at the next"
+                     " reconciliation); held: deletions waiting for the next listing to agree")
     lines.append(
         f"outbox: {report.outbox_batches} batch(es), {report.outbox_records} record(s), {report.outbox_bytes} bytes,"
         f" oldest {age_text(report.oldest_batch_age_s)}; dead letters: {report.dead_letters}"

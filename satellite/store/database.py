@@ -10,6 +10,7 @@ invariant that makes a crash anywhere lose nothing.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import threading
@@ -23,7 +24,12 @@ import structlog
 
 from satellite.errors import StoreError
 from satellite.store.at_rest import KEY_FILE, AtRest
-from satellite.store.migrations import LEGACY_DELIVERED, migrate, refuse_newer, store_version
+from satellite.store.migrations import (
+    LEGACY_DELIVERED,
+    migrate,
+    refuse_newer,
+    store_version,
+)
 
 __all__ = ["Store", "CursorKey", "OutboxEntry", "OutboxStats", "DeadLetter", "StreamStatus", "DATABASE_NAME"]
 
@@ -96,6 +102,7 @@ class StreamStatus:
     records_delivered: int
     last_delivered_at: float | None
     failing_partitions: int
+    quarantined: int = 0  # items skipped as unreadable in the latest run of each partition
 
 
 class Store:
@@ -352,18 +359,21 @@ class Store:
 
     # status ---------------------------------------------------------------------------------
 
-    def record_outcome(self, key: CursorKey, *, records: int = 0, batches: int = 0, error: str | None = None) -> None:
-        """How one run of a stream over a partition went (for status, metrics and heartbeats)."""
+    def record_outcome(self, key: CursorKey, *, records: int = 0, batches: int = 0, error: str | None = None,
+                       quarantined: int = 0) -> None:
+        """How one run of a stream over a partition went (for status, metrics and heartbeats);
+        ``quarantined``: items it skipped as unreadable this run (the count shows the latest run's)."""
         now = time.time()
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO stream_status VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (integration_id, stream, partition)"
+                "INSERT INTO stream_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (integration_id, stream, partition)"
                 " DO UPDATE SET last_success_at = COALESCE(excluded.last_success_at, last_success_at),"
                 " last_error = excluded.last_error, last_error_at = COALESCE(excluded.last_error_at, last_error_at),"
                 " records_collected = records_collected + excluded.records_collected,"
-                " batches_collected = batches_collected + excluded.batches_collected",
+                " batches_collected = batches_collected + excluded.batches_collected,"
+                " quarantined = CASE WHEN excluded.last_error IS NULL THEN excluded.quarantined ELSE quarantined END",
                 (key.integration_id, key.stream, key.partition, None if error else now, error, now if error else None,
-                 records, batches),
+                 records, batches, quarantined),
             )
 
     def stream_statuses(self) -> list[StreamStatus]:
@@ -377,7 +387,8 @@ class Store:
                 " SUM(s.records_collected), SUM(s.batches_collected),"
                 " COALESCE(d.batches_delivered, 0), COALESCE(d.records_delivered, 0), d.last_delivered_at,"
                 " (SELECT COUNT(*) FROM stream_status f WHERE f.integration_id = s.integration_id AND f.stream = s.stream"
-                "  AND f.last_error IS NOT NULL)"
+                "  AND f.last_error IS NOT NULL),"
+                " SUM(s.quarantined)"
                 " FROM stream_status s LEFT JOIN delivery_stats d ON d.integration_id = s.integration_id AND d.stream = s.stream"
                 " GROUP BY s.integration_id, s.stream ORDER BY s.integration_id, s.stream"
             ).fetchall()
@@ -393,6 +404,18 @@ class Store:
                 " FROM cursors c GROUP BY integration_id, stream"
             ).fetchall()
         return {(i, s): (n, at, _cursor_summary(self._at_rest.open(v))) for i, s, n, at, v in rows}
+
+    def held_deletes(self) -> dict[tuple[str, str], int]:
+        """(integration, stream) -> keys whose deletion a snapshot listing holds (the delete guard)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT integration_id, stream, value FROM cursors").fetchall()
+        held: dict[tuple[str, str], int] = {}
+        for integration_id, stream, value in rows:
+            text = self._at_rest.open(value)
+            if text.startswith('{"deletes_held":'):
+                count = len(json.loads(text)["deletes_held"])
+                held[(integration_id, stream)] = held.get((integration_id, stream), 0) + count
+        return held
 
     def reset_cursors(self, integration_id: str) -> int:
         """Forget an integration's cursors (a full reconciliation re-reads everything); returns how many."""

@@ -51,6 +51,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Delivered keys written before version 2 are unkeyed SHA-256 digests: they stay, and are still
     # looked up (``Store.delivered_among``); new ones are keyed hashes.
     Migration(2, "no names in the clear: cursors and live keys sealed with the store key", step=_seal_names),
+    Migration(3, "items quarantined per stream and partition",
+              "ALTER TABLE stream_status ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;"),
 )
 LATEST = MIGRATIONS[-1].version
 

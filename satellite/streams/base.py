@@ -29,13 +29,28 @@ import structlog
 from satellite.ado.client import AdoClient
 from satellite.clock import utc_now
 from satellite.streams.cursors import Cursor, SnapshotHashes, latest_time, parse_time
-from satellite.streams.records import Checkpoint, Record, StreamItem, content_hash, delete, nested, trim, upsert
+from satellite.streams.records import (
+    Checkpoint,
+    Quarantined,
+    Record,
+    StreamItem,
+    UnreadableItem,
+    content_hash,
+    delete,
+    item_id,
+    key_value,
+    nested,
+    trim,
+    upsert,
+)
 
 log = structlog.get_logger(__name__)
 
 __all__ = [
     "Record",
     "Checkpoint",
+    "Quarantined",
+    "UnreadableItem",
     "StreamItem",
     "StreamContext",
     "Scope",
@@ -130,10 +145,7 @@ class KeyFormat:
             elif name == self.parent:
                 values[name] = parent["id"]  # type: ignore[index]
             else:
-                value: Any = item
-                for step in path:
-                    value = value[step]
-                values[name] = value
+                values[name] = key_value(item, path)  # UnreadableItem: lacks it, or not an id
         return self.template.format_map(values)
 
 
@@ -155,8 +167,22 @@ class _StreamDeclaration:
     reconciled: ClassVar[tuple[str, ...]] = ()
 
     def key(self, ctx: StreamContext, item: Mapping[str, Any], parent: Mapping[str, Any] | None) -> str:
-        """The record key of ``item`` under ``parent``, as ``key_format`` says."""
+        """The record key of ``item`` under ``parent``, as ``key_format`` says.
+
+        Raises:
+            UnreadableItem: the item lacks a field of its key (``quarantine`` it).
+        """
         return self.key_format.build(ctx.collection_id, item, parent)
+
+    def upsert_of(self, ctx: StreamContext, item: dict, parent: Mapping[str, Any] | None) -> Record | Quarantined:
+        """The upsert of an item, or its quarantine when it cannot be keyed."""
+        try:
+            return upsert(self.record_type, self.key(ctx, item, parent), item)
+        except UnreadableItem as exc:
+            return self.quarantine(item, exc)
+
+    def quarantine(self, item: Any, reason: Exception, record_type: str | None = None) -> Quarantined:
+        return Quarantined(record_type or self.record_type, item_id(item), str(reason))
 
     def gone(self, ctx: StreamContext, parent: dict | None, record_type: str, keys: list[str]) -> list[str]:
         """Of ``keys`` (live keys of a ``reconciled`` type a complete re-read did not meet), those the
@@ -174,7 +200,15 @@ class SnapshotStream(_StreamDeclaration):
         raise NotImplementedError
 
     def diff(self, ctx: StreamContext, parent: dict | None, items: list[dict]) -> Iterator[StreamItem]:
-        return snapshot_diff(self.record_type, ((self.key(ctx, i, parent), i) for i in items), ctx.cursor)
+        keyed, skipped = [], []
+        for item in items:
+            try:
+                keyed.append((self.key(ctx, item, parent), item))
+            except UnreadableItem as exc:
+                skipped.append(self.quarantine(item, exc))
+        yield from skipped
+        # an unreadable item may be one held before: nothing is deleted from a listing with one
+        yield from snapshot_diff(self.record_type, keyed, ctx.cursor, deletions=not skipped)
 
 
 class IncrementalStream(_StreamDeclaration):
@@ -193,6 +227,7 @@ def snapshot_diff(
     record_type: str,
     items: Iterable[tuple[str, dict]],
     previous_cursor: str | None,
+    deletions: bool = True,
 ) -> Iterator[StreamItem]:
     """Emit what changed since the last snapshot, deletions included (cursor: ``SnapshotHashes``).
 
@@ -210,6 +245,9 @@ def snapshot_diff(
         if previous.get(key) != digest:
             yield Record(record_type, key, "upsert", utc_now(), data)
     missing = sorted(previous.keys() - current.keys())
+    if missing and not deletions:  # the listing had an unreadable item: keep what it did not show
+        yield SnapshotHashes(dict(sorted({**current, **{k: previous[k] for k in missing}}.items())), last.held).checkpoint()
+        return
     if len(missing) > max(GUARD_MIN_DELETES, len(previous) * GUARD_SHARE) and not set(missing) <= set(last.held):
         log.warning("snapshot_deletes_held", record_type=record_type, deletes=len(missing), of=len(previous),
                     hint="the next listing applies them if it agrees; see satellite status")
@@ -245,6 +283,9 @@ def only_new(items: Iterable[StreamItem], delivered: Callable[[list[str]], set[s
     for item in items:
         if isinstance(item, Checkpoint):
             yield from release()
+            yield item
+            continue
+        if isinstance(item, Quarantined):
             yield item
             continue
         held.append(item)

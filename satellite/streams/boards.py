@@ -16,11 +16,13 @@ from satellite.ado.paging import Page, TokenBody, items
 from satellite.streams.base import (
     IncrementalStream,
     KeyFormat,
+    Quarantined,
     Record,
     Scope,
     SnapshotStream,
     StreamContext,
     StreamItem,
+    UnreadableItem,
     delete,
     upsert,
 )
@@ -75,7 +77,10 @@ class WorkItemRevisionsStream(IncrementalStream):
         for page in reporting_batches(ctx, REVISIONS, cursor, params):
             latest: dict[int, dict] = {}
             for revision in page.items:
-                yield upsert(self.record_type, self.key(ctx, revision, parent), revision)
+                record = self.upsert_of(ctx, revision, parent)
+                yield record
+                if isinstance(record, Quarantined) or not isinstance(revision.get("rev"), int):
+                    continue
                 if revision["rev"] >= latest.get(revision["id"], {}).get("rev", 0):
                     latest[revision["id"]] = revision
             for work_item_id, revision in latest.items():
@@ -104,7 +109,11 @@ class WorkItemLinksStream(IncrementalStream):
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: ContinuationToken) -> Iterator[StreamItem]:
         for page in reporting_batches(ctx, "_apis/wit/reporting/workitemlinks", cursor, {}):
             for link in page.items:
-                key = self.key(ctx, link, parent)
+                try:
+                    key = self.key(ctx, link, parent)
+                except UnreadableItem as exc:
+                    yield self.quarantine(link, exc)
+                    continue
                 yield upsert(self.record_type, key, link) if link.get("isActive", True) else delete(self.record_type, key)
             yield ContinuationToken(page.resume).checkpoint()
 
@@ -200,7 +209,11 @@ class WorkItemCommentsStream(IncrementalStream):
             if first is not None:  # None: the work item was deleted
                 comments = ctx.client.pages(path(work_item_id), TokenBody("comments"), query, preview=True, first=first)
                 for comment in items(comments):
-                    key = self.key(ctx, comment, {"id": work_item_id})
+                    try:
+                        key = self.key(ctx, comment, {"id": work_item_id})
+                    except UnreadableItem as exc:  # e.g. Microsoft's own samples: ``commentId`` for ``id``
+                        yield self.quarantine(comment, exc)
+                        continue
                     yield delete(self.record_type, key) if comment.get("isDeleted") else upsert(self.record_type, key, comment)
         if changes.tokens:
             yield ContinuationToken(changes.tokens[-1]).checkpoint()
@@ -244,7 +257,7 @@ class ClassificationNodesStream(SnapshotStream):
             node = stack.pop()
             children = node.get("children") or []
             stack.extend(children)
-            nodes.append({**node, "children": [c["identifier"] for c in children]})
+            nodes.append({**node, "children": [c.get("identifier") for c in children]})  # one without: quarantined
         return nodes
 
 

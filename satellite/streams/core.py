@@ -77,10 +77,12 @@ class IdentitiesStream(SnapshotStream):
                                                           "queryMembership": "Expanded"})
         group = next((g for g in found if g and str(g.get("providerDisplayName", "")).endswith(self.VALID_USERS)), None)
         descriptors = sorted(group.get("members") or []) if group else []
-        identities = {i["id"]: i for i in self._resolve(ctx, "descriptors", descriptors) if not i.get("isContainer")}
+        people = [i for i in self._resolve(ctx, "descriptors", descriptors) if not i.get("isContainer")]
+        identities = {i["id"]: i for i in people if isinstance(i.get("id"), str)}
         member_ids = sorted({m["identity"]["id"] for m in ctx.listed.get(TeamMembersStream.name, [])} - identities.keys())
-        identities.update((i["id"], i) for i in self._resolve(ctx, "identityIds", member_ids))
-        return [identities[k] for k in sorted(identities)]
+        identities.update((i["id"], i) for i in self._resolve(ctx, "identityIds", member_ids) if isinstance(i.get("id"), str))
+        unreadable = [i for i in people if not isinstance(i.get("id"), str)]  # quarantined by the diff
+        return [identities[k] for k in sorted(identities)] + unreadable
 
     def _resolve(self, ctx: StreamContext, by: str, keys: list[str]) -> list[dict]:
         resolved: list[dict] = []

@@ -35,7 +35,14 @@ from itertools import chain
 from typing import Iterator, Mapping
 
 from satellite.ado.client import segment
-from satellite.ado.paging import SERVER_CAPS, NewestFirst, Page, TokenHeader, TopSkip, items
+from satellite.ado.paging import (
+    SERVER_CAPS,
+    NewestFirst,
+    Page,
+    TokenHeader,
+    TopSkip,
+    items,
+)
 from satellite.errors import AdoNotFoundError
 from satellite.streams.base import (
     IncrementalStream,
@@ -45,12 +52,18 @@ from satellite.streams.base import (
     SnapshotStream,
     StreamContext,
     StreamItem,
+    UnreadableItem,
     content_hash,
     nested,
     trim,
     upsert,
 )
-from satellite.streams.cursors import BranchHeads, OpenPullRequest, PullRequestsCursor, PushesCursor
+from satellite.streams.cursors import (
+    BranchHeads,
+    OpenPullRequest,
+    PullRequestsCursor,
+    PushesCursor,
+)
 
 __all__ = ["RepositoriesStream", "RefsStream", "PushesStream", "CommitsStream", "PullRequestsStream"]
 
@@ -85,7 +98,8 @@ class RefsStream(SnapshotStream):
 
     def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
         pages = ctx.client.pages(f"{repository_path(parent)}/refs", TokenHeader(ctx.page_sizes.refs), {"peelTags": "true"})
-        return [ref for ref in items(pages) if ref["name"].startswith(("refs/heads/", "refs/tags/"))]
+        # a ref without a name is kept: the diff quarantines it (and deletes nothing from that listing)
+        return [ref for ref in items(pages) if not isinstance(ref.get("name"), str) or ref["name"].startswith(("refs/heads/", "refs/tags/"))]
 
 
 def pull_request_path(project_id: str, pr: dict) -> str:
@@ -93,8 +107,10 @@ def pull_request_path(project_id: str, pr: dict) -> str:
 
 
 def _listed_refs(ctx: StreamContext, repository: dict) -> list[dict]:
+    """The refs listed (a nameless one, quarantined by the refs stream, left out)."""
     refs = ctx.listed.get(RefsStream.name)
-    return refs if refs is not None else RefsStream().list(ctx, repository)
+    refs = refs if refs is not None else RefsStream().list(ctx, repository)
+    return [r for r in refs if isinstance(r.get("name"), str) and isinstance(r.get("objectId"), str)]
 
 
 def _refs_fingerprint(refs: list[dict]) -> str:
@@ -122,7 +138,7 @@ class PushesStream(IncrementalStream):
         pages = ctx.client.pages(f"{repository_path(parent)}/pushes", walk, {"searchCriteria.includeRefUpdates": "true"})
         for push in items(pages):
             newest = max(newest, push["pushId"])
-            yield upsert(self.record_type, self.key(ctx, push, parent), push)
+            yield self.upsert_of(ctx, push, parent)
         yield PushesCursor(newest, fingerprint).checkpoint()
 
 
@@ -165,7 +181,7 @@ class CommitsStream(IncrementalStream):
         walk = TopSkip(ctx.page_sizes.commits, "searchCriteria.$top", "searchCriteria.$skip", cap=SERVER_CAPS["git.commits"].cap)
         try:
             for commit in items(ctx.client.pages(f"{repository_path(repository)}/commits", walk, params)):
-                yield upsert(self.record_type, self.key(ctx, commit, repository), commit)
+                yield self.upsert_of(ctx, commit, repository)
         except AdoNotFoundError:
             if compare is None:
                 raise
@@ -220,6 +236,7 @@ class PullRequestsStream(IncrementalStream):
         hashes = {pr["pullRequestId"]: content_hash(pr) for pr in prs}  # of the listed object, whole or cut
         itself = {pr_id for pr_id, digest in hashes.items() if getattr(before.get(str(pr_id)), "pr", None) != digest}
         parts = pull_request_parts(ctx, project["id"], prs, itself)
+        prs = [pr for pr in prs if parts_found(parts, pr)]  # one gone since listed: dropped from this run
         changed = []
         for pr in prs:
             pr_id = pr["pullRequestId"]
@@ -229,7 +246,11 @@ class PullRequestsStream(IncrementalStream):
             if pr_id in itself or getattr(before.get(str(pr_id)), "threads", None) != threads_hash:
                 changed.append(pr)  # an open PR where nothing happened cost one request: its threads
         for listed, pr in zip(changed, as_delivered(ctx, project["id"], changed, may_cut)):
-            key = self.key(ctx, listed, project)
+            try:
+                key = self.key(ctx, listed, project)
+            except UnreadableItem as exc:
+                yield self.quarantine(listed, exc)
+                continue
             yield upsert(self.record_type, key, pr)
             yield from pull_request_children(key, listed["pullRequestId"], pr, parts)
 
@@ -268,14 +289,28 @@ def pull_request_parts(ctx: StreamContext, project_id: str, prs: list[dict], its
     those in ``itself`` (the PRs that themselves changed)."""
     wanted = [(pr, part) for pr in prs for part in ("threads", "workitems") if part == "threads" or pr["pullRequestId"] in itself]
     paths = (f"{pull_request_path(project_id, pr)}/{part}" for pr, part in wanted)
-    parts = dict(zip(((pr["pullRequestId"], part) for pr, part in wanted), ctx.client.get_many(paths, list_key="value")))
-    changed = [pr for pr in prs if pr["pullRequestId"] in itself]
+    # missing_ok: a 404 is a PR deleted since it was listed (None): dropped from this run, not a failure
+    answers = ctx.client.get_many(paths, list_key="value", missing_ok=True)
+    parts = dict(zip(((pr["pullRequestId"], part) for pr, part in wanted), answers))
+    changed = [pr for pr in prs if pr["pullRequestId"] in itself and parts_found(parts, pr)]
     paths = (f"{pull_request_path(project_id, pr)}/iterations" for pr in changed)
     # git 5.0-7.1 Iterations - List ``includeCommits``: "include the commits associated with each iteration"
-    for pr, found in zip(changed, ctx.client.get_many(paths, {"includeCommits": "true"}, list_key="value")):
+    for pr, found in zip(changed, ctx.client.get_many(paths, {"includeCommits": "true"}, list_key="value", missing_ok=True)):
         parts[(pr["pullRequestId"], "iterations")] = found
-        parts[(pr["pullRequestId"], "commits")] = pull_request_commits(ctx, project_id, pr, found)
+        if found is not None:
+            try:
+                parts[(pr["pullRequestId"], "commits")] = pull_request_commits(ctx, project_id, pr, found)
+            except AdoNotFoundError:
+                parts[(pr["pullRequestId"], "commits")] = None
     return parts
+
+
+def parts_found(parts: Mapping[tuple[int, str], list | None], pr: dict) -> bool:
+    """False once a part of ``pr`` answered 404 (the PR was deleted while the sync read it)."""
+    return all(parts.get((pr["pullRequestId"], part), ()) is not None for part in PARTS)
+
+
+PARTS = ("threads", "workitems", "iterations", "commits")
 
 
 def pull_request_commits(ctx: StreamContext, project_id: str, pr: dict, iterations: list[dict]) -> list[dict]:

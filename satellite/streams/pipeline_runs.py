@@ -30,7 +30,6 @@ from satellite.streams.base import (
     latest_time,
     parse_time,
     trim,
-    upsert,
 )
 from satellite.streams.cursors import OpenRun, PipelineRunsCursor, format_time
 from satellite.streams.environments import RECORD_TYPE, environment_deployments
@@ -87,20 +86,20 @@ class PipelineRunsStream(IncrementalStream):
                 # with an id below the highest, a rerun completing again); or open last time and changed
                 if (first_read or run["id"] > cursor.max[pid] or run["id"] in active
                         or (before is not None and before.digest != digest)):
-                    yield upsert(self.record_type, self.key(ctx, run, parent), run)
+                    yield self.upsert_of(ctx, run, parent)
                 highest[pid] = max(highest[pid], run["id"])
                 recent.update(_events(run, "createdDate", "finishedDate"))
             listed = {run["id"] for run in runs}
             if runs and first_read:  # later, a run leaving the capped list was delivered while in it
                 for run in older_runs(ctx, parent, pipeline, runs, listed):
                     highest[pid] = max(highest[pid], run["id"])
-                    yield upsert(self.record_type, self.key(ctx, run, parent), run)
+                    yield self.upsert_of(ctx, run, parent)
             # active builds of this pipeline the list no longer holds (beyond its cap): read one by one
             beyond = sorted(i for i, definition in active.items() if str(definition) == pid and i not in listed)
             single = (f"{segment(parent['id'])}/_apis/pipelines/{pid}/runs/{i}" for i in beyond)
             for run in ctx.client.get_many(single, preview=preview, missing_ok=True):
                 if run is not None:
-                    yield upsert(self.record_type, self.key(ctx, run, parent), run)
+                    yield self.upsert_of(ctx, run, parent)
         marks = yield from environment_deployments(ctx, parent, cursor.environments, set(active.values()) & pipeline_ids)
         yield PipelineRunsCursor(highest, open_runs, *_seen_since(ctx, cursor.activity, recent), marks).checkpoint()
 

@@ -9,7 +9,8 @@ from typing import Any, Iterable, Iterator, Literal
 from satellite import json_codec
 from satellite.clock import utc_now
 
-__all__ = ["Record", "Checkpoint", "StreamItem", "trim", "content_hash", "upsert", "delete", "nested"]
+__all__ = ["Record", "Checkpoint", "Quarantined", "UnreadableItem", "StreamItem", "trim", "content_hash", "upsert", "delete",
+           "nested", "item_id"]
 
 
 def trim(data: Any) -> Any:
@@ -58,7 +59,31 @@ class Checkpoint:
     cursor: str
 
 
-StreamItem = Record | Checkpoint
+class UnreadableItem(ValueError):
+    """An item lacks a field its key needs, or holds a value of the wrong type there."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """An item a stream could not read: skipped, counted and reported (its id, never its content);
+    the stream goes on. A later full re-read (the reconciliation) meets it again."""
+
+    record_type: str
+    item_id: str
+    reason: str
+
+
+StreamItem = Record | Checkpoint | Quarantined
+
+
+def item_id(item: Any) -> str:
+    """Something to name an item by in a report, never its content: its id, if it has one readable."""
+    if isinstance(item, dict):
+        for name in ("id", "commitId", "changesetId", "pushId", "pullRequestId", "name", "referenceName"):
+            value = item.get(name)
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                return str(value)[:100]
+    return "?"
 
 
 def upsert(record_type: str, key: str, data: dict) -> Record:
@@ -70,12 +95,32 @@ def delete(record_type: str, key: str) -> Record:
     return Record(record_type, key, "delete", utc_now(), None)
 
 
-def nested(record_type: str, parent_key: str, items: Iterable[dict], field: str = "id") -> Iterator[Record]:
+def nested(record_type: str, parent_key: str, items: Iterable[dict], field: str = "id") -> Iterator[Record | Quarantined]:
     """Upserts of the parts of a record (a PR's threads, a build's timeline records), each keyed
-    ``<parent key>:<its field>`` (a dotted path: ``"item.path"``)."""
+    ``<parent key>:<its field>`` (a dotted path: ``"item.path"``); a part without it is quarantined."""
     steps = field.split(".")
     for item in items:
-        value: Any = item
-        for step in steps:
-            value = value[step]
+        try:
+            value = key_value(item, steps)
+        except UnreadableItem as exc:
+            yield Quarantined(record_type, item_id(item), str(exc))
+            continue
         yield upsert(record_type, f"{parent_key}:{value}", item)
+
+
+def key_value(item: Any, steps: Iterable[str]) -> str | int:
+    """The value at a dotted path of an item, if it can be part of a key (a string or a number).
+
+    An item that is no object at all (a number, a null in a list of objects) is an answer of the
+    wrong shape, not one bad item: TypeError (the unit guard fails the unit, as for a malformed answer)."""
+    if not isinstance(item, dict):
+        raise TypeError(f"an item is {type(item).__name__}, not an object")
+    value: Any = item
+    path = ".".join(steps)
+    for step in path.split("."):
+        if not isinstance(value, dict) or step not in value:
+            raise UnreadableItem(f"no {path!r}")
+        value = value[step]
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        raise UnreadableItem(f"{path!r} is not an id")
+    return value

@@ -84,7 +84,7 @@ class ReleasesStream(IncrementalStream):
             if release is not None:  # None: deleted since
                 if release.get("modifiedOn") and sweep.since and parse_time(release["modifiedOn"]) >= parse_time(sweep.since):
                     read[release["id"]] = release["modifiedOn"]
-                yield upsert(self.record_type, self.key(ctx, release, parent), release)
+                yield self.upsert_of(ctx, release, parent)
         yield ReleasesCursor(created_mark, modified, replace(sweep, read=read), open_).checkpoint()
 
 

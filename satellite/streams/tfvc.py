@@ -57,7 +57,7 @@ class ChangesetsStream(IncrementalStream):
             paths = [f"_apis/tfvc/changesets/{c['changesetId']}/changes" for c in page.items]
             firsts = ctx.client.get_many(paths, {changes.top_param: changes.page_size, changes.skip_param: 0})
             for changeset, path, first in zip(page.items, paths, firsts):
-                key = self.key(ctx, changeset, parent)
+                key = self.key(ctx, changeset, parent)  # its id pages the walk: present
                 yield upsert(self.record_type, key, changeset)
                 yield from nested("tfvc.change", key, items(ctx.client.pages(path, changes, first=first)), "item.path")
                 yield IdHighWater(changeset["changesetId"]).checkpoint()
@@ -80,7 +80,7 @@ class TfvcBranchesStream(SnapshotStream):
             branch = stack.pop()
             children = branch.get("children") or []
             stack.extend(children)
-            branches.append({**branch, "children": [{"path": c["path"]} for c in children]})
+            branches.append({**branch, "children": [{"path": c.get("path")} for c in children]})  # one without: quarantined
         return branches
 
 

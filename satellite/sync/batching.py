@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 from satellite.sealing.batch_format import ndjson_line
 from satellite.sealing.sealer import Sealer
 from satellite.store import CursorKey, OutboxEntry, Store
-from satellite.streams.base import Checkpoint, Record, StreamItem, content_hash
+from satellite.streams.base import Checkpoint, Quarantined, Record, StreamItem, content_hash
 
 __all__ = ["BatchWriter", "WriteResult"]
 
@@ -25,6 +25,7 @@ class WriteResult:
     batches: int
     counts_by_type: dict[str, int]
     complete: bool = True  # False: stopped (shutdown) before the stream's end
+    quarantined: int = 0  # items the stream could not read, skipped
 
 
 class BatchWriter:
@@ -48,6 +49,7 @@ class BatchWriter:
         on_record: Callable[[Record], None] | None = None,
         admit: Callable[[int], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        on_quarantine: Callable[[Quarantined], None] | None = None,
     ) -> None:
         """``remember_keys``: record the keys of every stored batch (for streams of immutable records).
         ``tracked``: record types whose live keys are stored with each batch, and noted in ``seen``
@@ -59,6 +61,7 @@ class BatchWriter:
         self._admit = admit  # blocks while the outbox has no room (backpressure)
         self._should_stop = should_stop  # on shutdown: store what is in hand with its checkpoint, then return
         self._on_record = on_record
+        self._on_quarantine = on_quarantine  # each item skipped as unreadable (the collector logs it)
         self._store = store
         self._sealer = sealer
         self._key = cursor_key
@@ -79,7 +82,7 @@ class BatchWriter:
         keys: list[str] = []  # of the upserts, for ``remember_keys``
         live: list[tuple[str, str, bool]] = []  # (type, key, alive) of tracked types
         pending_bytes = 0
-        records = batches = 0
+        records = batches = quarantined = 0
         counts: dict[str, int] = {}
 
         def flush() -> None:
@@ -101,6 +104,11 @@ class BatchWriter:
             if isinstance(item, Checkpoint):
                 checkpoint = item.cursor
                 continue
+            if isinstance(item, Quarantined):
+                quarantined += 1
+                if self._on_quarantine is not None:
+                    self._on_quarantine(item)
+                continue
             assert isinstance(item, Record)
             line = ndjson_line(item.to_json())
             lines.append(line)
@@ -118,7 +126,7 @@ class BatchWriter:
             if len(lines) >= self._max_records or pending_bytes >= self._max_bytes:
                 flush()
         flush()
-        return WriteResult(records, batches, counts, complete)
+        return WriteResult(records, batches, counts, complete, quarantined)
 
     def _store_batch(self, lines: list[bytes], keys: list[str], live: list[tuple[str, str, bool]], cursor_from: str | None,
                      cursor_to: str | None) -> None:

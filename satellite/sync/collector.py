@@ -26,12 +26,21 @@ import structlog
 from satellite.ado.client import AdoClient, CollectionTarget, TlsOptions
 from satellite.ado.versions import ApiVersion
 from satellite.errors import AdoError
-from satellite.metrics import RECORDS
+from satellite.metrics import QUARANTINED, RECORDS
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
 from satellite.store import INTEGRATION_VERSION, CursorKey, Store
-from satellite.streams import STREAMS, ProjectsStream, Record, Scope, SnapshotStream, StreamContext, TeamsStream
-from satellite.streams.base import delete
+from satellite.streams import (
+    STREAMS,
+    ProjectsStream,
+    Record,
+    Scope,
+    SnapshotStream,
+    StreamContext,
+    TeamsStream,
+)
+from satellite.streams.base import Quarantined, UnreadableItem, delete
+from satellite.streams.records import item_id
 from satellite.sync.batching import BatchWriter, WriteResult
 from satellite.sync.sharding import ShardAssignment
 from satellite.sync.unit_guard import RouteTracker, guarded, with_route
@@ -238,7 +247,7 @@ class Collector:
         tracker = RouteTracker(client)
         ctx = StreamContext(tracker, "", None, self.limits.page_sizes)  # type: ignore[arg-type]
         try:
-            return list(guarded(lambda: [i for i in stream.list(ctx, parent) if stream.key(ctx, i, parent)], tracker, stream.name))
+            return list(guarded(lambda: [i for i in stream.list(ctx, parent) if _keyed(stream, ctx, i, parent)], tracker, stream.name))
         except AdoError as exc:
             raise type(exc)(with_route(str(exc), tracker), collection=exc.collection, status=exc.status,
                             retry_after=exc.retry_after) from None
@@ -271,6 +280,7 @@ class Collector:
             on_record=self.on_record,
             admit=self.admit,
             should_stop=self.should_stop,
+            on_quarantine=lambda item: self._quarantined(stream.name, key.partition, tracker.route, item),
         )
         ctx = StreamContext(
             tracker,  # type: ignore[arg-type]
@@ -300,7 +310,7 @@ class Collector:
             self._fail(report, client.target.name, stream.name, parent_id, error)
             self.store.record_outcome(key, error=error)
             return
-        self.store.record_outcome(key, records=result.records, batches=result.batches)
+        self.store.record_outcome(key, records=result.records, batches=result.batches, quarantined=result.quarantined)
         RECORDS.labels(self.integration.id, stream.name).inc(result.records)
         seconds = time.monotonic() - started
         report.add(StreamOutcome(self.integration.id, client.target.name, stream.name, parent_id, result.records,
@@ -339,7 +349,15 @@ class Collector:
         counts = dict(result.counts_by_type)
         for record_type, n in more.counts_by_type.items():
             counts[record_type] = counts.get(record_type, 0) + n
-        return WriteResult(result.records + more.records, result.batches + more.batches, counts, more.complete)
+        return WriteResult(result.records + more.records, result.batches + more.batches, counts, more.complete,
+                           result.quarantined + more.quarantined)
+
+    def _quarantined(self, stream: str, partition: str, route: str, item: Quarantined) -> None:
+        """An item skipped as unreadable: its route and id (never its content), counted."""
+        log.warning("item_quarantined", integration=self.integration.id, stream=stream, partition=partition, route=route,
+                    record_type=item.record_type, item=item.item_id, reason=item.reason,
+                    hint="skipped; the next reconciliation reads it again")
+        QUARANTINED.labels(self.integration.id, stream).inc()
 
     def _fail(self, report: CollectionReport, collection: str, stream: str, partition: str, exc: Exception | str) -> None:
         log.error("stream_failed", integration=self.integration.id, collection=collection, stream=stream, partition=partition, error=str(exc))
@@ -365,3 +383,12 @@ class _ScopeRunner:
             if stream.scope is scope:
                 self.collector._run_unit(self.report, self.client, stream, parent, parent_id, listed, self.collection_id)
         return {name: items for name, items in listed.items() if not inherited or name not in inherited}
+
+
+def _keyed(stream, ctx, item: dict, parent: dict | None) -> bool:
+    """A parent listed (a project, a repository) that can be keyed; one that cannot is left out."""
+    try:
+        return bool(stream.key(ctx, item, parent))
+    except UnreadableItem:
+        log.warning("item_quarantined", stream=stream.name, item=item_id(item), reason="a parent without its id")
+        return False

@@ -97,6 +97,9 @@ TARGETS = {t.stream: t for t in (
            readers=("pipelines.runs",)),  # the runs stream pages a pipeline's older runs there on its first read
     Target("pipelines.pipelines", rf"/{{part}}/_apis/pipelines$", "{part}/_apis/pipelines", "header", readers=("pipelines.runs",)),
     Target("pipelines.runs", rf"/{{part}}/_apis/pipelines/\d+/runs$", "{part}/_apis/pipelines/"),
+    Target("distributedtask.environments", rf"/{{part}}/_apis/distributedtask/environments$",
+           "{part}/_apis/distributedtask/environments", "header",
+           below=("pipelines.runs",)),  # it reads the deployment records of the environments listed (owed to the next run)
     Target("release.definitions", rf"/{{part}}/_apis/release/definitions$", "{part}/_apis/release/definitions", "header"),
     Target("release.releases", rf"/{{part}}/_apis/release/releases$", "{part}/_apis/release/releases", "header"),
     Target("git.refs", rf"/_apis/git/repositories/{{part}}/refs$", "_apis/git/repositories/{part}/refs", "header",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from satellite.streams.records import UnreadableItem
+
 import satellite.streams as streams
 from satellite.streams import STREAMS, Checkpoint, IncrementalStream, Record, Scope
 from satellite.streams.base import KeyFormat, StreamContext, only_new, upsert
@@ -19,8 +21,10 @@ def test_a_key_is_built_from_its_format():
     members = KeyFormat("{teamId}:{identityId}", {"identityId": "identity.id"}, parent="teamId")
     assert members.build("c", {"identity": {"id": "u-9"}}, {"id": "t-1"}) == "t-1:u-9"
     assert str(members) == "{teamId}:{identityId}"
-    with pytest.raises(KeyError):
-        members.build("c", {"identity": {}}, {"id": "t-1"})  # the guard makes it the server's error
+    for lacking in ({"identity": {}}, {"identity": None}, {"identity": {"id": {"x": 1}}}, {"identity": {"id": True}},
+                    {"identity": {"id": ""}}):  # the stream quarantines such an item
+        with pytest.raises(UnreadableItem, match="identity.id"):
+            members.build("c", lacking, {"id": "t-1"})
 
 
 def test_every_stream_declares_a_key_format_whose_parent_fits_its_scope():

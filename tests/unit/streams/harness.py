@@ -26,6 +26,7 @@ from satellite.errors import AdoResponseError
 from satellite.retrying import RetryPolicy
 from satellite.secret import Secret
 from satellite.streams import Checkpoint, Record, SnapshotStream, StreamContext
+from satellite.streams.records import Quarantined
 from satellite.sync.unit_guard import RouteTracker, guarded
 
 __all__ = [
@@ -226,6 +227,7 @@ class Run:
     requests: tuple[Request, ...]
     listed: tuple[dict, ...] | None  # a snapshot stream's list (what the streams below it see)
     error: BaseException | None = None
+    quarantined: tuple[Quarantined, ...] = ()  # items skipped as unreadable (the stream went on)
 
     @property
     def checkpoint(self) -> str | None:
@@ -301,6 +303,7 @@ def run_stream(
     start = len(server.requests)
     records: list[Rec] = []
     checkpoints: list[str] = []
+    quarantined: list[Quarantined] = []
     items: list[dict] | None = None
     error: BaseException | None = None
     try:
@@ -315,6 +318,8 @@ def run_stream(
             elif isinstance(item, Record):
                 records.append(Rec(item.type, item.key, item.op, item.data))
                 known.add(item.key)
+            elif isinstance(item, Quarantined):
+                quarantined.append(item)
             else:
                 raise AssertionError(f"{stream.name} yielded {item!r}")
     except AssertionError:
@@ -324,7 +329,7 @@ def run_stream(
     finally:
         client.close()
     run = Run(tuple(records), tuple(checkpoints), tuple(server.requests[start:]),
-              tuple(items) if items is not None else None, error)
+              tuple(items) if items is not None else None, error, tuple(quarantined))
     if expect is None and error is not None:
         raise error
     if expect is not None:

@@ -129,12 +129,20 @@ class TestWorkItemRevisionsStream:
                          expect=error)
         assert run.records == () and run.checkpoints == ()
 
-    @pytest.mark.parametrize("field", ["rev", "fields"])
+    @pytest.mark.parametrize("field", ["fields"])
     def test_revision_without_a_field_it_needs_fails_without_checkpoint(self, field: str) -> None:
         feed = self.feed()
         del feed.values[-1][field]
         run = self.run(feed, expect=AdoResponseError)
         assert run.checkpoints == () and run.deletes == []
+
+    def test_revision_without_its_rev_is_quarantined_and_the_rest_flows(self) -> None:
+        whole = self.run(self.feed())
+        feed = self.feed()
+        del feed.values[-1]["rev"]
+        run = self.run(feed)
+        assert [q.record_type for q in run.quarantined] == ["wit.work_item_revision"]
+        assert len(run.records) == len(whole.records) - 1 and run.checkpoints
 
     def test_not_found_raises(self) -> None:
         run = run_stream(WorkItemRevisionsStream(), Server().get(REVISIONS, gone("item", REVISIONS), REVISION_PARAMS),
@@ -186,11 +194,13 @@ class TestWorkItemLinksStream:
         run = run_stream(WorkItemLinksStream(), Server().get(LINKS, reply), cursor=first.checkpoint, expect=error)
         assert run.records == () and run.checkpoints == ()
 
-    def test_link_without_its_source_fails_without_checkpoint(self) -> None:
+    def test_link_without_its_source_is_quarantined_and_the_rest_flows(self) -> None:
+        whole = self.run(self.feed())
         feed = self.feed()
         del feed.values[1]["sourceId"]
-        run = self.run(feed, expect=AdoResponseError)
-        assert run.checkpoints == () and run.deletes == []
+        run = self.run(feed)
+        assert [q.record_type for q in run.quarantined] == ["wit.work_item_link"]
+        assert len(run.records) == len(whole.records) - 1 and run.checkpoints == whole.checkpoints
 
     def test_not_found_raises(self) -> None:
         run = run_stream(WorkItemLinksStream(), Server().get(LINKS, gone("item", LINKS)), expect=AdoNotFoundError)

@@ -501,6 +501,18 @@ class TestPullRequestsStream:
         after = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT, cursor=run.checkpoint)
         assert after.records == () and part_reads(after) == []
 
+    @pytest.mark.parametrize("part", ["iterations", "workitems", "threads"])
+    def test_a_pr_deleted_mid_sync_is_dropped_from_the_run_not_a_failure(self, part: str) -> None:
+        """Its part answers 404 (the PR was deleted after the list): issue 15 saw the whole project's
+        PR stream fail for it."""
+        prs = PullRequestServer()
+        server = prs.server()
+        server.get(pr_path(9, part), lambda request: gone("item"))
+        run = run_stream(PullRequestsStream(), server, parent=PROJECT)
+        assert f"{R}:9" not in run.keys("git.pull_request")
+        assert not [k for k in run.keys() if k.startswith(f"{R}:9:")]
+        assert {f"{R}:5", f"{R}:3"} <= set(run.keys("git.pull_request")) and run.checkpoints
+
     def test_malformed_iterations_fail_without_checkpoint(self) -> None:
         prs = PullRequestServer()
         del prs.parts[9]["iterations"]["value"][0]["commits"][0]["commitId"]

@@ -320,11 +320,14 @@ class TestBuildsStream:
         run = run_stream(BuildsStream(), Builds().server().get(f"{BUILDS}/1/changes", reply), parent=PROJECT, expect=error)
         assert run.checkpoints == ()
 
-    def test_change_without_its_id_fails_without_checkpoint(self) -> None:
+    def test_change_without_its_id_is_quarantined_and_the_rest_flows(self) -> None:
         b = Builds()
+        whole = run_stream(BuildsStream(), Builds().server(), parent=PROJECT)
         del b.changes[1][0]["id"]
-        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, expect=AdoResponseError)
-        assert run.checkpoints == ()
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        assert [(q.record_type, q.item_id) for q in run.quarantined] == [("build.change", "?")]
+        assert len(run.keys("build.change")) == len(whole.keys("build.change")) - 1
+        assert run.keys("build.build") == whole.keys("build.build") and run.checkpoints
 
     def test_build_without_its_id_fails_without_checkpoint(self) -> None:
         b = Builds()
