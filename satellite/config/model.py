@@ -522,6 +522,8 @@ class Delivery(_Model):
     once_deadline: Timeout = _duration_field(
         timedelta(minutes=15),
         "sync --once: stop when SEI has accepted nothing for this long while batches wait; they stay in the outbox (exit 75).")
+    ledger_retention: Interval = _duration_field(
+        timedelta(days=90), "How long the delivery ledger (satellite ledger) keeps the row of an acknowledged batch.")
 
 
 class Config(_Model):
