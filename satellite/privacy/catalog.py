@@ -1,0 +1,431 @@
+"""Where each record type may carry personal or confidential data: the field catalog the privacy presets use.
+
+``FIELDS[record_type]`` is a ``RecordFields`` of four tuples of paths into the record's ``data`` (the server's
+JSON without ``_links``):
+
+- ``text``: free text (commit and changeset comments, PR titles and descriptions, thread comments, work item
+  titles, descriptions, history and comments, release and build free text); the ``strip_text`` preset.
+- ``people``: strings that name a person (display names, unique names, e-mail addresses, avatar URLs); the
+  ``pseudonymize_people`` preset. Ids (``id``, ``descriptor``) are never listed: they keep joins working.
+- ``names``: project, repository, branch/ref, definition, environment names and TFVC paths, and the strings
+  that embed them (area and iteration paths, a team's default name); the ``redact_names_and_urls`` preset.
+- ``urls``: every URL (``url``, ``href``, ``remoteUrl``, ``webUrl``, ``imageUrl``...); also
+  ``redact_names_and_urls``. An avatar URL (``imageUrl``) is in ``people`` and ``urls``: either preset
+  replaces it.
+
+Path syntax (shared with the matcher in ``satellite/privacy``):
+
+- A path is segments joined by ``.``; each names an object member. ``*`` stands for any one member of an
+  object or any one element of a list (so ``reviewers.*.displayName`` is the display name of every reviewer).
+- A member whose name contains dots is written as its parts: ``fields.System.Title`` is
+  ``data["fields"]["System.Title"]``, ``fields.Microsoft.VSTS.Common.ClosedBy.displayName`` is
+  ``data["fields"]["Microsoft.VSTS.Common.ClosedBy"]["displayName"]``. Matching walks the data: at an object,
+  the next segments match each member whose dot-split parts equal them; ``*`` consumes exactly one member
+  whole, whatever dots it holds, so ``fields.*.uniqueName`` is the unique name of every identity field of a
+  work item, custom ones included. A literal segment never matches a list element.
+- Every path ends at a string (or a list of strings); a path that meets no value in a record is no error
+  (optional members are absent on some servers and items).
+
+Nothing here is derived at run time: the tuples are written from the OpenAPI specs
+(``/work/shared/ado-rest-specs``) and the simulator's bodies, and ``tests/unit/privacy/test_catalog.py``
+checks that every type collected has an entry and every path meets a value in a simulator body of its type.
+
+``ENVIRONMENT_NAMES`` are the ``names`` paths that hold an environment's name (classic release environments
+and YAML environments). The deployment metrics recognise production by that name (docs/metrics.md): a policy
+that replaces one with a token sets ``isProduction`` (a boolean, by the same rule: lower-cased, the name starts
+with ``prod``) in the object that holds the name, which the receiver's report reads instead of the name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+__all__ = ["RecordFields", "FIELDS", "CATEGORIES", "PRESET_OF", "ENVIRONMENT_NAMES", "PRODUCTION_FLAG"]
+
+CATEGORIES = ("text", "people", "names", "urls")
+PRESET_OF = MappingProxyType({
+    "text": "strip_text",
+    "people": "pseudonymize_people",
+    "names": "redact_names_and_urls",
+    "urls": "redact_names_and_urls",
+})
+PRODUCTION_FLAG = "isProduction"
+
+
+@dataclass(frozen=True)
+class RecordFields:
+    """The paths of one record type's free text, people, names and URLs (syntax: the module docstring)."""
+
+    text: tuple[str, ...] = ()
+    people: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+
+    def of(self, category: str) -> tuple[str, ...]:
+        """The paths of one of ``CATEGORIES``."""
+        if category not in CATEGORIES:
+            raise KeyError(category)
+        return getattr(self, category)
+
+    def paths(self) -> tuple[str, ...]:
+        """Every path of every category, each once, in category order."""
+        return tuple(dict.fromkeys(p for c in CATEGORIES for p in self.of(c)))
+
+
+# --- identity references --------------------------------------------------------------------------
+# An IdentityRef (spec: webapi IdentityRef) names its person by displayName, uniqueName and the avatar
+# imageUrl; its ``url`` is an API URL with the id only; ``id`` and ``descriptor`` stay.
+
+_PERSON = ("displayName", "uniqueName", "imageUrl")
+
+
+def _who(*objects: str) -> tuple[str, ...]:
+    """The personal members of each identity object at ``objects``."""
+    return tuple(f"{o}.{m}" if o else m for o in objects for m in _PERSON)
+
+
+def _who_urls(*objects: str) -> tuple[str, ...]:
+    """The URLs of each identity object at ``objects``: its API url and its avatar."""
+    return tuple(f"{o}.{m}" if o else m for o in objects for m in ("url", "imageUrl"))
+
+
+def _git_user(*objects: str) -> tuple[str, ...]:
+    """A GitUserDate (a commit's author or committer): name and e-mail."""
+    return tuple(f"{o}.{m}" for o in objects for m in ("name", "email"))
+
+
+_RELEASE_DEFINITION_REF = ("name", "path", "projectReference.name")  # ReleaseDefinitionShallowReference
+
+# --- work items ----------------------------------------------------------------------------------
+# Identity fields are any member of ``fields`` holding an IdentityRef, custom ones included (``fields.*``).
+
+_WORK_ITEM = RecordFields(
+    text=(
+        "fields.System.Title",
+        "fields.System.Description",
+        "fields.System.History",
+        "fields.Microsoft.VSTS.Common.AcceptanceCriteria",
+        "fields.Microsoft.VSTS.TCM.ReproSteps",
+        "fields.System.Tags.*.name",
+    ),
+    people=_who("fields.*"),
+    names=(
+        "fields.System.TeamProject",
+        "fields.System.AreaPath",
+        "fields.System.IterationPath",
+        "fields.System.AreaLevel1",
+        "fields.System.AreaLevel2",
+        "fields.System.IterationLevel1",
+        "fields.System.IterationLevel2",
+        "fields.System.NodeName",
+    ),
+    urls=_who_urls("fields.*"),
+)
+
+_COMMIT = RecordFields(  # GitCommitRef: git.commit and git.pull_request_commit
+    text=("comment",),
+    people=_git_user("author", "committer"),
+    urls=("remoteUrl", "url"),
+)
+
+# --- releases ------------------------------------------------------------------------------------
+
+_RELEASE_ENVIRONMENT_IDENTITIES = (
+    "environments.*.owner",
+    "environments.*.releaseCreatedBy",
+    "environments.*.deploySteps.*.requestedBy",
+    "environments.*.deploySteps.*.requestedFor",
+    "environments.*.deploySteps.*.lastModifiedBy",
+    "environments.*.preDeployApprovals.*.approver",
+    "environments.*.preDeployApprovals.*.approvedBy",
+    "environments.*.preApprovalsSnapshot.approvals.*.approver",
+)
+_RELEASE_JOBS = "environments.*.deploySteps.*.releaseDeployPhases.*.deploymentJobs.*"
+_APPROVALS = ("environments.*.preDeployApprovals.*", "environments.*.postDeployApprovals.*")
+
+_RELEASE = RecordFields(
+    text=(
+        "comment",
+        "description",
+        "environments.*.releaseDescription",
+        *(f"{a}.comments" for a in _APPROVALS),
+        f"{_RELEASE_JOBS}.tasks.*.issues.*.message",
+        "environments.*.deployPhasesSnapshot.*.workflowTasks.*.inputs.*",
+    ),
+    people=(
+        *_who("createdBy", "createdFor", "modifiedBy", *_RELEASE_ENVIRONMENT_IDENTITIES),
+        "artifacts.*.definitionReference.requestedFor.name",
+        "environments.*.environmentOptions.emailRecipients",
+    ),
+    names=(
+        "projectReference.name",
+        *(f"releaseDefinition.{m}" for m in _RELEASE_DEFINITION_REF),
+        "triggeringArtifactAlias",
+        "artifacts.*.alias",
+        "artifacts.*.definitionReference.definition.name",
+        "artifacts.*.definitionReference.project.name",
+        "artifacts.*.definitionReference.repository.name",
+        "artifacts.*.definitionReference.branch.id",
+        "artifacts.*.definitionReference.branch.name",
+        "environments.*.name",
+        *(f"environments.*.releaseDefinition.{m}" for m in _RELEASE_DEFINITION_REF),
+        *(f"{a}.releaseDefinition.{m}" for a in _APPROVALS for m in _RELEASE_DEFINITION_REF),
+        *(f"{a}.releaseEnvironment.name" for a in _APPROVALS),
+        f"{_RELEASE_JOBS}.job.agentName",
+        f"{_RELEASE_JOBS}.tasks.*.agentName",
+    ),
+    urls=(
+        *_who_urls("createdBy", "createdFor", "modifiedBy", *_RELEASE_ENVIRONMENT_IDENTITIES),
+        "releaseDefinition.url",
+        "logsContainerUrl",
+        "artifacts.*.definitionReference.artifactSourceDefinitionUrl.id",
+        "artifacts.*.definitionReference.artifactSourceVersionUrl.id",
+        "environments.*.release.url",
+        "environments.*.releaseDefinition.url",
+        *(f"{a}.{m}" for a in _APPROVALS for m in ("url", "release.url", "releaseDefinition.url", "releaseEnvironment.url")),
+        f"{_RELEASE_JOBS}.job.logUrl",
+        f"{_RELEASE_JOBS}.tasks.*.logUrl",
+    ),
+)
+
+_RELEASE_DEFINITION_IDENTITIES = (
+    "createdBy", "modifiedBy", "lastRelease.createdBy", "environments.*.owner",
+    "environments.*.preDeployApprovals.approvals.*.approver",
+)
+
+_RELEASE_DEFINITION = RecordFields(
+    text=(
+        "description",
+        "lastRelease.description",
+        "environments.*.deployPhases.*.workflowTasks.*.inputs.*",
+    ),
+    people=(
+        *_who(*_RELEASE_DEFINITION_IDENTITIES),
+        "environments.*.environmentOptions.emailRecipients",
+    ),
+    names=(
+        "name",
+        "path",
+        "projectReference.name",
+        "environments.*.name",
+        "artifacts.*.alias",
+        "artifacts.*.definitionReference.definition.name",
+        "artifacts.*.definitionReference.project.name",
+        *(f"lastRelease.releaseDefinition.{m}" for m in _RELEASE_DEFINITION_REF),
+    ),
+    urls=(
+        *_who_urls(*_RELEASE_DEFINITION_IDENTITIES),
+        "url",
+        "environments.*.badgeUrl",
+        "environments.*.currentRelease.url",
+        "artifacts.*.definitionReference.artifactSourceDefinitionUrl.id",
+        "lastRelease.releaseDefinition.url",
+    ),
+)
+
+_DEPLOYMENT_IDENTITIES = ("requestedBy", "requestedFor", "lastModifiedBy", "release.createdBy")
+
+_DEPLOYMENT = RecordFields(
+    text=("release.description",),
+    people=_who(*_DEPLOYMENT_IDENTITIES),
+    names=(
+        "projectReference.name",
+        "releaseEnvironment.name",
+        *(f"releaseDefinition.{m}" for m in _RELEASE_DEFINITION_REF),
+        *(f"release.releaseDefinition.{m}" for m in _RELEASE_DEFINITION_REF),
+    ),
+    urls=(
+        *_who_urls(*_DEPLOYMENT_IDENTITIES),
+        "releaseEnvironment.url",
+        "releaseDefinition.url",
+        "release.releaseDefinition.url",
+    ),
+)
+
+# --- the catalog ---------------------------------------------------------------------------------
+
+FIELDS: Mapping[str, RecordFields] = MappingProxyType({
+    "build.build": RecordFields(
+        text=("project.description", "definition.project.description"),
+        people=_who("requestedBy", "requestedFor", "lastChangedBy"),
+        names=(
+            "definition.name", "definition.path", "project.name", "definition.project.name",
+            "repository.name", "sourceBranch",
+        ),
+        urls=(
+            *_who_urls("requestedBy", "requestedFor", "lastChangedBy"),
+            "url", "definition.url", "project.url", "definition.project.url", "logs.url", "queue.url",
+            "repository.url",
+        ),
+    ),
+    "build.change": RecordFields(
+        text=("message",),
+        people=(*_who("author"), "pusher"),
+        urls=(*_who_urls("author"), "displayUri", "location"),
+    ),
+    "build.definition": RecordFields(
+        text=("project.description", "variables.*.value"),
+        people=_who("authoredBy"),
+        names=("name", "path", "project.name", "repository.name", "repository.defaultBranch"),
+        urls=(*_who_urls("authoredBy"), "url", "project.url", "queue.url", "repository.url"),
+    ),
+    "build.timeline_record": RecordFields(
+        text=("issues.*.message",),
+        names=("workerName",),
+        urls=("log.url",),
+    ),
+    "core.identity": RecordFields(
+        text=("properties.Description.$value",),
+        people=(
+            "providerDisplayName",
+            "properties.Account.$value",
+            "properties.Mail.$value",
+            "properties.DN.$value",
+        ),
+    ),
+    "core.project": RecordFields(
+        text=("description",),
+        names=("name",),
+        urls=("url",),
+    ),
+    "core.team": RecordFields(
+        text=("description",),
+        names=("name", "projectName"),
+        urls=("url", "identityUrl"),
+    ),
+    "core.team_member": RecordFields(
+        people=_who("identity"),
+        urls=_who_urls("identity"),
+    ),
+    "distributedtask.environment": RecordFields(
+        text=("description",),
+        people=_who("createdBy", "lastModifiedBy"),
+        names=("name", "project.name"),
+        urls=_who_urls("createdBy", "lastModifiedBy"),
+    ),
+    "distributedtask.environment_deployment": RecordFields(
+        names=("definition.name",),
+    ),
+    "git.commit": _COMMIT,
+    "git.pull_request": RecordFields(
+        text=(
+            "title", "description", "completionOptions.mergeCommitMessage", "lastMergeCommit.comment",
+            "labels.*.name",
+        ),
+        people=(
+            *_who("createdBy", "closedBy", "reviewers.*"),
+            *_git_user("lastMergeCommit.author", "lastMergeCommit.committer"),
+        ),
+        names=("sourceRefName", "targetRefName", "repository.name", "repository.project.name"),
+        urls=(
+            *_who_urls("createdBy", "closedBy", "reviewers.*"),
+            "url", "repository.url", "reviewers.*.reviewerUrl", "labels.*.url", "lastMergeCommit.url",
+            "lastMergeSourceCommit.url", "lastMergeTargetCommit.url",
+        ),
+    ),
+    "git.pull_request_commit": _COMMIT,
+    "git.pull_request_iteration": RecordFields(
+        text=("description",),
+        people=_who("author", "push.pushedBy"),
+        urls=_who_urls("author", "push.pushedBy"),
+    ),
+    "git.pull_request_reviewer": RecordFields(
+        people=_who(""),
+        urls=(*_who_urls(""), "reviewerUrl"),
+    ),
+    "git.pull_request_thread": RecordFields(
+        text=("comments.*.content",),
+        people=(*_who("comments.*.author"), "properties.CodeReviewVotedByDisplayName.$value"),
+        names=("threadContext.filePath",),
+        urls=_who_urls("comments.*.author"),
+    ),
+    "git.pull_request_work_item": RecordFields(
+        urls=("url",),
+    ),
+    "git.push": RecordFields(
+        text=("repository.project.description",),
+        people=_who("pushedBy"),
+        names=("refUpdates.*.name", "repository.name", "repository.defaultBranch", "repository.project.name"),
+        urls=(
+            *_who_urls("pushedBy"), "url", "repository.url", "repository.remoteUrl", "repository.project.url",
+        ),
+    ),
+    "git.ref": RecordFields(
+        people=_who("creator"),
+        names=("name",),
+        urls=(*_who_urls("creator"), "url"),
+    ),
+    "git.repository": RecordFields(
+        text=("project.description",),
+        names=("name", "defaultBranch", "project.name"),
+        urls=("url", "remoteUrl", "sshUrl", "webUrl", "project.url"),
+    ),
+    "pipelines.pipeline": RecordFields(
+        names=("name", "folder"),
+        urls=("url",),
+    ),
+    "pipelines.run": RecordFields(
+        names=("pipeline.name", "pipeline.folder"),
+        urls=("url", "pipeline.url"),
+    ),
+    "release.definition": _RELEASE_DEFINITION,
+    "release.deployment": _DEPLOYMENT,
+    "release.release": _RELEASE,
+    "tfvc.branch": RecordFields(
+        text=("description",),
+        people=_who("owner"),
+        names=("path", "parent.path", "children.*.path"),
+        urls=(*_who_urls("owner"), "url"),
+    ),
+    "tfvc.change": RecordFields(
+        names=("item.path",),
+        urls=("item.url",),
+    ),
+    "tfvc.changeset": RecordFields(
+        text=("comment",),
+        people=_who("author", "checkedInBy"),
+        urls=(*_who_urls("author", "checkedInBy"), "url"),
+    ),
+    "tfvc.label": RecordFields(
+        text=("description",),
+        people=_who("owner"),
+        names=("labelScope",),
+        urls=(*_who_urls("owner"), "url"),
+    ),
+    "wit.classification_node": RecordFields(
+        names=("name", "path"),
+        urls=("url",),
+    ),
+    "wit.comment": RecordFields(
+        text=("text",),
+        people=_who("createdBy", "modifiedBy"),
+        urls=(*_who_urls("createdBy", "modifiedBy"), "url"),
+    ),
+    "wit.field": RecordFields(
+        urls=("url",),
+    ),
+    "wit.work_item": _WORK_ITEM,
+    "wit.work_item_link": RecordFields(),
+    "wit.work_item_revision": _WORK_ITEM,
+    "wit.work_item_type": RecordFields(
+        text=("description", "xmlForm"),
+        urls=("url", "icon.url", "fields.*.url", "fieldInstances.*.url"),
+    ),
+    "work.team_iteration": RecordFields(
+        names=("path",),
+        urls=("url",),
+    ),
+})
+
+ENVIRONMENT_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "distributedtask.environment": ("name",),
+    "release.deployment": ("releaseEnvironment.name",),
+    "release.release": (
+        "environments.*.name",
+        "environments.*.preDeployApprovals.*.releaseEnvironment.name",
+        "environments.*.postDeployApprovals.*.releaseEnvironment.name",
+    ),
+    "release.definition": ("environments.*.name",),
+})
