@@ -18,12 +18,13 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Collection, Iterable, Iterator
 
 import structlog
 
 from satellite.errors import StoreError
 from satellite.store.at_rest import KEY_FILE, AtRest
+from satellite.store.ledger import Forgotten, LedgerEntry
 from satellite.store.migrations import (
     LEGACY_DELIVERED,
     migrate,
@@ -31,7 +32,8 @@ from satellite.store.migrations import (
     store_version,
 )
 
-__all__ = ["Store", "CursorKey", "OutboxEntry", "OutboxStats", "DeadLetter", "StreamStatus", "DATABASE_NAME"]
+__all__ = ["Store", "CursorKey", "OutboxEntry", "OutboxStats", "DeadLetter", "StreamStatus", "LedgerEntry", "Forgotten",
+           "DATABASE_NAME"]
 
 DATABASE_NAME = "satellite.db"
 
@@ -61,6 +63,7 @@ class OutboxEntry:
     seq: int
     record_count: int
     body: bytes
+    plaintext_sha256: str | None = None  # of the NDJSON lines before gzip (the delivery ledger); None before store version 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +135,11 @@ class Store:
             raise StoreError(f"cannot open the store in {data_dir}: {exc}") from None
         self._lock = threading.Lock()
         self._room = threading.Condition()
+        # each cursor as this process last read or wrote it (sealed; None: none): a cursor found
+        # otherwise when it is saved was forgotten meanwhile (``forget``, ``reset_cursors``), and the
+        # run that read it before does not bring it back
+        self._cursor_seen: dict[CursorKey, str | None] = {}
+        self._stale_logged: set[CursorKey] = set()
 
     def _store_key(self, data_dir: Path) -> AtRest:
         """The data dir's store key; made with a new store. A store sealed with a key since lost
@@ -174,11 +182,17 @@ class Store:
 
     def get_cursor(self, key: CursorKey) -> str | None:
         with self._lock:
-            row = self._conn.execute(
-                "SELECT value FROM cursors WHERE integration_id=? AND stream=? AND partition=?",
-                (key.integration_id, key.stream, key.partition),
-            ).fetchone()
-        return self._at_rest.open(row[0]) if row else None
+            sealed = self._sealed_cursor(self._conn, key)
+            self._cursor_seen[key] = sealed
+        return None if sealed is None else self._at_rest.open(sealed)
+
+    @staticmethod
+    def _sealed_cursor(conn: sqlite3.Connection, key: CursorKey) -> str | None:
+        row = conn.execute(
+            "SELECT value FROM cursors WHERE integration_id=? AND stream=? AND partition=?",
+            (key.integration_id, key.stream, key.partition),
+        ).fetchone()
+        return row[0] if row else None
 
     def save_cursor(self, key: CursorKey, value: str) -> None:
         """Advance a cursor with no batch (e.g. only deletions of branches already handled)."""
@@ -186,11 +200,23 @@ class Store:
             self._upsert_cursor(conn, key, value)
 
     def _upsert_cursor(self, conn: sqlite3.Connection, key: CursorKey, value: str) -> None:
+        """Advance a cursor, unless it was forgotten (or changed) since this process read it: a run
+        that began before ``satellite resync`` or a reconciliation then leaves it forgotten, and
+        the next run reads its partition again from the start."""
+        if key in self._cursor_seen and self._sealed_cursor(conn, key) != self._cursor_seen[key]:
+            if key not in self._stale_logged:
+                self._stale_logged.add(key)
+                log.info("cursor_not_advanced", integration=key.integration_id, stream=key.stream, partition=key.partition,
+                         reason="forgotten meanwhile (satellite resync or a reconciliation): the next run reads it again")
+            return
+        sealed = self._at_rest.seal(value)
         conn.execute(
             "INSERT INTO cursors VALUES (?, ?, ?, ?, ?) ON CONFLICT (integration_id, stream, partition)"
             " DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
-            (key.integration_id, key.stream, key.partition, self._at_rest.seal(value), time.time()),
+            (key.integration_id, key.stream, key.partition, sealed, time.time()),
         )
+        self._cursor_seen[key] = sealed
+        self._stale_logged.discard(key)
 
     # batches -------------------------------------------------------------------------------
 
@@ -217,9 +243,9 @@ class Store:
         ``live``: (record type, key, alive) of the batch's records of reconciled types."""
         with self._transaction(notify=True) as conn:
             conn.execute(
-                "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (entry.batch_id, entry.integration_id, entry.stream, entry.seq, entry.record_count, time.time(),
-                 len(entry.body), entry.body),
+                 len(entry.body), entry.body, entry.plaintext_sha256),
             )
             if cursor is not None:
                 self._upsert_cursor(conn, *cursor)
@@ -278,14 +304,16 @@ class Store:
         """Oldest first, and in seq order within a stream."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT batch_id, integration_id, stream, seq, record_count, body FROM outbox"
+                "SELECT batch_id, integration_id, stream, seq, record_count, body, plaintext_sha256 FROM outbox"
                 " ORDER BY created_at, integration_id, stream, seq LIMIT ?",
                 (limit,),
             ).fetchall()
         return [OutboxEntry(*row) for row in rows]
 
-    def acknowledge(self, entry: OutboxEntry) -> None:
-        """Forget a batch the receiver acknowledged, and count it as delivered."""
+    def acknowledge(self, entry: OutboxEntry, ledger: LedgerEntry | None = None, prune_before: float | None = None) -> None:
+        """Forget a batch the receiver acknowledged, count it as delivered and append ``ledger`` to
+        the delivery ledger, in one transaction; ``prune_before``: ledger rows acknowledged before
+        then go (retention)."""
         with self._transaction(notify=True) as conn:
             if conn.execute("DELETE FROM outbox WHERE batch_id=?", (entry.batch_id,)).rowcount:
                 conn.execute(
@@ -294,12 +322,32 @@ class Store:
                     " last_delivered_at = excluded.last_delivered_at",
                     (entry.integration_id, entry.stream, entry.record_count, time.time()),
                 )
+                if ledger is not None:
+                    conn.execute(f"INSERT OR REPLACE INTO delivery_ledger ({_LEDGER_COLUMNS}) VALUES"
+                                 f" ({', '.join('?' * len(_LEDGER_FIELDS))})",
+                                 tuple(getattr(ledger, name) for name in _LEDGER_FIELDS))
+            if prune_before is not None:
+                conn.execute("DELETE FROM delivery_ledger WHERE acknowledged_at < ?", (prune_before,))
+
+    def ledger(self, since: float | None = None) -> list[LedgerEntry]:
+        """The delivery ledger, oldest acknowledgement first (``since``: acknowledged then or later)."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_LEDGER_COLUMNS} FROM delivery_ledger WHERE ?1 IS NULL OR acknowledged_at >= ?1"
+                " ORDER BY acknowledged_at, batch_id", (since,),
+            ).fetchall()
+        return [LedgerEntry(*row) for row in rows]
+
+    def prune_ledger(self, before: float) -> int:
+        """Drop the ledger rows acknowledged before ``before``; returns how many."""
+        with self._transaction() as conn:
+            return conn.execute("DELETE FROM delivery_ledger WHERE acknowledged_at < ?", (before,)).rowcount
 
     def dead_letter(self, batch_id: str, status: int, reason: str) -> None:
         """Move a batch the endpoint refused for good to the dead letters (never deleted)."""
         with self._transaction(notify=True) as conn:
             conn.execute(
-                "INSERT INTO dead_letters SELECT batch_id, integration_id, stream, seq, record_count, created_at, size, body,"
+                f"INSERT INTO dead_letters ({_OUTBOX_COLUMNS}, rejected_at, status, reason) SELECT {_OUTBOX_COLUMNS},"
                 " ?, ?, ? FROM outbox WHERE batch_id=?",
                 (time.time(), status, reason[:1000], batch_id),
             )
@@ -318,8 +366,8 @@ class Store:
         where, args = ("", ()) if batch_ids is None else (f" WHERE batch_id IN ({','.join('?' * len(batch_ids))})", tuple(batch_ids))
         with self._transaction(notify=True) as conn:
             moved = conn.execute(
-                "INSERT OR IGNORE INTO outbox SELECT batch_id, integration_id, stream, seq, record_count, ?, size, body"
-                f" FROM dead_letters{where}",
+                f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}) SELECT batch_id, integration_id, stream, seq, record_count,"
+                f" ?, size, body, plaintext_sha256 FROM dead_letters{where}",
                 (time.time(), *args),
             ).rowcount
             conn.execute(f"DELETE FROM dead_letters{where}", args)
@@ -417,6 +465,39 @@ class Store:
                 held[(integration_id, stream)] = held.get((integration_id, stream), 0) + count
         return held
 
+    def forget(self, integration_id: str | None = None, streams: Collection[str] | None = None,
+               partitions: Collection[str] | None = None) -> list[Forgotten]:
+        """Forget the cursors, delivered keys and live keys of a selection (None: any), in one
+        transaction: its next run reads it again from the start and sends everything it reads
+        (``satellite resync``). Safe beside a running agent: a run that read a cursor before does
+        not bring it back (``_upsert_cursor``). Returns the counts per integration and stream."""
+        where, args = ["1=1"], []
+        for column, values in (("integration_id", None if integration_id is None else [integration_id]),
+                               ("stream", streams), ("partition", partitions)):
+            if values is not None:
+                values = sorted(set(values))
+                where.append(f"{column} IN ({','.join('?' * len(values))})" if values else "0=1")
+                args.extend(values)
+        condition = " AND ".join(where)
+        counts: dict[tuple[str, str], dict[str, int]] = {}
+        with self._transaction() as conn:
+            for table in ("cursors", "delivered_keys", "live_keys"):
+                rows = conn.execute(f"SELECT integration_id, stream, COUNT(*) FROM {table} WHERE {condition}"
+                                    " GROUP BY integration_id, stream", args).fetchall()
+                for integration, stream, count in rows:
+                    counts.setdefault((integration, stream), {})[table] = count
+                conn.execute(f"DELETE FROM {table} WHERE {condition}", args)
+        return [Forgotten(i, s, c.get("cursors", 0), c.get("delivered_keys", 0), c.get("live_keys", 0))
+                for (i, s), c in sorted(counts.items())]
+
+    def partitions(self, integration_id: str | None = None) -> set[tuple[str, str, str]]:
+        """(integration, stream, partition) of every cursor, delivered key or live key held."""
+        with self._lock:
+            rows = self._conn.execute(
+                " UNION ".join(f"SELECT DISTINCT integration_id, stream, partition FROM {t} WHERE ?1 IS NULL OR integration_id = ?1"
+                               for t in ("cursors", "delivered_keys", "live_keys")), (integration_id,)).fetchall()
+        return {tuple(row) for row in rows}  # type: ignore[misc]
+
     def reset_cursors(self, integration_id: str) -> int:
         """Forget an integration's cursors (a full reconciliation re-reads everything); returns how many."""
         with self._transaction() as conn:
@@ -439,6 +520,11 @@ class Store:
         with self._lock:
             rows = self._conn.execute("SELECT key, value FROM agent_state WHERE substr(key, 1, ?)=?", (len(prefix), prefix)).fetchall()
         return dict(rows)
+
+
+_OUTBOX_COLUMNS = "batch_id, integration_id, stream, seq, record_count, created_at, size, body, plaintext_sha256"
+_LEDGER_FIELDS = tuple(LedgerEntry.__dataclass_fields__)
+_LEDGER_COLUMNS = ", ".join(_LEDGER_FIELDS)
 
 
 def _cursor_summary(value: str, limit: int = 80) -> str:

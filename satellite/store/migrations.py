@@ -16,7 +16,7 @@ from typing import Any
 
 from satellite.errors import StoreError
 from satellite.store.at_rest import SEALED_PREFIX
-from satellite.store.schema import SCHEMA
+from satellite.store.schema import LEDGER_SCHEMA, SCHEMA
 
 __all__ = ["Migration", "MIGRATIONS", "LATEST", "LEGACY_DELIVERED", "migrate", "refuse_newer", "store_version"]
 
@@ -53,6 +53,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "no names in the clear: cursors and live keys sealed with the store key", step=_seal_names),
     Migration(3, "items quarantined per stream and partition",
               "ALTER TABLE stream_status ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;"),
+    # A batch sealed before version 4 has no plaintext digest: its ledger row says none (NULL).
+    Migration(4, "the delivery ledger, and the plaintext digest of each batch waiting for it", LEDGER_SCHEMA),
 )
 LATEST = MIGRATIONS[-1].version
 

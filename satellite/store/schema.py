@@ -90,3 +90,26 @@ CREATE TABLE IF NOT EXISTS agent_state (
     updated_at REAL NOT NULL
 );
 """
+
+# Store version 4 (``migrations``): the delivery ledger, one row per batch SEI acknowledged (ids,
+# counts and digests only: no record content, no names), pruned after ``delivery.ledger_retention``;
+# and the SHA-256 of each waiting batch's plaintext (its NDJSON lines before gzip), kept from sealing
+# to the acknowledgement (a dead letter keeps it too).
+LEDGER_SCHEMA = """
+ALTER TABLE outbox ADD COLUMN plaintext_sha256 TEXT;
+ALTER TABLE dead_letters ADD COLUMN plaintext_sha256 TEXT;
+CREATE TABLE delivery_ledger (
+    batch_id         TEXT PRIMARY KEY,
+    integration_id   TEXT NOT NULL,
+    stream           TEXT NOT NULL,
+    seq              INTEGER NOT NULL,
+    record_count     INTEGER NOT NULL,
+    plaintext_sha256 TEXT,
+    sealed_sha256    TEXT NOT NULL,
+    policy           TEXT,
+    sealed_at        REAL NOT NULL,
+    acknowledged_at  REAL NOT NULL,
+    answer           TEXT NOT NULL
+);
+CREATE INDEX delivery_ledger_acknowledged ON delivery_ledger (acknowledged_at);
+"""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -142,7 +143,10 @@ class BatchWriter:
             cursor_from=_cursor_digest(cursor_from),
             cursor_to=_cursor_digest(cursor_to),
         )
-        entry = OutboxEntry(batch_id, self._key.integration_id, self._key.stream, seq, len(lines), body)
+        plaintext = hashlib.sha256()  # the delivery ledger's digest of what SEI decrypts (before gzip)
+        for line in lines:
+            plaintext.update(line)
+        entry = OutboxEntry(batch_id, self._key.integration_id, self._key.stream, seq, len(lines), body, plaintext.hexdigest())
         if self._admit is not None:
             self._admit(len(body))
         advance = (self._key, cursor_to) if cursor_to is not None and cursor_to != cursor_from else None
