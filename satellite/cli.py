@@ -149,6 +149,14 @@ def _outbox(args: argparse.Namespace) -> int:
     return retry_outbox(config, args.batch_ids, args.all)
 
 
+def _preview(args: argparse.Namespace) -> int:
+    from satellite.config import load_config
+    from satellite.sync.preview_command import run_preview
+
+    return run_preview(load_config(args.config), integration=args.integration, streams=args.stream, limit=args.limit,
+                       max_requests=args.max_requests, out=args.out)
+
+
 # The stand-ins (standins/: simulator, receiver, demo) are not part of the agent: their modules and
 # server dependencies are imported only when one of these commands runs.
 STANDIN_EXTRA_HINT = "install the stand-ins with: pip install 'sei-satellite[standins]'"
@@ -237,6 +245,17 @@ def build_parser() -> argparse.ArgumentParser:
     outbox_retry.add_argument("--all", action="store_true", help="every dead letter")
     outbox_retry.set_defaults(handler=_outbox)
 
+    preview = commands.add_parser("preview", help="a sample of the records a sync would seal, after the privacy policy;"
+                                  " nothing stored or sent")
+    preview.add_argument("-c", "--config", type=Path, required=True)
+    preview.add_argument("--integration", metavar="ID", help="only this integration (default: all)")
+    preview.add_argument("--stream", action="append", metavar="NAME", help="only this stream (repeatable; default: all enabled)")
+    preview.add_argument("--limit", type=int, default=20, metavar="N", help="records per stream (default 20)")
+    preview.add_argument("--max-requests", type=int, default=200, metavar="R",
+                         help="requests per stream at most (default 200); a stream needing more stops and says so")
+    preview.add_argument("--out", type=Path, metavar="DIR", help="write DIR/<integration>/<stream>.ndjson instead of printing")
+    preview.set_defaults(handler=_preview)
+
     # stand-ins: their own parsers read the rest of the command line (``satellite simulator --help``)
     simulator = commands.add_parser("simulator", help="run the Azure DevOps Server simulator (stand-in)", add_help=False)
     simulator.set_defaults(handler=_simulator, takes_rest=True)
@@ -261,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     json_output = {"auto": None, "json": True, "console": False}[args.log_format]
     level = args.log_level or ("warning" if args.command in ("demo", "check") else "info")
-    configure_logging(level, json_output=json_output, stream=sys.stderr if args.command in ("demo", "config", "keys", "check", "outbox", "status") else None)
+    configure_logging(level, json_output=json_output, stream=sys.stderr if args.command in ("demo", "config", "keys", "check", "outbox", "status", "preview") else None)
     try:
         return args.handler(args)
     except ConfigError as exc:
