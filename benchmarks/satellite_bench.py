@@ -265,6 +265,8 @@ STREAM_OF_ROUTE: tuple[tuple[str, str], ...] = (
     (r"/_apis/build/builds", "build.builds"),
     (r"/_apis/pipelines$", "pipelines.pipelines"),
     (r"/_apis/pipelines/\{id\}/runs$", "pipelines.runs"),
+    (r"/_apis/distributedtask/environments/\{id\}/environmentdeploymentrecords$", "pipelines.runs"),  # read with the runs
+    (r"/_apis/distributedtask/environments$", "distributedtask.environments"),
     (r"/_apis/release/definitions$", "release.definitions"),
     (r"/_apis/release/", "release.releases"),
 )
@@ -363,7 +365,7 @@ MAX_PAGE = {
     "pull_requests": 1000, "changesets": 10000, "changes": 10000, "labels": 10000, "builds": 10000,
     "build_definitions": 10000, "release_definitions": 100, "releases": 100, "deployments": 100,
     "revisions_with_fields": 200, "revisions": 1000, "links": 1000, "comments": 200, "identities": 50,
-    "pipeline_runs": 10000,
+    "pipeline_runs": 10000, "build_changes": 10000, "environments": 10000, "deployment_records": 10000,
 }
 MINIMUM_ASSUMPTIONS = (
     "largest page per call: the simulator's own cap where it has one (reporting work item revisions 200 with "
@@ -371,9 +373,11 @@ MINIMUM_ASSUMPTIONS = (
     "work item comments 200), else the largest page size `limits.page_sizes` admits (10,000); identities resolved 50 per call",
     "`$top`/`$skip` lists end on a short page: floor(n / page) + 1 calls; continuation-token and reporting lists: "
     "ceil(n / page) calls (at least 1)",
-    "one call per item where the API has no batch read: a started build's timeline; a pull request's threads, iterations "
-    "and work item links (3 per PR); a release's details; a changeset's changes; a YAML pipeline's runs; the comments of "
-    "each work item with discussion changes",
+    "one call per item where the API has no batch read: a started build's timeline and a completed build's changes; "
+    "a pull request's threads, iterations (with their commits: `includeCommits`) and work item links (3 per PR), and "
+    "on 7.0+ the pull request itself when its listed description may be cut (400 characters or more); a "
+    "release's details; a changeset's changes; a YAML pipeline's runs; a YAML environment's deployment records; the "
+    "comments of each work item with discussion changes",
     "one call each per collection (api-version, connectionData, fields), per project (repositories, teams, work item "
     "types, classification nodes, TFVC branches, labels, build definitions, pipelines, release definitions, builds, "
     "deployments, releases, pull requests) and per team (members, sprints), more only when a list exceeds a page",
@@ -443,6 +447,9 @@ def minimum_requests(world, max_version: str) -> dict:
     for project in projects:
         minimum["git.pull_requests"] += _offset_pages(prs[project.id], MAX_PAGE["pull_requests"])
     minimum["git.pull_requests"] += 3 * len(truth["git.pull_request"])
+    if tuple(map(int, max_version.split("."))) >= (7, 0):  # 7.0+ lists cut descriptions to 400: those read alone
+        all_prs = world.domain("pull_requests").of_repositories(r.id for r in world.repositories)
+        minimum["git.pull_requests"] += sum(1 for pr in all_prs if len(pr.description or "") >= 400)
     # per project singles
     for stream in ("git.repositories", "core.teams", "wit.work_item_types", "wit.classification_nodes", "tfvc.branches",
                    "build.definitions", "pipelines.pipelines", "release.definitions"):
@@ -461,6 +468,18 @@ def minimum_requests(world, max_version: str) -> dict:
         minimum["build.builds"] += _token_pages(n, MAX_PAGE["builds"]) - 1
     minimum["build.builds"] += len(projects) + sum(1 for b in live if b.status != NOT_STARTED)
     minimum["pipelines.runs"] = sum(1 for d in builds.definitions if d.yaml)
+    # build changes (issue 14): one walk per completed build (no batch read), its pages
+    minimum["build.builds"] += sum(_token_pages(len(builds.changes(b)), MAX_PAGE["build_changes"]) for b in live
+                                   if b.status == "completed")
+    # YAML environments (6.0+): the list per project, then each environment's deployment records
+    if "distributedtask.environment" in truth:
+        from standins.ado_simulator.world.pipelines.environments import environments_of
+
+        environments = environments_of(world)
+        minimum["distributedtask.environments"] = len(projects)
+        records_of = Counter(k.split(":")[1] for k in truth.get("distributedtask.environment_deployment", []))
+        minimum["pipelines.runs"] += sum(_token_pages(records_of[str(e.id)], MAX_PAGE["deployment_records"])
+                                         for e in environments.environments if records_of[str(e.id)])
     # releases
     releases = world.domain("release")
     project_of_release_definition = {d.id: projects[d.project].id for d in releases.definitions}
