@@ -139,6 +139,29 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resync(args: argparse.Namespace) -> int:
+    from satellite.config import load_config
+    from satellite.sync.resync import resync
+
+    return resync(load_config(args.config), integration=args.integration, streams=args.stream, projects=args.project)
+
+
+def _ledger(args: argparse.Namespace) -> int:
+    from satellite.config import load_config
+    from satellite.delivery.ledger_command import show_ledger
+
+    return show_ledger(load_config(args.config), since=args.since, output=args.format)
+
+
+def _since(text: str) -> float:
+    from satellite.delivery.ledger_command import parse_since
+
+    try:
+        return parse_since(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _outbox(args: argparse.Namespace) -> int:
     from satellite.config import load_config
     from satellite.delivery.outbox_command import list_outbox, retry_outbox
@@ -233,6 +256,22 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_status)
 
+    resync = commands.add_parser("resync", help="forget cursors and delivered keys of a selection: the next run re-sends it"
+                                 " (after a privacy policy change); safe beside a running agent")
+    resync.add_argument("-c", "--config", type=Path, required=True)
+    resync.add_argument("--integration", metavar="ID", help="only this integration (default: all)")
+    resync.add_argument("--stream", action="append", metavar="NAME", help="only this stream (repeatable; default: all)")
+    resync.add_argument("--project", action="append", metavar="NAME_OR_ID",
+                        help="only this project's streams (repeatable; resolved through the server with the PAT)")
+    resync.set_defaults(handler=_resync)
+
+    ledger = commands.add_parser("ledger", help="the delivery ledger: every batch SEI acknowledged (ids, counts, SHA-256s,"
+                                 " policy fingerprint, times)")
+    ledger.add_argument("-c", "--config", type=Path, required=True)
+    ledger.add_argument("--since", type=_since, metavar="DATE", help="acknowledged since: 2026-11-30, 2026-11-30T12:00Z or 7d")
+    ledger.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    ledger.set_defaults(handler=_ledger)
+
     outbox = commands.add_parser("outbox", help="batches waiting for delivery and dead letters")
     outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
     outbox_list = outbox_commands.add_parser("list", help="backlog and every batch SEI refused for good")
@@ -280,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     json_output = {"auto": None, "json": True, "console": False}[args.log_format]
     level = args.log_level or ("warning" if args.command in ("demo", "check") else "info")
-    configure_logging(level, json_output=json_output, stream=sys.stderr if args.command in ("demo", "config", "keys", "check", "outbox", "status", "preview") else None)
+    configure_logging(level, json_output=json_output, stream=sys.stderr if args.command in ("demo", "config", "keys", "check", "outbox", "status", "preview", "resync", "ledger") else None)
     try:
         return args.handler(args)
     except ConfigError as exc:

@@ -4,7 +4,7 @@ Protocol and the meaning of each answer: ``satellite.sei`` (one rule, ``classify
 
 | ``Answer`` | what happens |
 |---|---|
-| STORED, DUPLICATE | the batch is deleted locally and counted as delivered |
+| STORED, DUPLICATE | the batch is deleted locally, counted as delivered and written in the delivery ledger |
 | RETRY | retried forever, full-jitter backoff, never shorter than Retry-After |
 | DEAD_LETTER | moved to the dead letters (listed by ``satellite outbox list``) |
 | CREDENTIALS | a loud error, then retried every ``auth_retry_interval`` with the API key read anew |
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import httpx
 import structlog
 
+from satellite.delivery.ledger import ledger_entry
 from satellite.errors import ApiKeyError, DeliveryError, SatelliteError, StoreError
 from satellite.metrics import UPLOAD_SECONDS, UPLOADS
 from satellite.retrying import RetryPolicy, parse_retry_after
@@ -84,10 +85,13 @@ class Uploader:
         concurrency: int = 2,
         transport: httpx.BaseTransport | None = None,
         stop: threading.Event | None = None,
+        ledger_retention: float | None = None,
     ) -> None:
         """``api_key``: a source reads the key anew (from its file) now and then and after a 401/403;
-        ``auth_retry_interval`` None makes a credential refusal final."""
+        ``auth_retry_interval`` None makes a credential refusal final; ``ledger_retention``: seconds
+        the delivery ledger keeps a row (pruned at each acknowledgement; None: kept)."""
         self._store = store
+        self._ledger_retention = ledger_retention
         self._keys = api_key if isinstance(api_key, ApiKeySource) else ApiKeySource.fixed(api_key)
         self._auth_retry_interval = auth_retry_interval
         self._concurrency = concurrency
@@ -172,7 +176,9 @@ class Uploader:
             if answer is not Answer.CREDENTIALS:
                 self.last_progress = time.monotonic()
             if answer.accepted:
-                self._store.acknowledge(batch)
+                now = time.time()
+                prune = now - self._ledger_retention if self._ledger_retention is not None else None
+                self._store.acknowledge(batch, ledger_entry(batch, answer.value, now), prune_before=prune)
                 report.count(answer)
                 return
             if answer is Answer.DEAD_LETTER:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,8 @@ def build_delivery(
     (the agent) instead of ending delivery (``sync --once``); ``api_key``: where the key comes from
     (by default the config's, read anew from its file); ``transport`` replaces the network (tests)."""
     settings, delivery = config.satellite, config.delivery
+    retention = delivery.ledger_retention.total_seconds()
+    store.prune_ledger(time.time() - retention)  # at start; then at each acknowledgement
     endpoint = SeiEndpoint.from_settings(settings)
     api_key = api_key or ApiKeySource.from_config(config)
     uploader = Uploader(
@@ -75,5 +78,6 @@ def build_delivery(
         concurrency=delivery.concurrency,
         transport=transport,
         stop=stop,
+        ledger_retention=retention,
     )
     return Delivery(uploader, Heartbeat(settings, endpoint, api_key, store, started_at, transport), api_key)
