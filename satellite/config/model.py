@@ -58,6 +58,11 @@ __all__ = [
     "TlsSettings",
     "Integration",
     "ProjectFilter",
+    "NameFilter",
+    "PathFilter",
+    "FieldRules",
+    "PrivacySettings",
+    "PRESETS",
     "Schedule",
     "Backfill",
     "Limits",
@@ -404,6 +409,117 @@ class ProjectFilter(_Model):
         return hit(self.include) and not hit(self.exclude)
 
 
+class NameFilter(_Model):
+    """Which names to collect: fnmatch patterns, case-insensitive."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    include: tuple[NonEmpty, ...] = Field(("*",), description="Collect what matches any of these.")
+    exclude: tuple[NonEmpty, ...] = Field((), description="Skip what matches any of these.")
+
+    def matches(self, name: str) -> bool:
+        """True when ``name`` matches an include pattern and no exclude pattern."""
+        folded = name.casefold()
+        return _hit(self.include, folded) and not _hit(self.exclude, folded)
+
+    @property
+    def is_default(self) -> bool:
+        return self.include == ("*",) and not self.exclude
+
+
+def _hit(patterns: tuple[str, ...], folded: str) -> bool:
+    return any(fnmatchcase(folded, p.casefold()) for p in patterns)
+
+
+class PathFilter(NameFilter):
+    """Which TFVC paths to collect (``$/Project/Secret``): a pattern matches a path or any folder
+    above it, so ``$/Project/Secret`` covers everything below it; case-insensitive."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def matches(self, name: str) -> bool:
+        folded = name.casefold().rstrip("/")
+        parts = folded.split("/")
+        ancestors = ["/".join(parts[:i]) for i in range(len(parts), 0, -1)]
+        return (any(_hit(self.include, a) for a in ancestors) or _hit(self.include, folded)) and not any(
+            _hit(self.exclude, a) for a in ancestors)
+
+
+PRESETS: tuple[str, ...] = ("strip_text", "pseudonymize_people", "redact_names_and_urls")
+Preset = Literal["strip_text", "pseudonymize_people", "redact_names_and_urls"]
+
+
+def _field_path(value: str) -> str:
+    from satellite.privacy.paths import parse_path  # pure; imported late (no cycle at import time)
+
+    try:
+        parse_path(value)
+    except ValueError as exc:
+        raise _error("field_path", str(exc)) from None
+    return value
+
+
+FieldPathText = Annotated[str, Field(min_length=1), AfterValidator(_field_path)]
+
+
+def _unique(value: tuple[str, ...]) -> tuple[str, ...]:
+    if len(set(value)) != len(value):
+        raise _error("duplicate", "must not list an entry twice")
+    return value
+
+
+def _regex(value: str) -> str:
+    import re
+
+    try:
+        compiled = re.compile(value)
+    except re.error as exc:
+        raise _error("regex", "not a valid regular expression: {problem}", problem=str(exc.msg)) from None
+    if compiled.match(""):
+        raise _error("regex", "must not match the empty text")
+    return value
+
+
+class FieldRules(_Model):
+    """What to do with fields of one record type, after the presets: ``keep`` (the presets leave
+    them as they are), ``drop`` (removed), ``hash`` (a keyed hash, ``h_...``). Paths are dotted with
+    wildcards (``*`` one key, ``**`` any depth) and quoted segments for keys holding dots
+    (``fields."System.Title"``). drop wins over hash, hash over keep."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    keep: tuple[FieldPathText, ...] = Field((), description="Paths the presets leave as they are.")
+    drop: tuple[FieldPathText, ...] = Field((), description="Paths removed from the record.")
+    hash: tuple[FieldPathText, ...] = Field((), description="Paths replaced by a keyed hash (h_...).")
+
+
+class PrivacySettings(_Model):
+    """What leaves the network (docs/privacy.md): presets, field rules and the pseudonym secret."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    presets: Annotated[tuple[Preset, ...], AfterValidator(_unique)] = Field(
+        (), description="Any of strip_text, pseudonymize_people, redact_names_and_urls.")
+    work_item_key_patterns: tuple[Annotated[str, Field(min_length=1), AfterValidator(_regex)], ...] = Field(
+        (), description="Regular expressions of issue keys strip_text keeps besides #123 and AB#123"
+        " (e.g. '[A-Z][A-Z0-9]+-[0-9]+' for JIRA keys).")
+    fields: dict[NonEmpty, FieldRules] = Field(
+        {}, description='Field rules per record type ("*": every type), applied after the presets.')
+    secret: Annotated[SecretValue | None, BeforeValidator(_blank_is_none)] = Field(
+        None, description="HMAC key of the pseudonyms (at least 32 characters), e.g. ${file:/etc/sei/privacy.key}"
+        " shared by every shard replica; default: <data_dir>/privacy.key, made on first run.")
+
+    def __hash__(self) -> int:  # ``fields`` is a dict: hash its items
+        return hash((self.presets, self.work_item_key_patterns, tuple(sorted(self.fields.items())), self.secret))
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: Secret | None) -> Secret | None:
+        if value is not None and len(value.reveal().strip()) < 32:
+            raise _error("secret_short", "must be at least 32 characters (e.g. the output of openssl rand -hex 32)")
+        return value
+
+
 class Schedule(_Model):
     """How often an integration is polled."""
 
@@ -447,6 +563,9 @@ class Integration(_Model):
     services: Annotated[tuple[Service, ...], Field(min_length=1), AfterValidator(_unique_services)] = Field(
         SERVICES, description="What to collect."
     )
+    repositories: NameFilter = Field(NameFilter(), description="Which Git repositories to collect, by name.")
+    tfvc_paths: PathFilter = Field(PathFilter(), description="Which TFVC paths to collect ($/Project/...).")
+    work_item_types: NameFilter = Field(NameFilter(), description="Which work item types to collect, by name.")
     tls: TlsSettings = Field(TlsSettings(), description="TLS settings for this server.")
     proxy: OptionalProxy = Field(
         None, description="Proxy URL; left out = satellite.proxy; null or empty = connect directly."
@@ -535,6 +654,7 @@ class Config(_Model):
     integrations: tuple[Integration, ...] = Field(min_length=1)
     limits: Limits = Limits()
     delivery: Delivery = Delivery()
+    privacy: PrivacySettings = PrivacySettings()
     source: SkipJsonSchema[Path] = Field(Path(), exclude=True, description="File it was loaded from.")
     # the variables ``${env:...}`` was resolved from, when the loader was given its own mapping (never
     # shown: not a field); ``reload_config`` reads the file again with them

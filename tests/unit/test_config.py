@@ -288,7 +288,11 @@ def test_example_file_shows_every_key():
     data = yaml.safe_load((REPO / "config" / "satellite.example.yml").read_text())
     # The single-key form is the alternative to `recipients`: shown in a comment, not as data.
     single_key_form = {"satellite.encryption.recipient_key_id", "satellite.encryption.recipient_public_key"}
-    assert _key_paths(Config) - _data_paths(data) - single_key_form == set()
+    # privacy.fields maps record types to rules: the example shows keep, drop and hash under some type
+    rules = {f"privacy.fields.{a}" for a in ("keep", "drop", "hash")}
+    shown = {p.split(".", 3)[-1] for p in _data_paths(data) if p.startswith("privacy.fields.") and p.count(".") >= 3}
+    assert {r.rsplit(".", 1)[1] for r in rules} <= {s.rsplit(".", 1)[-1] for s in shown}
+    assert _key_paths(Config) - _data_paths(data) - single_key_form - rules == set()
 
 
 def test_demo_file_loads(tmp_path, pems):
@@ -437,7 +441,7 @@ def test_unknown_keys(tmp_path, env):
             "limits.concurency",
             "unknown key (allowed: concurrency, page_sizes, batch, outbox_max_bytes, request_timeout, cursor_overlap)",
         ),
-        (18, "source", "unknown key (allowed: satellite, integrations, limits, delivery)"),
+        (18, "source", "unknown key (allowed: satellite, integrations, limits, delivery, privacy)"),
     ]
 
 
@@ -605,7 +609,7 @@ def test_json_schema_structure():
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] == "SEI Satellite configuration"
     assert schema["type"] == "object" and schema["additionalProperties"] is False
-    assert set(schema["properties"]) == {"satellite", "integrations", "limits", "delivery"}  # no "source"
+    assert set(schema["properties"]) == {"satellite", "integrations", "limits", "delivery", "privacy"}  # no "source"
     assert schema["required"] == ["satellite", "integrations"]
     defs = schema["$defs"]
     for name in ("api_key",):
