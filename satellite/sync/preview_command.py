@@ -158,9 +158,10 @@ def _inside(path: Path, directory: Path) -> bool:
 
 
 def run_preview(config, *, integration: str | None, streams: list[str] | None, limit: int, out: Path | None,
-                max_requests: int = DEFAULT_MAX_REQUESTS, policy=None, stdout: TextIO = sys.stdout,
-                stderr: TextIO = sys.stderr, transport_factory=None) -> int:
+                max_requests: int = DEFAULT_MAX_REQUESTS, policy=None, stdout: TextIO | None = None,
+                stderr: TextIO | None = None, transport_factory=None) -> int:
     """The command: exit 0, 1 (a server error) or 2 (a bad selection, ``--out`` in the data dir, no secret yet)."""
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     if limit < 1 or max_requests < 1:
         print("preview: --limit and --max-requests must be at least 1", file=stderr)
         return 2
