@@ -36,6 +36,7 @@ from satellite.sync.backpressure import Backpressure
 from satellite.sync.collector import CollectionReport, Collector
 from satellite.sync.progress import Progress
 from satellite.sync.sharding import ShardAssignment
+from satellite.privacy.policy import PrivacyPolicy
 
 __all__ = ["Agent"]
 
@@ -149,7 +150,7 @@ class Agent:
         try:
             Collector(integration, self.config.limits, self._store, self._sealer, retry=self._ado_retry, shard=self._shard,
                       admit=self._backpressure.admit, services=(group,), should_stop=self.stop.is_set,
-                      on_record=self._progress.record).run(report)
+                      on_record=self._progress.record, policy=PrivacyPolicy.from_config(self.config, integration)).run(report)
             error = report.errors[0].error if report.errors else None
         except SatelliteError as exc:
             error = str(exc)

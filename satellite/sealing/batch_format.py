@@ -74,10 +74,13 @@ class BatchHeader:
     signer_key_id: str
     content_encoding: str = "gzip"
     suite: Mapping[str, str] | None = None
+    policy: str | None = None  # fingerprint of the privacy policy that shaped the records; absent before it
 
     def canonical_bytes(self) -> bytes:
         body = asdict(self)
         body["suite"] = dict(self.suite or SUITE_NAMES)
+        if self.policy is None:
+            del body["policy"]  # a batch without a policy has the header it always had
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
@@ -114,8 +117,9 @@ _HEADER_TYPES = {
     "seq": _count, "schema_version": _count, "record_count": _count,
     "cursor_from": lambda v: v is None or isinstance(v, str), "cursor_to": lambda v: v is None or isinstance(v, str),
     "suite": lambda v: v is None or isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
+    "policy": lambda v: v is None or isinstance(v, str),
 }
-_HEADER_OPTIONAL = frozenset({"content_encoding", "suite"})
+_HEADER_OPTIONAL = frozenset({"content_encoding", "suite", "policy"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,8 +57,10 @@ class Sealer:
         lines: Sequence[bytes],
         cursor_from: str | None,
         cursor_to: str | None,
+        policy: str | None = None,
     ) -> bytes:
-        """Seal records already encoded as NDJSON lines (``ndjson_line``), one record per line."""
+        """Seal records already encoded as NDJSON lines (``ndjson_line``), one record per line;
+        ``policy``: the fingerprint of the privacy policy that shaped them."""
         header = BatchHeader(
             batch_id=batch_id,
             satellite_id=self.satellite_id,
@@ -74,5 +76,6 @@ class Sealer:
             cursor_to=cursor_to,
             recipient_key_id=self.recipient_key_id,
             signer_key_id=self.signer_key_id,
+            policy=policy,
         )
         return seal(header, compress_lines(lines), self.recipient, self.signer)

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from satellite.privacy.policy import PrivacyPolicy
 from satellite.sealing.batch_format import ndjson_line
 from satellite.sealing.sealer import Sealer
 from satellite.store import CursorKey, OutboxEntry, Store
@@ -51,11 +52,15 @@ class BatchWriter:
         admit: Callable[[int], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
         on_quarantine: Callable[[Quarantined], None] | None = None,
+        policy: PrivacyPolicy | None = None,
     ) -> None:
         """``remember_keys``: record the keys of every stored batch (for streams of immutable records).
         ``tracked``: record types whose live keys are stored with each batch, and noted in ``seen``
         (a stream's ``reconciled``).
-        ``on_record``: called with every record as it is batched (the demo counts what it collected)."""
+        ``on_record``: called with every record as it is sealed (the demo counts what it collected).
+        ``policy``: the privacy policy, applied here, between collection and sealing (the one place):
+        a record out of scope is left out; the store keeps the keys as collected."""
+        self._policy = policy or PrivacyPolicy.none()
         self._remember_keys = remember_keys
         self._tracked = tracked
         self.seen: dict[str, set[str]] = {t: set() for t in tracked}  # keys of tracked types written, any op
@@ -111,7 +116,10 @@ class BatchWriter:
                     self._on_quarantine(item)
                 continue
             assert isinstance(item, Record)
-            line = ndjson_line(item.to_json())
+            sealed = self._policy.apply(item)
+            if sealed is None:
+                continue
+            line = ndjson_line(sealed.to_json())
             lines.append(line)
             if item.op == "upsert" and self._remember_keys:
                 keys.append(item.key)
@@ -123,7 +131,7 @@ class BatchWriter:
             records += 1
             counts[item.type] = counts.get(item.type, 0) + 1
             if self._on_record is not None:
-                self._on_record(item)
+                self._on_record(sealed)
             if len(lines) >= self._max_records or pending_bytes >= self._max_bytes:
                 flush()
         flush()
@@ -142,6 +150,7 @@ class BatchWriter:
             lines=lines,
             cursor_from=_cursor_digest(cursor_from),
             cursor_to=_cursor_digest(cursor_to),
+            policy=self._policy.fingerprint,
         )
         plaintext = hashlib.sha256()  # the delivery ledger's digest of what SEI decrypts (before gzip)
         for line in lines:

@@ -27,6 +27,7 @@ from satellite.ado.client import AdoClient, CollectionTarget, TlsOptions
 from satellite.ado.versions import ApiVersion
 from satellite.errors import AdoError
 from satellite.metrics import QUARANTINED, RECORDS
+from satellite.privacy.policy import PrivacyPolicy
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
 from satellite.store import INTEGRATION_VERSION, CursorKey, Store
@@ -119,9 +120,15 @@ class Collector:
         admit: Callable[[int], None] | None = None,
         services: tuple[str, ...] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        policy: PrivacyPolicy | None = None,
     ) -> None:
         """``services``: only the streams of these services ("core" included); default: core and the
-        integration's enabled services. ``should_stop``: checked between units and records."""
+        integration's enabled services. ``should_stop``: checked between units and records.
+        ``policy``: the privacy policy every record passes before it is sealed (default: none); its
+        scope filters also leave excluded repositories, TFVC branches and work item types out of
+        the listings, so the units below an excluded repository never run."""
+        self.policy = policy or PrivacyPolicy.none()
+        self._excluded_repositories: set[str] = set()  # ids of repositories listed and out of scope
         self.on_record = on_record
         self.admit = admit
         self.should_stop = should_stop
@@ -281,6 +288,7 @@ class Collector:
             admit=self.admit,
             should_stop=self.should_stop,
             on_quarantine=lambda item: self._quarantined(stream.name, key.partition, tracker.route, item),
+            policy=self.policy,
         )
         ctx = StreamContext(
             tracker,  # type: ignore[arg-type]
@@ -296,11 +304,14 @@ class Collector:
         )
         try:
             if isinstance(stream, SnapshotStream):
-                items = list(guarded(lambda: stream.list(ctx, parent), tracker, stream.name))
+                items = self._in_scope(stream.name, list(guarded(lambda: stream.list(ctx, parent), tracker, stream.name)))
                 result = writer.write(guarded(lambda: stream.diff(ctx, parent, items), tracker, stream.name))
                 listed[stream.name] = items
             else:
-                result = writer.write(guarded(lambda: stream.read(ctx, parent), tracker, stream.name))
+                read = guarded(lambda: stream.read(ctx, parent), tracker, stream.name)
+                if stream.name == _REPOSITORY_KEYED and self._excluded_repositories:
+                    read = (i for i in read if not (isinstance(i, Record) and i.key.split(":", 1)[0] in self._excluded_repositories))
+                result = writer.write(read)
                 if stream.reconciled and ctx.cursor is None and result.complete:
                     result = self._deletes_after_complete_read(
                         writer, key, stream.reconciled, ctx.backfill_start, result,
@@ -352,6 +363,27 @@ class Collector:
         return WriteResult(result.records + more.records, result.batches + more.batches, counts, more.complete,
                            result.quarantined + more.quarantined)
 
+    def _in_scope(self, stream: str, items: list[dict]) -> list[dict]:
+        """A snapshot listing without what the scope filters exclude (what was sent of it before is
+        then deleted, as anything gone from a listing); excluded repositories are remembered so that
+        their pull requests are left out too."""
+        if self.policy.is_identity:
+            return items
+        kept = []
+        for item in items:
+            name = item.get("name") if stream in _NAMED else item.get("path") if stream == "tfvc.branches" else None
+            if not isinstance(name, str):
+                kept.append(item)
+            elif stream == "git.repositories" and not self.policy.repository_in_scope(name):
+                self._excluded_repositories.add(str(item.get("id")))
+            elif stream == "tfvc.branches" and not self.policy.tfvc_path_in_scope(name):
+                pass
+            elif stream == "wit.work_item_types" and not self.policy.work_item_type_in_scope(name):
+                pass
+            else:
+                kept.append(item)
+        return kept
+
     def _quarantined(self, stream: str, partition: str, route: str, item: Quarantined) -> None:
         """An item skipped as unreadable: its route and id (never its content), counted."""
         log.warning("item_quarantined", integration=self.integration.id, stream=stream, partition=partition, route=route,
@@ -362,6 +394,10 @@ class Collector:
     def _fail(self, report: CollectionReport, collection: str, stream: str, partition: str, exc: Exception | str) -> None:
         log.error("stream_failed", integration=self.integration.id, collection=collection, stream=stream, partition=partition, error=str(exc))
         report.add(StreamOutcome(self.integration.id, collection, stream, partition, 0, 0, {}, error=str(exc)))
+
+
+_NAMED = ("git.repositories", "wit.work_item_types")
+_REPOSITORY_KEYED = "git.pull_requests"  # project-wide, keyed {repositoryId}:..., read after git.repositories
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from satellite.store import DataDirLock, OutboxStats, Store
 from satellite.sync.backpressure import Backpressure
 from satellite.sync.collector import CollectionReport, Collector
 from satellite.sync.sharding import ShardAssignment
+from satellite.privacy.policy import PrivacyPolicy
 
 __all__ = ["SyncResult", "sync_once", "DeliveryWatchdog"]
 
@@ -96,7 +97,8 @@ def sync_once(
                     if stop.is_set():
                         break
                     Collector(integration, config.limits, store, sealer, retry=ado_retry, transport_factory=ado_transport_factory,
-                              on_record=on_record, shard=shard, admit=backpressure.admit, should_stop=stop.is_set).run(report)
+                              on_record=on_record, shard=shard, admit=backpressure.admit, should_stop=stop.is_set,
+                              policy=PrivacyPolicy.from_config(config, integration)).run(report)
             except StoreError as exc:
                 log.error("store_failed", error=str(exc), hint="free space in data_dir (or fix its permissions); the next run resumes")
                 errors.append(f"store: {exc}")

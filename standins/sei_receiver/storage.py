@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS batches (
     stream         TEXT NOT NULL,
     seq            INTEGER NOT NULL,
     record_count   INTEGER NOT NULL,
-    received_at    REAL NOT NULL
+    received_at    REAL NOT NULL,
+    policy         TEXT
 );
 CREATE TABLE IF NOT EXISTS heartbeats (
     satellite_id TEXT PRIMARY KEY,
@@ -58,6 +59,9 @@ class ReceiverStorage:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(batches)")}
+        if "policy" not in columns:  # a receiver.db of an older release
+            self._conn.execute("ALTER TABLE batches ADD COLUMN policy TEXT")
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -71,8 +75,10 @@ class ReceiverStorage:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 inserted = conn.execute(
-                    "INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (h.batch_id, h.satellite_id, h.tenant, h.integration_id, h.stream, h.seq, h.record_count, self._clock()),
+                    "INSERT OR IGNORE INTO batches (batch_id, satellite_id, tenant, integration_id, stream, seq, record_count,"
+                    " received_at, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (h.batch_id, h.satellite_id, h.tenant, h.integration_id, h.stream, h.seq, h.record_count, self._clock(),
+                     h.policy),
                 ).rowcount
                 if inserted:
                     conn.executemany(
@@ -121,6 +127,11 @@ class ReceiverStorage:
             entry["live" if op == "upsert" else "deleted"] += count
         satellites = {sid: {"received_at": at, **json.loads(body)} for sid, at, body in beats}
         return {"batches": batches, "records_received": records_in_batches, "types": types, "satellites": satellites}
+
+    def batch_policies(self) -> dict[str, str | None]:
+        """The policy fingerprint of every batch stored, by batch id (None: a batch without one)."""
+        with self._lock:
+            return dict(self._conn.execute("SELECT batch_id, policy FROM batches").fetchall())
 
     def records(self, record_type: str, include_data: bool = False) -> list[dict]:
         with self._lock:
