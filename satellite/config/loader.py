@@ -461,6 +461,40 @@ def _check_unique_ids(data: dict[str, Any], doc: _Document) -> None:
             first[ident] = index
 
 
+def _check_privacy(data: dict[str, Any], doc: _Document) -> None:
+    """``privacy.fields``: every record type is one the field catalog knows (or "*"), every path
+    reaches into a path of the catalog for that type (for "*": of some type)."""
+    from satellite.privacy.catalog import FIELDS
+    from satellite.privacy.paths import overlaps, parse_path
+
+    rules = _get(data, ("privacy", "fields"))
+    if not isinstance(rules, dict):
+        return
+    known = {t: [parse_path(p) for p in f.paths()] for t, f in FIELDS.items()}
+    everything = [p for paths in known.values() for p in paths]
+    for record_type, actions in rules.items():
+        loc: Loc = ("privacy", "fields", record_type)
+        if doc.is_flagged(loc):
+            continue
+        if record_type != "*" and record_type not in known:
+            doc.report(loc, "unknown record type (docs/privacy.md lists them; \"*\" is every type)", flag=False)
+            continue
+        catalog = everything if record_type == "*" else known[record_type]
+        for action in ("keep", "drop", "hash"):
+            paths = actions.get(action) if isinstance(actions, dict) else None
+            for index, path in enumerate(paths if isinstance(paths, list) else ()):
+                at = loc + (action, index)
+                if not isinstance(path, str) or doc.is_flagged(at):
+                    continue
+                try:
+                    pattern = parse_path(path)
+                except ValueError:
+                    continue  # reported by validation
+                if not any(overlaps(pattern, c) for c in catalog):
+                    where = "any record type" if record_type == "*" else "this record type"
+                    doc.report(at, f"no field of {where} in the privacy catalog is at this path (docs/privacy.md)", flag=False)
+
+
 def _finish(config: Config, source: Path, env: Mapping[str, str] | None) -> Config:
     """Fill loader-owned values: the source path, the environment given, inherited proxies."""
     proxy = config.satellite.proxy
@@ -492,6 +526,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         _check_pems(data, doc)
         _check_files(data, doc)
         _check_unique_ids(data, doc)
+        _check_privacy(data, doc)
     if doc.problems or config is None:
         raise ConfigError(sorted(doc.problems, key=lambda p: p.line or 0))
     return _finish(config, source, env)
