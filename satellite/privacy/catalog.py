@@ -13,16 +13,16 @@ JSON without ``_links``):
   ``redact_names_and_urls``. An avatar URL (``imageUrl``) is in ``people`` and ``urls``: either preset
   replaces it.
 
-Path syntax (shared with the matcher in ``satellite/privacy``):
+Path syntax (``satellite.privacy.paths`` parses and matches it; the policy's field rules use it too):
 
 - A path is segments joined by ``.``; each names an object member. ``*`` stands for any one member of an
-  object or any one element of a list (so ``reviewers.*.displayName`` is the display name of every reviewer).
+  object or any one element of a list (``reviewers.*.displayName`` is the display name of every reviewer); a
+  literal segment never matches a list element.
 - A member whose name contains dots is written as its parts: ``fields.System.Title`` is
   ``data["fields"]["System.Title"]``, ``fields.Microsoft.VSTS.Common.ClosedBy.displayName`` is
-  ``data["fields"]["Microsoft.VSTS.Common.ClosedBy"]["displayName"]``. Matching walks the data: at an object,
-  the next segments match each member whose dot-split parts equal them; ``*`` consumes exactly one member
-  whole, whatever dots it holds, so ``fields.*.uniqueName`` is the unique name of every identity field of a
-  work item, custom ones included. A literal segment never matches a list element.
+  ``data["fields"]["Microsoft.VSTS.Common.ClosedBy"]["displayName"]``. ``*`` consumes one member whole,
+  whatever dots it holds, so ``fields.*.uniqueName`` is the unique name of every identity field of a work
+  item, custom ones included.
 - Every path ends at a string (or a list of strings); a path that meets no value in a record is no error
   (optional members are absent on some servers and items).
 
@@ -42,7 +42,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
-__all__ = ["RecordFields", "FIELDS", "CATEGORIES", "PRESET_OF", "ENVIRONMENT_NAMES", "PRODUCTION_FLAG"]
+__all__ = ["RecordFields", "FIELDS", "CATEGORIES", "PRESET_OF", "ENVIRONMENT_NAMES", "PRODUCTION_FLAG", "render_catalog",
+           "update_document"]
 
 CATEGORIES = ("text", "people", "names", "urls")
 PRESET_OF = MappingProxyType({
@@ -429,3 +430,47 @@ ENVIRONMENT_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     ),
     "release.definition": ("environments.*.name",),
 })
+
+
+# --- docs/privacy.md -----------------------------------------------------------------------------
+
+_EFFECT = MappingProxyType({
+    "text": "only the work item references it holds (`#123`, `AB#123`, key patterns)",
+    "people": "a pseudonym (HMAC of the value)",
+    "names": "a token (HMAC of the value)",
+    "urls": "a token (HMAC of the value)",
+})
+BEGIN, END = "<!-- privacy-catalog:begin -->", "<!-- privacy-catalog:end -->"
+
+
+def render_catalog() -> str:
+    """The per record type tables of docs/privacy.md: each path, its kind and the preset that replaces it."""
+    lines = ["| kind | replaced by | with |", "|---|---|---|"]
+    lines += [f"| {c} | `{PRESET_OF[c]}` | {_EFFECT[c]} |" for c in CATEGORIES]
+    for record_type in sorted(FIELDS):
+        fields = FIELDS[record_type]
+        lines += ["", f"#### `{record_type}`", ""]
+        if not fields.paths():
+            lines.append("Nothing personal or confidential: ids, numbers, states and times only.")
+            continue
+        lines += ["| kind | paths |", "|---|---|"]
+        for category in CATEGORIES:
+            paths = fields.of(category)
+            if paths:
+                lines.append(f"| {category} | {', '.join(f'`{p}`' for p in paths)} |")
+    return "\n".join(lines) + "\n"
+
+
+def update_document(text: str) -> str:
+    """``text`` with what lies between the markers replaced by ``render_catalog()``."""
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    return f"{head}{BEGIN}\n{render_catalog()}{END}{tail}"
+
+
+if __name__ == "__main__":  # python -m satellite.privacy.catalog docs/privacy.md
+    import sys
+    from pathlib import Path
+
+    target = Path(sys.argv[1])
+    target.write_text(update_document(target.read_text()))

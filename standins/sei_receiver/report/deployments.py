@@ -11,7 +11,7 @@ from typing import Literal
 from standins.sei_receiver.report.fields import dig, integer, items, text, time_of
 from standins.sei_receiver.report.records import Snapshot
 
-__all__ = ["Deployment", "Deployments", "is_production", "production_deployments", "yaml_reason"]
+__all__ = ["Deployment", "Deployments", "is_production", "is_production_environment", "production_deployments", "yaml_reason"]
 
 Source = Literal["classic", "yaml"]
 FINISHED = ("succeeded", "partiallySucceeded", "failed", "canceled")
@@ -24,6 +24,13 @@ _WORST = ("failed", "canceled", "partiallySucceeded", "succeeded", "skipped")
 def is_production(name: str | None) -> bool:
     """``prod``, ``production`` or any name starting with ``prod`` (lower-cased)."""
     return isinstance(name, str) and name.strip().lower().startswith("prod")
+
+
+def is_production_environment(environment) -> bool:
+    """An environment object's ``isProduction`` where the satellite's privacy policy set it (its name is then
+    a token, docs/privacy.md), else ``is_production`` of its ``name``."""
+    flag = dig(environment, "isProduction")
+    return flag if isinstance(flag, bool) else is_production(text(environment, "name"))
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ def _classic(snapshot: Snapshot) -> tuple[list[Deployment], int]:
     for record in snapshot.of("release.deployment"):
         data = record.data
         environment = text(data, "releaseEnvironment", "name")
-        if not is_production(environment):
+        if not is_production_environment(dig(data, "releaseEnvironment")):
             continue
         status = text(data, "deploymentStatus")
         if status not in ("succeeded", "partiallySucceeded", "failed"):
@@ -91,9 +98,8 @@ def _primary_build(release) -> int | None:
 def _yaml(snapshot: Snapshot) -> tuple[list[Deployment], int]:
     environments = {}
     for record in snapshot.of("distributedtask.environment"):
-        name = text(record.data, "name")
-        if is_production(name):
-            environments[record.key] = name  # {projectId}:{environmentId}
+        if is_production_environment(record.data):
+            environments[record.key] = text(record.data, "name")  # {projectId}:{environmentId}
     builds = {(text(r.data, "project", "id"), integer(r.data, "id")): r.key for r in snapshot.of("build.build")}
     attempts: dict[tuple, list] = defaultdict(list)
     skipped = 0
