@@ -32,7 +32,7 @@ from satellite.streams.base import Quarantined, UnreadableItem
 from satellite.streams.git import RepositoriesStream
 from satellite.sync.unit_guard import RouteTracker, guarded, with_route
 
-__all__ = ["StreamSample", "Sampler", "sample_page_sizes", "DEFAULT_MAX_REQUESTS"]
+__all__ = ["StreamSample", "Sampler", "ListingScope", "sample_page_sizes", "DEFAULT_MAX_REQUESTS"]
 
 DEFAULT_MAX_REQUESTS = 200  # per stream: a stream that must read more before its sample is complete stops there
 
@@ -83,9 +83,11 @@ class Sampler:
     """Samples the streams of one collection with one client (``client`` is already open)."""
 
     def __init__(self, integration, client: AdoClient, page_sizes, apply: Apply, *, overlap,
-                 max_requests: int = DEFAULT_MAX_REQUESTS) -> None:
+                 max_requests: int = DEFAULT_MAX_REQUESTS, scope: "ListingScope | None" = None) -> None:
+        """``scope``: the collector's scope filters of the snapshot listings (default: none)."""
         self.integration = integration
         self.max_requests = max_requests
+        self.scope = scope or ListingScope()
         self.client = client
         self.page_sizes = page_sizes
         self.apply = apply
@@ -144,7 +146,10 @@ class Sampler:
             items = self._listing(stream, parent, ctx.partition.split("/", 1)[1], tracker)
             produced = guarded(lambda: stream.diff(ctx, parent, items), tracker, stream.name)
         else:  # read_since, not read: the de-duplication against earlier deliveries does not apply
-            produced = guarded(lambda: stream.read_since(ctx, parent, stream.cursor.from_text(None)), tracker, stream.name)
+            if stream.name in self.scope.after_listing and parent is not None:
+                self._listing(self.scope.after_listing[stream.name](), parent, ctx.partition.split("/", 1)[1], tracker)
+            produced = self.scope.records(stream.name, guarded(
+                lambda: stream.read_since(ctx, parent, stream.cursor.from_text(None)), tracker, stream.name))
         try:
             for item in produced:
                 if isinstance(item, Quarantined):
@@ -170,7 +175,7 @@ class Sampler:
         cached = self._listings.get((stream.name, parent_id))
         if cached is None:
             ctx = self._context(tracker, parent_id, {})
-            cached = list(guarded(lambda: stream.list(ctx, parent), tracker, stream.name))
+            cached = self.scope.listing(stream.name, list(guarded(lambda: stream.list(ctx, parent), tracker, stream.name)))
             for _ in guarded(lambda: stream.diff(ctx, parent, cached), tracker, stream.name):
                 pass  # the diff trims the listed items in place
             self._listings[(stream.name, parent_id)] = cached
@@ -195,6 +200,19 @@ class Sampler:
                 if scope is Scope.REPOSITORY and child.get("isDisabled"):
                     continue
                 yield child, child["id"]
+
+
+@dataclass(frozen=True)
+class ListingScope:
+    """What the collector leaves out before the policy sees a record: ``listing(stream, items)``, a
+    snapshot listing without what the scope filters exclude (excluded repositories are then never
+    read below); ``records(stream, items)``, a stream's items without those of excluded repositories;
+    ``after_listing``: stream -> the snapshot stream of its scope whose listing must come first (it
+    tells which repositories are excluded)."""
+
+    listing: Callable[[str, list[dict]], list[dict]] = lambda stream, items: items
+    records: Callable[[str, Iterator], Iterator] = lambda stream, items: items
+    after_listing: Mapping[str, Callable[[], SnapshotStream]] = field(default_factory=dict)
 
 
 class _BudgetSpent(Exception):

@@ -22,15 +22,17 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, TextIO
+from typing import Callable, Iterable, Iterator, TextIO
 
 from satellite.ado.client import AdoClient, TlsOptions
 from satellite.errors import AdoError
 from satellite.retrying import RetryPolicy
 from satellite.sealing.batch_format import ndjson_line
 from satellite.streams import STREAMS, ProjectsStream, Record
-from satellite.sync.collector import collection_targets
-from satellite.sync.preview import DEFAULT_MAX_REQUESTS, Sampler, StreamSample, sample_page_sizes
+from satellite.streams.git import RepositoriesStream
+from satellite.sync.collector import _REPOSITORY_KEYED, Collector, collection_targets
+from satellite.sync.preview import DEFAULT_MAX_REQUESTS, ListingScope, Sampler, StreamSample, sample_page_sizes
+from satellite.sync.preview_policy import PolicyUnavailable, load_policy
 
 __all__ = ["DEFAULT_LIMIT", "SelectionError", "Selected", "select", "preview", "render_sample", "write_samples", "run_preview"]
 
@@ -80,16 +82,19 @@ def select(config, integration_id: str | None, stream_names: Iterable[str] | Non
     return selected
 
 
-def preview(config, selection: list[Selected], limit: int, apply: Callable[[Record], Record | None], *,
+def preview(config, selection: list[Selected], limit: int, policy_of: Callable[[object], object], *,
             max_requests: int = DEFAULT_MAX_REQUESTS, retry: RetryPolicy = RetryPolicy(),
             transport_factory=None) -> list[StreamSample]:
     """A sample of each selected stream, collections one after the other (a stream's ``limit`` counts
-    across the collections of its integration)."""
+    across the collections of its integration). ``policy_of(integration)``: its privacy policy
+    (``apply``; ``repository_in_scope`` if it has scope filters), one for all its streams as in a sync."""
     samples: list[StreamSample] = []
     page_sizes = sample_page_sizes(config.limits.page_sizes, limit)
     timeout = config.limits.request_timeout.total_seconds()
     for chosen in selection:
         integration = chosen.integration
+        policy = policy_of(integration)
+        scope = listing_scope(integration, config.limits, policy)
         tls = TlsOptions(verify=integration.tls.verify, ca_bundle=integration.tls.ca_bundle)
         got: dict[str, int] = {}
         try:
@@ -101,8 +106,8 @@ def preview(config, selection: list[Selected], limit: int, apply: Callable[[Reco
             client = AdoClient(target, integration.pat, tls=tls, proxy=integration.proxy, timeout=timeout, retry=retry,
                                max_connections=1, transport=transport_factory() if transport_factory else None)
             with client:
-                sampler = Sampler(integration, client, page_sizes, apply, overlap=config.limits.cursor_overlap,
-                                  max_requests=max_requests)
+                sampler = Sampler(integration, client, page_sizes, policy.apply, overlap=config.limits.cursor_overlap,
+                                  max_requests=max_requests, scope=scope)
                 for stream in chosen.streams:
                     remaining = limit - got.get(stream.name, 0)
                     if remaining <= 0:
@@ -111,6 +116,22 @@ def preview(config, selection: list[Selected], limit: int, apply: Callable[[Reco
                     got[stream.name] = got.get(stream.name, 0) + len(sample.records)
                     samples.append(sample)
     return samples
+
+
+def listing_scope(integration, limits, policy) -> ListingScope:
+    """The collector's own scope filters (its listing filter and the repositories it excluded), so a
+    preview leaves out exactly what a sync leaves out before the policy sees a record."""
+    if getattr(policy, "is_identity", True):
+        return ListingScope()
+    collector = Collector(integration, limits, None, None, policy=policy)  # type: ignore[arg-type]  # no store: never run
+
+    def records(stream: str, items: Iterator) -> Iterator:
+        if stream != _REPOSITORY_KEYED:
+            return items
+        excluded = collector._excluded_repositories
+        return (i for i in items if not (isinstance(i, Record) and i.key.split(":", 1)[0] in excluded))
+
+    return ListingScope(collector._in_scope, records, {_REPOSITORY_KEYED: RepositoriesStream})
 
 
 def _summary(sample: StreamSample) -> str:
@@ -174,30 +195,26 @@ def run_preview(config, *, integration: str | None, streams: list[str] | None, l
     except SelectionError as exc:
         print(f"preview: {exc}", file=stderr)
         return 2
-    if policy is None:
-        from satellite.sync.preview_policy import PolicyUnavailable, load_policy
-
-        try:
-            policy = load_policy(config)
-        except PolicyUnavailable as exc:
-            print(f"preview: {exc}", file=stderr)
-            return 2
-    samples = preview(config, selection, limit, policy.apply, max_requests=max_requests, transport_factory=transport_factory)
-    fingerprint = getattr(policy, "fingerprint", None)
+    try:
+        policies = {chosen.integration.id: policy or load_policy(config, chosen.integration) for chosen in selection}
+    except PolicyUnavailable as exc:
+        print(f"preview: {exc}", file=stderr)
+        return 2
+    samples = preview(config, selection, limit, lambda integration: policies[integration.id], max_requests=max_requests,
+                      transport_factory=transport_factory)
+    fingerprints = "; ".join(f"{i}: {getattr(p, 'fingerprint', '?')}" for i, p in policies.items())
     if out is None:
-        if fingerprint:
-            print(f"# privacy policy {fingerprint}; at most {limit} record(s) per stream; nothing stored or sent", file=stdout)
+        print(f"# privacy policy ({fingerprints}); at most {limit} record(s) per stream; nothing stored or sent", file=stdout)
         for sample in samples:
             if not sample.error:
                 render_sample(sample, stdout)
     else:
-        written = write_samples([s for s in samples if not s.error or s.records], out)
+        written = write_samples(samples, out)
         for sample in samples:
             if not sample.error:
                 path = written.get((sample.integration_id, sample.stream))
                 print(_summary(sample) + (f" -> {path}" if path else ""), file=stdout)
-        if fingerprint:
-            print(f"privacy policy {fingerprint}", file=stdout)
+        print(f"privacy policy ({fingerprints})", file=stdout)
     errors = [s for s in samples if s.error]
     for sample in errors:
         where = f" {sample.collection}" if sample.collection else ""

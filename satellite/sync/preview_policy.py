@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from satellite.privacy.policy import PrivacyPolicy, SecretMissing
+
 __all__ = ["PolicyUnavailable", "load_policy"]
 
 
@@ -9,18 +11,10 @@ class PolicyUnavailable(Exception):
     """The policy cannot be built without writing the data dir (its secret is not made yet)."""
 
 
-def load_policy(config):
-    """The configured ``PrivacyPolicy``."""
+def load_policy(config, integration) -> PrivacyPolicy:
+    """``integration``'s policy, as ``sync`` builds it, but never making the secret: a policy that
+    needs ``<data_dir>/privacy.key`` before the agent made it is ``PolicyUnavailable``."""
     try:
-        from satellite.privacy.policy import PrivacyPolicy
-    except ModuleNotFoundError:  # before the privacy engine: records are sealed as collected
-        return _Identity()
-    return PrivacyPolicy.none()
-
-
-class _Identity:
-    fingerprint = ""
-
-    @staticmethod
-    def apply(record):
-        return record
+        return PrivacyPolicy.from_config(config, integration, create_secret=False)
+    except SecretMissing as exc:
+        raise PolicyUnavailable(f"the privacy policy needs its secret: {exc}") from None

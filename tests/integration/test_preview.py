@@ -75,25 +75,52 @@ def _recording(receiver) -> list[dict]:
     return decrypted
 
 
-def test_preview_equals_the_receivers_decrypted_records_with_the_policy_off(tmp_path, receiver, key_files):
+EXCLUDED = "proseware-mobile"  # a repository of the world (seed 5), out of the scope with the presets on
+PRESETS = "privacy:\n  presets: [strip_text, pseudonymize_people, redact_names_and_urls]\n"
+
+
+@pytest.mark.parametrize("policy", ["presets off", "presets on"])
+def test_preview_equals_the_receivers_decrypted_records(tmp_path, receiver, key_files, policy):
+    """Presets off: a preview before the first sync (no data dir yet) and one after. Presets on (and
+    a repository out of the scope): the pseudonyms' secret is made by the agent's first run, so the
+    preview runs after the sync."""
     world = generate_world(seed=5, scale="tiny")
     decrypted = _recording(receiver)
     with start_simulator(world) as simulator:
-        config = write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files)
-        shown = run_cli("preview", "-c", str(config), "--limit", str(LIMIT), "--out", str(tmp_path / "preview"), timeout=300)
-        assert shown.returncode == 0, shown.stderr[-3000:]
-        assert not (tmp_path / "data").exists()  # the preview made no data dir
+        scope = f"    repositories:\n      exclude: [{EXCLUDED}]\n" if policy == "presets on" else ""
+        config = write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files,
+                              extra_integration=scope)
+        if policy == "presets on":
+            config.write_text(config.read_text() + PRESETS)
+        preview = ["preview", "-c", str(config), "--limit", str(LIMIT), "--out"]
+        if policy == "presets off":
+            shown = run_cli(*preview, str(tmp_path / "preview"), timeout=300)
+            assert shown.returncode == 0, shown.stderr[-3000:]
+            assert not (tmp_path / "data").exists()  # the preview made no data dir
         synced = run_cli("sync", "--once", "-c", str(config), timeout=600)
         assert synced.returncode == 0, synced.stderr[-3000:]
         before = _files(tmp_path / "data")
-        again = run_cli("preview", "-c", str(config), "--limit", str(LIMIT), "--out", str(tmp_path / "again"), timeout=300)
+        again = run_cli(*preview, str(tmp_path / "again"), timeout=300)
         assert again.returncode == 0, again.stderr[-3000:]
         assert _files(tmp_path / "data") == before  # beside an agent's data dir: not a byte changed
-    lines = _preview_lines(tmp_path / "preview")
-    assert len(lines) >= 20 and sum(map(len, lines.values())) >= 200, {k: len(v) for k, v in lines.items()}
-    assert all(len(v) <= LIMIT for v in lines.values())
-    assert _differences(lines, decrypted) == []
-    assert _superseded(lines, receiver) <= 3
-    # the same sample both times: the records' content does not depend on the data dir
-    strip = lambda ls: [(r["type"], r["key"], r["op"], r["data"]) for r in map(json.loads, ls)]  # noqa: E731
-    assert {k: strip(v) for k, v in _preview_lines(tmp_path / "again").items()} == {k: strip(v) for k, v in lines.items()}
+    samples = [tmp_path / "again"] + ([tmp_path / "preview"] if policy == "presets off" else [])
+    for sample in samples:
+        lines = _preview_lines(sample)
+        assert len(lines) >= 20 and sum(map(len, lines.values())) >= 200, {k: len(v) for k, v in lines.items()}
+        assert all(len(v) <= LIMIT for v in lines.values())
+        assert _differences(lines, decrypted) == []
+        assert _superseded(lines, receiver) <= 3
+    if policy == "presets on":  # the policy did shape them: no e-mail address but pseudonyms
+        text = b"".join(line for lines in _preview_lines(tmp_path / "again").values() for line in lines)
+        assert b"@pseudonym.invalid" in text and b"refs/heads/n_" in text
+        assert world.people and not any(person.email.encode() in text for person in world.people)
+        excluded = next(r.id for r in world.repositories if r.name == EXCLUDED)
+        shown_keys = [json.loads(line)["key"] for lines in _preview_lines(tmp_path / "again").values() for line in lines]
+        assert not any(k.startswith(excluded) for k in shown_keys)  # its repository, refs, pushes, commits, PRs
+        assert receiver.keys_of("git.ref") and not any(
+            k.startswith(excluded) for t in ("git.repository", "git.ref", "git.commit", "git.push", "git.pull_request")
+            for k in receiver.keys_of(t))
+    else:  # the same sample both times: the records' content does not depend on the data dir
+        strip = lambda ls: [(r["type"], r["key"], r["op"], r["data"]) for r in map(json.loads, ls)]  # noqa: E731
+        assert ({k: strip(v) for k, v in _preview_lines(tmp_path / "again").items()}
+                == {k: strip(v) for k, v in _preview_lines(tmp_path / "preview").items()})

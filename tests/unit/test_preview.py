@@ -70,8 +70,8 @@ def test_the_limit_bounds_every_stream_and_is_reached_where_the_server_has_more(
 def test_a_larger_limit_gives_more_and_the_same_first_records(config_file):
     config = load_config(config_file)
     chosen = select(config, None, ["git.commits", "wit.revisions"])
-    small = {s.stream: s.records for s in preview(config, chosen, 2, _Identity.apply)}
-    large = {s.stream: s.records for s in preview(config, chosen, 7, _Identity.apply)}
+    small = {s.stream: s.records for s in preview(config, chosen, 2, lambda integration: _Identity())}
+    large = {s.stream: s.records for s in preview(config, chosen, 7, lambda integration: _Identity())}
     for stream in small:
         assert len(small[stream]) == 2 and len(large[stream]) == 7
         assert [(r.type, r.key, r.data) for r in large[stream][:2]] == [(r.type, r.key, r.data) for r in small[stream]]
@@ -91,7 +91,7 @@ def test_nothing_is_written_to_the_data_dir(config_file, tmp_path):
 
 def test_the_ndjson_lines_are_the_sealed_encoding_of_each_record(config_file, tmp_path):
     config = load_config(config_file)
-    samples = preview(config, select(config, None, ["git.pull_requests"]), 6, _Identity.apply)
+    samples = preview(config, select(config, None, ["git.pull_requests"]), 6, lambda integration: _Identity())
     written = write_samples(samples, tmp_path / "out")
     lines = written[("tfs-main", "git.pull_requests")].read_bytes()
     assert lines == b"".join(ndjson_line(r.to_json()) for r in samples[0].records)
@@ -102,7 +102,7 @@ def test_the_dump_is_readable_json_under_a_line_per_stream(config_file):
     code, stdout, _ = _run(config_file, streams=["core.projects"], limit=5)
     assert code == 0
     first, header, body = stdout.split("\n", 2)
-    assert first.startswith("# privacy policy none")
+    assert first.startswith("# privacy policy (tfs-main: none)")
     assert header.startswith("== tfs-main core.projects (DefaultCollection): 2 record(s)")
     decoder, records, at = json.JSONDecoder(), [], 0
     while body[at:].strip():
@@ -191,3 +191,58 @@ def test_a_server_error_exits_1_naming_stream_collection_and_route_and_the_rest_
     [error] = [line for line in stderr.splitlines() if "error:" in line]
     assert "tfs-main DefaultCollection git.pushes:" in error and "/pushes" in error and broken.collection_url in error
     assert "git.commits (DefaultCollection): 2 record(s)" in stdout
+
+
+PRESETS = "privacy:\n  presets: [strip_text, pseudonymize_people, redact_names_and_urls]\n"
+
+
+def test_a_policy_needing_its_secret_before_the_agent_made_it_exits_2_and_makes_nothing(tmp_path, simulator, key_files,
+                                                                                       monkeypatch):
+    monkeypatch.setenv(API_KEY_ENV, API_KEY)
+    config_file = write_config(tmp_path, ado_url=simulator.collection_url, endpoint="http://127.0.0.1:9", key_files=key_files,
+                               data_dir=str(tmp_path / "data"), extra_satellite="")
+    config_file.write_text(config_file.read_text() + PRESETS)
+    out, err = io.StringIO(), io.StringIO()
+    code = run_preview(load_config(config_file), integration=None, streams=["git.commits"], limit=2, out=None,
+                       stdout=out, stderr=err)
+    assert code == 2 and "privacy.key" in err.getvalue() and "privacy.secret" in err.getvalue()
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_configured_policy_shapes_the_preview_with_the_agents_secret(tmp_path, simulator, key_files, monkeypatch):
+    monkeypatch.setenv(API_KEY_ENV, API_KEY)
+    config_file = write_config(tmp_path, ado_url=simulator.collection_url, endpoint="http://127.0.0.1:9", key_files=key_files,
+                               data_dir=str(tmp_path / "data"))
+    config_file.write_text(config_file.read_text() + PRESETS)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "privacy.key").write_text("7" * 64 + "\n")
+    before = _files(tmp_path / "data")
+    out, err = io.StringIO(), io.StringIO()
+    code = run_preview(load_config(config_file), integration=None, streams=["git.commits", "git.refs"], limit=3,
+                       out=tmp_path / "out", stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    assert "privacy policy (tfs-main: sha256:" in out.getvalue()
+    commits = [json.loads(line) for line in (tmp_path / "out" / "tfs-main" / "git.commits.ndjson").read_bytes().splitlines()]
+    refs = [json.loads(line) for line in (tmp_path / "out" / "tfs-main" / "git.refs.ndjson").read_bytes().splitlines()]
+    assert len(commits) == 3 and all(c["data"]["author"]["email"].endswith("@pseudonym.invalid") for c in commits)
+    assert refs and all(r["data"]["name"].startswith(("refs/heads/n_", "refs/tags/n_")) for r in refs)
+    assert all(r["key"].split(":", 1)[1] == r["data"]["name"] for r in refs)  # the key's name is the same token
+    assert _files(tmp_path / "data") == before
+
+
+@pytest.mark.parametrize("excluded", [None, "proseware-tools"])
+def test_an_excluded_repository_is_left_out_as_the_collector_leaves_it_out(tmp_path, simulator, key_files, monkeypatch,
+                                                                            excluded):
+    monkeypatch.setenv(API_KEY_ENV, API_KEY)
+    scope = f"    repositories:\n      exclude: [{excluded}]\n" if excluded else ""
+    config_file = write_config(tmp_path, ado_url=simulator.collection_url, endpoint="http://127.0.0.1:9", key_files=key_files,
+                               data_dir=str(tmp_path / "data"), extra_integration=scope)
+    streams = ["git.repositories", "git.pull_requests", "git.refs", "git.commits"]
+    code, _, stderr = _run(config_file, streams=streams, limit=500, out=tmp_path / "out", policy=None)
+    assert code == 0, stderr
+    keys = {stream: [json.loads(line)["key"] for line in (tmp_path / "out" / "tfs-main" / f"{stream}.ndjson").read_bytes().splitlines()]
+            for stream in streams}
+    tools = next(r.id for r in simulator.world.repositories if r.name == "proseware-tools")
+    held = {stream: any(k.startswith(tools) for k in stream_keys) for stream, stream_keys in keys.items()}
+    assert held == {stream: excluded is None for stream in streams}
+    assert all(keys.values())  # the other repositories are there
