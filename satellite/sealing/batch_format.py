@@ -4,7 +4,12 @@ Bytes on the wire and at rest::
 
     b"SEIB" | version (1 byte) | header length (4 bytes, big-endian) | header | payload | signature
 
-- header: canonical JSON (sorted keys, compact, UTF-8) describing the batch (``BatchHeader``).
+- header: canonical JSON (sorted keys, compact, UTF-8) describing the batch (``BatchHeader``):
+  batch_id, satellite_id, tenant, integration_id, service, stream, seq, schema_version, created_at,
+  record_count, cursor_from, cursor_to, content_encoding, suite, recipient_key_id, signer_key_id,
+  and ``policy``: the fingerprint (``sha256:<hex>``) of the privacy policy that shaped the records
+  (``satellite.privacy.policy``; docs/privacy.md). ``policy`` is optional: batches sealed before it
+  have none and stay valid; a header without it is byte for byte what it was.
 - payload: HPKE base mode (RFC 9180) DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM to the
   SEI recipient key; ``info`` = b"SEIB1" + SHA-256(header), so a header cannot be moved onto
   another payload. Plaintext = gzip of newline-delimited JSON records.
