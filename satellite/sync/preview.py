@@ -18,6 +18,12 @@ and environments before the runs; those of the snapshot streams of its scope dec
 listed only when the stream asks for one, once per parent for the whole preview. The identities
 stream alone goes without the team members (the collector hands it those of every team of the
 collection): its sample is the collection's valid users.
+
+Scope filters: the collector's own (``ListingScope``, from ``Collector``) leave out excluded
+repositories, TFVC branches and work item types. The policy recognises the comments and links of
+a work item of an excluded type once it met one of its revisions: a preview meets only the
+revisions of its sample, so with ``work_item_types`` excluding some, its comments and links may
+show items a sync (which reads every revision) leaves out.
 """
 
 from __future__ import annotations
@@ -27,12 +33,19 @@ from typing import Callable, Iterator, Mapping
 
 from satellite.ado.client import AdoClient
 from satellite.errors import AdoError
-from satellite.streams import ProjectsStream, Record, Scope, SnapshotStream, StreamContext, TeamsStream
+from satellite.streams import (
+    ProjectsStream,
+    Record,
+    Scope,
+    SnapshotStream,
+    StreamContext,
+    TeamsStream,
+)
 from satellite.streams.base import Quarantined, UnreadableItem
 from satellite.streams.git import RepositoriesStream
 from satellite.sync.unit_guard import RouteTracker, guarded, with_route
 
-__all__ = ["StreamSample", "Sampler", "ListingScope", "sample_page_sizes", "DEFAULT_MAX_REQUESTS"]
+__all__ = ["DEFAULT_MAX_REQUESTS", "ListingScope", "Sampler", "StreamSample", "sample_page_sizes"]
 
 DEFAULT_MAX_REQUESTS = 200  # per stream: a stream that must read more before its sample is complete stops there
 
@@ -83,7 +96,7 @@ class Sampler:
     """Samples the streams of one collection with one client (``client`` is already open)."""
 
     def __init__(self, integration, client: AdoClient, page_sizes, apply: Apply, *, overlap,
-                 max_requests: int = DEFAULT_MAX_REQUESTS, scope: "ListingScope | None" = None) -> None:
+                 max_requests: int = DEFAULT_MAX_REQUESTS, scope: ListingScope | None = None) -> None:
         """``scope``: the collector's scope filters of the snapshot listings (default: none)."""
         self.integration = integration
         self.max_requests = max_requests

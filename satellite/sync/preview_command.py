@@ -31,10 +31,16 @@ from satellite.sealing.batch_format import ndjson_line
 from satellite.streams import STREAMS, ProjectsStream, Record
 from satellite.streams.git import RepositoriesStream
 from satellite.sync.collector import _REPOSITORY_KEYED, Collector, collection_targets
-from satellite.sync.preview import DEFAULT_MAX_REQUESTS, ListingScope, Sampler, StreamSample, sample_page_sizes
+from satellite.sync.preview import (
+    DEFAULT_MAX_REQUESTS,
+    ListingScope,
+    Sampler,
+    StreamSample,
+    sample_page_sizes,
+)
 from satellite.sync.preview_policy import PolicyUnavailable, load_policy
 
-__all__ = ["DEFAULT_LIMIT", "SelectionError", "Selected", "select", "preview", "render_sample", "write_samples", "run_preview"]
+__all__ = ["DEFAULT_LIMIT", "Selected", "SelectionError", "preview", "render_sample", "run_preview", "select", "write_samples"]
 
 DEFAULT_LIMIT = 20
 

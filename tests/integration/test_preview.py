@@ -19,9 +19,7 @@ from pathlib import Path
 import pytest
 
 from satellite.sealing.batch_format import ndjson_line
-
 from standins.ado_simulator.world.world import generate_world
-
 from tests.support import run_cli, start_simulator, write_config
 
 pytestmark = pytest.mark.integration
@@ -121,6 +119,6 @@ def test_preview_equals_the_receivers_decrypted_records(tmp_path, receiver, key_
             k.startswith(excluded) for t in ("git.repository", "git.ref", "git.commit", "git.push", "git.pull_request")
             for k in receiver.keys_of(t))
     else:  # the same sample both times: the records' content does not depend on the data dir
-        strip = lambda ls: [(r["type"], r["key"], r["op"], r["data"]) for r in map(json.loads, ls)]  # noqa: E731
+        strip = lambda ls: [(r["type"], r["key"], r["op"], r["data"]) for r in map(json.loads, ls)]
         assert ({k: strip(v) for k, v in _preview_lines(tmp_path / "again").items()}
                 == {k: strip(v) for k, v in _preview_lines(tmp_path / "preview").items()})

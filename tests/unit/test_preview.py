@@ -14,10 +14,14 @@ from satellite.config import load_config
 from satellite.sealing.batch_format import ndjson_line
 from satellite.store import Store
 from satellite.streams import STREAMS
-from satellite.sync.preview_command import enabled_streams, preview, run_preview, select, write_samples
-
+from satellite.sync.preview_command import (
+    enabled_streams,
+    preview,
+    run_preview,
+    select,
+    write_samples,
+)
 from standins.ado_simulator.world.world import generate_world
-
 from tests.support import API_KEY, API_KEY_ENV, run_cli, start_simulator, write_config
 
 
@@ -123,7 +127,7 @@ def test_the_policy_shapes_what_is_shown_and_leaves_out_what_it_scopes_out(confi
                 return None
             return type(record)(record.type, record.key, record.op, record.observed_at, {"kept": True})
 
-    code, stdout, _ = _run(config_file, streams=["git.commits"], limit=4, out=tmp_path / "out", policy=Policy())
+    code, _, _ = _run(config_file, streams=["git.commits"], limit=4, out=tmp_path / "out", policy=Policy())
     assert code == 0
     lines = [json.loads(line) for line in (tmp_path / "out" / "tfs-main" / "git.commits.ndjson").read_bytes().splitlines()]
     assert len(lines) == 4 and all(r["data"] == {"kept": True} and not r["key"].endswith("0") for r in lines)
@@ -246,3 +250,12 @@ def test_an_excluded_repository_is_left_out_as_the_collector_leaves_it_out(tmp_p
     held = {stream: any(k.startswith(tools) for k in stream_keys) for stream, stream_keys in keys.items()}
     assert held == {stream: excluded is None for stream in streams}
     assert all(keys.values())  # the other repositories are there
+
+
+def test_the_command_prints_the_dump_on_stdout_and_its_log_on_stderr(config_file):
+    done = run_cli("preview", "-c", str(config_file), "--stream", "git.refs", "--limit", "2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("# privacy policy (tfs-main: sha256:") and lines[1].startswith("== tfs-main git.refs ")
+    assert json.loads("\n".join(lines[2:lines.index("}", 2) + 1]))["type"] == "git.ref"
+    assert "api_version" not in done.stdout and "api_version" in done.stderr
