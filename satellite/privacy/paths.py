@@ -20,7 +20,7 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Iterable
 
-__all__ = ["Pattern", "PathKey", "DEEP", "parse_path", "format_pattern", "step", "start", "complete", "matches", "overlaps"]
+__all__ = ["Automaton", "Pattern", "PathKey", "DEEP", "parse_path", "format_pattern", "step", "start", "complete", "matches", "overlaps"]
 
 Pattern = tuple[str, ...]
 PathKey = str | int  # a dict key, or a list index
@@ -177,3 +177,39 @@ def overlaps(a: Pattern, b: Pattern) -> bool:
         return _segments_compatible(a[i], b[j]) and go(i + 1, j + 1)
 
     return go(0, 0)
+
+
+class Automaton:
+    """Several patterns, each with a label, walked together: a state is the set of (pattern,
+    position) pairs still alive; transitions are cached (list indices all alike), so a record type's
+    walk costs a dict lookup per member after the first records. Thread-safe (a lost cache entry is
+    only recomputed)."""
+
+    _MAX_CACHE = 100_000
+    _INDEX = object()
+
+    def __init__(self, labelled: list[tuple[Pattern, str]]) -> None:
+        self._patterns = [p for p, _ in labelled]
+        self._labels = [label for _, label in labelled]
+        self.start: frozenset[tuple[int, int]] = frozenset(
+            (i, pos) for i, p in enumerate(self._patterns) for pos in start(p))
+        self.start_labels = self._complete(self.start)
+        self._cache: dict[tuple[frozenset, object], tuple[frozenset, frozenset[str]]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._patterns)
+
+    def _complete(self, state: frozenset[tuple[int, int]]) -> frozenset[str]:
+        return frozenset(self._labels[i] for i, pos in state if pos == len(self._patterns[i]))
+
+    def step(self, state: frozenset[tuple[int, int]], key: PathKey) -> tuple[frozenset[tuple[int, int]], frozenset[str]]:
+        """(the state after ``key``, the labels of the patterns that end there)."""
+        cache_key = (state, Automaton._INDEX if isinstance(key, int) else key)
+        hit = self._cache.get(cache_key)
+        if hit is None:
+            nxt = frozenset((i, q) for i, pos in state for q in _step_one(self._patterns[i], pos, key))
+            hit = (nxt, self._complete(nxt))
+            if len(self._cache) >= self._MAX_CACHE:
+                self._cache.clear()
+            self._cache[cache_key] = hit
+        return hit

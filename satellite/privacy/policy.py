@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from satellite import json_codec
-from satellite.privacy.paths import Pattern, PathKey, complete, parse_path, start, step
+from satellite.privacy.paths import Automaton, Pattern, complete, parse_path, start, step
 from satellite.privacy.pseudonyms import Pseudonymizer, load_or_create_secret, SECRET_FILE
 from satellite.secret import Secret
 from satellite.streams.records import Record
@@ -86,6 +86,17 @@ class PolicyScope:
 
 
 _Rule = tuple[Pattern, str]  # (pattern, action)
+_NONE: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A record type's patterns: (preset and keep), (drop and hash), and their compiled walks."""
+
+    presets: list[_Rule]
+    rules: list[_Rule]
+    preset_walk: Automaton | None
+    rule_walk: Automaton | None
 
 
 class PrivacyPolicy:
@@ -111,7 +122,7 @@ class PrivacyPolicy:
         self._catalog = catalog or {}
         self._environments = environment_names or {}
         self._fields = fields
-        self._plans: dict[str, tuple[list[_Rule], list[_Rule]]] = {}
+        self._plans: dict[str, _Plan] = {}
         self._plans_lock = threading.Lock()
         self._excluded_items: set[str] = set()  # work items of excluded types met (their comments and links follow)
         self._excluded_lock = threading.Lock()
@@ -205,23 +216,25 @@ class PrivacyPolicy:
             return None
         if not self.presets and not self._fields:
             return record
-        presets, rules = self._plan(record.type)
-        key = self._rewrite_key(record, presets, rules)
+        plan = self._plan(record.type)
+        key = self._rewrite_key(record, plan.presets, plan.rules)
         data = record.data
-        if isinstance(data, dict) and (presets or rules):
+        if isinstance(data, dict) and (plan.preset_walk or plan.rule_walk):
             if "redact_names_and_urls" in self.presets and record.type in self._environments:
                 data = self._flag_production(record.type, data)
-            if presets:
-                data = self._presets(data, None, [(p, a, start(p)) for p, a in presets], None)
-            if rules:
-                result = self._rules(data, [(p, a, start(p)) for p, a in rules])
+            if plan.preset_walk:
+                walk = plan.preset_walk
+                data = self._presets(walk, data, None, walk.start, walk.start_labels, None)
+            if plan.rule_walk:
+                walk = plan.rule_walk
+                result = self._rules(walk, data, walk.start, walk.start_labels)
                 data = {} if result is _DROP else result
         if key == record.key and data is record.data:
             return record
         return Record(record.type, key, record.op, record.observed_at, data)
 
-    def _plan(self, record_type: str) -> tuple[list[_Rule], list[_Rule]]:
-        """(preset and keep patterns, drop and hash patterns) of a record type, parsed once."""
+    def _plan(self, record_type: str) -> "_Plan":
+        """The patterns of a record type, parsed and compiled once."""
         plan = self._plans.get(record_type)
         if plan is None:
             presets: list[_Rule] = []
@@ -237,7 +250,7 @@ class PrivacyPolicy:
                         presets += [(parse_path(p), category) for p in getattr(entry, category)]
             if not any(a != "keep" for _, a in presets):
                 presets = []
-            plan = (presets, rules)
+            plan = _Plan(presets, rules, Automaton(presets) if presets else None, Automaton(rules) if rules else None)
             with self._plans_lock:
                 self._plans[record_type] = plan
         return plan
@@ -252,20 +265,14 @@ class PrivacyPolicy:
             return self._pseudonyms.url(value)  # type: ignore[union-attr]
         return self._pseudonyms.name(value)  # type: ignore[union-attr]
 
-    def _presets(self, node: Any, member: str | None, states: list, active: tuple[str, bool] | None,
-                 inherited_here: bool = False) -> Any:
-        """Walk ``node`` with the preset and keep patterns; ``active``: (category, matched at this
-        very node) of the preset an ancestor (or the node) matched."""
-        here: list[str] = []
-        descend = []
-        for pattern, action, positions in states:
-            if complete(pattern, positions):
-                if action == "keep":
-                    return node  # kept, with everything below it
-                here.append(action)
-            descend.append((pattern, action, positions))
-        if here:
-            active = (min(here, key=_CATEGORY_ORDER.index), True)
+    def _presets(self, walk: Automaton, node: Any, member: str | None, state: frozenset, labels: frozenset[str],
+                 active: tuple[str, bool] | None, inherited_here: bool = False) -> Any:
+        """Walk ``node`` with the preset and keep patterns; ``labels``: those ending at this node;
+        ``active``: (category, matched at this very node) of the preset an ancestor or the node matched."""
+        if "keep" in labels:
+            return node  # kept, with everything below it
+        if labels:
+            active = (min(labels, key=_CATEGORY_ORDER.index), True)
         elif active is not None:
             active = (active[0], inherited_here)
         if isinstance(node, str):
@@ -275,38 +282,37 @@ class PrivacyPolicy:
         if isinstance(node, dict):
             out = {}
             for k, v in node.items():
-                out[k] = self._descend(v, k, k, descend, active)
+                moved, ending = walk.step(state, k) if state else (state, _NONE)
+                out[k] = v if not moved and active is None else self._presets(walk, v, k, moved, ending, active)
             return out
         if isinstance(node, list):
-            return [self._descend(v, i, member, descend, active) for i, v in enumerate(node)]
+            out_list = []
+            each_here = active is not None and active[1]  # a list of strings the path named: each is "here"
+            for i, v in enumerate(node):
+                moved, ending = walk.step(state, i) if state else (state, _NONE)
+                out_list.append(v if not moved and active is None
+                                else self._presets(walk, v, member, moved, ending, active, each_here))
+            return out_list
         return node
 
-    def _descend(self, value: Any, key: PathKey, member: str | None, states: list, active) -> Any:
-        moved = [(p, a, pos) for p, a, s in states if (pos := step(p, s, key))]
-        if not moved and active is None:
-            return value
-        # a list of strings the path named: each is "here"
-        return self._presets(value, member, moved, active, active is not None and active[1] and isinstance(key, int))
-
-    def _rules(self, node: Any, states: list) -> Any:
-        actions = {a for p, a, s in states if complete(p, s)}
-        if "drop" in actions:
+    def _rules(self, walk: Automaton, node: Any, state: frozenset, labels: frozenset[str]) -> Any:
+        if "drop" in labels:
             return _DROP
-        if "hash" in actions:
+        if "hash" in labels:
             return self._pseudonyms.hashed(node)  # type: ignore[union-attr]
         if isinstance(node, dict):
             out = {}
             for k, v in node.items():
-                moved = [(p, a, pos) for p, a, s in states if (pos := step(p, s, k))]
-                result = self._rules(v, moved) if moved else v
+                moved, ending = walk.step(state, k)
+                result = self._rules(walk, v, moved, ending) if moved else v
                 if result is not _DROP:
                     out[k] = result
             return out
         if isinstance(node, list):
             out_list = []
             for i, v in enumerate(node):
-                moved = [(p, a, pos) for p, a, s in states if (pos := step(p, s, i))]
-                result = self._rules(v, moved) if moved else v
+                moved, ending = walk.step(state, i)
+                result = self._rules(walk, v, moved, ending) if moved else v
                 if result is not _DROP:
                     out_list.append(result)
             return out_list
