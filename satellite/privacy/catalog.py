@@ -176,6 +176,7 @@ _RELEASE = RecordFields(
         *(f"{a}.releaseEnvironment.name" for a in _APPROVALS),
         f"{_RELEASE_JOBS}.job.agentName",
         f"{_RELEASE_JOBS}.tasks.*.agentName",
+        f"{_RELEASE_JOBS}.tasks.*.name",  # "Download artifact - <alias>"
     ),
     urls=(
         *_who_urls("createdBy", "createdFor", "modifiedBy", *_RELEASE_ENVIRONMENT_IDENTITIES),
@@ -272,9 +273,9 @@ FIELDS: Mapping[str, RecordFields] = MappingProxyType({
         names=("name", "path", "project.name", "repository.name", "repository.defaultBranch"),
         urls=(*_who_urls("authoredBy"), "url", "project.url", "queue.url", "repository.url"),
     ),
-    "build.timeline_record": RecordFields(
+    "build.timeline_record": RecordFields(  # a task's name holds repository and branch ("Checkout repo@main to s")
         text=("issues.*.message",),
-        names=("workerName",),
+        names=("name", "workerName"),
         urls=("log.url",),
     ),
     "core.identity": RecordFields(
