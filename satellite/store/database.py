@@ -467,10 +467,12 @@ class Store:
 
     def forget(self, integration_id: str | None = None, streams: Collection[str] | None = None,
                partitions: Collection[str] | None = None) -> list[Forgotten]:
-        """Forget the cursors, delivered keys and live keys of a selection (None: any), in one
-        transaction: its next run reads it again from the start and sends everything it reads
-        (``satellite resync``). Safe beside a running agent: a run that read a cursor before does
-        not bring it back (``_upsert_cursor``). Returns the counts per integration and stream."""
+        """Forget the cursors and delivered keys of a selection (None: any), in one transaction:
+        its next run reads it again from the start and sends everything it reads (``satellite
+        resync``). The live keys stay: that complete re-read from no cursor also deletes the records
+        the server no longer has, as a reconciliation does (forgetting them would lose those
+        deletions for good). Safe beside a running agent: a run that read a cursor before does not
+        bring it back (``_upsert_cursor``). Returns the counts per integration and stream."""
         where, args = ["1=1"], []
         for column, values in (("integration_id", None if integration_id is None else [integration_id]),
                                ("stream", streams), ("partition", partitions)):
@@ -481,13 +483,13 @@ class Store:
         condition = " AND ".join(where)
         counts: dict[tuple[str, str], dict[str, int]] = {}
         with self._transaction() as conn:
-            for table in ("cursors", "delivered_keys", "live_keys"):
+            for table in ("cursors", "delivered_keys"):
                 rows = conn.execute(f"SELECT integration_id, stream, COUNT(*) FROM {table} WHERE {condition}"
                                     " GROUP BY integration_id, stream", args).fetchall()
                 for integration, stream, count in rows:
                     counts.setdefault((integration, stream), {})[table] = count
                 conn.execute(f"DELETE FROM {table} WHERE {condition}", args)
-        return [Forgotten(i, s, c.get("cursors", 0), c.get("delivered_keys", 0), c.get("live_keys", 0))
+        return [Forgotten(i, s, c.get("cursors", 0), c.get("delivered_keys", 0))
                 for (i, s), c in sorted(counts.items())]
 
     def partitions(self, integration_id: str | None = None) -> set[tuple[str, str, str]]:

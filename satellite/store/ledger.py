@@ -37,4 +37,3 @@ class Forgotten:
     stream: str
     cursors: int = 0
     delivered_keys: int = 0
-    live_keys: int = 0

@@ -1,6 +1,7 @@
-"""``satellite resync``: forget the cursors and remembered keys of a selection, so that the next run
-reads it again from the start and sends everything it reads (after a privacy policy change: the
-records of immutable streams are otherwise never sent again).
+"""``satellite resync``: forget the cursors and remembered (delivered) keys of a selection, so that
+the next run reads it again from the start and sends everything it reads (after a privacy policy
+change: the records of immutable streams are otherwise never sent again). The keys of live records
+stay: that complete re-read also deletes what the server no longer has, as a reconciliation does.
 
 A selection is integrations x streams x partitions. Partitions are ``<collection>/<id>``: a
 project's, a repository's or a team's id (or empty for the collection-wide streams). The store
@@ -154,8 +155,7 @@ def _report(forgotten: list[Forgotten], selection: Selection, echo: Callable[[st
     if not forgotten:
         echo("resync: nothing to forget in this selection (nothing of it was collected yet)")
     for f in forgotten:
-        echo(f"resync: {f.integration_id} {f.stream}: forgot {f.cursors} cursor(s), {f.delivered_keys} delivered key(s),"
-             f" {f.live_keys} live key(s)")
+        echo(f"resync: {f.integration_id} {f.stream}: forgot {f.cursors} cursor(s), {f.delivered_keys} delivered key(s)")
     if forgotten:
         echo("resync: the next run (satellite sync, or the running agent's next scheduled run) reads these again from"
              " the start and sends everything it reads")

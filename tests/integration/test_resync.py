@@ -15,6 +15,7 @@ from satellite.config import load_config
 from satellite.retrying import RetryPolicy
 from satellite.store import Store
 from satellite.sync.once import sync_once
+from satellite.sync.resync import resync
 from standins.ado_simulator.app import create_app
 from standins.ado_simulator.world.world import generate_world
 from standins.loopback import serve_in_thread
@@ -58,7 +59,7 @@ def test_an_immutable_stream_is_sent_again_after_a_resync_and_only_the_selection
         cli = run_cli("resync", "-c", str(path), "--stream", "git.commits")
         assert cli.returncode == 0, cli.stderr
         repositories = len({k.split(":", 1)[0] for k in commits})
-        assert f"tfs-main git.commits: forgot {repositories} cursor(s), {len(commits)} delivered key(s)" in cli.stdout
+        assert f"tfs-main git.commits: forgot {repositories} cursor(s), {len(commits)} delivered key(s)\n" in cli.stdout
         sync(config)
         sent = sent_since(config, before)
         assert sent["git.commits"] == len(commits)  # every commit again
@@ -67,6 +68,26 @@ def test_an_immutable_stream_is_sent_again_after_a_resync_and_only_the_selection
         sync(config)
         assert sent_since(config, before)["git.commits"] == 0  # remembered again
     assert_mirrors_truth(receiver, world)
+
+
+def test_the_re_read_after_a_resync_also_deletes_what_the_server_no_longer_has(tmp_path, receiver, key_files, env):
+    """The live keys stay through a resync: its complete re-read from no cursor deletes the builds
+    gone from the server, as a reconciliation would (forgetting them would keep those for good)."""
+    world = generate_world(seed=9, scale="tiny")
+    with start_simulator(world) as simulator:
+        config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url,
+                                          key_files=key_files), env=env)
+        sync(config)
+        held = set(receiver.keys_of("build.build"))
+        world.advance(12)
+        sync(config)
+        assert resync(config, streams=["build.builds"], echo=lambda text: None) == 0
+        sync(config)
+        truth = set(world.truth()["build.build"])
+    gone = held - truth
+    assert gone  # the world deleted some, or this proves nothing
+    assert set(receiver.keys_of("build.build")) == truth
+    assert gone <= set(receiver.keys_of("build.build", op="delete"))
 
 
 def test_a_project_by_name_selects_its_repositories_and_teams(tmp_path, receiver, key_files, env):
