@@ -3,7 +3,7 @@
 ``PrivacyPolicy.apply(record)`` is called in one place, ``BatchWriter`` (records -> policy -> sealed
 lines), and returns the record as it is sealed, or None for a record out of scope. In order:
 
-1. scope: a record of an excluded repository, TFVC path or work item type is None;
+1. scope: a record of an excluded repository, TFVC path or work item type is None (deletes pass);
 2. presets, on the paths of the field catalog (``catalog.FIELDS``): ``strip_text`` leaves only the
    work item references of free text, ``pseudonymize_people`` replaces people by pseudonyms,
    ``redact_names_and_urls`` names and URLs by tokens (an environment's name also sets
@@ -182,6 +182,10 @@ class PrivacyPolicy:
         return self._scope.work_item_type(name)
 
     def _in_scope(self, record: Record) -> bool:
+        """Upserts only: a delete passes (it names a key sent before, when it was in scope, and tells
+        SEI to drop it: a snapshot listing without an excluded item deletes what was sent of it)."""
+        if record.op == "delete":
+            return True
         data, kind = record.data if isinstance(record.data, dict) else {}, record.type
         if kind == "git.repository" and isinstance(data.get("name"), str):
             return self._scope.repository(data["name"])
@@ -194,15 +198,15 @@ class PrivacyPolicy:
         if kind == "wit.work_item_type":
             name = data.get("name") if isinstance(data.get("name"), str) else _key_name(record.key, 1)
             return name is None or self._scope.work_item_type(name)
-        if kind == "wit.work_item_revision":
-            wit = (data.get("fields") or {}).get("System.WorkItemType") if isinstance(data.get("fields"), dict) else None
-            if isinstance(wit, str) and not self._scope.work_item_type(wit):
-                parts = record.key.split(":")
-                with self._excluded_lock:
-                    self._excluded_items.add(":".join(parts[:2]))
+        if kind in ("wit.work_item_revision", "wit.work_item") and isinstance(data.get("fields"), dict):
+            wit = data["fields"].get("System.WorkItemType")
+            if isinstance(wit, str):
+                if self._scope.work_item_type(wit):
+                    return True
+                with self._excluded_lock:  # its comments and links (which carry no type) follow it out
+                    self._excluded_items.add(":".join(record.key.split(":")[:2]))
                 return False
-            return True
-        if kind in ("wit.comment", "wit.work_item_link", "wit.work_item") and self._excluded_items:
+        if kind in ("wit.comment", "wit.work_item_link", "wit.work_item", "wit.work_item_revision") and self._excluded_items:
             parts = record.key.split(":")
             with self._excluded_lock:
                 return ":".join(parts[:2]) not in self._excluded_items

@@ -201,11 +201,21 @@ class Collector:
         aside = [s for s in streams if owner and s.scope is Scope.COLLECTION and s.name != ProjectsStream.name]
         run = _ScopeRunner(self, client, report, [s for s in streams if s not in aside], collection_id)
         with ThreadPoolExecutor(max_workers=max(1, len(aside)), thread_name_prefix="collection") as pool:
-            alongside = [pool.submit(_ScopeRunner(self, client, report, [s], collection_id), Scope.COLLECTION, None, "")
-                         for s in aside]
+            alongside = [pool.submit(_ScopeRunner(self, client, report, group, collection_id), Scope.COLLECTION, None, "")
+                         for group in self._aside_groups(aside)]
             self._collect_below(client, report, run, owner, streams)
             for future in alongside:
                 future.result()  # re-raises store failures, which must stop the run
+
+    def _aside_groups(self, aside: list) -> list[list]:
+        """Each collection-wide stream in a thread of its own; but with a work item type filter, the
+        revisions first and then the links and comments in one thread: the policy learns from the
+        revisions which work items are of an excluded type (their comments and links carry no type;
+        a new comment or link makes a revision, read in the same walk)."""
+        if self.integration.work_item_types.is_default:
+            return [[s] for s in aside]
+        together = [s for s in aside if s.name in _TYPED_BY_REVISIONS]
+        return [[s] for s in aside if s not in together] + ([together] if together else [])
 
     def _collect_below(self, client: AdoClient, report: CollectionReport, run: "_ScopeRunner", owner: bool, streams: list) -> None:
         """The projects, then what is below them, then the collection's last streams."""
@@ -397,6 +407,7 @@ class Collector:
 
 
 _NAMED = ("git.repositories", "wit.work_item_types")
+_TYPED_BY_REVISIONS = ("wit.revisions", "wit.links", "wit.comments")  # in the order of STREAMS
 _REPOSITORY_KEYED = "git.pull_requests"  # project-wide, keyed {repositoryId}:..., read after git.repositories
 
 

@@ -146,14 +146,17 @@ def test_scope_filters():
     assert p.apply(Record("git.repository", "r1", "upsert", T, {"id": "r1", "name": "Pay-Secret"})) is None
     assert p.apply(Record("git.repository", "r2", "upsert", T, {"id": "r2", "name": "web"})) is not None
     assert p.apply(Record("git.pull_request", "r1:3", "upsert", T, {"repository": {"name": "pay-secret"}})) is None
-    assert p.apply(Record("tfvc.change", "c:5:$/Payroll/Private/a.cs", "delete", T, None)) is None
-    assert p.apply(Record("tfvc.change", "c:5:$/Payroll/Public/a.cs", "delete", T, None)) is not None
+    assert p.apply(Record("tfvc.change", "c:5:$/Payroll/Private/a.cs", "upsert", T, {"item": {}})) is None
+    assert p.apply(Record("tfvc.change", "c:5:$/Payroll/Public/a.cs", "upsert", T, {"item": {}})) is not None
+    # a delete passes: it drops at SEI what was sent while the item was in scope
+    assert p.apply(Record("tfvc.change", "c:5:$/Payroll/Private/a.cs", "delete", T, None)) is not None
     assert p.apply(Record("tfvc.branch", "c:$/Payroll/Private", "upsert", T, {"path": "$/Payroll/Private"})) is None
     assert p.apply(revision("Impediment", item=8)) is None
     assert p.apply(revision("Bug", item=9)) is not None
     assert p.apply(Record("wit.comment", "coll:8:1", "upsert", T, {"text": "x"})) is None  # of the excluded item
     assert p.apply(Record("wit.comment", "coll:9:1", "upsert", T, {"text": "x"})) is not None
-    assert p.apply(Record("wit.work_item_type", "proj:Impediment", "delete", T, None)) is None
+    assert p.apply(Record("wit.work_item_type", "proj:Impediment", "upsert", T, {"name": "Impediment"})) is None
+    assert p.apply(Record("wit.work_item", "coll:8", "upsert", T, {"fields": {}})) is None  # learned from its revision
 
 
 def test_the_fingerprint_is_of_the_policy_never_of_the_secret():
