@@ -51,7 +51,7 @@ def _row(entry: LedgerEntry) -> dict[str, object]:
 
 
 def _short(digest: str | None) -> str:
-    return digest[:16] if digest else "-"
+    return digest[:12] + "…" if digest else "-"
 
 
 def render_ledger(entries: list[LedgerEntry], output: str) -> str:

@@ -226,7 +226,7 @@ def test_the_three_formats():
     assert as_csv[0]["record_count"] == "3" and as_csv[1]["answer"] == "duplicate" and as_csv[0]["sealed_sha256"] == "b" * 64
     table = render_ledger(rows, "table").splitlines()
     assert table[0].split()[:3] == ["acknowledged", "batch", "integration"]
-    assert "b-1" in table[1] and "sha256:abc" in table[1] and "b" * 16 in table[1] and "b" * 17 not in table[1]
+    assert "b-1" in table[1] and "sha256:abc" in table[1] and "b" * 12 + "…" in table[1] and "b" * 13 not in table[1]
     assert table[-1].startswith("2 batch(es), 6 record(s)")
     assert render_ledger([], "json") == "[]" and render_ledger([], "csv").count("\n") == 0
 
