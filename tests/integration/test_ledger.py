@@ -1,6 +1,6 @@
 """The delivery ledger against the reference receiver: after a sync, its rows are exactly the batches
 the receiver acknowledged: ids, streams, counts, the SHA-256 of the bytes the receiver got and of
-the plaintext it decrypted, and the header's policy fingerprint."""
+the plaintext it decrypted, and the fingerprint of the privacy policy in the header."""
 
 from __future__ import annotations
 
@@ -85,8 +85,9 @@ def test_the_ledger_rows_are_the_batches_the_receiver_acknowledged(tmp_path, key
     world = generate_world(seed=9, scale="tiny")
     try:
         with start_simulator(world) as simulator:
-            config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url,
-                                              key_files=key_files), env=env)
+            path = write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files)
+            path.write_text(path.read_text() + "privacy:\n  presets: [pseudonymize_people]\n")
+            config = load_config(path, env=env)
             result = sync_once(config, upload_retry=FAST_RETRY)
             assert result.ok, result.errors
             world.advance(3)
@@ -106,6 +107,7 @@ def test_the_ledger_rows_are_the_batches_the_receiver_acknowledged(tmp_path, key
     assert refused and refused <= set(acknowledged)  # refused once, acknowledged on the retry: one row
     assert len(rows) == len(acknowledged) == len(received) > 50
     assert {r.batch_id for r in rows} == set(acknowledged) == set(received)
+    assert len({r.policy for r in rows}) == 1  # one policy shaped every batch
     recipient = load_x25519_private(key_files.recipient_private.read_bytes())
     for row in rows:
         body = acknowledged[row.batch_id]
@@ -113,5 +115,5 @@ def test_the_ledger_rows_are_the_batches_the_receiver_acknowledged(tmp_path, key
         assert (row.integration_id, row.stream, row.seq, row.record_count) == received[row.batch_id]
         assert row.sealed_sha256 == hashlib.sha256(body).hexdigest()
         assert row.plaintext_sha256 == hashlib.sha256(plaintext_of(body, recipient)).hexdigest()
-        assert row.policy == (getattr(header, "policy", None) or None)
+        assert row.policy == header.policy and row.policy.startswith("sha256:")
         assert row.sealed_at <= row.acknowledged_at and row.answer == "stored"
