@@ -172,6 +172,10 @@ class PrivacyPolicy:
 
     # --- scope --------------------------------------------------------------------------------
 
+    @property
+    def filters_work_item_types(self) -> bool:
+        return "work_item_types" in self._scope.description
+
     def repository_in_scope(self, name: str) -> bool:
         return self._scope.repository(name)
 

@@ -212,7 +212,7 @@ class Collector:
         revisions first and then the links and comments in one thread: the policy learns from the
         revisions which work items are of an excluded type (their comments and links carry no type;
         a new comment or link makes a revision, read in the same walk)."""
-        if self.integration.work_item_types.is_default:
+        if not self.policy.filters_work_item_types:
             return [[s] for s in aside]
         together = [s for s in aside if s.name in _TYPED_BY_REVISIONS]
         return [[s] for s in aside if s not in together] + ([together] if together else [])
