@@ -110,6 +110,7 @@ _WORK_ITEM = RecordFields(
         "fields.Microsoft.VSTS.Common.AcceptanceCriteria",
         "fields.Microsoft.VSTS.TCM.ReproSteps",
         "fields.System.Tags.*.name",
+        "commentVersionRef.text",
     ),
     people=_who("fields.*"),
     names=(
@@ -122,13 +123,15 @@ _WORK_ITEM = RecordFields(
         "fields.System.IterationLevel2",
         "fields.System.NodeName",
     ),
-    urls=_who_urls("fields.*"),
+    urls=(*_who_urls("fields.*"), "url", "commentVersionRef.url"),
 )
 
 _COMMIT = RecordFields(  # GitCommitRef: git.commit and git.pull_request_commit
-    text=("comment",),
-    people=_git_user("author", "committer"),
-    urls=("remoteUrl", "url"),
+    text=("comment", "statuses.*.description"),
+    people=(*_git_user("author", "committer"), "author.imageUrl", "committer.imageUrl", *_who("push.pushedBy"),
+            *_who("statuses.*.createdBy")),
+    urls=("remoteUrl", "url", "author.imageUrl", "committer.imageUrl", "push.url", *_who_urls("push.pushedBy"),
+          "statuses.*.targetUrl", *_who_urls("statuses.*.createdBy"), "workItems.*.url"),
 )
 
 # --- releases ------------------------------------------------------------------------------------
@@ -141,7 +144,14 @@ _RELEASE_ENVIRONMENT_IDENTITIES = (
     "environments.*.deploySteps.*.lastModifiedBy",
     "environments.*.preDeployApprovals.*.approver",
     "environments.*.preDeployApprovals.*.approvedBy",
+    "environments.*.preDeployApprovals.*.history.*.approver",
+    "environments.*.preDeployApprovals.*.history.*.changedBy",
+    "environments.*.postDeployApprovals.*.approver",
+    "environments.*.postDeployApprovals.*.approvedBy",
+    "environments.*.postDeployApprovals.*.history.*.approver",
+    "environments.*.postDeployApprovals.*.history.*.changedBy",
     "environments.*.preApprovalsSnapshot.approvals.*.approver",
+    "environments.*.postApprovalsSnapshot.approvals.*.approver",
 )
 _RELEASE_JOBS = "environments.*.deploySteps.*.releaseDeployPhases.*.deploymentJobs.*"
 _APPROVALS = ("environments.*.preDeployApprovals.*", "environments.*.postDeployApprovals.*")
@@ -154,6 +164,9 @@ _RELEASE = RecordFields(
         *(f"{a}.comments" for a in _APPROVALS),
         f"{_RELEASE_JOBS}.tasks.*.issues.*.message",
         "environments.*.deployPhasesSnapshot.*.workflowTasks.*.inputs.*",
+        "environments.*.deploySteps.*.issues.*.message",
+        "variables.*.value",
+        "environments.*.variables.*.value",
     ),
     people=(
         *_who("createdBy", "createdFor", "modifiedBy", *_RELEASE_ENVIRONMENT_IDENTITIES),
@@ -202,6 +215,9 @@ _RELEASE_DEFINITION = RecordFields(
         "description",
         "lastRelease.description",
         "environments.*.deployPhases.*.workflowTasks.*.inputs.*",
+        "comment",
+        "variables.*.value",
+        "environments.*.variables.*.value",
     ),
     people=(
         *_who(*_RELEASE_DEFINITION_IDENTITIES),
@@ -250,14 +266,19 @@ _DEPLOYMENT = RecordFields(
 
 FIELDS: Mapping[str, RecordFields] = MappingProxyType({
     "build.build": RecordFields(
-        text=("project.description", "definition.project.description"),
-        people=_who("requestedBy", "requestedFor", "lastChangedBy"),
+        text=(
+            "project.description", "definition.project.description",
+            # triggerInfo holds the commit message (ci.message) and branches; parameters: queue-time variables
+            "triggerInfo.*", "parameters", "templateParameters.*", "tags.*", "deletedReason",
+            "validationResults.*.message",
+        ),
+        people=_who("requestedBy", "requestedFor", "lastChangedBy", "deletedBy"),
         names=(
             "definition.name", "definition.path", "project.name", "definition.project.name",
-            "repository.name", "sourceBranch",
+            "repository.name", "sourceBranch", "repository.defaultBranch", "repository.rootFolder",
         ),
         urls=(
-            *_who_urls("requestedBy", "requestedFor", "lastChangedBy"),
+            *_who_urls("requestedBy", "requestedFor", "lastChangedBy", "deletedBy"),
             "url", "definition.url", "project.url", "definition.project.url", "logs.url", "queue.url",
             "repository.url",
         ),
@@ -268,20 +289,22 @@ FIELDS: Mapping[str, RecordFields] = MappingProxyType({
         urls=(*_who_urls("author"), "displayUri", "location"),
     ),
     "build.definition": RecordFields(
-        text=("project.description", "variables.*.value"),
+        text=("project.description", "variables.*.value", "description", "comment", "tags.*"),
         people=_who("authoredBy"),
-        names=("name", "path", "project.name", "repository.name", "repository.defaultBranch"),
+        names=("name", "path", "project.name", "repository.name", "repository.defaultBranch", "repository.rootFolder",
+               "dropLocation"),
         urls=(*_who_urls("authoredBy"), "url", "project.url", "queue.url", "repository.url"),
     ),
     "build.timeline_record": RecordFields(  # a task's name holds repository and branch ("Checkout repo@main to s")
-        text=("issues.*.message",),
+        text=("issues.*.message", "currentOperation"),
         names=("name", "workerName"),
-        urls=("log.url",),
+        urls=("log.url", "url", "details.url"),
     ),
     "core.identity": RecordFields(
         text=("properties.Description.$value",),
         people=(
             "providerDisplayName",
+            "customDisplayName",
             "properties.Account.$value",
             "properties.Mail.$value",
             "properties.DN.$value",
@@ -290,11 +313,11 @@ FIELDS: Mapping[str, RecordFields] = MappingProxyType({
     "core.project": RecordFields(
         text=("description",),
         names=("name",),
-        urls=("url",),
+        urls=("url", "defaultTeamImageUrl"),
     ),
     "core.team": RecordFields(
         text=("description",),
-        names=("name", "projectName"),
+        names=("name", "projectName", "identity.providerDisplayName", "identity.customDisplayName"),
         urls=("url", "identityUrl"),
     ),
     "core.team_member": RecordFields(
@@ -304,7 +327,7 @@ FIELDS: Mapping[str, RecordFields] = MappingProxyType({
     "distributedtask.environment": RecordFields(
         text=("description",),
         people=_who("createdBy", "lastModifiedBy"),
-        names=("name", "project.name"),
+        names=("name", "project.name", "resources.*.name"),
         urls=_who_urls("createdBy", "lastModifiedBy"),
     ),
     "distributedtask.environment_deployment": RecordFields(
@@ -314,24 +337,32 @@ FIELDS: Mapping[str, RecordFields] = MappingProxyType({
     "git.pull_request": RecordFields(
         text=(
             "title", "description", "completionOptions.mergeCommitMessage", "lastMergeCommit.comment",
-            "labels.*.name",
+            "labels.*.name", "completionOptions.bypassReason", "mergeFailureMessage",
+            "lastMergeSourceCommit.comment", "lastMergeTargetCommit.comment", "commits.*.comment",
         ),
         people=(
-            *_who("createdBy", "closedBy", "reviewers.*"),
-            *_git_user("lastMergeCommit.author", "lastMergeCommit.committer"),
+            *_who("createdBy", "closedBy", "reviewers.*", "autoCompleteSetBy"),
+            *_git_user("lastMergeCommit.author", "lastMergeCommit.committer", "commits.*.author", "commits.*.committer"),
         ),
-        names=("sourceRefName", "targetRefName", "repository.name", "repository.project.name"),
+        names=(
+            "sourceRefName", "targetRefName", "repository.name", "repository.project.name", "repository.defaultBranch",
+            "forkSource.name",
+        ),
         urls=(
-            *_who_urls("createdBy", "closedBy", "reviewers.*"),
+            *_who_urls("createdBy", "closedBy", "reviewers.*", "autoCompleteSetBy"),
             "url", "repository.url", "reviewers.*.reviewerUrl", "labels.*.url", "lastMergeCommit.url",
-            "lastMergeSourceCommit.url", "lastMergeTargetCommit.url",
+            "lastMergeSourceCommit.url", "lastMergeTargetCommit.url", "remoteUrl", "repository.remoteUrl",
+            "repository.sshUrl", "repository.webUrl", "workItemRefs.*.url", "forkSource.url", "commits.*.url",
+            "commits.*.remoteUrl",
         ),
     ),
     "git.pull_request_commit": _COMMIT,
     "git.pull_request_iteration": RecordFields(
-        text=("description",),
+        text=("description", "sourceRefCommit.comment", "targetRefCommit.comment", "commonRefCommit.comment"),
         people=_who("author", "push.pushedBy"),
-        urls=_who_urls("author", "push.pushedBy"),
+        names=("newTargetRefName", "oldTargetRefName"),
+        urls=(*_who_urls("author", "push.pushedBy"), "push.url", "sourceRefCommit.url", "targetRefCommit.url",
+              "commonRefCommit.url"),
     ),
     "git.pull_request_reviewer": RecordFields(
         people=_who(""),
@@ -339,37 +370,41 @@ FIELDS: Mapping[str, RecordFields] = MappingProxyType({
     ),
     "git.pull_request_thread": RecordFields(
         text=("comments.*.content",),
-        people=(*_who("comments.*.author"), "properties.CodeReviewVotedByDisplayName.$value"),
-        names=("threadContext.filePath",),
-        urls=_who_urls("comments.*.author"),
+        people=(*_who("comments.*.author", "comments.*.usersLiked.*"), "properties.CodeReviewVotedByDisplayName.$value"),
+        names=("threadContext.filePath", "pullRequestThreadContext.trackingCriteria.origFilePath"),
+        urls=_who_urls("comments.*.author", "comments.*.usersLiked.*"),
     ),
     "git.pull_request_work_item": RecordFields(
         urls=("url",),
     ),
     "git.push": RecordFields(
-        text=("repository.project.description",),
-        people=_who("pushedBy"),
+        text=("repository.project.description", "commits.*.comment"),
+        people=(*_who("pushedBy"), *_git_user("commits.*.author", "commits.*.committer")),
         names=("refUpdates.*.name", "repository.name", "repository.defaultBranch", "repository.project.name"),
         urls=(
             *_who_urls("pushedBy"), "url", "repository.url", "repository.remoteUrl", "repository.project.url",
+            "repository.sshUrl", "repository.webUrl", "commits.*.url", "commits.*.remoteUrl",
         ),
     ),
     "git.ref": RecordFields(
-        people=_who("creator"),
+        text=("statuses.*.description",),
+        people=_who("creator", "isLockedBy", "statuses.*.createdBy"),
         names=("name",),
-        urls=(*_who_urls("creator"), "url"),
+        urls=(*_who_urls("creator", "isLockedBy", "statuses.*.createdBy"), "url", "statuses.*.targetUrl"),
     ),
     "git.repository": RecordFields(
         text=("project.description",),
-        names=("name", "defaultBranch", "project.name"),
-        urls=("url", "remoteUrl", "sshUrl", "webUrl", "project.url"),
+        names=("name", "defaultBranch", "project.name", "parentRepository.name"),
+        urls=("url", "remoteUrl", "sshUrl", "webUrl", "project.url", "project.defaultTeamImageUrl", "parentRepository.url",
+              "parentRepository.remoteUrl", "parentRepository.sshUrl"),
     ),
     "pipelines.pipeline": RecordFields(
         names=("name", "folder"),
         urls=("url",),
     ),
     "pipelines.run": RecordFields(
-        names=("pipeline.name", "pipeline.folder"),
+        text=("finalYaml", "templateParameters.*", "variables.*.value"),
+        names=("pipeline.name", "pipeline.folder", "resources.repositories.*.refName"),
         urls=("url", "pipeline.url"),
     ),
     "release.definition": _RELEASE_DEFINITION,
@@ -378,38 +413,41 @@ FIELDS: Mapping[str, RecordFields] = MappingProxyType({
     "tfvc.branch": RecordFields(
         text=("description",),
         people=_who("owner"),
-        names=("path", "parent.path", "children.*.path"),
+        names=("path", "parent.path", "children.*.path", "relatedBranches.*.path"),
         urls=(*_who_urls("owner"), "url"),
     ),
     "tfvc.change": RecordFields(
+        text=("newContent.content",),
         names=("item.path",),
-        urls=("item.url",),
+        urls=("item.url", "url"),
     ),
     "tfvc.changeset": RecordFields(
-        text=("comment",),
+        text=("comment", "checkinNotes.*.value", "policyOverride.comment", "workItems.*.title"),
         people=_who("author", "checkedInBy"),
-        urls=(*_who_urls("author", "checkedInBy"), "url"),
+        urls=(*_who_urls("author", "checkedInBy"), "url", "workItems.*.url", "workItems.*.webUrl"),
     ),
     "tfvc.label": RecordFields(
         text=("description",),
         people=_who("owner"),
-        names=("labelScope",),
-        urls=(*_who_urls("owner"), "url"),
+        names=("name", "labelScope", "items.*.path"),
+        urls=(*_who_urls("owner"), "url", "items.*.url"),
     ),
     "wit.classification_node": RecordFields(
         names=("name", "path"),
         urls=("url",),
     ),
     "wit.comment": RecordFields(
-        text=("text",),
-        people=_who("createdBy", "modifiedBy"),
-        urls=(*_who_urls("createdBy", "modifiedBy"), "url"),
+        text=("text", "renderedText"),
+        people=_who("createdBy", "modifiedBy", "createdOnBehalfOf"),
+        urls=(*_who_urls("createdBy", "modifiedBy", "createdOnBehalfOf"), "url", "mentions.*.url"),
     ),
     "wit.field": RecordFields(
         urls=("url",),
     ),
     "wit.work_item": _WORK_ITEM,
-    "wit.work_item_link": RecordFields(),
+    "wit.work_item_link": RecordFields(
+        urls=("source.url", "target.url"),
+    ),
     "wit.work_item_revision": _WORK_ITEM,
     "wit.work_item_type": RecordFields(
         text=("description", "xmlForm"),

@@ -1,14 +1,18 @@
-"""The privacy field catalog against what the satellite really collects.
+"""The privacy field catalog against what the satellite really collects and what the API declares.
 
-The bodies are the records one sync of a tiny simulated world delivered to the reference receiver (with no
-policy): every path of the catalog must meet a string in a body of its type, and every URL, identity name
-and e-mail address of those bodies must be under a path of the catalog. The sync runs on loopback, hence
-the integration mark.
+The bodies are the records syncs of a tiny simulated world delivered to the reference receiver (with no
+policy): every path of the catalog must meet a string in a body of its type, or, for what a real server may
+send and the simulator does not (``triggerInfo``, ``finalYaml``, a status's description...), be declared by
+the committed OpenAPI schema of its type (``tests/spec_schemas``, any server version). And the other way:
+every URL, identity name and e-mail address of those bodies must be under a path of the catalog. The sync
+runs on loopback, hence the integration mark.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,7 +24,25 @@ from satellite.streams import RECORD_TYPES
 
 pytestmark = pytest.mark.integration
 
-DOC = Path(__file__).resolve().parents[3] / "docs" / "privacy.md"
+REPO = Path(__file__).resolve().parents[3]
+DOC = REPO / "docs" / "privacy.md"
+# record type -> the spec schema ($defs) of its data
+SCHEMAS = {
+    "build.build": "Build", "build.change": "Change", "build.definition": "BuildDefinition",
+    "build.timeline_record": "TimelineRecord", "core.identity": "Identity", "core.project": "TeamProjectReference",
+    "core.team": "WebApiTeam", "core.team_member": "TeamMember", "distributedtask.environment": "EnvironmentInstance",
+    "distributedtask.environment_deployment": "EnvironmentDeploymentExecutionRecord", "git.commit": "GitCommitRef",
+    "git.pull_request": "GitPullRequest", "git.pull_request_commit": "GitCommitRef",
+    "git.pull_request_iteration": "GitPullRequestIteration", "git.pull_request_reviewer": "IdentityRefWithVote",
+    "git.pull_request_thread": "GitPullRequestCommentThread", "git.pull_request_work_item": "ResourceRef",
+    "git.push": "GitPush", "git.ref": "GitRef", "git.repository": "GitRepository", "pipelines.pipeline": "Pipeline",
+    "pipelines.run": "Run", "release.definition": "ReleaseDefinition", "release.deployment": "Deployment",
+    "release.release": "Release", "tfvc.branch": "TfvcBranch", "tfvc.change": "TfvcChange",
+    "tfvc.changeset": "TfvcChangeset", "tfvc.label": "TfvcLabel", "wit.classification_node": "WorkItemClassificationNode",
+    "wit.comment": "wit.Comment", "wit.field": "WorkItemField2", "wit.work_item": "WorkItem",
+    "wit.work_item_link": "WorkItemLink", "wit.work_item_revision": "WorkItem", "wit.work_item_type": "WorkItemType",
+    "work.team_iteration": "TeamSettingsIteration",
+}
 URL = re.compile(r"^(https?|ssh)://")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 
@@ -41,6 +63,40 @@ def covered(data: Any, paths: tuple[str, ...]) -> set[tuple]:
     """The concrete paths of the strings of ``data`` that one of ``paths`` reaches (the policy's matcher)."""
     patterns = [parse_path(p) for p in paths]
     return {at for at, value in leaves(data) if isinstance(value, str) and any(matches(p, at) for p in patterns)}
+
+
+@lru_cache(maxsize=1)
+def spec_definitions() -> dict[str, Any]:
+    """The ``$defs`` of every committed spec version, later versions over earlier ones."""
+    found: dict[str, Any] = {}
+    for path in sorted((REPO / "tests" / "spec_schemas").glob("*.json")):
+        found.update(json.loads(path.read_text())["$defs"])
+    return found
+
+
+def spec_declares(record_type: str, path: str) -> bool:
+    """Whether the spec schema of ``record_type`` has ``path`` (``*``: a list's items or any member)."""
+    return _declares(spec_definitions()[SCHEMAS[record_type]], path.split("."))
+
+
+def _declares(schema: Any, segments: list[str]) -> bool:
+    definitions = spec_definitions()
+    while isinstance(schema, dict) and "$ref" in schema:
+        schema = definitions[schema["$ref"].rsplit("/", 1)[-1]]
+    if not segments:
+        return True
+    if not isinstance(schema, dict):
+        return False
+    if schema.get("type") == "array":
+        return segments[0] == "*" and _declares(schema.get("items", {}), segments[1:])
+    properties, extra = schema.get("properties") or {}, schema.get("additionalProperties")
+    head = segments[0]
+    candidates = list(properties.values()) if head == "*" else [properties[head]] if head in properties else []
+    if isinstance(extra, dict) and (head == "*" or not candidates):
+        if not extra:  # any value: a free-form map (a work item's fields)
+            return True
+        candidates.append(extra)
+    return any(_declares(c, segments[1:]) for c in candidates)
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +155,11 @@ def test_environment_name_paths_are_names_of_their_type():
         assert set(paths) <= set(FIELDS[record_type].names), record_type
 
 
-def test_every_path_meets_a_string_in_a_body_of_its_type(bodies):
+def test_every_path_meets_a_string_in_a_body_of_its_type_or_is_in_its_spec_schema(bodies):
     assert all(bodies[t] for t in RECORD_TYPES), [t for t in RECORD_TYPES if not bodies[t]]
-    missing = [(t, p) for t, fields in FIELDS.items() for p in fields.paths()
-               if not any(covered(data, (p,)) for data in bodies[t])]
+    assert set(SCHEMAS) == set(RECORD_TYPES) and all(s in spec_definitions() for s in SCHEMAS.values())
+    met = {(t, p) for t, fields in FIELDS.items() for p in fields.paths() if any(covered(data, (p,)) for data in bodies[t])}
+    missing = [(t, p) for t, fields in FIELDS.items() for p in fields.paths() if (t, p) not in met and not spec_declares(t, p)]
     assert not missing, missing
 
 
