@@ -4,7 +4,7 @@ stands in for its name: every join of docs/metrics.md still holds.
 
 Two receivers get the same world (same seed, each on the simulator's clock, so freshness is measured alike)
 through a backfill, six hours of server activity and an incremental sync, one with the presets and one
-without. Every metric must agree in its summary (count, p50, p90, value), weekly figures, counts, skipped
+without, at server profiles 2022 and 2019. Every metric must agree in its summary (count, p50, p90, value), weekly figures, counts, skipped
 records and availability; its groups' figures must agree as multisets, their names being tokens under the
 presets (``n_...``) where they are names of pipelines, repositories, projects or environments.
 """
@@ -62,13 +62,16 @@ def figures(group: dict) -> tuple:
     return group["count"], group["p50"], group["p90"], tuple(sorted(group["counts"].items()))
 
 
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory) -> dict[bool, dict]:
+@pytest.fixture(scope="module", params=["2022", "2019"])
+def reports(request, tmp_path_factory) -> dict[bool, dict]:
+    """presets on -> the report's metrics, at server profile 2022 (YAML environments and classic releases) and
+    2019 (classic releases only)."""
     from satellite.sealing.keys import generate_key_files
 
-    tmp = tmp_path_factory.mktemp("privacy-report")
+    tmp = tmp_path_factory.mktemp(f"privacy-report-{request.param}")
     key_files = generate_key_files(tmp / "keys")
-    return {presets: report(tmp / ("on" if presets else "off"), key_files, presets=presets) for presets in (False, True)}
+    return {presets: report(tmp / ("on" if presets else "off"), key_files, presets=presets, profile=request.param)
+            for presets in (False, True)}
 
 
 def test_the_presets_shape_what_the_report_reads(reports):
