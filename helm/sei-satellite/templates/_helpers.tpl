@@ -72,7 +72,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/*
 The satellite's config file: .Values.config with the chart's parts filled in. Secrets are
 ${file:...} references to the Secret's files, never values; the shard count is replicaCount
-and each pod's shard index comes from its host name (the StatefulSet ordinal); the HTTP endpoint
+and each pod's shard index comes from its host name (the StatefulSet ordinal); the privacy secret,
+when the Secret has one, is shared by every pod (privacy.secret); the HTTP endpoint
 listens on containerPorts.http (the probes' and the Service's port); shutdown_grace defaults to
 10 s less than terminationGracePeriodSeconds.
 */}}
@@ -100,5 +101,10 @@ listens on containerPorts.http (the probes' and the Service's port); shutdown_gr
 {{- $integrations = append $integrations (set (deepCopy .) "pat" (printf "${file:%s/pat-%s}" $dir .id)) }}
 {{- end }}
 {{- $_ := set $config "integrations" $integrations }}
+{{- if .Values.secrets.privacySecret }}
+{{- $privacy := default (dict) $config.privacy }}
+{{- $_ := set $privacy "secret" (printf "${file:%s/privacy-secret}" $dir) }}
+{{- $_ := set $config "privacy" $privacy }}
+{{- end }}
 {{- toYaml $config }}
 {{- end }}
