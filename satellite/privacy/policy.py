@@ -363,7 +363,7 @@ class PrivacyPolicy:
             return ":".join(pieces)
         states = [(p, a, start(p)) for p, a in presets]
         category = None
-        for depth, key in enumerate(path):
+        for key in path:
             states = [(p, a, pos) for p, a, s in states if (pos := step(p, s, key))]
             done = [a for p, a, s in states if complete(p, s)]
             if "keep" in done:

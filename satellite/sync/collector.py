@@ -377,21 +377,19 @@ class Collector:
         """A snapshot listing without what the scope filters exclude (what was sent of it before is
         then deleted, as anything gone from a listing); excluded repositories are remembered so that
         their pull requests are left out too."""
-        if self.policy.is_identity:
+        listed_by = {"git.repositories": ("name", self.policy.repository_in_scope),
+                     "tfvc.branches": ("path", self.policy.tfvc_path_in_scope),
+                     "wit.work_item_types": ("name", self.policy.work_item_type_in_scope)}.get(stream)
+        if listed_by is None or self.policy.is_identity:
             return items
+        member, in_scope = listed_by
         kept = []
         for item in items:
-            name = item.get("name") if stream in _NAMED else item.get("path") if stream == "tfvc.branches" else None
-            if not isinstance(name, str):
+            name = item.get(member)
+            if not isinstance(name, str) or in_scope(name):
                 kept.append(item)
-            elif stream == "git.repositories" and not self.policy.repository_in_scope(name):
+            elif stream == "git.repositories":
                 self._excluded_repositories.add(str(item.get("id")))
-            elif stream == "tfvc.branches" and not self.policy.tfvc_path_in_scope(name):
-                pass
-            elif stream == "wit.work_item_types" and not self.policy.work_item_type_in_scope(name):
-                pass
-            else:
-                kept.append(item)
         return kept
 
     def _quarantined(self, stream: str, partition: str, route: str, item: Quarantined) -> None:
@@ -406,7 +404,6 @@ class Collector:
         report.add(StreamOutcome(self.integration.id, collection, stream, partition, 0, 0, {}, error=str(exc)))
 
 
-_NAMED = ("git.repositories", "wit.work_item_types")
 _TYPED_BY_REVISIONS = ("wit.revisions", "wit.links", "wit.comments")  # in the order of STREAMS
 _REPOSITORY_KEYED = "git.pull_requests"  # project-wide, keyed {repositoryId}:..., read after git.repositories
 
