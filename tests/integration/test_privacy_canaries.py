@@ -3,10 +3,11 @@ with the three privacy presets on, and all of it arrives with them off (the posi
 
 The canaries are planted by an ASGI wrapper in front of the simulator (``BodyEditor``) that edits every JSON
 answer the same way, so the world the satellite reads is consistent: one person's display name, e-mail
-address and login, one repository's name and the default branch's name are replaced wherever they appear
-(URLs, definition names, timeline task names, free text); commit messages, pull request titles, descriptions
-and thread comments and work item descriptions get a canary sentence appended. Requests carry ids only, so
-the edits never reach the simulator's routing.
+address and login, one project's, one repository's and the default branch's names are replaced wherever they
+appear (URLs, TFVC, area and iteration paths, definition and team names, timeline task names, free text);
+commit messages, pull request titles, descriptions and thread comments and work item descriptions get a
+canary sentence appended. Requests carry ids but in two routes that name the project, which a second wrapper
+(``AsTheWorldNamesIt``) maps back to the real name.
 
 What the receiver stored is searched three ways: the records as the receiver serves them (keys and data),
 every cell of every table of its database, and the raw bytes of every file in its data dir (database, WAL).
@@ -22,7 +23,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import quote, quote_plus
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, unquote_plus, urlencode
 
 import pytest
 
@@ -51,14 +52,17 @@ CANARIES = {
     "login": "qzcanarylogin8844",
     "repository name": "qzcanary-repo-9951",
     "branch name": "qzcanary-branch-3307",
+    "project name": "Qzcanary Projectname-1122",  # also in TFVC paths, area and iteration paths, team names
 }
 
 
 def _plant(world) -> Callable[[str, Any], None]:
     """``edit(path, data)`` for ``BodyEditor``: the canaries of ``CANARIES`` put into one answer in place."""
-    person, repository = world.people[1], world.repositories[0]
+    person, repository, project = world.people[1], world.repositories[0], world.projects[0].name
     login = person.unique_name.split("\\")[-1]
     replace = (  # longest first: a display name holds no login, an e-mail no display name
+        (project, CANARIES["project name"]),
+        (quote(project), quote(CANARIES["project name"])),  # in URLs
         (person.email, CANARIES["e-mail address"]),
         (person.display_name, CANARIES["person name"]),
         (person.unique_name, person.unique_name.replace(login, CANARIES["login"])),
@@ -101,6 +105,27 @@ def _plant(world) -> Callable[[str, Any], None]:
         walk(data)
 
     return edit
+
+
+class AsTheWorldNamesIt:
+    """ASGI wrapper: a request that names the canary project (a path, a query value) reaches the simulator with
+    the project's real name. The satellite asks by name in two places: a work item's comments
+    (``{project}/_apis/wit/workItems/{id}/comments``) and TFVC labels (``labelScope=$/{project}``)."""
+
+    def __init__(self, app, world) -> None:
+        self.app = app
+        self.canary, self.name = CANARIES["project name"], world.projects[0].name
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            raw_path = scope.get("raw_path") or scope["path"].encode()
+            query = scope.get("query_string", b"").decode()
+            if self.canary in unquote(scope["path"]) or self.canary in unquote_plus(query):
+                pairs = [(k, v.replace(self.canary, self.name)) for k, v in parse_qsl(query, keep_blank_values=True)]
+                scope = dict(scope, path=scope["path"].replace(self.canary, self.name),
+                             raw_path=raw_path.replace(quote(self.canary).encode(), quote(self.name).encode()),
+                             query_string=urlencode(pairs, quote_via=quote).encode())
+        await self.app(scope, receive, send)
 
 
 def encodings(canary: str) -> set[str]:
@@ -154,12 +179,13 @@ class Stored:
     counts: dict[str, int]  # record type -> records stored
 
 
-def synced(directory: Path, key_files, *, presets: bool) -> Stored:
-    """A sync of the canary world, then what the receiver stored."""
+def synced(directory: Path, key_files, *, presets: bool, plant: bool = True) -> Stored:
+    """A sync of the canary world (``plant``: else the world as generated), then what the receiver stored."""
     world = generate_world(seed=11, scale="tiny")
+    wrap = (lambda app: AsTheWorldNamesIt(BodyEditor(app, _plant(world)), world)) if plant else None
     receiver = start_receiver(directory / "receiver", key_files, max_batch_bytes=2 * MiB)
     try:
-        with start_simulator(world, "2022", wrap=lambda app: BodyEditor(app, _plant(world))) as simulator:
+        with start_simulator(world, "2022", wrap=wrap) as simulator:
             path = write_config(directory / "satellite", ado_url=simulator.collection_url, endpoint=receiver.url,
                                 key_files=key_files)
             if presets:
@@ -173,13 +199,16 @@ def synced(directory: Path, key_files, *, presets: bool) -> Stored:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[bool, Stored]:
-    """presets on -> what the receiver stored, for a sync with the three presets and one without."""
+def runs(tmp_path_factory) -> dict[bool | None, Stored]:
+    """presets on -> what the receiver stored of the canary world with the three presets and without them;
+    None -> of the world as generated (no canaries, no presets)."""
     from satellite.sealing.keys import generate_key_files
 
     tmp = tmp_path_factory.mktemp("canaries")
     key_files = generate_key_files(tmp / "keys")
-    return {presets: synced(tmp / ("on" if presets else "off"), key_files, presets=presets) for presets in (False, True)}
+    found: dict[bool | None, Stored] = {None: synced(tmp / "plain", key_files, presets=False, plant=False)}
+    found.update({presets: synced(tmp / ("on" if presets else "off"), key_files, presets=presets) for presets in (False, True)})
+    return found
 
 
 def test_the_encodings_find_a_canary_however_it_is_written():
@@ -189,6 +218,12 @@ def test_the_encodings_find_a_canary_however_it_is_written():
                base64.urlsafe_b64encode(f"{canary}!".encode()).decode()]
     for sample in samples:
         assert any(n in sample.lower() for n in encodings(canary)), sample
+
+
+def test_planting_changes_no_record(runs):
+    """The canary world is as consistent as the generated one: every route still answers, every record arrives."""
+    assert runs[False].counts == runs[None].counts
+    assert found_canaries(runs[None].texts) == {}
 
 
 def test_with_the_presets_off_every_canary_arrives(runs):
