@@ -35,7 +35,7 @@ __all__ = ["PrivacyPolicy", "PolicyScope", "SecretMissing", "KEY_NAME_FIELDS", "
            "is_production_name"]
 
 FORMAT = 1  # of the fingerprinted description
-WORK_ITEM_REFERENCE = r"(?<![\w#])(?:[Aa][Bb])?#\d+\b"
+WORK_ITEM_REFERENCE = r"(?<![\w#&])(?:[Aa][Bb])?#\d+\b"  # not an HTML entity (&#39;)
 # record type -> (":"-separated key parts before the name, the data path of the name)
 KEY_NAME_FIELDS: Mapping[str, tuple[int, tuple[str, ...]]] = {
     "git.ref": (1, ("name",)),

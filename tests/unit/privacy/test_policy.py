@@ -52,6 +52,7 @@ def test_strip_text_keeps_only_the_work_item_references():
     assert result.data["comment"] == "AB#12 #3"
     assert result.data["author"]["name"] == "Jane Canary"  # strip_text alone touches free text only
     assert strip_text("see #5, #5 and ab#6; x#7 is no reference", policy()._reference) == "#5 ab#6"
+    assert strip_text("<div>Don&#39;t ship&#160;#8</div>", policy()._reference) == "#8"  # HTML entities are no references
 
 
 def test_strip_text_keeps_the_configured_key_patterns():
