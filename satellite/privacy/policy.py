@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping
 
 from satellite import json_codec
 from satellite.privacy.paths import Automaton, Pattern, complete, parse_path, start, step
-from satellite.privacy.pseudonyms import Pseudonymizer, load_or_create_secret, SECRET_FILE
+from satellite.privacy.pseudonyms import SECRET_FILE, TOKEN_FORMAT, Pseudonymizer, load_or_create_secret
 from satellite.secret import Secret
 from satellite.streams.records import Record
 
@@ -159,6 +159,8 @@ class PrivacyPolicy:
             "format": FORMAT,
             "presets": list(self.presets),
             "work_item_key_patterns": list(key_patterns) if "strip_text" in self.presets else [],
+            "work_item_reference": WORK_ITEM_REFERENCE if "strip_text" in self.presets else None,
+            "tokens": TOKEN_FORMAT if self._pseudonyms is not None else None,
             "fields": {t: {a: list(getattr(r, a, ())) for a in ("keep", "drop", "hash")} for t, r in sorted(self._fields.items())},
             "scope": dict(self._scope.description),
             "catalog": hashlib.sha256(json_codec.canonical(catalog)).hexdigest() if self.presets else None,

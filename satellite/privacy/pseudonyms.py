@@ -26,9 +26,10 @@ from typing import Any
 from satellite import json_codec
 from satellite.secret import Secret
 
-__all__ = ["Pseudonymizer", "SECRET_FILE", "MIN_SECRET_LENGTH", "load_or_create_secret"]
+__all__ = ["Pseudonymizer", "SECRET_FILE", "MIN_SECRET_LENGTH", "TOKEN_FORMAT", "load_or_create_secret"]
 
 SECRET_FILE = "privacy.key"
+TOKEN_FORMAT = 1  # of the tokens below: part of the policy fingerprint, bumped when a token's form changes
 MIN_SECRET_LENGTH = 32
 _DIGITS = 20  # hex digits of a token: 80 bits
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
