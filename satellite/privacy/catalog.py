@@ -26,9 +26,11 @@ Path syntax (``satellite.privacy.paths`` parses and matches it; the policy's fie
 - Every path ends at a string (or a list of strings); a path that meets no value in a record is no error
   (optional members are absent on some servers and items).
 
-Nothing here is derived at run time: the tuples are written from the OpenAPI specs
-(``/work/shared/ado-rest-specs``) and the simulator's bodies, and ``tests/unit/privacy/test_catalog.py``
-checks that every type collected has an entry and every path meets a value in a simulator body of its type.
+Nothing here is derived at run time: the tuples are written from the simulator's bodies and the OpenAPI
+schemas (``tests/spec_schemas``), and ``tests/unit/privacy/test_catalog.py`` checks that every type collected
+has an entry, that every path meets a string in a simulator body of its type or is declared by its type's
+schema (what a real server may send beyond the simulator: ``triggerInfo``, ``finalYaml``...), and that every
+URL, identity name and e-mail address of the simulator's bodies is under a path.
 
 ``ENVIRONMENT_NAMES`` are the ``names`` paths that hold an environment's name (classic release environments
 and YAML environments). The deployment metrics recognise production by that name (docs/metrics.md): a policy
