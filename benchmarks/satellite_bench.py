@@ -360,15 +360,22 @@ def run_sync_child(config: Path, concurrency: int) -> dict:
 
 # The largest page each list call accepts: the simulator's cap where it has one, else the largest
 # page size the satellite's configuration admits (``PageSizes``, which follows the server docs).
+# The simulator's default semantics cap these $top/$skip lists (issue 13, ``page_cap``): the minimum
+# counts pages of that size, as a client of that server must.
+from standins.ado_simulator.semantics import DEFAULT_SEMANTICS  # noqa: E402
+
+_CAP = DEFAULT_SEMANTICS.page_cap or 10000
 MAX_PAGE = {
-    "projects": 1000, "teams": 10000, "members": 10000, "refs": 1000, "pushes": 10000, "commits": 10000,
-    "pull_requests": 1000, "changesets": 10000, "changes": 10000, "labels": 10000, "builds": 10000,
+    "projects": 1000, "teams": 10000, "members": 10000, "refs": 1000, "pushes": _CAP, "commits": _CAP,
+    "pull_requests": 1000, "changesets": _CAP, "changes": _CAP, "labels": _CAP, "builds": 10000,
     "build_definitions": 10000, "release_definitions": 100, "releases": 100, "deployments": 100,
     "revisions_with_fields": 200, "revisions": 1000, "links": 1000, "comments": 200, "identities": 50,
     "pipeline_runs": 10000, "build_changes": 10000, "environments": 10000, "deployment_records": 10000,
 }
 MINIMUM_ASSUMPTIONS = (
-    "largest page per call: the simulator's own cap where it has one (reporting work item revisions 200 with "
+    f"largest page per call: the simulator's own cap where it has one (git commits and pushes, TFVC changesets, "
+    f"changes and labels {_CAP}: the `page_cap` of its default semantics, a $top/$skip list with no documented "
+    "maximum answering less than asked; reporting work item revisions 200 with "
     "`$expand=fields`, 1000 without; reporting links 1000; pull requests 1000; refs 1000; releases and deployments 100; "
     "work item comments 200), else the largest page size `limits.page_sizes` admits (10,000); identities resolved 50 per call",
     "`$top`/`$skip` lists end on a short page: floor(n / page) + 1 calls; continuation-token and reporting lists: "
@@ -607,9 +614,10 @@ def analyse_timeline(run: Backfill) -> dict:
 # -- 2. nothing new -------------------------------------------------------------------------------
 
 
-QUIET_SCOPES = ("collection", "project", "repository", "team", "pull request", "pipeline")
+QUIET_SCOPES = ("collection", "project", "repository", "team", "pull request", "pipeline", "environment")
 _PER_ITEM = ((re.compile(r"/pullrequests/(\d+)", re.IGNORECASE), "pull request"),
-             (re.compile(r"/_apis/pipelines/(\d+)/runs$", re.IGNORECASE), "pipeline"))
+             (re.compile(r"/_apis/pipelines/(\d+)/runs$", re.IGNORECASE), "pipeline"),
+             (re.compile(r"/environments/(\d+)/environmentdeploymentrecords$", re.IGNORECASE), "environment"))
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -982,9 +990,10 @@ def render(scale: str, latency: float, minimum: dict, runs: list[Backfill], quie
         ["no-change sync: O(1) requests per repository or project",
          f"{scale}: per repository {spread(per['repository'])}, per project {spread(per['project'])}"
          + (f" (small: {spread(small_per['repository'])}, {spread(small_per['project'])})" if small_per else "")
-         + f"; per YAML pipeline {sum(per['pipeline'])}; plus 1 per open pull request ({len(per['pull request'])})",
+         + f"; per YAML pipeline {sum(per['pipeline'])}; plus 1 per open pull request ({len(per['pull request'])})"
+         + f" and 1 per YAML environment with a deployment still running ({len(per['environment'])})",
          verdict(fixed) + " for repositories and projects; **not met** for open pull requests, whose threads have no"
-         " change signal (section 2)"],
+         " change signal, and environments with running deployments, whose records change while their run runs (section 2)"],
         ["peak memory flat within 1.2x for 10x data",
          f"medium/small {growth:.2f}x" if growth else "-", verdict(growth is not None and growth <= 1.2) if growth else "-"],
         ["sealing not the bottleneck; CPU per record; beside raw AES-256-GCM",
@@ -1049,7 +1058,8 @@ def render(scale: str, latency: float, minimum: dict, runs: list[Backfill], quie
     rows = [["collection", "1", str(sum(quiet["routes"]["collection"].values())), "-",
              str(sum(small_routes["collection"].values())) if small_routes else "-"]]
     for scope, plural in (("project", "projects"), ("repository", "repositories"), ("team", "teams"),
-                          ("pull request", "open pull requests"), ("pipeline", "YAML pipelines")):
+                          ("pull request", "open pull requests"), ("pipeline", "YAML pipelines"),
+                          ("environment", "environments with running deployments")):
         values = per[scope]
         count = owners.get(scope, len(values))
         small = ""
@@ -1064,7 +1074,9 @@ def render(scale: str, latency: float, minimum: dict, runs: list[Backfill], quie
               "finished since), the same at both scales. The threads of an open pull request are read on every "
               "sync: a new comment changes nothing else the API shows (the pull request list has no update time, "
               "there is no cross-PR thread query), so one call per open pull request is the price of seeing comments "
-              "while a review is going on; closed pull requests cost nothing.", ""]
+              "while a review is going on; closed pull requests cost nothing. Likewise a YAML environment with a "
+              "deployment record still open (its job queued or running) is read each sync until the record finishes: "
+              "it changes while its run runs, and the run's build shows no change per job.", ""]
     rows = [[scope, f"`{route}`", str(n)] for scope in QUIET_SCOPES for route, n in quiet["routes"][scope].items()]
     lines.append(table(["scope", "route", "requests"], rows))
     lines.append("")
