@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from satellite import json_codec
+from standins.ado_simulator.wire import binding
 
 __all__ = [
     "ApiVersion",
@@ -151,42 +152,51 @@ class Query:
         return value
 
     def get_bool(self, *names: str, default: bool = False) -> bool:
+        """A boolean as ``Boolean.Parse`` reads it (``true``/``False``...); 400 for anything else."""
         raw = self.get(*names)
-        if raw is None or raw == "":
+        if raw is None or raw.strip() == "":
             return default
-        return raw.strip().lower() == "true"
+        return _bound(binding.bind_bool, raw, names[0])
 
     def get_date(self, *names: str) -> int | None:
+        """Unix seconds of a date in any form ``DateTime.Parse`` accepts (binding.py); 400 otherwise."""
+        moment = self.get_datetime(*names)
+        return None if moment is None else int(moment.timestamp())
+
+    def get_datetime(self, *names: str) -> datetime | None:
         raw = self.get(*names)
-        if raw is None or raw == "":
+        if raw is None or raw.strip() == "":
             return None
-        seconds = parse_date(raw)
-        if seconds is None:
-            raise ApiError.bad_argument(f"The string '{raw}' was not recognized as a valid DateTime.")
-        return seconds
+        return _bound(binding.bind_date, raw, names[0])
+
+    def get_enum(self, enum: "binding.DotNetEnum", *names: str, default: str | None = None) -> str | None:
+        """An enum member by case-insensitive name or number, as the spec spells it; 400 for an unknown one."""
+        raw = self.get(*names)
+        if raw is None or raw.strip() == "":
+            return default
+        return _bound(lambda r, p: binding.bind_enum(r, enum, p), raw, names[0])
+
+    def get_flags(self, enum: "binding.DotNetEnum", *names: str) -> frozenset[str]:
+        """A [Flags] enum: comma-separated names and/or numbers; empty when absent."""
+        raw = self.get(*names)
+        if raw is None or raw.strip() == "":
+            return frozenset()
+        return _bound(lambda r, p: binding.bind_flags(r, enum, p), raw, names[0])
 
 
-_DATE_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%m-%d-%Y", "%Y-%m-%d %H:%M:%S")
+def _bound(bind: Any, raw: str, parameter: str) -> Any:
+    try:
+        return bind(raw, parameter)
+    except binding.BindingError as error:
+        raise ApiError.bad_argument(str(error)) from None
 
 
 def parse_date(text: str) -> int | None:
-    """Unix seconds for the date forms the server accepts (ISO 8601, US ``M/d/yyyy``); naive means UTC."""
-    text = text.strip()
-    moment: datetime | None = None
+    """Unix seconds of a date in a form ``DateTime.Parse`` accepts (binding.py); None otherwise."""
     try:
-        moment = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
-        for fmt in _DATE_FORMATS:
-            try:
-                moment = datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
-    if moment is None:
+        return int(binding.bind_date(text, "date").timestamp())
+    except binding.BindingError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp())
 
 
 @dataclass(frozen=True, slots=True)
