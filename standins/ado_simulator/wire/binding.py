@@ -33,6 +33,7 @@ __all__ = [
     "PULL_REQUEST_TIME_RANGE_TYPE",
     "GIT_VERSION_TYPE",
     "WORK_ITEM_EXPAND",
+    "REPORTING_REVISIONS_EXPAND",
     "BUILD_STATUS",
     "BUILD_RESULT",
     "BUILD_REASON",
@@ -173,6 +174,18 @@ class DotNetEnum:
     def by_number(self, number: int) -> str | None:
         return next((name for name, value in self.members if value == number), None)
 
+    def singles(self, names: frozenset[str]) -> frozenset[str]:
+        """``names`` with each composite member (``all``, ``triggered``) replaced by its single-bit members."""
+        values = dict(self.members)
+        out: set[str] = set()
+        for name in names:
+            value = values[name]
+            if value & (value - 1) == 0:
+                out.add(name)
+            else:
+                out |= {n for n, v in self.members if v and v & (v - 1) == 0 and value & v == v}
+        return frozenset(out)
+
     def decompose(self, number: int) -> frozenset[str] | None:
         """The single-bit members whose union is ``number`` (flag enums); None when bits are left over."""
         if number == 0:
@@ -233,6 +246,7 @@ PULL_REQUEST_TIME_RANGE_TYPE = DotNetEnum("PullRequestTimeRangeType", (("created
 GIT_VERSION_TYPE = DotNetEnum("GitVersionType", (("branch", 0), ("tag", 1), ("commit", 2)))  # spec order
 WORK_ITEM_EXPAND = DotNetEnum("WorkItemExpand", (("none", 0), ("relations", 1), ("fields", 2), ("links", 3),
                                                  ("all", 4)))  # spec order
+REPORTING_REVISIONS_EXPAND = DotNetEnum("ReportingRevisionsExpand", (("none", 0), ("fields", 1)))  # spec order
 BUILD_STATUS = DotNetEnum("BuildStatus", (("none", 0), ("inProgress", 1), ("completed", 2), ("cancelling", 4),
                                           ("postponed", 8), ("notStarted", 32), ("all", 47)), flags=True)
 BUILD_RESULT = DotNetEnum("BuildResult", (("none", 0), ("succeeded", 2), ("partiallySucceeded", 4), ("failed", 8),

@@ -12,7 +12,16 @@ from standins.ado_simulator.wire.context import Request, Site
 from standins.ado_simulator.api.core.core_routes import CONTINUATION_HEADER, resolve_project
 from standins.ado_simulator.world.model import Commit, Person, Project
 from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
-from standins.ado_simulator.wire.wire import ApiError, Response, json_response, list_response, parse_date
+from standins.ado_simulator.wire.binding import (
+    BUILD_QUERY_ORDER,
+    BUILD_REASON,
+    BUILD_RESULT,
+    BUILD_STATUS,
+    DEFINITION_QUERY_ORDER,
+    QUERY_DELETED_OPTION,
+    DotNetEnum,
+)
+from standins.ado_simulator.wire.wire import ApiError, Query, Response, json_response, list_response, parse_date
 
 __all__ = ["ROUTES", "LOCATIONS", "build_in_project", "definition_in_project", "parse_ids", "index_page"]
 
@@ -123,7 +132,7 @@ def list_definitions(site: Site, req: Request) -> Response:
         and (not wanted or d.id in wanted)
         and (process is None or (2 if d.yaml else 1) == process)
     ]
-    order = (query.get("queryOrder") or "none").lower()
+    order = (query.get_enum(DEFINITION_QUERY_ORDER, "queryOrder") or "none").lower()
     keys: dict[str, tuple[Callable[[Definition], object], bool]] = {
         "definitionnameascending": (lambda d: d.name.lower(), False),
         "definitionnamedescending": (lambda d: d.name.lower(), True),
@@ -174,15 +183,15 @@ class _BuildFilter:
         self.definitions = parse_ids(query.get("definitions"), "definitions")
         self.ids = parse_ids(query.get("buildIds"), "buildIds")
         self.queues = parse_ids(query.get("queues"), "queues")
-        self.statuses = _flags(query.get("statusFilter"))
-        self.results = _flags(query.get("resultFilter"))
-        self.reasons = _flags(query.get("reasonFilter"))
+        self.statuses = _flags(query, BUILD_STATUS, "statusFilter")
+        self.results = _flags(query, BUILD_RESULT, "resultFilter")
+        self.reasons = _flags(query, BUILD_REASON, "reasonFilter")
         branch = query.get("branchName") or ""
         self.branch = branch if not branch or branch.startswith("refs/") else f"refs/heads/{branch}"
         self.repository = (query.get("repositoryId") or "").lower()
         self.number = (query.get("buildNumber") or "").lower()
         self.requested_for = (query.get("requestedFor") or "").lower()
-        self.deleted = (query.get("deletedFilter") or "excludeDeleted").lower()
+        self.deleted = (query.get_enum(QUERY_DELETED_OPTION, "deletedFilter") or "excludeDeleted").lower()
         self._site = site
 
     def admits(self, domain: BuildDomain, build: Build) -> bool:
@@ -204,9 +213,10 @@ class _BuildFilter:
         )
 
 
-def _flags(text: str | None) -> set[str]:
-    values = {part.strip().lower() for part in (text or "").split(",") if part.strip()}
-    return set() if values & {"all", "none"} else values
+def _flags(query: Query, enum: DotNetEnum, name: str) -> set[str]:
+    """A [Flags] filter by names or number, as lower-cased single members; empty (no filter) for all/none."""
+    values = query.get_flags(enum, name)
+    return set() if values & {"all", "none"} else {v.lower() for v in enum.singles(values)}
 
 
 def _number_matches(number: str, pattern: str) -> bool:
@@ -233,9 +243,7 @@ def list_builds(site: Site, req: Request) -> Response:
     query = req.query
     project = resolve_project(site, req.params["project"])
     domain = builds_of(site.world)
-    order = (query.get("queryOrder") or "queueTimeDescending").lower()
-    if order not in _ORDERS:
-        raise ApiError.bad_argument(f"The value '{query.get('queryOrder')}' is not valid for queryOrder.")
+    order = (query.get_enum(BUILD_QUERY_ORDER, "queryOrder") or "queueTimeDescending").lower()
     kind, field, descending = _ORDERS[order]
     since, until = query.get_date("minTime"), query.get_date("maxTime")
     token = query.get("continuationToken")

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from standins.ado_simulator.wire.context import Request, Site
 from standins.ado_simulator.world.model import Project
 from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
+from standins.ado_simulator.wire.binding import PROJECT_STATE
 from standins.ado_simulator.wire.wire import ApiError, Response, json_response, list_response
 
 __all__ = ["ROUTES", "LOCATIONS", "resolve_project", "project_json", "CONTINUATION_HEADER"]
@@ -54,7 +55,7 @@ def project_json(site: Site, req: Request, project: Project) -> dict:
 
 def list_projects(site: Site, req: Request) -> Response:
     query = req.query
-    state = (query.get("stateFilter") or "wellFormed").lower()
+    state = (query.get_enum(PROJECT_STATE, "stateFilter") or "wellFormed").lower()
     projects = sorted(site.world.projects, key=lambda p: p.name.lower()) if state in _LISTED_STATES else []
     top = query.get_int("$top", default=100) or 0
     token = query.get("continuationToken")

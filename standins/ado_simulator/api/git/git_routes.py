@@ -7,6 +7,7 @@ import binascii
 from dataclasses import dataclass, replace
 
 from standins.ado_simulator.wire.context import Request, Site
+from standins.ado_simulator.wire.binding import GIT_VERSION_TYPE
 from standins.ado_simulator.api.core.core_routes import CONTINUATION_HEADER, resolve_project
 from standins.ado_simulator.api.git.git_bodies import (
     commit_json,
@@ -77,7 +78,8 @@ def _resolve(req: Request, history: RepoHistory, repo: Repository, which: str) -
     version = _criteria(req, f"{which}.version")
     if version is None or version == "":
         return None
-    kind = (_criteria(req, f"{which}.versionType") or "branch").lower()
+    kind = req.query.get_enum(GIT_VERSION_TYPE, f"searchCriteria.{which}.versionType", f"{which}.versionType",
+                              default="branch")
     if kind == "commit":
         if history.commit(version.lower()) is None:
             raise _unresolvable("Commit", version, repo)

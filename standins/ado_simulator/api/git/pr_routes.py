@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from standins.ado_simulator.wire.context import Request, Site
+from standins.ado_simulator.wire.binding import PULL_REQUEST_STATUS, PULL_REQUEST_TIME_RANGE_TYPE
 from standins.ado_simulator.api.core.core_routes import CONTINUATION_HEADER, resolve_project
 from standins.ado_simulator.world.generate import MAIN
 from standins.ado_simulator.api.git.git_bodies import commit_ref_json
@@ -133,17 +134,14 @@ class _Criteria:
         def text(name: str) -> str:
             return (req.query.get(f"searchCriteria.{name}", name) or "").lower()
 
-        status = text("status") or "active"
-        if status not in _STATUSES:
-            raise ApiError.bad_argument(f"The value '{status}' is not valid for searchCriteria.status.")
+        status = (req.query.get_enum(PULL_REQUEST_STATUS, "searchCriteria.status", "status") or "active").lower()
         min_time = max_time = None
         by_closed = False
         if site.profile.has("7.1"):  # the date filters only exist in the 7.1 API; older servers ignore them
             min_time = req.query.get_date("searchCriteria.minTime", "minTime")
             max_time = req.query.get_date("searchCriteria.maxTime", "maxTime")
-            kind = text("queryTimeRangeType") or "created"
-            if kind not in ("created", "closed"):
-                raise ApiError.bad_argument(f"The value '{kind}' is not valid for searchCriteria.queryTimeRangeType.")
+            kind = req.query.get_enum(PULL_REQUEST_TIME_RANGE_TYPE, "searchCriteria.queryTimeRangeType",
+                                      "queryTimeRangeType", default="created")
             by_closed = kind == "closed"
         return cls(_STATUSES[status], text("repositoryId"), text("sourceRepositoryId"), text("creatorId"),
                    text("reviewerId"), text("sourceRefName"), text("targetRefName"), min_time, max_time, by_closed)

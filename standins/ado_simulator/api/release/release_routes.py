@@ -10,7 +10,15 @@ from standins.ado_simulator.api.core.core_routes import CONTINUATION_HEADER, res
 from standins.ado_simulator.api.release.release_bodies import definition_json, deployment_json, operation_status, release_json
 from standins.ado_simulator.world.pipelines.releases import Deployment, Release, ReleaseDomain, releases_of
 from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
-from standins.ado_simulator.wire.wire import ApiError, Response, json_response, list_response
+from standins.ado_simulator.wire.binding import (
+    DEPLOYMENT_OPERATION_STATUS,
+    DEPLOYMENT_STATUS,
+    RELEASE_DEFINITION_QUERY_ORDER,
+    RELEASE_QUERY_ORDER,
+    RELEASE_STATUS,
+    DotNetEnum,
+)
+from standins.ado_simulator.wire.wire import ApiError, Query, Response, json_response, list_response
 
 __all__ = ["ROUTES", "LOCATIONS"]
 
@@ -51,11 +59,14 @@ def _page_by_id(items: list, req: Request, descending: bool) -> tuple[list, tupl
     return items[:top], headers
 
 
+def _flag_filter(query: Query, enum: DotNetEnum, name: str) -> set[str]:
+    """A [Flags] filter by names or number, as lower-cased single members; empty (no filter) for all/undefined."""
+    values = query.get_flags(enum, name)
+    return set() if "all" in values else {v.lower() for v in enum.singles(values)} - {"undefined"}
+
+
 def _descending(req: Request) -> bool:
-    order = (req.query.get("queryOrder") or "descending").lower()
-    if order not in ("ascending", "descending"):
-        raise ApiError.bad_argument(f"The value '{req.query.get('queryOrder')}' is not valid for queryOrder.")
-    return order == "descending"
+    return req.query.get_enum(RELEASE_QUERY_ORDER, "queryOrder", default="descending") == "descending"
 
 
 # -- definitions ---------------------------------------------------------------------------
@@ -81,7 +92,7 @@ def list_definitions(site: Site, req: Request) -> Response:
         and (not folder or d.path.lower() == folder or d.path.lower().startswith(folder + "\\"))
         and (not source or source == f"{project.id}:{d.build_definition}")
     ]
-    order = (query.get("queryOrder") or "idAscending").lower()
+    order = (query.get_enum(RELEASE_DEFINITION_QUERY_ORDER, "queryOrder") or "idAscending").lower()
     if order.startswith("name"):
         chosen.sort(key=lambda d: (d.name.lower(), d.id), reverse=order == "namedescending")
     else:
@@ -121,7 +132,7 @@ def list_releases(site: Site, req: Request) -> Response:
     descending = _descending(req)
     since, until = query.get_date("minCreatedTime"), query.get_date("maxCreatedTime")
     definition_id = query.get_int("definitionId", default=None)
-    status = (query.get("statusFilter") or "").lower()
+    status = (query.get_enum(RELEASE_STATUS, "statusFilter") or "").lower()
     deleted = query.get_bool("isDeleted")
     text = (query.get("searchText") or "").lower()
     created_by = (query.get("createdBy") or "").lower()
@@ -192,8 +203,8 @@ def list_deployments(site: Site, req: Request) -> Response:
     started_since, started_until = query.get_date("minStartedTime"), query.get_date("maxStartedTime")
     definition_id = query.get_int("definitionId", default=None)
     environment_id = query.get_int("definitionEnvironmentId", default=None)
-    statuses = {s.strip().lower() for s in (query.get("deploymentStatus") or "").split(",") if s.strip()} - {"all", "undefined"}
-    operations = {s.strip().lower() for s in (query.get("operationStatus") or "").split(",") if s.strip()} - {"all", "undefined"}
+    statuses = _flag_filter(query, DEPLOYMENT_STATUS, "deploymentStatus")
+    operations = _flag_filter(query, DEPLOYMENT_OPERATION_STATUS, "operationStatus")
     latest_only = query.get_bool("latestAttemptsOnly")
     created_by = (query.get("createdBy") or "").lower()
     created_for = (query.get("createdFor") or "").lower()

@@ -9,7 +9,6 @@ objects on the work item routes, ``"Name <DOMAIN\\alias>"`` strings in reporting
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 from standins.ado_simulator.wire.context import Request, Site
@@ -18,7 +17,8 @@ from standins.ado_simulator.world.boards.wit_process import FIELDS, FIELDS_BY_RE
 from standins.ado_simulator.world.boards.wit_text import comment_text, description, tags, title
 from standins.ado_simulator.world.boards.work_item_history import HIERARCHY, ItemState, WorkItem
 from standins.ado_simulator.world.boards.work_items import Comment, WorkItemsDomain
-from standins.ado_simulator.wire.wire import ApiError, parse_date
+from standins.ado_simulator.wire.binding import BindingError, bind_date
+from standins.ado_simulator.wire.wire import ApiError
 
 __all__ = ["END_OF_TIME", "wit_date", "parse_stamp", "identity_string", "field_values", "render_fields", "core_field",
            "relations_json", "work_item_json", "update_json", "comment_json", "work_item_url"]
@@ -35,17 +35,12 @@ def wit_date(ms: int) -> str:
 
 
 def parse_stamp(text: str, name: str) -> int:
-    """Milliseconds since the epoch of a date parameter (ISO 8601 with fractions, or the US forms)."""
+    """Milliseconds since the epoch of a date parameter, in any form ``DateTime.Parse`` reads (wire/binding.py)."""
     try:
-        moment = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        return int(moment.timestamp() * 1000)
-    except ValueError:
-        seconds = parse_date(text)
-        if seconds is None:
-            raise ApiError.bad_argument(f"The value '{text}' is not valid for {name}.") from None
-        return seconds * 1000
+        moment = bind_date(text, name)
+    except BindingError as error:
+        raise ApiError.bad_argument(str(error)) from None
+    return int(moment.timestamp() * 1000)
 
 
 def identity_string(person: Person) -> str:

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from standins.ado_simulator.wire.context import Request, Site
 from standins.ado_simulator.api.core.core_routes import resolve_project
 from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
+from standins.ado_simulator.wire.binding import REPORTING_REVISIONS_EXPAND
 from standins.ado_simulator.wire.wire import ApiError, Response, json_response
 from standins.ado_simulator.api.wit.wit_bodies import field_values, identity_string, parse_stamp, render_fields, wit_date
 from standins.ado_simulator.world.boards.wit_process import FIELDS_BY_REF, LONG_TEXT_FIELDS, TYPES
@@ -105,9 +106,7 @@ def _revision_filter(req: Request, body: dict | None) -> _Filter:
             return bool(source.get(name))
         return query.get_bool(name)
 
-    expand = (query.get("$expand") or "none").lower()
-    if expand not in ("none", "fields"):
-        raise ApiError.bad_argument(f"The value '{expand}' is not valid for $expand. Use none or fields.")
+    expand = query.get_enum(REPORTING_REVISIONS_EXPAND, "$expand", default="none")
     fields = _names(source.get("fields") if body is not None else query.get("fields"))
     for name in fields or ():
         if name.lower() not in FIELDS_BY_REF:

@@ -17,6 +17,7 @@ from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
 from standins.ado_simulator.api.core.team_routes import resolve_team
 from standins.ado_simulator.api.wit.wiql import WitError, parse
 from standins.ado_simulator.api.wit.wiql_eval import Scope, run
+from standins.ado_simulator.wire.binding import WORK_ITEM_EXPAND, BindingError, bind_enum
 from standins.ado_simulator.wire.wire import ApiError, Response, json_response, list_response
 from standins.ado_simulator.api.wit.wit_bodies import (
     comment_json,
@@ -38,7 +39,6 @@ __all__ = ["ROUTES", "LOCATIONS", "work_items_of", "json_body", "MAX_IDS"]
 
 _WORK = "vso.work"
 MAX_IDS = 200
-_EXPANDS = ("none", "relations", "fields", "links", "all")
 _ITEM = "{project?}/_apis/wit/workItems/{id}"
 
 LOCATIONS = (
@@ -92,10 +92,13 @@ def _revised(domain: WorkItemsDomain, item: WorkItem, rev: int) -> int | None:
 
 
 def _expand(value: Any) -> str:
-    expand = str(value or "none").lower()
-    if expand not in _EXPANDS:
-        raise ApiError.bad_argument(f"The value '{value}' is not valid for $expand. Use none, relations, fields, links or all.")
-    return expand
+    """WorkItemExpand by case-insensitive name or number (query or body), lower-cased."""
+    if value is None or value == "":
+        return "none"
+    try:
+        return bind_enum(str(value), WORK_ITEM_EXPAND, "$expand").lower()
+    except BindingError as error:
+        raise ApiError.bad_argument(str(error)) from None
 
 
 # -- by id ---------------------------------------------------------------------------------
