@@ -294,7 +294,7 @@ def test_options_lists_resource_locations(tiny):
     locations = {loc["id"]: loc for loc in ok(client.request("OPTIONS", "/_apis"))["value"]}
     commits = locations["c2570c3b-5b3f-41b8-98bf-5407bfde8d58"]
     assert commits["routeTemplate"] == "{project}/_apis/git/repositories/{repositoryId}/commits/{commitId}"
-    assert (commits["maxVersion"], commits["releasedVersion"]) == (7.0, "7.0")
+    assert (commits["minVersion"], commits["maxVersion"], commits["releasedVersion"]) == ("1.0", "7.0", "7.0")
     for location_id in ("225f7195-f9c7-4d14-ab28-a83f7ff77e1f", "603fe2ac-9723-48b9-88ad-09305aa6c6e1",
                         "00d9565f-ed9c-4a06-9a50-00e7896ccab4", "8031090f-ef1d-4af6-85fc-698cd75d42bf",
                         "2d874a60-a811-4f62-9c9f-963a6ea0a55b", "ea98d07b-3c87-4971-8ede-a613694ffb55"):
@@ -318,4 +318,4 @@ def test_fields_follow_the_profile():
             assert {"id", "name", "url", "project", "defaultBranch", "remoteUrl", "sshUrl"} <= set(repo)
             assert ("lastUpdateTime" in repo["project"]) == (name != "2019")
             maximum = ok(client.request("OPTIONS", "/_apis"))["value"][0]["maxVersion"]
-            assert maximum == float(profile.max_version)
+            assert maximum == profile.max_version

@@ -35,7 +35,10 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Location:
-    """An ApiResourceLocation advertised by ``OPTIONS _apis`` (ids are the python client's)."""
+    """An ApiResourceLocation advertised by ``OPTIONS _apis[/{area}]`` (ids are the ones Microsoft's clients carry).
+
+    Versions are strings (``"7.0"``), as the server serialises ``System.Version``: the Node.js client
+    reads them as text, so a JSON number ``7.0`` (JavaScript ``7``) would make it ask for ``7-preview``."""
 
     id: str
     area: str
@@ -52,8 +55,8 @@ class Location:
             "resourceName": self.resource_name,
             "routeTemplate": self.route_template,
             "resourceVersion": self.resource_version,
-            "minVersion": 1.0,
-            "maxVersion": float(max_version),
+            "minVersion": "1.0",
+            "maxVersion": max_version,
             "releasedVersion": "0.0" if self.preview else max_version,
         }
 

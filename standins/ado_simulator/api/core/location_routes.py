@@ -1,4 +1,4 @@
-"""Discovery routes: ``OPTIONS _apis``, connectionData, ResourceAreas and projectCollections."""
+"""Discovery routes: ``OPTIONS _apis[/{area}]``, connectionData, ResourceAreas and projectCollections."""
 
 from __future__ import annotations
 
@@ -22,16 +22,24 @@ LOCATIONS = (
 
 
 def options_routes(locations: tuple[Location, ...]) -> tuple[Route, ...]:
-    """``OPTIONS _apis`` at server and collection level, listing ``locations`` (no api-version needed)."""
+    """Location negotiation at server and collection level (no api-version needed): ``OPTIONS _apis`` lists
+    every location, ``OPTIONS _apis/{area}`` (the area name in any case; Microsoft's Node.js client asks one
+    area at a time: ``_apis/Location``, ``_apis/git``...) the locations of that area."""
 
-    def handler_for(level: str):
+    def handler_for(level: str, area: str | None):
         def handler(site: Site, req: Request) -> Response:
-            items = [loc.to_json(site.profile.max_version) for loc in locations if level in loc.levels]
+            items = [loc.to_json(site.profile.max_version) for loc in locations
+                     if level in loc.levels and (area is None or loc.area.lower() == area)]
             return list_response(items, None)
 
         return handler
 
-    return tuple(Route("OPTIONS", (level,), "_apis", handler_for(level), versioned=False) for level in _BOTH)
+    areas = sorted({loc.area.lower() for loc in locations})
+    return tuple(
+        Route("OPTIONS", (level,), "_apis" + (f"/{area}" if area else ""), handler_for(level, area), versioned=False)
+        for level in _BOTH
+        for area in (None, *areas)
+    )
 
 
 def _identity(site: Site, req: Request) -> dict:
