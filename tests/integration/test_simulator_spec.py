@@ -35,6 +35,7 @@ HEADERS = {"X-TFS-FedAuthRedirect": "Suppress"}
 # Routes no spec describes (Microsoft documents them only through the python client's models).
 NOT_IN_SPECS = {
     ("OPTIONS", "_apis"): "ApiResourceLocation discovery: not an operation of any spec",
+    ("OPTIONS", "_apis/{area}"): "ApiResourceLocation discovery of one area (the Node.js client's): as OPTIONS _apis",
     ("GET", "_apis/connectionData"): "only mentioned in spec text; shape from the client's ConnectionData model",
     ("GET", "_apis/ResourceAreas"): "location service, not in the on-prem specs; on-prem it answers an empty list",
     ("GET", "_apis/projectCollections"): "only the TeamProjectCollectionReference model exists in the core spec",

@@ -13,6 +13,7 @@ from tests.simulator_samples import Sample
 SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
     # location
     "_apis": lambda w: [("OPTIONS", "_apis", {}), ("OPTIONS", "~/_apis", {})],
+    "_apis/{area}": lambda w: [("OPTIONS", "_apis/git", {}), ("OPTIONS", "~/_apis/Location", {})],
     "_apis/connectionData": lambda w: [("GET", "_apis/connectionData", {}), ("GET", "~/_apis/connectionData", {})],
     "_apis/ResourceAreas": lambda w: [("GET", "_apis/ResourceAreas", {}), ("GET", "~/_apis/ResourceAreas", {})],
     "_apis/projectCollections": lambda w: [("GET", "~/_apis/projectCollections", {}), ("GET", "_apis/projectCollections", {})],

@@ -79,7 +79,8 @@ class Router:
         self._table = table
 
     def match(self, level: str, method: str, segments: list[str]) -> tuple[Route | None, dict[str, str], bool]:
-        """(route, params, path_known): ``path_known`` is True when some route has this path (for 405)."""
+        """(route, params, path_known): ``path_known`` is True when some route has this path (for 405).
+        OPTIONS routes (location negotiation, ``_apis/{area}``) do not make a path known to other methods."""
         known = False
         lowered = [s.lower() for s in segments]
         for entry in self._table.get((level, len(segments)), ()):
@@ -92,7 +93,7 @@ class Router:
             else:
                 if entry.route.method == method:
                     return entry.route, params, True
-                known = True
+                known = known or entry.route.method != "OPTIONS"
         return None, {}, known
 
 

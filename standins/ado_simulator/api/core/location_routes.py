@@ -24,21 +24,21 @@ LOCATIONS = (
 def options_routes(locations: tuple[Location, ...]) -> tuple[Route, ...]:
     """Location negotiation at server and collection level (no api-version needed): ``OPTIONS _apis`` lists
     every location, ``OPTIONS _apis/{area}`` (the area name in any case; Microsoft's Node.js client asks one
-    area at a time: ``_apis/Location``, ``_apis/git``...) the locations of that area."""
+    area at a time: ``_apis/Location``, ``_apis/git``...) the locations of that area, none for an unknown area."""
 
-    def handler_for(level: str, area: str | None):
+    def handler_for(level: str):
         def handler(site: Site, req: Request) -> Response:
+            area = req.params.get("area", "").lower()
             items = [loc.to_json(site.profile.max_version) for loc in locations
-                     if level in loc.levels and (area is None or loc.area.lower() == area)]
+                     if level in loc.levels and (not area or loc.area.lower() == area)]
             return list_response(items, None)
 
         return handler
 
-    areas = sorted({loc.area.lower() for loc in locations})
     return tuple(
-        Route("OPTIONS", (level,), "_apis" + (f"/{area}" if area else ""), handler_for(level, area), versioned=False)
+        Route("OPTIONS", (level,), pattern, handler_for(level), versioned=False)
         for level in _BOTH
-        for area in (None, *areas)
+        for pattern in ("_apis", "_apis/{area}")
     )
 
 
