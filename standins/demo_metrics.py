@@ -8,11 +8,11 @@ DORA four and the flow metrics SEI shows, all from the same records.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from standins.ado_simulator.truth import MetricTruth
+from standins.ado_simulator.truth.compare import NOT_AVAILABLE, differences
 from standins.ado_simulator.truth.figures import Sample, duration_metric
 from standins.ado_simulator.truth.instants import US, iso_instant
 
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = ["GAPS", "differences", "push_freshness", "gap_table"]
 
-NOT_AVAILABLE = "not available"
 
 # (what the hosted integration lacks, metric ids that close it); the first id is the one shown.
 GAPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -39,44 +38,6 @@ ALSO: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("PR cycle time (first commit to merged)", ("pr_total", "pr_coding", "pr_pickup", "pr_review", "pr_merge")),
     ("work item cycle time", ("work_item_cycle_time",)),
 )
-
-
-def _same_value(report: float | None, truth: float | None) -> bool:
-    if report is None or truth is None:
-        return report is truth
-    return math.isclose(report, truth, rel_tol=1e-9, abs_tol=1e-12)
-
-
-def differences(metric_id: str, report: Mapping | None, truth: MetricTruth) -> list[str]:
-    """What the report's JSON says differently from the truth about one metric (empty: they agree):
-    availability, counts and durations exactly, medians equal, per group and per week."""
-    if report is None:
-        return [f"{metric_id}: missing from the report"]
-    found = []
-    if report["available"] != truth.available:
-        found.append(f"available: report {report['available']}, truth {truth.available}")
-    if (NOT_AVAILABLE in (report["reason"] or "")) != (NOT_AVAILABLE in (truth.reason or "")):
-        found.append(f"reason: report {report['reason']!r}, truth {truth.reason!r}")
-    summary = report["summary"]
-    for name in ("count", "p50", "p90"):
-        if summary[name] != getattr(truth, name):
-            found.append(f"{name}: report {summary[name]}, truth {getattr(truth, name)}")
-    if not _same_value(summary["value"], truth.value):
-        found.append(f"value: report {summary['value']}, truth {truth.value}")
-    if dict(report["counts"]) != dict(truth.counts):
-        found.append(f"counts: report {report['counts']}, truth {dict(truth.counts)}")
-    groups = {g["name"]: (g["count"], g["p50"], g["p90"], dict(g["counts"])) for g in report["groups"]}
-    expected = {g.name: (g.count, g.p50, g.p90, dict(g.counts)) for g in truth.groups}
-    if groups != expected:
-        differ = sorted(n for n in groups.keys() | expected.keys() if groups.get(n) != expected.get(n))
-        found.append(f"{len(differ)} groups differ, e.g. " + "; ".join(
-            f"{n!r}: report {groups.get(n)}, truth {expected.get(n)}" for n in differ[:3]))
-    weeks = [(w["week"], w["count"], w["p50"]) for w in report["weekly"]]
-    expected_weeks = [(w.week, w.count, w.p50) for w in truth.weekly]
-    if weeks != expected_weeks:
-        differ = [(a, b) for a, b in zip(weeks, expected_weeks) if a != b][:2]
-        found.append(f"weekly: report {len(weeks)} weeks, truth {len(expected_weeks)}; first differing {differ}")
-    return [f"{metric_id}: {line}" for line in found]
 
 
 def push_freshness(world: "World", first_batch_at: float, received_at: float) -> MetricTruth:

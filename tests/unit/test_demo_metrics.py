@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from standins.ado_simulator.truth import GroupTruth, MetricTruth, WeekTruth
-from standins.demo_metrics import differences
+from standins.ado_simulator.truth.compare import differences
 
 TRUTH = MetricTruth("lead_time", count=3, p50=60, p90=120, counts={}, groups=(GroupTruth("CI", 3, 60, 120),),
                     weekly=(WeekTruth("2024-W03", 3, 60),))
