@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable
 from standins.ado_simulator.api.build import build_routes, pipeline_routes
 from standins.ado_simulator.api.core import core_routes, location_routes, team_routes
 from standins.ado_simulator.api.distributedtask import environment_routes
-from standins.ado_simulator.api.git import git_routes, pr_routes
+from standins.ado_simulator.api.git import diff_routes, git_routes, pr_routes
 from standins.ado_simulator.api.release import release_routes
 from standins.ado_simulator.api.tfvc import tfvc_routes
 from standins.ado_simulator.api.wit import wit_metadata_routes, wit_reporting, wit_routes
@@ -52,7 +52,7 @@ __all__ = ["create_app", "SimulatorApp", "DEFAULT_PATS", "AREAS"]
 DEFAULT_PATS: dict[str, frozenset[str]] = {"sim-pat": frozenset({"full"})}
 AREAS = (  # one module per API area: ROUTES + LOCATIONS
     location_routes, core_routes, git_routes,
-    pr_routes,
+    pr_routes, diff_routes,
     tfvc_routes, build_routes, pipeline_routes, release_routes, environment_routes,
     team_routes, work_routes, wit_metadata_routes, wit_routes, wit_reporting,
 )

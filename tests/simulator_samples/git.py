@@ -57,6 +57,14 @@ def _head(world: World) -> tuple[str, str, int]:
         return _repo_path(world, repo.id), history.head(repo.default_branch) or "", len(history.pushes)
 
 
+def _older(w: World) -> str:
+    """A commit ten commits below the first repository's main: diffs from it to main show changes."""
+    repo = w.repositories[0]
+    with w.reading(repo.id) as history:
+        positions = history.log(history.head(repo.default_branch) or "")
+        return history.commits[positions[min(10, len(positions) - 1)]].commit_id
+
+
 def _most_commits(world: World) -> PullRequest:
     """A pull request with several commits (paging walks need more than one)."""
     found = []
@@ -90,7 +98,11 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
         ("GET", f"{_tagged(w)}/refs", {"peelTags": "true"}),
     ],
     f"{_REPO}/commits": lambda w: [("GET", f"{_head(w)[0]}/commits", {"searchCriteria.$top": "3"})],
-    f"{_REPO}/commits/{{commitId}}": lambda w: [("GET", f"{_head(w)[0]}/commits/{_head(w)[1]}", {})],
+    f"{_REPO}/commits/{{commitId}}": lambda w: [("GET", f"{_head(w)[0]}/commits/{_head(w)[1]}", {"changeCount": "5"})],
+    f"{_REPO}/commits/{{commitId}}/changes": lambda w: [("GET", f"{_head(w)[0]}/commits/{_head(w)[1]}/changes", {})],
+    f"{_REPO}/diffs/commits": lambda w: [
+        ("GET", f"{_head(w)[0]}/diffs/commits", {"baseVersion": _older(w), "baseVersionType": "commit", "$top": "5"}),
+    ],
     f"{_REPO}/pushes": lambda w: [
         ("GET", f"{_head(w)[0]}/pushes", {"searchCriteria.includeRefUpdates": "true", "searchCriteria.refName": "refs/heads/main"}),
     ],

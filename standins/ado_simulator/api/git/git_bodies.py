@@ -6,11 +6,12 @@ from urllib.parse import quote
 
 from standins.ado_simulator.wire.context import Request, Site
 from standins.ado_simulator.api.core.core_routes import project_json
+from standins.ado_simulator.api.git.file_changes import FileChange
 from standins.ado_simulator.world.git.history import Tag
 from standins.ado_simulator.world.model import Commit, Push, Ref, Repository
 
 __all__ = ["repository_json", "repository_links", "shallow_repository", "ref_json", "tag_ref_json", "commit_ref_json",
-           "commit_json", "push_ref", "push_json", "user_date", "MAX_COMMENT"]
+           "commit_json", "push_ref", "push_json", "user_date", "git_change_json", "MAX_COMMENT"]
 
 MAX_COMMENT = 100  # Get Commits lists the first line of a message, cut to this length
 
@@ -143,3 +144,13 @@ def commit_json(site: Site, req: Request, repo: Repository, commit: Commit, push
             "tree": {"href": f"{base}/trees/{commit.tree_id}"},
         },
     }
+
+
+def git_change_json(base: str, commit_id: str, change: FileChange) -> dict:
+    """GitChange of a file (``item`` a GitItem at ``commit_id``); see ``file_changes`` for how files are derived."""
+    item = {"objectId": change.object_id}
+    if change.original_object_id:
+        item["originalObjectId"] = change.original_object_id
+    url = f"{base}/items{quote(change.path)}?versionType=Commit&version={commit_id}"
+    item.update({"gitObjectType": "blob", "commitId": commit_id, "path": change.path, "url": url})
+    return {"item": item, "changeType": change.change_type}

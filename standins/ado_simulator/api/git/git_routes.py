@@ -12,6 +12,7 @@ from standins.ado_simulator.api.core.core_routes import CONTINUATION_HEADER, res
 from standins.ado_simulator.api.git.git_bodies import (
     commit_json,
     commit_ref_json,
+    git_change_json,
     push_json,
     push_ref,
     ref_json,
@@ -19,6 +20,7 @@ from standins.ado_simulator.api.git.git_bodies import (
     tag_ref_json,
     repository_links,
 )
+from standins.ado_simulator.api.git.file_changes import commit_file_changes
 from standins.ado_simulator.world.git.history import RepoHistory
 from standins.ado_simulator.world.model import Commit, Person, Push, Ref, Repository
 from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
@@ -281,7 +283,12 @@ def get_commit(site: Site, req: Request) -> Response:
         if commit is None:
             raise _unresolvable("Commit", req.params["commitId"], repo)
         push = history.pushes[commit.push_id - 1]
-    return json_response(commit_json(site, req, repo, commit, push), req.version)
+    body = commit_json(site, req, repo, commit, push)
+    count = req.query.get_int("changeCount", default=0) or 0
+    if count:  # the first changes of the commit, as commits/{commitId}/changes lists them
+        base = site.repository_url(req, repo)
+        body["changes"] = [git_change_json(base, commit.commit_id, c) for c in commit_file_changes(commit)[:count]]
+    return json_response(body, req.version)
 
 
 def _find_push(history: RepoHistory, push_id: int) -> Push:
