@@ -174,3 +174,31 @@ def test_the_docs_route_coverage_section_is_current():
     git = script.coverage("7.0")
     for path in ("/{}/_apis/git/repositories/{}/diffs/commits", "/{}/_apis/git/repositories/{}/commits/{}/changes"):
         assert path in git.implemented["git"]
+
+
+def test_pull_request_iteration_changes_are_the_diff_from_the_common_commit(served, world):
+    version, client = served
+    base, _ = _repo_path(world)
+    route = f"{_REPO}/pullRequests/{{pullRequestId}}/iterations/{{iterationId}}/changes"
+    prs = _get(client, version, f"{base}/pullrequests", **{"searchCriteria.status": "all", "$top": "8"}).json()["value"]
+    assert prs
+    checked = 0
+    for pr in prs:
+        path = f"{base}/pullRequests/{pr['pullRequestId']}"
+        for iteration in _get(client, version, f"{path}/iterations").json()["value"]:
+            number = iteration["id"]
+            body = _ok(version, client, route, f"{path}/iterations/{number}/changes", **{"$top": "2000"})
+            diff = _get(client, version, f"{base}/diffs/commits", baseVersion=iteration["commonRefCommit"]["commitId"],
+                        baseVersionType="commit", targetVersion=iteration["sourceRefCommit"]["commitId"],
+                        targetVersionType="commit", **{"$top": "2000"}).json()
+            assert [(e["item"]["path"], e["changeType"]) for e in body["changeEntries"]] == \
+                [(c["item"]["path"], c["changeType"]) for c in diff["changes"]]
+            assert (body["nextSkip"], body["nextTop"]) == (0, 0)
+            entries = body["changeEntries"]
+            if len(entries) > 2:
+                first = _ok(version, client, route, f"{path}/iterations/{number}/changes", **{"$top": "2"})
+                assert first["changeEntries"] == entries[:2] and (first["nextSkip"], first["nextTop"]) == (2, 2)
+            checked += 1
+    assert checked
+    missing = _get(client, version, f"{base}/pullRequests/{prs[0]['pullRequestId']}/iterations/999/changes")
+    assert missing.status_code == 404

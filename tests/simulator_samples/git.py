@@ -144,6 +144,9 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
         ("GET", f"{_pr_path(w, _richest(w, 'active'))}/iterations", {}),
     ],
     f"{_PR}/iterations/{{iterationId}}": lambda w: [("GET", f"{_pr_path(w, _richest(w))}/iterations/1", {})],
+    f"{_PR}/iterations/{{iterationId}}/changes": lambda w: [
+        ("GET", f"{_pr_path(w, _most_commits(w))}/iterations/1/changes", {"$top": "5"}),
+    ],
     f"{_PR}/commits": lambda w: [("GET", f"{_pr_path(w, _most_commits(w))}/commits", {})],
     f"{_PR}/workitems": lambda w: [("GET", f"{_pr_path(w, _richest(w))}/workitems", {})],
 }

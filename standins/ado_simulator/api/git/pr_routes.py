@@ -14,6 +14,7 @@ from standins.ado_simulator.wire.context import Request, Site
 from standins.ado_simulator.wire.binding import PULL_REQUEST_STATUS, PULL_REQUEST_TIME_RANGE_TYPE
 from standins.ado_simulator.api.core.core_routes import CONTINUATION_HEADER, resolve_project
 from standins.ado_simulator.world.generate import MAIN
+from standins.ado_simulator.api.git.file_changes import fold_changes
 from standins.ado_simulator.api.git.git_bodies import commit_ref_json
 from standins.ado_simulator.api.git.git_routes import route_repository
 from standins.ado_simulator.world.model import Commit, Repository
@@ -59,6 +60,8 @@ LOCATIONS = (
              f"{_TEMPLATE}/threads/{{threadId}}/comments/{{commentId}}", 1, (COLLECTION,)),
     Location("d43911ee-6958-46b0-a42b-8445b8a0d004", "git", "pullRequestIterations",
              f"{_TEMPLATE}/iterations/{{iterationId}}", 1, (COLLECTION,)),
+    Location("4216bdcf-b6b1-4d59-8b82-c34cc183fc8b", "git", "pullRequestIterationChanges",
+             f"{_TEMPLATE}/iterations/{{iterationId}}/changes", 1, (COLLECTION,)),
     Location("52823034-34a8-4576-922c-8d8b77e9e4c4", "git", "pullRequestCommits", f"{_TEMPLATE}/commits", 1, (COLLECTION,)),
     Location("0a637fcc-5370-4ce8-b0e8-98091f5f9482", "git", "pullRequestWorkItems", f"{_TEMPLATE}/workitems", 1,
              (COLLECTION,)),
@@ -336,6 +339,41 @@ def get_iteration(site: Site, req: Request) -> Response:
     return json_response(_iterations(site, req, _number(req, "iterationId"))[0], req.version)
 
 
+def list_iteration_changes(site: Site, req: Request) -> Response:
+    """GitPullRequestIterationChanges: the net file changes (``file_changes``) of the commits the iteration's
+    source has beyond its merge base with the target, or beyond iteration ``$compareTo``'s source.
+    ``changeId``/``changeTrackingId`` number the full list from 1; ``nextSkip``/``nextTop`` 0 at the end."""
+    wanted = _number(req, "iterationId")
+    compare_to = req.query.get_int("$compareTo", "compareTo", default=0) or 0
+    top = req.query.get_int("$top", "top", default=100)
+    top = 100 if top is None else top
+    skip = req.query.get_int("$skip", "skip", default=0) or 0
+    with site.world.lock:
+        repo, pr = _repository_pull_request(site, req)
+        with site.world.reading(repo.id) as history:
+            found = {i.number: i for i in iterations(history, RefMoves(history), pr, site.world.clock)}
+            iteration = found.get(wanted)
+            if iteration is None:
+                raise _not_found(f"iteration {wanted}")
+            if compare_to and compare_to not in found:
+                raise _not_found(f"iteration {compare_to}")
+            source = iteration.source_commit
+            exclude = (found[compare_to].source_commit if compare_to
+                       else history.merge_base(source, iteration.target_commit) or iteration.target_commit)
+            commits = [history.commits[p] for p in reversed(history.between(source, exclude))]
+    changes = fold_changes(commits)
+    entries = []
+    for number, change in enumerate(changes[skip : skip + top], start=skip + 1):
+        item = {"objectId": change.object_id}
+        if change.original_object_id:
+            item["originalObjectId"] = change.original_object_id
+        item["path"] = change.path
+        entries.append({"changeTrackingId": number, "changeId": number, "item": item, "changeType": change.change_type})
+    more = skip + top < len(changes)
+    body = {"changeEntries": entries, "nextSkip": skip + top if more else 0, "nextTop": top if more else 0}
+    return json_response(body, req.version)
+
+
 def _commit_refs(site: Site, req: Request, repo: Repository, pr: PullRequest) -> list[dict]:
     """The pull request's commits, newest first. Caller holds the lock."""
     base, remote = site.repository_url(req, repo), site.remote_url(req, repo)
@@ -381,6 +419,7 @@ ROUTES = (
     Route("GET", (COLLECTION,), f"{_PR}/threads/{{threadId}}/comments/{{commentId}}", get_comment, scope=_CODE),
     Route("GET", (COLLECTION,), f"{_PR}/iterations", list_iterations, scope=_CODE),
     Route("GET", (COLLECTION,), f"{_PR}/iterations/{{iterationId}}", get_iteration, scope=_CODE),
+    Route("GET", (COLLECTION,), f"{_PR}/iterations/{{iterationId}}/changes", list_iteration_changes, scope=_CODE),
     Route("GET", (COLLECTION,), f"{_PR}/commits", list_pull_request_commits, scope=_CODE),
     Route("GET", (COLLECTION,), f"{_PR}/workitems", list_work_items, scope=_CODE),
 )
