@@ -22,9 +22,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from standins.ado_simulator.app import AREAS  # noqa: E402
+from standins.ado_simulator.app import AREAS
 
-__all__ = ["Coverage", "coverage", "render", "replace_section", "VERSIONS", "DOC", "START", "END"]
+__all__ = ["DOC", "END", "START", "VERSIONS", "Coverage", "coverage", "render", "replace_section"]
 
 VERSIONS = ("5.0", "6.0", "7.0", "7.1")
 SCHEMAS = REPO_ROOT / "tests" / "spec_schemas"

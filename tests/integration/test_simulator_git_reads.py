@@ -7,8 +7,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -37,10 +37,10 @@ def world() -> World:
 @pytest.fixture(scope="module", params=sorted(PROFILES))
 def served(request, world: World) -> Iterator[tuple[str, httpx.Client]]:
     # as asked: no page cap, so one $top answers a whole list (paging is tested elsewhere)
-    with serve_in_thread(create_app(world, request.param, semantics=as_asked(world.semantics))) as server:
-        with httpx.Client(base_url=server.url + "/tfs/DefaultCollection", auth=("", PAT), timeout=30,
-                          headers={"X-TFS-FedAuthRedirect": "Suppress"}) as client:
-            yield PROFILES[request.param].max_version, client
+    with serve_in_thread(create_app(world, request.param, semantics=as_asked(world.semantics))) as server, \
+            httpx.Client(base_url=server.url + "/tfs/DefaultCollection", auth=("", PAT), timeout=30,
+                         headers={"X-TFS-FedAuthRedirect": "Suppress"}) as client:
+        yield PROFILES[request.param].max_version, client
 
 
 def _get(client: httpx.Client, version: str, path: str, **params) -> httpx.Response:

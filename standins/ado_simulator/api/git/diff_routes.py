@@ -3,7 +3,13 @@ versions (``diffs/commits``), over the files ``file_changes`` derives from each 
 
 from __future__ import annotations
 
-from standins.ado_simulator.api.git.file_changes import FileChange, change_counts, commit_file_changes, fold_changes, invert
+from standins.ado_simulator.api.git.file_changes import (
+    FileChange,
+    change_counts,
+    commit_file_changes,
+    fold_changes,
+    invert,
+)
 from standins.ado_simulator.api.git.git_bodies import git_change_json
 from standins.ado_simulator.api.git.git_routes import route_repository
 from standins.ado_simulator.wire.binding import GIT_VERSION_TYPE
@@ -13,7 +19,7 @@ from standins.ado_simulator.wire.wire import ApiError, Response, json_response
 from standins.ado_simulator.world.git.history import RepoHistory
 from standins.ado_simulator.world.model import Repository
 
-__all__ = ["ROUTES", "LOCATIONS", "unresolvable"]
+__all__ = ["LOCATIONS", "ROUTES", "unresolvable"]
 
 _GIT = "Microsoft.TeamFoundation.Git.Server"
 _REPO = "{project?}/_apis/git/repositories/{repositoryId}"

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from standins.ado_simulator.world.model import Commit
 
-__all__ = ["FileChange", "commit_file_changes", "fold_changes", "invert", "change_counts", "EDIT_POOL"]
+__all__ = ["EDIT_POOL", "FileChange", "change_counts", "commit_file_changes", "fold_changes", "invert"]
 
 EDIT_POOL = 48
 _DIRS = ("api", "core", "model", "util", "web", "jobs")
