@@ -99,9 +99,14 @@ def run_demo(scale: str = "small", seed: int = 7, profile: str = "2022", out=sys
             for integration in config.integrations:
                 store.reset_cursors(integration.id)
             store.close()
-            deletes_before = sum(op == "delete" for op in last_op.values())
-            reconciled = sync_once(config, on_record=keep)
-            deleted = sum(op == "delete" for op in last_op.values()) - deletes_before
+            deleted = 0  # records live until the reconciliation deleted them (their nested records go with them)
+
+            def keep_and_count(record) -> None:
+                nonlocal deleted
+                deleted += record.op == "delete" and last_op.get((record.type, record.key)) == "upsert"
+                keep(record)
+
+            reconciled = sync_once(config, on_record=keep_and_count)
             stats = httpx.get(f"{receiver.url}/v1/satellite/stats", headers={"Authorization": f"Bearer {api_key}"},
                               timeout=300).json()  # counting a medium world takes the receiver a while
             report = build_report(storage)
