@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 __all__ = [
     "KeyFiles",
     "generate_key_files",
+    "write_key_files",
     "load_x25519_public",
     "load_x25519_private",
     "load_ed25519_private",
@@ -101,9 +102,18 @@ def _write(path: Path, data: bytes, mode: int) -> None:
 
 
 def generate_key_files(directory: Path, *, overwrite: bool = False) -> KeyFiles:
-    """Write the SEI recipient key pair and the satellite signing key pair as PEM files.
+    """Write a new SEI recipient key pair and a new satellite signing key pair as PEM files.
 
-    Private keys are PKCS8 PEM with mode 0600; public keys SubjectPublicKeyInfo PEM, 0644.
+    Raises:
+        FileExistsError: a key file exists and ``overwrite`` is false.
+    """
+    return write_key_files(directory, X25519PrivateKey.generate(), Ed25519PrivateKey.generate(), overwrite=overwrite)
+
+
+def write_key_files(directory: Path, recipient: X25519PrivateKey, signing: Ed25519PrivateKey, *,
+                    overwrite: bool = False) -> KeyFiles:
+    """Write these two key pairs as PEM files: private keys PKCS8 with mode 0600, public keys
+    SubjectPublicKeyInfo, 0644.
 
     Raises:
         FileExistsError: a key file exists and ``overwrite`` is false.
@@ -115,8 +125,6 @@ def generate_key_files(directory: Path, *, overwrite: bool = False) -> KeyFiles:
         raise FileExistsError(f"{existing[0]} exists; pass --force to replace the keys")
     for p in existing:
         p.unlink()
-    recipient = X25519PrivateKey.generate()
-    signing = Ed25519PrivateKey.generate()
     private_format = dict(
         encoding=serialization.Encoding.PEM,
         format=serialization.PrivateFormat.PKCS8,

@@ -5,34 +5,23 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from pathlib import Path
 
 import pytest
 
 from satellite.config import load_config
-from satellite.sealing.keys import KeyFiles, load_ed25519_public, load_x25519_private, public_key_id
 from satellite.store import Store
 from satellite.sync.once import sync_once
 from standins.ado_simulator.world.world import generate_world
 
+from tests.fixtures.store_v0 import DATA, fixture_keys
 from tests.support import API_KEY, API_KEY_ENV, assert_mirrors_truth, start_receiver, start_simulator, write_config
 
 pytestmark = pytest.mark.integration
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store_v0"
-
-
-def fixture_keys(directory: Path) -> KeyFiles:
-    recipient = load_x25519_private((directory / "sei-recipient.key").read_bytes()).public_key()
-    signer = load_ed25519_public((directory / "satellite-signing.pub").read_bytes())
-    return KeyFiles(directory / "sei-recipient.key", directory / "sei-recipient.pub", directory / "satellite-signing.key",
-                    directory / "satellite-signing.pub", public_key_id(recipient), public_key_id(signer))
-
 
 def test_a_data_dir_of_the_release_before_versions_migrates_and_delivers_its_outbox(tmp_path):
-    shutil.copytree(FIXTURE / "data", tmp_path / "data")
-    shutil.copytree(FIXTURE / "keys", tmp_path / "keys")
-    keys = fixture_keys(tmp_path / "keys")
+    shutil.copytree(DATA, tmp_path / "data")
+    keys = fixture_keys(tmp_path / "keys")  # derived from fixed seeds: no private key is committed
     store = Store(tmp_path / "data")
     waiting = {b.batch_id for b in store.pending_batches(limit=1000)}
     dead = {d.batch_id for d in store.dead_letters()}
