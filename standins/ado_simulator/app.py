@@ -291,12 +291,7 @@ class SimulatorApp:
                 "VssVersionOutOfRangeException",
             )
         if route.preview and not version.preview:
-            raise ApiError.webapi(
-                400,
-                f'The requested version "{version.plain}" of the resource is under preview. The -preview flag must be'
-                f' supplied in the api-version for such requests. For example: "{version.plain}-preview"',
-                "VssInvalidPreviewVersionException",
-            )
+            raise ApiError.preview_required(version.plain)
         return version
 
     # -- control routes ------------------------------------------------------------------

@@ -16,7 +16,7 @@ from satellite.retrying import RetryPolicy
 from satellite.sealing.keys import generate_key_files
 from satellite.secret import Secret
 from satellite.sei import ApiKeySource, SeiEndpoint
-from satellite.store import OUTBOX_PAUSED_SINCE, OutboxEntry, Store
+from satellite.store import OUTBOX_PAUSED_SINCE, OutboxEntry
 
 ENDPOINT = "https://sei.example.test"
 
@@ -58,13 +58,6 @@ integrations:
     pat: CANARY-PAT-unit
 """)
     return load_config(path)
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "data")  # the config's data_dir
-    yield s
-    s.close()
 
 
 def test_a_rotated_key_file_reaches_the_next_heartbeat_and_the_next_upload_alike(config, store, tmp_path):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import httpx
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
@@ -21,13 +20,6 @@ from satellite.sync.collector import CollectionReport, Collector
 from tests.unit.streams.harness import COLLECTION_ID, COLLECTION_URL, Server
 
 SETTINGS = SimpleNamespace(id="sat-1", tenant="acme")
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "data")
-    yield s
-    s.close()
 
 
 def collect(store: Store, integration_id: str, version: str) -> None:

@@ -13,8 +13,6 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from satellite.config import load_config
 from satellite.delivery import build_delivery
@@ -36,18 +34,6 @@ from tests.support import run_cli, write_config
 
 KEY = CursorKey("tfs", "git.commits", "DefaultCollection/repo-1")
 DAY = 86400.0
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "data")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def sealer():
-    return Sealer("sat-1", "acme", "rk-1", X25519PrivateKey.generate().public_key(), Ed25519PrivateKey.generate())
 
 
 def commits(count: int) -> list[Record]:

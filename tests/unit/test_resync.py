@@ -4,11 +4,8 @@ selection's checks, and a run that read a cursor before it was forgotten not bri
 from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from satellite.config import load_config
-from satellite.sealing.sealer import Sealer
 from satellite.store import CursorKey, Forgotten, OutboxEntry, Store
 from satellite.streams.base import Checkpoint, Record
 from satellite.sync.batching import BatchWriter
@@ -17,18 +14,6 @@ from satellite.sync.resync import SelectionError, resync, select
 from tests.support import write_config
 
 PARTITIONS = ("DefaultCollection/repo-1", "DefaultCollection/repo-2", "Other/repo-3")
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "data")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def sealer():
-    return Sealer("sat-1", "acme", "rk-1", X25519PrivateKey.generate().public_key(), Ed25519PrivateKey.generate())
 
 
 def fill(store: Store) -> None:

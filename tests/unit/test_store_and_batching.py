@@ -9,18 +9,11 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from satellite.errors import StoreError
 from satellite.sealing.batch_format import open_sealed
 from satellite.sealing.sealer import Sealer
-from satellite.store import CursorKey, OutboxEntry, Store
+from satellite.store import CursorKey, OutboxEntry
 from satellite.streams.base import Checkpoint, Record, snapshot_diff
 from satellite.sync.batching import BatchWriter
 
 KEY = CursorKey("tfs", "git.commits", "DefaultCollection/repo-1")
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "data")
-    yield s
-    s.close()
 
 
 @pytest.fixture

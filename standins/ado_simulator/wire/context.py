@@ -8,7 +8,7 @@ from urllib.parse import quote
 from standins.ado_simulator.semantics import DEFAULT_SEMANTICS, ServerSemantics
 from standins.ado_simulator.world.model import Person, Project, Repository
 from standins.ado_simulator.wire.profiles import Profile
-from standins.ado_simulator.wire.wire import ApiVersion, FragmentCache, Query
+from standins.ado_simulator.wire.wire import NOT_FOUND_HTML, ApiError, ApiVersion, FragmentCache, Query, Response, html_response
 from standins.ado_simulator.world.world import World
 
 __all__ = ["Request", "Site", "SERVER_PATH"]
@@ -75,3 +75,19 @@ class Site:
             "imageUrl": f"{collection}/_api/_common/identityImage?id={person.id}",
             "descriptor": person.descriptor,
         }
+
+
+def require_preview_before(site: Site, req: Request, released: str) -> None:
+    """On a server before api-version ``released`` the resource is in preview: a plain version is refused."""
+    version = req.version
+    if version is not None and not site.profile.has(released) and not version.preview:
+        raise ApiError.preview_required(version.plain)
+
+
+def unavailable(site: Site, req: Request, since: str, released: str) -> Response | None:
+    """The HTML 404 page on a server before ``since`` (the route does not exist there); the preview
+    error for a plain api-version before ``released``; None where the route answers."""
+    if not site.profile.has(since):
+        return html_response(404, NOT_FOUND_HTML)
+    require_preview_before(site, req, released)
+    return None

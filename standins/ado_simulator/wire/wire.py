@@ -100,6 +100,16 @@ class ApiError(Exception):
         return cls(status, message, type_key, f"{_WEBAPI}.{type_key}, {_WEBAPI}")
 
     @classmethod
+    def preview_required(cls, version: str) -> "ApiError":
+        """A plain api-version for a resource this server has in preview only."""
+        return cls.webapi(
+            400,
+            f'The requested version "{version}" of the resource is under preview. The -preview flag must be'
+            f' supplied in the api-version for such requests. For example: "{version}-preview"',
+            "VssInvalidPreviewVersionException",
+        )
+
+    @classmethod
     def bad_argument(cls, message: str) -> "ApiError":
         return cls(400, message, "ArgumentException", "System.ArgumentException, mscorlib")
 

@@ -17,7 +17,7 @@ from satellite.privacy.policy import PolicyScope, PrivacyPolicy, SecretMissing, 
 from satellite.privacy.pseudonyms import SECRET_FILE, Pseudonymizer, load_or_create_secret
 from satellite.sealing.batch_format import BatchHeader, open_sealed, read_header
 from satellite.sealing.sealer import Sealer
-from satellite.store import CursorKey, Store
+from satellite.store import CursorKey
 from satellite.streams.base import Checkpoint, Record
 from satellite.sync.batching import BatchWriter
 
@@ -205,13 +205,6 @@ def test_a_short_secret_is_refused():
 
 
 # --- applied in BatchWriter, fingerprint in the header -------------------------------------------
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "data")
-    yield s
-    s.close()
 
 
 def test_batch_writer_seals_what_the_policy_returns_with_its_fingerprint(store):

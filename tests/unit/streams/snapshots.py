@@ -20,7 +20,7 @@ from typing import Any, Callable, ClassVar, Mapping
 
 import pytest
 
-from satellite.errors import AdoNotFoundError, AdoResponseError
+from satellite.errors import AdoNotFoundError
 from tests.unit.streams.harness import MALFORMED, Reply, Run, Server, gone, recorded, run_stream
 
 __all__ = ["SnapshotCase", "SnapshotContract", "add_copy", "changed"]

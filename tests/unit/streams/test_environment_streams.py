@@ -8,7 +8,7 @@ import copy
 
 import pytest
 
-from satellite.errors import AdoNotFoundError, AdoResponseError
+from satellite.errors import AdoResponseError
 from satellite.streams import EnvironmentsStream, PipelineRunsStream, PipelinesStream
 from tests.unit.streams.harness import MALFORMED, Server, gone, recorded, run_stream, token_pages
 from tests.unit.streams.parents import PROJECT, PROJECT_ID

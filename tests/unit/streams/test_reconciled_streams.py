@@ -12,9 +12,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import httpx
-import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from satellite.ado.client import AdoClient, CollectionTarget
 from satellite.config.model import Limits
@@ -30,18 +27,6 @@ from tests.unit.streams.parents import CID, PROJECT, PROJECT_ID, REPOSITORY_ID
 from tests.unit.streams.test_git_streams import PULL_REQUESTS, PullRequestServer, pr_path
 from tests.unit.streams.test_pipelines_streams import BUILDS, COMPLETED, OPEN, Builds, Runs
 from tests.unit.streams.test_release_streams import DEPLOYMENT_PARAMS, DEPLOYMENTS, RELEASES, Releases
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "data")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def sealer():
-    return Sealer("sat-1", "acme", "rk-1", X25519PrivateKey.generate().public_key(), Ed25519PrivateKey.generate())
 
 
 class Unit:

@@ -8,7 +8,7 @@ from typing import Callable
 
 from standins.ado_simulator.api.build.build_bodies import build_json, definition_json, definition_ref, timeline_json
 from standins.ado_simulator.world.pipelines.builds import COMPLETED, NOT_STARTED, Build, BuildDomain, Definition, builds_of, stamp, time_key
-from standins.ado_simulator.wire.context import Request, Site
+from standins.ado_simulator.wire.context import Request, Site, require_preview_before
 from standins.ado_simulator.api.core.core_routes import CONTINUATION_HEADER, resolve_project
 from standins.ado_simulator.world.model import Commit, Person, Project
 from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
@@ -352,14 +352,7 @@ def list_build_changes(site: Site, req: Request) -> Response:
 
 def list_changes_between_builds(site: Site, req: Request) -> Response:
     """Get Changes Between Builds: ``git log from..to`` (newest first, ``$top`` cuts, no token). Preview before 7.0."""
-    version = req.version
-    if version is not None and not site.profile.has("7.0") and not version.preview:
-        raise ApiError.webapi(
-            400,
-            f'The requested version "{version.plain}" of the resource is under preview. The -preview flag must be'
-            f' supplied in the api-version for such requests. For example: "{version.plain}-preview"',
-            "VssInvalidPreviewVersionException",
-        )
+    require_preview_before(site, req, "7.0")
     project = resolve_project(site, req.params["project"])
     domain = builds_of(site.world)
     first_id, last_id = req.query.get_int("fromBuildId", default=None), req.query.get_int("toBuildId", default=None)

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from standins.ado_simulator.api.build.build_routes import index_page
 from standins.ado_simulator.world.pipelines.builds import COMPLETED, Build, BuildDomain, Definition, builds_of, stamp
-from standins.ado_simulator.wire.context import Request, Site
+from standins.ado_simulator.wire.context import Request, Site, unavailable
 from standins.ado_simulator.api.core.core_routes import resolve_project
 from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
-from standins.ado_simulator.wire.wire import NOT_FOUND_HTML, ApiError, Response, html_response, json_response, list_response
+from standins.ado_simulator.wire.wire import ApiError, Response, json_response, list_response
 
 __all__ = ["ROUTES", "LOCATIONS"]
 
@@ -43,18 +43,7 @@ LOCATIONS = (
 
 
 def _unavailable(site: Site, req: Request) -> Response | None:
-    """The HTML 404 page on servers without the API; the preview error for a plain version on 2020."""
-    if not site.profile.has("6.0"):
-        return html_response(404, NOT_FOUND_HTML)
-    version = req.version
-    if version is not None and not site.profile.has(_RELEASED) and not version.preview:
-        raise ApiError.webapi(
-            400,
-            f'The requested version "{version.plain}" of the resource is under preview. The -preview flag must be'
-            f' supplied in the api-version for such requests. For example: "{version.plain}-preview"',
-            "VssInvalidPreviewVersionException",
-        )
-    return None
+    return unavailable(site, req, "6.0", _RELEASED)
 
 
 def _pipeline(site: Site, req: Request, domain: BuildDomain) -> Definition:

@@ -15,9 +15,9 @@ import uuid
 from dataclasses import dataclass
 
 from standins.ado_simulator.api.core.core_routes import CONTINUATION_HEADER, resolve_project
-from standins.ado_simulator.wire.context import Request, Site
+from standins.ado_simulator.wire.context import Request, Site, unavailable
 from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
-from standins.ado_simulator.wire.wire import NOT_FOUND_HTML, ApiError, Response, html_response, json_response, list_response
+from standins.ado_simulator.wire.wire import ApiError, Response, json_response, list_response
 from standins.ado_simulator.world.model import Project, iso_fraction
 from standins.ado_simulator.world.pipelines.builds import builds_of
 from standins.ado_simulator.world.pipelines.environments import Environment, EnvironmentDeployment, environments_of
@@ -53,18 +53,7 @@ LOCATIONS = (
 
 
 def _unavailable(site: Site, req: Request) -> Response | None:
-    """The HTML 404 page on 2019; the preview error for a plain version on 2020."""
-    if not site.profile.has("6.0"):
-        return html_response(404, NOT_FOUND_HTML)
-    version = req.version
-    if version is not None and not site.profile.has(_RELEASED) and not version.preview:
-        raise ApiError.webapi(
-            400,
-            f'The requested version "{version.plain}" of the resource is under preview. The -preview flag must be'
-            f' supplied in the api-version for such requests. For example: "{version.plain}-preview"',
-            "VssInvalidPreviewVersionException",
-        )
-    return None
+    return unavailable(site, req, "6.0", _RELEASED)
 
 
 def _token(req: Request) -> int | None:

@@ -99,9 +99,7 @@ def get_iteration(site: Site, req: Request) -> Response:
 def iteration_work_items(site: Site, req: Request) -> Response:
     """Work items in one of the team's sprints (5.0/6.0: preview only)."""
     if not site.profile.has("7.0") and not (req.version and req.version.preview):
-        raise ApiError.webapi(400, f'The requested version "{req.version.plain if req.version else ""}" of the resource is'
-                              " under preview. The -preview flag must be supplied in the api-version for such requests.",
-                              "VssInvalidPreviewVersionException")
+        raise ApiError.preview_required(req.version.plain if req.version else "")
     project, team, base = _context(site, req)
     node = _team_iteration(site, req, team, req.params["iterationId"])
     work_items = site.world.domain("work_items")
