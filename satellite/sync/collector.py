@@ -28,6 +28,7 @@ from satellite.ado.versions import ApiVersion
 from satellite.errors import AdoError
 from satellite.metrics import QUARANTINED, RECORDS
 from satellite.privacy.policy import PrivacyPolicy
+from satellite.privacy.scope import ScopeFilter
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
 from satellite.store import INTEGRATION_VERSION, CursorKey, Store
@@ -128,7 +129,7 @@ class Collector:
         scope filters also leave excluded repositories, TFVC branches and work item types out of
         the listings, so the units below an excluded repository never run."""
         self.policy = policy or PrivacyPolicy.none()
-        self._excluded_repositories: set[str] = set()  # ids of repositories listed and out of scope
+        self.scope = ScopeFilter(self.policy)  # the repositories it excluded are remembered over the run
         self.on_record = on_record
         self.admit = admit
         self.should_stop = should_stop
@@ -314,14 +315,11 @@ class Collector:
         )
         try:
             if isinstance(stream, SnapshotStream):
-                items = self._in_scope(stream.name, list(guarded(lambda: stream.list(ctx, parent), tracker, stream.name)))
+                items = self.scope.listing(stream.name, list(guarded(lambda: stream.list(ctx, parent), tracker, stream.name)))
                 result = writer.write(guarded(lambda: stream.diff(ctx, parent, items), tracker, stream.name))
                 listed[stream.name] = items
             else:
-                read = guarded(lambda: stream.read(ctx, parent), tracker, stream.name)
-                if stream.name == _REPOSITORY_KEYED and self._excluded_repositories:
-                    read = (i for i in read if not (isinstance(i, Record) and i.key.split(":", 1)[0] in self._excluded_repositories))
-                result = writer.write(read)
+                result = writer.write(self.scope.records(stream.name, guarded(lambda: stream.read(ctx, parent), tracker, stream.name)))
                 if stream.reconciled and ctx.cursor is None and result.complete:
                     result = self._deletes_after_complete_read(
                         writer, key, stream.reconciled, ctx.backfill_start, result,
@@ -373,25 +371,6 @@ class Collector:
         return WriteResult(result.records + more.records, result.batches + more.batches, counts, more.complete,
                            result.quarantined + more.quarantined)
 
-    def _in_scope(self, stream: str, items: list[dict]) -> list[dict]:
-        """A snapshot listing without what the scope filters exclude (what was sent of it before is
-        then deleted, as anything gone from a listing); excluded repositories are remembered so that
-        their pull requests are left out too."""
-        listed_by = {"git.repositories": ("name", self.policy.repository_in_scope),
-                     "tfvc.branches": ("path", self.policy.tfvc_path_in_scope),
-                     "wit.work_item_types": ("name", self.policy.work_item_type_in_scope)}.get(stream)
-        if listed_by is None or self.policy.is_identity:
-            return items
-        member, in_scope = listed_by
-        kept = []
-        for item in items:
-            name = item.get(member)
-            if not isinstance(name, str) or in_scope(name):
-                kept.append(item)
-            elif stream == "git.repositories":
-                self._excluded_repositories.add(str(item.get("id")))
-        return kept
-
     def _quarantined(self, stream: str, partition: str, route: str, item: Quarantined) -> None:
         """An item skipped as unreadable: its route and id (never its content), counted."""
         log.warning("item_quarantined", integration=self.integration.id, stream=stream, partition=partition, route=route,
@@ -405,9 +384,6 @@ class Collector:
 
 
 _TYPED_BY_REVISIONS = ("wit.revisions", "wit.links", "wit.comments")  # in the order of STREAMS
-_REPOSITORY_KEYED = "git.pull_requests"  # project-wide, keyed {repositoryId}:..., read after git.repositories
-
-
 @dataclass(frozen=True, slots=True)
 class _ScopeRunner:
     """Runs the streams of one scope for one parent, in declaration order."""

@@ -22,15 +22,16 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TextIO
+from typing import Callable, Iterable, TextIO
 
 from satellite.ado.client import AdoClient, TlsOptions
 from satellite.errors import AdoError
 from satellite.retrying import RetryPolicy
 from satellite.sealing.batch_format import ndjson_line
-from satellite.streams import STREAMS, ProjectsStream, Record
+from satellite.streams import STREAMS, ProjectsStream
 from satellite.streams.git import RepositoriesStream
-from satellite.sync.collector import _REPOSITORY_KEYED, Collector, collection_targets
+from satellite.privacy.scope import REPOSITORY_KEYED, ScopeFilter
+from satellite.sync.collector import collection_targets
 from satellite.sync.preview import (
     DEFAULT_MAX_REQUESTS,
     ListingScope,
@@ -129,15 +130,8 @@ def listing_scope(integration, limits, policy) -> ListingScope:
     preview leaves out exactly what a sync leaves out before the policy sees a record."""
     if getattr(policy, "is_identity", True):
         return ListingScope()
-    collector = Collector(integration, limits, None, None, policy=policy)  # type: ignore[arg-type]  # no store: never run
-
-    def records(stream: str, items: Iterator) -> Iterator:
-        if stream != _REPOSITORY_KEYED:
-            return items
-        excluded = collector._excluded_repositories
-        return (i for i in items if not (isinstance(i, Record) and i.key.split(":", 1)[0] in excluded))
-
-    return ListingScope(collector._in_scope, records, {_REPOSITORY_KEYED: RepositoriesStream})
+    scope = ScopeFilter(policy)
+    return ListingScope(scope.listing, scope.records, {REPOSITORY_KEYED: RepositoriesStream})
 
 
 def _summary(sample: StreamSample) -> str:
