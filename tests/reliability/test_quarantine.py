@@ -10,6 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from satellite.config import load_config
+from satellite.metrics import REGISTRY
 from satellite.retrying import RetryPolicy
 from satellite.store import Store
 from satellite.sync.once import sync_once
@@ -38,8 +39,11 @@ def test_a_microsoft_shaped_comment_is_quarantined_and_the_rest_flows(tmp_path, 
     with start_simulator(world, wrap=lambda app: BodyEditor(app, microsoft_shaped)) as simulator:
         config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url,
                                           key_files=key_files), env=env)
+        counted = {"integration": "tfs-main", "stream": "wit.comments"}
+        before = REGISTRY.get_sample_value("satellite_items_quarantined_total", counted) or 0
         with capture_logs() as logs:
             first = sync_once(config, ado_retry=FAST, upload_retry=FAST)
+        assert REGISTRY.get_sample_value("satellite_items_quarantined_total", counted) == before + 1  # /metrics
     assert bad, "no comment was rewritten: the test proves nothing"
     assert first.ok, first.errors  # the stream did not fail
     comment_key = next(k for k in world.truth()["wit.comment"] if k.endswith(f":{bad['work_item']}:{bad['id']}"))
@@ -72,13 +76,19 @@ def test_a_microsoft_shaped_comment_is_quarantined_and_the_rest_flows(tmp_path, 
 
 
 def test_status_and_heartbeat_show_the_count(tmp_path):
+    from types import SimpleNamespace
+
     from satellite.agent.status import read_status, render_status_table
+    from satellite.delivery.heartbeat import heartbeat_body
     from satellite.store import CursorKey
 
     store = Store(tmp_path)
     store.record_outcome(CursorKey("tfs", "wit.comments", "c/"), records=10, batches=1, quarantined=2)
     report = read_status(store)
+    beat = heartbeat_body(SimpleNamespace(id="sat", tenant="acme"), store, started_at=0.0)
     store.close()
     (view,) = report.streams
     assert view.quarantined == 2
     assert "skipped" in render_status_table(report) and json.loads(report.to_json())["streams"][0]["quarantined"] == 2
+    assert [s["quarantined"] for s in beat["streams"]] == [2]
+
