@@ -81,12 +81,16 @@ def run_demo(scale: str = "small", seed: int = 7, profile: str = "2022", out=sys
             }
             config = load_config(demo_config_path(), env=env)
             last_op: dict[tuple[str, str], str] = {}
+            nested_under: dict[str, list[tuple[str, str]]] = {}  # parent key -> (type, key) of records nested in it
+            nested_types = {t for types in NESTED_TYPES.values() for t in types}
 
             def keep(record) -> None:  # the last op of every key; a delete takes the records nested in it along
                 last_op[(record.type, record.key)] = record.op
+                if record.type in nested_types:  # keyed "<parent key>:<id>" (ids hold no ":")
+                    nested_under.setdefault(record.key.rsplit(":", 1)[0], []).append((record.type, record.key))
                 if record.op == "delete":
-                    for nested_type in NESTED_TYPES.get(record.type, ()):
-                        for kind, key in [k for k in last_op if k[0] == nested_type and k[1].startswith(record.key + ":")]:
+                    for kind, key in nested_under.pop(record.key, []):
+                        if kind in NESTED_TYPES.get(record.type, ()):
                             last_op[(kind, key)] = "delete"
             first_batch_at = float(world.clock)
             result = sync_once(config, on_record=keep)
