@@ -6,14 +6,24 @@ outbox and streams are read from the store when scraped, so they are never stale
 
 from __future__ import annotations
 
+import platform
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 
-__all__ = ["REGISTRY", "ADO_REQUESTS", "ADO_THROTTLE_WAIT", "RECORDS", "QUARANTINED", "UPLOADS", "UPLOAD_SECONDS", "StoreCollector"]
+from satellite import __version__
+
+__all__ = ["REGISTRY", "BUILD_INFO", "PROCESS", "ADO_REQUESTS", "ADO_THROTTLE_WAIT", "RECORDS", "QUARANTINED", "UPLOADS", "UPLOAD_SECONDS", "StoreCollector"]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+
+# process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds, process_start_time_seconds, ...
+# (read from /proc at scrape time; nothing on a system without it)
+PROCESS = ProcessCollector(registry=REGISTRY)
+BUILD_INFO = Gauge("satellite_build_info", "Always 1; the satellite's version and Python version as labels",
+                   ["version", "python"], registry=REGISTRY)
+BUILD_INFO.labels(version=__version__, python=platform.python_version()).set(1)
 
 ADO_REQUESTS = Counter(
     "satellite_ado_requests", "Requests to Azure DevOps Server by route and status",

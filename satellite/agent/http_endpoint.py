@@ -7,23 +7,37 @@ everything comes from the status report and the metrics registry.
 from __future__ import annotations
 
 import html
+import platform
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from satellite.agent.status import StatusReport, age_text, read_status
+from satellite import __version__
+from satellite.agent.status import StatusReport, age_text, read_status, time_text
 from satellite.metrics import REGISTRY, StoreCollector
 from satellite.store import Store
 
-__all__ = ["HttpEndpoint", "render_page"]
+__all__ = ["HttpEndpoint", "NextRuns", "render_page"]
 
 Readiness = Callable[[], tuple[bool, list[str]]]
+# integration id -> when its next collection run is due (epoch seconds; None: not scheduled)
+NextRuns = Callable[[], Mapping[str, float | None]]
 
 
-def render_page(report: StatusReport, satellite_id: str) -> str:
-    """A small self-refreshing page with the same facts as ``satellite status``."""
+def _next_run_text(at: float | None, now: float) -> str:
+    if at is None:
+        return "not scheduled"
+    if at <= now:
+        return "due now"
+    return f"{time_text(at)} (in {age_text(at - now)})"
+
+
+def render_page(report: StatusReport, satellite_id: str, next_runs: Mapping[str, float | None] | None = None) -> str:
+    """A small self-refreshing page with the same facts as ``satellite status``, the satellite's
+    version and, per integration, when its next collection run is due."""
     rows = "".join(
         "<tr class='{cls}'><td>{i}</td><td>{s}</td><td>{p}</td><td>{ok}</td><td>{rec}</td><td>{dl}</td><td>{f}</td><td>{e}</td></tr>".format(
             cls="bad" if s.failing_partitions else "",
@@ -35,22 +49,30 @@ def render_page(report: StatusReport, satellite_id: str) -> str:
         for s in report.streams
     )
     paused = "<p class='bad'>Collection paused: the outbox is full.</p>" if report.collection_paused_since else ""
+    schedule = "".join(
+        f"<tr><td>{html.escape(integration)}</td><td>{_next_run_text(at, report.generated_at)}</td></tr>"
+        for integration, at in sorted((next_runs or {}).items())
+    )
+    schedule_table = (f"<h2>Next runs</h2>\n<table class='next-runs'><tr><th>integration</th><th>next run</th></tr>{schedule}</table>\n"
+                      if schedule else "")
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><meta http-equiv="refresh" content="10">
 <title>SEI satellite {html.escape(satellite_id)}</title>
 <style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse}}td,th{{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left}}.bad{{color:#b00}}</style>
 </head><body>
 <h1>SEI satellite <code>{html.escape(satellite_id)}</code></h1>
+<p class="version">satellite {html.escape(__version__)} · Python {html.escape(platform.python_version())}</p>
 <p>Outbox: {report.outbox_batches} batches, {report.outbox_records} records, {report.outbox_bytes} bytes, oldest {age_text(report.oldest_batch_age_s)};
 dead letters: <span class="{'bad' if report.dead_letters else ''}">{report.dead_letters}</span></p>{paused}
 <table><tr><th>integration</th><th>stream</th><th>partitions</th><th>last success</th><th>records</th><th>delivered</th><th>failing</th><th>last error</th></tr>
 {rows}</table>
-<p><a href="/metrics">metrics</a> · <a href="/status.json">status.json</a> · refreshes every 10 s</p>
+{schedule_table}<p><a href="/metrics">metrics</a> · <a href="/status.json">status.json</a> · refreshes every 10 s</p>
 </body></html>"""
 
 
 class HttpEndpoint:
-    def __init__(self, listen: str, store: Store, satellite_id: str, readiness: Readiness) -> None:
+    def __init__(self, listen: str, store: Store, satellite_id: str, readiness: Readiness,
+                 next_runs: NextRuns = lambda: {}) -> None:
         host, _, port = listen.rpartition(":")
         REGISTRY.register(collector := StoreCollector(store))
         self._collector = collector
@@ -70,7 +92,7 @@ class HttpEndpoint:
                 elif path == "/status.json":
                     self._send(200, "application/json", read_status(store).to_json().encode())
                 elif path == "/":
-                    self._send(200, "text/html; charset=utf-8", render_page(read_status(store), satellite_id).encode())
+                    self._send(200, "text/html; charset=utf-8", render_page(read_status(store), satellite_id, next_runs()).encode())
                 else:
                     self._send(404, "text/plain; charset=utf-8", b"not found\n")
 

@@ -81,7 +81,8 @@ class Agent:
             delivering = threading.Thread(target=self._deliver, name="deliver", daemon=True)
             delivering.start()
             if config.satellite.http.listen:
-                endpoint = HttpEndpoint(config.satellite.http.listen, store, config.satellite.id, self.readiness).start()
+                endpoint = HttpEndpoint(config.satellite.http.listen, store, config.satellite.id, self.readiness,
+                                        next_runs=self.next_runs).start()
                 log.info("http_endpoint", url=endpoint.url)
             self._progress = Progress().__enter__()  # stream_progress events during long backfills
             self._scheduler = self._schedule()
@@ -187,6 +188,16 @@ class Agent:
             self._delivery.uploader.deliver(self.stop)  # runs until the agent stops
         except DeliveryError as exc:  # not expected: the agent retries credentials slowly
             log.error("delivery_stopped", error=str(exc))
+
+    def next_runs(self) -> dict[str, float | None]:
+        """Integration id -> when its next collection job is due (epoch seconds; None: none scheduled)."""
+        scheduler = self._scheduler
+        jobs = {job.id: job.next_run_time for job in scheduler.get_jobs()} if scheduler is not None and scheduler.running else {}
+        due: dict[str, float | None] = {}
+        for integration in self.config.integrations:
+            times = [jobs.get(f"{integration.id}:{group}") for group in ("core", *integration.services)]
+            due[integration.id] = min((t.timestamp() for t in times if t is not None), default=None)
+        return due
 
     # health -------------------------------------------------------------------------------
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 
 from satellite.store import OUTBOX_PAUSED_SINCE, Store
 
-__all__ = ["StreamView", "StatusReport", "read_status", "render_status_table", "age_text"]
+__all__ = ["StreamView", "StatusReport", "read_status", "render_status_table", "age_text", "time_text", "cursor_text"]
+
+CURSOR_WIDTH = 32  # the table's cursor column; --json and status.json carry the stored summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +85,28 @@ def age_text(seconds: float | None) -> str:
     return f"{seconds:.0f}s"
 
 
+def time_text(at: float | None) -> str:
+    """A UTC time to the minute (``2026-12-04 21:05Z``), or ``never``."""
+    if at is None:
+        return "never"
+    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d %H:%MZ")
+
+
+def cursor_text(cursor: str | None, limit: int = CURSOR_WIDTH) -> str:
+    """The newest cursor of a stream, shortened to ``limit`` characters (``-`` for none)."""
+    if not cursor:
+        return "-"
+    return cursor if len(cursor) <= limit else cursor[: limit - 1] + "…"
+
+
 def render_status_table(report: StatusReport) -> str:
-    header = ("integration", "stream", "parts", "last success", "records", "delivered", "failing", "skipped", "held",
-              "last error")
+    """Per stream: last success (UTC), lag (time since it), newest cursor, counts, last error; then the outbox."""
+    header = ("integration", "stream", "parts", "last success", "lag", "cursor", "records", "delivered", "failing",
+              "skipped", "held", "last error")
     rows = [header] + [
-        (s.integration_id, s.stream, str(s.partitions), f"{age_text(s.lag_s)} ago" if s.lag_s is not None else "never",
-         str(s.records_collected), f"{s.records_delivered} in {s.batches_delivered}", str(s.failing_partitions),
-         str(s.quarantined), str(s.deletes_held), (s.last_error or "")[:70])
+        (s.integration_id, s.stream, str(s.partitions), time_text(s.last_success_at), age_text(s.lag_s),
+         cursor_text(s.cursor), str(s.records_collected), f"{s.records_delivered} in {s.batches_delivered}",
+         str(s.failing_partitions), str(s.quarantined), str(s.deletes_held), (s.last_error or "")[:70])
         for s in report.streams
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
