@@ -52,7 +52,24 @@ def _keys_generate(args: argparse.Namespace) -> int:
     print(f"  recipient key id:      {files.recipient_key_id}")
     print(f"satellite signing pair:  {files.signing_private} (private, 0600), {files.signing_public}")
     print(f"  signer key id:         {files.signer_key_id}")
-    print("Give the satellite the recipient PUBLIC key and its signing PRIVATE key; keep the recipient private key on the SEI side.")
+    print("For tests and the reference receiver (satellite receiver): in production SEI gives you its recipient public key and")
+    print("its id, and you make only the signing pair: satellite keys generate-signing --out DIR")
+    return 0
+
+
+def _keys_generate_signing(args: argparse.Namespace) -> int:
+    from satellite.sealing.keys import generate_signing_key_files
+
+    try:
+        files = generate_signing_key_files(args.out, overwrite=args.force)
+    except FileExistsError as exc:
+        print(f"keys: {exc}", file=sys.stderr)
+        return 2
+    print(f"satellite signing key:   {files.private} (private, 0600: the satellite's signing_private_key)")
+    print(f"public half:             {files.public}")
+    print(f"signer key id:           {files.key_id}")
+    print("Register the public half with SEI (it verifies every batch this satellite signs):")
+    print(files.public.read_text().rstrip())
     return 0
 
 
@@ -212,6 +229,16 @@ def _demo(args: argparse.Namespace) -> int:
     return _load_standin("standins.demo").run_demo(scale=args.scale, seed=args.seed, profile=args.profile)
 
 
+KEYS_STORY = """\
+Where the keys come from:
+  SEI gives you   the API key, SEI's recipient public key (PEM) and its id (recipient_key_id).
+  You make        the satellite's signing pair: satellite keys generate-signing --out DIR
+                  (or: openssl genpkey -algorithm ed25519 -out signing-private-key;
+                   openssl pkey -in signing-private-key -pubout -out signing-public-key)
+                  and register signing-public-key with SEI; signing-private-key stays with the satellite.
+`keys generate` also makes SEI's recipient private key: it is for testing the reference receiver only."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="satellite", description="SEI Ingestion Satellite for Azure DevOps Server")
     parser.add_argument("--version", action="version", version=f"satellite {__version__}")
@@ -228,9 +255,21 @@ def build_parser() -> argparse.ArgumentParser:
     schema = config_commands.add_parser("schema", help="print the JSON Schema of the config file (for editors)")
     schema.set_defaults(handler=_config_schema)
 
-    keys = commands.add_parser("keys", help="key management")
+    keys = commands.add_parser("keys", help="key management", description=KEYS_STORY,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    generate = keys_commands.add_parser("generate", help="write the SEI recipient and satellite signing key pairs (PEM)")
+    signing = keys_commands.add_parser("generate-signing", help="make the satellite's Ed25519 signing pair; register its"
+                                       " public half with SEI")
+    signing.add_argument("--out", type=Path, required=True,
+                         help="directory for signing-private-key (0600) and signing-public-key (PEM)")
+    signing.add_argument("--force", action="store_true", help="replace existing key files")
+    signing.set_defaults(handler=_keys_generate_signing)
+    generate = keys_commands.add_parser("generate", help="for testing the reference receiver: both pairs, SEI's recipient"
+                                        " private key too (never in production)",
+                                        description="Write SEI's recipient key pair and a satellite signing pair (PEM), for"
+                                        " testing the reference receiver (satellite receiver) and demos. In production SEI"
+                                        " keeps its recipient private key and gives you the public key and its id; make"
+                                        " the signing pair with `satellite keys generate-signing`.")
     generate.add_argument("--out", type=Path, required=True, help="directory to write the four PEM files into")
     generate.add_argument("--force", action="store_true", help="replace existing key files")
     generate.set_defaults(handler=_keys_generate)

@@ -1,5 +1,11 @@
 """Key material: generate, load and identify the X25519 recipient and Ed25519 signing keys.
 
+Who holds what: SEI gives the customer the API key, its X25519 recipient PUBLIC key and that key's
+id (the recipient private key never leaves SEI); the customer makes the satellite's Ed25519
+signing pair (``generate_signing_key_files``, ``satellite keys generate-signing``) and registers
+its public half with SEI. ``generate_key_files`` makes both pairs, SEI's too: for tests and the
+reference receiver only.
+
 Key ids are stable fingerprints: the first 16 hex digits of SHA-256 over the raw public key,
 prefixed by the algorithm (``x25519:…``, ``ed25519:…``), unless the operator names a key id.
 """
@@ -17,7 +23,9 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 __all__ = [
     "KeyFiles",
+    "SigningKeyFiles",
     "generate_key_files",
+    "generate_signing_key_files",
     "write_key_files",
     "load_x25519_public",
     "load_x25519_private",
@@ -28,12 +36,17 @@ __all__ = [
     "RECIPIENT_PUBLIC",
     "SIGNING_PRIVATE",
     "SIGNING_PUBLIC",
+    "SIGNING_PRIVATE_FILE",
+    "SIGNING_PUBLIC_FILE",
 ]
 
 RECIPIENT_PRIVATE = "sei-recipient.key"
 RECIPIENT_PUBLIC = "sei-recipient.pub"
 SIGNING_PRIVATE = "satellite-signing.key"
 SIGNING_PUBLIC = "satellite-signing.pub"
+# generate_signing_key_files: the names of the image's and the chart's secret files
+SIGNING_PRIVATE_FILE = "signing-private-key"
+SIGNING_PUBLIC_FILE = "signing-public-key"
 
 
 def _raw(public_key: X25519PublicKey | Ed25519PublicKey) -> bytes:
@@ -90,6 +103,15 @@ class KeyFiles:
     signer_key_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class SigningKeyFiles:
+    """Where ``generate_signing_key_files`` wrote the satellite's signing pair, and its key id."""
+
+    private: Path
+    public: Path
+    key_id: str
+
+
 def _write(path: Path, data: bytes, mode: int) -> None:
     """Create ``path`` with ``mode`` from the start (no window where a private key is world-readable)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -102,12 +124,45 @@ def _write(path: Path, data: bytes, mode: int) -> None:
 
 
 def generate_key_files(directory: Path, *, overwrite: bool = False) -> KeyFiles:
-    """Write a new SEI recipient key pair and a new satellite signing key pair as PEM files.
+    """Write a new SEI recipient key pair and a new satellite signing key pair as PEM files: for
+    tests and the reference receiver (in production SEI alone holds its recipient private key).
 
     Raises:
         FileExistsError: a key file exists and ``overwrite`` is false.
     """
     return write_key_files(directory, X25519PrivateKey.generate(), Ed25519PrivateKey.generate(), overwrite=overwrite)
+
+
+def generate_signing_key_files(directory: Path, *, overwrite: bool = False) -> SigningKeyFiles:
+    """Write a new Ed25519 signing pair of the satellite: ``signing-private-key`` (PKCS8 PEM, 0600)
+    and ``signing-public-key`` (SubjectPublicKeyInfo PEM, 0644), the public half to register with SEI.
+
+    Raises:
+        FileExistsError: a key file exists and ``overwrite`` is false.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = _replaceable([directory / SIGNING_PRIVATE_FILE, directory / SIGNING_PUBLIC_FILE], overwrite)
+    signing = Ed25519PrivateKey.generate()
+    _write(paths[0], signing.private_bytes(**_PRIVATE_FORMAT), 0o600)
+    _write(paths[1], signing.public_key().public_bytes(**_PUBLIC_FORMAT), 0o644)
+    return SigningKeyFiles(*paths, key_id=public_key_id(signing.public_key()))
+
+
+def _replaceable(paths: list[Path], overwrite: bool) -> list[Path]:
+    existing = [p for p in paths if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{existing[0]} exists; pass --force to replace the keys")
+    for p in existing:
+        p.unlink()
+    return paths
+
+
+_PRIVATE_FORMAT = dict(
+    encoding=serialization.Encoding.PEM,
+    format=serialization.PrivateFormat.PKCS8,
+    encryption_algorithm=serialization.NoEncryption(),
+)
+_PUBLIC_FORMAT = dict(encoding=serialization.Encoding.PEM, format=serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def write_key_files(directory: Path, recipient: X25519PrivateKey, signing: Ed25519PrivateKey, *,
@@ -119,22 +174,12 @@ def write_key_files(directory: Path, recipient: X25519PrivateKey, signing: Ed255
         FileExistsError: a key file exists and ``overwrite`` is false.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    paths = [directory / n for n in (RECIPIENT_PRIVATE, RECIPIENT_PUBLIC, SIGNING_PRIVATE, SIGNING_PUBLIC)]
-    existing = [p for p in paths if p.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(f"{existing[0]} exists; pass --force to replace the keys")
-    for p in existing:
-        p.unlink()
-    private_format = dict(
-        encoding=serialization.Encoding.PEM,
-        format=serialization.PrivateFormat.PKCS8,
-        encryption_algorithm=serialization.NoEncryption(),
-    )
-    public_format = dict(encoding=serialization.Encoding.PEM, format=serialization.PublicFormat.SubjectPublicKeyInfo)
-    _write(paths[0], recipient.private_bytes(**private_format), 0o600)
-    _write(paths[1], recipient.public_key().public_bytes(**public_format), 0o644)
-    _write(paths[2], signing.private_bytes(**private_format), 0o600)
-    _write(paths[3], signing.public_key().public_bytes(**public_format), 0o644)
+    names = (RECIPIENT_PRIVATE, RECIPIENT_PUBLIC, SIGNING_PRIVATE, SIGNING_PUBLIC)
+    paths = _replaceable([directory / n for n in names], overwrite)
+    _write(paths[0], recipient.private_bytes(**_PRIVATE_FORMAT), 0o600)
+    _write(paths[1], recipient.public_key().public_bytes(**_PUBLIC_FORMAT), 0o644)
+    _write(paths[2], signing.private_bytes(**_PRIVATE_FORMAT), 0o600)
+    _write(paths[3], signing.public_key().public_bytes(**_PUBLIC_FORMAT), 0o644)
     return KeyFiles(
         *paths,
         recipient_key_id=public_key_id(recipient.public_key()),
