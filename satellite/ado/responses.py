@@ -7,6 +7,12 @@ from typing import Any
 import httpx
 
 from satellite import json_codec
+from satellite.ado.windows_auth import (
+    WindowsAuthRequired,
+    asks_windows_auth_only,
+    auth_schemes,
+    windows_auth_message,
+)
 from satellite.errors import (
     AdoAuthError,
     AdoError,
@@ -103,6 +109,10 @@ def decode_response(response: httpx.Response, collection: str) -> Any:
             retry_after=retry_after,
         )
     if status == 401:
+        challenges = response.headers.get_list("www-authenticate")
+        if asks_windows_auth_only(challenges):
+            raise WindowsAuthRequired(windows_auth_message(collection, auth_schemes(challenges)),
+                                      collection=collection, status=status)
         raise AdoAuthError(
             f"{collection} refused the PAT (HTTP 401{', TF400813' if 'TF400813' in message else ''}):"
             " check that the PAT is valid, not expired, and was created on this server for this collection",

@@ -15,6 +15,7 @@ import httpx
 
 from satellite.ado.client import AdoClient, CollectionTarget, TlsOptions, segment
 from satellite.ado.versions import ApiVersion
+from satellite.ado.windows_auth import WINDOWS_AUTH_FIX, WindowsAuthRequired
 from satellite.check.probes import CONNECT_TIMEOUT, NetworkTarget, network_checks
 from satellite.check.result import CheckResult, failed, passed, skipped
 from satellite.errors import (
@@ -178,6 +179,8 @@ class _IntegrationCheck:
                    f" put it where {self.key}.pat points")
         try:
             body, _ = client.request("GET", "_apis/connectionData", {"api-version": "1.0-preview"})
+        except WindowsAuthRequired:
+            return self.windows_auth_failure(name, url)
         except AdoAuthError as exc:
             status = f"HTTP {exc.status}" if exc.status else "a sign-in page"
             return failed(self.label, name, "pat", url, f"the server refused the PAT ({status}): it is wrong, expired or revoked, "
@@ -206,6 +209,17 @@ class _IntegrationCheck:
                           f"add `collections: [DefaultCollection]` (the collection names) to {self.key}, or append the"
                           f" collection name to {self.key}.url" + self.collections_hint(url))
         return passed(self.label, name, "pat", url, f"accepted: authenticated as {who}")
+
+    def windows_auth_failure(self, name: str, url: str) -> CheckResult:
+        """The pat line for a server that answered with Windows-authentication challenges only."""
+        detail = ("the server refused the PAT and asks for Windows authentication only (HTTP 401, WWW-Authenticate:"
+                  " Negotiate/NTLM); the satellite authenticates with a PAT over Basic and does not do Windows"
+                  " (Negotiate/NTLM/Kerberos) authentication")
+        hint = WINDOWS_AUTH_FIX
+        if url.lower().startswith("http://"):
+            hint += (f"; Microsoft supports PATs on Azure DevOps Server over HTTPS: use the server's https:// URL in"
+                     f" {self.key}.url")
+        return failed(self.label, name, "pat", url, detail, f"{hint}; the PAT goes where {self.key}.pat points")
 
     def version_check(self, client: AdoClient, name: str) -> tuple[CheckResult, ApiVersion | None]:
         url = client.target.url

@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable
 from standins.ado_simulator.api.build import build_routes, pipeline_routes
 from standins.ado_simulator.api.core import core_routes, location_routes, team_routes
 from standins.ado_simulator.api.distributedtask import environment_routes
-from standins.ado_simulator.api.git import diff_routes, git_routes, pr_routes
+from standins.ado_simulator.api.git import diff_routes, git_routes, item_routes, pr_routes
 from standins.ado_simulator.api.release import release_routes
 from standins.ado_simulator.api.tfvc import tfvc_routes
 from standins.ado_simulator.api.wit import wit_metadata_routes, wit_reporting, wit_routes
@@ -30,7 +30,9 @@ from standins.ado_simulator.api.work import work_routes
 from standins.ado_simulator.semantics import ServerSemantics
 from standins.ado_simulator.wire import faults
 from standins.ado_simulator.wire.context import Request, Site
+from standins.ado_simulator.wire.extras import BodyExtras, ExampleFields, RandomFields
 from standins.ado_simulator.wire.faults import FaultInjector, FaultPlan
+from standins.ado_simulator.wire.windows_auth import AUTH_MODES, windows_unauthorized
 from standins.ado_simulator.world.model import Person
 from standins.ado_simulator.wire.profiles import PROFILES, Profile
 from standins.ado_simulator.wire.routing import COLLECTION, SERVER, Route, Router
@@ -52,7 +54,7 @@ __all__ = ["create_app", "SimulatorApp", "DEFAULT_PATS", "AREAS"]
 DEFAULT_PATS: dict[str, frozenset[str]] = {"sim-pat": frozenset({"full"})}
 AREAS = (  # one module per API area: ROUTES + LOCATIONS
     location_routes, core_routes, git_routes,
-    pr_routes, diff_routes,
+    pr_routes, diff_routes, item_routes,
     tfvc_routes, build_routes, pipeline_routes, release_routes, environment_routes,
     team_routes, work_routes, wit_metadata_routes, wit_routes, wit_reporting,
 )
@@ -77,15 +79,29 @@ class LoggedRequest:
 
 def create_app(
     world: World, profile: str = "2022", pats: dict[str, frozenset[str]] | None = None, faults: FaultPlan | None = None,
-    semantics: ServerSemantics | None = None,
+    semantics: ServerSemantics | None = None, auth: str = "basic",
+    example_fields: bool = False, extra_fields: int | None = None,
 ) -> "SimulatorApp":
     """An ASGI app serving ``world`` as the server release ``profile`` ("2019", "2020", "2022", "7.1").
 
-    ``semantics`` (the route side of issue 13's behaviours: caps, TFVC order) defaults to ``world.semantics``."""
+    ``auth``: "basic" (PATs; 203 sign-in page or 401 Basic) or "windows" (an IIS front with Windows
+    authentication: 401 Negotiate/NTLM; PATs still work), see ``wire/windows_auth.py``.
+
+    ``semantics`` (the route side of issue 13's behaviours: caps, TFVC order) defaults to ``world.semantics``.
+
+    ``example_fields``: bodies carry the fields beyond the spec that Microsoft's examples show for each
+    route; ``extra_fields`` (a seed): random unknown fields at random depths of every JSON body. Both
+    off by default: the spec-fidelity test closes the schemas (see ``wire/extras.py``)."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    if auth not in AUTH_MODES:
+        raise ValueError(f"unknown auth mode {auth!r}; choose from {', '.join(AUTH_MODES)}")
     app = SimulatorApp(world, PROFILES[profile], dict(DEFAULT_PATS if pats is None else pats),
                        world.semantics if semantics is None else semantics)
+    app.auth = auth
+    if example_fields or extra_fields is not None:
+        app.body_extras = BodyExtras(ExampleFields.load(app.profile.max_version) if example_fields else None,
+                                     RandomFields(extra_fields) if extra_fields is not None else None)
     app.set_faults(faults or FaultPlan())
     return app
 
@@ -103,6 +119,8 @@ class SimulatorApp:
         self.router = Router(self.routes)
         self._pats = pats
         self._auth_cache: dict[str, frozenset[str] | None] = {}
+        self.auth = "basic"  # or "windows": see wire/windows_auth.py
+        self.body_extras: BodyExtras | None = None  # fields beyond the spec: see wire/extras.py
         self._collection = world.collection.name.lower()
         self._process_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"simulator:{world.seed}:{world.scale}")).encode()
         self.requests: deque[LoggedRequest] = deque(maxlen=LOG_LIMIT)
@@ -213,9 +231,12 @@ class SimulatorApp:
                     f"{_COMMON}.VssServiceException, {_COMMON}",
                 )
             req = Request(method, path, params, query, origin, version, self._principal(), body)
-            return route.handler(self.site, req)
+            response = route.handler(self.site, req)
         except ApiError as error:
-            return error.response()
+            response = error.response()
+        if self.body_extras is not None:
+            response = self.body_extras.decorate(method, route.pattern, f"{path}?{raw_query.decode('latin-1')}", response)
+        return response
 
     def _locate(self, path: str) -> tuple[str, list[str]] | None:
         """(level, segments after the server or collection root), or None outside ``/tfs[/{collection}]``."""
@@ -255,6 +276,8 @@ class SimulatorApp:
         return scopes
 
     def _unauthorized(self, headers: dict[str, str], origin: str) -> Response:
+        if self.auth == "windows":
+            return windows_unauthorized()
         if headers.get("x-tfs-fedauthredirect", "").lower() == "suppress":
             return ApiError(
                 401,

@@ -3,6 +3,7 @@
     satellite simulator --profile 2022 --scale small --port 8081 --pat demo-pat --pat code-only:vso.code
     satellite simulator --latency-ms 20 --latency-jitter-ms 5 --fault "429:0.05:/_apis/git/" --fault-seed 3
     satellite simulator --semantics comments-with-changes,late-visible,pipeline-runs-cap=50
+    satellite simulator --example-fields --extra-fields 3
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from standins.loopback import serve_forever
 from standins.ado_simulator.app import DEFAULT_PATS, create_app
 from standins.ado_simulator.semantics import SWITCHES, ServerSemantics
 from standins.ado_simulator.wire.faults import KINDS, FaultPlan, FaultRule, parse_fault
+from standins.ado_simulator.wire.windows_auth import AUTH_MODES
 from standins.ado_simulator.world.generate import SCALES
 from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.world.world import generate_world
@@ -69,6 +71,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         + ", ".join(n.replace("_", "-") + ("=N" if kind == "int" else "") for n, kind in SWITCHES.items())
         + "; see docs/simulator.md, 'Semantics we model'",
     )
+    parser.add_argument("--auth", choices=AUTH_MODES, default="basic",
+                        help="basic (default); windows: an IIS front with Windows authentication, 401 Negotiate/NTLM"
+                        " to missing or wrong credentials (PATs over Basic still work)")
+    parser.add_argument("--example-fields", action="store_true",
+                        help="bodies carry the fields beyond the spec that Microsoft's example responses show per route")
+    parser.add_argument("--extra-fields", type=int, nargs="?", const=0, default=None, metavar="SEED",
+                        help="add unknown fields with random names and values at random depths of every JSON body"
+                        " (seeded, default 0)")
     faults = parser.add_argument_group("faults", "injected into every request but the /_sim control routes")
     faults.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer (default 0)")
     faults.add_argument("--latency-jitter-ms", type=float, default=0.0, help="± random part of the latency (default 0)")
@@ -104,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     world = generate_world(args.seed, args.scale, semantics=args.semantics)
     pats = dict(args.pats) if args.pats else dict(DEFAULT_PATS)
     plan = FaultPlan(tuple(args.faults), args.latency_ms, args.latency_jitter_ms, args.fault_seed)
-    app = create_app(world, args.profile, pats, faults=plan)
+    app = create_app(world, args.profile, pats, faults=plan, auth=args.auth,
+                     example_fields=args.example_fields, extra_fields=args.extra_fields)
 
     def ready(url: str) -> None:
         chosen = args.semantics.names()
