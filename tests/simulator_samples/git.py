@@ -103,6 +103,15 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
     f"{_REPO}/diffs/commits": lambda w: [
         ("GET", f"{_head(w)[0]}/diffs/commits", {"baseVersion": _older(w), "baseVersionType": "commit", "$top": "5"}),
     ],
+    f"{_REPO}/items": lambda w: [
+        ("GET", f"{_head(w)[0]}/items", {"path": "/src/api/module00.py", "includeContent": "true",
+                                         "latestProcessedChange": "true", "includeContentMetadata": "true"}),
+        ("GET", f"{_head(w)[0]}/items", {"path": "/src", "versionDescriptor.version": _older(w),
+                                         "versionDescriptor.versionType": "commit", "$format": "json"}),
+        ("GET", f"{_head(w)[0]}/items", {"scopePath": "/", "recursionLevel": "oneLevel", "includeLinks": "true"}),
+        ("GET", f"{_head(w)[0]}/items", {"scopePath": "/src", "recursionLevel": "full", "includeContentMetadata": "true",
+                                         "latestProcessedChange": "true", "versionDescriptor.version": "main"}),
+    ],
     f"{_REPO}/pushes": lambda w: [
         ("GET", f"{_head(w)[0]}/pushes", {"searchCriteria.includeRefUpdates": "true", "searchCriteria.refName": "refs/heads/main"}),
     ],

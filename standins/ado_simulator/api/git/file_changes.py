@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from standins.ado_simulator.world.model import Commit
 
-__all__ = ["EDIT_POOL", "FileChange", "change_counts", "commit_file_changes", "fold_changes", "invert"]
+__all__ = ["EDIT_POOL", "FileChange", "change_counts", "commit_file_changes", "fold_changes", "invert", "pool_paths"]
 
 EDIT_POOL = 48
 _DIRS = ("api", "core", "model", "util", "web", "jobs")
@@ -48,6 +48,11 @@ def _blob(commit_id: str, path: str) -> str:
 
 def _pool_path(n: int) -> str:
     return f"/src/{_DIRS[n % len(_DIRS)]}/module{n:02d}.py"
+
+
+def pool_paths() -> tuple[str, ...]:
+    """The long-lived files edits pick from (every repository has them from the start)."""
+    return tuple(_pool_path(n) for n in range(EDIT_POOL))
 
 
 def commit_file_changes(commit: Commit) -> tuple[FileChange, ...]:
