@@ -1,4 +1,4 @@
-"""Sealed batches: the v1 wire format and the keys that seal and open them."""
+"""Sealed batches: the wire format (versions in batch_format.FORMATS) and the keys that seal and open them."""
 
 from satellite.sealing.batch_format import BatchHeader, OpenedBatch, open_sealed, read_header, seal
 from satellite.sealing.keys import generate_key_files, public_key_id

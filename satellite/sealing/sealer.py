@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from satellite.sealing.batch_format import BatchHeader, compress_lines, ndjson_line, seal
+from satellite.sealing.batch_format import CURRENT, BatchHeader, FormatVersion, ndjson_line, seal
 from satellite.sealing.keys import load_ed25519_private, load_x25519_public, public_key_id
 from satellite.clock import utc_now
 
@@ -24,6 +24,7 @@ class Sealer:
     recipient_key_id: str
     recipient: X25519PublicKey
     signer: Ed25519PrivateKey
+    version: FormatVersion = CURRENT  # the batch format written (every version stays readable)
 
     @classmethod
     def from_settings(cls, settings) -> "Sealer":
@@ -77,5 +78,7 @@ class Sealer:
             recipient_key_id=self.recipient_key_id,
             signer_key_id=self.signer_key_id,
             policy=policy,
+            content_encoding=self.version.codec.name,
         )
-        return seal(header, compress_lines(lines), self.recipient, self.signer)
+        payload = self.version.codec.compress(b"".join(lines))
+        return seal(header, payload, self.recipient, self.signer, self.version)

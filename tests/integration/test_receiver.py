@@ -50,6 +50,19 @@ def test_stores_once_and_answers_a_repeat_with_200(receiver, sealer):
     assert stats["batches"] == 1 and stats["records_received"] == 3 and stats["types"]["git.commit"]["live"] == 3
 
 
+def test_stores_batches_of_every_format_version(receiver, sealer):
+    """Batches sealed before a format change wait in outboxes: the receiver reads each version."""
+    from dataclasses import replace
+
+    from satellite.sealing.batch_format import FORMATS
+
+    for version in sorted(FORMATS):
+        batch_id, body = make_batch(replace(sealer, version=FORMATS[version]))
+        assert body[4] == version
+        assert post(receiver, body, batch_id).status_code == 201
+    assert receiver.stats()["batches"] == len(FORMATS)
+
+
 def test_concurrent_repeats_store_the_batch_once(receiver, sealer):
     batch_id, body = make_batch(sealer)
     with ThreadPoolExecutor(8) as pool:

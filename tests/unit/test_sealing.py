@@ -5,9 +5,22 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+import zstandard
+
 from satellite.errors import SealingError
-from satellite.sealing.batch_format import BatchHeader, encode_records, open_sealed, read_header, seal
+from satellite.sealing.batch_format import (
+    CURRENT,
+    FORMATS,
+    MAGIC,
+    BatchHeader,
+    decode_records,
+    encode_records,
+    open_sealed,
+    read_header,
+    seal,
+)
 from satellite.sealing.keys import generate_key_files, load_ed25519_private, load_x25519_public, public_key_id
+from satellite.sealing.sealer import Sealer
 
 RECORDS = [
     {"type": "git.commit", "key": f"r:{i:040x}", "op": "upsert", "observed_at": "2026-01-01T00:00:00Z", "data": {"comment": "ünïcode ✓"}}
@@ -30,10 +43,18 @@ def keys():
     return X25519PrivateKey.generate(), Ed25519PrivateKey.generate()
 
 
-@pytest.fixture(scope="module")
-def sealed(keys):
+def seal_as(version: int, keys, **changes) -> bytes:
+    """A batch of ``RECORDS`` in format ``version`` (1: gzip, 2: zstd)."""
     recipient, signer = keys
-    return seal(make_header(), encode_records(RECORDS), recipient.public_key(), signer)
+    encoding = FORMATS[version].codec.name
+    header = make_header(content_encoding=encoding, **changes)
+    return seal(header, encode_records(RECORDS, encoding), recipient.public_key(), signer, FORMATS[version])
+
+
+@pytest.fixture(scope="module", params=sorted(FORMATS), ids=lambda v: f"v{v}")
+def sealed(request, keys):
+    """A batch of every version the format has: each stays readable."""
+    return seal_as(request.param, keys)
 
 
 def test_round_trip(keys, sealed):
@@ -42,7 +63,67 @@ def test_round_trip(keys, sealed):
     assert opened.header == read_header(sealed)
     assert opened.header.batch_id == make_header().batch_id
     assert list(opened.records) == RECORDS
-    assert sealed[:4] == b"SEIB" and sealed[4] == 1
+    assert sealed[:4] == b"SEIB" and sealed[4] in FORMATS
+    assert opened.header.content_encoding == FORMATS[sealed[4]].codec.name
+
+
+def test_version_1_is_gzip_and_2_is_zstd(keys):
+    assert seal_as(1, keys)[4] == 1 and FORMATS[1].codec.name == "gzip"
+    assert seal_as(2, keys)[4] == 2 and FORMATS[2].codec.name == "zstd"
+    assert seal(make_header(), encode_records(RECORDS), keys[0].public_key(), keys[1])[4] == 1  # a gzip header: version 1
+
+
+def test_the_sealer_writes_the_current_version(keys):
+    recipient, signer = keys
+    sealer = Sealer("sat-1", "acme", "rk", recipient.public_key(), signer)
+    sealed = sealer.seal_records(batch_id="b", integration_id="tfs", service="repos", stream="git.commits", seq=1,
+                                 records=RECORDS, cursor_from=None, cursor_to=None)
+    assert CURRENT.number == 2 and sealed[4] == 2
+    opened = open_sealed(sealed, recipient, signer.public_key())
+    assert opened.header.content_encoding == "zstd" and list(opened.records) == RECORDS
+
+
+def test_a_header_that_disagrees_with_its_version_is_refused(keys):
+    recipient, signer = keys
+    with pytest.raises(SealingError, match="content encoding"):
+        seal(make_header(content_encoding="gzip"), encode_records(RECORDS), recipient.public_key(), signer, FORMATS[2])
+    with pytest.raises(SealingError, match="suite"):
+        seal(make_header(suite={"kem": "other"}), encode_records(RECORDS), recipient.public_key(), signer, FORMATS[1])
+
+
+def test_a_batch_moved_to_another_version_does_not_open(keys):
+    """Re-signed with the right key, a version-2 batch relabelled as version 1 (and its header's
+    encoding with it) still fails: the version is bound into the HPKE info."""
+    recipient, signer = keys
+    original = seal_as(2, keys)
+    header_len = int.from_bytes(original[5:9], "big")
+    header = read_header(original)
+    relabelled = BatchHeader(**{**{f: getattr(header, f) for f in header.__slots__}, "content_encoding": "gzip"})
+    raw = relabelled.canonical_bytes()
+    body = MAGIC + bytes([1]) + len(raw).to_bytes(4, "big") + raw + original[9 + header_len : -64]
+    with pytest.raises(SealingError, match="decrypt"):
+        open_sealed(body + signer.sign(body), recipient, signer.public_key())
+
+
+def test_an_unknown_version_is_refused(keys, sealed):
+    recipient, signer = keys
+    body = sealed[:4] + bytes([99]) + sealed[5:-64]
+    with pytest.raises(SealingError, match="unsupported sealed batch version 99"):
+        open_sealed(body + signer.sign(body), recipient, signer.public_key())
+
+
+def test_zstd_payload_cap_is_checked_before_inflating() -> None:
+    bomb = zstandard.ZstdCompressor(level=19).compress(b"\n" * (8 * 1024 * 1024))
+    assert len(bomb) < 2048
+    with pytest.raises(SealingError, match="inflates beyond"):
+        decode_records(bomb, max_bytes=1024 * 1024, encoding="zstd")
+    assert decode_records(bomb, max_bytes=16 * 1024 * 1024, encoding="zstd") == ()
+    undeclared = zstandard.ZstdCompressor(write_content_size=False).compress(b'{"a":1}\n')
+    with pytest.raises(SealingError, match="not zstd"):
+        decode_records(undeclared, encoding="zstd")
+    cut = zstandard.ZstdCompressor().compress(b'{"a":1}\n' * 1000)[:-4]
+    with pytest.raises(SealingError, match="not zstd"):
+        decode_records(cut, encoding="zstd")
 
 
 def test_plaintext_is_not_in_the_sealed_bytes(sealed):
@@ -69,11 +150,12 @@ def test_every_payload_and_signature_byte_is_protected(keys, sealed):
             open_sealed(_flip(sealed, index), recipient, signer.public_key())
 
 
-def test_header_cannot_be_moved_onto_another_payload(keys):
+@pytest.mark.parametrize("version", sorted(FORMATS))
+def test_header_cannot_be_moved_onto_another_payload(keys, version):
     """Re-signing with the right key still fails: the header is bound into the HPKE info."""
     recipient, signer = keys
-    first = seal(make_header(), encode_records(RECORDS), recipient.public_key(), signer)
-    other = seal(make_header(seq=4), encode_records(RECORDS), recipient.public_key(), signer)
+    first = seal_as(version, keys)
+    other = seal_as(version, keys, seq=4)
     header_end = 9 + int.from_bytes(first[5:9], "big")
     other_header_end = 9 + int.from_bytes(other[5:9], "big")
     spliced_body = other[:other_header_end] + first[header_end:-64]
@@ -93,9 +175,10 @@ def test_wrong_keys_and_truncation(keys, sealed):
             open_sealed(sealed[:cut], recipient, signer.public_key())
 
 
-def test_record_count_must_match(keys):
+@pytest.mark.parametrize("version", sorted(FORMATS))
+def test_record_count_must_match(keys, version):
     recipient, signer = keys
-    sealed = seal(make_header(record_count=99), encode_records(RECORDS), recipient.public_key(), signer)
+    sealed = seal_as(version, keys, record_count=99)
     with pytest.raises(SealingError, match="record count"):
         open_sealed(sealed, recipient, signer.public_key())
 
