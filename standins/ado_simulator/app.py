@@ -231,6 +231,10 @@ class SimulatorApp:
                     f"{_COMMON}.VssServiceException, {_COMMON}",
                 )
             req = Request(method, path, params, query, origin, version, self._principal(), body)
+            if self.world.messy is not None:  # a disabled repository's reads; deletions during a sync
+                refused = self.world.messy.intercept(self.world, path)
+                if refused is not None:
+                    raise refused
             response = route.handler(self.site, req)
         except ApiError as error:
             response = error.response()
@@ -336,6 +340,8 @@ class SimulatorApp:
                 {"method": r.method, "path": r.path, "query": r.query, "status": r.status, "fault": r.fault}
                 for r in list(self.requests)
             ]})
+        if route == "/_sim/messy" and method == "GET":
+            return _control_json(self.world.messy.summary() if self.world.messy is not None else {"messy": False})
         if route == "/_sim/faults":
             return self._control_faults(method, body)
         if route == "/_sim/requests" and method == "DELETE":

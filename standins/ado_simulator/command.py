@@ -79,6 +79,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extra-fields", type=int, nargs="?", const=0, default=None, metavar="SEED",
                         help="add unknown fields with random names and values at random depths of every JSON body"
                         " (seeded, default 0)")
+    parser.add_argument("--messy", action="store_true",
+                        help="a messy world: disabled and empty repositories, a project renamed and one deleted and a"
+                        " repository moved at the first advance, a build and a PR deleted during the next sync, unicode"
+                        " and 250+ character names, identities without e-mail (docs/simulator.md, 'Messy worlds')")
     faults = parser.add_argument_group("faults", "injected into every request but the /_sim control routes")
     faults.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer (default 0)")
     faults.add_argument("--latency-jitter-ms", type=float, default=0.0, help="± random part of the latency (default 0)")
@@ -111,7 +115,7 @@ def control(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.action != "serve":
         return control(args)
-    world = generate_world(args.seed, args.scale, semantics=args.semantics)
+    world = generate_world(args.seed, args.scale, semantics=args.semantics, messy=args.messy)
     pats = dict(args.pats) if args.pats else dict(DEFAULT_PATS)
     plan = FaultPlan(tuple(args.faults), args.latency_ms, args.latency_jitter_ms, args.fault_seed)
     app = create_app(world, args.profile, pats, faults=plan, auth=args.auth,

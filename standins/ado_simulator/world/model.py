@@ -74,8 +74,9 @@ class Repository:
     id: str
     name: str
     project_id: str
-    default_branch: str
+    default_branch: str  # "" in an empty repository (a messy world's)
     size: int  # fixed at generation: never changes, so the repository's JSON never does
+    disabled: bool = False  # isDisabled (a messy world's): its git reads answer TF401019
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,8 @@
     world.truth()          # {"core.project": [...], "git.repository": [...], "git.commit": [...]}
     world.advance(3)       # {"pushes": 4, "commits": 9, "branches": 1}
 
-Projects and repositories never change after generation; advancing only adds pushes,
-commits and branches. Every read of git history happens under ``world.lock`` so the server
+Projects and repositories never change after generation (but in a messy world, world/messy.py);
+advancing only adds pushes, commits and branches. Every read of git history happens under ``world.lock`` so the server
 can serve while another thread advances.
 """
 
@@ -31,6 +31,7 @@ from standins.ado_simulator.world.generate import (
 from standins.ado_simulator.semantics import DEFAULT_SEMANTICS, ServerSemantics
 from standins.ado_simulator.world.domain import DOMAIN_BUILDERS, Domain
 from standins.ado_simulator.world.git.history import RepoHistory
+from standins.ado_simulator.world.messy import Messy, messy_after_domains, messy_base
 from standins.ado_simulator.world.model import Collection, Person, Project, Repository
 
 __all__ = ["World", "generate_world"]
@@ -60,16 +61,21 @@ class World:
         self.repositories = repositories
         self.semantics = semantics  # the server behaviours of issue 13 this world shows (see semantics.py)
         self._writers = writers
-        self._projects_by_key = {p.id.lower(): p for p in projects} | {p.name.lower(): p for p in projects}
-        self._repos_by_id = {r.id.lower(): r for r in repositories}
-        self._repos_by_project: dict[str, tuple[Repository, ...]] = {
-            p.id: tuple(r for r in repositories if r.project_id == p.id) for p in projects
-        }
+        self.messy: Messy | None = None  # a messy world's changes and extras (world/messy.py), None otherwise
+        self.reindex(projects, repositories)
         self._lock = threading.RLock()
         self._domains: dict[str, Domain] = {}
         self._steps = 0
         last = max((w.history.pushes[-1].time for w in writers.values() if w.history.pushes), default=EPOCH)
         self._clock = (last // 3600 + 1) * 3600
+
+    def reindex(self, projects: tuple[Project, ...], repositories: tuple[Repository, ...]) -> None:
+        """The lookups of the live projects and repositories (a messy world renames, moves and deletes)."""
+        self._projects_by_key = {p.id.lower(): p for p in projects} | {p.name.lower(): p for p in projects}
+        self._repos_by_id = {r.id.lower(): r for r in repositories}
+        self._repos_by_project: dict[str, tuple[Repository, ...]] = {
+            p.id: tuple(r for r in repositories if r.project_id == p.id) for p in projects
+        }
 
     # -- lookups (immutable data: no lock needed) ---------------------------------------
 
@@ -89,6 +95,10 @@ class World:
             return None
         lowered = key.lower()
         return next((r for r in self._repos_by_project[project.id] if r.name.lower() == lowered), None)
+
+    def add_writer(self, repository_id: str, writer: RepoWriter) -> None:
+        """The history of a repository outside ``repositories`` (a messy world's empty one)."""
+        self._writers[repository_id] = writer
 
     # -- domains (one per API area beyond git) ------------------------------------------
 
@@ -131,6 +141,8 @@ class World:
                     needs = domain.min_versions.get(record_type)
                     if max_version is None or needs is None or _version(max_version) >= _version(needs):
                         truth[record_type] = keys
+            if self.messy is not None:
+                truth = self.messy.truth(self, truth)
         return truth
 
     def advance(self, steps: int = 1) -> dict[str, int]:
@@ -143,6 +155,8 @@ class World:
                 self._step(random.Random(f"{self.seed}:{self.scale}:advance:{self._steps}"), counts)
                 for name, domain in self._domains.items():
                     domain.advance(random.Random(f"{self.seed}:{self.scale}:advance:{self._steps}:{name}"), self._clock, counts)
+                if self.messy is not None:
+                    self.messy.advance(self, counts)
         return counts
 
     def _step(self, rng: random.Random, counts: dict[str, int]) -> None:
@@ -177,8 +191,10 @@ def _version(text: str) -> tuple[int, int]:
     return int(major), int(minor or 0)
 
 
-def generate_world(seed: int = 7, scale: str = "small", semantics: ServerSemantics = DEFAULT_SEMANTICS) -> World:
-    """Build the world for (seed, scale, semantics); same inputs, same world."""
+def generate_world(seed: int = 7, scale: str = "small", semantics: ServerSemantics = DEFAULT_SEMANTICS,
+                   messy: bool = False) -> World:
+    """Build the world for (seed, scale, semantics); same inputs, same world. ``messy``: with the
+    disabled, empty, renamed, moved and deleted things of world/messy.py (off: the world is unchanged)."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose from {', '.join(SCALES)}")
     spec = SCALES[scale]
@@ -190,6 +206,8 @@ def generate_world(seed: int = 7, scale: str = "small", semantics: ServerSemanti
     repositories = tuple(
         repo for project, count in zip(projects, spec.repos_per_project) for repo in make_repositories(rng, project, count)
     )
+    if messy:
+        people, projects, repositories = messy_base(seed, scale, people, projects, repositories)
     shares = split_commits(rng, spec.commits, len(repositories))
     writers: dict[str, RepoWriter] = {}
     for index, (repo, share) in enumerate(zip(repositories, shares)):
@@ -202,4 +220,6 @@ def generate_world(seed: int = 7, scale: str = "small", semantics: ServerSemanti
     world = World(seed, scale, collection, deployment_id, people, projects, repositories, writers, semantics)
     for build_domain in DOMAIN_BUILDERS:
         world.add_domain(build_domain(world, seed, scale))
+    if messy:
+        messy_after_domains(world)
     return world

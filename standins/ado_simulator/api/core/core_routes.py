@@ -56,7 +56,8 @@ def project_json(site: Site, req: Request, project: Project) -> dict:
 def list_projects(site: Site, req: Request) -> Response:
     query = req.query
     state = (query.get_enum(PROJECT_STATE, "stateFilter") or "wellFormed").lower()
-    projects = sorted(site.world.projects, key=lambda p: p.name.lower()) if state in _LISTED_STATES else []
+    live = (p for p in site.world.projects if site.world.project(p.id) is not None)  # a messy world deletes some
+    projects = sorted(live, key=lambda p: p.name.lower()) if state in _LISTED_STATES else []
     top = query.get_int("$top", default=100) or 0
     token = query.get("continuationToken")
     if token:

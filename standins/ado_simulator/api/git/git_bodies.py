@@ -25,16 +25,18 @@ def repository_json(site: Site, req: Request, repo: Repository) -> dict:
         "name": repo.name,
         "url": site.repository_url(req, repo),
         "project": project_json(site, req, project),
-        "defaultBranch": repo.default_branch,
+        "defaultBranch": repo.default_branch,  # left out below for an empty repository, as the server does
         "size": repo.size,
         "remoteUrl": site.remote_url(req, repo),
         "sshUrl": site.ssh_url(req, repo),
     }
+    if not repo.default_branch:
+        del body["defaultBranch"]
     profile = site.profile
     if profile.has("6.0"):
         body["webUrl"] = body["remoteUrl"]
     if profile.has("7.0"):
-        body["isDisabled"] = False
+        body["isDisabled"] = repo.disabled
     if profile.has("7.1"):
         body["isInMaintenance"] = False
     return body
