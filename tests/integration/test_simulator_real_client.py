@@ -10,6 +10,8 @@ server: it reads ``OPTIONS _apis`` and negotiates each request down to the serve
 from __future__ import annotations
 
 import importlib
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from typing import Iterator
 
 import pytest
@@ -17,6 +19,7 @@ import pytest
 from standins.loopback import serve_in_thread
 from standins.ado_simulator.app import AREAS, create_app
 from standins.ado_simulator.world.generate import MAIN
+from standins.ado_simulator.world.model import Commit
 from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.world.world import World, generate_world
 
@@ -93,6 +96,107 @@ def test_repositories_and_commits(world, connection, azure_devops):
         person = world.people[expected[0].author]
         assert (commits[0].author.name, commits[0].author.email) == (person.display_name, person.email)
         assert len(git.get_pushes(repo.id, project=repo.project.id, top=10_000)) == pushes
+
+
+def _main_log(world: World) -> tuple[str, str, list[Commit]]:
+    """(repository id, project id, main's commits newest first) of the repository with the longest main."""
+    found = []
+    for repo in world.repositories:
+        with world.reading(repo.id) as history:
+            found.append([history.commits[p] for p in history.log(history.head(MAIN), None)])
+    index = max(range(len(found)), key=lambda i: (len(found[i]), -i))
+    repo = world.repositories[index]
+    return repo.id, repo.project_id, found[index]
+
+
+def _utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def _from_dates(log: list[Commit]) -> dict[str, tuple[str, datetime]]:
+    """Format name -> (``fromDate`` as a client sends it, the instant the server reads): the forms of
+    issue 17 item 1, zone-less ones in the server's local time (UTC). Each instant sits on a commit of
+    ``log`` so that a misread hides or shows it: an AM time read as PM, a PM time read as AM, 12 AM
+    read as noon, or a fraction of a second dropped, all move the boundary across a commit."""
+    middle = sorted(log, key=lambda c: abs(log.index(c) - len(log) // 2))
+    morning = _utc(next(c.commit_time for c in middle if _utc(c.commit_time).hour < 12))  # the commit is in
+    evening = _utc(next(c.commit_time for c in middle if _utc(c.commit_time).hour >= 12) + 1)  # the commit is out
+    midnight = morning.replace(hour=0, minute=0, second=0)
+
+    def us(moment: datetime) -> str:  # M/d/yyyy h:mm:ss tt
+        return f"{moment.month}/{moment.day}/{moment.year} {(moment.hour % 12) or 12}:{moment:%M:%S} {moment:%p}"
+
+    return {
+        "M/d/yyyy h:mm:ss AM": (us(morning), morning),
+        "M/d/yyyy h:mm:ss PM": (us(evening), evening),
+        "M/d/yyyy 12:00:00 AM (midnight)": (us(midnight), midnight),
+        "MM/dd/yyyy HH:mm:ss PM (14 PM)": ("11/04/2024 14:00:00 PM", datetime(2024, 11, 4, 14, tzinfo=timezone.utc)),
+        "MM/dd/yyyy 00:00:00 AM": ("01/01/2000 00:00:00 AM", datetime(2000, 1, 1, tzinfo=timezone.utc)),
+        "M/d/yyyy": (f"{midnight.month}/{midnight.day}/{midnight.year}", midnight),
+        "RFC 1123": (format_datetime(evening, usegmt=True), evening),
+        "ISO 8601 without offset": (morning.strftime("%Y-%m-%dT%H:%M:%S"), morning),
+        "ISO 8601 Z": (evening.strftime("%Y-%m-%dT%H:%M:%SZ"), evening),
+        "ISO 8601 with offset": (evening.astimezone(timezone(timedelta(hours=-5))).isoformat(), evening),
+        "ISO 8601 7 fractional digits": (f"{morning:%Y-%m-%dT%H:%M:%S}.1234567Z", morning + timedelta(microseconds=123457)),
+    }
+
+
+FROM_DATE_FORMATS = (
+    "M/d/yyyy h:mm:ss AM", "M/d/yyyy h:mm:ss PM", "M/d/yyyy 12:00:00 AM (midnight)", "MM/dd/yyyy HH:mm:ss PM (14 PM)",
+    "MM/dd/yyyy 00:00:00 AM", "M/d/yyyy", "RFC 1123", "ISO 8601 without offset", "ISO 8601 Z", "ISO 8601 with offset",
+    "ISO 8601 7 fractional digits",
+)
+
+
+@pytest.mark.parametrize("form", FROM_DATE_FORMATS)
+def test_commits_from_date_in_each_format(world, connection, azure_devops, form):
+    """``search_criteria.from_date`` in each form .NET parses: exactly the commits at or after that instant."""
+    _, conn = connection
+    git = conn.clients_v7_0.get_git_client()
+    repo_id, project_id, log = _main_log(world)
+    raw, instant = _from_dates(log)[form]
+    criteria = azure_devops["v7_0.git.models"].GitQueryCommitsCriteria(top=10_000, from_date=raw)
+    got = [c.commit_id for c in git.get_commits(repo_id, criteria, project=project_id)]
+    expected = [c.commit_id for c in log if c.commit_time >= instant.timestamp()]
+    assert got == expected, raw
+
+
+def test_from_date_instants_sit_on_commits(world):
+    """The instants above bite: each form's instant has a commit within a second or twelve hours after it."""
+    _, _, log = _main_log(world)
+    forms = _from_dates(log)
+    times = sorted(c.commit_time for c in log)
+
+    def after(instant: datetime, within: timedelta) -> bool:
+        return any(instant.timestamp() <= t < (instant + within).timestamp() for t in times)
+
+    assert after(forms["M/d/yyyy h:mm:ss AM"][1], timedelta(seconds=1))  # read as PM: that commit drops out
+    assert after(forms["M/d/yyyy h:mm:ss PM"][1] - timedelta(hours=12), timedelta(hours=12))  # read as AM: one comes in
+    assert after(forms["M/d/yyyy 12:00:00 AM (midnight)"][1], timedelta(hours=12))  # read as noon: one drops out
+    assert after(forms["ISO 8601 7 fractional digits"][1] - timedelta(seconds=1), timedelta(seconds=1))  # floored: in
+    assert set(FROM_DATE_FORMATS) == set(forms)
+
+
+def test_items(world, connection, azure_devops):
+    """Get Items (a folder, one level and in full) and Get Item (a file, at a commit) through the client."""
+    _, conn = connection
+    git = conn.clients_v7_0.get_git_client()
+    models = azure_devops["v7_0.git.models"]
+    repo_id, project_id, log = _main_log(world)
+    root = git.get_items(repo_id, project=project_id, scope_path="/", recursion_level="oneLevel")
+    assert root[0].path == "/" and root[0].is_folder and root[0].commit_id == log[0].commit_id
+    assert {i.path for i in root[1:]} <= {"/src", "/legacy"} and any(i.path == "/src" for i in root[1:])
+    full = git.get_items(repo_id, project=project_id, scope_path="/src", recursion_level="Full",
+                         include_content_metadata=True)
+    files = [i for i in full if not i.is_folder]
+    assert files and all(i.git_object_type == "blob" and i.content_metadata.file_name == i.path.rsplit("/", 1)[1]
+                         for i in files)
+    older = log[-1]
+    version = models.GitVersionDescriptor(version=older.commit_id, version_type="commit")
+    one = git.get_item(repo_id, "/src/api/module00.py", project=project_id, version_descriptor=version,
+                       latest_processed_change=True)
+    assert (one.path, one.commit_id, one.git_object_type) == ("/src/api/module00.py", older.commit_id, "blob")
+    assert one.latest_processed_change.commit_id == older.commit_id  # the root commit: nothing older changed it
 
 
 @pending("GET", "/_apis/git/pullrequests", "pull requests")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from dataclasses import dataclass, replace
 
 from standins.ado_simulator.wire.context import Request, Site
@@ -176,7 +177,8 @@ class CommitFilter:
             return (_criteria(req, name) or "").lower()
 
         query = req.query
-        since = query.get_date("searchCriteria.fromDate", "fromDate")
+        start = query.get_datetime("searchCriteria.fromDate", "fromDate")
+        since = None if start is None else math.ceil(start.timestamp())  # a commit a fraction before is out
         until = query.get_date("searchCriteria.toDate", "toDate")
         return cls(since, until, text("author"), text("user"), text("fromCommitId"), text("toCommitId"))
 
