@@ -23,6 +23,7 @@ from typing import Callable, Collection, Iterable, Iterator
 import structlog
 
 from satellite.errors import StoreError
+from satellite.store.access import data_dir_hint
 from satellite.store.at_rest import KEY_FILE, AtRest
 from satellite.store.ledger import Forgotten, LedgerEntry
 from satellite.store.migrations import (
@@ -118,7 +119,7 @@ class Store:
             self.path = data_dir / DATABASE_NAME
             self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the store in {data_dir}: {exc}") from None
+            raise StoreError(f"cannot open the store in {data_dir}: {exc}{data_dir_hint(data_dir)}") from None
         try:
             refuse_newer(self._conn, str(data_dir))  # before any write: a newer release's store stays untouched
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -132,7 +133,7 @@ class Store:
             self._conn.close()
             if isinstance(exc, StoreError):
                 raise
-            raise StoreError(f"cannot open the store in {data_dir}: {exc}") from None
+            raise StoreError(f"cannot open the store in {data_dir}: {exc}{data_dir_hint(data_dir)}") from None
         self._lock = threading.Lock()
         self._room = threading.Condition()
         # each cursor as this process last read or wrote it (sealed; None: none): a cursor found

@@ -17,6 +17,7 @@ import socket
 from pathlib import Path
 
 from satellite.errors import DataDirInUse, StoreError
+from satellite.store.access import data_dir_hint
 
 __all__ = ["DataDirLock", "LOCK_FILE"]
 
@@ -36,7 +37,8 @@ class DataDirLock:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise StoreError(f"cannot open the lock file {self.path}: {exc.strerror or exc}") from None
+            hint = data_dir_hint(self.path.parent)
+            raise StoreError(f"cannot open the lock file {self.path}: {exc.strerror or exc}{hint}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
