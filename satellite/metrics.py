@@ -33,6 +33,19 @@ ADO_THROTTLE_WAIT = Counter(
     "satellite_ado_throttle_wait_seconds", "Seconds spent waiting because the server asked (Retry-After)",
     ["collection"], registry=REGISTRY,
 )
+# the politeness gate of each server (satellite/politeness): label ``server`` is scheme://host:port
+ADO_CONCURRENCY_LIMIT = Gauge("satellite_ado_concurrency_limit", "Requests the satellite allows in flight to a server now"
+                              " (adaptive, between limits.min_concurrency and limits.concurrency)", ["server"], registry=REGISTRY)
+ADO_BASELINE_LATENCY = Gauge("satellite_ado_baseline_latency_seconds", "The server's unloaded latency as the adaptive"
+                             " limit learnt it (lowest of recent answers)", ["server"], registry=REGISTRY)
+ADO_THROTTLED = Counter("satellite_ado_throttled_answers", "Answers that asked the satellite to slow down, by signal"
+                        " (429, 503, delay: X-RateLimit-Delay, remaining_low: X-RateLimit-Remaining)", ["server", "signal"],
+                        registry=REGISTRY)
+ADO_WAITS = Counter("satellite_ado_waits", "Requests that waited at the server's gate, by reason (pause: Retry-After or"
+                    " X-RateLimit-Delay for the whole server, slot: the concurrency limit, rate: max_requests_per_second)",
+                    ["server", "reason"], registry=REGISTRY)
+ADO_WAIT_SECONDS = Counter("satellite_ado_wait_seconds", "Seconds requests waited at the server's gate, by reason (as"
+                           " satellite_ado_waits)", ["server", "reason"], registry=REGISTRY)
 RECORDS = Counter("satellite_records_collected", "Records collected", ["integration", "stream"], registry=REGISTRY)
 QUARANTINED = Counter("satellite_items_quarantined", "Items a stream could not read (skipped, reported; read again at the"
                       " next reconciliation)", ["integration", "stream"], registry=REGISTRY)

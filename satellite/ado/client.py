@@ -7,7 +7,9 @@
 
 Every request carries the PAT as Basic auth and ``X-TFS-FedAuthRedirect: Suppress`` (so a bad
 PAT is a 401, not a sign-in page), is retried on 408/429/5xx and network errors with full-jitter
-backoff honouring Retry-After, and verifies TLS unless the operator opted out.
+backoff honouring Retry-After, and verifies TLS unless the operator opted out. With a ``gate``
+(satellite.politeness: the collector passes its server's), every request first passes it: a
+Retry-After pause of the whole server, the adaptive concurrency limit, the rate cap.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from satellite.ado.versions import ApiVersion, parse_out_of_range, pick_version
 from satellite.http_clients import TlsOptions, build_client_lanes
 from satellite.errors import AdoNotFoundError, AdoResponseError, AdoTransportError, AdoVersionError
 from satellite.metrics import ADO_REQUESTS, ADO_THROTTLE_WAIT
+from satellite.politeness import ServerGate, carrying, current_work
 from satellite.retrying import RetryPolicy
 from satellite.secret import Secret
 
@@ -90,8 +93,11 @@ class AdoClient:
         retry: RetryPolicy = RetryPolicy(),
         max_connections: int = 8,
         transport: httpx.BaseTransport | None = None,
+        gate: ServerGate | None = None,
     ) -> None:
+        """``gate``: the server's politeness gate every request passes (None: none, as for one-off checks)."""
         self.target = target
+        self._gate = gate
         self._retry = retry
         token = base64.b64encode(f":{pat.reveal()}".encode()).decode()
         Secret(token)  # registers the encoded form with the log redactor too
@@ -133,13 +139,21 @@ class AdoClient:
         with self._count_lock:
             self._requests += 1
         route = _route_label(path)
+        gate = self._gate
+        ticket = gate.enter(current_work()) if gate is not None else None
         try:
             response = self._http.request(method, path, params=params, json=json_body, headers=headers)
-        except httpx.TransportError as exc:
+        except BaseException as exc:
+            if gate is not None and ticket is not None:
+                gate.leave(ticket, None, None)
+            if not isinstance(exc, httpx.TransportError):
+                raise
             ADO_REQUESTS.labels(self.target.name, route, "error").inc()
             message, retryable = _describe_transport_error(exc, self.target.url)
             error_type = TransientAdoError if retryable else AdoTransportError
             raise error_type(message, collection=self.target.url) from None
+        if gate is not None and ticket is not None:
+            gate.leave(ticket, response.status_code, response.headers)
         ADO_REQUESTS.labels(self.target.name, route, str(response.status_code)).inc()
         return response
 
@@ -228,7 +242,7 @@ class AdoClient:
 
         pending: deque[Future] = deque()
         for path in paths:
-            pending.append(self._pool.submit(fetch, path))
+            pending.append(self._pool.submit(carrying(fetch), path))  # as the caller's work (backfill or not)
             if len(pending) >= 2 * self._max_connections:
                 yield pending.popleft().result()
         while pending:

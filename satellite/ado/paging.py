@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, NamedTuple, Protocol
 
 from satellite.errors import AdoResponseError
+from satellite.politeness.work import carrying
 
 __all__ = [
     "CONTINUATION_HEADER",
@@ -188,7 +189,7 @@ class TokenBody:
             token, answer = self.start, ask(self.start)
             while True:
                 resume, following = self._after(answer.body, token)
-                pending = ahead.submit(ask, following) if following and self.read_ahead else None
+                pending = ahead.submit(carrying(ask), following) if following and self.read_ahead else None
                 yield Page(answer.items, resume)
                 if not following:
                     return

@@ -42,6 +42,7 @@ from satellite.config.units import (
     parse_duration,
     parse_size,
 )
+from satellite.politeness.window import parse_window, parse_zone
 from satellite.secret import MASK, Secret
 
 __all__ = [
@@ -246,6 +247,33 @@ def _size(minimum: int, maximum: int | None = None) -> Any:
     return Annotated[int, PlainValidator(check), WithJsonSchema(schema)]
 
 
+def _window_text(value: str) -> str:
+    try:
+        start, end = parse_window(value)
+    except ValueError as exc:
+        raise _error("backfill_window", str(exc)) from None
+    return f"{start:%H:%M}-{end:%H:%M}"
+
+
+def _zone_name(value: str) -> str:
+    try:
+        parse_zone(value)
+    except ValueError as exc:
+        raise _error("time_zone", str(exc)) from None
+    return value
+
+
+def _not_bool_number(value: object) -> object:
+    if isinstance(value, bool):  # YAML "yes"/"on" must not become 1.0
+        raise _error("float_type", "expected a number")
+    return value
+
+
+BackfillWindowText = Annotated[str, AfterValidator(_window_text),
+                               WithJsonSchema({"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*$"})]
+TimeZoneName = Annotated[str, AfterValidator(_zone_name)]
+Share = Annotated[float, BeforeValidator(_not_bool_number), Field(gt=0, le=1)]
+PositiveRate = Annotated[float, BeforeValidator(_not_bool_number), Field(gt=0, le=10000)]
 Interval = _duration(timedelta(seconds=10))
 Jitter = _duration(timedelta(0))
 Overlap = _duration(timedelta(0))
@@ -530,6 +558,13 @@ class Schedule(_Model):
     reconcile_every: Interval = _duration_field(
         timedelta(days=7), "Full re-read (all cursors reset) that catches what incremental runs cannot see."
     )
+    backfill_window: Annotated[BackfillWindowText | None, BeforeValidator(_blank_is_none)] = Field(
+        None, description='Hours ("19:00-07:00", may wrap midnight) when first runs and reconciliations may use the'
+        " server's full limit; outside them they get backfill_share of it. Empty: always the full limit.")
+    time_zone: TimeZoneName = Field("UTC", description="IANA time zone of backfill_window (e.g. Europe/Berlin).")
+    backfill_share: Share = Field(
+        0.25, description="Share of the server's concurrency limit first runs and reconciliations may hold outside"
+        " backfill_window (at least one request); incremental syncs always go first.")
 
 
 class Backfill(_Model):
@@ -617,7 +652,14 @@ class Limits(_Model):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    concurrency: Int = Field(4, ge=1, le=64, description="Parallel requests to Azure DevOps.")
+    concurrency: Int = Field(4, ge=1, le=64, description="Parallel requests to Azure DevOps: the most the adaptive"
+                             " limit of each server may reach (or the limit itself when adaptive is off).")
+    min_concurrency: Int = Field(1, ge=1, le=64, description="The least parallel requests the adaptive limit shrinks to.")
+    adaptive: bool = Field(True, description="Adapt the parallel requests of each server to its latency and throttling"
+                           " (429/503, Retry-After, X-RateLimit-*) between min_concurrency and concurrency.")
+    max_requests_per_second: PositiveRate | None = Field(
+        None, description="Most requests per second to each server (scheme://host:port), shared by every integration,"
+        " collection and stream on it; empty: no cap.")
     page_sizes: PageSizes = PageSizes()
     batch: BatchLimits = BatchLimits()
     outbox_max_bytes: OutboxBytes = _size_field(GiB, "Max size of the outbox (min 1MiB).")
@@ -625,6 +667,12 @@ class Limits(_Model):
     cursor_overlap: Overlap = _duration_field(
         timedelta(minutes=5), "Time cursors (builds, releases, deployments, pipeline activity) read again this much"
         " before the last time read, for items that become visible late; what was read unchanged is not resent.")
+
+    @model_validator(mode="after")
+    def _floor_below_ceiling(self) -> "Limits":
+        if self.min_concurrency > self.concurrency:
+            raise PydanticCustomError(f"{ERROR_PREFIX}min_concurrency", "min_concurrency must not exceed concurrency")
+        return self
 
 
 class Delivery(_Model):

@@ -22,6 +22,7 @@ from typing import Iterator
 from satellite.ado.client import segment
 from satellite.ado.paging import TokenHeader, items
 from satellite.errors import AdoNotFoundError
+from satellite.politeness.work import carrying
 from satellite.streams.base import (
     IncrementalStream,
     KeyFormat,
@@ -92,7 +93,7 @@ def build_changes(ctx: StreamContext, project: dict, builds: list[dict]) -> Iter
             return []
 
     with ThreadPoolExecutor(max_workers=CHANGE_WALKS, thread_name_prefix="build-changes") as pool:
-        yield from pool.map(walk, builds)
+        yield from pool.map(carrying(walk), builds)  # as backfill work when the unit is one
 
 
 class BuildsStream(IncrementalStream):

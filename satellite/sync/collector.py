@@ -27,6 +27,7 @@ from satellite.ado.client import AdoClient, CollectionTarget, TlsOptions
 from satellite.ado.versions import ApiVersion
 from satellite.errors import AdoError
 from satellite.metrics import QUARANTINED, RECORDS
+from satellite.politeness import BackfillWindow, GateSettings, Work, doing, gate_for
 from satellite.privacy.policy import PrivacyPolicy
 from satellite.privacy.scope import ScopeFilter
 from satellite.retrying import RetryPolicy
@@ -141,6 +142,9 @@ class Collector:
         self.retry = retry
         self._tls = TlsOptions(verify=integration.tls.verify, ca_bundle=integration.tls.ca_bundle)
         self._transport_factory = transport_factory
+        schedule = integration.schedule
+        window = BackfillWindow.parse(schedule.backfill_window, schedule.time_zone) if schedule.backfill_window else None
+        self._backfill_work = Work(backfill=True, window=window, share=schedule.backfill_share)
         wanted = set(services) if services is not None else {"core", *integration.services}
         self._streams = [
             self._projects_stream() if cls is ProjectsStream else cls()
@@ -161,6 +165,7 @@ class Collector:
             retry=self.retry,
             max_connections=self.limits.concurrency,
             transport=self._transport_factory() if self._transport_factory else None,
+            gate=gate_for(target.url, GateSettings.from_limits(self.limits)),  # shared by all on the server
         )
 
     def run(self, report: CollectionReport) -> None:
@@ -313,17 +318,12 @@ class Collector:
             if stream.immutable else (lambda keys: set()),
             overlap=self.limits.cursor_overlap,
         )
+        # A read from no cursor (a first run, a reconciliation) is backfill work: behind incremental work
+        # at the server's gate, and outside schedule.backfill_window within backfill_share of its limit.
+        backfilling = not isinstance(stream, SnapshotStream) and ctx.cursor is None
         try:
-            if isinstance(stream, SnapshotStream):
-                items = self.scope.listing(stream.name, list(guarded(lambda: stream.list(ctx, parent), tracker, stream.name)))
-                result = writer.write(guarded(lambda: stream.diff(ctx, parent, items), tracker, stream.name))
-                listed[stream.name] = items
-            else:
-                result = writer.write(self.scope.records(stream.name, guarded(lambda: stream.read(ctx, parent), tracker, stream.name)))
-                if stream.reconciled and ctx.cursor is None and result.complete:
-                    result = self._deletes_after_complete_read(
-                        writer, key, stream.reconciled, ctx.backfill_start, result,
-                        confirm=lambda t, keys: list(guarded(lambda: stream.gone(ctx, parent, t, keys), tracker, stream.name)))
+            with doing(self._backfill_work if backfilling else Work()):
+                result = self._read_unit(stream, ctx, parent, writer, key, tracker, listed)
         except AdoError as exc:
             error = with_route(str(exc), tracker)
             self._fail(report, client.target.name, stream.name, parent_id, error)
@@ -337,6 +337,22 @@ class Collector:
         if result.records:
             log.info("stream_synced", integration=self.integration.id, collection=client.target.name, stream=stream.name,
                      partition=parent_id, records=result.records, batches=result.batches, seconds=round(seconds, 3))
+
+    def _read_unit(self, stream, ctx: StreamContext, parent: dict | None, writer: BatchWriter, key: CursorKey,
+                   tracker: RouteTracker, listed: dict[str, list[dict]]) -> WriteResult:
+        """Read one unit into the writer: a snapshot's diff, or an incremental read (and, after a
+        complete read from no cursor, the deletes of what it no longer met)."""
+        if isinstance(stream, SnapshotStream):
+            items = self.scope.listing(stream.name, list(guarded(lambda: stream.list(ctx, parent), tracker, stream.name)))
+            result = writer.write(guarded(lambda: stream.diff(ctx, parent, items), tracker, stream.name))
+            listed[stream.name] = items
+        else:
+            result = writer.write(self.scope.records(stream.name, guarded(lambda: stream.read(ctx, parent), tracker, stream.name)))
+            if stream.reconciled and ctx.cursor is None and result.complete:
+                result = self._deletes_after_complete_read(
+                    writer, key, stream.reconciled, ctx.backfill_start, result,
+                    confirm=lambda t, keys: list(guarded(lambda: stream.gone(ctx, parent, t, keys), tracker, stream.name)))
+        return result
 
     def _deletes_after_complete_read(self, writer: BatchWriter, key: CursorKey, types: tuple[str, ...],
                                      backfill: str | None, result: WriteResult,

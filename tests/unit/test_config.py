@@ -439,7 +439,8 @@ def test_unknown_keys(tmp_path, env):
         (
             17,
             "limits.concurency",
-            "unknown key (allowed: concurrency, page_sizes, batch, outbox_max_bytes, request_timeout, cursor_overlap)",
+            "unknown key (allowed: concurrency, min_concurrency, adaptive, max_requests_per_second, page_sizes, batch,"
+            " outbox_max_bytes, request_timeout, cursor_overlap)",
         ),
         (18, "source", "unknown key (allowed: satellite, integrations, limits, delivery, privacy)"),
     ]

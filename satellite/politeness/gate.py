@@ -1,0 +1,292 @@
+"""One gate per server (scheme://host:port) that every request to it passes, whatever collection,
+stream or thread it comes from.
+
+    gate = gate_for(url, GateSettings.from_limits(config.limits))
+    ticket = gate.enter(current_work())   # blocks: a pause, then a free slot, then a token
+    try:
+        response = send()
+    finally:
+        gate.leave(ticket, response.status_code, response.headers)   # (None, None) on a network error
+
+- A pause (``Retry-After``, ``X-RateLimit-Delay``) holds every request to the server, not only the
+  one that met it.
+- Slots: at most ``limit`` requests in flight; the limit adapts (``limiter``) between
+  ``limits.min_concurrency`` and ``limits.concurrency``, or is the ceiling when not adaptive.
+- Incremental work takes a free slot before any backfill work waiting for one; backfill work holds
+  at most ``share`` of the limit (at least one slot) outside its window (``work``).
+- Tokens: ``limits.max_requests_per_second`` (``bucket``), shared by everything sent to the server.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from satellite.politeness.bucket import TokenBucket
+from satellite.politeness.limiter import AdaptiveLimit, Answer
+from satellite.politeness.observer import MetricsObserver
+from satellite.politeness.work import Work
+from satellite.retrying import parse_retry_after
+
+__all__ = ["GateObserver", "GateSettings", "ServerGate", "Ticket", "gate_for", "server_of"]
+
+RECHECK_S = 1.0  # a waiting backfill looks again this often: its window may have opened
+LOW_REMAINING = 0.1  # X-RateLimit-Remaining below this share of X-RateLimit-Limit is a throttle signal
+
+
+def server_of(url: str) -> str:
+    """``scheme://host:port`` of a URL, the port explicit (``https://tfs.corp/tfs/C`` -> ``https://tfs.corp:443``)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower() or "https"
+    port = parts.port or (443 if scheme == "https" else 80)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+@dataclass(frozen=True, slots=True)
+class GateSettings:
+    """From the ``limits`` section: the ceiling, the floor, adaptive or fixed, the rate cap."""
+
+    ceiling: int = 4
+    floor: int = 1
+    adaptive: bool = True
+    rate: float | None = None
+    max_pause: float = 600.0  # a Retry-After longer than this is cut to it
+
+    @classmethod
+    def from_limits(cls, limits: Any) -> GateSettings:
+        return cls(ceiling=limits.concurrency, floor=min(limits.min_concurrency, limits.concurrency),
+                   adaptive=limits.adaptive, rate=limits.max_requests_per_second)
+
+
+class GateObserver(Protocol):
+    """Where the gate reports (the Prometheus metrics; a recorder in tests)."""
+
+    def limit(self, server: str, limit: int, baseline: float | None) -> None: ...
+    def throttled(self, server: str, signal: str) -> None: ...
+    def waited(self, server: str, reason: str, seconds: float) -> None: ...
+
+
+class _Silent:
+    def limit(self, server: str, limit: int, baseline: float | None) -> None:
+        pass
+
+    def throttled(self, server: str, signal: str) -> None:
+        pass
+
+    def waited(self, server: str, reason: str, seconds: float) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A request let through: what ``leave`` needs."""
+
+    backfill: bool
+    sent_at: float
+    in_flight: int
+
+
+class ServerGate:
+    """The pause, the slots and the token bucket of one server; thread-safe."""
+
+    def __init__(self, server: str, settings: GateSettings, *, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 sleep: Callable[[float], None] = time.sleep, observer: GateObserver | None = None) -> None:
+        self.server = server
+        self._clock = clock
+        self._wall = wall
+        self._sleep = sleep
+        self._observer = observer or _Silent()
+        self._cond = threading.Condition()
+        self._settings = settings
+        self._limiter = AdaptiveLimit(settings.ceiling, settings.floor)
+        self._bucket = TokenBucket(settings.rate, clock=clock) if settings.rate else None
+        self._paused_until = 0.0
+        self._in_flight = 0
+        self._backfill_in_flight = 0
+        self._incremental_waiting = 0
+        self._report_limit()
+
+    # settings ------------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> GateSettings:
+        return self._settings
+
+    def configure(self, settings: GateSettings) -> None:
+        """Take new settings (a reloaded configuration); the learnt limit and baseline stay."""
+        with self._cond:
+            if settings == self._settings:
+                return
+            self._settings = settings
+            self._limiter.set_bounds(settings.ceiling, settings.floor)
+            if settings.rate is None:
+                self._bucket = None
+            elif self._bucket is None:
+                self._bucket = TokenBucket(settings.rate, clock=self._clock)
+            else:
+                self._bucket.set_rate(settings.rate)
+            self._cond.notify_all()
+        self._report_limit()
+
+    # state (for tests and the status page) -------------------------------------------------
+
+    @property
+    def limit(self) -> int:
+        """Requests allowed in flight now."""
+        with self._cond:
+            return self._limit()
+
+    @property
+    def baseline(self) -> float | None:
+        with self._cond:
+            return self._limiter.baseline
+
+    @property
+    def in_flight(self) -> int:
+        with self._cond:
+            return self._in_flight
+
+    def paused_for(self) -> float:
+        """Seconds until the server's pause ends (0.0: not paused)."""
+        with self._cond:
+            return max(0.0, self._paused_until - self._clock())
+
+    # the gate ------------------------------------------------------------------------------
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request to the server for ``seconds`` (capped at ``max_pause``), from now."""
+        seconds = min(max(0.0, seconds), self._settings.max_pause)
+        with self._cond:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def may_enter(self, work: Work) -> bool:
+        """Whether ``work`` would get a slot now (not paused, a slot free, incremental work first)."""
+        with self._cond:
+            return self._clock() >= self._paused_until and self._has_slot(work)
+
+    def enter(self, work: Work) -> Ticket:
+        """Wait for the pause to end, a slot and a token; the caller must ``leave`` the ticket."""
+        with self._cond:
+            if not work.backfill:
+                self._incremental_waiting += 1
+            try:
+                self._wait_for_slot(work)
+            finally:
+                if not work.backfill:
+                    self._incremental_waiting -= 1
+            self._in_flight += 1
+            if work.backfill:
+                self._backfill_in_flight += 1
+            in_flight = self._in_flight
+            bucket = self._bucket
+        delay = bucket.reserve() if bucket is not None else 0.0
+        if delay > 0:
+            self._sleep(delay)
+            self._observer.waited(self.server, "rate", delay)
+        return Ticket(work.backfill, self._clock(), in_flight)
+
+    def leave(self, ticket: Ticket, status: int | None, headers: Mapping[str, str] | None) -> None:
+        """The answer to a ticket's request (``status`` None: no answer, a network error)."""
+        rtt = self._clock() - ticket.sent_at
+        answer, pause, signals = _read_answer(rtt, status, headers or {})
+        for signal in signals:
+            self._observer.throttled(self.server, signal)
+        with self._cond:
+            self._in_flight -= 1
+            if ticket.backfill:
+                self._backfill_in_flight -= 1
+            if pause:
+                self._paused_until = max(self._paused_until, self._clock() + min(pause, self._settings.max_pause))
+            if answer is not None and self._settings.adaptive:
+                self._limiter.observe(answer, ticket.in_flight)
+            self._cond.notify_all()
+        if answer is not None:
+            self._report_limit()
+
+    def _limit(self) -> int:
+        return self._limiter.limit if self._settings.adaptive else self._settings.ceiling
+
+    def _has_slot(self, work: Work) -> bool:
+        limit = self._limit()
+        if self._in_flight >= limit:
+            return False
+        if not work.backfill:
+            return True
+        if self._incremental_waiting:
+            return False
+        share = work.share_at(self._wall())
+        return share >= 1.0 or self._backfill_in_flight < max(1, math.floor(limit * share))
+
+    def _wait_for_slot(self, work: Work) -> None:
+        waited: dict[str, float] = {}
+        try:
+            while True:
+                now = self._clock()
+                if now < self._paused_until:
+                    reason, timeout = "pause", self._paused_until - now
+                elif self._has_slot(work):
+                    return
+                else:
+                    reason, timeout = "slot", RECHECK_S
+                started = self._clock()
+                self._cond.wait(timeout)
+                waited[reason] = waited.get(reason, 0.0) + self._clock() - started
+        finally:
+            for reason, seconds in waited.items():
+                self._observer.waited(self.server, reason, seconds)
+
+    def _report_limit(self) -> None:
+        with self._cond:
+            limit, baseline = self._limit(), self._limiter.baseline
+        self._observer.limit(self.server, limit, baseline)
+
+
+def _read_answer(rtt: float, status: int | None, headers: Mapping[str, str]) -> tuple[Answer | None, float, list[str]]:
+    """(what the limiter learns, seconds to pause the server, the throttle signals met)."""
+    if status is None:
+        return None, 0.0, []
+    signals = [str(status)] if status in (429, 503) else []
+    pause = parse_retry_after(headers.get("Retry-After")) or 0.0
+    delay = _number(headers.get("X-RateLimit-Delay"))
+    if delay is not None and delay > 0:
+        signals.append("delay")
+        pause = max(pause, delay)
+    remaining, allowed = _number(headers.get("X-RateLimit-Remaining")), _number(headers.get("X-RateLimit-Limit"))
+    low = remaining is not None and allowed is not None and allowed > 0 and remaining < LOW_REMAINING * allowed
+    if low:
+        signals.append("remaining_low")
+    answer = Answer(rtt, throttled=status in (429, 503), delayed=bool(delay and delay > 0), remaining_low=low)
+    return answer, pause, signals
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+_GATES: dict[str, ServerGate] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def gate_for(url: str, settings: GateSettings, *, observer: GateObserver | None = None) -> ServerGate:
+    """The process's gate of ``url``'s server, made on first use; later calls update its settings."""
+    server = server_of(url)
+    with _GATES_LOCK:
+        gate = _GATES.get(server)
+        if gate is None:
+            gate = _GATES[server] = ServerGate(server, settings, observer=observer or MetricsObserver())
+            return gate
+    gate.configure(settings)
+    return gate

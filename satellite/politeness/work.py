@@ -1,0 +1,67 @@
+"""What kind of work a request serves: incremental (first in line) or backfill (a first run or a
+reconciliation: a read from no cursor), which outside its window gets only a share of the limit.
+
+    with doing(Work(backfill=True, window=window, share=0.25)):
+        ...                                   # every request of this thread is backfill work
+    pool.submit(carrying(fetch), path)        # ...and of a worker thread it hands work to
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ParamSpec, TypeVar
+
+from satellite.politeness.window import BackfillWindow
+
+__all__ = ["INCREMENTAL", "Work", "carrying", "current_work", "doing"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """``share``: the part of the server's limit backfill work may hold outside ``window`` (no
+    window: backfills always get the full limit; incremental work always does)."""
+
+    backfill: bool = False
+    window: BackfillWindow | None = None
+    share: float = 1.0
+
+    def share_at(self, now: datetime) -> float:
+        if not self.backfill or self.window is None or self.window.contains(now):
+            return 1.0
+        return self.share
+
+
+INCREMENTAL = Work()
+_CURRENT: ContextVar[Work] = ContextVar("satellite_work", default=INCREMENTAL)
+
+
+def current_work() -> Work:
+    return _CURRENT.get()
+
+
+@contextmanager
+def doing(work: Work) -> Iterator[Work]:
+    """Requests made inside (in this thread) serve ``work``."""
+    token = _CURRENT.set(work)
+    try:
+        yield work
+    finally:
+        _CURRENT.reset(token)
+
+
+def carrying(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn`` run (in any thread) as the work current here and now."""
+    work = current_work()
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with doing(work):
+            return fn(*args, **kwargs)
+
+    return run

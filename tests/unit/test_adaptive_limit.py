@@ -1,0 +1,166 @@
+"""The adaptive concurrency limit and the gate's pause, with a fake clock."""
+
+from __future__ import annotations
+
+import threading
+
+from satellite.politeness import AdaptiveLimit, Answer, GateSettings, ServerGate, Work
+
+BASE = 0.020  # the unloaded latency
+
+
+def rounds(limit: AdaptiveLimit, n: int, rtt: float, *, busy: bool = True) -> list[int]:
+    """``n`` rounds of answers at ``rtt``, the limit after each (in flight: the limit when busy, else 1)."""
+    seen = []
+    for _ in range(n):
+        for _ in range(limit.limit):
+            limit.observe(Answer(rtt), limit.limit if busy else 1)
+        seen.append(limit.limit)
+    return seen
+
+
+def test_it_starts_at_the_floor_and_doubles_while_latency_stays_flat_up_to_the_ceiling():
+    limit = AdaptiveLimit(ceiling=16, floor=1)
+    assert limit.limit == 1
+    assert rounds(limit, 6, BASE) == [2, 4, 8, 16, 16, 16]
+    assert limit.baseline == BASE
+
+
+def test_after_the_first_sign_of_load_it_grows_by_one_per_flat_round():
+    limit = AdaptiveLimit(ceiling=32, floor=1)
+    rounds(limit, 4, BASE)  # 16
+    limit.observe(Answer(BASE, throttled=True), 16)  # 8, slow start over
+    assert limit.limit == 8
+    assert rounds(limit, 3, BASE) == [9, 10, 11]
+
+
+def test_it_shrinks_when_latency_rises_well_above_the_baseline():
+    limit = AdaptiveLimit(ceiling=16, floor=2)
+    rounds(limit, 4, BASE)
+    assert limit.limit == 16
+    shrinking = rounds(limit, 6, 3 * BASE)
+    assert shrinking == sorted(shrinking, reverse=True) and shrinking[-1] < 16
+    held = limit.limit
+    assert rounds(limit, 3, 1.7 * BASE) == [held] * 3  # between tolerance and congestion: holds
+
+
+def test_a_429_halves_it_once_per_burst_not_once_per_answer():
+    limit = AdaptiveLimit(ceiling=16, floor=1)
+    rounds(limit, 4, BASE)
+    for _ in range(16):  # every request in flight met the 429
+        limit.observe(Answer(BASE, throttled=True), 16)
+    assert limit.limit == 8
+    for _ in range(9):  # throttling goes on after the answers of the cut's requests: cut again
+        limit.observe(Answer(BASE, throttled=True), 8)
+    assert limit.limit == 4
+
+
+def test_low_remaining_and_delay_headers_shrink_it():
+    low = AdaptiveLimit(ceiling=20, floor=1)
+    rounds(low, 5, BASE)
+    low.observe(Answer(BASE, remaining_low=True), 20)
+    assert low.limit == 18
+    delayed = AdaptiveLimit(ceiling=20, floor=1)
+    rounds(delayed, 5, BASE)
+    delayed.observe(Answer(BASE, delayed=True), 20)
+    assert delayed.limit == 15
+
+
+def test_it_never_leaves_its_bounds():
+    limit = AdaptiveLimit(ceiling=6, floor=3)
+    assert limit.limit == 3
+    rounds(limit, 10, BASE)
+    assert limit.limit == 6
+    for _ in range(200):
+        limit.observe(Answer(BASE, throttled=True), 6)
+    assert limit.limit == 3
+    rounds(limit, 50, 10 * BASE)
+    assert limit.limit == 3
+    limit.set_bounds(ceiling=2, floor=1)
+    assert limit.limit == 2
+
+
+def test_it_does_not_grow_without_demand():
+    limit = AdaptiveLimit(ceiling=16, floor=4)
+    assert rounds(limit, 5, BASE, busy=False) == [4] * 5
+
+
+def test_a_server_slower_for_good_is_learnt_slowly():
+    limit = AdaptiveLimit(ceiling=16, floor=1, window=50)
+    rounds(limit, 4, BASE)
+    for _ in range(2000):
+        limit.observe(Answer(3 * BASE), limit.limit)
+    assert limit.baseline > 2 * BASE  # re-learnt (10% per window at most)
+    assert rounds(limit, 3, 3 * BASE)[-1] > 1  # and it grows again
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_retry_after_pauses_every_request_to_the_server():
+    clock = FakeClock()
+    gate = ServerGate("https://tfs:443", GateSettings(ceiling=4, adaptive=False), clock=clock)
+    ticket = gate.enter(Work())
+    assert gate.may_enter(Work()) and gate.may_enter(Work(backfill=True))
+    gate.leave(ticket, 429, {"Retry-After": "30"})
+    assert gate.paused_for() == 30.0
+    assert not gate.may_enter(Work()) and not gate.may_enter(Work(backfill=True))
+    clock.now += 29.9
+    assert not gate.may_enter(Work())
+    clock.now += 0.1
+    assert gate.may_enter(Work())
+    gate.leave(gate.enter(Work()), 200, {"X-RateLimit-Delay": "2.5"})  # the server delays: pause as long
+    assert gate.paused_for() == 2.5
+    gate.pause(10_000)  # capped
+    assert gate.paused_for() == GateSettings().max_pause
+
+
+def test_the_gate_shrinks_on_a_503_and_counts_the_signals():
+    clock = FakeClock()
+    events: list[tuple[str, str]] = []
+
+    class Recorder:
+        def limit(self, server, limit, baseline):
+            events.append(("limit", str(limit)))
+
+        def throttled(self, server, signal):
+            events.append(("throttled", signal))
+
+        def waited(self, server, reason, seconds):
+            events.append(("waited", reason))
+
+    gate = ServerGate("https://tfs:443", GateSettings(ceiling=8, floor=1), clock=clock, observer=Recorder())
+    for _ in range(3):  # 1 -> 2 -> 4 -> 8
+        tickets = [gate.enter(Work()) for _ in range(gate.limit)]
+        clock.now += BASE
+        for ticket in tickets:
+            gate.leave(ticket, 200, {})
+    assert gate.limit == 8
+    gate.leave(gate.enter(Work()), 503, {})
+    assert gate.limit == 4
+    gate.leave(gate.enter(Work()), 200, {"X-RateLimit-Remaining": "5", "X-RateLimit-Limit": "200"})
+    assert ("throttled", "503") in events and ("throttled", "remaining_low") in events
+    assert events[-1] == ("limit", str(gate.limit))
+
+
+def test_a_paused_request_waits_until_the_pause_ends_and_then_goes():
+    """Real threads: a request entering during a pause blocks until it is over (no sleep in the test:
+    the pause is short and the test waits on the request's own event)."""
+    gate = ServerGate("https://tfs:443", GateSettings(ceiling=2, adaptive=False))
+    gate.pause(0.2)
+    went = threading.Event()
+
+    def request() -> None:
+        gate.leave(gate.enter(Work()), 200, {})
+        went.set()
+
+    thread = threading.Thread(target=request)
+    thread.start()
+    assert not went.wait(0.05)
+    assert went.wait(5)
+    thread.join()
