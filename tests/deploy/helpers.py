@@ -147,7 +147,7 @@ def kube_play_manifest(rendered: Rendered, *, secrets_dir: Path, prefix: str, ru
     for mount in container["volumeMounts"]:
         mount["name"] = renamed.get(mount["name"], mount["name"])
     ports = {p["name"]: p["containerPort"] for p in container.pop("ports", [])}
-    for probe in ("livenessProbe", "readinessProbe"):
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         if probe in container:
             get = container[probe]["httpGet"]
             get["port"] = ports.get(get["port"], get["port"])

@@ -16,12 +16,13 @@ from satellite.errors import ConfigError
 from tests.unit.test_config import DURATION_CASES
 
 from . import chart_schema
-from .helpers import CHART, CONFIG_PATH, DATA_DIR, SECRETS_DIR, UID, Rendered, render, write_mounts
+from .helpers import CHART, CONFIG_DIR, CONFIG_PATH, DATA_DIR, SECRETS_DIR, UID, Rendered, render, write_mounts
 
 pytestmark = pytest.mark.deploy
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schemas shipped.
 K8S_VERSIONS = ("1.25.0", kubernetes_validate.utils.latest_version())
+VALUE_DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text())
 CONFIGURED = {
     "config": {
         "satellite": {"id": "corp-dc1", "tenant": "acme", "endpoint": "https://ingest.sei.example.com",
@@ -38,9 +39,39 @@ CONFIGURED = {
                 "recipientPublicKey": "-----BEGIN PUBLIC KEY-----\ny\n-----END PUBLIC KEY-----\n",
                 "pats": {"tfs-main": "pat-1", "tfs-legacy": "pat-2"}},
 }
+# The least a user must give (everything else has a default).
+MINIMAL = {
+    "config": {"satellite": {"tenant": "acme", "endpoint": "https://ingest.sei.example.com",
+                             "encryption": {"recipient_key_id": "sei-2025-01"}},
+               "integrations": [{"id": "tfs-main", "url": "https://tfs.corp.example.com/tfs/DefaultCollection"}]},
+    "secrets": {"apiKey": "k-123", "signingPrivateKey": CONFIGURED["secrets"]["signingPrivateKey"],
+                "recipientPublicKey": CONFIGURED["secrets"]["recipientPublicKey"], "pats": {"tfs-main": "pat-1"}},
+}
+# The Kubernetes objects the chart takes as they are.
+EXTRAS = {
+    **CONFIGURED, "replicaCount": 3,
+    "extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.corp:3128"},
+                 {"name": "ADO_PAT", "valueFrom": {"secretKeyRef": {"name": "ado", "key": "pat"}}},
+                 {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+    "extraVolumes": [{"name": "corp-ca", "configMap": {"name": "corp-ca"}}],
+    "extraVolumeMounts": [{"name": "corp-ca", "mountPath": "/etc/corp-ca", "readOnly": True}],
+    "initContainers": [{"name": "wait-for-proxy", "image": "busybox:1.36", "command": ["sh", "-c", "true"]}],
+    "sidecars": [{"name": "log-shipper", "image": "fluent-bit:3", "securityContext": {
+        "runAsNonRoot": True, "runAsUser": 20000, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}}],
+    "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": {
+        "topologyKey": "kubernetes.io/hostname",
+        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "sei-satellite"}}}}]}},
+    "topologySpreadConstraints": [
+        {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"},
+        {"maxSkew": 2, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+         "labelSelector": {"matchLabels": {"team": "sei"}}}],
+    "podDisruptionBudget": {"maxUnavailable": "", "minAvailable": "50%"},
+}
 VALUE_SETS = {
-    "defaults": {},
+    "minimal": MINIMAL,
     "configured": CONFIGURED,
+    "extras": EXTRAS,
     "existing-secret": {**CONFIGURED, "secrets": {"existingSecret": "sei-satellite-credentials"}},
     "replicas-3": {**CONFIGURED, "replicaCount": 3},
     "network-policy": {**CONFIGURED, "networkPolicy": {
@@ -62,6 +93,8 @@ VALUE_SETS = {
         "networkPolicy": {"enabled": True}, "serviceMonitor": {"enabled": True}, "livenessProbe": {"enabled": False},
     },
     "no-persistence": {**CONFIGURED, "persistence": {"enabled": False}, "serviceAccount": {"create": False}},
+    "no-pdb-no-test": {**CONFIGURED, "podDisruptionBudget": {"enabled": False}, "helmTest": {"enabled": False},
+                       "startupProbe": {"enabled": False}},
 }
 
 # The Prometheus Operator's ServiceMonitor is a CRD, not in the Kubernetes schemas: check the
@@ -107,20 +140,40 @@ def test_every_rendered_manifest_validates_against_the_kubernetes_schemas(case):
     rendered = render(VALUE_SETS[case])
     validate_all(rendered)
     assert {"ConfigMap", "Service", "StatefulSet"} <= set(rendered.kinds())
+    assert_restricted(rendered)
     names = [(d["kind"], d["metadata"]["name"]) for d in rendered.docs]
     assert len(names) == len(set(names)), names
     report = helm.lint(CHART, VALUE_SETS[case], strict=True, kube_version="v1.30.0")
     assert not report["errors"] and not [m for m in report["messages"] if m["severity"] >= 2], report
 
 
-def test_defaults_render_with_the_restricted_security_profile():
-    rendered = render()
-    assert rendered.kinds() == ["ConfigMap", "Secret", "Service", "Service", "ServiceAccount", "StatefulSet"]
+RESTRICTED_POD = {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID, "fsGroup": UID,
+                  "fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def assert_restricted(rendered: Rendered) -> None:
+    """The restricted Pod Security Standard holds for every pod and container rendered (the
+    StatefulSet's, the test pod's, init containers and sidecars)."""
+    specs = [d["spec"]["template"]["spec"] for d in rendered.docs if d["kind"] == "StatefulSet"]
+    specs += [d["spec"] for d in rendered.docs if d["kind"] == "Pod"]
+    for spec in specs:
+        assert spec["securityContext"]["runAsNonRoot"] is True and spec["automountServiceAccountToken"] is False
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False and context["capabilities"]["drop"] == ["ALL"], container["name"]
+            assert context["runAsNonRoot"] is True and context["seccompProfile"] == {"type": "RuntimeDefault"}, container["name"]
+            assert context.get("privileged") is not True and not context["capabilities"].get("add"), container["name"]
+
+
+def test_minimal_values_render_with_the_restricted_security_profile():
+    rendered = render(MINIMAL)
+    assert rendered.kinds() == ["ConfigMap", "Pod", "PodDisruptionBudget", "Secret", "Service", "Service", "ServiceAccount",
+                                "StatefulSet"]
     statefulset = rendered.one("StatefulSet")
     pod = statefulset["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False and rendered.one("ServiceAccount")["automountServiceAccountToken"] is False
-    assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID, "fsGroup": UID,
-                                      "fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": {"type": "RuntimeDefault"}}
+    assert pod["securityContext"] == RESTRICTED_POD
     (container,) = pod["containers"]
     assert container["securityContext"] == {
         "runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID, "readOnlyRootFilesystem": True,
@@ -130,6 +183,8 @@ def test_defaults_render_with_the_restricted_security_profile():
     assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["startupProbe"]["periodSeconds"] * container["startupProbe"]["failureThreshold"] == 300
     assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
     assert set(mounts) == {"/etc/sei-satellite", SECRETS_DIR, DATA_DIR, "/tmp"}
@@ -143,8 +198,7 @@ def test_defaults_render_with_the_restricted_security_profile():
     services = {s["metadata"]["name"]: s for s in rendered.docs if s["kind"] == "Service"}
     assert services["sat-sei-satellite"]["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
     assert services["sat-sei-satellite-headless"]["spec"]["clusterIP"] == "None"
-    # Not configured yet: it says so, and the satellite itself would list the problems.
-    assert "NOT CONFIGURED YET" in rendered.notes and "config.satellite.tenant" in rendered.notes
+    assert "env" not in container and "initContainers" not in pod and "affinity" not in pod
 
 
 def test_the_rendered_config_with_real_keys_loads_and_carries_every_value(tmp_path, key_files):
@@ -203,13 +257,37 @@ def test_the_container_port_and_the_shutdown_grace_follow_their_values():
     assert render(values).config()["satellite"]["shutdown_grace"] == "20s"
 
 
-def test_defaults_render_a_config_the_satellite_rejects_with_the_missing_keys_named(tmp_path):
-    rendered = render()
-    config_dir, _ = write_mounts(rendered, tmp_path)
-    with pytest.raises(ConfigError) as caught:
-        load_config(config_dir / "satellite.yml", env={})
-    problems = "\n".join(str(p) for p in caught.value.problems)
-    assert "satellite.tenant" in problems and "integrations" in problems
+@pytest.mark.parametrize("values, missing", [
+    ({}, ["config.satellite.tenant (your SEI tenant)", "config.satellite.endpoint", "config.satellite.encryption.recipient_key_id",
+          "config.integrations", "secrets.apiKey", "secrets.signingPrivateKey", "secrets.recipientPublicKey"]),
+    ({**MINIMAL, "secrets": {**MINIMAL["secrets"], "pats": {}}}, ["secrets.pats.tfs-main (the PAT of integration tfs-main)"]),
+    ({**MINIMAL, "config": {**MINIMAL["config"], "satellite": {"tenant": "acme", "endpoint": "https://x.example"}}},
+     ["config.satellite.encryption.recipient_key_id"]),
+    ({"config": MINIMAL["config"], "secrets": {"existingSecret": "creds"}}, []),
+    ({**MINIMAL, "config": {**MINIMAL["config"], "integrations": []}}, ["config.integrations"]),
+], ids=["nothing", "a-pat", "recipient-key-id", "existing-secret", "integrations"])
+def test_an_unconfigured_release_fails_at_template_time_saying_what_to_set(values, missing):
+    """No crash-looping pods: install, upgrade, template and lint stop with the list of what to set."""
+    import helm_python as helm
+
+    if not missing:
+        assert render(values).one("StatefulSet")
+        return
+    with pytest.raises(helm.HelmRenderError) as caught:
+        render(values)
+    message = str(caught.value)
+    assert "sei-satellite is not configured yet. Set:" in message
+    for text in missing:
+        assert f"  - {text}" in message, message
+    listed = [line for line in message.splitlines() if line.startswith("  - ")]
+    assert len(listed) == len(missing), message
+    # helm lint's lint mode lets `fail` pass, so the chart itself lints without values
+    report = helm.lint(CHART, values, strict=True, kube_version="v1.30.0")
+    assert not report["errors"] and not [m for m in report["messages"] if m["severity"] >= 2], report
+
+
+def _annotations(values) -> dict[str, str]:
+    return render(values).one("StatefulSet")["spec"]["template"]["metadata"]["annotations"]
 
 
 def test_existing_secret_replaces_the_chart_secret():
@@ -217,7 +295,8 @@ def test_existing_secret_replaces_the_chart_secret():
     assert "Secret" not in rendered.kinds()
     template = rendered.one("StatefulSet")["spec"]["template"]
     assert {v["name"]: v for v in template["spec"]["volumes"]}["secrets"]["secret"]["secretName"] == "sei-satellite-credentials"
-    assert "checksum/secret" not in template["metadata"]["annotations"]
+    test_pod = rendered.one("Pod")["spec"]
+    assert {v["name"]: v for v in test_pod["volumes"]}["secrets"]["secret"]["secretName"] == "sei-satellite-credentials"
     assert "pat-tfs-main" in rendered.notes and "NOT CONFIGURED" not in rendered.notes
     pats = [i["pat"] for i in rendered.config()["integrations"]]
     assert pats == [f"${{file:{SECRETS_DIR}/pat-tfs-main}}", f"${{file:{SECRETS_DIR}/pat-tfs-legacy}}"]
@@ -230,6 +309,76 @@ def test_replica_count_is_the_shard_count_and_each_pod_takes_its_ordinal():
     assert rendered.config()["satellite"]["shard"] == {"count": 3}  # no index: from the host name sat-sei-satellite-N
     assert statefulset["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
     assert "3 pod(s), sat-sei-satellite-0 .. sat-sei-satellite-2." in rendered.notes
+
+
+def test_a_changed_config_or_secret_rolls_the_pods_and_a_rollout_token_rolls_them_with_an_existing_secret():
+    existing = VALUE_SETS["existing-secret"]
+    base = _annotations(existing)
+    assert set(base) == {"checksum/config", "checksum/secret"}
+    bumped = _annotations({**existing, "secrets": {**existing["secrets"], "rolloutToken": "2026-12-04"}})
+    assert bumped["checksum/secret"] != base["checksum/secret"] and bumped["checksum/config"] == base["checksum/config"]
+    other = _annotations({**existing, "secrets": {"existingSecret": "other-credentials"}})
+    assert other["checksum/secret"] != base["checksum/secret"]
+    chart_secret = _annotations(CONFIGURED)
+    new_pat = _annotations({**CONFIGURED, "secrets": {**CONFIGURED["secrets"], "pats": {"tfs-main": "new", "tfs-legacy": "pat-2"}}})
+    assert new_pat["checksum/secret"] != chart_secret["checksum/secret"] and new_pat["checksum/config"] == chart_secret["checksum/config"]
+    new_config = _annotations({**CONFIGURED, "config": {**CONFIGURED["config"], "limits": {"concurrency": 2}}})
+    assert new_config["checksum/config"] != chart_secret["checksum/config"] and new_config["checksum/secret"] == chart_secret["checksum/secret"]
+    assert _annotations(CONFIGURED) == chart_secret  # stable: nothing changed, nothing rolls
+
+
+def test_pod_disruption_budget_selects_the_pods_and_takes_either_bound():
+    rendered = render(CONFIGURED)
+    pdb = rendered.one("PodDisruptionBudget")
+    assert pdb["apiVersion"] == "policy/v1"
+    assert pdb["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": {
+        "app.kubernetes.io/name": "sei-satellite", "app.kubernetes.io/instance": "sat"}}}
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= rendered.one("StatefulSet")["spec"]["template"]["metadata"]["labels"].items()
+    assert render(EXTRAS).one("PodDisruptionBudget")["spec"]["minAvailable"] == "50%"
+    assert "maxUnavailable" not in render(EXTRAS).one("PodDisruptionBudget")["spec"]
+    assert "PodDisruptionBudget" not in render(VALUE_SETS["no-pdb-no-test"]).kinds()
+    import helm_python as helm
+
+    with pytest.raises(helm.HelmRenderError, match="either maxUnavailable or minAvailable"):
+        render({**CONFIGURED, "podDisruptionBudget": {"minAvailable": 1}})
+
+
+def test_scheduling_extra_env_volumes_init_containers_and_sidecars_reach_the_pod():
+    rendered = render(EXTRAS)
+    spec = rendered.one("StatefulSet")["spec"]["template"]["spec"]
+    assert spec["affinity"] == EXTRAS["affinity"]
+    zone, host = spec["topologySpreadConstraints"]
+    assert zone["labelSelector"] == {"matchLabels": {"app.kubernetes.io/name": "sei-satellite", "app.kubernetes.io/instance": "sat"}}
+    assert host["labelSelector"] == {"matchLabels": {"team": "sei"}}  # a given selector is kept
+    satellite, sidecar = spec["containers"]
+    assert satellite["name"] == "satellite" and satellite["env"] == EXTRAS["extraEnv"]
+    assert satellite["volumeMounts"][-1] == {"name": "corp-ca", "mountPath": "/etc/corp-ca", "readOnly": True}
+    assert {"name": "corp-ca", "configMap": {"name": "corp-ca"}} in spec["volumes"]
+    (init,) = spec["initContainers"]
+    assert init["securityContext"] == VALUE_DEFAULTS["containerSecurityContext"]  # none given: the chart's restricted one
+    assert sidecar["securityContext"]["runAsUser"] == 20000  # its own is kept
+    test_pod = rendered.one("Pod")["spec"]
+    (check,) = test_pod["containers"]
+    assert check["env"] == EXTRAS["extraEnv"] and check["volumeMounts"] == satellite["volumeMounts"]
+    assert "affinity" not in test_pod and "initContainers" not in test_pod
+
+
+def test_helm_test_pod_runs_satellite_check_with_the_pods_config_and_secrets():
+    rendered = render(CONFIGURED)
+    pod = rendered.one("Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert pod["metadata"]["name"] == "sat-sei-satellite-test-check"
+    selector = rendered.one("StatefulSet")["spec"]["selector"]["matchLabels"]
+    assert not selector.items() <= pod["metadata"]["labels"].items()  # neither the StatefulSet's nor the Services' pod
+    spec = pod["spec"]
+    (container,) = spec["containers"]
+    assert container["args"][-3:] == ["check", "-c", CONFIG_PATH] and spec["restartPolicy"] == "Never"
+    assert container["image"] == rendered.one("StatefulSet")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert spec["securityContext"] == RESTRICTED_POD
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["config"]["configMap"]["name"] == "sat-sei-satellite" and volumes["secrets"]["secret"]["secretName"] == "sat-sei-satellite"
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {CONFIG_DIR, SECRETS_DIR, DATA_DIR, "/tmp"}
+    assert "helm test sat -n sei --logs" in rendered.notes
 
 
 def test_network_policy_denies_by_default_and_allows_dns_and_the_listed_destinations():
@@ -295,6 +444,24 @@ def test_unknown_keys_are_rejected_by_the_schema(values, where):
     ({"config": {"integrations": [{"id": "tfs-main"}]}}, "/config/integrations/0"),
     ({"config": {"satellite": {"encryption": {"recipients": [{"key_id": "k"}]}}}}, "/config/satellite/encryption/recipients/0"),
     ({"image": {"digest": "latest"}}, "/image/digest"),
+    ({"config": {"satellite": {"endpoint": "not a url"}}}, "/config/satellite/endpoint"),
+    ({"config": {"satellite": {"endpoint": "ftp://ingest.sei.example.com"}}}, "/config/satellite/endpoint"),
+    ({"config": {"satellite": {"endpoint": "https://ingest.sei.example.com/?tenant=acme"}}}, "/config/satellite/endpoint"),
+    ({"config": {"satellite": {"proxy": "proxy.corp:3128"}}}, "/config/satellite/proxy"),
+    ({"config": {"integrations": [{"id": "a", "url": "tfs.corp/tfs"}]}}, "/config/integrations/0/url"),
+    ({"caBundle": "any text at all"}, "/caBundle"),
+    ({"caBundle": "-----BEGIN CERTIFICATE-----\nMIIB\n"}, "/caBundle"),
+    ({"caBundle": "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"}, "/caBundle"),
+    ({"secrets": {"recipientPublicKey": "sei-2025-01"}}, "/secrets/recipientPublicKey"),
+    ({"secrets": {"signingPrivateKey": "-----BEGIN PUBLIC KEY-----\nMCow\n-----END PUBLIC KEY-----\n"}}, "/secrets/signingPrivateKey"),
+    ({"extraEnv": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "kee": "k"}}}]}, "/extraEnv/0/valueFrom/secretKeyRef"),
+    ({"extraEnv": [{"value": "no name"}]}, "/extraEnv/0"),
+    ({"extraVolumeMounts": [{"name": "ca"}]}, "/extraVolumeMounts/0"),
+    ({"sidecars": [{"name": "s", "imagee": "x"}]}, "/sidecars/0"),
+    ({"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone"}]}, "/topologySpreadConstraints/0"),
+    ({"affinity": {"nodeAfinity": {}}}, "/affinity"),
+    ({"podDisruptionBudget": {"maxUnavailable": "half"}}, "/podDisruptionBudget/maxUnavailable"),
+    ({"startupProbe": {"failureThreshold": 0}}, "/startupProbe/failureThreshold"),
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_wrong_types_and_values_are_rejected_by_the_schema(values, where):
     import helm_python as helm
@@ -304,12 +471,35 @@ def test_wrong_types_and_values_are_rejected_by_the_schema(values, where):
     assert f"at '{where}'" in str(caught.value), str(caught.value)
 
 
+TWO_CERTIFICATES = ("-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\nAbC+/=\n-----END CERTIFICATE-----\n"
+                    "-----BEGIN CERTIFICATE-----\r\nMIIBszCC\r\n-----END CERTIFICATE-----\r\n")
+
+
+@pytest.mark.parametrize("values", [
+    {"config": {"satellite": {"endpoint": "https://ingest.sei.example.com"}}},
+    {"config": {"satellite": {"endpoint": "http://10.0.0.5:8443/ingest/v1"}}},
+    {"config": {"satellite": {"endpoint": "${env:SEI_ENDPOINT}", "proxy": "http://user:secret@proxy.corp:3128"}}},
+    {"config": {"integrations": [{"id": "a", "url": "https://tfs.corp/tfs/DefaultCollection", "proxy": None}]}},
+    {"caBundle": TWO_CERTIFICATES},
+    {"caBundle": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"},
+], ids=["https", "http-port-path", "reference-and-proxy-credentials", "integration", "two-certificates", "no-final-newline"])
+def test_urls_and_pem_text_that_the_schema_accepts(values):
+    import helm_python as helm
+
+    try:
+        render(values)
+    except helm.HelmValuesError as exc:  # the schema must pass; the render itself stops at the required values
+        raise AssertionError(str(exc)) from None
+    except helm.HelmRenderError as exc:
+        assert "not configured yet" in str(exc)
+
+
 @pytest.mark.parametrize(("text", "expected"), DURATION_CASES, ids=repr)
 def test_helm_reads_durations_as_the_satellite_does(text, expected):
     """Helm's own validator (Go regexp) on the duration pattern: the loader's table, one verdict."""
     import helm_python as helm
 
-    values = {"config": {"delivery": {"max_backoff": text}}}
+    values = {**MINIMAL, "config": {**MINIMAL["config"], "delivery": {"max_backoff": text}}}
     if expected is not None:
         render(values)
         return
@@ -339,6 +529,9 @@ def test_values_schema_closes_every_object_and_matches_the_config_model():
         "values.schema.json's config part is out of date with satellite/config/model.py: "
         "run .venv/bin/python -m tests.deploy.chart_schema --write"
     )
+    k8s = {name: value for name, value in schema["definitions"].items() if name.startswith("io.k8s.")}
+    assert k8s == chart_schema.k8s_definitions(), "run .venv/bin/python -m tests.deploy.chart_schema --write"
+    assert {f"io.k8s.api.core.v1.{t}" for t in chart_schema.K8S_TYPES} <= set(k8s)
     jsonschema.Draft7Validator.check_schema(schema)
     jsonschema.validate(yaml.safe_load((CHART / "values.yaml").read_text()), schema)
 

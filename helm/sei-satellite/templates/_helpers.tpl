@@ -108,3 +108,122 @@ listens on containerPorts.http (the probes' and the Service's port); shutdown_gr
 {{- end }}
 {{- toYaml $config }}
 {{- end }}
+
+{{/*
+What a user must still set, as a list of "value (what it is)" texts; empty when configured.
+*/}}
+{{- define "sei-satellite.missing" -}}
+{{- $missing := list }}
+{{- $satellite := .Values.config.satellite }}
+{{- if not $satellite.tenant }}{{ $missing = append $missing "config.satellite.tenant (your SEI tenant)" }}{{ end }}
+{{- if not $satellite.endpoint }}{{ $missing = append $missing "config.satellite.endpoint (the SEI ingestion endpoint URL)" }}{{ end }}
+{{- if and (not $satellite.encryption.recipient_key_id) (not $satellite.encryption.recipients) }}{{ $missing = append $missing "config.satellite.encryption.recipient_key_id (the id of the recipient key SEI gave you)" }}{{ end }}
+{{- if not .Values.config.integrations }}{{ $missing = append $missing "config.integrations (at least one Azure DevOps Server: [{id, url}])" }}{{ end }}
+{{- if not .Values.secrets.existingSecret }}
+{{- if not .Values.secrets.apiKey }}{{ $missing = append $missing "secrets.apiKey (the API key SEI gave you)" }}{{ end }}
+{{- if not .Values.secrets.signingPrivateKey }}{{ $missing = append $missing "secrets.signingPrivateKey (--set-file secrets.signingPrivateKey=signing-private-key, made by `satellite keys generate-signing`)" }}{{ end }}
+{{- if and (not .Values.secrets.recipientPublicKey) (not $satellite.encryption.recipients) }}{{ $missing = append $missing "secrets.recipientPublicKey (--set-file secrets.recipientPublicKey=<the PEM file SEI gave you>)" }}{{ end }}
+{{- range .Values.config.integrations }}
+{{- if not (hasKey $.Values.secrets.pats .id) }}{{ $missing = append $missing (printf "secrets.pats.%s (the PAT of integration %s)" .id .id) }}{{ end }}
+{{- end }}
+{{- end }}
+{{- toJson $missing }}
+{{- end }}
+
+{{/* Fails the render (install, upgrade, template, lint) with what to set, instead of crash-looping pods. */}}
+{{- define "sei-satellite.validate" -}}
+{{- $missing := include "sei-satellite.missing" . | fromJsonArray }}
+{{- if $missing }}
+{{- fail (printf "\n\nsei-satellite is not configured yet. Set:\n  - %s\n(or secrets.existingSecret with the keys api-key, signing-private-key, recipient-public-key and pat-<integration id>;\nsee the chart's README.md and docs/deploy.md)" (join "\n  - " $missing)) }}
+{{- end }}
+{{- if and .Values.podDisruptionBudget.enabled (not (eq (toString .Values.podDisruptionBudget.maxUnavailable) "")) (not (eq (toString .Values.podDisruptionBudget.minAvailable) "")) }}
+{{- fail "podDisruptionBudget: set either maxUnavailable or minAvailable, not both (set the other to \"\")" }}
+{{- end }}
+{{- end }}
+
+{{/* The satellite container's environment (also the test pod's). */}}
+{{- define "sei-satellite.env" -}}
+{{- with .Values.extraEnv }}
+env:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* The satellite container's mounts (also the test pod's). */}}
+{{- define "sei-satellite.volumeMounts" -}}
+volumeMounts:
+  - name: config
+    mountPath: {{ include "sei-satellite.configDir" . }}
+    readOnly: true
+  - name: secrets
+    mountPath: {{ include "sei-satellite.secretsDir" . }}
+    readOnly: true
+  - name: data
+    mountPath: {{ include "sei-satellite.dataDir" . }}
+  - name: tmp
+    mountPath: /tmp
+  {{- with .Values.extraVolumeMounts }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}
+
+{{/* The pod's volumes but the data volume (a claim per pod, or an emptyDir). */}}
+{{- define "sei-satellite.volumes" -}}
+- name: config
+  configMap:
+    name: {{ include "sei-satellite.fullname" . }}
+- name: secrets
+  secret:
+    secretName: {{ include "sei-satellite.secretName" . }}
+    # Group-readable: files belong to root and the fsGroup (10001).
+    defaultMode: 0440
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- with .Values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Containers given in values (initContainers, sidecars): containerSecurityContext unless they set their own. */}}
+{{- define "sei-satellite.extraContainers" -}}
+{{- $out := list }}
+{{- range .containers }}
+{{- $c := deepCopy . }}
+{{- if not (hasKey $c "securityContext") }}{{ $_ := set $c "securityContext" $.securityContext }}{{ end }}
+{{- $out = append $out $c }}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}
+
+{{/* Pod scheduling shared by the pods and the test pod. */}}
+{{- define "sei-satellite.scheduling" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+checksum/secret of the pod template: the chart's Secret, or with existingSecret its name, the
+rolloutToken and, when helm can read it (install/upgrade, not template), the Secret's data.
+*/}}
+{{- define "sei-satellite.secretChecksum" -}}
+{{- if .Values.secrets.existingSecret }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace .Values.secrets.existingSecret }}
+{{- printf "%s\n%s\n%s" .Values.secrets.existingSecret .Values.secrets.rolloutToken (toJson (default (dict) $existing.data)) | sha256sum }}
+{{- else }}
+{{- printf "%s\n%s" (include (print .Template.BasePath "/secret.yaml") .) .Values.secrets.rolloutToken | sha256sum }}
+{{- end }}
+{{- end }}
