@@ -5,7 +5,8 @@
 Server root is ``/tfs``, the collection ``/tfs/DefaultCollection``. Control routes under
 ``/_sim`` need no auth, are not logged and never meet faults: ``POST /_sim/advance``
 ``{"steps": n}``, ``GET /_sim/truth``, ``GET``/``DELETE /_sim/requests``, ``GET``/``PUT``/``DELETE
-/_sim/faults`` (a ``FaultPlan`` as JSON, see ``faults.py``).
+/_sim/faults`` (a ``FaultPlan`` as JSON, see ``faults.py``), ``GET``/``DELETE /_sim/load`` (the load
+model's statistics, see ``load.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from standins.ado_simulator.wire import faults
 from standins.ado_simulator.wire.context import Request, Site
 from standins.ado_simulator.wire.extras import BodyExtras, ExampleFields, RandomFields
 from standins.ado_simulator.wire.faults import FaultInjector, FaultPlan
+from standins.ado_simulator.wire.load import LoadConfig, LoadModel, serve_loaded
 from standins.ado_simulator.wire.windows_auth import AUTH_MODES, windows_unauthorized
 from standins.ado_simulator.world.model import Person
 from standins.ado_simulator.wire.profiles import PROFILES, Profile
@@ -79,13 +81,15 @@ class LoggedRequest:
 
 def create_app(
     world: World, profile: str = "2022", pats: dict[str, frozenset[str]] | None = None, faults: FaultPlan | None = None,
-    semantics: ServerSemantics | None = None, auth: str = "basic",
+    semantics: ServerSemantics | None = None, auth: str = "basic", load: LoadConfig | LoadModel | None = None,
     example_fields: bool = False, extra_fields: int | None = None,
 ) -> "SimulatorApp":
     """An ASGI app serving ``world`` as the server release ``profile`` ("2019", "2020", "2022", "7.1").
 
     ``auth``: "basic" (PATs; 203 sign-in page or 401 Basic) or "windows" (an IIS front with Windows
     authentication: 401 Negotiate/NTLM; PATs still work), see ``wire/windows_auth.py``.
+
+    ``load``: the load model (``--capacity N``: queueing latency, per-identity budget, probe), see ``wire/load.py``.
 
     ``semantics`` (the route side of issue 13's behaviours: caps, TFVC order) defaults to ``world.semantics``.
 
@@ -99,6 +103,8 @@ def create_app(
     app = SimulatorApp(world, PROFILES[profile], dict(DEFAULT_PATS if pats is None else pats),
                        world.semantics if semantics is None else semantics)
     app.auth = auth
+    if load is not None:
+        app.load = load if isinstance(load, LoadModel) else LoadModel(load)
     if example_fields or extra_fields is not None:
         app.body_extras = BodyExtras(ExampleFields.load(app.profile.max_version) if example_fields else None,
                                      RandomFields(extra_fields) if extra_fields is not None else None)
@@ -120,6 +126,7 @@ class SimulatorApp:
         self._pats = pats
         self._auth_cache: dict[str, frozenset[str] | None] = {}
         self.auth = "basic"  # or "windows": see wire/windows_auth.py
+        self.load: LoadModel | None = None  # see wire/load.py
         self.body_extras: BodyExtras | None = None  # fields beyond the spec: see wire/extras.py
         self._collection = world.collection.name.lower()
         self._process_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"simulator:{world.seed}:{world.scale}")).encode()
@@ -141,12 +148,26 @@ class SimulatorApp:
     # -- ASGI ----------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.load is not None and scope["type"] == "http" and not _is_control(scope["path"]):
+            await serve_loaded(self.load, scope, send, lambda loaded: self._serve(scope, receive, loaded),
+                               lambda response: self._answer_blocked(scope, send, response))
+            return
+        await self._serve(scope, receive, send)
+
+    async def _answer_blocked(self, scope: Scope, send: Send, response: Response) -> None:
+        """The load model's 429 (``wire/load.py``), logged as a ``throttled`` fault."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = scope.get("query_string", b"").decode("latin-1")
+        self.requests.append(LoggedRequest(scope["method"], scope["path"], query, response.status, "throttled"))
+        await self._send(send, response, headers)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         method: str = scope["method"]
         path: str = scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if path == "/_sim" or path.startswith("/_sim/"):
+        if _is_control(path):
             body = await _read_body(receive) if method in ("POST", "PUT") else b""
             await self._send(send, self._control(method, path, body), headers)
             return
@@ -344,6 +365,8 @@ class SimulatorApp:
             return _control_json(self.world.messy.summary() if self.world.messy is not None else {"messy": False})
         if route == "/_sim/faults":
             return self._control_faults(method, body)
+        if route == "/_sim/load":
+            return self._control_load(method)
         if route == "/_sim/requests" and method == "DELETE":
             cleared = len(self.requests)
             self.requests.clear()
@@ -362,6 +385,19 @@ class SimulatorApp:
             return _control_json({"error": f"no control route {method} /_sim/faults"}, 404)
         fired = self._faults.counts() if self._faults is not None else []
         return _control_json({"plan": self.fault_plan.to_json(), "fired": fired})
+
+    def _control_load(self, method: str) -> Response:
+        if self.load is None:
+            return _control_json({"error": "no load model: start the simulator with --capacity N"}, 404)
+        if method == "DELETE":
+            self.load.reset()
+        elif method != "GET":
+            return _control_json({"error": f"no control route {method} /_sim/load"}, 404)
+        return _control_json(self.load.stats().to_json())
+
+
+def _is_control(path: str) -> bool:
+    return path == "/_sim" or path.startswith("/_sim/")
 
 
 def _grants(scopes: frozenset[str], needed: str) -> bool:

@@ -3,6 +3,7 @@
     satellite simulator --profile 2022 --scale small --port 8081 --pat demo-pat --pat code-only:vso.code
     satellite simulator --latency-ms 20 --latency-jitter-ms 5 --fault "429:0.05:/_apis/git/" --fault-seed 3
     satellite simulator --semantics comments-with-changes,late-visible,pipeline-runs-cap=50
+    satellite simulator --capacity 8 --service-ms 20 --rate-budget 3000:6000:300:30 --auth windows
     satellite simulator --example-fields --extra-fields 3
 """
 
@@ -17,12 +18,13 @@ from standins.loopback import serve_forever
 from standins.ado_simulator.app import DEFAULT_PATS, create_app
 from standins.ado_simulator.semantics import SWITCHES, ServerSemantics
 from standins.ado_simulator.wire.faults import KINDS, FaultPlan, FaultRule, parse_fault
+from standins.ado_simulator.wire.load import Budget, LoadConfig, parse_budget
 from standins.ado_simulator.wire.windows_auth import AUTH_MODES
 from standins.ado_simulator.world.generate import SCALES
 from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.world.world import generate_world
 
-__all__ = ["configure_parser", "run", "main", "parse_pat", "fault_rule", "semantics"]
+__all__ = ["configure_parser", "run", "main", "parse_pat", "fault_rule", "semantics", "rate_budget"]
 
 
 def parse_pat(text: str) -> tuple[str, frozenset[str]]:
@@ -38,6 +40,14 @@ def fault_rule(text: str) -> FaultRule:
     """``KIND:RATE[:PATH_REGEX]`` -> a fault rule (argparse type)."""
     try:
         return parse_fault(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def rate_budget(text: str) -> Budget | None:
+    """``THRESHOLD:LIMIT[:WINDOW_S[:MAX_DELAY_S]]`` or ``off`` -> the load model's budget (argparse type)."""
+    try:
+        return parse_budget(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -83,6 +93,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="a messy world: disabled and empty repositories, a project renamed and one deleted and a"
                         " repository moved at the first advance, a build and a PR deleted during the next sync, unicode"
                         " and 250+ character names, identities without e-mail (docs/simulator.md, 'Messy worlds')")
+    load = parser.add_argument_group("load model", "queueing latency, a per-identity budget and a probe (GET /_sim/load);"
+                                     " see docs/simulator.md, 'Load model'")
+    load.add_argument("--capacity", type=int, default=None, metavar="N",
+                      help="requests served at full speed at once; beyond N each answer is k/N times slower (default: no load model)")
+    load.add_argument("--service-ms", type=float, default=20.0, help="unloaded latency of an answer with --capacity (default 20)")
+    load.add_argument("--rate-budget", type=rate_budget, default=Budget(), metavar="THRESHOLD:LIMIT[:WINDOW_S[:MAX_DELAY_S]]",
+                      help="per-identity TSTUs per window before X-RateLimit headers and delays, and before 429 with"
+                      " Retry-After (default 15000:30000:300:30; off: none)")
     faults = parser.add_argument_group("faults", "injected into every request but the /_sim control routes")
     faults.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer (default 0)")
     faults.add_argument("--latency-jitter-ms", type=float, default=0.0, help="± random part of the latency (default 0)")
@@ -118,7 +136,12 @@ def run(args: argparse.Namespace) -> int:
     world = generate_world(args.seed, args.scale, semantics=args.semantics, messy=args.messy)
     pats = dict(args.pats) if args.pats else dict(DEFAULT_PATS)
     plan = FaultPlan(tuple(args.faults), args.latency_ms, args.latency_jitter_ms, args.fault_seed)
-    app = create_app(world, args.profile, pats, faults=plan, auth=args.auth,
+    try:
+        load = LoadConfig(args.capacity, args.service_ms, args.rate_budget) if args.capacity is not None else None
+    except ValueError as exc:
+        print(f"simulator: {exc}", file=sys.stderr)
+        return 2
+    app = create_app(world, args.profile, pats, faults=plan, auth=args.auth, load=load,
                      example_fields=args.example_fields, extra_fields=args.extra_fields)
 
     def ready(url: str) -> None:
