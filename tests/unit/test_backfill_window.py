@@ -12,8 +12,11 @@ import pytest
 from satellite.config import load_config
 from satellite.errors import ConfigError
 from satellite.politeness import BackfillWindow, GateSettings, ServerGate, Work
-from tests.unit.test_config import INTEGRATION, SATELLITE
-from tests.unit.test_config import pems as pems  # a fixture
+from tests.unit.test_config import (
+    INTEGRATION,
+    SATELLITE,
+    pems,  # noqa: F401 (a fixture)
+)
 
 
 def utc(text: str) -> datetime:
@@ -122,7 +125,7 @@ def _until(condition, timeout: float = 5.0) -> None:
     raise AssertionError("condition never held")
 
 
-def test_config_errors_of_the_window_zone_share_and_limits_come_all_at_once(tmp_path, pems):
+def test_config_errors_of_the_window_zone_share_and_limits_come_all_at_once(tmp_path, pems):  # noqa: F811
     env = {"API_KEY": "api-key-123456", "PAT": "a-pat", "PUBLIC_PEM": pems["public"], "PRIVATE_PEM": pems["private"]}
     text = textwrap.dedent(SATELLITE) + textwrap.dedent(INTEGRATION) + textwrap.dedent("""\
         limits:
