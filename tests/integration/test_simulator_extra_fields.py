@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -20,8 +21,10 @@ from satellite.config import load_config
 from satellite.retrying import RetryPolicy
 from satellite.sync.once import sync_once
 from standins.ado_simulator.app import create_app
+from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.world.world import generate_world
 from standins.loopback import serve_in_thread
+from tests.simulator_samples import load_samples, split_sample
 from tests.support import PAT, Simulator, assert_mirrors_truth, write_config
 
 pytestmark = pytest.mark.integration
@@ -89,3 +92,28 @@ def test_backfill_with_fields_beyond_the_spec_delivers_the_ground_truth(tmp_path
     assert_mirrors_truth(receiver, world, profile)
     beat = receiver.stats()["satellites"]["test-satellite"]
     assert all(s["last_error"] is None and s["last_success_at"] for s in beat["streams"])
+
+
+@pytest.mark.parametrize("profile", ["2019", "2020", "2022", "7.1"])
+def test_every_sample_body_keeps_the_servers_fields_with_both_switches_on(profile):
+    world = generate_world(seed=7, scale="tiny")
+    apps = [simulator_app(world, profile), simulator_app(world, profile, example_fields=True),
+            simulator_app(world, profile, example_fields=True, extra_fields=1)]
+    authorization = {"authorization": "Basic " + base64.b64encode(f":{PAT}".encode()).decode()}
+    version = PROFILES[profile].max_version
+    checked = with_examples = 0
+    for _, factories in sorted(load_samples().items()):
+        for sample in (s for factory in factories for s in factory(world)):
+            method, path, server_level, query, _ = split_sample(sample)
+            if method != "GET":
+                continue
+            url = ("/tfs/" if server_level else f"/tfs/{world.collection.name}/") + path
+            raw = urlencode({**query, "api-version": f"{version}-preview"}).encode()
+            bare, examples, both = (app.handle(method, url, raw, authorization, "http://ado.example:8080") for app in apps)
+            assert (both.status, both.content_type) == (examples.status, examples.content_type) == (bare.status, bare.content_type)
+            if bare.content_type.startswith("application/json"):
+                plain, more, most = (json.loads(r.body) for r in (bare, examples, both))
+                assert holds(more, plain) and holds(most, more) and most != more, url
+                checked += bare.status == 200
+                with_examples += more != plain
+    assert checked > 50 and with_examples >= 8

@@ -189,3 +189,23 @@ def test_decorate_leaves_error_bodies_without_example_fields():
     error = Response(400, json.dumps({"message": "no", "value": [{"conditions": [{}]}]}).encode(), "application/json")
     body = json.loads(BodyExtras(ExampleFields.load("7.0")).decorate("GET", DEPLOYMENTS, "s", error).body)
     assert body == {"message": "no", "value": [{"conditions": [{}]}]}
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, examples, seed", [
+    ([], False, None),
+    (["--example-fields"], True, None),
+    (["--extra-fields"], False, 0),
+    (["--extra-fields", "3", "--example-fields"], True, 3),
+])
+def test_the_simulator_command_takes_both_switches(argv, examples, seed):
+    import argparse
+
+    from standins.ado_simulator.command import configure_parser
+
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    args = parser.parse_args(["serve", *argv])
+    assert (args.example_fields, args.extra_fields) == (examples, seed)
