@@ -123,13 +123,18 @@ class Collector:
         services: tuple[str, ...] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
         policy: PrivacyPolicy | None = None,
+        incremental_only: bool = False,
     ) -> None:
         """``services``: only the streams of these services ("core" included); default: core and the
         integration's enabled services. ``should_stop``: checked between units and records.
+        ``incremental_only``: skip the units that would read from no cursor (first runs, reconciliations):
+        the agent's run beside a long backfill of the same job, which keeps everything else fresh. A
+        unit another collector of this process is running is always skipped.
         ``policy``: the privacy policy every record passes before it is sealed (default: none); its
         scope filters also leave excluded repositories, TFVC branches and work item types out of
         the listings, so the units below an excluded repository never run."""
         self.policy = policy or PrivacyPolicy.none()
+        self.incremental_only = incremental_only
         self.scope = ScopeFilter(self.policy)  # the repositories it excluded are remembered over the run
         self.on_record = on_record
         self.admit = admit
@@ -288,6 +293,19 @@ class Collector:
     def _run_unit(self, report: CollectionReport, client: AdoClient, stream, parent: dict | None, parent_id: str,
                   listed: dict[str, list[dict]], collection_id: str) -> None:
         key = CursorKey(self.integration.id, stream.name, f"{client.target.name}/{parent_id}")
+        if not _RUNNING_UNITS.claim(key):  # another job of this process runs it now (a long backfill)
+            log.debug("unit_running_elsewhere", integration=key.integration_id, stream=key.stream, partition=key.partition)
+            return
+        try:
+            cursor = self.store.get_cursor(key)
+            if self.incremental_only and cursor is None and not isinstance(stream, SnapshotStream):
+                return  # a backfill: left to the run that is already backfilling
+            self._run_claimed_unit(report, client, stream, parent, parent_id, listed, collection_id, key, cursor)
+        finally:
+            _RUNNING_UNITS.release(key)
+
+    def _run_claimed_unit(self, report: CollectionReport, client: AdoClient, stream, parent: dict | None, parent_id: str,
+                          listed: dict[str, list[dict]], collection_id: str, key: CursorKey, cursor: str | None) -> None:
         started = time.monotonic()
         backfill = self.integration.backfill.start
         tracker = RouteTracker(client)  # a server's odd JSON fails this unit with an error naming the route
@@ -309,7 +327,7 @@ class Collector:
         ctx = StreamContext(
             tracker,  # type: ignore[arg-type]
             key.partition,
-            self.store.get_cursor(key),
+            cursor,
             self.limits.page_sizes,
             collection_id=collection_id,
             backfill_start=f"{backfill.isoformat()}T00:00:00Z" if backfill else None,
@@ -400,6 +418,29 @@ class Collector:
 
 
 _TYPED_BY_REVISIONS = ("wit.revisions", "wit.links", "wit.comments")  # in the order of STREAMS
+
+
+class _RunningUnits:
+    """The units (cursor keys) some collector of this process is running now; thread-safe."""
+
+    def __init__(self) -> None:
+        self._keys: set[CursorKey] = set()
+        self._lock = Lock()
+
+    def claim(self, key: CursorKey) -> bool:
+        with self._lock:
+            if key in self._keys:
+                return False
+            self._keys.add(key)
+            return True
+
+    def release(self, key: CursorKey) -> None:
+        with self._lock:
+            self._keys.discard(key)
+
+
+_RUNNING_UNITS = _RunningUnits()
+
 @dataclass(frozen=True, slots=True)
 class _ScopeRunner:
     """Runs the streams of one scope for one parent, in declaration order."""
