@@ -1,7 +1,8 @@
 """``satellite run``: the long-running agent.
 
     scheduler ─┬─ per integration: one job per service group ("core", "repos", ...), every
-               │  schedule.interval + jitter, never overlapping itself (coalesce, one instance)
+               │  schedule.interval + jitter (coalesced); while a run is still busy (a long
+               │  backfill), the next one runs beside it incrementally only, and no third
                ├─ per integration: a full reconciliation every schedule.reconcile_every
                ├─ heartbeat every delivery.heartbeat_interval
     uploader ──── delivers the outbox continuously (lanes, retries, dead letters)
@@ -55,6 +56,8 @@ class Agent:
         self._last_progress = time.time()
         self._failures: dict[str, int] = {}
         self._scheduler: BackgroundScheduler | None = None
+        self._running: dict[str, int] = {}  # job id -> its runs in progress
+        self._running_lock = threading.Lock()
 
     # lifecycle ----------------------------------------------------------------------------
 
@@ -124,7 +127,8 @@ class Agent:
         groups = [(i, g) for i in config.integrations for g in ("core", *i.services)]
         scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max(2, len(groups) + 2))},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            # two instances: a long backfill and, beside it, the incremental runs that keep the rest fresh
+            job_defaults={"coalesce": True, "max_instances": 2, "misfire_grace_time": None},
             timezone=timezone.utc,
         )
         now = datetime.now(timezone.utc)
@@ -137,21 +141,34 @@ class Agent:
             )
         for integration in config.integrations:
             scheduler.add_job(self._reconcile, "interval", args=[integration], id=f"{integration.id}:reconcile",
-                              seconds=integration.schedule.reconcile_every.total_seconds())
+                              seconds=integration.schedule.reconcile_every.total_seconds(), max_instances=1)
         scheduler.add_job(self._heartbeat, "interval", id="heartbeat", next_run_time=now + timedelta(seconds=1),
-                          seconds=config.delivery.heartbeat_interval.total_seconds())
+                          seconds=config.delivery.heartbeat_interval.total_seconds(), max_instances=1)
         return scheduler
 
     def _collect(self, integration, group: str) -> None:
         job_id = f"{integration.id}:{group}"
         if self.stop.is_set():
             return
+        with self._running_lock:
+            beside = self._running.get(job_id, 0) > 0  # a run of this job is still busy: a long backfill
+            self._running[job_id] = self._running.get(job_id, 0) + 1
+        try:
+            self._collect_once(integration, group, job_id, incremental_only=beside)
+        finally:
+            with self._running_lock:
+                self._running[job_id] -= 1
+
+    def _collect_once(self, integration, group: str, job_id: str, *, incremental_only: bool) -> None:
+        """One run of a job; ``incremental_only``: beside a busy run of the same job, which keeps the
+        backfills (units with no cursor) and the units it is running; this run reads everything else."""
         report = CollectionReport()
         started = time.monotonic()
         try:
             Collector(integration, self.config.limits, self._store, self._sealer, retry=self._ado_retry, shard=self._shard,
                       admit=self._backpressure.admit, services=(group,), should_stop=self.stop.is_set,
-                      on_record=self._progress.record, policy=PrivacyPolicy.from_config(self.config, integration)).run(report)
+                      on_record=self._progress.record, policy=PrivacyPolicy.from_config(self.config, integration),
+                      incremental_only=incremental_only).run(report)
             error = report.errors[0].error if report.errors else None
         except SatelliteError as exc:
             error = str(exc)
@@ -160,7 +177,8 @@ class Agent:
         if error is None or self.stop.is_set():
             self._failures.pop(job_id, None)
             log.info("job_finished", job=job_id, records=records, requests=report.requests,
-                     seconds=round(time.monotonic() - started, 3), failed_units=len(report.errors))
+                     seconds=round(time.monotonic() - started, 3), failed_units=len(report.errors),
+                     incremental_only=incremental_only)
             return
         failures = self._failures[job_id] = self._failures.get(job_id, 0) + 1
         delay = min(MAX_BACKOFF_S, integration.schedule.interval.total_seconds() * 2 ** failures)
