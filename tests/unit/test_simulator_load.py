@@ -87,6 +87,8 @@ def test_budget_text_and_checks():
             parse_budget(bad)
     with pytest.raises(ValueError):
         LoadConfig(capacity=0)
+    with pytest.raises(ValueError):
+        Budget(warn_share=1.5)
 
 
 # -- the budget, with a fake clock ----------------------------------------------------------------
@@ -96,35 +98,39 @@ def headers_of(admission) -> dict[str, str]:
     return dict(admission.headers)
 
 
-def test_an_identity_gets_no_headers_to_the_threshold_then_headers_and_delays_then_429_with_retry_after():
+def test_an_identity_gets_no_headers_then_a_countdown_then_delays_then_429_with_retry_after():
     clock = FakeClock()
-    budget = Budget(threshold=3, limit=5, window_s=300, max_delay_s=2)
+    budget = Budget(threshold=4, limit=6, window_s=300, max_delay_s=2, warn_share=0.5)
     model = LoadModel(LoadConfig(capacity=4, service_ms=10, budget=budget), clock)
     start, admissions = clock.now, []
-    for _ in range(7):
+    for _ in range(8):
         admissions.append(model.arrive("pat-a"))
         model.depart(admissions[-1])
         clock.advance(1)
-    assert [a.headers for a in admissions[:3]] == [(), (), ()] and all(a.delay == 0 for a in admissions[:3])
-    fourth, fifth = headers_of(admissions[3]), headers_of(admissions[4])
-    assert admissions[3].delay == pytest.approx(1.0) and admissions[4].delay == pytest.approx(2.0)
-    assert fourth == {"X-RateLimit-Resource": "ATCPU", "X-RateLimit-Delay": "1.000", "X-RateLimit-Limit": "3",
-                      "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(clock.now - 4 + 300))}
-    assert fifth["X-RateLimit-Delay"] == "2.000" and fifth["X-RateLimit-Reset"] == str(int(clock.now - 3 + 300))
-    sixth = admissions[5]
-    assert sixth.blocked and sixth.latency == 0 and sixth.retry_after == 295  # the first charge leaves at t0 + 300
-    assert headers_of(sixth)["Retry-After"] == "295" and headers_of(sixth)["X-RateLimit-Remaining"] == "0"
-    response = throttled_response(sixth)
-    assert response.status == 429 and b"TF400733" in response.body and ("Retry-After", "295") in response.headers
+    assert [a.headers for a in admissions[:2]] == [(), ()]  # usage 1, 2: at most half the threshold
+    third, fourth = headers_of(admissions[2]), headers_of(admissions[3])
+    assert third == {"X-RateLimit-Resource": "ATCPU", "X-RateLimit-Limit": "4", "X-RateLimit-Remaining": "1",
+                     "X-RateLimit-Reset": str(int(start + 2 + 300))}
+    assert fourth["X-RateLimit-Remaining"] == "0" and "X-RateLimit-Delay" not in fourth
+    assert [a.delay for a in admissions[:4]] == [0, 0, 0, 0]
+    fifth, sixth = headers_of(admissions[4]), headers_of(admissions[5])
+    assert admissions[4].delay == pytest.approx(1.0) and admissions[5].delay == pytest.approx(2.0)
+    assert fifth["X-RateLimit-Delay"] == "1.000" and fifth["X-RateLimit-Remaining"] == "0"
+    assert sixth["X-RateLimit-Delay"] == "2.000" and sixth["X-RateLimit-Reset"] == str(int(start + 5 + 300))
+    seventh = admissions[6]
+    assert seventh.blocked and seventh.latency == 0 and seventh.retry_after == 294  # the first charge leaves at start + 300
+    assert headers_of(seventh)["Retry-After"] == "294" and headers_of(seventh)["X-RateLimit-Remaining"] == "0"
+    response = throttled_response(seventh)
+    assert response.status == 429 and b"TF400733" in response.body and ("Retry-After", "294") in response.headers
     assert model.arrive("pat-b").headers == ()  # another identity has its own budget
-    clock.now = start + 5 + sixth.retry_after  # the sixth came at start + 5
+    clock.now = start + 6 + seventh.retry_after  # the seventh came at start + 6
     again = model.arrive("pat-a")
     assert not again.blocked and headers_of(again)["X-RateLimit-Delay"] == "2.000"
     stats = model.stats()
     assert stats.identities["pat-a"].throttled == 2 and stats.identities["pat-a"].delayed == 3
-    assert stats.identities["pat-a"].usage == 5 and stats.identities["pat-a"].remaining == 0
-    assert stats.identities["pat-b"].usage == 1 and stats.identities["pat-b"].remaining == 2
-    assert (stats.requests, stats.delayed, stats.throttled) == (7, 3, 2)
+    assert stats.identities["pat-a"].usage == 6 and stats.identities["pat-a"].remaining == 0
+    assert stats.identities["pat-b"].usage == 1 and stats.identities["pat-b"].remaining == 3
+    assert (stats.requests, stats.delayed, stats.throttled) == (8, 3, 2)
 
 
 def test_usage_slides_out_of_the_window():

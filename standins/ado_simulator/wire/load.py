@@ -21,11 +21,12 @@ a worker thread on a real server too); blocked (429) requests are never in fligh
 costs ``request_tstu``; ``usage`` is what the identity spent in the last ``window_s`` seconds, this
 request included. With the threshold ``T`` and the limit ``L``:
 
-- ``usage <= T``: nothing happens;
-- ``T < usage <= L``: the answer is held ``delay(usage) = max_delay_s * (usage - T) / (L - T)``
-  and carries ``X-RateLimit-Resource``, ``X-RateLimit-Delay`` (seconds, 3 decimals, when the delay
-  is not 0), ``X-RateLimit-Limit`` (``T``), ``X-RateLimit-Remaining`` (0) and ``X-RateLimit-Reset``
+- ``usage <= warn_share * T``: nothing happens;
+- beyond, the answer carries ``X-RateLimit-Resource``, ``X-RateLimit-Limit`` (``T``),
+  ``X-RateLimit-Remaining`` (``max(0, T - usage)``, counting down to 0) and ``X-RateLimit-Reset``
   (epoch seconds at which the usage is back to 0 if the identity stops);
+- ``T < usage <= L``: besides, the answer is held ``delay(usage) = max_delay_s * (usage - T) / (L - T)``
+  and says so in ``X-RateLimit-Delay`` (seconds, 3 decimals);
 - ``usage > L``: 429 with ``Retry-After`` (whole seconds until this request would fit under ``L``),
   the same headers and TF400733 ``RequestBlockedException``. A blocked request costs nothing.
 
@@ -90,12 +91,14 @@ class Budget:
     request_tstu: float = 1.0  # what one request costs
     max_delay_s: float = 30.0  # the delay at usage = L (Azure DevOps: "up to 30 seconds")
     resource: str = "ATCPU"  # X-RateLimit-Resource, and the resource the 429 names
+    warn_share: float = 0.8  # the X-RateLimit headers start beyond this share of the threshold
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold < self.limit:
             raise ValueError(f"a budget needs 0 < threshold < limit, not {self.threshold:g} and {self.limit:g}")
-        if self.window_s <= 0 or self.request_tstu <= 0 or self.max_delay_s < 0:
-            raise ValueError("a budget's window and request cost must be positive, its delay not negative")
+        if self.window_s <= 0 or self.request_tstu <= 0 or self.max_delay_s < 0 or not 0 <= self.warn_share <= 1:
+            raise ValueError("a budget's window and request cost must be positive, its delay not negative,"
+                             " its warn_share between 0 and 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +298,7 @@ class LoadModel:
                 return Admission(identity, 0.0, 0.0, True, wait, headers)
             state.charges.append((now, budget.request_tstu))
             delay = budget_delay(usage + budget.request_tstu, budget)
-            if usage + budget.request_tstu > budget.threshold:
+            if usage + budget.request_tstu > budget.warn_share * budget.threshold:
                 headers = _rate_headers(budget, state.charges, delay)
         state.requests += 1
         state.delayed += int(delay > 0)
