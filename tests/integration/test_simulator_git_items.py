@@ -143,8 +143,8 @@ def test_versions(world, served):
     head, parent = log[0], log[0].parents[0]
     by_branch = _valid(version, _items(version, client, repo, path="/", **{"versionDescriptor.version": "main"}))
     assert by_branch["commitId"] == head.commit_id and "versionType=Branch&version=main" in by_branch["url"]
-    previous = _valid(version, _items(version, client, repo, path="/", **{
-        "versionType": "commit", "version": head.commit_id, "versionOptions": "previousChange"}))
+    previous = _valid(version, _items(version, client, repo, path="/", versionType="commit",
+                                      version=head.commit_id, versionOptions="previousChange"))
     assert previous["commitId"] == parent
     with world.reading(repo.id) as history:
         tag = next(iter(history.tags.values()), None)

@@ -10,18 +10,18 @@ server: it reads ``OPTIONS _apis`` and negotiates each request down to the serve
 from __future__ import annotations
 
 import importlib
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
-from typing import Iterator
 
 import pytest
 
-from standins.loopback import serve_in_thread
 from standins.ado_simulator.app import AREAS, create_app
+from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.world.generate import MAIN
 from standins.ado_simulator.world.model import Commit
-from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.world.world import World, generate_world
+from standins.loopback import serve_in_thread
 
 pytestmark = pytest.mark.integration
 
@@ -110,7 +110,7 @@ def _main_log(world: World) -> tuple[str, str, list[Commit]]:
 
 
 def _utc(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, timezone.utc)
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _from_dates(log: list[Commit]) -> dict[str, tuple[str, datetime]]:
@@ -130,8 +130,8 @@ def _from_dates(log: list[Commit]) -> dict[str, tuple[str, datetime]]:
         "M/d/yyyy h:mm:ss AM": (us(morning), morning),
         "M/d/yyyy h:mm:ss PM": (us(evening), evening),
         "M/d/yyyy 12:00:00 AM (midnight)": (us(midnight), midnight),
-        "MM/dd/yyyy HH:mm:ss PM (14 PM)": ("11/04/2024 14:00:00 PM", datetime(2024, 11, 4, 14, tzinfo=timezone.utc)),
-        "MM/dd/yyyy 00:00:00 AM": ("01/01/2000 00:00:00 AM", datetime(2000, 1, 1, tzinfo=timezone.utc)),
+        "MM/dd/yyyy HH:mm:ss PM (14 PM)": ("11/04/2024 14:00:00 PM", datetime(2024, 11, 4, 14, tzinfo=UTC)),
+        "MM/dd/yyyy 00:00:00 AM": ("01/01/2000 00:00:00 AM", datetime(2000, 1, 1, tzinfo=UTC)),
         "M/d/yyyy": (f"{midnight.month}/{midnight.day}/{midnight.year}", midnight),
         "RFC 1123": (format_datetime(evening, usegmt=True), evening),
         "ISO 8601 without offset": (morning.strftime("%Y-%m-%dT%H:%M:%S"), morning),

@@ -16,21 +16,29 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Iterator
+from functools import cache
+from typing import Any
 
 import httpx
 import jsonschema
 import pytest
 
-from standins.loopback import serve_in_thread
 from standins.ado_simulator.app import create_app
 from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.wire.routing import COLLECTION, SERVER
 from standins.ado_simulator.world.pipelines.builds import NOT_STARTED, builds_of
 from standins.ado_simulator.world.world import World, generate_world
-from tests.simulator_samples import api_version, load_samples, request_url, sample_route, spec_index, split_sample
+from standins.loopback import serve_in_thread
+from tests.simulator_samples import (
+    api_version,
+    load_samples,
+    request_url,
+    sample_route,
+    spec_index,
+    split_sample,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +71,7 @@ def _nullable(schema: dict) -> dict:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def strict_defs(version: str) -> dict:
     """The version's definitions, closed: unknown properties fail, null passes, ``_links`` is free."""
     defs = copy.deepcopy(spec_index(version).defs)
@@ -116,7 +124,7 @@ def schema_errors(version: str, schema: dict, body: Any, null_items: bool = Fals
     return problems
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(version: str, target: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator({"$defs": strict_defs(version), **json.loads(target)})
 
@@ -203,7 +211,7 @@ def test_every_registered_route_has_a_sample(world):
     for profile_name in PROFILES:
         app = create_app(world, profile_name)
         covered: set[tuple[str, str, str]] = set()
-        for pattern, factories in samples.items():
+        for factories in samples.values():
             for sample in (s for factory in factories for s in factory(world)):
                 method, path, server_level, _, _ = split_sample(sample)
                 route = sample_route(app, method, path, server_level)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from standins.ado_simulator.api.git.file_changes import commit_file_changes, pool_paths
 from standins.ado_simulator.world.git.history import RepoHistory
 
-__all__ = ["FileTree", "TreeItem", "file_tree", "ROOT"]
+__all__ = ["ROOT", "FileTree", "TreeItem", "file_tree"]
 
 ROOT = "/"
 _CACHE_SIZE = 64

@@ -28,11 +28,16 @@ from standins.ado_simulator.api.git.git_routes import route_repository
 from standins.ado_simulator.wire.binding import GIT_VERSION_TYPE, DotNetEnum
 from standins.ado_simulator.wire.context import Request, Site
 from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
-from standins.ado_simulator.wire.wire import ApiError, Response, json_response, list_response
+from standins.ado_simulator.wire.wire import (
+    ApiError,
+    Response,
+    json_response,
+    list_response,
+)
 from standins.ado_simulator.world.git.history import RepoHistory
 from standins.ado_simulator.world.model import Repository
 
-__all__ = ["LOCATIONS", "ROUTES", "RECURSION_TYPE", "VERSION_OPTIONS"]
+__all__ = ["LOCATIONS", "RECURSION_TYPE", "ROUTES", "VERSION_OPTIONS"]
 
 _GIT = "Microsoft.TeamFoundation.Git.Server"
 _CODE = "vso.code"
