@@ -190,3 +190,18 @@ def test_stats_are_json_and_reset_forgets_usage():
     assert set(body["probe"]) >= {"unloaded_ms", "p50_ms", "p95_ms", "now_ms", "max_in_flight", "identity"}
     model.reset()
     assert model.stats().identities == {} and model.stats().requests == 0
+
+
+def test_the_probe_survives_a_clock_that_steps_back_and_long_idle_spells():
+    clock = FakeClock()
+    model = LoadModel(LoadConfig(capacity=1, service_ms=10, budget=None, probe_window_s=60), clock)
+    first = model.arrive("a")
+    clock.advance(-5)  # an NTP step
+    second = model.arrive("a")
+    clock.advance(3600)
+    model.depart(first)
+    model.depart(second)
+    probe = model.stats().probe
+    assert probe.p95_ms == 30.0 and probe.max_in_flight == 2  # 2 in flight for the whole window
+    clock.advance(61)
+    assert model.stats().probe.p95_ms == 10.0 and model.stats().probe.max_in_flight == 0

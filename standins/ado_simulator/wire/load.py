@@ -36,8 +36,9 @@ PAT is ``pat-`` and 8 hex digits of its SHA-256 (never the PAT), no credential `
 
 **Probe**. The model does not send probe requests: at every moment it knows what one more request
 from an idle identity (``probe``) would wait, ``latency(k + 1)``. ``stats()`` gives the
-time-weighted p50/p95/max of that over the last ``probe_window_s`` seconds, beside the unloaded
-``s``: what the simulator's other clients saw while a client under test ran.
+time-weighted p50/p95 of that over the last ``probe_window_s`` seconds (to the second), its value
+at the peak of requests in flight, and the unloaded ``s``: what the simulator's other clients saw
+while a client under test ran. Recording is O(1) per request with bounded memory.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ import hashlib
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -153,12 +154,15 @@ def budget_delay(usage: float, budget: Budget) -> float:
     return budget.max_delay_s * min(1.0, share)
 
 
-def retry_after(charges: list[tuple[float, float]], now: float, budget: Budget) -> int:
+def retry_after(charges: Iterable[tuple[float, float]], now: float, budget: Budget, usage: float | None = None) -> int:
     """Whole seconds (at least 1) until a request costing ``request_tstu`` fits under the limit,
-    as the ``(time, tstu)`` charges of the window expire, oldest first."""
-    usage = sum(cost for t, cost in charges if t > now - budget.window_s)
+    as the ``(time, tstu)`` charges (oldest first) leave the window; ``usage``: their sum within
+    the window, when the caller keeps it (the walk then stops at the first charges that suffice)."""
+    if usage is None:
+        charges = list(charges)
+        usage = sum(cost for t, cost in charges if t > now - budget.window_s)
     wait = 0.0
-    for t, cost in sorted(charges):
+    for t, cost in charges:
         if usage + budget.request_tstu <= budget.limit:
             break
         if t <= now - budget.window_s:
@@ -260,7 +264,8 @@ class LoadStats:
 
 @dataclass(slots=True)
 class _Identity:
-    charges: deque[tuple[float, float]] = field(default_factory=deque)  # (time, tstu) within the window
+    charges: deque[tuple[float, float]] = field(default_factory=deque)  # (time, tstu) within the window, oldest first
+    usage: float = 0.0  # their sum
     requests: int = 0
     delayed: int = 0
     throttled: int = 0
@@ -275,7 +280,8 @@ class LoadModel:
         self._clock = clock
         self._identities: dict[str, _Identity] = {}
         self._in_flight = 0
-        self._changes: deque[tuple[float, int]] = deque([(clock(), 0)])  # (time, in flight from then on)
+        self._since = clock()  # when the in-flight count last changed (or was accounted)
+        self._slots: deque[_Slot] = deque()  # the probe's time-weighted record, one slot per second
 
     @property
     def in_flight(self) -> int:
@@ -289,17 +295,17 @@ class LoadModel:
         delay = 0.0
         headers: tuple[tuple[str, str], ...] = ()
         if budget is not None:
-            _expire(state.charges, now - budget.window_s)
-            usage = sum(cost for _, cost in state.charges)
-            if usage + budget.request_tstu > budget.limit:
+            _expire(state, now - budget.window_s)
+            if state.usage + budget.request_tstu > budget.limit:
                 state.throttled += 1
-                wait = retry_after(list(state.charges), now, budget)
-                headers = (("Retry-After", str(wait)), *_rate_headers(budget, state.charges, 0.0))
+                wait = retry_after(state.charges, now, budget, state.usage)
+                headers = (("Retry-After", str(wait)), *_rate_headers(budget, state, 0.0))
                 return Admission(identity, 0.0, 0.0, True, wait, headers)
             state.charges.append((now, budget.request_tstu))
-            delay = budget_delay(usage + budget.request_tstu, budget)
-            if usage + budget.request_tstu > budget.warn_share * budget.threshold:
-                headers = _rate_headers(budget, state.charges, delay)
+            state.usage += budget.request_tstu
+            delay = budget_delay(state.usage, budget)
+            if state.usage > budget.warn_share * budget.threshold:
+                headers = _rate_headers(budget, state, delay)
         state.requests += 1
         state.delayed += int(delay > 0)
         self._set_in_flight(self._in_flight + 1, now)
@@ -318,33 +324,33 @@ class LoadModel:
     def stats(self) -> LoadStats:
         now = self._clock()
         config, budget = self.config, self.config.budget
-        start = now - config.probe_window_s
-        self._prune(start)
+        self._account(now)
         service_s = config.service_ms / 1000.0
-        changes = list(self._changes)
-        spans: list[tuple[float, float]] = []  # (probe latency, how long it held) within the window
-        for index, (since, count) in enumerate(changes):
-            until = changes[index + 1][0] if index + 1 < len(changes) else now
-            spans.append((queue_latency(service_s, config.capacity, count + 1), max(0.0, until - max(since, start))))
-        peak = max(count for _, count in changes)
+        held: dict[int, float] = {}  # in flight -> seconds at that count within the window
+        peak = self._in_flight
+        for slot in self._slots:
+            peak = max(peak, slot.peak)
+            for count, seconds in slot.held.items():
+                held[count] = held.get(count, 0.0) + seconds
+        spans = [(queue_latency(service_s, config.capacity, count + 1), seconds) for count, seconds in held.items()]
         now_s = self.probe_latency()
+        if not _covers(spans):
+            spans = [(now_s, 1.0)]
         probe = ProbeStats(
             unloaded_ms=_ms(queue_latency(service_s, config.capacity, 1)),
             now_ms=_ms(now_s),
-            p50_ms=_ms(time_weighted_percentile(spans, 0.50) if _covers(spans) else now_s),
-            p95_ms=_ms(time_weighted_percentile(spans, 0.95) if _covers(spans) else now_s),
-            max_ms=_ms(max(value for value, _ in spans)),
+            p50_ms=_ms(time_weighted_percentile(spans, 0.50)),
+            p95_ms=_ms(time_weighted_percentile(spans, 0.95)),
+            max_ms=_ms(max(queue_latency(service_s, config.capacity, peak + 1), now_s)),
             max_in_flight=peak,
             window_s=config.probe_window_s,
         )
         identities = {}
         for name, state in sorted(self._identities.items()):
-            usage = 0.0
             if budget is not None:
-                _expire(state.charges, now - budget.window_s)
-                usage = sum(cost for _, cost in state.charges)
-            remaining = max(0.0, budget.threshold - usage) if budget is not None else 0.0
-            identities[name] = IdentityStats(usage, remaining, state.requests, state.delayed, state.throttled)
+                _expire(state, now - budget.window_s)
+            remaining = max(0.0, budget.threshold - state.usage) if budget is not None else 0.0
+            identities[name] = IdentityStats(state.usage, remaining, state.requests, state.delayed, state.throttled)
         return LoadStats(
             capacity=config.capacity,
             service_ms=config.service_ms,
@@ -360,27 +366,62 @@ class LoadModel:
     def reset(self) -> None:
         """Forget usage and statistics (requests in flight stay counted)."""
         self._identities.clear()
-        self._changes = deque([(self._clock(), self._in_flight)])
+        self._slots.clear()
+        self._since = self._clock()
 
     def _set_in_flight(self, count: int, now: float) -> None:
+        self._account(now)
         self._in_flight = count
-        self._changes.append((now, count))
-        self._prune(now - self.config.probe_window_s)
+        slot = self._slot(now)
+        slot.peak = max(slot.peak, count)
 
-    def _prune(self, start: float) -> None:
-        """Drop the changes that ended before ``start`` (keeping the one in force at ``start``)."""
-        changes = self._changes
-        while len(changes) >= 2 and changes[1][0] <= start:
-            changes.popleft()
+    def _account(self, now: float) -> None:
+        """Credit the time since the last change to the count in force, second by second, and
+        drop the seconds that left the probe's window (O(1) per request, bounded memory)."""
+        window = self.config.probe_window_s
+        moment, count = max(self._since, now - window), self._in_flight
+        while moment < now:
+            slot = self._slot(moment)
+            until = min(now, slot.start + _SLOT_S)
+            if until <= moment:  # the clock went back: credit the newest second
+                until = now
+            slot.held[count] = slot.held.get(count, 0.0) + (until - moment)
+            slot.peak = max(slot.peak, count)
+            moment = until
+        self._since = max(self._since, now)
+        while self._slots and self._slots[0].start + _SLOT_S <= now - window:
+            self._slots.popleft()
+
+    def _slot(self, moment: float) -> _Slot:
+        start = math.floor(moment / _SLOT_S) * _SLOT_S
+        if self._slots and self._slots[-1].start >= start:
+            return self._slots[-1]
+        slot = _Slot(start)
+        self._slots.append(slot)
+        return slot
 
 
-def _expire(charges: deque[tuple[float, float]], before: float) -> None:
+_SLOT_S = 1.0  # the probe's resolution: its window starts on a whole second
+
+
+@dataclass(slots=True)
+class _Slot:
+    start: float
+    held: dict[int, float] = field(default_factory=dict)  # in flight -> seconds at that count in this slot
+    peak: int = 0
+
+
+def _expire(state: _Identity, before: float) -> None:
+    """Drop the charges made at or before ``before`` from the identity's window."""
+    charges = state.charges
     while charges and charges[0][0] <= before:
-        charges.popleft()
+        state.usage -= charges.popleft()[1]
+    if not charges:
+        state.usage = 0.0  # no float drift survives an empty window
 
 
-def _rate_headers(budget: Budget, charges: deque[tuple[float, float]], delay: float) -> tuple[tuple[str, str], ...]:
-    usage = sum(cost for _, cost in charges)
+def _rate_headers(budget: Budget, state: _Identity, delay: float) -> tuple[tuple[str, str], ...]:
+    usage, charges = state.usage, state.charges
     reset = math.ceil(charges[-1][0] + budget.window_s) if charges else 0
     headers = [("X-RateLimit-Resource", budget.resource)]
     if delay > 0:
