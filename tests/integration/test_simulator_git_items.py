@@ -93,6 +93,11 @@ def test_trees_follow_the_commits_changes(world, served):
             {p: o for p, o in files_after.items() if p not in touched}
         root = after["/"]
         assert root["gitObjectType"] == "tree" and root["isFolder"] is True and root["objectId"] == commit.tree_id
+        for change in changes:  # each changed item's, and the root's, latest change is this commit
+            for path in {"/", change["item"]["path"] if change["changeType"] != "delete" else "/"}:
+                latest = _valid(version, _items(version, client, repo, path=path, latestProcessedChange="true",
+                                                version=commit.commit_id, versionType="commit"))
+                assert latest["latestProcessedChange"]["commitId"] == commit.commit_id, path
 
 
 def test_listing_depths_and_order(world, served):

@@ -12,7 +12,8 @@ of the files that predate the modelled history:
 
 A file's blob is the one its newest change wrote, and its latest change that commit; files no
 ancestor touched are dated to ``C``'s root commit. A folder's object id hashes its entries (the root's
-is the commit's ``treeId``), and its latest change is its newest descendant's. Folders exist only
+is the commit's ``treeId``), and its latest change is the newest of its descendants' and of the
+deletes below it. Folders exist only
 where files are (git has no empty folders). The changes of a commit list an edit's
 ``originalObjectId`` as a hash at the parent commit, not the blob this tree shows there: a known
 simplification of ``file_changes``.
@@ -138,10 +139,15 @@ def _build(history: RepoHistory, commit_id: str) -> FileTree:
     for position, path, blob in _legacy_cached(history):
         if position not in mine:
             files[path] = (blob, root)
+    emptied: dict[str, int] = {}  # folder -> the newest ancestor that deleted a file below it
     for position in reversed(ancestors):
         for change in commit_file_changes(history.commits[position]):
             if change.change_type == "delete":
                 files.pop(change.path, None)
+                folder = change.path
+                while folder != ROOT:
+                    folder = _parent(folder)
+                    emptied[folder] = position
             else:
                 files[change.path] = (change.object_id, position)
     items: dict[str, TreeItem] = {p: TreeItem(p, blob, False, at) for p, (blob, at) in files.items()}
@@ -161,7 +167,7 @@ def _build(history: RepoHistory, commit_id: str) -> FileTree:
         entries = [items[n] for n in names]
         object_id = (history.commits[ancestors[0]].tree_id if folder == ROOT
                      else _hash("tree", *(f"{e.name}={e.object_id}" for e in entries)))
-        items[folder] = TreeItem(folder, object_id, True, max((e.changed_by for e in entries), default=root))
+        items[folder] = TreeItem(folder, object_id, True, max([emptied.get(folder, root), *(e.changed_by for e in entries)]))
     order = tuple(sorted(items, key=_sort_key))
     return FileTree(commit_id, items, order, {p: i for i, p in enumerate(order)},
                     {folder: tuple(names) for folder, names in members.items()})
