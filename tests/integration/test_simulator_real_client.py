@@ -5,6 +5,10 @@ The package (7.1.0b4) ships its 7.0 clients as ``azure.devops.v7_0`` (``released
 installed beside it. Against 2019 and 2020 the 7.0 client does what it does against a real older
 server: it reads ``OPTIONS _apis`` and negotiates each request down to the server's
 ``maxVersion`` (5.0, 6.0), adding ``-preview`` where a resource was never released.
+
+The package is a dev dependency (pyproject ``dev``, requirements/dev.lock): these tests run in CI,
+never skipped. Besides the ground truth of each stream, they query commits by ``fromDate`` in every
+form of issue 17 (the client passes the string through untouched) and read git items.
 """
 
 from __future__ import annotations
