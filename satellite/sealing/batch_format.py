@@ -34,6 +34,7 @@ import gzip
 import hashlib
 import json
 import struct
+import threading
 import zlib
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Mapping
@@ -98,12 +99,19 @@ def _gunzip(compressed: bytes, max_bytes: int | None) -> bytes:
     return bytes(text)
 
 
-_ZSTD = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True)
-_UNZSTD = zstandard.ZstdDecompressor()
+_CODECS = threading.local()  # zstandard's (de)compressors are not thread-safe: one pair per thread
+
+
+def _codecs() -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
+    pair = getattr(_CODECS, "pair", None)
+    if pair is None:
+        pair = _CODECS.pair = (zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True),
+                               zstandard.ZstdDecompressor())
+    return pair
 
 
 def _zstd(data: bytes) -> bytes:
-    return _ZSTD.compress(data)
+    return _codecs()[0].compress(data)
 
 
 def _unzstd(compressed: bytes, max_bytes: int | None) -> bytes:
@@ -114,7 +122,7 @@ def _unzstd(compressed: bytes, max_bytes: int | None) -> bytes:
         raise ValueError("zstd frame does not declare its content size")
     if max_bytes is not None and size > max_bytes:
         raise SealingError(f"batch payload inflates beyond {max_bytes} bytes")
-    return _UNZSTD.decompress(compressed)
+    return _codecs()[1].decompress(compressed)
 
 
 @dataclass(frozen=True, slots=True)
