@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import stat
 import subprocess
@@ -46,3 +47,31 @@ def test_keys_help_tells_who_makes_which_key(capsys):
     text = capsys.readouterr().out
     assert "SEI gives you" in text and "generate-signing" in text and "register signing-public-key with SEI" in text
     assert "testing the reference receiver" in text
+
+
+def test_readme_deploy_docs_chart_notes_and_help_tell_one_story(capsys):
+    """SEI gives the API key, its recipient public key and the key's id; the customer makes the
+    signing pair (generate-signing or openssl) and registers signing-public-key with SEI."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    with pytest.raises(SystemExit):
+        main(["keys", "--help"])
+    texts = {
+        "README.md": (root / "README.md").read_text(),
+        "docs/deploy.md": (root / "docs" / "deploy.md").read_text(),
+        "chart README": (root / "helm" / "sei-satellite" / "README.md").read_text(),
+        "NOTES.txt": (root / "helm" / "sei-satellite" / "templates" / "NOTES.txt").read_text(),
+        "keys --help": capsys.readouterr().out,
+    }
+    for where, text in texts.items():
+        flat = " ".join(text.replace("**", "").split())
+        assert "SEI gives you the API key" in flat or "SEI gave you the API key" in flat, where
+        assert "recipient public key" in flat, where
+        assert "satellite keys generate-signing" in flat and "openssl" in flat, where
+        assert re.search(r"register(ed)? `?signing-public-key`? with SEI", flat), where
+    for where in ("README.md", "docs/deploy.md", "chart README"):
+        flat = " ".join(texts[where].split())
+        assert "`satellite keys generate` makes" in flat or "`satellite keys generate` also makes" in flat, where
+        assert "for testing the reference receiver" in flat, where
+    assert "openssl genpkey -algorithm ed25519" in texts["README.md"] and "openssl genpkey -algorithm ed25519" in texts["docs/deploy.md"]
