@@ -29,15 +29,28 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from standins.ado_simulator.world.generate import MAIN, RepoWriter, guid, make_repositories
+from standins.ado_simulator.world.generate import (
+    MAIN,
+    RepoWriter,
+    guid,
+    make_repositories,
+)
 from standins.ado_simulator.world.git.history import RepoHistory
 from standins.ado_simulator.world.model import Person, Project, Repository, iso_fraction
 
 if TYPE_CHECKING:
     from standins.ado_simulator.world.world import World
 
-__all__ = ["Messy", "messy_base", "messy_after_domains", "DOOMED", "LONG", "UNICODE_PROJECT", "UNICODE_BRANCH",
-           "disabled_error"]
+__all__ = [
+    "DOOMED",
+    "LONG",
+    "UNICODE_BRANCH",
+    "UNICODE_PROJECT",
+    "Messy",
+    "disabled_error",
+    "messy_after_domains",
+    "messy_base",
+]
 
 LONG = 260  # characters of the long names
 UNICODE_PROJECT = "Ωmega Проект データ 🚀"
@@ -93,6 +106,9 @@ class Messy:
     deleted: set[str] = field(default_factory=set)  # project ids
     armed: set[str] = field(default_factory=set)  # "build", "pull_request": deleted at their next read
     events: list[str] = field(default_factory=list)
+    # comments of the deleted projects' work items when they went: the comments route is under the
+    # project, so later ones are unreadable (the simulator's work items live on; see the module doc)
+    frozen_comments: frozenset[str] = frozenset()
 
     @property
     def disabled(self) -> Repository:
@@ -113,6 +129,8 @@ class Messy:
         world.repositories = tuple(replace(r, project_id=self.target) if r.id == self.moved else r for r in world.repositories)
         self.deleted.add(self.doomed)
         self.reindex(world)
+        work_items = world.domain("work_items")
+        self.frozen_comments = frozenset(k for k in work_items.truth()["wit.comment"] if self._doomed_item(world, k))
         self.armed |= {"build", "pull_request"}
         self.events += [f"renamed project {self.renamed}", f"moved repository {self.moved} to project {self.target}",
                         f"deleted project {self.doomed}"]
@@ -172,7 +190,16 @@ class Messy:
         if not self.deleted:
             return truth
         gone = _owned(world, self.deleted)
-        return {t: [k for k in keys if not _held(t, k, gone)] for t, keys in truth.items()}
+        truth = {t: [k for k in keys if not _held(t, k, gone)] for t, keys in truth.items()}
+        if "wit.comment" in truth:
+            kept = (k for k in truth["wit.comment"] if not self._doomed_item(world, k))
+            truth["wit.comment"] = sorted({*kept, *self.frozen_comments})
+        return truth
+
+    def _doomed_item(self, world: World, comment_key: str) -> bool:
+        """Whether the work item of a comment key ``<collection>:<item>:<n>`` is in a deleted project."""
+        item = world.domain("work_items").items[int(comment_key.split(":")[1])]
+        return item is not None and world.projects[item.project].id in self.deleted
 
     def summary(self) -> dict:
         return {"deleted_projects": sorted(self.deleted), "armed": sorted(self.armed), "events": list(self.events),

@@ -152,11 +152,11 @@ class World:
             for _ in range(max(0, steps)):
                 self._steps += 1
                 self._clock += 3600
+                if self.messy is not None:  # renames, moves and deletes at the start of the first hour
+                    self.messy.advance(self, counts)
                 self._step(random.Random(f"{self.seed}:{self.scale}:advance:{self._steps}"), counts)
                 for name, domain in self._domains.items():
                     domain.advance(random.Random(f"{self.seed}:{self.scale}:advance:{self._steps}:{name}"), self._clock, counts)
-                if self.messy is not None:
-                    self.messy.advance(self, counts)
         return counts
 
     def _step(self, rng: random.Random, counts: dict[str, int]) -> None:
