@@ -153,8 +153,9 @@ class _StreamDeclaration:
     name: ClassVar[str]
     record_type: ClassVar[str]
     also_emits: ClassVar[tuple[str, ...]] = ()  # further record types (e.g. a PR's threads)
-    # Those of ``also_emits`` nested in a record (keyed ``<its key>:<id>``): a delete of the record
-    # deletes them too (contract: the receiver removes the nested records with their parent).
+    # The types nested in a record (keyed ``<its key>:<id...>``; its ``also_emits``, or another stream's,
+    # e.g. a repository's refs and commits): a delete of the record deletes them too (contract: the
+    # receiver removes the nested records with their parent).
     nested_types: ClassVar[tuple[str, ...]] = ()
     key_format: ClassVar[KeyFormat]
     cursor: ClassVar[type[Cursor]] = SnapshotHashes
@@ -165,6 +166,9 @@ class _StreamDeclaration:
     # record types whose live keys the store keeps (keys of ids only, never names), so that a complete
     # re-read from no cursor (a reconciliation) can delete those it no longer meets (sync/collector.py)
     reconciled: ClassVar[tuple[str, ...]] = ()
+    # record types whose live keys the store keeps too, never reconciled (no route confirms one gone): they
+    # are deleted only with the project they were read under, once it answers 404 (sync/departed.py)
+    held: ClassVar[tuple[str, ...]] = ()
 
     def key(self, ctx: StreamContext, item: Mapping[str, Any], parent: Mapping[str, Any] | None) -> str:
         """The record key of ``item`` under ``parent``, as ``key_format`` says.

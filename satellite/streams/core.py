@@ -33,6 +33,7 @@ class TeamsStream(SnapshotStream):
 
     name = "core.teams"
     record_type = "core.team"
+    nested_types = ("core.team_member", "work.team_iteration")  # keyed "<team id>:...": a deleted team takes them
     key_format = KeyFormat("{teamId}", {"teamId": "id"})
     service = "core"
     scope = Scope.PROJECT

@@ -44,6 +44,7 @@ class EnvironmentsStream(SnapshotStream):
 
     name = "distributedtask.environments"
     record_type = "distributedtask.environment"
+    nested_types = ("distributedtask.environment_deployment",)  # keyed "<project id>:<environment id>:<record id>"
     key_format = KeyFormat("{projectId}:{environmentId}", {"environmentId": "id"}, parent="projectId")
     service = "pipelines"
     scope = Scope.PROJECT

@@ -65,7 +65,7 @@ from satellite.streams.cursors import (
     PushesCursor,
 )
 
-__all__ = ["RepositoriesStream", "RefsStream", "PushesStream", "CommitsStream", "PullRequestsStream"]
+__all__ = ["CommitsStream", "PullRequestsStream", "PushesStream", "RefsStream", "RepositoriesStream", "moved_repositories"]
 
 HEADS = "refs/heads/"
 
@@ -75,16 +75,37 @@ def repository_path(repository: dict) -> str:
 
 
 class RepositoriesStream(SnapshotStream):
-    """Git repositories of a project."""
+    """Git repositories of a project. A repository no longer listed is deleted only if, asked alone by
+    id, it answers 404 or is still in this project (left out by the scope): one moved to another
+    project (same id) is listed and delivered there, never deleted here. A deleted repository takes
+    its refs, pushes, commits and pull requests along (``nested_types``: keyed ``<repository id>:...``)."""
 
     name = "git.repositories"
     record_type = "git.repository"
+    nested_types = ("git.ref", "git.push", "git.commit", "git.pull_request", "git.pull_request_reviewer",
+                    "git.pull_request_thread", "git.pull_request_iteration", "git.pull_request_work_item",
+                    "git.pull_request_commit")
     key_format = KeyFormat("{repositoryId}", {"repositoryId": "id"})
     service = "repos"
     scope = Scope.PROJECT
 
     def list(self, ctx: StreamContext, parent: dict | None) -> list[dict]:
         return ctx.client.get_list(f"{segment(parent['id'])}/_apis/git/repositories", {"includeHidden": "true"})
+
+    def diff(self, ctx: StreamContext, parent: dict | None, items: list[dict]) -> Iterator[StreamItem]:
+        changes = list(super().diff(ctx, parent, items))
+        deletes = [c for c in changes if isinstance(c, Record) and c.op == "delete"]
+        if not deletes:
+            yield from changes
+            return
+        moved = moved_repositories(ctx, parent["id"] if parent else "", [d.key for d in deletes])
+        yield from (c for c in changes if not (isinstance(c, Record) and c.op == "delete" and c.key in moved))
+
+
+def moved_repositories(ctx: StreamContext, project_id: str, ids: list[str]) -> set[str]:
+    """Of these repository ids, those that answer alone (by id, at the collection) in another project."""
+    alone = ctx.client.get_many((f"_apis/git/repositories/{segment(i)}" for i in ids), missing_ok=True)
+    return {i for i, repo in zip(ids, alone) if repo is not None and (repo.get("project") or {}).get("id") != project_id}
 
 
 class RefsStream(SnapshotStream):
@@ -278,9 +299,11 @@ def closed_pull_requests(ctx: StreamContext, project: dict, open_before: Mapping
 
 
 def pull_requests_gone(ctx: StreamContext, project: dict, keys: list[str]) -> list[str]:
-    """Of keys "<repository id>:<PR id>", those whose PR answers 404 when asked alone."""
-    paths = (f"{segment(project['id'])}/_apis/git/repositories/{segment(key.rsplit(':', 1)[0])}/pullrequests/"
-             f"{int(key.rsplit(':', 1)[1])}" for key in keys)
+    """Of keys "<repository id>:<PR id>", those whose PR answers 404 when asked alone. Asked by
+    repository id at the collection (no project): a repository moved to another project takes its
+    PRs along, and they are read there, not gone."""
+    paths = (f"_apis/git/repositories/{segment(key.rsplit(':', 1)[0])}/pullrequests/{int(key.rsplit(':', 1)[1])}"
+             for key in keys)
     return [key for key, pr in zip(keys, ctx.client.get_many(paths, missing_ok=True)) if pr is None]
 
 

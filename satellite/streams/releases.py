@@ -62,6 +62,7 @@ class ReleasesStream(IncrementalStream):
     # only a 404 deletes it. Deployments are not reconciled: no route reads one alone (Deployments -
     # List only), so a delete could rest on nothing but the list; they go with their release.
     reconciled = ("release.release",)
+    held = ("release.deployment",)  # keys of ids only; deleted with their project (sync/departed.py)
     service = "pipelines"
     scope = Scope.PROJECT
 

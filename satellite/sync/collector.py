@@ -43,8 +43,10 @@ from satellite.streams import (
     TeamsStream,
 )
 from satellite.streams.base import Quarantined, UnreadableItem, delete
+from satellite.streams.cursors import SnapshotHashes
 from satellite.streams.records import item_id
 from satellite.sync.batching import BatchWriter, WriteResult
+from satellite.sync.departed import DepartedProject, departed_projects
 from satellite.sync.sharding import ShardAssignment
 from satellite.sync.unit_guard import RouteTracker, guarded, with_route
 
@@ -230,6 +232,7 @@ class Collector:
 
     def _collect_below(self, client: AdoClient, report: CollectionReport, run: "_ScopeRunner", owner: bool, streams: list) -> None:
         """The projects, then what is below them, then the collection's last streams."""
+        held = self._held_projects(client) if owner else set()  # before the projects stream moves its cursor
         listed = run(Scope.COLLECTION, None, "") if owner else {}
         projects = listed.get(ProjectsStream.name)
         if projects is None:  # this replica or this job does not deliver projects, but needs the list
@@ -238,6 +241,8 @@ class Collector:
             except AdoError as exc:
                 self._fail(report, client.target.name, ProjectsStream.name, "", exc)
                 return
+        if held and projects is not None:
+            self._departed(client, report, run, held, {p["id"] for p in projects if isinstance(p.get("id"), str)})
         projects = [p for p in projects if self.shard.owns_project(client.target.url, p["id"])]
         repositories: list[dict] = []
         teams: list[dict] = []
@@ -254,7 +259,11 @@ class Collector:
 
         with ThreadPoolExecutor(max_workers=self.limits.concurrency, thread_name_prefix="project") as pool:
             for below in pool.map(project_scope, projects):  # projects side by side; each in stream order
-                repositories.extend(r for r in below.get("git.repositories", []) if not r.get("isDisabled"))
+                listed_repositories = below.get("git.repositories", [])
+                repositories.extend(r for r in listed_repositories if not r.get("isDisabled"))
+                for disabled in (r for r in listed_repositories if r.get("isDisabled")):  # its reads answer 404 TF401019
+                    log.info("repository_disabled", integration=self.integration.id, collection=client.target.name,
+                             repository=disabled.get("id"), hint="its record is delivered; refs, commits and pushes when enabled")
                 teams.extend(below.get(TeamsStream.name, []))
         if self.should_stop():
             return
@@ -269,6 +278,28 @@ class Collector:
                     below_teams.setdefault(name, []).extend(items)
         if owner:
             run(Scope.COLLECTION_END, None, "", below_teams)
+
+    def _held_projects(self, client: AdoClient) -> set[str]:
+        """The project ids of the last delivered projects snapshot."""
+        cursor = self.store.get_cursor(CursorKey(self.integration.id, ProjectsStream.name, f"{client.target.name}/"))
+        return set(SnapshotHashes.from_text(cursor).hashes) if cursor else set()
+
+    def _departed(self, client: AdoClient, report: CollectionReport, run: "_ScopeRunner", held: set[str], listed: set[str]) -> None:
+        """The projects held before, not listed now and answering 404 alone: each project-scope unit
+        under them delivers what it held as deletes (sync/departed.py)."""
+        held = {p for p in held if self.shard.owns_project(client.target.url, p)}
+        try:
+            gone = departed_projects(client, held, listed)
+        except AdoError as exc:
+            self._fail(report, client.target.name, ProjectsStream.name, "", exc)
+            return
+        for project_id in gone:
+            log.info("project_departed", integration=self.integration.id, collection=client.target.name, project=project_id)
+            for stream in run.streams:
+                if stream.scope is Scope.PROJECT and not self.should_stop():
+                    key = CursorKey(self.integration.id, stream.name, f"{client.target.name}/{project_id}")
+                    unit = DepartedProject(stream, lambda t, key=key: self.store.live_keys(key, t))
+                    self._run_unit(report, client, unit, {"id": project_id}, project_id, {}, run.collection_id)
 
     def _list_only(self, client: AdoClient, stream: SnapshotStream, parent: dict | None) -> list[dict]:
         """A parent list (projects, teams) this run needs but does not deliver."""
@@ -317,7 +348,7 @@ class Collector:
             max_records=self.limits.batch.max_records,
             max_bytes=self.limits.batch.max_bytes,
             remember_keys=stream.immutable,
-            tracked=() if isinstance(stream, SnapshotStream) else stream.reconciled,
+            tracked=() if isinstance(stream, SnapshotStream) else (*stream.reconciled, *stream.held),
             on_record=self.on_record,
             admit=self.admit,
             should_stop=self.should_stop,

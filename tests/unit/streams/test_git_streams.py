@@ -25,6 +25,13 @@ def sha(name: str) -> str:
     return hashlib.sha1(name.encode()).hexdigest()
 
 
+def repositories_gone_alone(case: SnapshotCase, server: Server, answer) -> Server:
+    """The list, and each recorded repository answering 404 alone (a removed one is deleted)."""
+    for key in case.keys:
+        server.get(f"_apis/git/repositories/{key}", gone("repository", key))
+    return server.get(case.route, answer, case.params)
+
+
 class TestRepositoriesStream(SnapshotContract):
     case = SnapshotCase(
         stream=RepositoriesStream,
@@ -32,6 +39,7 @@ class TestRepositoriesStream(SnapshotContract):
         route=REPOSITORIES,
         params={"includeHidden": "true"},
         fixture="git_repositories",
+        serve=repositories_gone_alone,
         parent=PROJECT,
         keys=("c6d8b5fa-7fc4-4aea-8264-394ba3633ab8", "cef09d54-1e89-4f61-b165-610d1a4c8c94"),
         add=lambda body: add_copy(body, id="3b0d2c9e-51f4-4c63-9a0e-2f6d1f0c7a11", name="proseware-docs")["id"],
@@ -40,6 +48,18 @@ class TestRepositoriesStream(SnapshotContract):
         drop_key=lambda body: body["value"][1].pop("id"),
         gone=gone("project"),
     )
+
+
+def test_a_repository_moved_to_another_project_is_not_deleted_here():
+    """Not listed any more, but there alone in another project (same id): it is delivered there."""
+    case = TestRepositoriesStream.case
+    body = case.answer()
+    first = case.run(case.server(copy.deepcopy(body)))
+    moved = body["value"].pop(0)
+    server = case.server(body).get(f"_apis/git/repositories/{moved['id']}", Reply({**moved, "project": {"id": "elsewhere"}}))
+    again = case.run(server, cursor=first.checkpoint)
+    assert again.keys(op="delete") == []
+    assert moved["id"] not in again.checkpoint  # no longer this project's: the next listing here is not compared with it
 
 
 class TestRefsStream(SnapshotContract):
