@@ -1,0 +1,57 @@
+"""End to end against a messy world (profile 2022): disabled and empty repositories, unicode and very
+long names, people without e-mail; between syncs a project renamed, one deleted and a repository
+moved; during the second sync a build and a PR deleted. Every record of the live world arrives, what
+went is delivered as deletes, and no stream fails."""
+
+from __future__ import annotations
+
+import httpx
+
+from satellite.config import load_config
+from satellite.retrying import RetryPolicy
+from satellite.store import Store
+from satellite.sync.once import sync_once
+from standins.ado_simulator.world.world import generate_world
+from tests.support import assert_mirrors_truth, start_simulator, truth, write_config
+
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=0.05)
+
+
+def sync(config):
+    result = sync_once(config, ado_retry=FAST_RETRY, upload_retry=FAST_RETRY)
+    assert result.ok, result.errors
+    return result
+
+
+def test_a_messy_world_is_mirrored_with_its_deletions(tmp_path, receiver, key_files, env):
+    world = generate_world(seed=9, scale="tiny", messy=True)
+    messy = world.messy
+    with start_simulator(world, "2022") as simulator:
+        config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url,
+                                          key_files=key_files), env=env)
+        sync(config)
+        assert_mirrors_truth(receiver, world)
+        held = {t: set(receiver.keys_of(t)) for t in ("core.project", "git.repository", "build.build", "git.pull_request",
+                                                       "core.team", "git.commit", "build.definition")}
+        world.advance(12)  # renamed, moved, deleted; a build and a PR armed to go during the next sync
+        sync(config)
+        events = httpx.get(f"{simulator.url}/_sim/messy").json()["events"]
+        assert any("during a sync" in e and "build" in e for e in events), events
+        assert any("during a sync" in e and "pull request" in e for e in events), events
+        store = Store(config.satellite.data_dir)
+        try:
+            assert store.reset_cursors(config.integrations[0].id) > 0  # the scheduled reconciliation
+        finally:
+            store.close()
+        sync(config)
+        assert_mirrors_truth(receiver, world)
+        now = truth(world)
+    for record_type, keys in held.items():
+        gone = keys - set(now[record_type])
+        assert gone <= set(receiver.keys_of(record_type, op="delete")), record_type  # delivered as deletes
+    assert messy.doomed in receiver.keys_of("core.project", op="delete")
+    assert messy.disabled.id in receiver.keys_of("git.repository")
+    renamed = receiver.records("core.project")[messy.renamed][1]
+    assert renamed["name"] == world.project(messy.renamed).name
+    moved = receiver.records("git.repository")[messy.moved][1]
+    assert moved["project"]["id"] == messy.target
