@@ -1,45 +1,48 @@
 # The SEI satellite as a container image (see docs/deploy.md).
 #
-#   docker build -t sei-satellite .
-#   docker run ... sei-satellite                 # runs: satellite run -c /etc/sei-satellite/satellite.yml
+#   docker build -t sei-satellite \
+#     --build-arg VERSION=0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" .
+#   podman build --format docker ...          # podman's default (OCI) format drops the HEALTHCHECK
+#   docker run ... sei-satellite               # runs: satellite run -c /etc/sei-satellite/satellite.yml
 #
 # BASE_IMAGE is any Debian-like image with python3 (>= 3.11) and its venv module; the default is
 # the official slim image. Pin it by digest in your own builds (--build-arg BASE_IMAGE=...@sha256:...).
-# Both stages use the same base, so the venv's python symlink is valid in the final image.
+# Every stage uses the same base, so the venv's python symlink is valid in the final image.
+#
+# Every package is installed from requirements/*.lock with --require-hashes (the locks come from
+# scripts/lock-dependencies.py). The final image has two layers of its own on top of the base and
+# the user/directories layer: the dependencies (/opt/satellite without the app; rebuilt only when
+# requirements/runtime.lock changes) and, last and small, the app, its `satellite` script and the
+# SBOM. pip, setuptools and wheel never enter /opt/satellite.
 ARG BASE_IMAGE=python:3.12-slim
 
-FROM ${BASE_IMAGE} AS build
+# Build tools (hatchling, cyclonedx-py) in /opt/build, and the runtime dependencies alone in
+# /opt/satellite, a venv made without pip: the build venv's pip installs into it.
+FROM ${BASE_IMAGE} AS deps
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore \
     PYTHONDONTWRITEBYTECODE=1
-# Two venvs: /opt/satellite ships; /opt/build only builds the wheel (hatchling) and is dropped.
-RUN python3 -m venv /opt/satellite \
- && python3 -m venv /opt/build \
- && /opt/build/bin/pip install -q "hatchling>=1.25"
 WORKDIR /src
-# Dependencies first, in their own layer: it is rebuilt only when pyproject.toml changes.
-COPY pyproject.toml ./
-RUN python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
-      > /tmp/requirements.txt \
- && /opt/satellite/bin/pip install -q -r /tmp/requirements.txt
-# Then the source: a wheel built without network, installed without touching the dependencies.
-COPY README.md ./
+COPY requirements/build.lock requirements/runtime.lock requirements/
+RUN python3 -m venv /opt/build \
+ && /opt/build/bin/pip install -q --require-hashes -r requirements/build.lock \
+ && python3 -m venv --without-pip /opt/satellite \
+ && /opt/build/bin/pip --python /opt/satellite/bin/python install -q --require-hashes -r requirements/runtime.lock
+
+# The app: a wheel built without network, installed under /out (only its own files: the package,
+# its dist-info, bin/satellite), then into the venv too, so the SBOM lists what the image holds.
+FROM deps AS app
+COPY pyproject.toml README.md ./
 COPY satellite satellite
 RUN /opt/build/bin/python -m pip wheel -q --no-deps --no-build-isolation -w /tmp/wheels . \
- && /opt/satellite/bin/pip install -q --no-deps --no-compile /tmp/wheels/*.whl \
- && /opt/satellite/bin/python -m compileall -q /opt/satellite/lib \
- && /opt/satellite/bin/pip uninstall -q -y pip
+ && /opt/build/bin/pip --python /opt/satellite/bin/python install -q --no-deps --no-warn-script-location --root /out /tmp/wheels/*.whl \
+ && cp -a /out/. / \
+ && mkdir -p /out/usr/share/satellite \
+ && /opt/build/bin/cyclonedx-py environment --output-reproducible --output-format JSON \
+      --pyproject pyproject.toml --output-file /out/usr/share/satellite/sbom.cdx.json /opt/satellite/bin/python
 
 FROM ${BASE_IMAGE}
-ARG VERSION=0.1.0
-ARG REVISION=unknown
-LABEL org.opencontainers.image.title="sei-satellite" \
-      org.opencontainers.image.description="On-prem agent: collects Azure DevOps Server data and ships sealed batches to SEI" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.licenses="Proprietary" \
-      org.opencontainers.image.vendor="SEI"
 # A fixed numeric uid/gid (Kubernetes runAsNonRoot can only verify a numeric USER). Only the
 # data directory is writable by it; everything else may be mounted read-only (--read-only).
 RUN groupadd --gid 10001 satellite \
@@ -48,7 +51,9 @@ RUN groupadd --gid 10001 satellite \
  && mkdir -p /var/lib/sei-satellite /etc/sei-satellite /var/run/secrets/sei-satellite \
  && chown 10001:10001 /var/lib/sei-satellite \
  && chmod 0750 /var/lib/sei-satellite
-COPY --from=build /opt/satellite /opt/satellite
+# The dependencies layer, then the app layer (the last one: a source change rewrites only it).
+COPY --from=deps /opt/satellite /opt/satellite
+COPY --from=app /out/ /
 ENV PATH=/opt/satellite/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -63,3 +68,12 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 # Exec form: satellite is PID 1 and receives SIGTERM itself.
 ENTRYPOINT ["satellite"]
 CMD ["run", "-c", "/etc/sei-satellite/satellite.yml"]
+# Last, so a new revision changes the image's config and no layer.
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="sei-satellite" \
+      org.opencontainers.image.description="On-prem agent: collects Azure DevOps Server data and ships sealed batches to SEI" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Proprietary" \
+      org.opencontainers.image.vendor="SEI"

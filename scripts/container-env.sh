@@ -3,12 +3,16 @@
 # container registry needed: installs podman + runc (+ debootstrap), relaxes the ulimits that
 # sandboxed machines forbid, and builds a local Python base image from Debian packages.
 #
-#   source scripts/container-env.sh     # exports PODMAN, CONTAINERS_CONF, SATELLITE_BASE_IMAGE
-#   $PODMAN build --network host --volume /etc/ssl/certs:/etc/ssl/certs:ro \
+#   source scripts/container-env.sh     # exports PODMAN, CONTAINERS_CONF, SATELLITE_BASE_IMAGE, BUILDAH_FORMAT
+#   $PODMAN build --format docker --network host --volume /etc/ssl/certs:/etc/ssl/certs:ro \
 #       --build-arg BASE_IMAGE="$SATELLITE_BASE_IMAGE" -t satellite:test .
 #   $PODMAN run --rm --network host satellite:test --help
 #
-#   bash scripts/container-env.sh       # the same, then prints the three variables as NAME=value
+#   bash scripts/container-env.sh       # the same, then prints the four variables as NAME=value
+#
+# --format docker: podman's default image format (OCI) has no HEALTHCHECK and drops the
+# Dockerfile's with a mere warning; BUILDAH_FORMAT=docker makes it the default for a
+# `podman build` run after sourcing this script as well.
 #
 # Idempotent: a second run reuses the packages and the base image the first one made. Needs root
 # (apt-get) only when podman, runc or debootstrap is missing. Users with Docker do not need it:
@@ -27,6 +31,7 @@ _satellite_container_env() {
   # Sandboxes refuse raising RLIMIT_NOFILE/NPROC; podman's default ulimits would fail every run.
   [ -f "$CONTAINERS_CONF" ] || printf '[containers]\ndefault_ulimits = []\n' > "$CONTAINERS_CONF"
   export PODMAN="podman --runtime runc"
+  export BUILDAH_FORMAT=docker
   export SATELLITE_BASE_IMAGE="${SATELLITE_BASE_IMAGE:-localhost/satellite-base:bookworm}"
   (
     # One builder at a time (parallel test runs share the image store).
@@ -50,7 +55,8 @@ _satellite_container_env() {
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   _satellite_container_env
-  printf 'PODMAN=%s\nCONTAINERS_CONF=%s\nSATELLITE_BASE_IMAGE=%s\n' "$PODMAN" "$CONTAINERS_CONF" "$SATELLITE_BASE_IMAGE"
+  printf 'PODMAN=%s\nCONTAINERS_CONF=%s\nSATELLITE_BASE_IMAGE=%s\nBUILDAH_FORMAT=%s\n' \
+    "$PODMAN" "$CONTAINERS_CONF" "$SATELLITE_BASE_IMAGE" "$BUILDAH_FORMAT"
 else
   _satellite_container_env
 fi

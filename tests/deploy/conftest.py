@@ -15,6 +15,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import tomllib
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,13 +78,26 @@ def podman() -> Podman:
 def image(podman: Podman):
     """The repository's Dockerfile built on the local base image; removed after the session."""
     tag = f"localhost/sei-satellite:deploy-test-{uuid.uuid4().hex[:8]}"
-    podman(
-        "build", "--format", "docker", "--network", "host", "--volume", "/etc/ssl/certs:/etc/ssl/certs:ro",
-        "--build-arg", f"BASE_IMAGE={podman.base_image}", "-t", tag, str(ROOT),
-        timeout=900,
-    )
+    podman(*build_args(podman, tag, ROOT), timeout=900)
     yield tag
     podman("rmi", "--force", tag, check=False)
+
+
+def source_revision() -> str:
+    """The commit the image is built from (its org.opencontainers.image.revision label)."""
+    try:
+        found = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return "unknown"
+    return found.stdout.strip() if found.returncode == 0 else "unknown"
+
+
+def build_args(podman: Podman, tag: str, context: Path, *, revision: str | None = None) -> list[str]:
+    """`podman build` as docs/deploy.md gives it: docker format (keeps HEALTHCHECK), version and revision labels."""
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    return ["build", "--format", "docker", "--network", "host", "--volume", "/etc/ssl/certs:/etc/ssl/certs:ro",
+            "--build-arg", f"BASE_IMAGE={podman.base_image}", "--build-arg", f"VERSION={version}",
+            "--build-arg", f"REVISION={revision or source_revision()}", "-t", tag, str(context)]
 
 
 @dataclass

@@ -46,14 +46,16 @@ def test_dockerfile_follows_the_conventions():
     assert re.search(r"^ARG BASE_IMAGE=python:3\.12-slim$", text, re.M)
     assert len(re.findall(r"^FROM \$\{BASE_IMAGE\}", text, re.M)) == 2  # multi-stage, one base
     assert "python3 -m venv" in text and "/usr/local/bin/python" not in text
-    deps = text.index("COPY pyproject.toml")
-    assert deps < text.index("pip install -q -r") < text.index("COPY satellite satellite")  # deps layer first
+    # the dependencies from the lock in their own stage, before the source is copied (test_image_layers.py builds it)
+    assert text.index("COPY requirements/") < text.index("-r requirements/runtime.lock") < text.index("COPY satellite satellite")
+    assert text.index("COPY --from=deps /opt/satellite") < text.index("COPY --from=app")
     assert re.search(r"^USER 10001:10001$", text, re.M)
     assert 'ENTRYPOINT ["satellite"]' in text and f'CMD ["run", "-c", "{CONFIG_PATH}"]' in text
     assert "HEALTHCHECK" in text and "/healthz" in text and "PYTHONUNBUFFERED=1" in text
     assert "org.opencontainers.image.title" in text and "org.opencontainers.image.version" in text
     ignore = (ROOT / ".dockerignore").read_text().split()
-    assert ignore[ignore.index("*") + 1:][:3] == ["!pyproject.toml", "!README.md", "!satellite/"]
+    assert ignore[ignore.index("*") + 1:][:5] == ["!pyproject.toml", "!README.md", "!satellite/",
+                                                  "!requirements/runtime.lock", "!requirements/build.lock"]
 
 
 def test_image_runs_as_numeric_non_root_with_the_documented_entrypoint(podman, image):
