@@ -16,7 +16,7 @@ from pathlib import Path
 
 from satellite import __version__
 from satellite.errors import ConfigError, DataDirInUse, SatelliteError
-from satellite.log import configure_logging, redact_text
+from satellite.log import configure_logging, log_to_file, redact_text
 from satellite.malloc_tuning import tune_malloc
 from satellite.signals import EXIT_INTERRUPTED, stop_on_signals
 
@@ -89,6 +89,7 @@ def _sync(args: argparse.Namespace) -> int:
     from satellite.sync.progress import Progress
 
     config = load_config(args.config)
+    log_to_file(config.log)
     deadline = args.delivery_deadline.total_seconds() if args.delivery_deadline else None
     stop, outcome = threading.Event(), {}
 
@@ -138,7 +139,9 @@ def _run(args: argparse.Namespace) -> int:
     from satellite.agent.service import Agent
     from satellite.config import load_config
 
-    return Agent(load_config(args.config)).run()
+    config = load_config(args.config)
+    log_to_file(config.log)
+    return Agent(config).run()
 
 
 def _status(args: argparse.Namespace) -> int:

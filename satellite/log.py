@@ -1,6 +1,8 @@
 """Logging: structlog, JSON lines off a terminal, readable console output on one, secrets redacted.
 
 Call ``configure_logging()`` once at start-up; get loggers with ``structlog.get_logger()``.
+``log_to_file(config.log)`` adds a local file (JSON lines, rotated by size by the standard
+library's ``RotatingFileHandler``) with the same events, redacted the same way.
 The redaction processor runs last before rendering, so nothing reaches stdout unscrubbed:
 values under sensitive keys are masked, and every known secret value (see
 ``satellite.secret``) is replaced wherever it appears in any string, exception text included.
@@ -9,7 +11,9 @@ values under sensitive keys are masked, and every known secret value (see
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import re
+import threading
 import sys
 from typing import Any
 
@@ -17,7 +21,7 @@ import structlog
 
 from satellite.secret import MASK, Secret, known_secret_values
 
-__all__ = ["configure_logging", "redact", "redact_text", "SENSITIVE_KEYS"]
+__all__ = ["configure_logging", "log_to_file", "close_log_file", "redact", "redact_text", "SENSITIVE_KEYS"]
 
 SENSITIVE_KEYS = frozenset(
     {"pat", "token", "authorization", "password", "secret", "api_key", "apikey", "private_key", "cookie"}
@@ -54,6 +58,88 @@ def redact(logger: Any, method_name: str, event_dict: dict) -> dict:
     return {k: _redact_value(k, v) for k, v in event_dict.items()}
 
 
+class _FileSink:
+    """The log file: every event as one JSON line, rotated at ``max_bytes`` keeping ``backups`` files."""
+
+    def __init__(self, path, max_bytes: int, backups: int) -> None:
+        self.handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        self.handler.setFormatter(_FileFormatter())
+        self._render = structlog.processors.JSONRenderer()
+
+    def write(self, event_dict: dict) -> None:
+        line = self._render(None, "", dict(event_dict))
+        self.handler.handle(logging.makeLogRecord({"msg": line, _RENDERED: True}))
+
+    def close(self) -> None:
+        self.handler.close()
+
+
+_RENDERED = "satellite_rendered"  # a LogRecord attribute: the message is a structlog event rendered already
+
+
+class _FileFormatter(logging.Formatter):
+    """structlog's events as rendered; stdlib records (third-party libraries) rendered as JSON, redacted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._foreign = structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact,
+                        structlog.processors.JSONRenderer()],
+            foreign_pre_chain=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)],
+        )
+
+    def format(self, record: logging.LogRecord) -> str:
+        return record.getMessage() if getattr(record, _RENDERED, False) else self._foreign.format(record)
+
+
+_sink: _FileSink | None = None
+_sink_lock = threading.Lock()
+
+
+def _to_file(logger: Any, method_name: str, event_dict: dict) -> dict:
+    """structlog processor (after redaction): a copy of the event to the log file, if there is one."""
+    sink = _sink
+    if sink is not None:
+        sink.write(event_dict)
+    return event_dict
+
+
+def log_to_file(settings: Any) -> bool:
+    """Also write every event to ``settings.file`` (the config's ``log:`` section) as JSON lines, rotated
+    at ``settings.max_bytes`` keeping ``settings.backups`` files; nothing when ``file`` is not set.
+    A file that cannot be opened is logged (to the stream) and skipped: False."""
+    global _sink
+    if settings is None or settings.file is None:
+        return False
+    try:
+        settings.file.parent.mkdir(parents=True, exist_ok=True)
+        sink = _FileSink(settings.file, settings.max_bytes, settings.backups)
+    except OSError as exc:
+        structlog.get_logger(__name__).warning("log_file_unusable", file=str(settings.file),
+                                               error=exc.strerror or type(exc).__name__)
+        return False
+    with _sink_lock:
+        previous, _sink = _sink, sink
+        root = logging.getLogger()
+        if previous is not None:
+            root.removeHandler(previous.handler)
+        root.addHandler(sink.handler)
+    if previous is not None:
+        previous.close()
+    return True
+
+
+def close_log_file() -> None:
+    """Stop writing the log file (tests; the process's end closes it anyway)."""
+    global _sink
+    with _sink_lock:
+        sink, _sink = _sink, None
+        if sink is not None:
+            logging.getLogger().removeHandler(sink.handler)
+    if sink is not None:
+        sink.close()
+
+
 def configure_logging(level: str = "info", *, json_output: bool | None = None, stream=None) -> None:
     """Set up structlog (and route stdlib logging through the same redaction).
 
@@ -83,7 +169,7 @@ def configure_logging(level: str = "info", *, json_output: bool | None = None, s
     if not isinstance(numeric, int):
         numeric = logging.INFO
     structlog.configure(
-        processors=[*shared, redact, renderer],
+        processors=[*shared, redact, _to_file, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
@@ -97,5 +183,5 @@ def configure_logging(level: str = "info", *, json_output: bool | None = None, s
         )
     )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [handler] + ([_sink.handler] if _sink is not None else [])
     root.setLevel(max(numeric, logging.WARNING))

@@ -69,6 +69,7 @@ __all__ = [
     "Limits",
     "PageSizes",
     "BatchLimits",
+    "LogSettings",
     "config_json_schema",
 ]
 
@@ -281,6 +282,7 @@ Timeout = _duration(timedelta(seconds=1))
 Backoff = _duration(timedelta(milliseconds=10))
 OutboxBytes = _size(MiB)
 BatchBytes = _size(KiB, 64 * MiB)
+LogBytes = _size(64 * KiB)
 
 
 def _duration_field(default: timedelta, description: str) -> Any:
@@ -693,6 +695,17 @@ class Delivery(_Model):
         timedelta(days=90), "How long the delivery ledger (satellite ledger) keeps the row of an acknowledged batch.")
 
 
+class LogSettings(_Model):
+    """A local log file besides stdout (JSON lines, rotated by size): ``satellite support-bundle``
+    includes its last lines."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    file: OptionalPath = Field(None, description="Log file of `run` and `sync` (relative to the config file); empty = none.")
+    max_bytes: LogBytes = _size_field(10 * MiB, "Size at which the file is rotated (min 64KiB).")
+    backups: Int = Field(5, ge=0, le=100, description="Rotated files kept (file.1 ... file.N).")
+
+
 class Config(_Model):
     """The whole satellite configuration."""
 
@@ -703,6 +716,7 @@ class Config(_Model):
     limits: Limits = Limits()
     delivery: Delivery = Delivery()
     privacy: PrivacySettings = PrivacySettings()
+    log: LogSettings = Field(LogSettings(), description="A local log file, rotated by size.")
     source: SkipJsonSchema[Path] = Field(Path(), exclude=True, description="File it was loaded from.")
     # the variables ``${env:...}`` was resolved from, when the loader was given its own mapping (never
     # shown: not a field); ``reload_config`` reads the file again with them

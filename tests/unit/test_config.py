@@ -442,7 +442,7 @@ def test_unknown_keys(tmp_path, env):
             "unknown key (allowed: concurrency, min_concurrency, adaptive, max_requests_per_second, page_sizes, batch,"
             " outbox_max_bytes, request_timeout, cursor_overlap)",
         ),
-        (18, "source", "unknown key (allowed: satellite, integrations, limits, delivery, privacy)"),
+        (18, "source", "unknown key (allowed: satellite, integrations, limits, delivery, privacy, log)"),
     ]
 
 
@@ -610,7 +610,7 @@ def test_json_schema_structure():
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] == "SEI Satellite configuration"
     assert schema["type"] == "object" and schema["additionalProperties"] is False
-    assert set(schema["properties"]) == {"satellite", "integrations", "limits", "delivery", "privacy"}  # no "source"
+    assert set(schema["properties"]) == {"satellite", "integrations", "limits", "delivery", "privacy", "log"}  # no "source"
     assert schema["required"] == ["satellite", "integrations"]
     defs = schema["$defs"]
     for name in ("api_key",):
