@@ -150,3 +150,16 @@ def test_a_build_and_a_pull_request_are_deleted_at_their_first_read_after_the_ad
     other = next(b for b in builds.builds if not b.deleted and b.status == "completed")
     messy.intercept(world, f"{C}/x/_apis/build/builds/{other.id}/changes")
     assert not builds.build(other.id).deleted  # one each per advance
+
+
+def test_some_work_item_titles_are_unicode_and_255_characters(world):
+    titles = {}
+    for item_id in (5, 10, 11):
+        status, body = get(world, f"_apis/wit/workitems/{item_id}")
+        assert status == 200
+        titles[item_id] = body["fields"]["System.Title"]
+    assert "🐛" in titles[5] and "\u0301" in titles[5] and len(titles[5]) < 255
+    assert len(titles[10]) == 255
+    assert titles[11].isascii()
+    tidy = generate_world(9, "tiny")
+    assert get(tidy, "_apis/wit/workitems/10")[1]["fields"]["System.Title"].isascii()

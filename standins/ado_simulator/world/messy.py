@@ -50,6 +50,7 @@ __all__ = [
     "disabled_error",
     "messy_after_domains",
     "messy_base",
+    "work_item_title",
 ]
 
 LONG = 260  # characters of the long names
@@ -228,6 +229,18 @@ def messy_after_domains(world: World) -> None:
     moved = next(r for r in world.repositories if r.project_id == first.id and r.id != long_repo.id)
     world.messy = Messy((disabled, empty), doomed.id, first.id, moved.id, second.id)
     world.messy.reindex(world)
+
+
+def work_item_title(world: World, type_name: str, item_id: int) -> str:
+    """``System.Title``: in a messy world every fifth work item's is non-Latin with emoji and combining
+    marks, every tenth's 255 characters (the field's maximum)."""
+    from standins.ado_simulator.world.boards.wit_text import title
+
+    base = title(type_name, item_id)
+    if world.messy is None or item_id % 5:
+        return base
+    text = f"{base} — ошибка 错误 🐛 José Ångström"
+    return _long(text)[:255] if item_id % 10 == 0 else text
 
 
 def disabled_error(key: str) -> Exception:

@@ -16,7 +16,7 @@ from standins.ado_simulator.world.model import Person, Project
 from standins.ado_simulator.api.wit.wiql import Condition, Logical, Node, Query, Value, WitError, conditions, wiql_error
 from standins.ado_simulator.api.wit.wit_bodies import identity_string, parse_stamp
 from standins.ado_simulator.world.boards.wit_process import TYPES
-from standins.ado_simulator.world.boards.wit_text import title
+from standins.ado_simulator.world.messy import work_item_title
 from standins.ado_simulator.world.boards.work_items import WorkItemsDomain
 
 __all__ = ["Scope", "MAX_RESULTS", "run"]
@@ -87,7 +87,7 @@ class _Accessors:
             "system.teamproject": lambda i: projects[items[i].project],  # type: ignore[union-attr]
             "system.workitemtype": lambda i: TYPES[items[i].type].name,  # type: ignore[union-attr]
             "system.state": lambda i: TYPES[items[i].type].states[current.state[i]],  # type: ignore[union-attr]
-            "system.title": lambda i: title(TYPES[items[i].type].name, i),  # type: ignore[union-attr]
+            "system.title": lambda i: work_item_title(domain.world, TYPES[items[i].type].name, i),  # type: ignore[union-attr]
             "system.assignedto": lambda i: person(current.assignee[i] - 1),
             "system.createdby": lambda i: people[items[i].created_by],  # type: ignore[union-attr]
             "system.changedby": lambda i: people[current.changed_by[i]],

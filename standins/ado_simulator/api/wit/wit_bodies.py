@@ -17,6 +17,7 @@ from standins.ado_simulator.world.boards.wit_process import FIELDS, FIELDS_BY_RE
 from standins.ado_simulator.world.boards.wit_text import comment_text, description, tags, title
 from standins.ado_simulator.world.boards.work_item_history import HIERARCHY, ItemState, WorkItem
 from standins.ado_simulator.world.boards.work_items import Comment, WorkItemsDomain
+from standins.ado_simulator.world.messy import work_item_title
 from standins.ado_simulator.wire.binding import BindingError, bind_date
 from standins.ado_simulator.wire.wire import ApiError
 
@@ -81,7 +82,7 @@ def field_values(domain: WorkItemsDomain, item: WorkItem, state: ItemState, revi
         "System.PersonId": 5_000_000 + state.changed_by * 7919,
         "System.Watermark": state.position + 1,
         "System.CommentCount": state.comments,
-        "System.Title": title(kind.name, item.id),
+        "System.Title": work_item_title(domain.world, kind.name, item.id),  # the messy world's are unicode, long
         "System.BoardColumn": state_name,
         "System.BoardColumnDone": False,
         "System.Description": description(kind.name, item.id, state.description),
