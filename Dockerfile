@@ -45,7 +45,9 @@ RUN /opt/build/bin/python -m pip wheel -q --no-deps --no-build-isolation -w /tmp
 FROM ${BASE_IMAGE}
 # A fixed numeric uid/gid (Kubernetes runAsNonRoot can only verify a numeric USER). Only the
 # data directory is writable by it; everything else may be mounted read-only (--read-only).
-RUN groupadd --gid 10001 satellite \
+# The base's own pip/setuptools/wheel go too (the official image has them; nothing uses them).
+RUN { python3 -m pip uninstall -q -y pip setuptools wheel >/dev/null 2>&1 || true; } \
+ && groupadd --gid 10001 satellite \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /var/lib/sei-satellite \
       --shell /usr/sbin/nologin satellite \
  && mkdir -p /var/lib/sei-satellite /etc/sei-satellite /var/run/secrets/sei-satellite \

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import runpy
 import subprocess
 import tomllib
 from dataclasses import dataclass
@@ -109,6 +110,17 @@ def test_ci_readme_and_dockerfile_install_with_hash_checking():
     assert re.search(r"^ARG VERSION=(\S+)$", dockerfile, re.MULTILINE).group(1) == VERSION
 
 
+def test_the_lock_script_strips_index_and_find_links_lines(tmp_path):
+    script = runpy.run_path(str(ROOT / "scripts" / "lock-dependencies.py"))
+    lock = tmp_path / "x.lock"
+    lock.write_text("--index-url https://mirror.example/simple\n--extra-index-url file:///opt/x\n--find-links /opt/wheels\n"
+                    "pyyaml==6.0.4 \\\n    --hash=sha256:" + "0" * 64 + "\n")
+    script["_strip_sources"](lock)
+    assert lock.read_text() == "pyyaml==6.0.4 \\\n    --hash=sha256:" + "0" * 64 + "\n"
+    assert {lock.path.name for lock in script["LOCKS"]} == {f"{name}.lock" for name in LOCKS}
+    assert {p.name for p in REQUIREMENTS.glob("*.lock")} == {f"{name}.lock" for name in LOCKS}
+
+
 def test_podman_keeps_the_health_check_where_users_build_with_it():
     """podman's default (OCI) format drops HEALTHCHECK: every podman build line says --format docker."""
     env_script = (ROOT / "scripts" / "container-env.sh").read_text()
@@ -124,7 +136,7 @@ def test_podman_keeps_the_health_check_where_users_build_with_it():
 # The environment markers of the image's Python (what packaging.markers.default_environment gives),
 # its installed distributions, and traces of the build stage.
 _PROBE = r"""
-import importlib.metadata, importlib.util, json, os, platform, sys
+import importlib.metadata, importlib.util, json, os, platform, subprocess, sys
 def fmt(v):
     return f"{v.major}.{v.minor}.{v.micro}" + ("" if v.releaselevel == "final" else v.releaselevel[0] + str(v.serial))
 print(json.dumps({
@@ -137,6 +149,9 @@ print(json.dumps({
     "modules": {m: importlib.util.find_spec(m) is not None for m in ("pip", "setuptools", "wheel", "hatchling", "cyclonedx")},
     "paths": {p: os.path.exists(p) for p in ("/opt/build", "/src", "/out", "/tmp/wheels", "/opt/satellite/bin/pip")},
     "prefix": sys.prefix,
+    "base_python_modules": subprocess.run([os.path.realpath(sys.executable), "-c",
+        "import importlib.util as u; print([m for m in ('pip', 'setuptools', 'wheel') if u.find_spec(m)])"],
+        capture_output=True, text=True, check=True).stdout.strip(),
 }))
 """
 
@@ -155,6 +170,7 @@ def test_the_image_holds_exactly_the_runtime_lock_and_no_build_tools(podman, ima
     assert installed == expected  # same names, same versions: nothing missing, nothing extra
     assert inside["prefix"] == "/opt/satellite"
     assert not any(inside["modules"].values()), inside["modules"]  # no pip, setuptools, wheel, hatchling, cyclonedx
+    assert inside["base_python_modules"] == "[]"  # nor in the base image's own Python
     assert not any(inside["paths"].values()), inside["paths"]  # nothing left of the build stage
 
 
