@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from prometheus_client.core import GaugeMetricFamily
 
 from satellite import __version__
+from satellite.version_skew import current_skew
 
 __all__ = ["REGISTRY", "BUILD_INFO", "PROCESS", "ADO_REQUESTS", "ADO_THROTTLE_WAIT", "RECORDS", "QUARANTINED", "UPLOADS", "UPLOAD_SECONDS", "StoreCollector"]
 
@@ -79,3 +80,8 @@ class StoreCollector:
             failing.add_metric([status.integration_id, status.stream], status.failing_partitions)
         yield success
         yield failing
+        skew = current_skew(self._store)  # what SEI's latest heartbeat answer announced
+        yield GaugeMetricFamily("satellite_version_behind", "1 when SEI announces a newer satellite version"
+                                " (latest_version)", value=int(skew.behind))
+        yield GaugeMetricFamily("satellite_version_unsupported", "1 when this satellite is older than the oldest"
+                                " version SEI supports (min_supported_version)", value=int(skew.unsupported))

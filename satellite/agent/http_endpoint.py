@@ -49,6 +49,9 @@ def render_page(report: StatusReport, satellite_id: str, next_runs: Mapping[str,
         for s in report.streams
     )
     paused = "<p class='bad'>Collection paused: the outbox is full.</p>" if report.collection_paused_since else ""
+    skew = report.version.warning() if report.version is not None else None
+    if skew:
+        paused += f"<p class='bad version-skew'>{html.escape(skew)}</p>"
     schedule = "".join(
         f"<tr><td>{html.escape(integration)}</td><td>{_next_run_text(at, report.generated_at)}</td></tr>"
         for integration, at in sorted((next_runs or {}).items())

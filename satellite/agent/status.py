@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from satellite.store import OUTBOX_PAUSED_SINCE, Store
+from satellite.version_skew import VersionSkew, current_skew
 
 __all__ = ["StreamView", "StatusReport", "read_status", "render_status_table", "age_text", "time_text", "cursor_text"]
 
@@ -42,6 +43,7 @@ class StatusReport:
     oldest_batch_age_s: float | None
     dead_letters: int
     collection_paused_since: float | None
+    version: VersionSkew | None = None  # this satellite's version against what SEI last announced
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -73,6 +75,7 @@ def read_status(store: Store) -> StatusReport:
         oldest_batch_age_s=round(now - outbox.oldest_created_at, 1) if outbox.oldest_created_at else None,
         dead_letters=outbox.dead_letters,
         collection_paused_since=float(paused) if paused else None,
+        version=current_skew(store),
     )
 
 
@@ -122,4 +125,6 @@ def render_status_table(report: StatusReport) -> str:
         + (f"; collection PAUSED (outbox full) for {age_text(time.time() - report.collection_paused_since)}"
            if report.collection_paused_since else "")
     )
+    if report.version is not None and report.version.warning():
+        lines.append(f"WARNING: {report.version.warning()}")
     return "\n".join(lines)

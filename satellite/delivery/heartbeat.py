@@ -14,6 +14,7 @@ from satellite import __version__
 from satellite.errors import SatelliteError
 from satellite.sei import HEARTBEAT_PATH, Answer, ApiKeySource, SeiEndpoint, authorization, classify
 from satellite.store import INTEGRATION_VERSION, OUTBOX_PAUSED_SINCE, Store
+from satellite.version_skew import batch_formats, note_answer
 
 __all__ = ["Heartbeat", "heartbeat_body"]
 
@@ -31,6 +32,7 @@ def heartbeat_body(settings: Any, store: Store, started_at: float) -> dict:
         "satellite_id": settings.id,
         "tenant": settings.tenant,
         "version": __version__,
+        "batch_formats": batch_formats(),  # v1.1: the sealed-batch format version written and those readable
         "sent_at": now,
         "uptime_s": round(now - started_at, 3),
         "streams": [asdict(s) for s in store.stream_statuses()],
@@ -74,4 +76,5 @@ class Heartbeat:
             hint = "check satellite.api_key" if answer is Answer.CREDENTIALS else None
             log.warning("heartbeat_refused", status=response.status_code, answer=answer.name, hint=hint)
             return False
+        note_answer(self.store, response)  # v1.1: min_supported_version / latest_version (satellite.version_skew)
         return True

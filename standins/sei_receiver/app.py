@@ -10,6 +10,8 @@ Routes (the protocol's paths and headers are the satellite's own, from ``satelli
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -29,9 +31,12 @@ DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 
 def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-                        max_inflated_bytes: int | None = None) -> Starlette:
+                        max_inflated_bytes: int | None = None, announce: Mapping[str, str] | None = None) -> Starlette:
     """``max_batch_bytes``: the largest sealed body read; ``max_inflated_bytes``: the largest payload
-    inflated (default 4 x ``max_batch_bytes``): a batch beyond either is refused (413 / 422)."""
+    inflated (default 4 x ``max_batch_bytes``): a batch beyond either is refused (413 / 422).
+    ``announce``: fields every heartbeat answer carries (v1.1 version skew: ``min_supported_version``,
+    ``latest_version``)."""
+    announced = dict(announce or {})
     inflate_cap = max_inflated_bytes or 4 * max_batch_bytes
 
     def authorized(request: Request) -> bool:
@@ -65,7 +70,7 @@ def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_bat
         if not isinstance(body, dict) or not isinstance(body.get("satellite_id"), str):
             return error_response(400, "heartbeat must name its satellite_id")
         await run_in_threadpool(storage.store_heartbeat, body["satellite_id"], body)
-        return JSONResponse({"ok": True})
+        return JSONResponse({"ok": True, **announced})
 
     async def get_stats(request: Request) -> JSONResponse:
         if not authorized(request):

@@ -30,6 +30,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-batch-bytes", type=int, default=64 * 1024 * 1024, help="largest sealed batch read (413 beyond)")
     parser.add_argument("--max-inflated-bytes", type=int, default=None,
                         help="largest batch payload inflated (422 beyond; default 4 x --max-batch-bytes)")
+    parser.add_argument("--min-supported-version", metavar="VERSION",
+                        help="announce in every heartbeat answer: the oldest satellite version supported (v1.1)")
+    parser.add_argument("--latest-version", metavar="VERSION",
+                        help="announce in every heartbeat answer: the newest satellite version available (v1.1)")
 
 
 def load_receiver_keys(api_keys: list[Secret], recipient_specs: list[str], satellite_keys: list[Path]) -> ReceiverKeys:
@@ -66,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"receiver: cannot load keys: {exc}", file=sys.stderr)
         return 2
     storage = ReceiverStorage(args.data_dir)
-    app = create_receiver_app(storage, keys, max_batch_bytes=args.max_batch_bytes, max_inflated_bytes=args.max_inflated_bytes)
+    announce = {name: value for name, value in (("min_supported_version", args.min_supported_version),
+                                                ("latest_version", args.latest_version)) if value}
+    app = create_receiver_app(storage, keys, max_batch_bytes=args.max_batch_bytes, max_inflated_bytes=args.max_inflated_bytes,
+                              announce=announce)
     try:
         serve_forever(app, args.host, args.port, on_ready=lambda url: print(f"receiver: listening on {url}", flush=True))
     finally:
