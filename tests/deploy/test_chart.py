@@ -482,7 +482,9 @@ TWO_CERTIFICATES = ("-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\nAbC+/=\n
     {"config": {"integrations": [{"id": "a", "url": "https://tfs.corp/tfs/DefaultCollection", "proxy": None}]}},
     {"caBundle": TWO_CERTIFICATES},
     {"caBundle": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"},
-], ids=["https", "http-port-path", "reference-and-proxy-credentials", "integration", "two-certificates", "no-final-newline"])
+    {"secrets": {"recipientPublicKey": "-----BEGIN MLKEM768-X25519 PUBLIC KEY-----\nAAEC\n-----END MLKEM768-X25519 PUBLIC KEY-----\n"}},
+], ids=["https", "http-port-path", "reference-and-proxy-credentials", "integration", "two-certificates", "no-final-newline",
+        "hybrid-recipient-key"])
 def test_urls_and_pem_text_that_the_schema_accepts(values):
     import helm_python as helm
 
