@@ -384,7 +384,13 @@ def test_helm_test_pod_runs_satellite_check_with_the_pods_config_and_secrets():
 def test_network_policy_denies_by_default_and_allows_dns_and_the_listed_destinations():
     policy = render(VALUE_SETS["network-policy"]).one("NetworkPolicy")["spec"]
     assert policy["policyTypes"] == ["Ingress", "Egress"]
-    assert policy["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "sei-satellite", "app.kubernetes.io/instance": "sat"}
+    assert policy["podSelector"]["matchLabels"] == {"app.kubernetes.io/instance": "sat"}
+    assert policy["podSelector"]["matchExpressions"] == [
+        {"key": "app.kubernetes.io/name", "operator": "In", "values": ["sei-satellite", "sei-satellite-test"]}]
+    rendered = render(VALUE_SETS["network-policy"])  # it holds the satellite's pods and the helm test pod, nothing else
+    pods = [rendered.one("StatefulSet")["spec"]["template"]["metadata"]["labels"], rendered.one("Pod")["metadata"]["labels"]]
+    for labels in pods:
+        assert labels["app.kubernetes.io/instance"] == "sat" and labels["app.kubernetes.io/name"] in policy["podSelector"]["matchExpressions"][0]["values"]
     dns, corp, proxy = policy["egress"]
     assert dns == {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
     assert corp == {"to": [{"ipBlock": {"cidr": "10.20.0.0/16", "except": ["10.20.9.0/24"]}}],
