@@ -1,4 +1,4 @@
-"""Sealed batch format, versions 1 and 2: pure functions, no I/O.
+"""Sealed batch format, versions 1 to 3: pure functions, no I/O.
 
 Bytes on the wire and at rest::
 
@@ -10,9 +10,9 @@ Bytes on the wire and at rest::
   and ``policy``: the fingerprint (``sha256:<hex>``) of the privacy policy that shaped the records
   (``satellite.privacy.policy``; docs/privacy.md). ``policy`` is optional: batches sealed before it
   have none and stay valid; a header without it is byte for byte what it was.
-- payload: HPKE base mode (RFC 9180) to the SEI recipient key with the version's suite; ``info`` =
+- payload: HPKE base mode (RFC 9180) to the SEI recipient key with the batch's suite; ``info`` =
   b"SEIB" + the version in ASCII digits + SHA-256(header), so a header cannot be moved onto another
-  payload, nor a batch onto another version. Plaintext = the version's compression of
+  payload, nor a batch onto another version. Plaintext = the batch's compression of
   newline-delimited JSON records.
 - signature: Ed25519 (64 bytes) by the satellite over every byte before it.
 
@@ -22,10 +22,18 @@ Versions (``FORMATS``; docs/batch_format.md):
 - 2: zstd (level 3, one frame that declares its content size), same HPKE suite. Written since
   issue 18: measured on simulator records, about 7x less CPU than gzip level 6 for a payload 30%
   smaller (docs/benchmarks.md, section 4).
+- 3: the header names both, independently: ``content_encoding`` (any of ``CODECS``) and ``suite``
+  (any of ``SUITES``, by its RFC 9180 ids: ``kem_id``, ``kdf_id``, ``aead_id`` as ``0x`` + 4 hex
+  digits, with the names). Issue 21: written for a hybrid MLKEM768-X25519 recipient key (KEM id
+  0x647a, draft-ietf-hpke-pq), so that a header says which KEM sealed it; an unknown suite is
+  refused (``SealingError``) before any key is looked up.
 
-A version fixes the compression and the HPKE suite; the header repeats both (``content_encoding``,
-``suite``) and must agree with its version. A new version is one more ``FormatVersion`` in
-``FORMATS`` (and ``CURRENT`` when the satellite should write it); every version stays readable.
+Versions 1 and 2 fix the compression and the HPKE suite; their header repeats both
+(``content_encoding``, ``suite``) and must agree with its version. The satellite writes ``CURRENT``
+to an X25519 key (what every receiver reads) and version 3 only to a key of another suite
+(``version_for``): the recipient key SEI publishes decides, so a fleet moves to the hybrid KEM by
+key rotation, with no flag day. A new version is one more ``FormatVersion`` in ``FORMATS``; every
+version stays readable.
 """
 
 from __future__ import annotations
@@ -36,27 +44,36 @@ import json
 import struct
 import threading
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, Iterable, Mapping
 
 import zstandard
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from satellite import json_codec
 from satellite.errors import SealingError
+from satellite.sealing.keys import (KEM_HYBRID, KEM_X25519, HybridPrivateKey, HybridPublicKey, RecipientPrivateKey,
+                                    RecipientPublicKey, kem_of)
 
 __all__ = [
     "BatchHeader",
     "OpenedBatch",
     "Codec",
+    "CODECS",
     "FormatVersion",
     "FORMATS",
     "CURRENT",
     "format_for",
+    "version_for",
     "SUITE_NAMES",
+    "SuiteSpec",
+    "SUITES",
+    "X25519_SUITE",
+    "HYBRID_SUITE",
+    "suite_for_kem",
+    "suite_named",
     "MAGIC",
     "VERSION",
     "seal",
@@ -140,21 +157,83 @@ ZSTD = Codec("zstd", _zstd, _unzstd)
 CODECS = {codec.name: codec for codec in (GZIP, ZSTD)}
 
 
-# -- versions ---------------------------------------------------------------------------------
+# -- HPKE suites ------------------------------------------------------------------------------
 
-_X25519_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
 SUITE_NAMES = {"kem": "DHKEM(X25519, HKDF-SHA256)", "kdf": "HKDF-SHA256", "aead": "AES-256-GCM"}
 
 
 @dataclass(frozen=True, slots=True)
+class SuiteSpec:
+    """An HPKE suite: its RFC 9180 ids, its names, the kind of recipient key it seals to
+    (``keys.KEMS``) and the library's suite."""
+
+    kem: str
+    kem_id: int
+    kdf_id: int
+    aead_id: int
+    names: Mapping[str, str]
+    hpke: hpke.Suite
+
+    @property
+    def ids(self) -> tuple[int, int, int]:
+        return self.kem_id, self.kdf_id, self.aead_id
+
+    def header(self) -> dict[str, str]:
+        """A version-3 header's ``suite``: the names, and the ids as ``0x`` + 4 hex digits."""
+        ids = {"kem_id": self.kem_id, "kdf_id": self.kdf_id, "aead_id": self.aead_id}
+        return {**self.names, **{name: f"0x{value:04x}" for name, value in ids.items()}}
+
+
+_HKDF_SHA256, _AES_256_GCM = 0x0001, 0x0002  # RFC 9180 section 7.2 and 7.3
+X25519_SUITE = SuiteSpec(KEM_X25519, 0x0020, _HKDF_SHA256, _AES_256_GCM, SUITE_NAMES,
+                         hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM))
+# KEM id 0x647a: MLKEM768-X25519 (X-Wing) in draft-ietf-hpke-pq; the library does not expose its ids,
+# tests/unit/test_sealing_kem.py checks this one by opening a batch with the RFC 9180 key schedule.
+HYBRID_SUITE = SuiteSpec(KEM_HYBRID, 0x647A, _HKDF_SHA256, _AES_256_GCM,
+                         {"kem": "MLKEM768-X25519", "kdf": "HKDF-SHA256", "aead": "AES-256-GCM"},
+                         hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM))
+SUITES: Mapping[tuple[int, int, int], SuiteSpec] = {suite.ids: suite for suite in (X25519_SUITE, HYBRID_SUITE)}
+
+
+def suite_for_kem(kem: str) -> SuiteSpec:
+    """The suite that seals to a recipient key of kind ``kem``."""
+    for suite in SUITES.values():
+        if suite.kem == kem:
+            return suite
+    raise SealingError(f"no HPKE suite for a {kem!r} recipient key")
+
+
+def suite_named(named: Mapping[str, str] | None) -> SuiteSpec:
+    """The suite a version-3 header's ``suite`` names (ids and names must be a registered suite's)."""
+    if named is None:
+        raise SealingError("batch header names no HPKE suite")
+    try:
+        ids = tuple(int(named[name], 16) for name in ("kem_id", "kdf_id", "aead_id"))
+    except (KeyError, ValueError):
+        raise SealingError("batch header's suite has no valid kem_id, kdf_id and aead_id") from None
+    suite = SUITES.get(ids)
+    if suite is None or dict(named) != suite.header():
+        shown = ", ".join(f"{name} {named.get(name)}" for name in ("kem_id", "kdf_id", "aead_id"))
+        raise SealingError(f"unknown HPKE suite ({shown})"[:200])
+    return suite
+
+
+# -- versions ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
 class FormatVersion:
-    """One version of the format: the payload's compression and the HPKE suite that seals it (with the
-    names the header shows for it)."""
+    """One version of the format: the payload's compression and the HPKE suite that seals it.
+    ``suite`` None: the header names the suite and the compression (version 3; ``codec`` is then
+    only what ``seal`` defaults to)."""
 
     number: int
     codec: Codec
-    suite: hpke.Suite
-    suite_names: Mapping[str, str]
+    suite: SuiteSpec | None
+
+    @property
+    def header_names_suite(self) -> bool:
+        return self.suite is None
 
     def info(self, header_bytes: bytes) -> bytes:
         """HPKE ``info``: binds the header and the version (version 1: b"SEIB1" + SHA-256(header))."""
@@ -162,11 +241,20 @@ class FormatVersion:
 
 
 FORMATS: Mapping[int, FormatVersion] = {
-    1: FormatVersion(1, GZIP, _X25519_SUITE, SUITE_NAMES),
-    2: FormatVersion(2, ZSTD, _X25519_SUITE, SUITE_NAMES),
+    1: FormatVersion(1, GZIP, X25519_SUITE),
+    2: FormatVersion(2, ZSTD, X25519_SUITE),
+    3: FormatVersion(3, ZSTD, None),
 }
-CURRENT = FORMATS[2]  # what the satellite writes
+CURRENT = FORMATS[2]  # what the satellite writes to an X25519 key (compression: issue 18)
 VERSION = CURRENT.number
+
+
+def version_for(suite: SuiteSpec) -> FormatVersion:
+    """The version the satellite writes to a recipient key of ``suite``: ``CURRENT`` when it seals
+    with that suite (every receiver reads it), else the oldest version whose header names its suite."""
+    if CURRENT.suite == suite:
+        return CURRENT
+    return min((v for v in FORMATS.values() if v.header_names_suite), key=lambda v: v.number)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,9 +361,13 @@ def decode_records(compressed: bytes, max_bytes: int | None = None, encoding: st
 
 
 def format_for(header: BatchHeader) -> FormatVersion:
-    """The oldest version whose compression is the header's ``content_encoding`` (what ``seal`` uses
-    when not told)."""
+    """What ``seal`` uses when not told: a header naming a suite by its ids, the oldest version whose
+    header names it; else the oldest version whose compression is the header's ``content_encoding``."""
+    if header.suite is not None and "kem_id" in header.suite:
+        return min((v for v in FORMATS.values() if v.header_names_suite), key=lambda v: v.number)
     for number in sorted(FORMATS):
+        if FORMATS[number].header_names_suite:
+            continue
         if FORMATS[number].codec.name == header.content_encoding:
             return FORMATS[number]
     raise SealingError(f"unknown content encoding {header.content_encoding!r}")
@@ -284,25 +376,39 @@ def format_for(header: BatchHeader) -> FormatVersion:
 def seal(
     header: BatchHeader,
     compressed_payload: bytes,
-    recipient: X25519PublicKey,
+    recipient: RecipientPublicKey,
     signer: Ed25519PrivateKey,
     version: FormatVersion | None = None,
 ) -> bytes:
     """Encrypt ``compressed_payload`` (compressed as the header says) to ``recipient`` and sign the
-    whole batch, as ``version`` (default: ``format_for(header)``)."""
+    whole batch, as ``version`` (default: ``format_for(header)``). A version-3 header without a
+    ``suite`` gets the suite of the recipient key's kind."""
     version = version or format_for(header)
-    _check_agrees(header, version)
+    if version.header_names_suite and header.suite is None:
+        header = replace(header, suite=suite_for_kem(kem_of(recipient)).header())
+    _, suite = _resolve(header, version)
+    if kem_of(recipient) != suite.kem:
+        raise SealingError(f"a {kem_of(recipient)} recipient key cannot seal with {suite.names['kem']}")
     header_bytes = header.canonical_bytes()
-    ciphertext = version.suite.encrypt(compressed_payload, recipient, info=version.info(header_bytes))
+    key = recipient.key if isinstance(recipient, HybridPublicKey) else recipient
+    ciphertext = suite.hpke.encrypt(compressed_payload, key, info=version.info(header_bytes))
     body = _PREFIX.pack(MAGIC, version.number, len(header_bytes)) + header_bytes + ciphertext
     return body + signer.sign(body)
 
 
-def _check_agrees(header: BatchHeader, version: FormatVersion) -> None:
+def _resolve(header: BatchHeader, version: FormatVersion) -> tuple[Codec, SuiteSpec]:
+    """The compression and suite of a batch: fixed by versions 1 and 2 (the header must agree), named
+    by the header in version 3 (a SealingError for an unknown one)."""
+    if version.suite is None:
+        codec = CODECS.get(header.content_encoding)
+        if codec is None:
+            raise SealingError(f"unknown content encoding {header.content_encoding!r}")
+        return codec, suite_named(header.suite)
     if header.content_encoding != version.codec.name:
         raise SealingError(f"content encoding {header.content_encoding!r} is not version {version.number}'s")
-    if header.suite is not None and dict(header.suite) != dict(version.suite_names):
+    if header.suite is not None and dict(header.suite) != dict(version.suite.names):
         raise SealingError(f"suite {dict(header.suite)} is not version {version.number}'s")
+    return version.codec, version.suite
 
 
 def _split(sealed: bytes) -> tuple[FormatVersion, BatchHeader, bytes, bytes, bytes, bytes]:
@@ -320,7 +426,10 @@ def _split(sealed: bytes) -> tuple[FormatVersion, BatchHeader, bytes, bytes, byt
     header_bytes = sealed[_PREFIX.size : _PREFIX.size + header_len]
     body, signature = sealed[:-SIGNATURE_LEN], sealed[-SIGNATURE_LEN:]
     ciphertext = body[_PREFIX.size + header_len :]
-    return version, BatchHeader.from_bytes(header_bytes), header_bytes, ciphertext, body, signature
+    header = BatchHeader.from_bytes(header_bytes)
+    if version.header_names_suite:
+        suite_named(header.suite)  # an unknown suite: refused before any key is looked up
+    return version, header, header_bytes, ciphertext, body, signature
 
 
 def read_header(sealed: bytes) -> BatchHeader:
@@ -330,7 +439,7 @@ def read_header(sealed: bytes) -> BatchHeader:
 
 def open_sealed(
     sealed: bytes,
-    recipient: X25519PrivateKey,
+    recipient: RecipientPrivateKey,
     signer: Ed25519PublicKey,
     max_plaintext: int | None = None,
 ) -> OpenedBatch:
@@ -345,12 +454,15 @@ def open_sealed(
         signer.verify(signature, body)
     except InvalidSignature:
         raise SealingError("signature does not verify") from None
-    _check_agrees(header, version)
+    codec, suite = _resolve(header, version)
+    if kem_of(recipient) != suite.kem:
+        raise SealingError(f"batch is sealed with {suite.names['kem']}; recipient key {header.recipient_key_id} is {kem_of(recipient)}")
+    key = recipient.key if isinstance(recipient, HybridPrivateKey) else recipient
     try:
-        compressed = version.suite.decrypt(ciphertext, recipient, info=version.info(header_bytes))
+        compressed = suite.hpke.decrypt(ciphertext, key, info=version.info(header_bytes))
     except (InvalidTag, ValueError):
         raise SealingError("payload does not decrypt with this key and header") from None
-    records = decode_records(compressed, max_plaintext, version.codec.name)
+    records = decode_records(compressed, max_plaintext, codec.name)
     if len(records) != header.record_count:
         raise SealingError("record count does not match the header")
     return OpenedBatch(header, records)

@@ -1,4 +1,8 @@
-"""Sealer: turns a list of records into a sealed batch with this satellite's keys."""
+"""Sealer: turns a list of records into a sealed batch with this satellite's keys.
+
+The recipient key decides the HPKE suite (its KEM: X25519, or hybrid MLKEM768-X25519) and with it
+the format version (``batch_format.version_for``): X25519 batches are ``CURRENT``, hybrid ones the
+version whose header names the suite. The compression is ``CURRENT``'s either way."""
 
 from __future__ import annotations
 
@@ -6,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from satellite.sealing.batch_format import CURRENT, BatchHeader, FormatVersion, ndjson_line, seal
-from satellite.sealing.keys import load_ed25519_private, load_x25519_public, public_key_id
+from satellite.sealing.batch_format import (CURRENT, BatchHeader, FormatVersion, SuiteSpec, ndjson_line, seal, suite_for_kem,
+                                            version_for)
+from satellite.sealing.keys import RecipientPublicKey, kem_of, load_ed25519_private, load_recipient_public, public_key_id
 from satellite.clock import utc_now
 
 __all__ = ["Sealer", "SCHEMA_VERSION"]
@@ -22,9 +26,9 @@ class Sealer:
     satellite_id: str
     tenant: str
     recipient_key_id: str
-    recipient: X25519PublicKey
+    recipient: RecipientPublicKey
     signer: Ed25519PrivateKey
-    version: FormatVersion = CURRENT  # the batch format written (every version stays readable)
+    version: FormatVersion | None = None  # the batch format written; None: version_for(the key's suite)
 
     @classmethod
     def from_settings(cls, settings) -> "Sealer":
@@ -35,13 +39,27 @@ class Sealer:
             satellite_id=settings.id,
             tenant=settings.tenant,
             recipient_key_id=key.key_id,
-            recipient=load_x25519_public(key.public_key),
+            recipient=load_recipient_public(key.public_key, key.kem),
             signer=load_ed25519_private(encryption.signing_private_key.reveal()),
         )
 
     @property
     def signer_key_id(self) -> str:
         return public_key_id(self.signer.public_key())
+
+    @property
+    def kem(self) -> str:
+        """The recipient key's kind: ``x25519`` or ``mlkem768-x25519``."""
+        return kem_of(self.recipient)
+
+    @property
+    def suite(self) -> SuiteSpec:
+        return suite_for_kem(self.kem)
+
+    @property
+    def writes(self) -> FormatVersion:
+        """The format version of the batches this sealer writes."""
+        return self.version or version_for(self.suite)
 
     def seal_records(self, *, records: Sequence[dict], **batch: Any) -> bytes:
         """Seal records; ``batch`` is the rest of ``seal_lines``' arguments."""
@@ -62,6 +80,8 @@ class Sealer:
     ) -> bytes:
         """Seal records already encoded as NDJSON lines (``ndjson_line``), one record per line;
         ``policy``: the fingerprint of the privacy policy that shaped them."""
+        version = self.writes
+        codec = CURRENT.codec if version.header_names_suite else version.codec
         header = BatchHeader(
             batch_id=batch_id,
             satellite_id=self.satellite_id,
@@ -78,7 +98,8 @@ class Sealer:
             recipient_key_id=self.recipient_key_id,
             signer_key_id=self.signer_key_id,
             policy=policy,
-            content_encoding=self.version.codec.name,
+            content_encoding=codec.name,
+            suite=self.suite.header() if version.header_names_suite else None,
         )
-        payload = self.version.codec.compress(b"".join(lines))
-        return seal(header, payload, self.recipient, self.signer, self.version)
+        payload = codec.compress(b"".join(lines))
+        return seal(header, payload, self.recipient, self.signer, version)
