@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Param", "Section", "parse_values", "render_table", "updated_readme", "main"]
+__all__ = ["Param", "Section", "main", "parse_values", "render_table", "updated_readme"]
 
 CHART = Path(__file__).resolve().parents[1] / "helm" / "sei-satellite"
 START, END = "<!-- values:start -->", "<!-- values:end -->"

@@ -12,11 +12,20 @@ import pytest
 import yaml
 
 from satellite.config import load_config
-from satellite.errors import ConfigError
 from tests.unit.test_config import DURATION_CASES
 
 from . import chart_schema
-from .helpers import CHART, CONFIG_DIR, CONFIG_PATH, DATA_DIR, SECRETS_DIR, UID, Rendered, render, write_mounts
+from .helpers import (
+    CHART,
+    CONFIG_DIR,
+    CONFIG_PATH,
+    DATA_DIR,
+    SECRETS_DIR,
+    UID,
+    Rendered,
+    render,
+    write_mounts,
+)
 
 pytestmark = pytest.mark.deploy
 
@@ -555,7 +564,7 @@ def _leaves(node, prefix="") -> set[str]:
 
 def test_every_value_is_documented_with_an_at_param_line():
     text = (CHART / "values.yaml").read_text()
-    documented = set(re.findall(r"^\s*## @param (\S+) \S", text, flags=re.M))
+    documented = set(re.findall(r"^\s*## @param (\S+) \S", text, flags=re.MULTILINE))
     assert documented == _leaves(yaml.safe_load(text))
 
 

@@ -10,7 +10,12 @@ import subprocess
 import pytest
 
 from satellite.cli import main
-from satellite.sealing.keys import generate_signing_key_files, load_ed25519_private, load_ed25519_public, public_key_id
+from satellite.sealing.keys import (
+    generate_signing_key_files,
+    load_ed25519_private,
+    load_ed25519_public,
+    public_key_id,
+)
 
 
 def test_generate_signing_writes_the_pair_the_chart_and_image_name(tmp_path, capsys):

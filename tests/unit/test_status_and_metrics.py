@@ -6,7 +6,7 @@ from __future__ import annotations
 import platform
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import httpx
@@ -56,8 +56,8 @@ def test_the_agents_next_run_is_the_earliest_collection_job_of_each_integration(
     integrations = [SimpleNamespace(id="tfs-main", services=("repos", "boards")), SimpleNamespace(id="idle", services=("repos",))]
     agent = Agent(SimpleNamespace(integrations=integrations))
     assert agent.next_runs() == {"tfs-main": None, "idle": None}  # before the scheduler runs
-    scheduler = BackgroundScheduler(timezone=timezone.utc)
-    soon = datetime.now(timezone.utc) + timedelta(minutes=3)
+    scheduler = BackgroundScheduler(timezone=UTC)
+    soon = datetime.now(UTC) + timedelta(minutes=3)
     for group, at in (("core", soon + timedelta(minutes=1)), ("repos", soon), ("boards", soon + timedelta(minutes=9))):
         scheduler.add_job(print, "interval", id=f"tfs-main:{group}", minutes=10, next_run_time=at)
     scheduler.add_job(print, "interval", id="tfs-main:reconcile", minutes=1, next_run_time=soon - timedelta(minutes=2))
@@ -79,7 +79,7 @@ def test_metrics_carry_build_info_and_the_process_collector(store):
     finally:
         endpoint.stop()
     assert f'satellite_build_info{{python="{platform.python_version()}",version="{__version__}"}} 1.0' in metrics
-    values = dict(re.findall(r"^(process_[a-z_]+) (\S+)$", metrics, flags=re.M))
+    values = dict(re.findall(r"^(process_[a-z_]+) (\S+)$", metrics, flags=re.MULTILINE))
     for name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds"):
         assert float(values[name]) > 0, name
     assert abs(float(values["process_start_time_seconds"]) - time.time()) < 24 * 3600
