@@ -26,6 +26,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from satellite.config.model import ERROR_PREFIX, ID_PATTERN, Config
 from satellite.errors import ConfigError
+from satellite.sealing.keys import load_hybrid_public
 
 __all__ = ["ConfigProblem", "load_config", "reload_config", "format_path"]
 
@@ -385,18 +386,16 @@ def _get(data: Any, loc: Loc) -> Any:
 
 def _check_pems(data: dict[str, Any], doc: _Document) -> None:
     recipients = _get(data, ("satellite", "encryption", "recipients"))
-    public_locs: list[Loc] = [("satellite", "encryption", "recipient_public_key")]
+    public_locs: list[tuple[Loc, Any]] = [(("satellite", "encryption", "recipient_public_key"), "x25519")]
     if isinstance(recipients, list):
-        public_locs += [("satellite", "encryption", "recipients", i, "public_key") for i in range(len(recipients))]
-    for loc in public_locs:
+        entries: Loc = ("satellite", "encryption", "recipients")
+        public_locs += [((*entries, i, "public_key"), _get(data, (*entries, i, "kem")) or "x25519") for i in range(len(recipients))]
+    for loc, kem in public_locs:
         value = _get(data, loc)
         if isinstance(value, str) and value.strip() and not doc.is_flagged(loc):
-            try:
-                key = load_pem_public_key(value.encode())
-            except Exception:  # noqa: BLE001 - any parse failure means "not such a key"
-                key = None
-            if not isinstance(key, X25519PublicKey):
-                doc.report(loc, "not an X25519 public key in PEM form")
+            problem = _recipient_key_problem(value, kem)
+            if problem:
+                doc.report(loc, problem)
 
     loc: Loc = ("satellite", "encryption", "signing_private_key")
     value = _get(data, loc)
@@ -410,6 +409,27 @@ def _check_pems(data: dict[str, Any], doc: _Document) -> None:
             private = None
         if not isinstance(private, Ed25519PrivateKey):
             doc.report(loc, "not an Ed25519 private key in PEM form (unencrypted PKCS8)")
+
+
+def _recipient_key_problem(value: str, kem: Any) -> str | None:
+    """Why ``value`` is not a recipient public key of kind ``kem`` (None: it is; an unknown ``kem``
+    is the model's to report)."""
+    if kem == "x25519":
+        try:
+            key = load_pem_public_key(value.encode())
+        except Exception:  # noqa: BLE001 - any parse failure means "not such a key"
+            key = None
+        if isinstance(key, X25519PublicKey):
+            return None
+        if "MLKEM768-X25519 PUBLIC KEY" in value:
+            return "not an X25519 public key in PEM form (it is an MLKEM768-X25519 key: set kem: mlkem768-x25519)"
+        return "not an X25519 public key in PEM form"
+    if kem == "mlkem768-x25519":
+        try:
+            load_hybrid_public(value)
+        except Exception:  # noqa: BLE001
+            return "not an MLKEM768-X25519 public key in PEM form ('-----BEGIN MLKEM768-X25519 PUBLIC KEY-----')"
+    return None
 
 
 def _local_path(value: str, doc: _Document) -> Path:

@@ -330,12 +330,16 @@ class TlsSettings(_Model):
 
 
 class RecipientKey(_Model):
-    """One of SEI's X25519 public keys; SEI rotates by publishing a newer one."""
+    """One of SEI's recipient public keys (X25519, or hybrid ML-KEM-768 + X25519); SEI rotates by
+    publishing a newer one, and the newest decides how new batches are sealed."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     key_id: NonEmpty = Field(description="Id of this SEI recipient key.")
-    public_key: NonEmpty = Field(description="SEI's X25519 public key, PEM text.")
+    public_key: NonEmpty = Field(description="SEI's public key, PEM text (kem x25519: SubjectPublicKeyInfo PEM;"
+                                 " mlkem768-x25519: the 1,216-byte key in '-----BEGIN MLKEM768-X25519 PUBLIC KEY-----').")
+    kem: Literal["x25519", "mlkem768-x25519"] = Field(
+        "x25519", description="The key's KEM: x25519, or mlkem768-x25519 (hybrid post-quantum, HPKE KEM 0x647a).")
     created: date | None = Field(None, description="When SEI issued it; the newest key seals new batches.")
 
 
