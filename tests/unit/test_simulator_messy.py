@@ -163,3 +163,14 @@ def test_some_work_item_titles_are_unicode_and_255_characters(world):
     assert titles[11].isascii()
     tidy = generate_world(9, "tiny")
     assert get(tidy, "_apis/wit/workitems/10")[1]["fields"]["System.Title"].isascii()
+
+
+def test_the_simulator_command_takes_messy():
+    import argparse
+
+    from standins.ado_simulator.command import configure_parser
+
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    assert parser.parse_args(["--messy"]).messy is True
+    assert parser.parse_args([]).messy is False

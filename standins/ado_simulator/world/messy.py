@@ -78,7 +78,7 @@ def messy_base(seed: int, scale: str, people: tuple[Person, ...], projects: tupl
                repositories: tuple[Repository, ...]) -> tuple[tuple[Person, ...], tuple[Project, ...], tuple[Repository, ...]]:
     """People, projects and repositories of the messy world, before git histories and domains."""
     rng = random.Random(f"{seed}:{scale}:messy")
-    people = tuple(_renamed_person(people[i], i) if i < len(people) else people[i] for i in range(len(people)))
+    people = tuple(_renamed_person(person, i) for i, person in enumerate(people))
     projects = tuple(replace(p, name=UNICODE_PROJECT) if i == 1 else p for i, p in enumerate(projects))
     created = projects[0].last_update_time
     doomed = Project(guid(rng), DOOMED, "A project deleted between syncs.", 7, created, guid(rng))
@@ -121,12 +121,11 @@ class Messy:
         """On the first step: rename, move, delete; arm the deletions during the next sync."""
         if self.deleted:
             return
-        projects = tuple(
-            replace(p, name=_long("Renamed Проект ") if p.id == self.renamed else p.name, revision=p.revision + 1,
-                    last_update_time=iso_fraction(world.clock, 1)) if p.id == self.renamed else p
+        world.projects = tuple(
+            replace(p, name=_long("Renamed Проект "), revision=p.revision + 1, last_update_time=iso_fraction(world.clock, 1))
+            if p.id == self.renamed else p
             for p in world.projects
         )
-        world.projects = projects
         world.repositories = tuple(replace(r, project_id=self.target) if r.id == self.moved else r for r in world.repositories)
         self.deleted.add(self.doomed)
         self.reindex(world)
