@@ -200,6 +200,14 @@ def _preview(args: argparse.Namespace) -> int:
                        max_requests=args.max_requests, out=args.out)
 
 
+def _support_bundle(args: argparse.Namespace) -> int:
+    from satellite.config import load_config
+    from satellite.support.command import support_bundle
+
+    return support_bundle(load_config(args.config), args.out, include_check=not args.no_check, log_lines=args.log_lines,
+                          thorough_integrity=not args.quick)
+
+
 # The stand-ins (standins/: simulator, receiver, demo) are not part of the agent: their modules and
 # server dependencies are imported only when one of these commands runs.
 STANDIN_EXTRA_HINT = "install the stand-ins with: pip install 'sei-satellite[standins]'"
@@ -337,6 +345,16 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--out", type=Path, metavar="DIR", help="write DIR/<integration>/<stream>.ndjson instead of printing")
     preview.set_defaults(handler=_preview)
 
+    bundle = commands.add_parser("support-bundle", help="one tar.gz for SEI support: config (secrets as their references),"
+                                 " versions, check, status, outbox, store integrity, metrics, log tail; never a secret")
+    bundle.add_argument("-c", "--config", type=Path, required=True)
+    bundle.add_argument("--out", type=Path, metavar="FILE.tar.gz",
+                        help="where to write it (default: satellite-support-<id>-<time>.tar.gz here)")
+    bundle.add_argument("--no-check", action="store_true", help="leave out satellite check (it connects to every server and SEI)")
+    bundle.add_argument("--log-lines", type=int, default=1000, metavar="N", help="last lines of log.file to include (default 1000)")
+    bundle.add_argument("--quick", action="store_true", help="SQLite quick_check instead of the full integrity_check")
+    bundle.set_defaults(handler=_support_bundle)
+
     # stand-ins: their own parsers read the rest of the command line (``satellite simulator --help``)
     simulator = commands.add_parser("simulator", help="run the Azure DevOps Server simulator (stand-in)", add_help=False)
     simulator.set_defaults(handler=_simulator, takes_rest=True)
@@ -360,8 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     elif rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     json_output = {"auto": None, "json": True, "console": False}[args.log_format]
-    level = args.log_level or ("warning" if args.command in ("demo", "check") else "info")
-    configure_logging(level, json_output=json_output, stream=sys.stderr if args.command in ("demo", "config", "keys", "check", "outbox", "status", "preview", "resync", "ledger") else None)
+    level = args.log_level or ("warning" if args.command in ("demo", "check", "support-bundle") else "info")
+    configure_logging(level, json_output=json_output, stream=sys.stderr if args.command in ("demo", "config", "keys", "check", "outbox", "status", "preview", "resync", "ledger", "support-bundle") else None)
     try:
         return args.handler(args)
     except ConfigError as exc:
