@@ -74,6 +74,23 @@ def test_every_lock_pins_each_package_with_hashes_and_names_no_index(name):
     assert "python3 scripts/lock-dependencies.py" in text.splitlines()[1]  # how to refresh it
 
 
+def _direct(name: str) -> set[str]:
+    """The packages a lock says pyproject asks for itself (``# via sei-satellite (pyproject.toml)``)."""
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", (REQUIREMENTS / f"{name}.lock").read_text())
+    return {canonicalize_name(Requirement(b.split()[0]).name) for b in blocks if "sei-satellite (pyproject.toml)" in b}
+
+
+def test_no_lock_is_stale():
+    """A dependency added to or dropped from pyproject without running scripts/lock-dependencies.py fails here."""
+    project = PYPROJECT["project"]
+    extras = project["optional-dependencies"]
+    names = {key: {canonicalize_name(Requirement(r).name) for r in reqs if not r.startswith("sei-satellite")}
+             for key, reqs in {"runtime": project["dependencies"], "standins": project["dependencies"] + extras["standins"],
+                               "dev": project["dependencies"] + extras["standins"] + extras["dev"]}.items()}
+    for name, wanted in names.items():
+        assert _direct(name) == wanted, f"requirements/{name}.lock is stale: run python3 scripts/lock-dependencies.py"
+
+
 def test_the_locks_satisfy_pyproject_and_agree_with_each_other():
     dev, runtime, standins, build = (read_lock(n) for n in LOCKS)
     project = PYPROJECT["project"]
