@@ -19,6 +19,7 @@ from satellite.politeness.gate import (
     ServerGate,
     Ticket,
     gate_for,
+    gate_of,
     server_of,
 )
 from satellite.politeness.limiter import AdaptiveLimit, Answer
@@ -39,6 +40,8 @@ __all__ = [
     "current_work",
     "doing",
     "gate_for",
+    "gate_of",
+    "gate_of",
     "parse_window",
     "server_of",
 ]

@@ -34,7 +34,7 @@ from satellite.politeness.observer import MetricsObserver
 from satellite.politeness.work import Work
 from satellite.retrying import parse_retry_after
 
-__all__ = ["GateObserver", "GateSettings", "ServerGate", "Ticket", "gate_for", "server_of"]
+__all__ = ["GateObserver", "GateSettings", "ServerGate", "Ticket", "gate_for", "gate_of", "server_of"]
 
 RECHECK_S = 1.0  # a waiting backfill looks again this often: its window may have opened
 LOW_REMAINING = 0.1  # X-RateLimit-Remaining below this share of X-RateLimit-Limit is a throttle signal
@@ -278,6 +278,12 @@ def _number(value: str | None) -> float | None:
 
 _GATES: dict[str, ServerGate] = {}
 _GATES_LOCK = threading.Lock()
+
+
+def gate_of(url: str) -> ServerGate | None:
+    """The process's gate of ``url``'s server if one was made (its state, for status and tests)."""
+    with _GATES_LOCK:
+        return _GATES.get(server_of(url))
 
 
 def gate_for(url: str, settings: GateSettings, *, observer: GateObserver | None = None) -> ServerGate:
