@@ -57,6 +57,21 @@ def _keys_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_generate_command(args: argparse.Namespace) -> int:
+    from satellite.remote.keys import generate_command_key_files
+
+    try:
+        files = generate_command_key_files(args.out, overwrite=args.force)
+    except FileExistsError as exc:
+        print(f"keys: {exc}", file=sys.stderr)
+        return 2
+    print(f"SEI command key pair:    {files.private} (private, 0600: satellite receiver command --key), {files.public}")
+    print(f"  command key id:        {files.key_id}")
+    print("For tests and the reference receiver: in production SEI keeps the private half and gives you the public half and")
+    print("its id for satellite.command_keys (docs/remote-commands.md)")
+    return 0
+
+
 def _keys_generate_signing(args: argparse.Namespace) -> int:
     from satellite.sealing.keys import generate_signing_key_files
 
@@ -284,6 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--out", type=Path, required=True, help="directory to write the four PEM files into")
     generate.add_argument("--force", action="store_true", help="replace existing key files")
     generate.set_defaults(handler=_keys_generate)
+
+    command_keys = keys_commands.add_parser("generate-command", help="for testing the reference receiver: SEI's Ed25519"
+                                            " command key pair, which signs remote commands (never in production)")
+    command_keys.add_argument("--out", type=Path, required=True, help="directory for sei-command.key (0600) and sei-command.pub")
+    command_keys.add_argument("--force", action="store_true", help="replace existing key files")
+    command_keys.set_defaults(handler=_keys_generate_command)
 
     sync = commands.add_parser("sync", help="collect everything due, upload it, exit")
     sync.add_argument("-c", "--config", type=Path, required=True)

@@ -29,6 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from satellite.agent.http_endpoint import HttpEndpoint
 from satellite.delivery import build_delivery
 from satellite.errors import DeliveryError, SatelliteError
+from satellite.remote.executor import collection_paused
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
 from satellite.signals import EXIT_INTERRUPTED, stop_on_signals
@@ -80,7 +81,7 @@ class Agent:
             self._store = store
             self._backpressure = Backpressure(store, config.limits.outbox_max_bytes, should_stop=self.stop.is_set)
             self._delivery = build_delivery(config, store, started_at=self._started, retry_credentials=True,
-                                            retry=self._upload_retry, stop=self.stop)
+                                            retry=self._upload_retry, stop=self.stop, reconcile=self._reconcile_id)
             delivering = threading.Thread(target=self._deliver, name="deliver", daemon=True)
             delivering.start()
             if config.satellite.http.listen:
@@ -150,6 +151,9 @@ class Agent:
         job_id = f"{integration.id}:{group}"
         if self.stop.is_set():
             return
+        if collection_paused(self._store) is not None:  # SEI's pause command (satellite.remote)
+            log.info("job_skipped", job=job_id, reason="collection paused by SEI (until its resume command)")
+            return
         with self._running_lock:
             beside = self._running.get(job_id, 0) > 0  # a run of this job is still busy: a long backfill
             self._running[job_id] = self._running.get(job_id, 0) + 1
@@ -197,6 +201,10 @@ class Agent:
         if self._scheduler is not None:
             for group in ("core", *integration.services):
                 self._scheduler.modify_job(f"{integration.id}:{group}", next_run_time=datetime.now(timezone.utc))
+
+    def _reconcile_id(self, integration_id: str) -> None:
+        """SEI's reconcile_now for one integration (the heartbeat thread)."""
+        self._reconcile(next(i for i in self.config.integrations if i.id == integration_id))
 
     def _heartbeat(self) -> None:
         self._delivery.heartbeat.send()

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from satellite.store import OUTBOX_PAUSED_SINCE, Store
+from satellite.remote.status import RemoteStatus, read_remote_status, render_remote_status
 from satellite.version_skew import VersionSkew, current_skew
 
 __all__ = ["StreamView", "StatusReport", "read_status", "render_status_table", "age_text", "time_text", "cursor_text"]
@@ -44,6 +45,7 @@ class StatusReport:
     dead_letters: int
     collection_paused_since: float | None
     version: VersionSkew | None = None  # this satellite's version against what SEI last announced
+    remote: RemoteStatus | None = None  # SEI's recent commands and its pause (satellite.remote)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -76,6 +78,7 @@ def read_status(store: Store) -> StatusReport:
         dead_letters=outbox.dead_letters,
         collection_paused_since=float(paused) if paused else None,
         version=current_skew(store),
+        remote=read_remote_status(store),
     )
 
 
@@ -127,4 +130,6 @@ def render_status_table(report: StatusReport) -> str:
     )
     if report.version is not None and report.version.warning():
         lines.append(f"WARNING: {report.version.warning()}")
+    if report.remote is not None:
+        lines.extend(render_remote_status(report.remote))
     return "\n".join(lines)

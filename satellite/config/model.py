@@ -55,6 +55,7 @@ __all__ = [
     "HttpSettings",
     "Shard",
     "RecipientKey",
+    "CommandKey",
     "EncryptionSettings",
     "TlsSettings",
     "Integration",
@@ -376,6 +377,32 @@ class EncryptionSettings(_Model):
         return newest[1]
 
 
+def _ed25519_public_pem(value: str) -> str:
+    from satellite.sealing.keys import load_ed25519_public  # pure: parses the PEM text
+
+    try:
+        load_ed25519_public(value)
+    except Exception:  # noqa: BLE001 - any parse failure means "not such a key"
+        raise _error("command_key", "not an Ed25519 public key in PEM form") from None
+    return value
+
+
+class CommandKey(_Model):
+    """One of SEI's Ed25519 keys that sign the commands of the heartbeat answer (docs/remote-commands.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_id: NonEmpty = Field(description="Id of this command key, as SEI names it in each command.")
+    public_key: Annotated[NonEmpty, AfterValidator(_ed25519_public_pem)] = Field(
+        description="SEI's Ed25519 public key, PEM text (e.g. ${file:/var/run/secrets/sei-satellite/command-public-key}).")
+
+
+def _unique_key_ids(value: tuple[CommandKey, ...]) -> tuple[CommandKey, ...]:
+    if len({k.key_id for k in value}) != len(value):
+        raise _error("duplicate", "must not list a key_id twice")
+    return value
+
+
 class Shard(_Model):
     """Scale-out: this replica collects only its share of the (collection, project) pairs."""
 
@@ -420,6 +447,11 @@ class SatelliteSettings(_Model):
     shard: Shard = Field(Shard(), description="Scale-out over several replicas (each with its own data_dir).")
     http: HttpSettings = Field(HttpSettings(), description="Health, readiness, metrics and status page.")
     shutdown_grace: Timeout = _duration_field(timedelta(seconds=30), "On SIGTERM: time to finish the page in hand and commit.")
+    remote_commands: bool = Field(
+        True, description="Run SEI's signed commands from the heartbeat answer (resync, pause/resume, log level,"
+        " support bundle, reconcile); false: every command is refused ('disabled').")
+    command_keys: Annotated[tuple[CommandKey, ...], AfterValidator(_unique_key_ids)] = Field(
+        (), description="SEI's command public keys (several during a rotation); none: every command is refused.")
 
     def __repr_args__(self) -> Any:
         return _mask_proxy(super().__repr_args__())

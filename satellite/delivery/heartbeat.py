@@ -1,4 +1,9 @@
-"""Heartbeat: ``POST {endpoint}/v1/satellite/heartbeat`` with who we are and how every stream is doing."""
+"""Heartbeat: ``POST {endpoint}/v1/satellite/heartbeat`` with who we are and how every stream is doing.
+
+Ingest protocol v1.1 (docs/remote-commands.md): with a command channel the body also carries
+``protocol``, ``remote_commands`` and the ``command_outcomes`` not yet reported, and the commands
+of the answer are run; a v1.0 answer (no ``commands``, or no JSON at all) runs nothing.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import structlog
 
 from satellite import __version__
 from satellite.errors import SatelliteError
+from satellite.remote.channel import CommandChannel
 from satellite.sei import HEARTBEAT_PATH, Answer, ApiKeySource, SeiEndpoint, authorization, classify
 from satellite.store import INTEGRATION_VERSION, OUTBOX_PAUSED_SINCE, Store
 from satellite.version_skew import batch_formats, note_answer
@@ -60,12 +66,18 @@ class Heartbeat:
     store: Store
     started_at: float
     transport: httpx.BaseTransport | None = None
+    commands: CommandChannel | None = None  # None: a v1.0 heartbeat (no outcomes, commands ignored)
 
     def send(self) -> bool:
-        """Best effort: a failed heartbeat is logged, never raised; True if SEI accepted it."""
+        """Best effort: a failed heartbeat is logged, never raised; True if SEI accepted it. The
+        commands of an accepted answer run before it returns; their outcomes go with the next one."""
+        carried: list[int] = []
         try:
             headers = authorization(self.api_key.get())
             body = heartbeat_body(self.settings, self.store, self.started_at)
+            if self.commands is not None:
+                fields, carried = self.commands.heartbeat_fields()
+                body.update(fields)
             with self.endpoint.client(timeout=TIMEOUT_S, transport=self.transport) as http:
                 response = http.post(HEARTBEAT_PATH, json=body, headers=headers)
         except (httpx.HTTPError, OSError, SatelliteError) as exc:  # OSError: e.g. an unreadable CA bundle
@@ -77,4 +89,18 @@ class Heartbeat:
             log.warning("heartbeat_refused", status=response.status_code, answer=answer.name, hint=hint)
             return False
         note_answer(self.store, response)  # v1.1: min_supported_version / latest_version (satellite.version_skew)
+        if self.commands is not None:
+            self._take_answer(response, carried)
         return True
+
+    def _take_answer(self, response: httpx.Response, carried: list[int]) -> None:
+        """v1.1: the outcomes carried are reported; the answer's commands run (satellite.remote)."""
+        try:
+            self.commands.reported(carried)  # type: ignore[union-attr]
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = None  # a receiver of v1.0 may answer anything: no commands
+            self.commands.handle_answer(answer)  # type: ignore[union-attr]
+        except SatelliteError as exc:  # the store: the outcomes stay unreported, the commands unclaimed
+            log.error("remote_commands_failed", error=str(exc))

@@ -11,12 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 
 from satellite.delivery.heartbeat import Heartbeat
 from satellite.delivery.uploader import Uploader
+from satellite.remote.channel import CommandChannel
 from satellite.retrying import RetryPolicy
 from satellite.sei import ApiKeySource, SeiEndpoint
 from satellite.store import Store
@@ -59,10 +60,12 @@ def build_delivery(
     retry: RetryPolicy | None = None,
     transport: httpx.BaseTransport | None = None,
     stop: threading.Event | None = None,
+    reconcile: Callable[[str], None] | None = None,
 ) -> Delivery:
     """``retry_credentials``: a refused API key is retried every ``delivery.auth_retry_interval``
     (the agent) instead of ending delivery (``sync --once``); ``api_key``: where the key comes from
-    (by default the config's, read anew from its file); ``transport`` replaces the network (tests)."""
+    (by default the config's, read anew from its file); ``transport`` replaces the network (tests);
+    ``reconcile``: the agent's reconciliation of an integration id, for SEI's ``reconcile_now``."""
     settings, delivery = config.satellite, config.delivery
     retention = delivery.ledger_retention.total_seconds()
     store.prune_ledger(time.time() - retention)  # at start; then at each acknowledgement
@@ -80,4 +83,5 @@ def build_delivery(
         stop=stop,
         ledger_retention=retention,
     )
-    return Delivery(uploader, Heartbeat(settings, endpoint, api_key, store, started_at, transport), api_key)
+    commands = CommandChannel.from_config(config, store, reconcile=reconcile)
+    return Delivery(uploader, Heartbeat(settings, endpoint, api_key, store, started_at, transport, commands), api_key)

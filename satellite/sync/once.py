@@ -18,6 +18,7 @@ import structlog
 
 from satellite.delivery import DrainReport, build_delivery
 from satellite.errors import DeliveryError, StoreError
+from satellite.remote.executor import collection_paused
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
 from satellite.store import DataDirLock, OutboxStats, Store
@@ -93,7 +94,10 @@ def sync_once(
             backpressure = Backpressure(store, config.limits.outbox_max_bytes,
                                         should_stop=lambda: upload_failed.is_set() or stop.is_set())
             try:
-                for integration in config.integrations:
+                paused = collection_paused(store)  # SEI's pause command (satellite.remote): deliver only
+                if paused is not None:
+                    log.warning("collection_paused_by_sei", command=paused.get("command_id"), hint="delivery only")
+                for integration in config.integrations if paused is None else ():
                     if stop.is_set():
                         break
                     Collector(integration, config.limits, store, sealer, retry=ado_retry, transport_factory=ado_transport_factory,

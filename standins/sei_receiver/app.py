@@ -2,7 +2,9 @@
 
 Routes (the protocol's paths and headers are the satellite's own, from ``satellite.sei``):
     POST /v1/satellite/batches   sealed batch -> 201 stored | 200 already stored
-    POST /v1/satellite/heartbeat JSON status of a satellite; the latest per satellite is kept
+    POST /v1/satellite/heartbeat JSON status of a satellite; the latest per satellite is kept; v1.1: the
+                                 command_outcomes it reports are kept and the answer hands out the
+                                 commands queued for it (``satellite receiver command``)
     POST /v1/satellite/probe     sealed batch of 0 records -> 200 if API key and keys are accepted (stores nothing)
     GET  /v1/satellite/stats     counts per record type
     GET  /v1/satellite/records   ?type=git.commit[&data=1] -> the stored records of one type
@@ -21,6 +23,7 @@ from starlette.routing import Route
 from satellite.errors import SealingError
 from satellite.sealing.batch_format import open_sealed
 from satellite.sei import BATCHES_PATH, HEARTBEAT_PATH, IDEMPOTENCY_KEY, PROBE_PATH
+from standins.sei_receiver.commands import CommandQueue
 from standins.sei_receiver.auth import ReceiverKeys, batch_keys, error_response, read_sealed, request_authorized
 from standins.sei_receiver.probe import probe_endpoint
 from standins.sei_receiver.storage import ReceiverStorage
@@ -31,12 +34,14 @@ DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 
 def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-                        max_inflated_bytes: int | None = None, announce: Mapping[str, str] | None = None) -> Starlette:
+                        max_inflated_bytes: int | None = None, announce: Mapping[str, str] | None = None,
+                        commands: CommandQueue | None = None) -> Starlette:
     """``max_batch_bytes``: the largest sealed body read; ``max_inflated_bytes``: the largest payload
     inflated (default 4 x ``max_batch_bytes``): a batch beyond either is refused (413 / 422).
     ``announce``: fields every heartbeat answer carries (v1.1 version skew: ``min_supported_version``,
     ``latest_version``)."""
     announced = dict(announce or {})
+    queue = commands or CommandQueue(storage.db_path.parent)  # ``commands``: the queue of SEI's commands (v1.1)
     inflate_cap = max_inflated_bytes or 4 * max_batch_bytes
 
     def authorized(request: Request) -> bool:
@@ -70,12 +75,14 @@ def create_receiver_app(storage: ReceiverStorage, keys: ReceiverKeys, *, max_bat
         if not isinstance(body, dict) or not isinstance(body.get("satellite_id"), str):
             return error_response(400, "heartbeat must name its satellite_id")
         await run_in_threadpool(storage.store_heartbeat, body["satellite_id"], body)
-        return JSONResponse({"ok": True, **announced})
+        await run_in_threadpool(queue.record_outcomes, body["satellite_id"], body.get("command_outcomes"))
+        handed = await run_in_threadpool(queue.hand_out, body["satellite_id"])
+        return JSONResponse({"ok": True, **announced, "protocol": "1.1", "commands": handed})
 
     async def get_stats(request: Request) -> JSONResponse:
         if not authorized(request):
             return error_response(401, "unknown API key")
-        return JSONResponse(await run_in_threadpool(storage.stats))
+        return JSONResponse({**await run_in_threadpool(storage.stats), **await run_in_threadpool(queue.stats)})
 
     async def get_records(request: Request) -> JSONResponse:
         if not authorized(request):

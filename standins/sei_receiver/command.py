@@ -87,7 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         from standins.sei_receiver.report.command import report_main
 
         return report_main(argv[1:])
+    if argv[:1] == ["command"]:
+        from standins.sei_receiver.issue import issue_main
+
+        return issue_main(argv[1:])
     parser = argparse.ArgumentParser(prog="satellite receiver", description=__doc__.splitlines()[0],
-                                     epilog="satellite receiver report --help: the metrics of what it stored")
+                                     epilog="satellite receiver report --help: the metrics of what it stored; satellite receiver"
+                                     " command --help: queue a signed command for a satellite")
     configure_parser(parser)
     return run(parser.parse_args(argv))

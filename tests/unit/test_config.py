@@ -235,6 +235,7 @@ def test_example_file_validates(tmp_path, pems):
     for name, text in {
         "keys/sei-recipient.pub": pems["public"],
         "keys/satellite-signing.key": pems["private"],
+        "keys/sei-command.pub": pems["ed_public"],
         "secrets/legacy-tfs.pat": "legacy-pat\n",
     }.items():
         (tmp_path / name).parent.mkdir(exist_ok=True)
