@@ -10,13 +10,16 @@ from dataclasses import dataclass, field
 import pytest
 
 from satellite.config import load_config
-from satellite.politeness import gate_for, server_of
-from satellite.politeness.gate import GateSettings
+from satellite.metrics import REGISTRY
+from satellite.politeness import gate_of, server_of
 from satellite.retrying import RetryPolicy
 from satellite.sync.once import sync_once
+from standins.ado_simulator.app import create_app
 from standins.ado_simulator.wire.faults import FaultPlan, FaultRule
+from standins.ado_simulator.wire.load import Budget, LoadConfig
 from standins.ado_simulator.world.world import generate_world
-from tests.support import assert_mirrors_truth, start_simulator, write_config
+from standins.loopback import serve_in_thread
+from tests.support import PAT, assert_mirrors_truth, start_simulator, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -53,9 +56,11 @@ class Arrivals:
             return sorted(t for t, _, _ in self.log)
 
 
-def config_with(tmp_path, url: str, receiver, key_files, env, limits: str, page_sizes: dict[str, int] | None = None):
+def config_with(tmp_path, url: str, receiver, key_files, env, limits: str, page_sizes: dict[str, int] | None = None,
+                concurrency: int = 4):
+    """write_config's with ``limits`` lines added and ``concurrency`` instead of 4."""
     path = write_config(tmp_path, ado_url=url, endpoint=receiver.url, key_files=key_files, page_sizes=page_sizes)
-    path.write_text(path.read_text().replace("limits:\n  concurrency: 4\n", f"limits:\n  concurrency: 4\n{limits}"))
+    path.write_text(path.read_text().replace("limits:\n  concurrency: 4\n", f"limits:\n  concurrency: {concurrency}\n{limits}"))
     return load_config(path, env=env)
 
 
@@ -97,4 +102,90 @@ def test_a_429_with_retry_after_pauses_every_request_to_the_server(tmp_path, rec
     during = [(round(t - throttled_at, 3), path) for t, path, _ in log if throttled_at + 0.3 < t < throttled_at + 2.9]
     assert during == []
     assert any(t >= throttled_at + 2.9 for t, _, _ in log)  # and then it went on
-    assert gate_for(simulator.collection_url, GateSettings(ceiling=4, adaptive=False)).server == server_of(simulator.url)
+    assert REGISTRY.get_sample_value("satellite_ado_throttled_answers_total", {"server": server_of(simulator.url), "signal": "429"}) == 1
+    assert REGISTRY.get_sample_value("satellite_ado_waits_total", {"server": server_of(simulator.url), "reason": "pause"}) >= 1
+
+
+def test_against_the_load_model_the_limit_settles_near_capacity_and_the_budget_never_blocks(tmp_path, receiver, key_files, env):
+    """A server of capacity 2 (10 ms unloaded; latency grows with k / 2 beyond) whose budget delays
+    answers beyond 30 requests a second and blocks (429) beyond 40. The satellite's ceiling is 16: a
+    fixed 16 was blocked 13 times on this run and kept 16 in flight (the other clients' p95 5.5x the
+    unloaded latency); adaptive, the X-RateLimit headers shrink the limit and their delays pause the
+    server, so it is never blocked, and latency keeps it near the capacity."""
+    world = generate_world(seed=5, scale="tiny")
+    budget = Budget(threshold=30, limit=40, window_s=1.0, max_delay_s=0.2)
+    app = create_app(world, pats={PAT: frozenset({"full"})}, load=LoadConfig(capacity=2, service_ms=10, budget=budget))
+    with serve_in_thread(app) as server:
+        url = f"{server.url}/tfs/DefaultCollection"
+        config = config_with(tmp_path, url, receiver, key_files, env, "", concurrency=16)  # adaptive: the default
+        result = sync_once(config, ado_retry=FAST_RETRY, upload_retry=FAST_RETRY)
+        load = app.load.stats()
+    assert result.ok, result.errors
+    assert_mirrors_truth(receiver, world)
+    assert load.delayed > 0, "the budget never delayed: the test proves nothing"
+    assert load.throttled == 0
+    gate = gate_of(url)
+    assert gate is not None and gate.limit < 16 and gate.baseline is not None and gate.baseline < 0.1
+    assert load.probe.max_in_flight <= 8
+    assert load.probe.p95_ms <= 3 * load.probe.unloaded_ms
+    server_label = {"server": server_of(url)}
+    assert REGISTRY.get_sample_value("satellite_ado_concurrency_limit", server_label) == gate.limit
+    assert REGISTRY.get_sample_value("satellite_ado_throttled_answers_total", {**server_label, "signal": "delay"}) > 0
+
+
+def test_beside_a_busy_run_an_incremental_only_run_keeps_what_was_backfilled_fresh(tmp_path, key_files, env):
+    """The agent's second run of a job while the first is busy (agent/service.py): it skips the units
+    with no cursor (the busy run's backfills) and the units another collector is running, and reads
+    the rest from their cursors."""
+    from satellite.sealing.sealer import Sealer
+    from satellite.store import CursorKey, Store
+    from satellite.sync.collector import _RUNNING_UNITS, CollectionReport, Collector
+
+    world = generate_world(seed=5, scale="tiny")
+    with start_simulator(world) as simulator:
+        path = write_config(tmp_path, ado_url=simulator.collection_url, endpoint="http://127.0.0.1:9/", key_files=key_files,
+                            services=("repos",))
+        config = load_config(path, env=env)
+        integration = config.integrations[0]
+        store = Store(config.satellite.data_dir)
+        sealer = Sealer.from_settings(config.satellite)
+
+        def run(incremental_only: bool) -> dict[str, int]:
+            report = CollectionReport()
+            Collector(integration, config.limits, store, sealer, retry=FAST_RETRY, services=("repos",),
+                      incremental_only=incremental_only).run(report)
+            assert not report.errors, report.errors
+            streams: dict[str, int] = {}
+            for outcome in report.outcomes:
+                streams[outcome.stream] = streams.get(outcome.stream, 0) + outcome.records
+            return streams
+
+        try:
+            first = run(incremental_only=True)  # nothing backfilled yet: only the listings
+            assert "git.commits" not in first and "git.pull_requests" not in first
+            assert first.get("git.repositories", 0) > 0
+            assert run(incremental_only=False)["git.commits"] > 0  # the backfill
+            def commits_per_repository() -> dict[str, int]:
+                counts: dict[str, int] = {}
+                for key in world.truth()["git.commit"]:
+                    counts[key.split(":")[0]] = counts.get(key.split(":")[0], 0) + 1
+                return counts
+
+            before = commits_per_repository()
+            assert world.advance(6)["commits"] > 0
+            grown = [r for r, n in commits_per_repository().items() if n > before.get(r, 0)]
+            assert grown, "no repository grew: the test proves nothing"
+            busy = CursorKey(integration.id, "git.commits", f"DefaultCollection/{grown[0]}")
+            held = store.get_cursor(busy)
+            assert held is not None and _RUNNING_UNITS.claim(busy)  # the busy run holds this unit
+            try:
+                beside = run(incremental_only=True)
+            finally:
+                _RUNNING_UNITS.release(busy)
+            assert store.get_cursor(busy) == held  # left alone
+            if len(grown) > 1:
+                assert beside["git.commits"] > 0  # the other repositories' new commits, from their cursors
+            run(incremental_only=True)
+            assert store.get_cursor(busy) != held  # once free, its new commits come too
+        finally:
+            store.close()
