@@ -60,9 +60,12 @@ class CommandQueue:
         self.path = data_dir / COMMANDS_DB
         self._clock = clock
         self._lock = threading.Lock()
-        with self._connection() as conn:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+        finally:
+            conn.close()
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
