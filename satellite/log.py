@@ -13,15 +13,15 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
-import threading
 import sys
+import threading
 from typing import Any
 
 import structlog
 
 from satellite.secret import MASK, Secret, known_secret_values
 
-__all__ = ["configure_logging", "log_to_file", "close_log_file", "redact", "redact_text", "SENSITIVE_KEYS"]
+__all__ = ["SENSITIVE_KEYS", "close_log_file", "configure_logging", "log_to_file", "redact", "redact_text"]
 
 SENSITIVE_KEYS = frozenset(
     {"pat", "token", "authorization", "password", "secret", "api_key", "apikey", "private_key", "cookie"}

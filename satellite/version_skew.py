@@ -29,17 +29,17 @@ from satellite.errors import SatelliteError
 from satellite.sealing.batch_format import FORMATS, VERSION
 
 __all__ = [
-    "MIN_SUPPORTED_FIELD",
-    "LATEST_FIELD",
     "ANNOUNCEMENT_STATE",
+    "LATEST_FIELD",
+    "MIN_SUPPORTED_FIELD",
     "Announcement",
     "VersionSkew",
-    "parse_version",
-    "batch_formats",
     "announcement_of",
     "assess",
-    "note_answer",
+    "batch_formats",
     "current_skew",
+    "note_answer",
+    "parse_version",
 ]
 
 log = structlog.get_logger(__name__)

@@ -22,12 +22,12 @@ class Member:
 def pack(members: Iterable[Member], *, root: str, mtime: float) -> bytes:
     """A gzip-compressed tar of ``members`` under ``root/``, each 0600 and dated ``mtime``."""
     buffer = io.BytesIO()
-    with gzip.GzipFile(filename="", fileobj=buffer, mode="wb", mtime=int(mtime)) as compressed:
-        with tarfile.open(fileobj=compressed, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-            for member in members:
-                info = tarfile.TarInfo(f"{root}/{member.name}")
-                info.size, info.mtime, info.mode = len(member.data), int(mtime), 0o600
-                tar.addfile(info, io.BytesIO(member.data))
+    with (gzip.GzipFile(filename="", fileobj=buffer, mode="wb", mtime=int(mtime)) as compressed,
+          tarfile.open(fileobj=compressed, mode="w", format=tarfile.USTAR_FORMAT) as tar):
+        for member in members:
+            info = tarfile.TarInfo(f"{root}/{member.name}")
+            info.size, info.mtime, info.mode = len(member.data), int(mtime), 0o600
+            tar.addfile(info, io.BytesIO(member.data))
     return buffer.getvalue()
 
 

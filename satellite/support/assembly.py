@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from satellite.support.archive import Member, pack
@@ -33,7 +33,7 @@ class Part:
 
 def bundle_root(satellite_id: str, created_at: float) -> str:
     """The archive's top folder (and the default file name without ``.tar.gz``)."""
-    stamp = datetime.fromtimestamp(created_at, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.fromtimestamp(created_at, UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"satellite-support-{re.sub(r'[^A-Za-z0-9_.-]', '_', satellite_id)}-{stamp}"
 
 
@@ -54,7 +54,7 @@ def assemble(parts: Sequence[Part], *, secrets: Iterable[str], identity: Mapping
         listed.append({"name": member.name, "bytes": len(member.data), "sha256": hashlib.sha256(member.data).hexdigest()})
     manifest = {
         "bundle_format": BUNDLE_FORMAT,
-        "created_at": datetime.fromtimestamp(created_at, timezone.utc).isoformat().replace("+00:00", "Z"),
+        "created_at": datetime.fromtimestamp(created_at, UTC).isoformat().replace("+00:00", "Z"),
         **scrub_data(dict(identity), forms),
         "members": listed,
         "errors": errors,

@@ -25,7 +25,7 @@ from satellite.store.database import DATABASE_NAME
 from satellite.support import sections
 from satellite.support.assembly import Part, assemble, bundle_root
 
-__all__ = ["DEFAULT_LOG_LINES", "README", "build_bundle", "write_bundle", "default_bundle_name", "config_secrets"]
+__all__ = ["DEFAULT_LOG_LINES", "README", "build_bundle", "config_secrets", "default_bundle_name", "write_bundle"]
 
 DEFAULT_LOG_LINES = 1000
 

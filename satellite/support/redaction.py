@@ -17,7 +17,7 @@ from typing import Any
 from satellite.log import redact_text
 from satellite.secret import MASK
 
-__all__ = ["INLINE", "reference_text", "config_with_sources", "secret_forms", "scrub", "scrub_data"]
+__all__ = ["INLINE", "config_with_sources", "reference_text", "scrub", "scrub_data", "secret_forms"]
 
 INLINE = f"{MASK} (written in the config file)"
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")  # as the loader reads them; $${ is a literal ${

@@ -27,16 +27,16 @@ from satellite.support.redaction import config_with_sources
 
 __all__ = [
     "DISTRIBUTION",
-    "config_yaml",
-    "versions",
-    "dependency_versions",
     "check_json",
-    "status_json",
-    "outbox_json",
+    "config_yaml",
+    "dependency_versions",
     "integrity_json",
-    "metrics_text",
     "log_tail",
+    "metrics_text",
+    "outbox_json",
     "read_only",
+    "status_json",
+    "versions",
 ]
 
 DISTRIBUTION = "sei-satellite"

@@ -11,7 +11,14 @@ import pytest
 import yaml
 
 from satellite.support.archive import unpack
-from tests.support import API_KEY, API_KEY_ENV, PAT, run_cli, start_simulator, write_config
+from tests.support import (
+    API_KEY,
+    API_KEY_ENV,
+    PAT,
+    run_cli,
+    start_simulator,
+    write_config,
+)
 
 pytestmark = pytest.mark.integration
 

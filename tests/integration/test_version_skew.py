@@ -12,7 +12,14 @@ import pytest
 from satellite import __version__
 from satellite.agent.http_endpoint import HttpEndpoint
 from satellite.store import Store
-from tests.support import MiB, Receiver, receiver_keys, run_cli, start_simulator, write_config
+from tests.support import (
+    MiB,
+    Receiver,
+    receiver_keys,
+    run_cli,
+    start_simulator,
+    write_config,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,13 @@ from satellite.store import CursorKey, Store
 from satellite.support import build_bundle
 from satellite.support.archive import unpack
 from satellite.support.assembly import Part, assemble
-from satellite.support.redaction import INLINE, config_with_sources, reference_text, scrub, secret_forms
+from satellite.support.redaction import (
+    INLINE,
+    config_with_sources,
+    reference_text,
+    scrub,
+    secret_forms,
+)
 from satellite.support.sections import log_tail
 
 PAT = "CANARY-PAT-unit-5e4d3c2b1a"
