@@ -44,12 +44,12 @@ def _keys_generate(args: argparse.Namespace) -> int:
     from satellite.sealing.keys import generate_key_files
 
     try:
-        files = generate_key_files(args.out, overwrite=args.force)
+        files = generate_key_files(args.out, overwrite=args.force, kem=args.kem)
     except FileExistsError as exc:
         print(f"keys: {exc}", file=sys.stderr)
         return 2
     print(f"SEI recipient key pair:  {files.recipient_private} (private, 0600), {files.recipient_public}")
-    print(f"  recipient key id:      {files.recipient_key_id}")
+    print(f"  recipient key id:      {files.recipient_key_id} (kem: {args.kem})")
     print(f"satellite signing pair:  {files.signing_private} (private, 0600), {files.signing_public}")
     print(f"  signer key id:         {files.signer_key_id}")
     print("For tests and the reference receiver (satellite receiver): in production SEI gives you its recipient public key and")
@@ -297,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
                                         " keeps its recipient private key and gives you the public key and its id; make"
                                         " the signing pair with `satellite keys generate-signing`.")
     generate.add_argument("--out", type=Path, required=True, help="directory to write the four PEM files into")
+    generate.add_argument("--kem", choices=["x25519", "mlkem768-x25519"], default="x25519",
+                          help="the recipient key's KEM: x25519 (default) or mlkem768-x25519 (hybrid post-quantum;"
+                          " its PEM is '-----BEGIN MLKEM768-X25519 ...-----', docs/deploy.md)")
     generate.add_argument("--force", action="store_true", help="replace existing key files")
     generate.set_defaults(handler=_keys_generate)
 

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from satellite.sealing.keys import KeyFiles, load_ed25519_public, load_x25519_private
+from satellite.sealing.keys import KeyFiles, load_ed25519_public, load_recipient_private
 from satellite.secret import Secret
 from satellite.streams import RECORD_TYPES
 
@@ -186,12 +186,12 @@ class Receiver:
 def receiver_keys(key_files: KeyFiles, *, recipients: dict | None = None, api_key: str = API_KEY) -> ReceiverKeys:
     """The receiver's side of ``key_files``: the API key, the recipient's private key, the satellite's public key.
 
-    ``recipients`` (key id -> X25519 private key) is used as given, so a test may change it later.
+    ``recipients`` (key id -> recipient private key) is used as given, so a test may change it later.
     """
     from standins.sei_receiver import ReceiverKeys
 
     if recipients is None:
-        recipients = {key_files.recipient_key_id: load_x25519_private(key_files.recipient_private.read_bytes())}
+        recipients = {key_files.recipient_key_id: load_recipient_private(key_files.recipient_private.read_bytes())}
     return ReceiverKeys(
         api_keys=(Secret(api_key),),
         recipients=recipients,
@@ -222,7 +222,7 @@ def write_config(
     key_files: KeyFiles,
     pat: str = PAT,
     satellite_id: str = "test-satellite",
-    recipients: Sequence[tuple[str, Path, str | None]] | None = None,
+    recipients: Sequence[tuple[str, Path, str | None] | tuple[str, Path, str | None, str]] | None = None,
     services: Iterable[str] = ("repos", "tfvc", "pipelines", "boards"),
     page_sizes: Mapping[str, int] | None = None,
     batch_records: int = 40,
@@ -236,19 +236,23 @@ def write_config(
     """A real YAML config as a user would write it: the PAT from a file (``secrets/pat``), the API key
     from ``${env:TEST_SEI_API_KEY}``, the keys from ``key_files``.
 
-    ``recipients``: (key id, public key file, created date or None) instead of the one recipient key.
+    ``recipients``: (key id, public key file, created date or None[, kem]) instead of the one recipient key;
+    an MLKEM768-X25519 key of ``key_files`` is written in that form too (the single-key form is X25519).
     ``extra_satellite`` / ``extra_integration``: YAML lines added to that section as given.
     """
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "secrets").mkdir(exist_ok=True)
     (directory / "secrets" / "pat").write_text(pat + "\n")
+    if recipients is None and b"MLKEM768-X25519" in key_files.recipient_public.read_bytes():
+        recipients = [(key_files.recipient_key_id, key_files.recipient_public, None, "mlkem768-x25519")]
     if recipients is None:
         keys = (f"    recipient_key_id: {key_files.recipient_key_id}\n"
                 f"    recipient_public_key: ${{file:{key_files.recipient_public}}}\n")
     else:
         keys = "    recipients:\n" + "".join(
             f"      - key_id: {key_id}\n        public_key: ${{file:{path}}}\n" + (f"        created: {created}\n" if created else "")
-            for key_id, path, created in recipients
+            + "".join(f"        kem: {k}\n" for k in kem)
+            for key_id, path, created, *kem in recipients
         )
     sizes = {"commits": 50, "refs": 100, "projects": 2} if page_sizes is None else page_sizes
     outbox = f"  outbox_max_bytes: {outbox_max_bytes}\n" if outbox_max_bytes else ""

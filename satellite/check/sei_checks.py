@@ -4,7 +4,9 @@ A probe batch (sealed like any other, 0 records, stream ``satellite.probe``) is 
 ``POST {endpoint}/v1/satellite/probe``; the endpoint checks the API key (401), that our signing
 key is registered (403) and that it can decrypt with its recipient key (422), and stores nothing.
 The answer is read with the protocol's one rule (``satellite.sei.classify``), then its status
-says which line failed.
+says which line failed. The keys line names the KEM of the recipient key new batches are sealed
+to (``x25519``, or ``mlkem768-x25519``: hybrid post-quantum), and fails if the endpoint says its key
+of that id is of another kind.
 """
 
 from __future__ import annotations
@@ -54,12 +56,14 @@ def sei_checks(config, *, timeout: float = CONNECT_TIMEOUT, read_timeout: float 
         return results + [
             skipped(SEI, None, "api key", url, "no probe batch without the satellite's keys"),
             failed(SEI, None, "keys", url, f"cannot load the satellite's keys: {exc.__class__.__name__}",
-                   "check satellite.encryption (recipient_public_key: X25519 PEM; signing_private_key: Ed25519 PKCS8 PEM)"),
+                   "check satellite.encryption (recipient public key: PEM of its kem, x25519 or mlkem768-x25519;"
+                   " signing_private_key: Ed25519 PKCS8 PEM)"),
         ]
     batch_id = str(uuid.uuid4())
     body = sealer.seal_records(batch_id=batch_id, integration_id="check", service="probe", stream=PROBE_STREAM, seq=0,
                                records=[], cursor_from=None, cursor_to=None)
-    recipient_id, signer_id = settings.encryption.recipient_key_id, sealer.signer_key_id
+    recipient_id, signer_id = sealer.recipient_key_id, sealer.signer_key_id
+    kem = f"{sealer.kem}: {sealer.suite.names['kem']}" + (", hybrid post-quantum" if sealer.kem != "x25519" else "")
     try:
         with endpoint.client(timeout=httpx.Timeout(read_timeout, connect=timeout)) as http:
             response = http.post(PROBE_PATH, content=body, headers={
@@ -84,7 +88,7 @@ def sei_checks(config, *, timeout: float = CONNECT_TIMEOUT, read_timeout: float 
                       " SEI, or set satellite.encryption.signing_private_key to the key SEI knows")
     elif status == 422:
         keys = failed(SEI, None, "keys", url,
-                      f"the SEI endpoint cannot open a batch sealed to recipient key {recipient_id} (HTTP 422){said}",
+                      f"the SEI endpoint cannot open a batch sealed to recipient key {recipient_id} ({kem}) (HTTP 422){said}",
                       "set satellite.encryption.recipient_key_id and recipient_public_key to SEI's current recipient key")
     else:
         opened = response.json() if "json" in response.headers.get("content-type", "") else {}
@@ -93,8 +97,12 @@ def sei_checks(config, *, timeout: float = CONNECT_TIMEOUT, read_timeout: float 
             keys = failed(SEI, None, "keys", url, "the SEI endpoint opened the probe with other key ids than configured "
                           f"(recipient {opened.get('recipient_key_id')}, signer {opened.get('signer_key_id')})",
                           "check satellite.encryption.recipient_key_id")
+        elif opened.get("kem") not in (None, sealer.kem):
+            keys = failed(SEI, None, "keys", url, f"the SEI endpoint's recipient key {recipient_id} is {opened.get('kem')},"
+                          f" the configured one {sealer.kem}", "set the recipient key's kem to the kind SEI gave")
         else:
-            keys = passed(SEI, None, "keys", url, f"recipient key {recipient_id} and signing key {signer_id} accepted")
+            keys = passed(SEI, None, "keys", url,
+                          f"recipient key {recipient_id} (KEM {kem}) and signing key {signer_id} accepted")
     return results + [api_key, keys]
 
 

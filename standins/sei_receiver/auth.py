@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from satellite.errors import SealingError
 from satellite.sealing.batch_format import BatchHeader, read_header
+from satellite.sealing.keys import RecipientPrivateKey
 from satellite.secret import Secret
 
 __all__ = ["ReceiverKeys", "error_response", "request_authorized", "batch_keys", "read_limited_body", "read_sealed"]
@@ -20,10 +20,11 @@ __all__ = ["ReceiverKeys", "error_response", "request_authorized", "batch_keys",
 
 @dataclass(frozen=True)
 class ReceiverKeys:
-    """What the receiver trusts: API keys, its recipient private keys and registered satellite keys (by id)."""
+    """What the receiver trusts: API keys, its recipient private keys (X25519 or MLKEM768-X25519) and
+    registered satellite keys (by id)."""
 
     api_keys: tuple[Secret, ...]
-    recipients: Mapping[str, X25519PrivateKey]
+    recipients: Mapping[str, RecipientPrivateKey]
     signers: Mapping[str, Ed25519PublicKey]
 
 
@@ -39,7 +40,7 @@ def request_authorized(request: Request, keys: ReceiverKeys) -> bool:
     return any(hmac.compare_digest(token.encode(), k.reveal().encode()) for k in keys.api_keys)
 
 
-def batch_keys(header: BatchHeader, keys: ReceiverKeys) -> tuple[Ed25519PublicKey, X25519PrivateKey] | JSONResponse:
+def batch_keys(header: BatchHeader, keys: ReceiverKeys) -> tuple[Ed25519PublicKey, RecipientPrivateKey] | JSONResponse:
     """(signer, recipient) for a batch header, or the error answer: 403 unregistered signer, 422 unknown recipient."""
     signer = keys.signers.get(header.signer_key_id)
     if signer is None:

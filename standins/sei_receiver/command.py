@@ -9,7 +9,7 @@ from pathlib import Path
 
 from standins.sei_receiver.app import ReceiverKeys, create_receiver_app
 from standins.sei_receiver.storage import ReceiverStorage
-from satellite.sealing.keys import load_ed25519_public, load_x25519_private, public_key_id
+from satellite.sealing.keys import load_ed25519_public, load_recipient_private, public_key_id
 from satellite.secret import Secret
 from standins.loopback import serve_forever
 
@@ -24,7 +24,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("receiver-data"))
     parser.add_argument("--api-key-file", type=Path, help=f"file holding the accepted API key (default: ${API_KEY_ENV})")
     parser.add_argument("--recipient-key", action="append", default=[], metavar="[ID=]FILE",
-                        help="X25519 private key PEM; the id defaults to its fingerprint (repeatable, for rotation)")
+                        help="recipient private key PEM, X25519 or MLKEM768-X25519 (told apart by the PEM label); the id"
+                             " defaults to its fingerprint (repeatable, for rotation)")
     parser.add_argument("--satellite-key", action="append", default=[], type=Path, metavar="FILE|DIR",
                         help="registered satellite Ed25519 public key PEM, or a directory of *.pub (repeatable)")
     parser.add_argument("--max-batch-bytes", type=int, default=64 * 1024 * 1024, help="largest sealed batch read (413 beyond)")
@@ -42,7 +43,7 @@ def load_receiver_keys(api_keys: list[Secret], recipient_specs: list[str], satel
         key_id, sep, path = spec.partition("=")
         if not sep:
             key_id, path = "", spec
-        private = load_x25519_private(Path(path).read_bytes())
+        private = load_recipient_private(Path(path).read_bytes())
         recipients[key_id or public_key_id(private.public_key())] = private
     signers = {}
     for location in satellite_keys:

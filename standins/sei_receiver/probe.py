@@ -3,7 +3,8 @@
 The body is a sealed batch with 0 records and stream ``satellite.probe`` (what ``satellite check``
 sends). Answers, in the order checked: 401 unknown API key, 413 too large, 422 not a sealed batch,
 400 not a probe batch, 403 signing key not registered, 422 recipient key unknown or the batch does
-not open with it, else 200 ``{"ok": true, "recipient_key_id": ..., "signer_key_id": ...}``.
+not open with it (an unknown HPKE suite too), else 200 ``{"ok": true, "recipient_key_id": ...,
+"signer_key_id": ..., "kem": ...}`` (``kem``: the recipient key's, x25519 or mlkem768-x25519).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse
 
 from satellite.errors import SealingError
 from satellite.sealing.batch_format import open_sealed
+from satellite.sealing.keys import kem_of
 from satellite.sei import PROBE_STREAM
 from standins.sei_receiver.auth import ReceiverKeys, batch_keys, error_response, read_sealed
 
@@ -42,6 +44,7 @@ def probe_endpoint(keys: ReceiverKeys) -> Callable[[Request], Awaitable[JSONResp
             await run_in_threadpool(open_sealed, body, recipient, signer, MAX_PROBE_BYTES)
         except SealingError as exc:
             return error_response(422, str(exc))
-        return JSONResponse({"ok": True, "recipient_key_id": header.recipient_key_id, "signer_key_id": header.signer_key_id})
+        return JSONResponse({"ok": True, "recipient_key_id": header.recipient_key_id, "signer_key_id": header.signer_key_id,
+                             "kem": kem_of(recipient)})
 
     return post_probe

@@ -259,7 +259,8 @@ def test_the_probe_route_answers_for_each_failure_and_stores_nothing(tmp_path, r
     assert post(sealed("core.projects", [record])).status_code == 400
     ok = post(probe)
     assert ok.status_code == 200
-    assert ok.json() == {"ok": True, "recipient_key_id": key_files.recipient_key_id, "signer_key_id": key_files.signer_key_id}
+    assert ok.json() == {"ok": True, "recipient_key_id": key_files.recipient_key_id, "signer_key_id": key_files.signer_key_id,
+                         "kem": "x25519"}
     assert receiver.stats()["batches"] == 0
 
 

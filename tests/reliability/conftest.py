@@ -32,7 +32,7 @@ import pytest
 
 from satellite.errors import SealingError
 from satellite.sealing.batch_format import BatchHeader, read_header
-from satellite.sealing.keys import KeyFiles, load_x25519_private
+from satellite.sealing.keys import KeyFiles, load_recipient_private
 from satellite.sei import BATCHES_PATH
 from satellite.streams import STREAMS
 from standins.loopback import serve_in_thread
@@ -231,7 +231,7 @@ class Receiver(support.Receiver):
     """The reference receiver behind a ``FrontDoor``, with ``CountingStorage``; listening once started."""
 
     door: FrontDoor | None = None
-    recipients: dict = field(default_factory=dict)  # key id -> X25519 private key; mutable: a test may drop a key
+    recipients: dict = field(default_factory=dict)  # key id -> recipient private key; mutable: a test may drop a key
 
     def start(self, port: int = 0) -> "Receiver":
         self.server = serve_in_thread(self.door, port=port)
@@ -251,7 +251,7 @@ class Receiver(support.Receiver):
 
 def make_receiver(directory: Path, key_files: KeyFiles, *, extra_recipients: dict | None = None) -> Receiver:
     storage = CountingStorage(directory)
-    recipients = {key_files.recipient_key_id: load_x25519_private(key_files.recipient_private.read_bytes()), **(extra_recipients or {})}
+    recipients = {key_files.recipient_key_id: load_recipient_private(key_files.recipient_private.read_bytes()), **(extra_recipients or {})}
     keys = support.receiver_keys(key_files, recipients=recipients)
     door = FrontDoor(create_receiver_app(storage, keys, max_batch_bytes=8 * support.MiB))
     return Receiver(storage, door=door, recipients=recipients)
