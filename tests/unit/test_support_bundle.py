@@ -14,7 +14,7 @@ import yaml
 from satellite.config import load_config
 from satellite.config.model import LogSettings
 from satellite.sealing.keys import generate_key_files
-from satellite.store import CursorKey, Store
+from satellite.store import CursorKey, OutboxEntry, Store
 from satellite.support import build_bundle
 from satellite.support.archive import unpack
 from satellite.support.assembly import Part, assemble
@@ -182,3 +182,42 @@ def test_a_broken_store_still_gives_a_bundle_that_says_so(tmp_path):
     manifest = json.loads(next(v for k, v in members.items() if k.endswith("manifest.json")))
     assert {"status.json", "outbox.json", "metrics.txt", "store-integrity.json"} <= set(manifest["errors"])
     assert any(k.endswith("config.yaml") for k in members) and any(k.endswith("versions.json") for k in members)
+
+
+def test_the_outbox_and_dead_letters_are_listed_by_id_size_and_reason_never_content(tmp_path):
+    config, keys = write_config(tmp_path)
+    store = Store(config.satellite.data_dir)
+    try:
+        store.commit_batch(OutboxEntry("b-waiting", "tfs-main", "git.commits", 1, 7, b"BODY-CANARY-waiting" * 10), None)
+        store.commit_batch(OutboxEntry("b-refused", "tfs-main", "git.commits", 2, 3, b"BODY-CANARY-refused"), None)
+        store.dead_letter("b-refused", 422, f"schema mismatch near {PAT}")
+        archive = build_bundle(config, store=store, include_check=False)
+    finally:
+        store.close()
+    members = assert_no_canary(archive, [*canaries(keys), b"BODY-CANARY"])
+    outbox = json.loads(next(v for k, v in members.items() if k.endswith("outbox.json")))
+    assert outbox["outbox"]["batches"] == 1 and outbox["outbox"]["dead_letters"] == 1
+    assert [(b["batch_id"], b["record_count"], b["size"]) for b in outbox["batches"]] == [("b-waiting", 7, 190)]
+    [dead] = outbox["dead_letters"]
+    assert (dead["batch_id"], dead["status"], dead["size"], dead["reason"]) == ("b-refused", 422, 19, "schema mismatch near ***")
+
+
+def test_beside_the_agents_endpoint_the_metrics_are_the_endpoints(tmp_path):
+    from prometheus_client import generate_latest
+
+    from satellite.metrics import REGISTRY, StoreCollector
+
+    config, _ = write_config(tmp_path)
+    store = Store(config.satellite.data_dir)
+    collector = StoreCollector(store)
+    REGISTRY.register(collector)  # as the agent's HTTP endpoint does
+    try:
+        members = unpack(build_bundle(config, store=store, include_check=False))
+        metrics = next(v for k, v in members.items() if k.endswith("metrics.txt"))
+        assert metrics.count(b"# TYPE satellite_outbox_batches gauge") == 1
+    finally:
+        REGISTRY.unregister(collector)
+        store.close()
+    members = unpack(build_bundle(config, include_check=False))  # and without it, the bundle adds them for a moment
+    assert b"satellite_outbox_batches" in next(v for k, v in members.items() if k.endswith("metrics.txt"))
+    assert b"satellite_outbox_batches" not in generate_latest(REGISTRY)
