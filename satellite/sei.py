@@ -5,7 +5,9 @@ Routes, relative to ``satellite.endpoint``, each with ``Authorization: Bearer <a
 
     POST /v1/satellite/batches    a sealed batch; Content-Type application/vnd.sei.sealed-batch,
                                   Idempotency-Key = the batch id (the uploader)
-    POST /v1/satellite/heartbeat  JSON: who the satellite is and how its streams are doing
+    POST /v1/satellite/heartbeat  JSON: who the satellite is and how its streams are doing; v1.1: also
+                                  the outcomes of SEI's commands, whose signed envelopes the answer
+                                  may carry (satellite.remote, docs/remote-commands.md)
     POST /v1/satellite/probe      a sealed batch of 0 records in stream ``satellite.probe``: are the
                                   API key and the keys accepted? Stores nothing (``satellite check``)
 

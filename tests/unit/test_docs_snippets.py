@@ -75,10 +75,13 @@ def _pem_public(key) -> str:
     return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-def stub_value(key: str) -> str:
-    """What a secret referenced from config key ``key`` holds: a key of the right kind, or text."""
+def stub_value(key: str, target: str = "") -> str:
+    """What a secret referenced from config key ``key`` (file or variable ``target``) holds: a key of
+    the right kind, or text."""
     if key == "signing_private_key":
         return _pem_private(Ed25519PrivateKey.generate())
+    if key == "public_key" and "command" in target.lower():  # satellite.command_keys: SEI's Ed25519 keys
+        return _pem_public(Ed25519PrivateKey.generate())
     if key in ("recipient_public_key", "public_key"):
         return _pem_public(X25519PrivateKey.generate())
     if key == "secret":
@@ -127,12 +130,12 @@ def stub_references(config: Any, root: Path, env: dict[str, str], key: str = "")
         if kind == "env":
             name, _, default = target.partition(":-")
             if not default:
-                env.setdefault(name, stub_value(key))
+                env.setdefault(name, stub_value(key, name))
             return match.group(0)
         path = rooted(target, root)
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
-            path.write_text(stub_value(key))
+            path.write_text(stub_value(key, target))
         return f"${{file:{path}}}"
 
     text = _REFERENCE.sub(replace, config)
