@@ -26,7 +26,7 @@ C = "/tfs/DefaultCollection"
 
 @pytest.fixture
 def world():
-    return generate_world(9, "tiny", messy=True)
+    return generate_world(23, "tiny", messy=True)  # the renamed project has TFVC labels, the deleted one builds
 
 
 def get(world, path: str, version: str = "7.0"):
@@ -107,6 +107,10 @@ def test_the_first_advance_renames_moves_and_deletes_and_the_truth_follows(world
     assert counts["projects_renamed"] == counts["repositories_moved"] == counts["projects_deleted"] == 1
     renamed = world.project(messy.renamed)
     assert renamed.id == messy.renamed and renamed.name != old_name and len(renamed.name) >= LONG
+    index = world.projects.index(renamed)
+    scopes = {label.scope for label in world.domain("tfvc").labels if label.project == index}
+    assert scopes <= {f"$/{renamed.name}"}  # the labels' scope follows the rename
+    assert not [label for label in world.domain("tfvc").labels if label.scope.startswith(f"$/{old_name}")]
     assert world.repository(messy.moved).project_id == messy.target
     assert messy.moved in {r.id for r in world.project_repositories(messy.target)}
     assert world.project(messy.doomed) is None and world.project(DOOMED) is None
@@ -135,10 +139,12 @@ def test_a_build_and_a_pull_request_are_deleted_at_their_first_read_after_the_ad
     assert messy.intercept(world, timeline) is None and messy.intercept(world, threads) is None
     assert not builds.build(build.id).deleted  # not armed before the advance
     world.advance(1)
-    build = next(b for b in builds.builds if not b.deleted and b.status == "completed")
+    live = {i for i, p in enumerate(world.projects) if world.project(p.id) is not None}
+    build = next(b for b in builds.builds if not b.deleted and b.status == "completed"
+                 and builds.definitions[b.definition - 1].project in live)
     key = f"{world.collection.id}:{build.id}"
     assert key in world.truth()["build.build"]
-    messy.intercept(world, timeline)
+    messy.intercept(world, f"{C}/p/_apis/build/builds/{build.id}/timeline")
     assert builds.build(build.id).deleted and key not in world.truth()["build.build"]
     pr = next(iter(world.domain("pull_requests")._prs.values()))
     repo = world.repository(pr.repository_id) or next(r for r in world.repositories if r.id == pr.repository_id)

@@ -121,11 +121,13 @@ class Messy:
         """On the first step: rename, move, delete; arm the deletions during the next sync."""
         if self.deleted:
             return
+        old_name, new_name = world.project(self.renamed).name, _long("Renamed Проект ")
         world.projects = tuple(
-            replace(p, name=_long("Renamed Проект "), revision=p.revision + 1, last_update_time=iso_fraction(world.clock, 1))
+            replace(p, name=new_name, revision=p.revision + 1, last_update_time=iso_fraction(world.clock, 1))
             if p.id == self.renamed else p
             for p in world.projects
         )
+        _rename_label_scopes(world, old_name, new_name)
         world.repositories = tuple(replace(r, project_id=self.target) if r.id == self.moved else r for r in world.repositories)
         self.deleted.add(self.doomed)
         self.reindex(world)
@@ -205,6 +207,15 @@ class Messy:
         return {"deleted_projects": sorted(self.deleted), "armed": sorted(self.armed), "events": list(self.events),
                 "disabled": self.disabled.id, "empty": next(r.id for r in self.extras if not r.default_branch),
                 "renamed": self.renamed, "moved": self.moved, "target": self.target, "doomed": self.doomed}
+
+
+def _rename_label_scopes(world: World, old: str, new: str) -> None:
+    """TFVC labels scoped to the renamed project's root follow it (``$/<new name>``), as the server's
+    do; branch and changeset paths made before keep the old name (a simplification: their keys)."""
+    tfvc = world.domain("tfvc")
+    for i, label in enumerate(tfvc.labels):
+        if label.scope == f"$/{old}" or label.scope.startswith(f"$/{old}/"):
+            tfvc.labels[i] = replace(label, scope=f"$/{new}{label.scope[len(old) + 2:]}")
 
 
 def messy_after_domains(world: World) -> None:
