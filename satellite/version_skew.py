@@ -26,7 +26,7 @@ import structlog
 
 from satellite import __version__
 from satellite.errors import SatelliteError
-from satellite.sealing.batch_format import FORMATS, VERSION
+from satellite.sealing.batch_format import FORMATS, VERSION, suite_for_kem, version_for
 
 __all__ = [
     "ANNOUNCEMENT_STATE",
@@ -72,9 +72,15 @@ def parse_version(text: object) -> tuple | None:
     return (release, 1, 0, 0) if pre is None else (release, 0, _PRE_RANK[pre.lower()], int(match["pre_n"] or 0))
 
 
-def batch_formats() -> dict[str, Any]:
-    """The heartbeat's ``batch_formats``: the sealed-batch format version written and those readable."""
-    return {"writes": VERSION, "reads": sorted(FORMATS)}
+def batch_formats(settings: Any = None) -> dict[str, Any]:
+    """The heartbeat's ``batch_formats``: the sealed-batch format version this satellite writes (that
+    of its sealing key's KEM, from the config's ``satellite:`` section ``settings``; default: the
+    X25519 one) and those it can read."""
+    writes = VERSION
+    encryption = getattr(settings, "encryption", None)
+    if encryption is not None:
+        writes = version_for(suite_for_kem(getattr(encryption.sealing_key(), "kem", "x25519"))).number
+    return {"writes": writes, "reads": sorted(FORMATS)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ def heartbeat_body(settings: Any, store: Store, started_at: float) -> dict:
         "satellite_id": settings.id,
         "tenant": settings.tenant,
         "version": __version__,
-        "batch_formats": batch_formats(),  # v1.1: the sealed-batch format version written and those readable
+        "batch_formats": batch_formats(settings),  # v1.1: the sealed-batch format version written and those readable
         "sent_at": now,
         "uptime_s": round(now - started_at, 3),
         "streams": [asdict(s) for s in store.stream_statuses()],

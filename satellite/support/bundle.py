@@ -87,7 +87,7 @@ def _gather(config: Any, store: Any, *, include_check: bool, log_lines: int, tho
         return report
 
     integrity_part = _part("store-integrity.json", integrity)
-    yield _part("versions.json", lambda: sections.versions(store, schema["version"]))
+    yield _part("versions.json", lambda: sections.versions(store, schema["version"], config.satellite))
     yield _part("check.json", lambda: sections.check_json(config)) if include_check else Part(
         "check.json", b'{"skipped": "not run (--no-check)"}\n')
     yield _part("status.json", lambda: sections.status_json(store))

@@ -88,7 +88,7 @@ def dependency_versions(distribution: str = DISTRIBUTION) -> dict[str, str | Non
     return found
 
 
-def versions(store: Any, store_version: int | None) -> bytes:
+def versions(store: Any, store_version: int | None, settings: Any = None) -> bytes:
     """The satellite, Python, platform, libraries, batch formats, the store's schema, the server
     version each integration detected and what SEI last announced (version skew)."""
     from satellite.store import INTEGRATION_VERSION
@@ -104,7 +104,7 @@ def versions(store: Any, store_version: int | None) -> bytes:
         "sqlite": sqlite3.sqlite_version,
         "openssl": ssl.OPENSSL_VERSION,
         "dependencies": dependency_versions(),
-        "batch_formats": batch_formats(),
+        "batch_formats": batch_formats(settings),
         "store_schema_version": store_version,
         "servers_detected": servers,
         "sei_announcement": asdict(current_skew(store)) if store is not None else None,

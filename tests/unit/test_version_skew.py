@@ -5,6 +5,7 @@ page and /metrics warn when this satellite is behind or unsupported."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -72,6 +73,10 @@ def test_the_heartbeat_carries_the_version_and_batch_formats(store):
     body = heartbeat_body(Settings(), store, 0.0)
     assert body["version"] == __version__
     assert body["batch_formats"] == {"writes": VERSION, "reads": sorted(FORMATS)}
+    hybrid = SimpleNamespace(id="s", tenant="t", encryption=SimpleNamespace(
+        sealing_key=lambda: SimpleNamespace(kem="mlkem768-x25519")))
+    written = heartbeat_body(hybrid, store, 0.0)["batch_formats"]["writes"]
+    assert written != VERSION and FORMATS[written].header_names_suite  # a hybrid key: the version naming its suite
 
 
 def _heartbeat(store, answer: httpx.Response) -> Heartbeat:
