@@ -18,6 +18,7 @@ import httpx
 from satellite.delivery.heartbeat import Heartbeat
 from satellite.delivery.uploader import Uploader
 from satellite.remote.channel import CommandChannel
+from satellite.remote.bundle_upload import bundle_uploader
 from satellite.retrying import RetryPolicy
 from satellite.sei import ApiKeySource, SeiEndpoint
 from satellite.store import Store
@@ -83,5 +84,5 @@ def build_delivery(
         stop=stop,
         ledger_retention=retention,
     )
-    commands = CommandChannel.from_config(config, store, reconcile=reconcile)
+    commands = CommandChannel.from_config(config, store, reconcile=reconcile, support_bundle=bundle_uploader(config, store))
     return Delivery(uploader, Heartbeat(settings, endpoint, api_key, store, started_at, transport, commands), api_key)

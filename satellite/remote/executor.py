@@ -3,7 +3,8 @@
     resync                 satellite resync's selection forgotten (satellite.sync.resync)
     pause / resume         collection paused (delivery goes on) in the store's agent_state
     set_log_level          the process's log level for a while, then the level it had
-    upload_support_bundle  the support-bundle hook, when this build has one (else "unsupported")
+    upload_support_bundle  the support-bundle hook (bundle_upload.py: built, sealed, sent with the outbox;
+                           an executor without one answers "unsupported")
     reconcile_now          a full reconciliation: cursors reset, the agent's jobs run now
 """
 

@@ -6,6 +6,8 @@ refuses all; a v1.0 receiver (an answer without commands) keeps working."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import time
 from collections import Counter
@@ -31,7 +33,8 @@ from satellite.sync.once import sync_once
 from standins.ado_simulator.world.world import generate_world
 from standins.loopback import serve_in_thread
 from standins.sei_receiver.commands import CommandQueue
-from tests.support import run_cli, start_simulator, write_config
+from satellite.support.archive import unpack
+from tests.support import API_KEY, PAT, run_cli, start_simulator, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -130,14 +133,14 @@ def test_each_command_runs_once_and_is_reported(tmp_path, receiver, key_files, c
         assert facts["paused"] is not None and facts["paused"]["command_id"] == pause_id
         assert not any(stream == "git.commits" for _, stream, _ in facts["partitions"])  # forgotten by resync
         before = time.time()
-        sync(config)  # paused: collects nothing, delivers what waits
-        assert sum(sent_since(config, before).values()) == 0
+        sync(config)  # paused: collects nothing, delivers what waits (the support bundle's batch)
+        assert sent_since(config, before) == Counter({"satellite.support_bundle": 1})
         assert beat(config)  # reports the outcomes
         got = outcomes(receiver)
         assert got[resync_id]["outcome"] == "done" and "git.commits" in got[resync_id]["detail"]
         assert "since 2020-01-01" in got[resync_id]["detail"]
         assert got[pause_id]["outcome"] == got[level_id]["outcome"] == "done"
-        assert got[bundle_id]["outcome"] in ("done", "unsupported")
+        assert got[bundle_id]["outcome"] == "done" and "sealed into batch" in got[bundle_id]["detail"]
         assert all(c["handed_out"] == 1 and len(c["reports"]) == 1 for c in got.values())  # once each
         resume_id, _ = queue(receiver, command_key, "resume")
         reconcile_id, _ = queue(receiver, command_key, "reconcile_now", {"integration": "tfs-main"})
@@ -157,6 +160,28 @@ def test_each_command_runs_once_and_is_reported(tmp_path, receiver, key_files, c
     assert all(c["reported"] for c in recent)
     table = run_cli("status", "-c", str(path))
     assert "recent SEI commands" in table.stdout and "reconcile_now" in table.stdout and resync_id in table.stdout
+
+
+def test_a_support_bundle_uploaded_on_command_is_decrypted_by_the_receiver_and_holds_no_secret(
+        tmp_path, receiver, key_files, command_key, env, world):
+    with start_simulator(world) as simulator:
+        _, config = config_for(tmp_path, simulator, receiver.url, key_files, command_key, env)
+        sync(config)
+        bundle_id, _ = queue(receiver, command_key, "upload_support_bundle", {"log_lines": 50})
+        assert beat(config)  # built, sealed into a batch in the outbox
+        sync(config)  # delivered with the outbox; the heartbeat reports it
+    assert outcomes(receiver)[bundle_id]["outcome"] == "done"
+    (op, data), = receiver.records("satellite.support_bundle").values()
+    archive = base64.b64decode(data["archive_base64"])
+    assert op == "upsert" and data["command_id"] == bundle_id and len(archive) == data["size"]
+    assert hashlib.sha256(archive).hexdigest() == data["sha256"]
+    members = unpack(archive)
+    assert any(name.endswith("config.yaml") or name.endswith("config.yml") for name in members), sorted(members)
+    signing = key_files.signing_private.read_text().split("-----")[2].strip()
+    for name, content in members.items():
+        text = content.decode("utf-8", "replace")
+        for canary in (PAT, API_KEY, signing[:40]):
+            assert canary not in text, f"{canary[:12]}... in {name}"
 
 
 def test_forged_expired_replayed_and_unknown_commands_are_refused_with_nothing_changed(
