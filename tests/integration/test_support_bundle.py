@@ -75,3 +75,59 @@ def test_the_bundle_of_a_synced_satellite_has_every_part_and_no_secret(tmp_path,
     assert b"satellite_stream_last_success_timestamp_seconds{" in members["metrics.txt"]
     tail = [json.loads(line) for line in members["log-tail.txt"].decode().splitlines()]
     assert 0 < len(tail) <= 50 and tail[-1]["event"] == "sync_finished"
+
+
+def start_announcing_receiver(directory, key_files, announce: dict[str, str]):
+    from standins.loopback import serve_in_thread
+    from standins.sei_receiver import ReceiverStorage, create_receiver_app
+    from tests.support import MiB, Receiver, receiver_keys
+
+    storage = ReceiverStorage(directory)
+    app = create_receiver_app(storage, receiver_keys(key_files), max_batch_bytes=8 * MiB, announce=announce)
+    return Receiver(storage, serve_in_thread(app), served=app)
+
+
+def test_beside_a_running_agent_whose_page_and_metrics_warn_of_a_newer_version(tmp_path, key_files, env):
+    import httpx
+
+    from standins.ado_simulator.world.world import generate_world
+    from tests.integration.test_agent import AgentProcess, agent_config
+    from tests.support import wait_until
+
+    world = generate_world(seed=9, scale="tiny")
+    receiver = start_announcing_receiver(tmp_path / "receiver", key_files, {"latest_version": "99.0.0"})
+    try:
+        with start_simulator(world) as simulator:
+            config = agent_config(tmp_path, simulator.url, receiver.url, key_files)
+            config.write_text(config.read_text() + "log:\n  file: agent-logs/satellite.log\n")
+            agent = AgentProcess(config, env, tmp_path / "agent.log")
+            try:
+                url = agent.url()
+                def warned() -> str | None:
+                    text = httpx.get(f"{url}/metrics", timeout=10).text
+                    return text if "satellite_version_behind 1.0" in text else None
+
+                metrics = wait_until(warned, 30, "the heartbeat's announcement")
+                assert "satellite_version_unsupported 0.0" in metrics
+                assert "is behind: 99.0.0 is available" in httpx.get(f"{url}/", timeout=10).text
+                wait_until(lambda: any(e["event"] == "job_finished" for e in agent.events()), 60, "a collection job")
+                out = tmp_path / "beside.tar.gz"
+                made = run_cli("support-bundle", "-c", str(config), "--out", str(out), "--quick")
+            finally:
+                code = agent.stop()
+    finally:
+        receiver.close()
+    assert code == 0 and made.returncode == 0, made.stdout + made.stderr
+    archive = out.read_bytes()
+    for canary in (PAT, API_KEY, key_files.signing_private.read_text().splitlines()[1]):
+        assert canary.encode() not in archive and canary.encode() not in gzip.decompress(archive)
+    members = {name.split("/", 1)[1]: data for name, data in unpack(archive).items()}
+    assert json.loads(members["manifest.json"])["errors"] == {}
+    integrity = json.loads(members["store-integrity.json"])
+    assert integrity["ok"] is True and integrity["check"] == "quick_check"
+    assert b"satellite_version_behind 1.0" in members["metrics.txt"]
+    assert json.loads(members["versions.json"])["sei_announcement"]["latest_version"] == "99.0.0"
+    events = [json.loads(line)["event"] for line in members["log-tail.txt"].decode().splitlines()]
+    assert "agent_started" in events and "satellite_version_behind" in events
+    for data in members.values():
+        assert PAT.encode() not in data and API_KEY.encode() not in data
