@@ -5,6 +5,7 @@
     python benchmarks/satellite_bench.py --large         # also the peak memory of a sync of the large world
     python benchmarks/satellite_bench.py --out FILE      # where the Markdown report goes
     python benchmarks/satellite_bench.py --memory-only --large   # peak RSS at small, medium, large only; prints
+    python benchmarks/satellite_bench.py --sealing-kems  # only "Sealing by KEM", rewritten in place in the report
 
 1. Backfill of a simulated collection (``satellite simulator`` in its own process, a fixed injected
    latency per request, no jitter) at several ``limits.concurrency``: wall time, requests (counted
@@ -18,6 +19,8 @@
    ``small`` and ``medium`` (and ``large`` with ``--large``), and the growth ratio.
 4. Sealing (gzip + HPKE + Ed25519, the product's ``Sealer``) on records read from the simulator:
    MB/s and CPU seconds per 1,000 records, beside raw AES-256-GCM on the same bytes.
+   Sealing by KEM (issue 21): the same batches sealed to an X25519 key and to a hybrid MLKEM768-X25519
+   key, side by side: CPU ms per batch, the fixed part of it, bytes per batch.
 
 The reference receiver runs in its own process. Everything lives in a temporary directory and
 every process started here is stopped at the end. Needs only the repository (no ../shared).
@@ -820,6 +823,111 @@ def sealing(records: list[dict], keys, min_seconds: float = 3.0) -> dict:
             "kinds": Counter(r["type"] for r in records)}
 
 
+def _cpu_per_pass(fn, min_seconds: float) -> float:
+    """CPU seconds (``process_time``) per call of ``fn``, calls repeated for at least ``min_seconds``."""
+    passes, started = 0, time.process_time()
+    while True:
+        fn()
+        passes += 1
+        spent = time.process_time() - started
+        if spent >= min_seconds:
+            return spent / passes
+
+
+def kem_sealing(records: list[dict], min_seconds: float = 3.0, rounds: int = 3) -> dict:
+    """The same batches sealed by the product's ``Sealer`` to an X25519 key and to a hybrid
+    MLKEM768-X25519 key (issue 21): CPU per batch (the lower of ``rounds`` alternating rounds), the
+    part that does not grow with the batch (a batch of 0 records: the KEM's encapsulation, the HPKE
+    key schedule, the signature) and the bytes per batch as sealed."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from satellite.sealing.batch_format import read_header
+    from satellite.sealing.keys import HybridPrivateKey, public_key_id
+    from satellite.sealing.sealer import Sealer
+
+    signer = Ed25519PrivateKey.generate()
+    batches = batches_of(records)
+    sealers = [Sealer("bench-satellite", "bench", public_key_id(key.public_key()), key.public_key(), signer)
+               for key in (X25519PrivateKey.generate(), HybridPrivateKey.generate())]
+
+    def seal(sealer: Sealer, batch: list[dict], n: int) -> bytes:
+        return sealer.seal_records(batch_id=f"b{n}", integration_id="bench", service="boards", stream="bench", seq=n,
+                                   records=batch, cursor_from=None, cursor_to=None)
+
+    cpu: dict[str, list[float]] = {s.kem: [] for s in sealers}
+    fixed: dict[str, list[float]] = {s.kem: [] for s in sealers}
+    for _ in range(rounds):
+        for sealer in sealers:
+            cpu[sealer.kem].append(_cpu_per_pass(lambda s=sealer: [seal(s, b, n) for n, b in enumerate(batches)], min_seconds)
+                                   / len(batches))
+            fixed[sealer.kem].append(_cpu_per_pass(lambda s=sealer: [seal(s, [], n) for n in range(200)], min_seconds / 3) / 200)
+    rows = []
+    for sealer in sealers:
+        sealed = [seal(sealer, b, n) for n, b in enumerate(batches)]
+        rows.append({"kem": sealer.kem, "name": sealer.suite.names["kem"], "kem_id": sealer.suite.kem_id,
+                     "version": sealer.writes.number, "encoding": read_header(sealed[0]).content_encoding,
+                     "cpu_ms": min(cpu[sealer.kem]) * 1000, "fixed_ms": min(fixed[sealer.kem]) * 1000,
+                     "bytes": sum(map(len, sealed)) / len(sealed)})
+    raw = sum(len(json.dumps(r, separators=(",", ":"))) + 1 for r in records)
+    return {"records": len(records), "batches": len(batches), "raw_bytes": raw, "rows": rows}
+
+
+KEM_SECTION = "## Sealing by KEM"
+
+
+def render_kems(kems: dict, how: str) -> list[str]:
+    """The "Sealing by KEM" section; ``how``: the command and machine it was measured with."""
+    rows, (x25519, hybrid) = [], kems["rows"]
+    for row in kems["rows"]:
+        rows.append([f"{row['name']} (`{row['kem']}`, HPKE KEM 0x{row['kem_id']:04x})", str(row["version"]),
+                     f"{row['cpu_ms']:.2f}", f"{row['fixed_ms']:.3f}", f"{row['bytes']:,.0f}"])
+    extra_ms, extra_bytes = hybrid["cpu_ms"] - x25519["cpu_ms"], hybrid["bytes"] - x25519["bytes"]
+    extra_fixed = hybrid["fixed_ms"] - x25519["fixed_ms"]
+    noise = " (run-to-run noise, larger than the KEM's cost)" if extra_ms < 0 or extra_ms > 3 * max(extra_fixed, 0.001) else ""
+    return [KEM_SECTION, "",
+            (f"{kems['records']:,} records read from the simulator as in section 4, cut into {kems['batches']} batches as "
+            f"`BatchWriter` cuts them ({kems['raw_bytes'] / 1e6:.1f} MB of NDJSON, {x25519['encoding']} as the satellite writes "
+            "it), each sealed by the product's `Sealer` to an X25519 key and to a hybrid MLKEM768-X25519 key (issue 21; the "
+            "newest recipient key decides, docs/deploy.md). CPU time (`process_time`, one core), the lower of three alternating "
+            "rounds of at least 3 s each; *fixed per batch*: a batch of 0 records (the KEM's encapsulation, the HPKE key "
+            "schedule, the Ed25519 signature), what a batch costs whatever its size. Bytes: the sealed batch (header, KEM "
+            f"encapsulation, payload, signature). {how}"), "",
+            table(["KEM", "format version", "CPU ms per batch", "of it fixed, ms", "bytes per batch"], rows), "",
+            (f"The hybrid KEM's own cost is in the fixed part: {extra_fixed:+.3f} CPU ms per batch "
+            f"({extra_fixed / x25519['cpu_ms']:+.1%} of an X25519 batch's sealing); whole batches measured {extra_ms:+.2f} ms "
+            f"apart{noise}. It adds {extra_bytes:+,.0f} bytes per batch ({extra_bytes / x25519['bytes']:+.2%}): 1,088 bytes of "
+            "ML-KEM-768 ciphertext, the longer suite and key id in the header. Compression dominates either way."), ""]
+
+
+def write_kem_section(out: Path, section: list[str]) -> None:
+    """Replace the "Sealing by KEM" section of ``out`` in place (up to the next ``## `` heading), or append it."""
+    lines = out.read_text().splitlines() if out.exists() else []
+    if KEM_SECTION in lines:
+        start = lines.index(KEM_SECTION)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        lines[start:end] = section
+    else:
+        lines += ([""] if lines and lines[-1] else []) + section
+    out.write_text("\n".join(lines).rstrip("\n") + "\n")
+
+
+def sealing_kems_only(out: Path | None, scale: str) -> int:
+    """The "Sealing by KEM" section alone, on records of a ``scale`` simulator without latency; printed,
+    and rewritten in place in ``out``."""
+    with workspace() as (_work, _keys, _receiver, services):
+        simulator = start_simulator(scale, 0)
+        services.append(simulator)
+        records = sample_records(simulator.url, 5000)
+    section = render_kems(kem_sealing(records), f"Measured by `python benchmarks/satellite_bench.py --sealing-kems` "
+                          f"({scale} world) on: {machine()}.")
+    print("\n".join(section))
+    if out is not None:
+        write_kem_section(out, section)
+        print(f"written to {out} (section {KEM_SECTION!r})")
+    return 0
+
+
 # -- report ---------------------------------------------------------------------------------------
 
 
@@ -850,6 +958,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: small scale, concurrency 8, no file unless --out")
     parser.add_argument("--large", action="store_true", help="also the peak memory of a sync of the large world")
     parser.add_argument("--out", type=Path, default=None, help="Markdown report (default docs/benchmarks.md; none with --quick)")
+    parser.add_argument("--sealing-kems", action="store_true",
+                        help="only the sealing by KEM (X25519 beside hybrid MLKEM768-X25519); rewrites that section of --out")
     parser.add_argument("--memory-only", action="store_true",
                         help="only the peak memory of sync --once (small, medium, large with --large); prints, writes nothing")
     args = parser.parse_args(argv)
@@ -857,6 +967,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory_only:
         return memory_only(scales)
     out = args.out if args.out is not None else (None if args.quick else ROOT / "docs" / "benchmarks.md")
+    if args.sealing_kems:
+        return sealing_kems_only(out, "small" if args.quick else "medium")
     scale = "small" if args.quick else "medium"
     concurrencies = (8,) if args.quick else CONCURRENCIES
     latency = LATENCY_MS / 1000
@@ -884,7 +996,10 @@ def main(argv: list[str] | None = None) -> int:
         # no latency from here on
         httpx.delete(f"{server_root(simulator.url)}/_sim/faults", timeout=30).raise_for_status()
         print("sealing ...", flush=True)
-        sealed = sealing(sample_records(simulator.url, 2000 if args.quick else 5000), keys)
+        sampled = sample_records(simulator.url, 2000 if args.quick else 5000)
+        sealed = sealing(sampled, keys)
+        print("sealing by KEM ...", flush=True)
+        kems = kem_sealing(sampled)
         memory: list[dict] = []
         quiet_small = None
         for memory_scale in scales:
@@ -907,6 +1022,7 @@ def main(argv: list[str] | None = None) -> int:
         if scale == "small":
             quiet_small = quiet
         report = render(scale, latency, minimum, runs, quiet, quiet_small, memory, sealed, time.perf_counter() - started_all)
+        report += render_kems(kems, "Measured in the same run.")
     text = "\n".join(report) + "\n"
     print()
     print(text)
