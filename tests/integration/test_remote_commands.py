@@ -273,3 +273,32 @@ def test_a_v1_0_receiver_keeps_working(tmp_path, receiver, key_files, command_ke
     assert len(bodies) == 2 and bodies[0]["command_outcomes"] == [] and bodies[0]["satellite_id"] == SATELLITE
     status = run_cli("status", "-c", str(path), "--json")
     assert status.returncode == 0 and json.loads(status.stdout)["remote"]["recent"] == []
+
+
+def test_the_running_agent_pauses_and_reconciles_on_command(tmp_path, receiver, key_files, command_key, env, world):
+    """``satellite run``: its heartbeat runs SEI's pause (its jobs then skip collection) and
+    reconcile_now (the integration's jobs run now: skipped while paused), and reports both."""
+    from standins.ado_simulator.app import create_app
+    from tests.integration.test_agent import AgentProcess, agent_config
+    from tests.support import PAT, wait_until
+
+    with serve_in_thread(create_app(world, pats={PAT: frozenset({"full"})})) as simulator:
+        path = agent_config(tmp_path, simulator.url, receiver.url, key_files, interval="1h")
+        path.write_text(path.read_text().replace("  data_dir: ./data\n", "  data_dir: ./data\n" + _extra(command_key)))
+        agent = AgentProcess(path, env, tmp_path / "agent.log")
+        try:
+            finished = lambda: [e for e in agent.events() if e["event"] == "job_finished"]  # noqa: E731
+            wait_until(lambda: len(finished()) >= 4, 60, "the first runs of the agent's jobs")
+            pause_id, _ = queue(receiver, command_key, "pause")
+            reconcile_id, _ = queue(receiver, command_key, "reconcile_now")
+            wait_until(lambda: any(e["event"] == "reconciliation_started" for e in agent.events()), 30,
+                       "the reconciliation SEI asked for")
+            wait_until(lambda: any(e["event"] == "job_skipped" for e in agent.events()), 30,
+                       "the reconciliation's jobs skipped while paused")
+            got = wait_until(lambda: (lambda o: o if o[pause_id]["outcome"] and o[reconcile_id]["outcome"] else None)(
+                outcomes(receiver)), 30, "the next heartbeat to report both")
+            assert got[pause_id]["outcome"] == got[reconcile_id]["outcome"] == "done"
+            assert "its jobs run now" in got[reconcile_id]["detail"]
+        finally:
+            code = agent.stop()
+    assert code == 0
