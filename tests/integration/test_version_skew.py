@@ -82,3 +82,30 @@ def test_status_page_and_metrics_warn_when_sei_announces_a_newer_minimum(tmp_pat
     assert table_after.returncode == 0 and "WARNING" not in table_after.stdout
     version = json.loads(run_cli("status", "-c", str(config), "--json").stdout)["version"]
     assert version["behind"] is False and version["unsupported"] is False and version["latest_version"] is None
+
+
+def test_the_receiver_command_announces_what_its_flags_say(tmp_path, key_files):
+    import os
+    import subprocess
+    import sys
+
+    from tests.support import API_KEY
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "satellite", "receiver", "--port", "0", "--data-dir", str(tmp_path / "r"),
+         "--recipient-key", str(key_files.recipient_private), "--satellite-key", str(key_files.signing_public),
+         "--min-supported-version", "1.2.0", "--latest-version", "1.5.0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "SEI_RECEIVER_API_KEY": API_KEY})
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("receiver: listening on "), line + process.stderr.read()
+        url = line.rsplit(" ", 1)[1].strip()
+        answer = httpx.post(f"{url}/v1/satellite/heartbeat", json={"satellite_id": "s"},
+                            headers={"Authorization": f"Bearer {API_KEY}"}, timeout=10)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        process.stdout.close()
+        process.stderr.close()
+    assert answer.status_code == 200
+    assert answer.json()["min_supported_version"] == "1.2.0" and answer.json()["latest_version"] == "1.5.0"
