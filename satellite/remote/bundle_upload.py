@@ -37,7 +37,11 @@ def bundle_uploader(config: Any, store: Store) -> SupportBundleHook:
     """The ``upload_support_bundle`` hook of a process with this config and (open) store."""
 
     def upload(action: UploadSupportBundle, command_id: str) -> str:
-        from satellite.support.bundle import DEFAULT_LOG_LINES, build_bundle, default_bundle_name
+        from satellite.support.bundle import (
+            DEFAULT_LOG_LINES,
+            build_bundle,
+            default_bundle_name,
+        )
 
         now = time.time()
         lines = DEFAULT_LOG_LINES if action.log_lines is None else action.log_lines

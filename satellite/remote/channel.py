@@ -9,18 +9,25 @@ once, run, and its outcome kept in the store until a heartbeat SEI accepted has 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
-from satellite.remote.commands import Outcome, OutcomeKind, Reason, Refused, parse_action
+from satellite.remote.commands import (
+    Outcome,
+    OutcomeKind,
+    Reason,
+    Refused,
+    parse_action,
+)
 from satellite.remote.executor import Executor, SupportBundleHook
 from satellite.remote.verify import CommandKeys, parse_envelope, peek, verify
 from satellite.store import Store
 from satellite.store.commands import CommandJournal, CommandRow
 
-__all__ = ["CommandChannel", "MAX_COMMANDS_PER_ANSWER", "PROTOCOL_VERSION"]
+__all__ = ["MAX_COMMANDS_PER_ANSWER", "PROTOCOL_VERSION", "CommandChannel"]
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +49,7 @@ class CommandChannel:
 
     @classmethod
     def from_config(cls, config: Any, store: Store, *, reconcile: Callable[[str], None] | None = None,
-                    support_bundle: SupportBundleHook | None = None) -> "CommandChannel":
+                    support_bundle: SupportBundleHook | None = None) -> CommandChannel:
         """For a process holding the data dir (``sync``, ``run``): a command a previous process left
         running is reported ``interrupted`` (it is not run again)."""
         journal = CommandJournal(store)
@@ -88,7 +95,7 @@ class CommandChannel:
                 raise Refused(Reason.DISABLED, "remote commands are off (satellite.remote_commands: false)",
                               command_id=command_id, name=name)
             envelope = parse_envelope(entry)
-            command = verify(envelope, self.keys, self.satellite_id, datetime.fromtimestamp(received, timezone.utc))
+            command = verify(envelope, self.keys, self.satellite_id, datetime.fromtimestamp(received, UTC))
             seq = self.journal.claim(command.id, command.name, envelope.key_id, command.expires_at.timestamp(), received)
             if seq is None:
                 refused = Refused(Reason.REPLAYED, "this command id was taken before: a command runs at most once",

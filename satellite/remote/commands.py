@@ -8,31 +8,32 @@ Pure: parsing only, no I/O, no clock (the caller passes ``now``). Every parse er
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = [
-    "Reason",
-    "Refused",
-    "OutcomeKind",
-    "Outcome",
-    "SignedCommand",
-    "Resync",
-    "Pause",
-    "Resume",
-    "SetLogLevel",
-    "UploadSupportBundle",
-    "ReconcileNow",
-    "Action",
     "COMMANDS",
-    "PAYLOAD_FIELDS",
     "LOG_LEVELS",
-    "parse_payload",
-    "parse_action",
-    "parse_time",
+    "PAYLOAD_FIELDS",
+    "Action",
+    "Outcome",
+    "OutcomeKind",
+    "Pause",
+    "Reason",
+    "ReconcileNow",
+    "Refused",
+    "Resume",
+    "Resync",
+    "SetLogLevel",
+    "SignedCommand",
+    "UploadSupportBundle",
     "format_time",
+    "parse_action",
+    "parse_payload",
+    "parse_time",
 ]
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -175,13 +176,13 @@ def parse_time(value: object, field: str) -> datetime:
     if not isinstance(value, str) or not TIME_PATTERN.match(value):
         raise ValueError(f"{field} must be a UTC time YYYY-MM-DDTHH:MM:SSZ")
     try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
         raise ValueError(f"{field} is not a valid time") from None
 
 
 def format_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_payload(payload: object) -> SignedCommand:

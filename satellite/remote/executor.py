@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -32,7 +33,7 @@ from satellite.remote.commands import (
 )
 from satellite.store import Store
 
-__all__ = ["Result", "Executor", "SupportBundleHook", "LogLevels", "PAUSED_BY_SEI", "collection_paused"]
+__all__ = ["PAUSED_BY_SEI", "Executor", "LogLevels", "Result", "SupportBundleHook", "collection_paused"]
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +64,7 @@ def collection_paused(store: Store, now: float | None = None) -> dict[str, Any] 
 
 
 def _utc(at: float) -> str:
-    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class LogLevels:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from satellite.remote.executor import collection_paused
 from satellite.store import Store
@@ -43,7 +43,7 @@ def read_remote_status(store: Store, limit: int = RECENT) -> RemoteStatus:
 
 
 def _at(at: float | None) -> str:
-    return "-" if at is None else datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d %H:%MZ")
+    return "-" if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%MZ")
 
 
 def render_remote_status(status: RemoteStatus) -> list[str]:

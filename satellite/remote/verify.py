@@ -21,18 +21,38 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
-from satellite.remote.commands import Reason, Refused, SignedCommand, format_time, parse_payload
+from satellite.remote.commands import (
+    Reason,
+    Refused,
+    SignedCommand,
+    format_time,
+    parse_payload,
+)
 from satellite.sealing.keys import load_ed25519_public
 
-__all__ = ["SIGNING_CONTEXT", "MAX_ENVELOPE_CHARS", "Envelope", "CommandKeys", "canonical_json", "parse_envelope",
-           "peek", "verify", "sign", "new_payload"]
+__all__ = [
+    "MAX_ENVELOPE_CHARS",
+    "SIGNING_CONTEXT",
+    "CommandKeys",
+    "Envelope",
+    "canonical_json",
+    "new_payload",
+    "parse_envelope",
+    "peek",
+    "sign",
+    "verify",
+]
 
 SIGNING_CONTEXT = b"sei-satellite-command-v1\x00"
 MAX_ENVELOPE_CHARS = 16 * 1024
@@ -52,18 +72,20 @@ class CommandKeys:
     keys: Mapping[str, Ed25519PublicKey]
 
     @classmethod
-    def from_settings(cls, command_keys: Iterable[Any]) -> "CommandKeys":
+    def from_settings(cls, command_keys: Iterable[Any]) -> CommandKeys:
         """From ``satellite.command_keys`` (``key_id``, ``public_key`` PEM text)."""
         return cls({k.key_id: load_ed25519_public(k.public_key) for k in command_keys})
 
 
 def _plain(value: object, depth: int = 0) -> None:
+    """Raises ValueError (not TypeError: a payload of the wrong shape is a bad value) unless ``value``
+    holds only what the canonical encoding allows."""
     if depth > 16:
         raise ValueError("nested too deep")
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise ValueError("object keys must be strings")
+                raise ValueError("object keys must be strings")  # noqa: TRY004
             _plain(item, depth + 1)
     elif isinstance(value, list):
         for item in value:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the migrations import this module's schema, and the store imports the migrations
     from satellite.store.database import Store
 
-__all__ = ["COMMANDS_SCHEMA", "CommandJournal", "CommandRow", "KEEP_REPORTED"]
+__all__ = ["COMMANDS_SCHEMA", "KEEP_REPORTED", "CommandJournal", "CommandRow"]
 
 COMMANDS_SCHEMA = """
 CREATE TABLE remote_commands (

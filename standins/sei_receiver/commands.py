@@ -20,7 +20,7 @@ from typing import Any
 
 from satellite.remote.verify import peek
 
-__all__ = ["CommandQueue", "COMMANDS_DB"]
+__all__ = ["COMMANDS_DB", "CommandQueue"]
 
 COMMANDS_DB = "commands.db"
 MAX_OUTCOMES_PER_HEARTBEAT = 200

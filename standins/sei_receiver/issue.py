@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,13 @@ from satellite.remote.verify import new_payload, sign
 from satellite.sealing.keys import load_ed25519_private, public_key_id
 from standins.sei_receiver.commands import CommandQueue
 
-__all__ = ["issue_main", "command_args"]
+__all__ = ["command_args", "issue_main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    from satellite.cli import _duration  # the satellite's own duration syntax (30s, 5m, 1h)
+    from satellite.cli import (
+        _duration,  # the satellite's own duration syntax (30s, 5m, 1h)
+    )
 
     parser = argparse.ArgumentParser(prog="satellite receiver command", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path("receiver-data"), help="the receiver's --data-dir")
@@ -68,7 +70,7 @@ def issue_main(argv: list[str]) -> int:
         print(f"receiver command: cannot load the command key: {exc}", file=sys.stderr)
         return 2
     key_id = args.key_id or public_key_id(key.public_key())
-    payload = new_payload(args.satellite, args.name, command_args(args), issued_at=datetime.now(timezone.utc),
+    payload = new_payload(args.satellite, args.name, command_args(args), issued_at=datetime.now(UTC),
                           ttl=args.ttl)
     command_id = CommandQueue(args.data_dir).enqueue(args.satellite, sign(payload, key, key_id))
     print(command_id)

@@ -11,7 +11,7 @@ import hashlib
 import json
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,11 +29,11 @@ from satellite.remote.verify import new_payload, sign
 from satellite.retrying import RetryPolicy
 from satellite.sealing.keys import load_ed25519_private
 from satellite.store import Store
+from satellite.support.archive import unpack
 from satellite.sync.once import sync_once
 from standins.ado_simulator.world.world import generate_world
 from standins.loopback import serve_in_thread
 from standins.sei_receiver.commands import CommandQueue
-from satellite.support.archive import unpack
 from tests.support import API_KEY, PAT, run_cli, start_simulator, write_config
 
 pytestmark = pytest.mark.integration
@@ -81,7 +81,7 @@ def queue(receiver, command_key, name: str, args: dict | None = None, *, ttl=tim
     """Sign a command (with SEI's key unless ``key``) and queue it in the receiver; (its id, its envelope).
     The receiver hands it out for an hour whatever it says (an expired one too); ``strip``: a field removed."""
     key = key or load_ed25519_private(command_key.private.read_bytes())
-    payload = new_payload(satellite, name, args or {}, issued_at=issued or datetime.now(timezone.utc), ttl=ttl)
+    payload = new_payload(satellite, name, args or {}, issued_at=issued or datetime.now(UTC), ttl=ttl)
     envelope = sign(payload, key, key_id)
     if strip is not None:
         envelope = {**envelope, strip: ""}
@@ -176,7 +176,7 @@ def test_a_support_bundle_uploaded_on_command_is_decrypted_by_the_receiver_and_h
     assert op == "upsert" and data["command_id"] == bundle_id and len(archive) == data["size"]
     assert hashlib.sha256(archive).hexdigest() == data["sha256"]
     members = unpack(archive)
-    assert any(name.endswith("config.yaml") or name.endswith("config.yml") for name in members), sorted(members)
+    assert any(name.endswith(("config.yaml", "config.yml")) for name in members), sorted(members)
     signing = key_files.signing_private.read_text().split("-----")[2].strip()
     for name, content in members.items():
         text = content.decode("utf-8", "replace")
@@ -196,7 +196,7 @@ def test_forged_expired_replayed_and_unknown_commands_are_refused_with_nothing_c
         forged, _ = queue(receiver, command_key, "resync", key=Ed25519PrivateKey.generate())  # SEI's key id, not its key
         stranger, _ = queue(receiver, command_key, "pause", key=Ed25519PrivateKey.generate(), key_id="not-sei")
         expired, _ = queue(receiver, command_key, "reconcile_now",
-                           issued=datetime.now(timezone.utc) - timedelta(hours=2), ttl=timedelta(hours=1))
+                           issued=datetime.now(UTC) - timedelta(hours=2), ttl=timedelta(hours=1))
         unknown, _ = queue(receiver, command_key, "drop_tables", {"all": True})
         elsewhere, _ = queue(receiver, command_key, "pause", satellite="another-satellite")
         unsigned, _ = queue(receiver, command_key, "pause", strip="signature")
@@ -287,7 +287,7 @@ def test_the_running_agent_pauses_and_reconciles_on_command(tmp_path, receiver, 
         path.write_text(path.read_text().replace("  data_dir: ./data\n", "  data_dir: ./data\n" + _extra(command_key)))
         agent = AgentProcess(path, env, tmp_path / "agent.log")
         try:
-            finished = lambda: [e for e in agent.events() if e["event"] == "job_finished"]  # noqa: E731
+            finished = lambda: [e for e in agent.events() if e["event"] == "job_finished"]
             wait_until(lambda: len(finished()) >= 4, 60, "the first runs of the agent's jobs")
             pause_id, _ = queue(receiver, command_key, "pause")
             reconcile_id, _ = queue(receiver, command_key, "reconcile_now")
@@ -295,8 +295,12 @@ def test_the_running_agent_pauses_and_reconciles_on_command(tmp_path, receiver, 
                        "the reconciliation SEI asked for")
             wait_until(lambda: any(e["event"] == "job_skipped" for e in agent.events()), 30,
                        "the reconciliation's jobs skipped while paused")
-            got = wait_until(lambda: (lambda o: o if o[pause_id]["outcome"] and o[reconcile_id]["outcome"] else None)(
-                outcomes(receiver)), 30, "the next heartbeat to report both")
+
+            def both_reported() -> dict | None:
+                got = outcomes(receiver)
+                return got if got[pause_id]["outcome"] and got[reconcile_id]["outcome"] else None
+
+            got = wait_until(both_reported, 30, "the next heartbeat to report both")
             assert got[pause_id]["outcome"] == got[reconcile_id]["outcome"] == "done"
             assert "its jobs run now" in got[reconcile_id]["detail"]
         finally:

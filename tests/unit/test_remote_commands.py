@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -14,7 +14,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from satellite.remote.channel import CommandChannel
-from satellite.remote.commands import OutcomeKind, Reason, Refused, parse_action, parse_payload
+from satellite.remote.commands import (
+    OutcomeKind,
+    Reason,
+    Refused,
+    parse_action,
+    parse_payload,
+)
 from satellite.remote.executor import PAUSED_BY_SEI, collection_paused
 from satellite.remote.verify import SIGNING_CONTEXT, canonical_json, new_payload, sign
 from satellite.store import CursorKey, Store
@@ -51,7 +57,7 @@ def channel_of(tmp_path, store, keys, enabled=True, reconcile=None) -> CommandCh
 
 
 def command(name="pause", args=None, *, key=None, satellite=SATELLITE, ttl=timedelta(hours=1), issued=None, command_id=None):
-    payload = new_payload(satellite, name, args or {}, issued_at=issued or datetime.now(timezone.utc), ttl=ttl,
+    payload = new_payload(satellite, name, args or {}, issued_at=issued or datetime.now(UTC), ttl=ttl,
                           command_id=command_id)
     return payload, sign(payload, key, KEY_ID)
 
@@ -140,15 +146,15 @@ def test_a_command_for_another_satellite_is_refused(tmp_path, store, sei_key):
 
 def test_expired_and_future_commands_are_refused(tmp_path, store, sei_key):
     channel = channel_of(tmp_path, store, {KEY_ID: sei_key})
-    past = datetime.now(timezone.utc) - timedelta(hours=2)
+    past = datetime.now(UTC) - timedelta(hours=2)
     assert_refused(channel, store, command(key=sei_key, issued=past)[1], Reason.EXPIRED, verified=True)
-    future = datetime.now(timezone.utc) + timedelta(hours=2)
+    future = datetime.now(UTC) + timedelta(hours=2)
     assert_refused(channel, store, command(key=sei_key, issued=future)[1], Reason.NOT_YET_VALID, verified=True)
 
 
 def test_a_replayed_command_is_refused_and_runs_once(tmp_path, store, sei_key):
     channel = channel_of(tmp_path, store, {KEY_ID: sei_key})
-    payload, envelope = command(key=sei_key)
+    _, envelope = command(key=sei_key)
     assert channel.handle(envelope).outcome is OutcomeKind.DONE
     store.set_state(PAUSED_BY_SEI, None)
     assert_refused(channel, store, envelope, Reason.REPLAYED, verified=True)
@@ -165,7 +171,7 @@ def test_unknown_commands_and_bad_arguments_are_refused(tmp_path, store, sei_key
 
 
 def test_payload_fields_are_strict():
-    good = new_payload(SATELLITE, "resume", {}, issued_at=datetime.now(timezone.utc), ttl=timedelta(hours=1))
+    good = new_payload(SATELLITE, "resume", {}, issued_at=datetime.now(UTC), ttl=timedelta(hours=1))
     for broken in ({**good, "extra": 1}, {k: v for k, v in good.items() if k != "expires_at"},
                    {**good, "expires_at": "tomorrow"}, {**good, "id": ""}, {**good, "expires_at": good["issued_at"]}):
         with pytest.raises(Refused) as raised:
