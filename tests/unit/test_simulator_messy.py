@@ -14,6 +14,7 @@ from standins.ado_simulator.wire.wire import ApiError
 from standins.ado_simulator.world.messy import (
     DOOMED,
     LONG,
+    LONG_BRANCH,
     UNICODE_BRANCH,
     UNICODE_PROJECT,
 )
@@ -57,7 +58,8 @@ def test_names_are_unicode_and_long_and_some_people_have_no_email(world):
     assert any(len(r.name) >= LONG for r in world.repositories)
     assert any(len(d.name) >= LONG for d in builds_of(world).definitions)
     long_repo = next(r for r in world.repositories if len(r.name) >= LONG)
-    assert f"{long_repo.id}:{UNICODE_BRANCH}" in world.truth()["git.ref"]
+    assert {f"{long_repo.id}:{UNICODE_BRANCH}", f"{long_repo.id}:{LONG_BRANCH}"} <= set(world.truth()["git.ref"])
+    assert len(LONG_BRANCH.removeprefix("refs/heads/")) == 250
 
 
 def test_an_identity_without_email_has_no_mail_property(world):

@@ -6,7 +6,8 @@ At generation:
   with no e-mail (a ``DOMAIN\\user`` unique name, no ``mailAddress``);
 - a project with a non-Latin name, one more project (``Legacy Sunset``) that the first advance
   deletes, a repository with a 250+ character non-Latin name (its CI definition named after it), a
-  non-Latin branch in it;
+  non-Latin branch and a 250-character one in it, a designer definition renamed to 260 characters,
+  non-Latin and 255-character work item titles (``work_item_title``);
 - a disabled repository (``isDisabled: true``; its refs, commits, pushes, PRs and every other read
   below it answer 404 TF401019, as a real server answers for a disabled repository) and an empty
   one (no refs, no ``defaultBranch``, no commits).
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DOOMED",
     "LONG",
+    "LONG_BRANCH",
     "UNICODE_BRANCH",
     "UNICODE_PROJECT",
     "Messy",
@@ -57,6 +59,8 @@ LONG = 260  # characters of the long names
 UNICODE_PROJECT = "Ωmega Проект データ 🚀"
 DOOMED = "Legacy Sunset"
 UNICODE_BRANCH = "refs/heads/feature/ünïcødé-ветка-機能-🚀"
+LONG_BRANCH = "refs/heads/" + (  # 250 characters after refs/heads/
+    "release/" + "очень-длинная-ветка-とても長いブランチ-" * 10)[:250]
 _PEOPLE = (  # (index, display name, keeps e-mail): index 0 is the authenticated user, left alone
     (1, "Zoë Ångström-Łukasiewicz 李小龍 🚀", False),
     (2, "Jose\u0301 Mari\u0301a Nu\u0301n\u0303ez " + "Åsa-Ødegård-Ἀλέξανδρος-" * 12, False),
@@ -230,6 +234,7 @@ def messy_after_domains(world: World) -> None:
         when = history.pushes[-1].time + 1
         writer = RepoWriter(history, (0, 1, 2), world.people)
         writer.create_branch(rng, when, UNICODE_BRANCH, history.head(MAIN), 2)
+        writer.create_branch(rng, when + 1, LONG_BRANCH, history.head(MAIN), 1)
     builds = builds_of(world)
     index = next((i for i, d in enumerate(builds.definitions) if not d.yaml), 0)
     builds.definitions[index] = replace(builds.definitions[index], name=_long("Сборка ビルド 🚀 CI"))
