@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import re
 import sys
 import threading
@@ -58,11 +59,19 @@ def redact(logger: Any, method_name: str, event_dict: dict) -> dict:
     return {k: _redact_value(k, v) for k, v in event_dict.items()}
 
 
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """The standard library's rotation; each new file made 0600 (logs name projects and repositories)."""
+
+    def _open(self):
+        return open(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors,
+                    opener=lambda path, flags: os.open(path, flags, 0o600))
+
+
 class _FileSink:
     """The log file: every event as one JSON line, rotated at ``max_bytes`` keeping ``backups`` files."""
 
     def __init__(self, path, max_bytes: int, backups: int) -> None:
-        self.handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        self.handler = _PrivateRotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
         self.handler.setFormatter(_FileFormatter())
         self._render = structlog.processors.JSONRenderer()
 

@@ -48,6 +48,7 @@ def test_the_file_rotates_by_size_keeping_backups(tmp_path):
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ["satellite.log", "satellite.log.1", "satellite.log.2"]
     assert all(p.stat().st_size <= 64 * 1024 for p in tmp_path.iterdir())
+    assert {p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {0o600}
     assert _lines(tmp_path / "satellite.log")[-1]["i"] == 1999
 
 
