@@ -232,7 +232,7 @@ class Collector:
 
     def _collect_below(self, client: AdoClient, report: CollectionReport, run: "_ScopeRunner", owner: bool, streams: list) -> None:
         """The projects, then what is below them, then the collection's last streams."""
-        held = self._held_projects(client) if owner else set()  # before the projects stream moves its cursor
+        held = self._held_projects(client, owner, streams)  # before the projects stream moves its cursor
         listed = run(Scope.COLLECTION, None, "") if owner else {}
         projects = listed.get(ProjectsStream.name)
         if projects is None:  # this replica or this job does not deliver projects, but needs the list
@@ -279,10 +279,22 @@ class Collector:
         if owner:
             run(Scope.COLLECTION_END, None, "", below_teams)
 
-    def _held_projects(self, client: AdoClient) -> set[str]:
-        """The project ids of the last delivered projects snapshot."""
-        cursor = self.store.get_cursor(CursorKey(self.integration.id, ProjectsStream.name, f"{client.target.name}/"))
-        return set(SnapshotHashes.from_text(cursor).hashes) if cursor else set()
+    def _held_projects(self, client: AdoClient, owner: bool, streams: list) -> set[str]:
+        """The project ids of the last delivered projects snapshot; a replica that does not deliver the
+        projects (sharding): those under which its project-scope snapshots hold something."""
+        prefix = f"{client.target.name}/"
+        if owner:
+            cursor = self.store.get_cursor(CursorKey(self.integration.id, ProjectsStream.name, prefix))
+            return set(SnapshotHashes.from_text(cursor).hashes) if cursor else set()
+        names = {s.name for s in streams if s.scope is Scope.PROJECT and isinstance(s, SnapshotStream)}
+        held: set[str] = set()
+        for _, stream, partition in sorted(self.store.partitions(self.integration.id)):
+            project_id = partition.removeprefix(prefix)
+            if stream in names and partition.startswith(prefix) and project_id and project_id not in held:
+                cursor = self.store.get_cursor(CursorKey(self.integration.id, stream, partition))
+                if cursor and SnapshotHashes.from_text(cursor).hashes:
+                    held.add(project_id)
+        return held
 
     def _departed(self, client: AdoClient, report: CollectionReport, run: "_ScopeRunner", held: set[str], listed: set[str]) -> None:
         """The projects held before, not listed now and answering 404 alone: each project-scope unit

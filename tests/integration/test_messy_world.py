@@ -11,6 +11,7 @@ from satellite.config import load_config
 from satellite.retrying import RetryPolicy
 from satellite.store import Store
 from satellite.sync.once import sync_once
+from satellite.sync.sharding import ShardAssignment
 from standins.ado_simulator.world.world import generate_world
 from tests.support import assert_mirrors_truth, start_simulator, truth, write_config
 
@@ -63,3 +64,36 @@ def test_a_messy_world_is_mirrored_with_its_deletions(tmp_path, receiver, key_fi
     pr_id = next(int(e.rsplit(" ", 4)[-4]) for e in events if e.startswith("deleted pull request"))
     deleted_prs = [k for k in receiver.keys_of("git.pull_request", op="delete") if k.endswith(f":{pr_id}")]
     assert deleted_prs or not [k for k in held["git.pull_request"] if k.endswith(f":{pr_id}")]
+
+
+def _owner(url: str, count: int, project_id: str | None) -> int:
+    """The replica index owning the collection (``project_id`` None) or a project's pairs."""
+    shards = [ShardAssignment(index, count) for index in range(count)]
+    return next(i for i, s in enumerate(shards) if (s.owns_project(url, project_id) if project_id else s.owns_collection(url)))
+
+
+def test_sharded_replicas_each_deliver_the_deletes_of_their_part_of_a_deleted_project(tmp_path, receiver, key_files, env):
+    """Replicas share the work: the one owning a project's pairs (not only the one delivering the
+    projects) finds it gone and deletes what it delivered under it."""
+    world = generate_world(seed=23, scale="tiny", messy=True)
+    messy = world.messy
+    with start_simulator(world, "2022") as simulator:
+        url = simulator.collection_url  # its port decides the shards: a count where another replica owns the project
+        count = next(n for n in range(2, 9) if _owner(url, n, None) != _owner(url, n, messy.doomed))
+        configs = []
+        for index in range(count):
+            directory = tmp_path / f"shard-{index}"
+            directory.mkdir()
+            path = write_config(directory, ado_url=url, endpoint=receiver.url, key_files=key_files)
+            path.write_text(path.read_text().replace("  data_dir: ./data\n", f"  data_dir: ./data\n  shard: {{count: {count}, index: {index}}}\n"))
+            configs.append(load_config(path, env=env))
+        for config in configs:
+            sync(config)
+        doomed_repos = {r.id for r in world.repositories if r.project_id == messy.doomed}
+        assert doomed_repos <= set(receiver.keys_of("git.repository"))
+        world.advance(12)
+        for config in configs:
+            sync(config)
+        assert_mirrors_truth(receiver, world, types=("core.project", "git.repository", "git.commit", "core.team",
+                                                     "build.definition", "release.definition", "tfvc.branch"))
+    assert doomed_repos <= set(receiver.keys_of("git.repository", op="delete"))
