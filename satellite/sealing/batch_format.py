@@ -225,7 +225,7 @@ def suite_named(named: Mapping[str, str] | None) -> SuiteSpec:
 class FormatVersion:
     """One version of the format: the payload's compression and the HPKE suite that seals it.
     ``suite`` None: the header names the suite and the compression (version 3; ``codec`` is then
-    only what ``seal`` defaults to)."""
+    only a default for callers that pick one: the ``Sealer`` writes ``CURRENT``'s compression)."""
 
     number: int
     codec: Codec
