@@ -257,7 +257,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 KEYS_STORY = """\
 Where the keys come from:
-  SEI gives you   the API key, SEI's recipient public key (PEM) and its id (recipient_key_id).
+  SEI gives you   the API key, SEI's recipient public key (PEM) and its id (recipient_key_id);
+                  a hybrid post-quantum key goes in recipients with kem: mlkem768-x25519 (docs/deploy.md).
   You make        the satellite's signing pair: satellite keys generate-signing --out DIR
                   (or: openssl genpkey -algorithm ed25519 -out signing-private-key;
                    openssl pkey -in signing-private-key -pubout -out signing-public-key)
