@@ -13,7 +13,13 @@ import pytest
 from satellite.check import SEI, run_checks
 from satellite.config import load_config
 from satellite.sealing.batch_format import HYBRID_SUITE, BatchHeader, read_header
-from satellite.sealing.keys import KEM_HYBRID, generate_key_files, kem_of, load_ed25519_private, load_recipient_public
+from satellite.sealing.keys import (
+    KEM_HYBRID,
+    generate_key_files,
+    kem_of,
+    load_ed25519_private,
+    load_recipient_public,
+)
 from satellite.sealing.sealer import Sealer
 from satellite.secret import Secret
 from satellite.sei import PROBE_PATH, PROBE_STREAM

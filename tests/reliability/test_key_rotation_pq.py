@@ -18,11 +18,22 @@ import sqlite3
 import pytest
 
 from satellite.sealing.batch_format import read_header
-from satellite.sealing.keys import KEM_HYBRID, generate_key_files, load_recipient_private
+from satellite.sealing.keys import (
+    KEM_HYBRID,
+    generate_key_files,
+    load_recipient_private,
+)
 from standins.ado_simulator.world.world import generate_world
 from tests.support import assert_mirrors_truth, wait_until
 
-from .conftest import Pass, Refuse, assert_sent_once, make_receiver, query_store, write_config
+from .conftest import (
+    Pass,
+    Refuse,
+    assert_sent_once,
+    make_receiver,
+    query_store,
+    write_config,
+)
 
 pytestmark = pytest.mark.reliability
 
@@ -52,7 +63,7 @@ def test_batches_of_both_kems_waiting_in_the_outbox_are_all_delivered(tmp_path, 
     door = receiver.door
     directory = tmp_path / "satellite"
     db = directory / "data" / "satellite.db"
-    common = dict(ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files)
+    common = {"ado_url": simulator.collection_url, "endpoint": receiver.url, "key_files": key_files}
     only_old = write_config(directory, **common, recipients=[(old_id, old_public, "2025-01-15")], name="old.yml")
     rotated = write_config(directory, **common, name="rotated.yml",
                            recipients=[(old_id, old_public, "2025-01-15"), (pq.recipient_key_id, pq.recipient_public, "2026-02-01", KEM_HYBRID)])

@@ -11,7 +11,11 @@ import pytest
 from satellite.config import load_config
 from satellite.errors import ConfigError
 from satellite.sealing.batch_format import CURRENT, FORMATS, open_sealed
-from satellite.sealing.keys import KEM_HYBRID, generate_key_files, load_recipient_private
+from satellite.sealing.keys import (
+    KEM_HYBRID,
+    generate_key_files,
+    load_recipient_private,
+)
 from satellite.sealing.sealer import Sealer
 
 
@@ -61,7 +65,7 @@ def seal_probe(sealer: Sealer) -> bytes:
 
 
 def test_the_newest_key_decides_the_kem(tmp_path, keys):
-    old, new = keys
+    _, new = keys
     loaded = load_config(config(tmp_path, keys, ROTATED), {})
     assert [k.kem for k in loaded.satellite.encryption.recipients] == ["x25519", "mlkem768-x25519"]  # kem defaults to x25519
     sealer = Sealer.from_settings(loaded.satellite)
