@@ -120,7 +120,7 @@ class WorkItemLinksStream(IncrementalStream):
 
 @dataclass(frozen=True)
 class DiscussionChanges:
-    """The work items whose discussion changed in a walk of the revisions (four short fields each):
+    """The work items whose discussion changed in a walk of the revisions (five short fields each):
     the token after each batch, and for each item the batch of its last change and its project."""
 
     tokens: list[str | None]  # the token after each batch
@@ -134,6 +134,7 @@ class DiscussionChanges:
         tokens: list[str | None] = []
         last_change: dict[int, int] = {}
         comment_count: dict[int, int] = {}  # work item id -> System.CommentCount of its last revision met
+        deleted: set[int] = set()  # work items whose last revision met is deleted (in the recycle bin)
         projects: dict[str, int] = {}
         for page in reporting_batches(ctx, REVISIONS, cursor, params):
             for revision in page.items:
@@ -142,7 +143,13 @@ class DiscussionChanges:
                     project = revision["fields"].get("System.TeamProject")
                     if project:
                         last_change[revision["id"]] = len(tokens) << 16 | projects.setdefault(project, len(projects))
+                if revision["fields"].get("System.IsDeleted") is True:
+                    deleted.add(revision["id"])
+                else:
+                    deleted.discard(revision["id"])
             tokens.append(page.resume)
+        for work_item_id in deleted:  # in the recycle bin: its comments answer 404, no request for them
+            last_change.pop(work_item_id, None)
         return cls(tokens, last_change, sorted(projects, key=projects.__getitem__))
 
     def order(self) -> list[int]:
@@ -180,15 +187,15 @@ class WorkItemCommentsStream(IncrementalStream):
     name = "wit.comments"
     record_type = "wit.comment"
     key_format = KeyFormat("{collectionId}:{workItemId}:{commentId}", {"commentId": "id"}, parent="workItemId")
-    cursor = ContinuationToken  # of the walk of every revision (four short fields each)
+    cursor = ContinuationToken  # of the walk of every revision (five short fields each)
     service = "boards"
     scope = Scope.COLLECTION
     min_version = "6.0"
     PAGE = 200
-    # Revisions of four short fields (no $expand): the reporting API's largest page (the config's
+    # Revisions of five short fields (no $expand): the reporting API's largest page (the config's
     # bound of $maxPageSize), so the walk costs about what the full revisions stream's costs / 5.
     WALK_PAGE = 1000
-    FIELDS = "System.Id,System.TeamProject,System.CommentCount,System.History"
+    FIELDS = "System.Id,System.TeamProject,System.CommentCount,System.History,System.IsDeleted"
 
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: ContinuationToken) -> Iterator[StreamItem]:
         """Walk the revisions to the end, then read the comments of each work item whose discussion

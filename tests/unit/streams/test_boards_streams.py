@@ -24,7 +24,7 @@ from tests.unit.streams.snapshots import SnapshotCase, SnapshotContract, add_cop
 REVISIONS = "_apis/wit/reporting/workitemrevisions"
 LINKS = "_apis/wit/reporting/workitemlinks"
 REVISION_PARAMS = {"$expand": "fields", "includeLatestOnly": "false"}
-WALK_PARAMS = {"fields": "System.Id,System.TeamProject,System.CommentCount,System.History"}
+WALK_PARAMS = {"fields": "System.Id,System.TeamProject,System.CommentCount,System.History,System.IsDeleted"}
 
 
 class ReportingFeed:
@@ -231,13 +231,16 @@ class Discussions:
         body["comments"].append({**copy.deepcopy(body["comments"][0]), "id": comment_id, "text": f"comment {comment_id}", **changes})
         self.save(work_item_id, history=f"comment {comment_id}", count=len(body["comments"]))
 
-    def save(self, work_item_id: int, *, history: str | None = None, count: int | None = None) -> None:
-        """A new revision of the work item (``count``: its comment count, default unchanged)."""
+    def save(self, work_item_id: int, *, history: str | None = None, count: int | None = None, deleted: bool = False) -> None:
+        """A new revision of the work item (``count``: its comment count, default unchanged; ``deleted``:
+        the revision that moved it to the recycle bin)."""
         previous = [v for v in self.feed.values if v["id"] == work_item_id][-1]
         fields = {"System.Id": work_item_id, "System.TeamProject": previous["fields"]["System.TeamProject"],
                   "System.CommentCount": previous["fields"]["System.CommentCount"] if count is None else count}
         if history is not None:
             fields["System.History"] = history
+        if deleted:
+            fields["System.IsDeleted"] = True
         self.feed.values.append({"id": work_item_id, "rev": previous["rev"] + 1, "fields": fields})
 
     def answer_comments(self, request: Request) -> Reply:
@@ -331,6 +334,23 @@ class TestWorkItemCommentsStream:
         run = run_stream(WorkItemCommentsStream(), d.server())
         assert sorted(run.keys()) == sorted([f"{CID}:9:1", f"{CID}:3:1"])
         assert comment_reads(run) == [3, 9, 10]
+
+    def test_a_work_item_in_the_recycle_bin_is_not_asked_for(self) -> None:
+        """Its last revision met is deleted: its comments would answer 404 (one request less per deleted item)."""
+        d = Discussions()
+        d.save(10, deleted=True)
+        d.gone.add(10)
+        run = run_stream(WorkItemCommentsStream(), d.server())
+        assert comment_reads(run) == [3, 9] and sorted(run.keys()) == sorted([f"{CID}:9:1", f"{CID}:3:1"])
+        assert run.checkpoint is not None
+
+    def test_a_work_item_restored_with_a_comment_is_read_again(self) -> None:
+        d = Discussions()
+        d.save(10, deleted=True)
+        first = run_stream(WorkItemCommentsStream(), d.server())
+        d.comment(10, 2)  # restored (a revision without System.IsDeleted) and commented on
+        run = run_stream(WorkItemCommentsStream(), d.server(), cursor=first.checkpoint)
+        assert comment_reads(run) == [10] and f"{CID}:10:2" in run.keys()
 
     def test_comments_are_read_page_by_page(self) -> None:
         d = Discussions()
