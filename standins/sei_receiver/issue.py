@@ -28,10 +28,12 @@ def _parser() -> argparse.ArgumentParser:
         _duration,  # the satellite's own duration syntax (30s, 5m, 1h)
     )
 
-    parser = argparse.ArgumentParser(prog="satellite receiver command", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="satellite receiver command", description=__doc__.splitlines()[0],
+                                     epilog="satellite receiver command list [--data-dir DIR]: the commands queued and the"
+                                     " outcomes reported, as JSON (docs/remote-commands.md)")
     parser.add_argument("--data-dir", type=Path, default=Path("receiver-data"), help="the receiver's --data-dir")
     parser.add_argument("--key", type=Path, required=True, metavar="FILE",
-                        help="SEI's Ed25519 command private key PEM (satellite keys generate writes sei-command.key)")
+                        help="SEI's Ed25519 command private key PEM (satellite keys generate-command writes sei-command.key)")
     parser.add_argument("--key-id", help="the key id the satellite knows it by (default: its fingerprint)")
     parser.add_argument("--satellite", required=True, metavar="ID", help="the satellite id the command is for")
     parser.add_argument("--ttl", type=_duration, default=_duration("1h"), metavar="DURATION",
