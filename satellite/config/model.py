@@ -67,6 +67,7 @@ __all__ = [
     "PRESETS",
     "Schedule",
     "Backfill",
+    "EventSettings",
     "Limits",
     "PageSizes",
     "BatchLimits",
@@ -603,6 +604,40 @@ class Schedule(_Model):
     backfill_share: Share = Field(
         0.25, description="Share of the server's concurrency limit first runs and reconciliations may hold outside"
         " backfill_window (at least one request); incremental syncs always go first.")
+    sweep_interval: Interval = _duration_field(
+        timedelta(hours=1), "With events on (integrations[].events): time between full incremental sweeps, the safety"
+        " net under the events (instead of interval).")
+
+
+class EventSettings(_Model):
+    """Service hook events from the server (docs/events.md): the change's partition is read within seconds;
+    the full sweep runs every schedule.sweep_interval. Off by default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(False, description="Accept events at POST /events/ado/<integration id> on satellite.http.listen.")
+    username: NonEmpty = Field("ado", description="HTTP Basic user name the subscriptions send.")
+    password: Annotated[HeaderSecretValue | None, BeforeValidator(_blank_is_none)] = Field(
+        None, description="HTTP Basic password the subscriptions send (shared secret, at least 16 characters;"
+        " e.g. ${env:ADO_EVENTS_SECRET}).")
+    public_url: Annotated[HttpUrl | None, BeforeValidator(_blank_is_none)] = Field(
+        None, description="The satellite's HTTP endpoint as the server reaches it (e.g. http://satellite.corp:8080);"
+        " subscriptions post to <public_url>/events/ado/<integration id>.")
+    queue_limit: Int = Field(1000, ge=1, le=1_000_000, description="Events received and not yet collected; beyond"
+                             " it the endpoint answers 429 (the server retries later).")
+    stale_after: Interval = _duration_field(
+        timedelta(hours=6), "No event for this long while the sweep finds changes: the subscription is reported stale.")
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> "EventSettings":
+        if self.enabled and self.password is None:
+            raise _error("events_password", "events.enabled needs events.password (the subscriptions' shared secret)")
+        if self.enabled and self.public_url is None:
+            raise _error("events_public_url", "events.enabled needs events.public_url (the satellite's URL as the"
+                         " server reaches it)")
+        if self.password is not None and len(self.password.reveal()) < 16:
+            raise _error("secret_short", "events.password must be at least 16 characters (e.g. openssl rand -hex 24)")
+        return self
 
 
 class Backfill(_Model):
@@ -645,6 +680,7 @@ class Integration(_Model):
     )
     schedule: Schedule = Schedule()
     backfill: Backfill = Backfill()
+    events: EventSettings = Field(EventSettings(), description="Service hook events (docs/events.md); off by default.")
 
     @field_validator("collections")
     @classmethod
@@ -757,6 +793,12 @@ class Config(_Model):
     # the variables ``${env:...}`` was resolved from, when the loader was given its own mapping (never
     # shown: not a field); ``reload_config`` reads the file again with them
     _env: Mapping[str, str] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _events_need_the_listener(self) -> "Config":
+        if any(i.events.enabled for i in self.integrations) and not self.satellite.http.listen:
+            raise _error("events_listen", "integrations[].events.enabled needs satellite.http.listen (events arrive there)")
+        return self
 
 
 def config_json_schema() -> dict[str, Any]:
