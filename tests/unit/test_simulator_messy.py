@@ -182,3 +182,14 @@ def test_the_simulator_command_takes_messy():
     configure_parser(parser)
     assert parser.parse_args(["--messy"]).messy is True
     assert parser.parse_args([]).messy is False
+
+
+@pytest.mark.parametrize("seed", range(1, 13))
+def test_a_messy_world_lives_on_for_days_whatever_its_seed(seed):
+    """The disabled and empty repositories, the moved one and the deleted project never trip a domain
+    (a work item linking a commit of a project's repositories picks them too)."""
+    world = generate_world(seed, "tiny", messy=True)
+    world.advance(48)
+    truth = world.truth("7.0")
+    assert world.messy.doomed not in truth["core.project"]
+    assert {r.id for r in world.messy.extras} <= set(truth["git.repository"])

@@ -240,7 +240,8 @@ def messy_after_domains(world: World) -> None:
     builds.definitions[index] = replace(builds.definitions[index], name=_long("Сборка ビルド 🚀 CI"))
     disabled = Repository(guid(rng), "disabled-репозиторий", first.id, MAIN, rng.randint(200_000, 9_000_000), disabled=True)
     empty = Repository(guid(rng), "empty-空のリポジトリ", first.id, "", 0)
-    world.add_writer(empty.id, RepoWriter(RepoHistory(empty.id), (0,), world.people))
+    for repo in (disabled, empty):  # no history to read: the disabled one's is unreadable, the empty one has none
+        world.add_writer(repo.id, RepoWriter(RepoHistory(repo.id), (0,), world.people))
     moved = next(r for r in world.repositories if r.project_id == first.id and r.id != long_repo.id)
     world.messy = Messy((disabled, empty), doomed.id, first.id, moved.id, second.id)
     world.messy.reindex(world)
