@@ -4,9 +4,10 @@
 
 Server root is ``/tfs``, the collection ``/tfs/DefaultCollection``. Control routes under
 ``/_sim`` need no auth, are not logged and never meet faults: ``POST /_sim/advance``
-``{"steps": n}``, ``GET /_sim/truth``, ``GET``/``DELETE /_sim/requests``, ``GET``/``PUT``/``DELETE
+``{"steps": n}`` (and the service hook events it publishes), ``GET /_sim/truth``, ``GET``/``DELETE /_sim/requests``, ``GET``/``PUT``/``DELETE
 /_sim/faults`` (a ``FaultPlan`` as JSON, see ``faults.py``), ``GET``/``DELETE /_sim/load`` (the load
-model's statistics, see ``load.py``).
+model's statistics, see ``load.py``), ``GET``/``DELETE /_sim/events`` and ``GET``/``PUT``/``DELETE
+/_sim/event-faults`` (service hook deliveries and their faults, see ``events/``).
 """
 
 from __future__ import annotations
@@ -24,10 +25,14 @@ from standins.ado_simulator.api.build import build_routes, pipeline_routes
 from standins.ado_simulator.api.core import core_routes, location_routes, team_routes
 from standins.ado_simulator.api.distributedtask import environment_routes
 from standins.ado_simulator.api.git import diff_routes, git_routes, item_routes, pr_routes
+from standins.ado_simulator.api.hooks import hooks_routes
 from standins.ado_simulator.api.release import release_routes
 from standins.ado_simulator.api.tfvc import tfvc_routes
 from standins.ado_simulator.api.wit import wit_metadata_routes, wit_reporting, wit_routes
 from standins.ado_simulator.api.work import work_routes
+from standins.ado_simulator.events.delivery import DeliveryConfig
+from standins.ado_simulator.events.faults import EventFaultPlan
+from standins.ado_simulator.events.service import HookService
 from standins.ado_simulator.semantics import ServerSemantics
 from standins.ado_simulator.wire import faults
 from standins.ado_simulator.wire.context import Request, Site
@@ -58,7 +63,7 @@ AREAS = (  # one module per API area: ROUTES + LOCATIONS
     location_routes, core_routes, git_routes,
     pr_routes, diff_routes, item_routes,
     tfvc_routes, build_routes, pipeline_routes, release_routes, environment_routes,
-    team_routes, work_routes, wit_metadata_routes, wit_routes, wit_reporting,
+    team_routes, work_routes, wit_metadata_routes, wit_routes, wit_reporting, hooks_routes,
 )
 LOG_LIMIT = 10_000
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
@@ -83,6 +88,7 @@ def create_app(
     world: World, profile: str = "2022", pats: dict[str, frozenset[str]] | None = None, faults: FaultPlan | None = None,
     semantics: ServerSemantics | None = None, auth: str = "basic", load: LoadConfig | LoadModel | None = None,
     example_fields: bool = False, extra_fields: int | None = None,
+    event_faults: EventFaultPlan | None = None, delivery: DeliveryConfig | None = None,
 ) -> "SimulatorApp":
     """An ASGI app serving ``world`` as the server release ``profile`` ("2019", "2020", "2022", "7.1").
 
@@ -95,7 +101,10 @@ def create_app(
 
     ``example_fields``: bodies carry the fields beyond the spec that Microsoft's examples show for each
     route; ``extra_fields`` (a seed): random unknown fields at random depths of every JSON body. Both
-    off by default: the spec-fidelity test closes the schemas (see ``wire/extras.py``)."""
+    off by default: the spec-fidelity test closes the schemas (see ``wire/extras.py``).
+
+    ``event_faults`` / ``delivery``: service hook events (dropped, duplicated, delayed, reordered; retries and
+    backoff), see ``events/`` and docs/simulator.md, 'Service hooks and events'."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     if auth not in AUTH_MODES:
@@ -109,6 +118,10 @@ def create_app(
         app.body_extras = BodyExtras(ExampleFields.load(app.profile.max_version) if example_fields else None,
                                      RandomFields(extra_fields) if extra_fields is not None else None)
     app.set_faults(faults or FaultPlan())
+    if delivery is not None:
+        app.hooks.sender.config = delivery
+    if event_faults is not None:
+        app.hooks.sender.set_faults(event_faults)
     return app
 
 
@@ -119,10 +132,12 @@ class SimulatorApp:
                  semantics: ServerSemantics | None = None) -> None:
         self.world = world
         self.profile = profile
-        self.site = Site(world, profile, semantics=world.semantics if semantics is None else semantics)
+        self.hooks = HookService(world.seed)  # service hook subscriptions and event delivery (events/)
+        self.site = Site(world, profile, semantics=world.semantics if semantics is None else semantics, hooks=self.hooks)
         locations = tuple(loc for area in AREAS for loc in area.LOCATIONS)
         self.routes: tuple[Route, ...] = tuple(r for area in AREAS for r in area.ROUTES) + location_routes.options_routes(locations)
         self.router = Router(self.routes)
+        self.hooks.attach(self.router, self.site)
         self._pats = pats
         self._auth_cache: dict[str, frozenset[str] | None] = {}
         self.auth = "basic"  # or "windows": see wire/windows_auth.py
@@ -352,7 +367,7 @@ class SimulatorApp:
                 steps = int(payload.get("steps", 1)) if isinstance(payload, dict) else int(payload)
             except (ValueError, TypeError):
                 return _control_json({"error": 'body must be {"steps": n}'}, 400)
-            return _control_json(self.world.advance(steps))
+            return _control_json(self.hooks.advance(self.world, steps))
         if route == "/_sim/truth" and method == "GET":
             truth = self.world.truth(self.profile.max_version)
             return _control_json({"types": {t: {"count": len(keys), "keys": keys} for t, keys in truth.items()}})
@@ -367,6 +382,8 @@ class SimulatorApp:
             return self._control_faults(method, body)
         if route == "/_sim/load":
             return self._control_load(method)
+        if route in ("/_sim/events", "/_sim/event-faults"):
+            return self._control_events(route, method, body)
         if route == "/_sim/requests" and method == "DELETE":
             cleared = len(self.requests)
             self.requests.clear()
@@ -385,6 +402,25 @@ class SimulatorApp:
             return _control_json({"error": f"no control route {method} /_sim/faults"}, 404)
         fired = self._faults.counts() if self._faults is not None else []
         return _control_json({"plan": self.fault_plan.to_json(), "fired": fired})
+
+    def _control_events(self, route: str, method: str, body: bytes) -> Response:
+        """``/_sim/events`` (GET: the delivery log; DELETE: clear it) and ``/_sim/event-faults`` (GET/PUT/DELETE)."""
+        sender = self.hooks.sender
+        if route == "/_sim/events" and method == "GET":
+            return _control_json({"pending": sender.pending(), "sent": [a.to_json() for a in list(sender.sent)],
+                                  "dropped": [a.to_json() for a in list(sender.dropped)]})
+        if route == "/_sim/events" and method == "DELETE":
+            return _control_json({"cleared": sender.clear_log()})
+        if route == "/_sim/event-faults" and method in ("GET", "PUT", "DELETE"):
+            if method == "PUT":
+                try:
+                    sender.set_faults(EventFaultPlan.from_json(json.loads(body or b"{}")))
+                except (ValueError, TypeError) as exc:
+                    return _control_json({"error": f"bad event fault plan: {exc}"}, 400)
+            elif method == "DELETE":
+                sender.set_faults(EventFaultPlan())
+            return _control_json({"plan": sender.faults.to_json()})
+        return _control_json({"error": f"no control route {method} {route}"}, 404)
 
     def _control_load(self, method: str) -> Response:
         if self.load is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 from standins.ado_simulator.semantics import DEFAULT_SEMANTICS, ServerSemantics
@@ -42,6 +43,7 @@ class Site:
     profile: Profile
     fragments: FragmentCache = field(default_factory=FragmentCache)
     semantics: ServerSemantics = DEFAULT_SEMANTICS  # what the routes cap and in which order (semantics.py)
+    hooks: Any = field(default=None, compare=False)  # the service hooks (events/service.py HookService), set by the app
 
     def collection_url(self, req: Request) -> str:
         return f"{req.origin}{SERVER_PATH}/{self.world.collection.name}"

@@ -1,0 +1,1 @@
+"""Service hooks area: publishers, event types, consumers, subscriptions and their notification history."""
