@@ -5,6 +5,7 @@
     satellite simulator --semantics comments-with-changes,late-visible,pipeline-runs-cap=50
     satellite simulator --capacity 8 --service-ms 20 --rate-budget 3000:6000:300:30 --auth windows
     satellite simulator --example-fields --extra-fields 3
+    satellite simulator --event-faults drop:0.1,duplicate:0.1,delay:0.2,reorder:0.2 --event-fault-seed 3
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import httpx
 
 from standins.loopback import serve_forever
 from standins.ado_simulator.app import DEFAULT_PATS, create_app
+from standins.ado_simulator.events.delivery import DeliveryConfig
+from standins.ado_simulator.events.faults import EventFaultPlan
 from standins.ado_simulator.semantics import SWITCHES, ServerSemantics
 from standins.ado_simulator.wire.faults import KINDS, FaultPlan, FaultRule, parse_fault
 from standins.ado_simulator.wire.load import Budget, LoadConfig, parse_budget
@@ -110,6 +113,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         " e.g. 429:0.05:/_apis/git/",
     )
     faults.add_argument("--fault-seed", type=int, default=0, help="seed of the fault draws (default 0)")
+    events = parser.add_argument_group("service hook events", "delivery to subscribed URLs; see docs/simulator.md,"
+                                       " 'Service hooks and events'")
+    events.add_argument("--event-faults", default="", metavar="KIND:RATE[,KIND:RATE]",
+                        help="drop, duplicate, delay, reorder, e.g. drop:0.1,duplicate:0.1,delay:0.2,reorder:0.2 (default none)")
+    events.add_argument("--event-fault-seed", type=int, default=0, help="seed of the event fault draws (default 0)")
+    events.add_argument("--event-delay-s", type=float, default=2.0, help="how much later a delayed event is sent (default 2)")
+    events.add_argument("--event-backoff-s", type=float, default=1.0,
+                        help="wait before retrying a failed delivery, doubled per attempt, 4 attempts (default 1)")
 
 
 def control(args: argparse.Namespace) -> int:
@@ -138,11 +149,14 @@ def run(args: argparse.Namespace) -> int:
     plan = FaultPlan(tuple(args.faults), args.latency_ms, args.latency_jitter_ms, args.fault_seed)
     try:
         load = LoadConfig(args.capacity, args.service_ms, args.rate_budget) if args.capacity is not None else None
+        event_faults = EventFaultPlan.parse(args.event_faults, args.event_fault_seed, args.event_delay_s)
+        delivery = DeliveryConfig(backoff_s=args.event_backoff_s)
     except ValueError as exc:
         print(f"simulator: {exc}", file=sys.stderr)
         return 2
     app = create_app(world, args.profile, pats, faults=plan, auth=args.auth, load=load,
-                     example_fields=args.example_fields, extra_fields=args.extra_fields)
+                     example_fields=args.example_fields, extra_fields=args.extra_fields,
+                     event_faults=event_faults, delivery=delivery)
 
     def ready(url: str) -> None:
         chosen = args.semantics.names()
