@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Collection, Iterable, Iterator
+from typing import Callable, Collection, Container, Iterable, Iterator
 
 import structlog
 
@@ -274,6 +274,19 @@ class Store:
                 (scope.integration_id, scope.stream, scope.partition, record_type),
             ).fetchall()
         return {self._at_rest.open(row[0]) for row in rows}
+
+    def unmet_live_keys(self, scope: CursorKey, record_type: str, met: Container[str]) -> list[str]:
+        """The keys of ``record_type`` delivered live in this partition and not in ``met``, read a
+        chunk of rows at a time (after a backfill they are every key it wrote: never all in memory)."""
+        unmet: list[str] = []
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key FROM live_keys WHERE integration_id=? AND stream=? AND partition=? AND record_type=?",
+                (scope.integration_id, scope.stream, scope.partition, record_type),
+            )
+            while chunk := rows.fetchmany(1000):
+                unmet.extend(key for key in (self._at_rest.open(row[0]) for row in chunk) if key not in met)
+        return unmet
 
     def forget_live_keys(self, scope: CursorKey, record_type: str, keys: Iterable[str]) -> None:
         """Stop tracking ``keys`` without a delete (they were read under another backfill start)."""

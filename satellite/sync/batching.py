@@ -13,6 +13,7 @@ from satellite.sealing.batch_format import ndjson_line
 from satellite.sealing.sealer import Sealer
 from satellite.store import CursorKey, OutboxEntry, Store
 from satellite.streams.base import Checkpoint, Quarantined, Record, StreamItem, content_hash
+from satellite.sync.met_keys import MetKeys
 
 __all__ = ["BatchWriter", "WriteResult"]
 
@@ -63,7 +64,7 @@ class BatchWriter:
         self._policy = policy or PrivacyPolicy.none()
         self._remember_keys = remember_keys
         self._tracked = tracked
-        self.seen: dict[str, set[str]] = {t: set() for t in tracked}  # keys of tracked types written, any op
+        self.seen: dict[str, MetKeys] = {t: MetKeys() for t in tracked}  # keys of tracked types written, any op
         self._admit = admit  # blocks while the outbox has no room (backpressure)
         self._should_stop = should_stop  # on shutdown: store what is in hand with its checkpoint, then return
         self._on_record = on_record

@@ -427,7 +427,7 @@ class Collector:
         an error there raises before anything is deleted or forgotten."""
         basis_key, basis = f"live_keys_basis:{key.integration_id}:{key.stream}:{key.partition}", backfill or ""
         before = self.store.get_state(basis_key)
-        gone = {t: sorted(self.store.live_keys(key, t) - writer.seen[t]) for t in types}
+        gone = {t: sorted(self.store.unmet_live_keys(key, t, writer.seen[t])) for t in types}
         deletes = []
         if before is not None and before != basis:
             for record_type, keys in gone.items():

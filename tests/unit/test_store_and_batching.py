@@ -128,7 +128,10 @@ def test_live_keys_of_tracked_types_follow_the_batches_that_carry_them(store, se
                          tracked=("wit.work_item",))
     result = writer.write([item(1), item(2), Checkpoint('{"token":"a"}'), item(3), item(2, "delete"), record(9)])
     assert result.complete and store.live_keys(WIT, "wit.work_item") == {"c1:1", "c1:3"}
-    assert writer.seen == {"wit.work_item": {"c1:1", "c1:2", "c1:3"}}
+    met = writer.seen["wit.work_item"]  # MetKeys: hashes, answers ``in``
+    assert list(writer.seen) == ["wit.work_item"] and len(met) == 3
+    assert all(k in met for k in ("c1:1", "c1:2", "c1:3")) and "c1:9" not in met
+    assert store.unmet_live_keys(WIT, "wit.work_item", met) == [] and store.unmet_live_keys(WIT, "wit.work_item", {"c1:1"}) == ["c1:3"]
     assert store.live_keys(WIT, "git.commit") == set()  # only the tracked types
     store.forget_live_keys(WIT, "wit.work_item", ["c1:3"])
     assert store.live_keys(WIT, "wit.work_item") == {"c1:1"}
