@@ -140,7 +140,7 @@ class AdoClient:
             self._requests += 1
         route = _route_label(path)
         gate = self._gate
-        ticket = gate.enter(current_work()) if gate is not None else None
+        ticket = gate.enter(current_work(), f"{method} {route}") if gate is not None else None
         try:
             response = self._http.request(method, path, params=params, json=json_body, headers=headers)
         except BaseException as exc:

@@ -11,7 +11,9 @@ stream or thread it comes from.
 - A pause (``Retry-After``, ``X-RateLimit-Delay``) holds every request to the server, not only the
   one that met it.
 - Slots: at most ``limit`` requests in flight; the limit adapts (``limiter``) between
-  ``limits.min_concurrency`` and ``limits.concurrency``, or is the ceiling when not adaptive.
+  ``limits.min_concurrency`` and ``limits.concurrency``, or is the ceiling when not adaptive. While
+  the last answer carried ``X-RateLimit-Remaining``, no more than that many (at least one): the
+  requests waiting out a pause do not all go at once into a budget with room for a few.
 - Incremental work takes a free slot before any backfill work waiting for one; backfill work holds
   at most ``share`` of the limit (at least one slot) outside its window (``work``).
 - Tokens: ``limits.max_requests_per_second`` (``bucket``), shared by everything sent to the server.
@@ -90,6 +92,7 @@ class Ticket:
     backfill: bool
     sent_at: float
     in_flight: int
+    route: str = ""
 
 
 class ServerGate:
@@ -111,6 +114,7 @@ class ServerGate:
         self._in_flight = 0
         self._backfill_in_flight = 0
         self._incremental_waiting = 0
+        self._budget_left: float | None = None  # X-RateLimit-Remaining of the last answer that had one
         self._report_limit()
 
     # settings ------------------------------------------------------------------------------
@@ -171,8 +175,9 @@ class ServerGate:
         with self._cond:
             return self._clock() >= self._paused_until and self._has_slot(work)
 
-    def enter(self, work: Work) -> Ticket:
-        """Wait for the pause to end, a slot and a token; the caller must ``leave`` the ticket."""
+    def enter(self, work: Work, route: str = "") -> Ticket:
+        """Wait for the pause to end, a slot and a token; the caller must ``leave`` the ticket.
+        ``route``: what is asked, ids left out (the limiter compares each route's latency with its own)."""
         with self._cond:
             if not work.backfill:
                 self._incremental_waiting += 1
@@ -190,12 +195,12 @@ class ServerGate:
         if delay > 0:
             self._sleep(delay)
             self._observer.waited(self.server, "rate", delay)
-        return Ticket(work.backfill, self._clock(), in_flight)
+        return Ticket(work.backfill, self._clock(), in_flight, route)
 
     def leave(self, ticket: Ticket, status: int | None, headers: Mapping[str, str] | None) -> None:
         """The answer to a ticket's request (``status`` None: no answer, a network error)."""
         rtt = self._clock() - ticket.sent_at
-        answer, pause, signals = _read_answer(rtt, status, headers or {})
+        answer, pause, signals = _read_answer(rtt, ticket.route, status, headers or {})
         for signal in signals:
             self._observer.throttled(self.server, signal)
         with self._cond:
@@ -206,12 +211,17 @@ class ServerGate:
                 self._paused_until = max(self._paused_until, self._clock() + min(pause, self._settings.max_pause))
             if answer is not None and self._settings.adaptive:
                 self._limiter.observe(answer, ticket.in_flight)
+                self._budget_left = _remaining(status, headers or {})
             self._cond.notify_all()
         if answer is not None:
             self._report_limit()
 
     def _limit(self) -> int:
-        return self._limiter.limit if self._settings.adaptive else self._settings.ceiling
+        if not self._settings.adaptive:
+            return self._settings.ceiling
+        if self._budget_left is not None:  # no more in flight than the budget the last answer said is left
+            return max(1, min(self._limiter.limit, int(self._budget_left)))
+        return self._limiter.limit
 
     def _has_slot(self, work: Work) -> bool:
         limit = self._limit()
@@ -248,7 +258,12 @@ class ServerGate:
         self._observer.limit(self.server, limit, baseline)
 
 
-def _read_answer(rtt: float, status: int | None, headers: Mapping[str, str]) -> tuple[Answer | None, float, list[str]]:
+def _remaining(status: int | None, headers: Mapping[str, str]) -> float | None:
+    """``X-RateLimit-Remaining`` of an answer (None: no answer, or the server did not say)."""
+    return None if status is None else _number(headers.get("X-RateLimit-Remaining"))
+
+
+def _read_answer(rtt: float, route: str, status: int | None, headers: Mapping[str, str]) -> tuple[Answer | None, float, list[str]]:
     """(what the limiter learns, seconds to pause the server, the throttle signals met)."""
     if status is None:
         return None, 0.0, []
@@ -262,7 +277,9 @@ def _read_answer(rtt: float, status: int | None, headers: Mapping[str, str]) -> 
     low = remaining is not None and allowed is not None and allowed > 0 and remaining < LOW_REMAINING * allowed
     if low:
         signals.append("remaining_low")
-    answer = Answer(rtt, throttled=status in (429, 503), delayed=bool(delay and delay > 0), remaining_low=low)
+    throttled = status in (429, 503)
+    answer = Answer(rtt, route, throttled=throttled, delayed=bool(delay and delay > 0), remaining_low=low,
+                    paused=throttled and "Retry-After" in headers)
     return answer, pause, signals
 
 

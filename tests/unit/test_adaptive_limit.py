@@ -9,6 +9,12 @@ from satellite.politeness import AdaptiveLimit, Answer, GateSettings, ServerGate
 BASE = 0.020  # the unloaded latency
 
 
+def primed(limit: AdaptiveLimit) -> AdaptiveLimit:
+    """A limit that has seen its route once (a route's first answer only starts its baseline)."""
+    limit.observe(Answer(BASE), 1)
+    return limit
+
+
 def rounds(limit: AdaptiveLimit, n: int, rtt: float, *, busy: bool = True) -> list[int]:
     """``n`` rounds of answers at ``rtt``, the limit after each (in flight: the limit when busy, else 1)."""
     seen = []
@@ -20,14 +26,14 @@ def rounds(limit: AdaptiveLimit, n: int, rtt: float, *, busy: bool = True) -> li
 
 
 def test_it_starts_at_the_floor_and_doubles_while_latency_stays_flat_up_to_the_ceiling():
-    limit = AdaptiveLimit(ceiling=16, floor=1)
+    limit = primed(AdaptiveLimit(ceiling=16, floor=1))
     assert limit.limit == 1
     assert rounds(limit, 6, BASE) == [2, 4, 8, 16, 16, 16]
     assert limit.baseline == BASE
 
 
 def test_after_the_first_sign_of_load_it_grows_by_one_per_flat_round():
-    limit = AdaptiveLimit(ceiling=32, floor=1)
+    limit = primed(AdaptiveLimit(ceiling=32, floor=1))
     rounds(limit, 4, BASE)  # 16
     limit.observe(Answer(BASE, throttled=True), 16)  # 8, slow start over
     assert limit.limit == 8
@@ -35,17 +41,17 @@ def test_after_the_first_sign_of_load_it_grows_by_one_per_flat_round():
 
 
 def test_it_shrinks_when_latency_rises_well_above_the_baseline():
-    limit = AdaptiveLimit(ceiling=16, floor=2)
+    limit = primed(AdaptiveLimit(ceiling=16, floor=2))
     rounds(limit, 4, BASE)
     assert limit.limit == 16
     shrinking = rounds(limit, 6, 3 * BASE)
     assert shrinking == sorted(shrinking, reverse=True) and shrinking[-1] < 16
     held = limit.limit
-    assert rounds(limit, 3, 1.7 * BASE) == [held] * 3  # between tolerance and congestion: holds
+    assert rounds(limit, 3, 1.4 * BASE) == [held] * 3  # between tolerance and congestion: holds
 
 
 def test_a_429_halves_it_once_per_burst_not_once_per_answer():
-    limit = AdaptiveLimit(ceiling=16, floor=1)
+    limit = primed(AdaptiveLimit(ceiling=16, floor=1))
     rounds(limit, 4, BASE)
     for _ in range(16):  # every request in flight met the 429
         limit.observe(Answer(BASE, throttled=True), 16)
@@ -55,19 +61,29 @@ def test_a_429_halves_it_once_per_burst_not_once_per_answer():
     assert limit.limit == 4
 
 
+def test_a_429_with_retry_after_restarts_from_the_floor_and_slow_starts_to_half_the_limit_it_had():
+    limit = primed(AdaptiveLimit(ceiling=16, floor=1))
+    rounds(limit, 4, BASE)
+    limit.observe(Answer(BASE, remaining_low=True), 16)  # a small cut just before does not stop it
+    for _ in range(16):  # the requests waiting out the pause must not all go at once
+        limit.observe(Answer(BASE, throttled=True, paused=True), 16)
+    assert limit.limit == 1
+    assert rounds(limit, 5, BASE) == [2, 4, 7, 8, 9]  # doubling up to half of 14, then one per round
+
+
 def test_low_remaining_and_delay_headers_shrink_it():
-    low = AdaptiveLimit(ceiling=20, floor=1)
+    low = primed(AdaptiveLimit(ceiling=20, floor=1))
     rounds(low, 5, BASE)
     low.observe(Answer(BASE, remaining_low=True), 20)
     assert low.limit == 18
-    delayed = AdaptiveLimit(ceiling=20, floor=1)
+    delayed = primed(AdaptiveLimit(ceiling=20, floor=1))
     rounds(delayed, 5, BASE)
     delayed.observe(Answer(BASE, delayed=True), 20)
     assert delayed.limit == 15
 
 
 def test_it_never_leaves_its_bounds():
-    limit = AdaptiveLimit(ceiling=6, floor=3)
+    limit = primed(AdaptiveLimit(ceiling=6, floor=3))
     assert limit.limit == 3
     rounds(limit, 10, BASE)
     assert limit.limit == 6
@@ -81,12 +97,29 @@ def test_it_never_leaves_its_bounds():
 
 
 def test_it_does_not_grow_without_demand():
-    limit = AdaptiveLimit(ceiling=16, floor=4)
+    limit = primed(AdaptiveLimit(ceiling=16, floor=4))
     assert rounds(limit, 5, BASE, busy=False) == [4] * 5
 
 
+def test_latency_is_judged_against_each_routes_own_baseline():
+    """A slow route (a big page) beside a fast one is no sign of load; the fast one slowing is."""
+    limit = AdaptiveLimit(ceiling=64, floor=1)
+    limit.observe(Answer(10 * BASE, "GET /commits"), 1)
+    limit.observe(Answer(BASE, "GET /refs"), 1)
+    for _ in range(5):
+        for i in range(limit.limit):
+            route, rtt = ("GET /commits", 10 * BASE) if i % 2 else ("GET /refs", BASE)
+            limit.observe(Answer(rtt, route), limit.limit)
+    assert limit.limit == 32
+    for _ in range(3):
+        for i in range(limit.limit):
+            route, rtt = ("GET /commits", 10 * BASE) if i % 2 else ("GET /refs", 3 * BASE)
+            limit.observe(Answer(rtt, route), limit.limit)
+    assert limit.limit < 32
+
+
 def test_a_server_slower_for_good_is_learnt_slowly():
-    limit = AdaptiveLimit(ceiling=16, floor=1, window=50)
+    limit = primed(AdaptiveLimit(ceiling=16, floor=1, window=50))
     rounds(limit, 4, BASE)
     for _ in range(2000):
         limit.observe(Answer(3 * BASE), limit.limit)
@@ -135,6 +168,9 @@ def test_the_gate_shrinks_on_a_503_and_counts_the_signals():
             events.append(("waited", reason))
 
     gate = ServerGate("https://tfs:443", GateSettings(ceiling=8, floor=1), clock=clock, observer=Recorder())
+    first = gate.enter(Work())
+    clock.now += BASE
+    gate.leave(first, 200, {})  # the route's first answer starts its baseline
     for _ in range(3):  # 1 -> 2 -> 4 -> 8
         tickets = [gate.enter(Work()) for _ in range(gate.limit)]
         clock.now += BASE
