@@ -17,7 +17,7 @@ Keys are ``METHOD /path``: the spec path without ``/{collection}`` and its query
 are merged with ``paths``), parameter names replaced by ``{}``, lower-cased. ``optional`` lists the
 indexes of path segments marked ``x-ms-required: false``, ``query`` the query parameters (but
 api-version), ``scopes`` the PAT scopes the spec names. Only GET and POST of the areas below are
-kept (of distributedtask only the environments), with the definitions they reach; ``allOf`` inheritance is flattened into ``properties``,
+kept (of hooks PUT and DELETE too; of distributedtask only the environments), with the definitions they reach; ``allOf`` inheritance is flattened into ``properties``,
 descriptions dropped. A definition name that means different things in two areas is qualified as
 ``area.Name``. Two operations with the same key (e.g. Get Commits and Get Push Commits) give an
 ``anyOf`` of their schemas. The output is committed: the project never reads the specs at run or
@@ -32,11 +32,12 @@ import re
 import sys
 from pathlib import Path
 
-AREAS = ("core", "git", "tfvc", "build", "release", "pipelines", "wit", "work", "ims", "distributedtask")
+AREAS = ("core", "git", "tfvc", "build", "release", "pipelines", "wit", "work", "ims", "distributedtask", "hooks")
 # Areas the simulator serves only a part of: the paths kept (a substring of the spec path).
 _ONLY = {"distributedtask": "/_apis/distributedtask/environments"}
 VERSIONS = ("5.0", "6.0", "7.0", "7.1")
 METHODS = ("get", "post")
+_METHODS_OF = {"hooks": ("get", "post", "put", "delete")}  # areas whose writes the simulator serves too
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = REPO_ROOT / "tests" / "spec_schemas"
 _REF = "#/definitions/"
@@ -187,7 +188,7 @@ def extract_version(specs_dir: Path, version: str) -> dict:
                 continue
             specs[area] = spec
             for path, methods in sorted(kept.items()):
-                for method in METHODS:
+                for method in _METHODS_OF.get(area, METHODS):
                     if method in methods:
                         key = f"{method.upper()} {normalize_path(path)}"
                         operations.setdefault(key, []).append((area, _operation(spec, path, methods[method])))

@@ -53,6 +53,9 @@ NOT_IN_SPECS = {
     ("GET", "_apis/projectCollections"): "only the TeamProjectCollectionReference model exists in the core spec",
     ("GET", "_apis/projectCollections/{collectionId}"): "as projectCollections",
 }
+# Scopes the server asks beyond what a spec's security block names: the 7.1 hooks spec lists only the read
+# scopes of the events' areas (vso.work, vso.build, vso.code); the service hooks scopes guard the area.
+SCOPES_BEYOND_SPEC = {"vso.hooks": "service hooks (read)", "vso.hooks_write": "service hooks (read and write)"}
 # .NET dictionaries the specs describe by their CLR members (count, item, keys...): any keys on the wire.
 OPEN_DEFINITIONS = {"PropertiesCollection", "ReferenceLinks"}
 
@@ -281,6 +284,8 @@ def test_bodies_validate_against_the_spec_of_each_version(outcomes):
             found = spec.operation(outcome.method, outcome.pattern)
             if outcome.status == 404 and outcome.content_type.startswith("text/html"):
                 continue  # a route the profile lacks: see the next test
+            if outcome.status == 204 and found is not None and not found[1]["schema"] and not outcome.body:
+                continue  # no content where the spec describes none (DELETE subscription)
             if not 200 <= outcome.status < 300 or not outcome.content_type.startswith("application/json"):
                 failures.append(f"{_outcome_id(outcome)}: {outcome.status} {outcome.content_type} {str(outcome.body)[:300]}")
                 continue
@@ -321,7 +326,7 @@ def test_route_scopes_agree_with_the_spec(world):
         if found is None:
             continue
         op = found[1]
-        if route.scope is not None and op["scopes"] and route.scope not in op["scopes"]:
+        if route.scope is not None and op["scopes"] and route.scope not in op["scopes"] and route.scope not in SCOPES_BEYOND_SPEC:
             wrong.add(f"{profile_name} {route.method} {route.pattern}: scope {route.scope}, spec says {op['scopes']}")
     assert not wrong, "\n".join(sorted(wrong))
 

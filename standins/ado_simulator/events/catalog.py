@@ -101,8 +101,8 @@ EVENT_TYPES: tuple[EventType, ...] = (
 
 PUBLISHERS: tuple[Publisher, ...] = (
     Publisher("tfs", "Azure DevOps Server", "Publishes Azure DevOps Server events"),
-    Publisher("pipelines", "Pipelines", "Publishes events of YAML pipelines", since="6.0"),
     Publisher("rm", "Release Management", "Publishes release management events"),
+    Publisher("pipelines", "Pipelines", "Publishes events of YAML pipelines", since="6.0"),  # last: lists align across profiles
 )
 
 CONSUMER_INPUTS: tuple[Input, ...] = (

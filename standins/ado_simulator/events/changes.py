@@ -22,7 +22,7 @@ from standins.ado_simulator.world.pipelines.builds import COMPLETED, Build
 if TYPE_CHECKING:
     from standins.ado_simulator.world.world import World
 
-__all__ = ["Snapshot", "Changes", "PushChange", "PullRequestChange", "WorkItemChange", "take_snapshot"]
+__all__ = ["Snapshot", "Changes", "PushChange", "PullRequestChange", "WorkItemChange", "take_snapshot", "latest_change"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,3 +199,62 @@ def _deployments(before: Snapshot, after: Snapshot) -> tuple[int, ...]:
         if deployment.done(after.clock) and (old is None or not old.done(before.clock)):
             done.append(deployment.id)
     return tuple(done)
+
+
+def latest_change(world: "World", event_type: str) -> Changes:
+    """The newest existing thing an event of ``event_type`` could be about (a test notification with real
+    data); empty when the world has none (call with ``world.lock`` held)."""
+    if event_type == "git.push":
+        for repo in world.repositories:
+            with world.reading(repo.id) as history:
+                if history.pushes:
+                    return Changes(pushes=(PushChange(repo.id, len(history.pushes)),))
+        return Changes()
+    if event_type.startswith("git.pullrequest."):
+        kind = event_type.rsplit(".", 1)[-1]
+        prs = _domain(world, "pull_requests")
+        found = [pr for pr in (prs.of_repositories(r.id for r in world.repositories) if prs else ())
+                 if kind != "merged" or pr.status == PR_COMPLETED]
+        if not found:
+            return Changes()
+        pr = found[0]
+        return Changes(pull_requests=(PullRequestChange(pr.id, kind, "StatusUpdateNotification" if kind == "updated" else "",
+                                                        pr.closed or pr.created),))
+    if event_type in ("build.complete", "ms.vss-pipelines.run-state-changed-event"):
+        builds = _domain(world, "build")
+        done = [b.id for b in (builds.builds if builds else ()) if b.status == COMPLETED and not b.deleted
+                and (event_type == "build.complete" or builds.definitions[b.definition - 1].yaml)]
+        if not done:
+            return Changes()
+        return Changes(builds_completed=(done[-1],)) if event_type == "build.complete" else Changes(runs_changed=(done[-1],))
+    if event_type.startswith("workitem."):
+        items = _domain(world, "work_items")
+        kind = event_type.split(".", 1)[1]
+        if items is None:
+            return Changes()
+        if kind == "deleted":
+            gone = list(items.deleted_at)
+            if not gone:
+                return Changes()
+            return Changes(work_items=(WorkItemChange(gone[-1], items.log.revisions(gone[-1]), kind,
+                                                      items.deleted_at[gone[-1]] // 1000),))
+        log = items.log
+        for position in range(len(log) - 1, -1, -1):
+            item_id = log.item[position]
+            if items.item(item_id) is None:
+                continue
+            if kind == "created" and log.rev[position] != 1:
+                continue
+            if kind == "commented" and not adds_comment(log.code[position] & 0xFF):
+                continue
+            return Changes(work_items=(WorkItemChange(item_id, log.rev[position], kind, log.time[position]),))
+        return Changes()
+    if event_type == "tfvc.checkin":
+        tfvc = _domain(world, "tfvc")
+        return Changes(changesets=(len(tfvc.changesets),)) if tfvc is not None and tfvc.changesets else Changes()
+    if event_type == "ms.vss-release.deployment-completed-event":
+        releases = _domain(world, "release")
+        done = [d.id for d in (releases.deployments if releases else ()) if d.done(world.clock)
+                and not releases.releases[d.release - 1].deleted]
+        return Changes(deployments_completed=(done[-1],)) if done else Changes()
+    return Changes()

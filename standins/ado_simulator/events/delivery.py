@@ -103,12 +103,13 @@ class Sender:
 
     # -- the queue ---------------------------------------------------------------------------------
 
-    def enqueue(self, matches: list[tuple[Subscription, Event]]) -> None:
-        """Queue one step's notifications (in event order), with the fault plan applied."""
+    def enqueue(self, matches: list[tuple[Subscription, Event]], with_faults: bool = True) -> list[Notification]:
+        """Queue one step's notifications (in event order), with the fault plan applied (unless not
+        ``with_faults``: a test notification); the notifications created."""
         now = time.time()
         jobs: list[tuple[_Job, frozenset[str]]] = []
         for subscription, event in matches:
-            faults = self.faults.decide(subscription.id, event.id)
+            faults = self.faults.decide(subscription.id, event.id) if with_faults else frozenset()
             if "drop" in faults:
                 self._record(Attempt(0, subscription.id, 0, event.id, event.event_type,
                                      subscription.consumer_inputs.get("url", ""), 0, 0, "dropped by fault", "drop", now),
@@ -130,6 +131,7 @@ class Sender:
             if self._thread is None and ordered:
                 self._thread = threading.Thread(target=self._run, name="ado-simulator-events", daemon=True)
                 self._thread.start()
+        return [job.notification for job, _ in ordered]
 
     def _push(self, due: float, job: _Job) -> None:
         self._seq += 1

@@ -9,13 +9,15 @@ publishes events.
 
 from __future__ import annotations
 
-from standins.ado_simulator.events.changes import Changes, take_snapshot
+from dataclasses import replace
+
+from standins.ado_simulator.events.changes import Changes, latest_change, take_snapshot
 from standins.ado_simulator.events.delivery import DeliveryConfig, Sender
 from standins.ado_simulator.events.faults import EventFaultPlan
 from standins.ado_simulator.events.filters import matches
-from standins.ado_simulator.events.payloads import Event, build_events
+from standins.ado_simulator.events.payloads import Event, build_events, event_id
 from standins.ado_simulator.events.reader import Reader
-from standins.ado_simulator.events.subscriptions import HookStore, Subscription
+from standins.ado_simulator.events.subscriptions import HookStore, Notification, Subscription
 from standins.ado_simulator.wire.context import Site
 from standins.ado_simulator.wire.routing import Router
 from standins.ado_simulator.world.world import World
@@ -35,6 +37,7 @@ class HookService:
         self.reader: Reader | None = None
         self.store = HookStore(seed)
         self.sender = Sender(self.store, config, faults)
+        self._tests = 0
 
     def attach(self, router: Router, site: Site) -> None:
         self.reader = Reader(router, site)
@@ -67,6 +70,19 @@ class HookService:
             events = build_events(changes, self.reader, origin, lambda event_type: event_type in types)
             found += match_events(events, mine)
         return found
+
+    def test_notification(self, world: World, subscription: Subscription) -> Notification | None:
+        """Send ``subscription`` an event of its type about the newest such thing in the world (no filters,
+        no faults, a fresh event id); None when the world has nothing of that type."""
+        if self.reader is None:
+            return None
+        with world.lock:
+            events = build_events(latest_change(world, subscription.event_type.lower()), self.reader, subscription.origin)
+        if not events:
+            return None
+        self._tests += 1
+        event = replace(events[0], id=event_id(world.seed, world.scale, "test", f"{subscription.id}:{self._tests}"))
+        return self.sender.enqueue([(subscription, event)], with_faults=False)[0]
 
     def close(self) -> None:
         self.sender.close()

@@ -7,9 +7,14 @@ import threading
 import uuid
 from dataclasses import dataclass, field, replace
 
-__all__ = ["Subscription", "Notification", "HookStore", "MASK"]
+__all__ = ["Subscription", "Notification", "HookStore", "MASK", "subscription_id"]
 
 MASK = "********"  # what answers show for a confidential input
+
+
+def subscription_id(seed: int, number: int) -> str:
+    """The id of the ``number``-th subscription created on an app of a world of ``seed`` (from 1)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"ado-simulator-subscription:{seed}:{number}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +70,7 @@ class HookStore:
     def new_id(self) -> str:
         with self._lock:
             self._created += 1
-            return str(uuid.uuid5(uuid.NAMESPACE_URL, f"ado-simulator-subscription:{self._seed}:{self._created}"))
+            return subscription_id(self._seed, self._created)
 
     # -- subscriptions -------------------------------------------------------------------------
 

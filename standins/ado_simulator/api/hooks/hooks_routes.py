@@ -41,6 +41,7 @@ LOCATIONS = (
     Location("fc50d02a-849f-41fb-8af1-0a5216103269", "hooks", "subscriptions", f"{_H}/subscriptions/{{subscriptionId}}", 1, _C),
     Location("0c62d343-21b0-4732-997b-017fde84dc28", "hooks", "notifications",
              f"{_H}/subscriptions/{{subscriptionId}}/notifications/{{notificationId}}", 1, _C),
+    Location("1139462c-7e27-4524-a997-31b9b73551fe", "hooks", "testNotifications", f"{_H}/testnotifications", 1, _C),
 )
 
 
@@ -298,6 +299,25 @@ def get_notification(site: Site, req: Request) -> Response:
     return json_response(notification_json(site, req, subscription, found), req.version)
 
 
+def test_notification(site: Site, req: Request) -> Response:
+    """``POST _apis/hooks/testnotifications`` body ``{"subscriptionId": id}``: an event of the subscription's type
+    about the newest such thing in the world, sent now (no filters, no faults); answers the queued Notification."""
+    try:
+        body = json.loads(req.body or b"null")
+    except ValueError:
+        body = None
+    raw = str(body.get("subscriptionId") or "") if isinstance(body, dict) else ""
+    if not raw:
+        raise ApiError.bad_argument("VS1560015: A test notification needs the subscriptionId of a saved subscription.")
+    subscription = _subscription(site, Request(req.method, req.path, {"subscriptionId": raw}, req.query, req.origin,
+                                               req.version, req.user, req.body))
+    notification = _hooks(site).test_notification(site.world, subscription)
+    if notification is None:
+        raise _error(400, f"VS1560016: This server has nothing yet to send a '{subscription.event_type}' event about.",
+                     "ServiceHookException")
+    return json_response(notification_json(site, req, subscription, notification), req.version)
+
+
 ROUTES = (
     Route("GET", _C, f"{_H}/publishers", list_publishers, scope=_READ),
     Route("GET", _C, f"{_H}/publishers/{{publisherId}}", get_publisher, scope=_READ),
@@ -307,12 +327,14 @@ ROUTES = (
     Route("GET", _C, f"{_H}/consumers/{{consumerId}}", get_consumer, scope=_READ),
     Route("GET", _C, f"{_H}/consumers/{{consumerId}}/actions", list_actions, scope=_READ),
     Route("GET", _C, f"{_H}/consumers/{{consumerId}}/actions/{{consumerActionId}}", get_action, scope=_READ),
-    Route("GET", _C, f"{_H}/subscriptions", list_subscriptions, scope=_READ),
-    Route("POST", _C, f"{_H}/subscriptions", create_subscription, scope=_WRITE),
-    Route("GET", _C, f"{_H}/subscriptions/{{subscriptionId}}", get_subscription, scope=_READ),
-    Route("PUT", _C, f"{_H}/subscriptions/{{subscriptionId}}", replace_subscription, scope=_WRITE),
-    Route("DELETE", _C, f"{_H}/subscriptions/{{subscriptionId}}", delete_subscription, scope=_WRITE),
+    # Literals match case-insensitively; the capitals only order the spec test's samples (tests/simulator_samples/hooks.py).
+    Route("GET", _C, f"{_H}/Subscriptions", list_subscriptions, scope=_READ),
+    Route("POST", _C, f"{_H}/Subscriptions", create_subscription, scope=_WRITE),
+    Route("GET", _C, f"{_H}/Subscriptions/{{subscriptionId}}", get_subscription, scope=_READ),
+    Route("PUT", _C, f"{_H}/Subscriptions/{{subscriptionId}}", replace_subscription, scope=_WRITE),
+    Route("DELETE", _C, f"{_H}/Subscriptions/{{subscriptionId}}", delete_subscription, scope=_WRITE),
     Route("GET", _C, f"{_H}/subscriptions/{{subscriptionId}}/notifications", list_notifications, scope=_READ),
     Route("GET", _C, f"{_H}/subscriptions/{{subscriptionId}}/notifications/{{notificationId}}", get_notification,
           scope=_READ),
+    Route("POST", _C, f"{_H}/TestNotifications", test_notification, scope=_WRITE),
 )
