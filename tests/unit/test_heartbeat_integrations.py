@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from satellite.ado.client import AdoClient, CollectionTarget
-from satellite.config.model import Limits
+from satellite.config.model import Limits, Schedule
 from satellite.delivery.heartbeat import heartbeat_body
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
@@ -27,7 +27,7 @@ def collect(store: Store, integration_id: str, version: str) -> None:
     server = Server(version).get("_apis/connectionData", {"instanceId": COLLECTION_ID}).get("_apis/projects", {"count": 0, "value": []})
     integration = SimpleNamespace(id=integration_id, backfill=SimpleNamespace(start=None), services=(), pat=Secret("CANARY-pat"),
                                   tls=SimpleNamespace(verify=True, ca_bundle=None), proxy=None,
-                                  projects=SimpleNamespace(matches=lambda name: True))
+                                  projects=SimpleNamespace(matches=lambda name: True), schedule=Schedule())
     sealer = Sealer("sat-1", "acme", "rk-1", X25519PrivateKey.generate().public_key(), Ed25519PrivateKey.generate())
     collector = Collector(integration, Limits(), store, sealer, services=("none",))
     with AdoClient(CollectionTarget(COLLECTION_URL, "DefaultCollection"), Secret("CANARY-pat"),

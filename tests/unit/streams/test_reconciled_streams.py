@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import httpx
 
 from satellite.ado.client import AdoClient, CollectionTarget
-from satellite.config.model import Limits
+from satellite.config.model import Limits, Schedule
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
 from satellite.secret import Secret
@@ -37,7 +37,7 @@ class Unit:
         self.stopping = False
         self.records: list[Record] = []
         integration = SimpleNamespace(id="tfs", backfill=SimpleNamespace(start=None), services=("pipelines", "repos"),
-                                      tls=SimpleNamespace(verify=True, ca_bundle=None))
+                                      tls=SimpleNamespace(verify=True, ca_bundle=None), schedule=Schedule())
         self.collector = Collector(integration, Limits(), store, sealer, services=("pipelines", "repos"),
                                    on_record=self.records.append, should_stop=lambda: self.stopping)
 
