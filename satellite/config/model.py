@@ -572,12 +572,16 @@ class PrivacySettings(_Model):
         " (e.g. '[A-Z][A-Z0-9]+-[0-9]+' for JIRA keys).")
     fields: dict[NonEmpty, FieldRules] = Field(
         {}, description='Field rules per record type ("*": every type), applied after the presets.')
+    unknown_fields: Literal["keep", "drop"] | None = Field(
+        None, description="Strings at paths the API's spec does not declare (a newer server's, an extension's):"
+        " keep, or drop (ids, times and pseudonyms stay); default drop when a preset is on, else keep.")
     secret: Annotated[SecretValue | None, BeforeValidator(_blank_is_none)] = Field(
         None, description="HMAC key of the pseudonyms (at least 32 characters), e.g. ${file:/etc/sei/privacy.key}"
         " shared by every shard replica; default: <data_dir>/privacy.key, made on first run.")
 
     def __hash__(self) -> int:  # ``fields`` is a dict: hash its items
-        return hash((self.presets, self.work_item_key_patterns, tuple(sorted(self.fields.items())), self.secret))
+        return hash((self.presets, self.work_item_key_patterns, tuple(sorted(self.fields.items())), self.unknown_fields,
+                     self.secret))
 
     @field_validator("secret")
     @classmethod

@@ -8,12 +8,15 @@ lines), and returns the record as it is sealed, or None for a record out of scop
    work item references of free text, ``pseudonymize_people`` replaces people by pseudonyms,
    ``redact_names_and_urls`` names and URLs by tokens (an environment's name also sets
    ``isProduction`` beside it first); ``keep`` rules exempt their paths;
-3. ``drop`` and ``hash`` rules;
-4. a key holding a name (``git.ref``, ``tfvc.branch``, ``tfvc.change``) gets the token its name
+3. beyond the catalog (``beyond.Beyond``): identity-shaped objects and person strings anywhere else
+   (``pseudonymize_people``), URLs anywhere else (``redact_names_and_urls``), strings at paths the
+   spec does not declare (``unknown_fields: drop``, the default with a preset);
+4. ``drop`` and ``hash`` rules;
+5. a key holding a name (``git.ref``, ``tfvc.branch``, ``tfvc.change``) gets the token its name
    field gets, so a later delete of the same key matches. Ids and id-based keys never change.
 
 ``fingerprint`` is a hash of the effective policy (presets, patterns, rules, scope filters, the
-catalog the presets read), never of the secret; it goes into every batch header (``policy``).
+catalog the presets read, the handling beyond it and the known fields it drops by), never of the secret; it goes into every batch header (``policy``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from satellite import json_codec
+from satellite.privacy import beyond
+from satellite.privacy.known import KnownFields
 from satellite.privacy.paths import Automaton, Pattern, complete, parse_path, start, step
 from satellite.privacy.pseudonyms import SECRET_FILE, TOKEN_FORMAT, Pseudonymizer, load_or_create_secret
 from satellite.secret import Secret
@@ -97,6 +102,7 @@ class _Plan:
     rules: list[_Rule]
     preset_walk: Automaton | None
     rule_walk: Automaton | None
+    catalogued: Automaton | None  # every catalog path of the type and the keep rules: what ``Beyond`` leaves
 
 
 class PrivacyPolicy:
@@ -105,9 +111,12 @@ class PrivacyPolicy:
     def __init__(self, *, presets: tuple[str, ...] = (), key_patterns: tuple[str, ...] = (),
                  fields: Mapping[str, Any] | None = None, scope: PolicyScope = PolicyScope(),
                  pseudonyms: Pseudonymizer | None = None, catalog: Mapping[str, Any] | None = None,
-                 environment_names: Mapping[str, tuple[str, ...]] | None = None) -> None:
+                 environment_names: Mapping[str, tuple[str, ...]] | None = None, unknown_fields: str | None = None,
+                 known: KnownFields | None = None) -> None:
         """``fields``: record type ("*" every type) -> object with ``keep``, ``drop``, ``hash`` path tuples
-        (``FieldRules``); ``catalog``: ``catalog.FIELDS`` (required with presets)."""
+        (``FieldRules``); ``catalog``: ``catalog.FIELDS`` (required with presets); ``unknown_fields``:
+        ``keep`` or ``drop`` (None: ``drop`` with a preset, else ``keep``); ``known``: the declared fields
+        (default: the committed ``known_fields.json``)."""
         fields = dict(fields or {})
         if presets and catalog is None:
             raise ValueError("presets need the field catalog")
@@ -126,6 +135,14 @@ class PrivacyPolicy:
         self._plans_lock = threading.Lock()
         self._excluded_items: set[str] = set()  # work items of excluded types met (their comments and links follow)
         self._excluded_lock = threading.Lock()
+        self.unknown_fields = unknown_fields or ("drop" if self.presets else "keep")
+        if self.unknown_fields not in ("keep", "drop"):
+            raise ValueError("unknown_fields is keep or drop")
+        people, urls = "pseudonymize_people" in self.presets, "redact_names_and_urls" in self.presets
+        drop = self.unknown_fields == "drop"
+        self._beyond = beyond.Beyond(
+            pseudonyms.person if people and pseudonyms else None, pseudonyms.url if urls and pseudonyms else None,
+            (known or KnownFields.load()) if drop else None) if people or urls or drop else None
         self.fingerprint = "sha256:" + hashlib.sha256(json_codec.canonical(self._describe(key_patterns))).hexdigest()
 
     # --- construction -------------------------------------------------------------------------
@@ -150,12 +167,13 @@ class PrivacyPolicy:
             pseudonyms = Pseudonymizer(secret_of(settings.secret, Path(config.satellite.data_dir), create_secret))
         return cls(presets=settings.presets, key_patterns=settings.work_item_key_patterns, fields=settings.fields,
                    scope=PolicyScope.of_integration(integration) if integration is not None else PolicyScope(),
-                   pseudonyms=pseudonyms, catalog=catalog.FIELDS, environment_names=catalog.ENVIRONMENT_NAMES)
+                   pseudonyms=pseudonyms, catalog=catalog.FIELDS, environment_names=catalog.ENVIRONMENT_NAMES,
+                   unknown_fields=settings.unknown_fields)
 
     def _describe(self, key_patterns: tuple[str, ...]) -> dict:
         """What the fingerprint hashes: everything that shapes a record, never the secret."""
         catalog = {t: {c: list(getattr(f, c)) for c in _CATEGORY_ORDER} for t, f in sorted(self._catalog.items())}
-        return {
+        described = {
             "format": FORMAT,
             "presets": list(self.presets),
             "work_item_key_patterns": list(key_patterns) if "strip_text" in self.presets else [],
@@ -167,10 +185,20 @@ class PrivacyPolicy:
             "environments": {t: list(p) for t, p in sorted(self._environments.items())}
             if "redact_names_and_urls" in self.presets else None,
         }
+        if self._beyond is not None:  # absent when inactive: the policies it does not shape keep their fingerprints
+            described["beyond_catalog"] = {
+                "format": beyond.FORMAT,
+                "people": self._beyond.person is not None,
+                "urls": self._beyond.url is not None,
+                "unknown_fields": self.unknown_fields,
+                "known_fields": self._beyond.known.digest if self._beyond.known is not None else None,
+                "catalog": hashlib.sha256(json_codec.canonical(catalog)).hexdigest(),
+            }
+        return described
 
     @property
     def is_identity(self) -> bool:
-        return not self.presets and not self._fields and not self._scope.description
+        return not self.presets and not self._fields and not self._scope.description and self._beyond is None
 
     # --- scope --------------------------------------------------------------------------------
 
@@ -224,17 +252,19 @@ class PrivacyPolicy:
         """The record as it is sealed, or None when it is out of scope."""
         if self._scope.description and not self._in_scope(record):
             return None
-        if not self.presets and not self._fields:
+        if not self.presets and not self._fields and self._beyond is None:
             return record
         plan = self._plan(record.type)
         key = self._rewrite_key(record, plan.presets, plan.rules)
         data = record.data
-        if isinstance(data, dict) and (plan.preset_walk or plan.rule_walk):
+        if isinstance(data, dict) and (plan.preset_walk or plan.rule_walk or self._beyond is not None):
             if "redact_names_and_urls" in self.presets and record.type in self._environments:
                 data = self._flag_production(record.type, data)
             if plan.preset_walk:
                 walk = plan.preset_walk
                 data = self._presets(walk, data, None, walk.start, walk.start_labels, None)
+            if self._beyond is not None:
+                data = self._beyond.apply(data, record.type, plan.catalogued)
             if plan.rule_walk:
                 walk = plan.rule_walk
                 result = self._rules(walk, data, walk.start, walk.start_labels)
@@ -254,13 +284,16 @@ class PrivacyPolicy:
                     presets += [(parse_path(p), "keep") for p in getattr(rule_set, "keep", ())]
                     rules += [(parse_path(p), a) for a in ("drop", "hash") for p in getattr(rule_set, a, ())]
             entry = self._catalog.get(record_type)
+            catalogued = [(p, "keep") for p, a in presets if a == "keep"]
             if entry is not None:
+                catalogued += [(parse_path(p), "catalog") for p in entry.paths()]
                 for preset in self.presets:
                     for category in _PRESET_CATEGORIES[preset]:
                         presets += [(parse_path(p), category) for p in getattr(entry, category)]
             if not any(a != "keep" for _, a in presets):
                 presets = []
-            plan = _Plan(presets, rules, Automaton(presets) if presets else None, Automaton(rules) if rules else None)
+            plan = _Plan(presets, rules, Automaton(presets) if presets else None, Automaton(rules) if rules else None,
+                         Automaton(catalogued) if catalogued else None)
             with self._plans_lock:
                 self._plans[record_type] = plan
         return plan

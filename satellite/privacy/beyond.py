@@ -1,0 +1,170 @@
+"""Beyond the field catalog: people, URLs and unknown fields wherever a server puts them (docs/privacy.md).
+
+The presets act on the catalog's paths; a server may send more (a newer version, an extension). After
+the presets, ``Beyond.apply`` walks every string of a record that no catalog path (of any kind) and no
+``keep`` rule reaches:
+
+- with ``pseudonymize_people``: the personal members of an object shaped like an identity
+  (``identity_members``: an IdentityRef, a Graph subject, a commit's author) become pseudonyms, and so
+  does a string that is a person (``person_string``: an e-mail address, ``DOMAIN\\user``,
+  ``Name <address>``); an e-mail address inside a longer string is replaced in place. The pseudonyms
+  are the catalog's (``Pseudonymizer.person``): the same person, the same pseudonym, so joins hold;
+- with ``redact_names_and_urls``: a string that is a URL becomes a URL token;
+- with ``unknown_fields: drop``: a string at a path the spec does not declare (``KnownFields``) is
+  removed (a member, or a list item), unless one of the above replaced it or its member is an id or a
+  time (``structural``); numbers, booleans and the objects and lists around them stay.
+
+Pure: the transforms are passed in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from satellite.privacy.known import KnownFields, Shape
+from satellite.privacy.paths import Automaton
+
+__all__ = ["Beyond", "FORMAT", "PERSON_MEMBERS", "identity_members", "person_string", "structural"]
+
+FORMAT = 1  # of the detection rules below: part of the policy fingerprint, bumped when they change
+PERSON_MEMBERS = frozenset({
+    "displayName", "uniqueName", "imageUrl", "profileUrl", "directoryAlias",  # IdentityRef
+    "providerDisplayName", "customDisplayName",  # Identity
+    "principalName", "mailAddress", "mail",  # Graph subjects
+    "email",  # GitUserDate
+})
+_IDENTIFYING = ("id", "descriptor", "subjectDescriptor", "imageUrl")
+_EMAIL_TEXT = r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+"
+EMAIL = re.compile(_EMAIL_TEXT)
+_WHOLE_EMAIL = re.compile(rf"{_EMAIL_TEXT}\Z")
+_DOMAIN_USER = re.compile(r"[\w][\w.-]{0,62}\\[\w.$'-]{1,104}\Z")
+_NAMED = re.compile(r"(?P<name>[^<>]*\S)\s*<(?P<address>[^<>\s]+)>\Z")
+_URL = re.compile(r"(?:https?|ssh)://\S+\Z", re.I)
+
+
+def structural(member: str | int | None) -> bool:
+    """Ids and times: never dropped as unknown (the policy's presets leave them alone too)."""
+    return isinstance(member, str) and (
+        member in ("id", "descriptor", "date") or member.endswith(("Id", "Date", "Descriptor")))
+
+
+def identity_members(node: Mapping[str, Any]) -> frozenset[str]:
+    """The members of ``node`` that name a person, if it has the shape of an identity; else none.
+
+    An IdentityRef (``uniqueName``, or ``displayName`` beside ``id``, ``descriptor``, ``imageUrl`` or an
+    ``_links.avatar``), an Identity or Graph subject (``providerDisplayName``, ``principalName``,
+    ``mailAddress``), a GitUserDate (``email`` with ``name`` or ``date``: then ``name`` is the person's too)."""
+    text = {k for k, v in node.items() if isinstance(v, str)}
+    links = node.get("_links")
+    avatar = isinstance(links, Mapping) and "avatar" in links
+    shaped = ("uniqueName" in text or ("displayName" in text and (avatar or any(k in node for k in _IDENTIFYING)))
+              or bool(text & {"providerDisplayName", "principalName", "mailAddress"}))
+    git_user = "email" in text and ("name" in node or "date" in node)
+    if not (shaped or git_user):
+        return frozenset()
+    members = text & PERSON_MEMBERS
+    return frozenset(members | {"name"} & text) if git_user else frozenset(members)
+
+
+def person_string(value: str) -> bool:
+    """Whether ``value`` as a whole names a person: an e-mail address, ``DOMAIN\\user``, ``Name <address>``."""
+    value = value.strip()
+    if _WHOLE_EMAIL.match(value) or _DOMAIN_USER.match(value):
+        return True
+    named = _NAMED.match(value)
+    return named is not None and bool(_WHOLE_EMAIL.match(named["address"]) or _DOMAIN_USER.match(named["address"]))
+
+
+_DROP = object()
+_NONE: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Beyond:
+    """One policy's handling of what the catalog does not name. ``person``: the pseudonym of a person
+    (None: ``pseudonymize_people`` is off); ``url``: the token of a URL (None: ``redact_names_and_urls``
+    is off); ``known``: the declared fields (None: ``unknown_fields: keep``)."""
+
+    person: Callable[[str], str] | None
+    url: Callable[[str], str] | None
+    known: KnownFields | None
+
+    def apply(self, data: Any, record_type: str, catalogued: Automaton | None) -> Any:
+        """``data`` (already through the presets) with the strings beyond ``catalogued`` handled; the same
+        object when nothing changed. ``catalogued``: the record type's catalog paths and keep rules."""
+        shape = self.known.root(record_type) if self.known is not None else None
+        state = catalogued.start if catalogued else frozenset()
+        if catalogued and catalogued.start_labels:
+            return data  # a rule on the whole record
+        result = self._walk(data, None, catalogued, state, shape)
+        return data if result is _DROP else result
+
+    def _whole(self, value: str, identity: bool) -> str | None:
+        """The pseudonym or token of ``value`` as a whole (a person, a URL), or None."""
+        if self.person is not None and (identity or person_string(value)):
+            named = None if identity else _NAMED.match(value.strip())
+            if named:
+                return f"{self.person(named['name'])} <{self.person(named['address'])}>"
+            return self.person(value)
+        if self.url is not None and _URL.match(value):
+            return self.url(value)
+        return None
+
+    def _leaf(self, value: str, member: str | int | None, identity: bool, shape: Shape | None) -> Any:
+        whole = self._whole(value, identity)
+        if whole is not None:
+            return whole  # a pseudonym or a token: kept, known or not
+        if self.known is not None and shape is None and not structural(member):
+            return _DROP
+        if self.person is not None and "@" in value and EMAIL.search(value):
+            return EMAIL.sub(lambda m: self.person(m.group(0)), value)  # type: ignore[misc]
+        return value
+
+    def _walk(self, node: Any, member: str | int | None, catalogued: Automaton | None, state: frozenset,
+              shape: Shape | None) -> Any:
+        if isinstance(node, dict):
+            identity = identity_members(node) if self.person is not None else _NONE
+            out: dict[str, Any] = {}
+            changed = False
+            for key, value in node.items():
+                moved, labels = catalogued.step(state, key) if state else (state, _NONE)  # type: ignore[union-attr]
+                if labels:
+                    out[key] = value  # the catalog's, or kept: the presets decided
+                    continue
+                below = self.known.step(shape, key) if self.known is not None else None
+                if isinstance(value, str):
+                    result = self._leaf(value, key, key in identity, below)
+                elif isinstance(value, (dict, list)):
+                    result = self._walk(value, key, catalogued, moved, below)
+                else:
+                    result = value
+                if result is _DROP:
+                    changed = True
+                    continue
+                changed |= result is not value
+                out[key] = result
+            return out if changed else node
+        if isinstance(node, list):
+            items: list[Any] = []
+            changed = False
+            for index, value in enumerate(node):
+                moved, labels = catalogued.step(state, index) if state else (state, _NONE)  # type: ignore[union-attr]
+                if labels:
+                    items.append(value)
+                    continue
+                below = self.known.step(shape, index) if self.known is not None else None
+                if isinstance(value, str):
+                    result = self._leaf(value, member, False, below)
+                elif isinstance(value, (dict, list)):
+                    result = self._walk(value, member, catalogued, moved, below)
+                else:
+                    result = value
+                if result is _DROP:
+                    changed = True
+                    continue
+                changed |= result is not value
+                items.append(result)
+            return items if changed else node
+        return node
