@@ -6,7 +6,7 @@ run in sorted order: the two POSTs of ``_apis/hooks/Subscriptions`` create subsc
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from standins.ado_simulator.events.subscriptions import subscription_id
 from standins.ado_simulator.world.world import World

@@ -8,9 +8,25 @@ from dataclasses import dataclass
 
 from standins.ado_simulator.wire.profiles import Profile
 
-__all__ = ["Input", "EventType", "Publisher", "PUBLISHERS", "EVENT_TYPES", "CONSUMER_ID", "ACTION_ID",
-           "CONSUMER_INPUTS", "SERVER_ADDED_INPUTS", "event_types_of", "publishers_of", "event_type",
-           "input_json", "publisher_json", "event_type_json", "consumer_json", "action_json"]
+__all__ = [
+    "ACTION_ID",
+    "CONSUMER_ID",
+    "CONSUMER_INPUTS",
+    "EVENT_TYPES",
+    "PUBLISHERS",
+    "SERVER_ADDED_INPUTS",
+    "EventType",
+    "Input",
+    "Publisher",
+    "action_json",
+    "consumer_json",
+    "event_type",
+    "event_type_json",
+    "event_types_of",
+    "input_json",
+    "publisher_json",
+    "publishers_of",
+]
 
 CONSUMER_ID = "webHooks"
 ACTION_ID = "httpRequest"

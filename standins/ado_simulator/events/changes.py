@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 
 from standins.ado_simulator.world.boards.work_item_history import Change as Revision
 from standins.ado_simulator.world.boards.work_item_history import adds_comment
-from standins.ado_simulator.world.git.pr_model import ABANDONED, ACTIVE, COMPLETED as PR_COMPLETED, PullRequest
+from standins.ado_simulator.world.git.pr_model import ABANDONED, ACTIVE, PullRequest
+from standins.ado_simulator.world.git.pr_model import COMPLETED as PR_COMPLETED
 from standins.ado_simulator.world.pipelines.builds import COMPLETED, Build
 
 if TYPE_CHECKING:
     from standins.ado_simulator.world.world import World
 
-__all__ = ["Snapshot", "Changes", "PushChange", "PullRequestChange", "WorkItemChange", "take_snapshot", "latest_change"]
+__all__ = ["Changes", "PullRequestChange", "PushChange", "Snapshot", "WorkItemChange", "latest_change", "take_snapshot"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,18 +38,18 @@ class Snapshot:
     deployments: tuple  # release Deployment records
 
     @staticmethod
-    def take(world: "World") -> "Snapshot":
+    def take(world: World) -> Snapshot:
         return take_snapshot(world)
 
 
-def _domain(world: "World", name: str):
+def _domain(world: World, name: str):
     try:
         return world.domain(name)
     except KeyError:
         return None
 
 
-def take_snapshot(world: "World") -> Snapshot:
+def take_snapshot(world: World) -> Snapshot:
     """What the events need to know of the world now (call with ``world.lock`` held)."""
     pushes = {}
     for repo in world.repositories:
@@ -110,7 +111,7 @@ class Changes:
                         self.changesets, self.deployments_completed))
 
     @staticmethod
-    def between(before: Snapshot, after: Snapshot, world: "World") -> "Changes":
+    def between(before: Snapshot, after: Snapshot, world: World) -> Changes:
         """What changed from ``before`` to ``after`` (both of ``world``; call with ``world.lock`` held)."""
         pushes = tuple(PushChange(repo, n) for repo, count in after.pushes.items()
                        for n in range(before.pushes.get(repo, count) + 1, count + 1))
@@ -122,7 +123,7 @@ class Changes:
         )
 
 
-def _pull_requests(before: Snapshot, after: Snapshot, world: "World",
+def _pull_requests(before: Snapshot, after: Snapshot, world: World,
                    pushes: tuple[PushChange, ...]) -> tuple[PullRequestChange, ...]:
     pushed: dict[tuple[str, str], int] = {}  # (repository, branch) -> time of its last push in this step
     for change in pushes:
@@ -168,7 +169,7 @@ def _builds(before: Snapshot, after: Snapshot) -> tuple[tuple[int, ...], tuple[i
     return tuple(completed), tuple(moved)
 
 
-def _work_items(before: Snapshot, after: Snapshot, world: "World") -> tuple[WorkItemChange, ...]:
+def _work_items(before: Snapshot, after: Snapshot, world: World) -> tuple[WorkItemChange, ...]:
     domain = _domain(world, "work_items")
     if domain is None:
         return ()
@@ -201,7 +202,7 @@ def _deployments(before: Snapshot, after: Snapshot) -> tuple[int, ...]:
     return tuple(done)
 
 
-def latest_change(world: "World", event_type: str) -> Changes:
+def latest_change(world: World, event_type: str) -> Changes:
     """The newest existing thing an event of ``event_type`` could be about (a test notification with real
     data); empty when the world has none (call with ``world.lock`` held)."""
     if event_type == "git.push":

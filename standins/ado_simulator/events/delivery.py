@@ -20,9 +20,14 @@ import httpx
 
 from standins.ado_simulator.events.faults import EventFaultPlan
 from standins.ado_simulator.events.payloads import Event
-from standins.ado_simulator.events.subscriptions import MASK, HookStore, Notification, Subscription
+from standins.ado_simulator.events.subscriptions import (
+    MASK,
+    HookStore,
+    Notification,
+    Subscription,
+)
 
-__all__ = ["DeliveryConfig", "Attempt", "Sender", "request_headers"]
+__all__ = ["Attempt", "DeliveryConfig", "Sender", "request_headers"]
 
 _LOG_LIMIT = 10_000
 
@@ -86,11 +91,10 @@ def request_headers(subscription: Subscription) -> dict[str, str]:
 class Sender:
     """One thread, started at the first notification; ``close`` stops it."""
 
-    def __init__(self, store: HookStore, config: DeliveryConfig = DeliveryConfig(),
-                 faults: EventFaultPlan = EventFaultPlan()) -> None:
+    def __init__(self, store: HookStore, config: DeliveryConfig | None = None, faults: EventFaultPlan | None = None) -> None:
         self.store = store
-        self.config = config
-        self.faults = faults
+        self.config = config or DeliveryConfig()
+        self.faults = faults or EventFaultPlan()
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, _Job]] = []
         self._seq = 0

@@ -37,7 +37,7 @@ class EventFaultPlan:
         return not any(getattr(self, kind) for kind in EVENT_FAULT_KINDS)
 
     @staticmethod
-    def parse(text: str, seed: int = 0, delay_s: float = 2.0) -> "EventFaultPlan":
+    def parse(text: str, seed: int = 0, delay_s: float = 2.0) -> EventFaultPlan:
         """``KIND:RATE[,KIND:RATE]`` (``drop:0.1,duplicate:0.1,delay:0.2,reorder:0.2``); ``""`` or ``off``: none."""
         rates: dict[str, float] = {}
         for part in (p.strip() for p in text.split(",")):
@@ -53,9 +53,9 @@ class EventFaultPlan:
         return EventFaultPlan(**rates, seed=seed, delay_s=delay_s)
 
     @staticmethod
-    def from_json(body: dict) -> "EventFaultPlan":
+    def from_json(body: dict) -> EventFaultPlan:
         if not isinstance(body, dict):
-            raise ValueError("the event fault plan is a JSON object")
+            raise TypeError("the event fault plan is a JSON object")
         unknown = set(body) - {*EVENT_FAULT_KINDS, "seed", "delay_s"}
         if unknown:
             raise ValueError(f"unknown keys {sorted(unknown)}")

@@ -4,12 +4,13 @@ input matches everything; ``hostId`` and ``tfsSubscriptionId`` (written by the s
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from standins.ado_simulator.events.catalog import SERVER_ADDED_INPUTS
 from standins.ado_simulator.events.payloads import Event
 
-__all__ = ["facts_of", "matches", "BUILD_STATUS", "DEPLOYMENT_STATUS"]
+__all__ = ["BUILD_STATUS", "DEPLOYMENT_STATUS", "facts_of", "matches"]
 
 BUILD_STATUS = {"succeeded": "Succeeded", "partiallysucceeded": "PartiallySucceeded", "failed": "Failed",
                 "canceled": "Stopped"}
@@ -41,8 +42,6 @@ def facts_of(event: Event) -> dict[str, tuple[str, ...]]:
         fields = (r.get("revision") or r).get("fields", {})
         facts |= {"workItemType": (str(fields.get("System.WorkItemType", "")),),
                   "areaPath": (str(fields.get("System.AreaPath", "")),)}
-    elif kind == "tfvc.checkin":
-        facts["path"] = event.paths
     elif kind == "ms.vss-pipelines.run-state-changed-event":
         run = r.get("run", {})
         facts |= {"pipelineId": (str(r.get("pipelineId", "")),),
@@ -53,7 +52,7 @@ def facts_of(event: Event) -> dict[str, tuple[str, ...]]:
         facts |= {"releaseDefinitionId": (str(r.get("release", {}).get("releaseDefinition", {}).get("id", "")),),
                   "releaseEnvironmentId": (str(environment.get("definitionEnvironmentId", "")),),
                   "releaseEnvironmentStatus": (DEPLOYMENT_STATUS.get(str(environment.get("status", "")).lower(), ""),)}
-    return facts
+    return facts | event.extra
 
 
 def _branch(value: str) -> str:

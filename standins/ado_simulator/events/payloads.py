@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from standins.ado_simulator.api.wit.wit_bodies import work_item_json
-from standins.ado_simulator.events.changes import Changes, PullRequestChange, PushChange, WorkItemChange
 from standins.ado_simulator.events.catalog import EVENT_TYPES
+from standins.ado_simulator.events.changes import (
+    Changes,
+    PullRequestChange,
+    PushChange,
+    WorkItemChange,
+)
 from standins.ado_simulator.events.reader import Reader, request_for
 from standins.ado_simulator.world.boards.wit_process import TYPES
 
-__all__ = ["Message", "Event", "build_events", "event_id", "iso_ms"]
+__all__ = ["Event", "Message", "build_events", "event_id", "iso_ms"]
 
 _RESOURCE_VERSIONS = {e.id: e.resource_version for e in EVENT_TYPES}
 _PUBLISHERS = {e.id: e.publisher for e in EVENT_TYPES}
@@ -38,7 +44,7 @@ class Message:
     markdown: str
 
     @staticmethod
-    def of(plain: str, link_text: str = "", url: str = "") -> "Message":
+    def of(plain: str, link_text: str = "", url: str = "") -> Message:
         """``plain`` with ``{link}`` standing for ``link_text`` (a link to ``url`` in html and markdown)."""
         return Message(plain.replace("{link}", link_text),
                        plain.replace("{link}", f'<a href="{url}">{link_text}</a>'),
@@ -62,7 +68,9 @@ class Event:
     detailed: Message
     resource: dict
     containers: dict[str, str] = field(default_factory=dict)  # collection / account / project -> id
-    paths: tuple[str, ...] = ()  # tfvc.checkin: the server paths the changeset touched (for the path filter)
+    # Filter facts a receiver does not see in the payload: tfvc.checkin "path" (the server paths the changeset
+    # touched), git.pullrequest.updated "notificationType".
+    extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def publisher_id(self) -> str:
@@ -113,14 +121,14 @@ class _Builder:
         return self.reader.get(self.origin, path, query)
 
     def add(self, event_type: str, key: str, when: float, project_id: str, message: Message, resource: dict | None,
-            detailed: Message | None = None, paths: tuple[str, ...] = ()) -> None:
+            detailed: Message | None = None, extra: dict[str, tuple[str, ...]] | None = None) -> None:
         if resource is None:
             return
         containers = {"collection": self.world.collection.id, "account": self.world.deployment_id}
         if project_id:
             containers["project"] = project_id
         event = Event(event_id(self.world.seed, self.world.scale, event_type, key), event_type, when, message,
-                      detailed or message, resource, containers, paths)
+                      detailed or message, resource, containers, extra or {})
         self.events.append((when, len(self.events), event))
 
     # -- git -----------------------------------------------------------------------------------
@@ -165,7 +173,9 @@ class _Builder:
                     "StatusUpdateNotification": f"set the status ({resource.get('status')}) of"}[change.notification_type]
             text = f"{who} {what} {{link}} ({pr.title}) in {repo.name}"
         key = f"{pr.id}:{change.kind}:{change.notification_type}:{change.time}"
-        self.add(f"git.pullrequest.{change.kind}", key, change.time, repo.project_id, Message.of(text, link, url), resource)
+        extra = {"notificationType": (change.notification_type,)} if change.notification_type else None
+        self.add(f"git.pullrequest.{change.kind}", key, change.time, repo.project_id, Message.of(text, link, url), resource,
+                 extra=extra)
 
     # -- builds and pipelines ------------------------------------------------------------------------
 
@@ -176,7 +186,7 @@ class _Builder:
         return build, definition, self.world.projects[definition.project]
 
     def build_complete(self, build_id: int) -> None:
-        build, definition, project = self._build(build_id)
+        build, _, project = self._build(build_id)
         resource = self.get(f"{project.id}/_apis/build/builds/{build.id}")
         if resource is None:
             return
@@ -253,7 +263,7 @@ class _Builder:
         text = f"{who} checked in {{link}}" + (f": {changeset.comment}" if changeset.comment else "")
         paths = tuple(change.path for change in tfvc.changes(changeset)) or (changeset.branch,)
         self.add("tfvc.checkin", str(changeset_id), changeset.time, project.id,
-                 Message.of(text, f"changeset {changeset_id}", url), resource, paths=paths)
+                 Message.of(text, f"changeset {changeset_id}", url), resource, extra={"path": paths})
 
     def deployment(self, deployment_id: int) -> None:
         releases = self.world.domain("release")

@@ -17,7 +17,11 @@ from standins.ado_simulator.events.faults import EventFaultPlan
 from standins.ado_simulator.events.filters import matches
 from standins.ado_simulator.events.payloads import Event, build_events, event_id
 from standins.ado_simulator.events.reader import Reader
-from standins.ado_simulator.events.subscriptions import HookStore, Notification, Subscription
+from standins.ado_simulator.events.subscriptions import (
+    HookStore,
+    Notification,
+    Subscription,
+)
 from standins.ado_simulator.wire.context import Site
 from standins.ado_simulator.wire.routing import Router
 from standins.ado_simulator.world.world import World
@@ -33,7 +37,7 @@ def match_events(events: list[Event], subscriptions: list[Subscription]) -> list
 
 
 class HookService:
-    def __init__(self, seed: int, config: DeliveryConfig = DeliveryConfig(), faults: EventFaultPlan = EventFaultPlan()) -> None:
+    def __init__(self, seed: int, config: DeliveryConfig | None = None, faults: EventFaultPlan | None = None) -> None:
         self.reader: Reader | None = None
         self.store = HookStore(seed)
         self.sender = Sender(self.store, config, faults)
@@ -67,7 +71,7 @@ class HookService:
         for origin in dict.fromkeys(s.origin for s in active):
             mine = [s for s in active if s.origin == origin]
             types = {s.event_type.lower() for s in mine}
-            events = build_events(changes, self.reader, origin, lambda event_type: event_type in types)
+            events = build_events(changes, self.reader, origin, types.__contains__)
             found += match_events(events, mine)
         return found
 

@@ -7,7 +7,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field, replace
 
-__all__ = ["Subscription", "Notification", "HookStore", "MASK", "subscription_id"]
+__all__ = ["MASK", "HookStore", "Notification", "Subscription", "subscription_id"]
 
 MASK = "********"  # what answers show for a confidential input
 

@@ -20,9 +20,14 @@ from standins.ado_simulator.events.service import HookService
 from standins.ado_simulator.events.subscriptions import MASK, Notification, Subscription
 from standins.ado_simulator.wire.context import Request, Site
 from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
-from standins.ado_simulator.wire.wire import ApiError, Response, json_response, list_response
+from standins.ado_simulator.wire.wire import (
+    ApiError,
+    Response,
+    json_response,
+    list_response,
+)
 
-__all__ = ["ROUTES", "LOCATIONS"]
+__all__ = ["LOCATIONS", "ROUTES"]
 
 _READ = "vso.hooks"
 _WRITE = "vso.hooks_write"
