@@ -8,6 +8,7 @@ backfill date (or at the beginning). Deleted work items are included.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -27,6 +28,7 @@ from satellite.streams.base import (
     upsert,
 )
 from satellite.streams.cursors import ContinuationToken
+from satellite.streams.work_item_table import WorkItemTable
 
 __all__ = [
     "WorkItemRevisionsStream",
@@ -121,55 +123,74 @@ class WorkItemLinksStream(IncrementalStream):
 @dataclass(frozen=True)
 class DiscussionChanges:
     """The work items whose discussion changed in a walk of the revisions (five short fields each):
-    the token after each batch, and for each item the batch of its last change and its project."""
+    the token after each batch, and for each item the batch of its last change and its project.
+
+    A backfill of a big collection notes hundreds of thousands of work items: per item a few bytes in
+    arrays indexed by id (``WorkItemTable``), not dict entries."""
 
     tokens: list[str | None]  # the token after each batch
-    # work item id -> batch of its last discussion change << 16 | its project's index: one int
-    # per item, since a backfill of a big collection holds hundreds of thousands of them
-    last_change: dict[int, int]
+    last_batch: WorkItemTable  # work item id -> 1 + the batch of its last discussion change (0: none)
+    project: WorkItemTable  # work item id -> its project's index in ``projects``
     projects: list[str]
 
     @classmethod
     def walk(cls, ctx: StreamContext, cursor: ContinuationToken, params: dict[str, Any]) -> DiscussionChanges:
         tokens: list[str | None] = []
-        last_change: dict[int, int] = {}
-        comment_count: dict[int, int] = {}  # work item id -> System.CommentCount of its last revision met
+        last_batch, project_of = WorkItemTable("I"), WorkItemTable("H")
+        comment_count = WorkItemTable("H", none=NO_COUNT)  # System.CommentCount of the item's last revision met
         deleted: set[int] = set()  # work items whose last revision met is deleted (in the recycle bin)
         projects: dict[str, int] = {}
         for page in reporting_batches(ctx, REVISIONS, cursor, params):
             for revision in page.items:
+                if not isinstance(revision["id"], int) or isinstance(revision["id"], bool):
+                    continue  # no work item's comments can be asked for without its id
                 if discussion_changed(revision, comment_count):
                     # fields were asked for: a revision without them is the server's error, not "no discussion"
                     project = revision["fields"].get("System.TeamProject")
                     if project:
-                        last_change[revision["id"]] = len(tokens) << 16 | projects.setdefault(project, len(projects))
+                        last_batch[revision["id"]] = len(tokens) + 1
+                        project_of[revision["id"]] = projects.setdefault(project, len(projects))
                 if revision["fields"].get("System.IsDeleted") is True:
                     deleted.add(revision["id"])
                 else:
                     deleted.discard(revision["id"])
             tokens.append(page.resume)
         for work_item_id in deleted:  # in the recycle bin: its comments answer 404, no request for them
-            last_change.pop(work_item_id, None)
-        return cls(tokens, last_change, sorted(projects, key=projects.__getitem__))
+            last_batch.discard(work_item_id)
+        return cls(tokens, last_batch, project_of, sorted(projects, key=projects.__getitem__))
 
-    def order(self) -> list[int]:
-        """The work items in the order of their last change (then by id)."""
-        return sorted(self.last_change, key=lambda i: (self.last_change[i] >> 16) << 32 | i)
+    def order(self) -> array:
+        """The work items in the order of their last change (then by id): a counting sort by batch
+        into an array of ids (no list of int objects)."""
+        starts = array("L", bytes(array("L").itemsize * (len(self.tokens) + 2)))
+        for _, batch in self.last_batch.items():
+            starts[batch + 1] += 1
+        for batch in range(1, len(starts)):
+            starts[batch] += starts[batch - 1]
+        ordered = array("l", bytes(array("l").itemsize * starts[-1]))
+        for work_item_id, batch in self.last_batch.items():
+            ordered[starts[batch]] = work_item_id
+            starts[batch] += 1
+        return ordered
 
     def batch(self, work_item_id: int) -> int:
         """The batch (counted from 0) of the work item's last discussion change."""
-        return self.last_change[work_item_id] >> 16
+        return self.last_batch.get(work_item_id, 0) - 1
 
     def path(self, work_item_id: int) -> str:
-        return f"{segment(self.projects[self.last_change[work_item_id] & 0xFFFF])}/_apis/wit/workItems/{work_item_id}/comments"
+        return f"{segment(self.projects[self.project.get(work_item_id, 0)])}/_apis/wit/workItems/{work_item_id}/comments"
 
 
-def discussion_changed(revision: dict, comment_count: dict[int, int]) -> bool:
+NO_COUNT = 0xFFFF  # no comment count noted for the work item (a count that high is noted as 0xFFFE)
+
+
+def discussion_changed(revision: dict, comment_count: WorkItemTable) -> bool:
     """True when this revision added (or removed) a comment; notes its comment count."""
     fields = revision["fields"]
     count = fields.get("System.CommentCount")
     before = comment_count.get(revision["id"], 0 if revision.get("rev") == 1 else None)
     if isinstance(count, int):
+        count = min(max(count, 0), NO_COUNT - 1)
         comment_count[revision["id"]] = count
     return bool(fields.get("System.History")) or (isinstance(count, int) and before is not None and count != before)
 
