@@ -147,3 +147,40 @@ def test_config_errors_of_the_window_zone_share_and_limits_come_all_at_once(tmp_
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "satellite.yml", env)
     assert [p.message for p in info.value.problems] == ["min_concurrency must not exceed concurrency"]
+
+
+def test_the_work_of_a_unit_follows_its_requests_into_the_clients_worker_threads():
+    import httpx
+
+    from satellite.ado.client import AdoClient, CollectionTarget
+    from satellite.politeness import Ticket, doing
+    from satellite.secret import Secret
+
+    seen: list[tuple[str, bool]] = []
+    lock = threading.Lock()
+
+    class Recording:
+        def enter(self, work, route=""):
+            with lock:
+                seen.append((threading.current_thread().name, work.backfill))
+            return Ticket(work.backfill, 0.0, 1, route)
+
+        def leave(self, ticket, status, headers):
+            pass
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "OPTIONS":
+            return httpx.Response(200, json={"value": [{"maxVersion": "7.0"}]})
+        return httpx.Response(200, json={"id": request.url.path})
+
+    client = AdoClient(CollectionTarget("http://tfs/tfs/C", "C"), Secret("unit-test-pat"),
+                       transport=httpx.MockTransport(answer), gate=Recording(), max_connections=4)
+    with client:
+        with doing(Work(backfill=True)):
+            assert len(list(client.get_many([f"_apis/things/{i}" for i in range(8)]))) == 8
+        backfill = list(seen)
+        seen.clear()
+        list(client.get_many([f"_apis/things/{i}" for i in range(8)]))
+    assert len(backfill) == 9 and all(flag for _, flag in backfill)  # the version probe too
+    assert any(name.startswith("ado-") for name, _ in backfill)  # ...from the client's pool threads
+    assert len(seen) == 8 and not any(flag for _, flag in seen)
