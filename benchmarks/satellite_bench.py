@@ -7,6 +7,7 @@
     python benchmarks/satellite_bench.py --memory-only --large   # peak RSS at small, medium, large only; prints
     python benchmarks/satellite_bench.py --sealing-kems  # only "Sealing by KEM", rewritten in place in the report
     python benchmarks/satellite_bench.py --sealing       # only section 4 (sealing, compression table), rewritten in place
+    python benchmarks/satellite_bench.py --requests      # only the requests per stream (no latency), rewritten in place
 
 1. Backfill of a simulated collection (``satellite simulator`` in its own process, a fixed injected
    latency per request, no jitter) at several ``limits.concurrency``: wall time, requests (counted
@@ -302,7 +303,7 @@ def _timed_transport_factory(log: list, concurrency: int, collection_path: str):
     class TimingTransport(httpx.HTTPTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
             label = route_label(request.url.path, collection_path)
-            if "includeDiscussionChangesOnly" in request.url.params:
+            if "System.CommentCount" in request.url.params.get("fields", ""):  # wit.comments' walk of the revisions
                 label += "#discussion"
             started = time.perf_counter()
             response = super().handle_request(request)
@@ -389,7 +390,10 @@ MINIMUM_ASSUMPTIONS = (
     "a pull request's threads, iterations (with their commits: `includeCommits`) and work item links (3 per PR), and "
     "on 7.0+ the pull request itself when its listed description may be cut (400 characters or more); a "
     "release's details; a changeset's changes; a YAML pipeline's runs; a YAML environment's deployment records; the "
-    "comments of each work item with discussion changes",
+    "comments of each work item with discussion changes (a comment added alone or with another change in the same "
+    "save; none for one in the recycle bin), after a walk of every revision with five short fields, 1,000 per batch: "
+    "`includeDiscussionChangesOnly` leaves out a comment saved with another change, and no route reads the comments "
+    "of several work items in one request on any server version (docs/streams.md)",
     "one call each per collection (api-version, connectionData, fields), per project (repositories, teams, work item "
     "types, classification nodes, TFVC branches, labels, build definitions, pipelines, release definitions, builds, "
     "deployments, releases, pull requests) and per team (members, sprints), more only when a list exceeds a page",
@@ -425,7 +429,7 @@ def minimum_requests(world, max_version: str) -> dict:
     """Per stream the fewest requests a full read needs, and the longest chain of dependent requests."""
     from standins.ado_simulator.world.pipelines.builds import NOT_STARTED
     from standins.ado_simulator.world.generate import MAIN
-    from standins.ado_simulator.world.boards.work_item_history import Change
+    from standins.ado_simulator.world.boards.work_item_history import adds_comment
 
     truth = world.truth(max_version)
     projects = list(world.projects)
@@ -516,13 +520,18 @@ def minimum_requests(world, max_version: str) -> dict:
     revisions_batches = _reporting_batches(len(log), lambda p: True, MAX_PAGE["revisions_with_fields"])
     minimum["wit.revisions"] = revisions_batches
     minimum["wit.links"] = _reporting_batches(len(links.event_link), lambda p: True, MAX_PAGE["links"])
-    comment = Change.COMMENT
-    discussion_batches = _reporting_batches(len(log), lambda p: log.kind(p) == comment, MAX_PAGE["revisions"])
-    comments_per_item = Counter(log.item[p] for p in range(len(log)) if log.kind(p) == comment)
+    # comments: a walk of every revision (discussion changes are found from their fields: the
+    # includeDiscussionChangesOnly filter leaves out a comment saved with another change), then one read
+    # per work item with a comment added (alone or with another change) that is not in the recycle bin
+    gone = work.destroyed
+    discussion_batches = _reporting_batches(len(log), lambda p: log.item[p] not in gone, MAX_PAGE["revisions"])
+    in_bin = {i for i in range(1, len(work.items)) if work.current.deleted[i]}
+    comments_per_item = Counter(log.item[p] for p in range(len(log))
+                                if adds_comment(log.code[p] & 0xFF) and log.item[p] not in in_bin)
     minimum["wit.comments"] = discussion_batches + sum(_token_pages(n, MAX_PAGE["comments"]) for n in comments_per_item.values())
     chains = {
         "wit.revisions (reporting batches after the api-version request)": 1 + revisions_batches,
-        "wit.comments (reporting batches, then the comments)": 1 + discussion_batches + 1,
+        "wit.comments (the walk's reporting batches, then the comments)": 1 + discussion_batches + 1,
         "git.commits (api-version, projects, repositories, refs, then one branch's pages)": 4 + commit_chain,
     }
     longest = max(chains, key=chains.get)
@@ -645,7 +654,7 @@ def no_change_run(simulator: Service, config: Path, concurrency: int) -> dict:
     for entry in requests_log.entries:
         path = entry["path"]
         label = route_label(path, collection_path)
-        if "includeDiscussionChangesOnly" in entry.get("query", ""):
+        if "System.CommentCount" in entry.get("query", ""):  # wit.comments' walk of the revisions
             label += "#discussion"
         scope, owner = "collection", ""
         for pattern, item in _PER_ITEM:
@@ -1035,6 +1044,37 @@ def sealing_only(out: Path | None, scale: str) -> int:
     return 0
 
 
+REQUESTS_SECTION = "## Requests by stream, no latency"
+
+
+def requests_only(out: Path | None, scale: str) -> int:
+    """A backfill of ``scale`` without injected latency: requests per stream against the minimum (a count,
+    unaffected by other load, unlike the wall times of section 1); printed, and rewritten in place in ``out``."""
+    print(f"minimum requests of the {scale} world (child process) ...", flush=True)
+    minimum = compute_minimum(scale)
+    with workspace() as (work, keys, receiver, services):
+        simulator = start_simulator(scale, 0)
+        services.append(simulator)
+        print(f"backfill {scale}, no latency, concurrency 8 ...", flush=True)
+        run, _ = backfill(work, simulator, receiver, keys, 8)
+    per = analyse_timeline(run)["streams"]
+    rows = [[f"`{name}`", f"{entry['requests']:,}", f"{minimum['per_stream'].get(name, 0):,}",
+             f"{entry['requests'] / minimum['per_stream'][name]:.2f}x" if minimum["per_stream"].get(name) else "-"]
+            for name, entry in sorted(per.items(), key=lambda kv: -kv[1]["requests"])]
+    total = sum(e["requests"] for e in per.values())
+    section = [REQUESTS_SECTION, "",
+               f"A backfill of the `{scale}` world at concurrency 8 without injected latency, requests counted per stream "
+               f"by the satellite's timed transport ({total:,} in all, {run.requests:,} in the simulator's log; minimum "
+               f"{minimum['total']:,}, assumptions in section 1); all delivered: {'yes' if run.ok else 'NO'}. Measured by "
+               f"`python benchmarks/satellite_bench.py --requests` on: {machine()}.", "",
+               table(["stream", "requests", "minimum", "requests / minimum"], rows), ""]
+    print("\n".join(section))
+    if out is not None:
+        write_section(out, REQUESTS_SECTION, section)
+        print(f"written to {out} (section {REQUESTS_SECTION!r})")
+    return 0
+
+
 # -- report ---------------------------------------------------------------------------------------
 
 
@@ -1069,6 +1109,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the sealing by KEM (X25519 beside hybrid MLKEM768-X25519); rewrites that section of --out")
     parser.add_argument("--sealing", action="store_true",
                         help="only section 4 (sealing, format v2 against v1, the compression table); rewrites it in --out")
+    parser.add_argument("--requests", action="store_true",
+                        help="only the requests per stream of a backfill without latency, against the minimum; rewrites that section of --out")
     parser.add_argument("--memory-only", action="store_true",
                         help="only the peak memory of sync --once (small, medium, large with --large); prints, writes nothing")
     args = parser.parse_args(argv)
@@ -1080,6 +1122,8 @@ def main(argv: list[str] | None = None) -> int:
         return sealing_kems_only(out, "small" if args.quick else "medium")
     if args.sealing:
         return sealing_only(out, "small" if args.quick else "medium")
+    if args.requests:
+        return requests_only(out, "small" if args.quick else "medium")
     scale = "small" if args.quick else "medium"
     concurrencies = (8,) if args.quick else CONCURRENCIES
     latency = LATENCY_MS / 1000
