@@ -62,7 +62,7 @@ def sink() -> Iterator[Sink]:
     state = Sink()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with state.lock:
                 failing = state.fail_first > 0
@@ -108,8 +108,11 @@ class Running:
 
     def settled(self) -> dict:
         """``/_sim/events`` once nothing is pending."""
-        return wait_until(lambda: (lambda e: e if e["pending"] == 0 else None)(
-            self.client.get(f"{self.url}/_sim/events").json()), 60, "the event deliveries to finish")
+        def done() -> dict | None:
+            log = self.client.get(f"{self.url}/_sim/events").json()
+            return log if log["pending"] == 0 else None
+
+        return wait_until(done, 60, "the event deliveries to finish")
 
     def notifications(self, subscription_id: str, **params) -> list[dict]:
         response = self.client.get(f"{self.hooks}/subscriptions/{subscription_id}/notifications", params=V | params)
