@@ -64,6 +64,8 @@ def test_the_envelope_and_the_resources_have_the_documented_shapes(events):
         assert body["createdDate"].endswith("Z")
     push = by_kind["git.push"].resource
     assert {"pushId", "refUpdates", "commits", "repository", "pushedBy", "date", "url"} <= set(push)
+    pull_request = next(e.resource for e in events if e.event_type.startswith("git.pullrequest."))
+    assert {"pullRequestId", "repository", "status", "sourceRefName", "targetRefName", "commits"} <= set(pull_request)
     build = by_kind["build.complete"].resource
     assert build["status"] == "completed" and build["result"] and build["definition"]["name"]
     update = by_kind["workitem.updated"].resource

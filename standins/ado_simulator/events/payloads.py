@@ -157,7 +157,8 @@ class _Builder:
         repo = self.world.repository(pr.repository_id) if pr is not None else None
         if repo is None:
             return
-        resource = self.get(f"{repo.project_id}/_apis/git/repositories/{repo.id}/pullRequests/{pr.id}")
+        resource = self.get(f"{repo.project_id}/_apis/git/repositories/{repo.id}/pullRequests/{pr.id}",
+                            "includeCommits=true")  # the documented payloads carry the commits
         if resource is None:
             return
         who = resource.get("createdBy", {}).get("displayName", "")
