@@ -21,6 +21,8 @@ from standins.ado_simulator.events.delivery import DeliveryConfig
 from standins.ado_simulator.events.faults import EventFaultPlan
 from standins.ado_simulator.world.world import generate_world
 from standins.loopback import serve_in_thread
+from tests.integration.test_simulator_spec import schema_errors
+from tests.simulator_samples import spec_index
 from tests.support import COLLECTION, PAT, wait_until
 
 pytestmark = pytest.mark.integration
@@ -183,6 +185,11 @@ def test_events_reach_the_subscribed_url_with_basic_credentials_filters_and_hist
                    for n in history)
         assert {n["eventId"] for n in history} == {b["id"] for b in pushes}
         assert SECRET not in json.dumps(history)
+        schema = spec_index("7.0").operation("GET", "_apis/hooks/subscriptions/{subscriptionId}/notifications")[1]["schema"]
+        assert schema_errors("7.0", schema, {"count": len(history), "value": history}) == []
+        for body in bodies[:50]:  # the payloads are Events as the spec defines them, plus the two routing ids
+            event = {k: v for k, v in body.items() if k not in ("subscriptionId", "notificationId")}
+            assert schema_errors("7.0", {"$ref": "#/$defs/Event"}, event) == [], body["eventType"]
         assert [n["id"] for n in history] == sorted((n["id"] for n in history), reverse=True)  # newest first
         run.client.close()
 
