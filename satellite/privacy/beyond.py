@@ -1,8 +1,10 @@
 """Beyond the field catalog: people, URLs and unknown fields wherever a server puts them (docs/privacy.md).
 
 The presets act on the catalog's paths; a server may send more (a newer version, an extension). After
-the presets, ``Beyond.apply`` walks every string of a record that no catalog path (of any kind) and no
-``keep`` rule reaches:
+the presets, ``Beyond.apply`` walks every string of a record that no ``keep`` rule, no catalog path of a
+preset that is on, and no catalog path of names, URLs or people reaches (the catalog has said what they
+are); inside free text whose ``strip_text`` is off (a build's ``triggerInfo``, a task's ``inputs``, a
+commit message) only the first rule below applies:
 
 - with ``pseudonymize_people``: the personal members of an object shaped like an identity
   (``identity_members``: an IdentityRef, a Graph subject, a commit's author) become pseudonyms, and so
@@ -90,15 +92,17 @@ class Beyond:
     person: Callable[[str], str] | None
     url: Callable[[str], str] | None
     known: KnownFields | None
+    active: frozenset[str] = frozenset()  # the catalog kinds whose preset is on (their paths are done)
 
     def apply(self, data: Any, record_type: str, catalogued: Automaton | None) -> Any:
         """``data`` (already through the presets) with the strings beyond ``catalogued`` handled; the same
-        object when nothing changed. ``catalogued``: the record type's catalog paths and keep rules."""
+        object when nothing changed. ``catalogued``: the record type's catalog paths, labelled by kind, and
+        keep rules (``keep``)."""
         shape = self.known.root(record_type) if self.known is not None else None
         state = catalogued.start if catalogued else frozenset()
         if catalogued and catalogued.start_labels:
             return data  # a rule on the whole record
-        result = self._walk(data, None, catalogued, state, shape)
+        result = self._walk(data, None, catalogued, state, shape, False)
         return data if result is _DROP else result
 
     def _whole(self, value: str, identity: bool) -> str | None:
@@ -112,59 +116,52 @@ class Beyond:
             return self.url(value)
         return None
 
-    def _leaf(self, value: str, member: str | int | None, identity: bool, shape: Shape | None) -> Any:
+    def _leaf(self, value: str, member: str | int | None, identity: bool, shape: Shape | None, text: bool) -> Any:
         whole = self._whole(value, identity)
         if whole is not None:
             return whole  # a pseudonym or a token: kept, known or not
-        if self.known is not None and shape is None and not structural(member):
+        if self.known is not None and shape is None and not text and not structural(member):
             return _DROP
         if self.person is not None and "@" in value and EMAIL.search(value):
             return EMAIL.sub(lambda m: self.person(m.group(0)), value)  # type: ignore[misc]
         return value
 
+    def _below(self, labels: frozenset[str], text: bool) -> bool | None:
+        """Whether to walk a member the catalog or a keep rule names (and in text mode), or None: leave it."""
+        if not labels:
+            return text
+        if "keep" in labels or labels & self.active or "text" not in labels:
+            return None  # kept, done by its preset, or a name, URL or person the catalog knows
+        return True  # free text whose strip_text is off: persons only
+
     def _walk(self, node: Any, member: str | int | None, catalogued: Automaton | None, state: frozenset,
-              shape: Shape | None) -> Any:
+              shape: Shape | None, text: bool) -> Any:
         if isinstance(node, dict):
             identity = identity_members(node) if self.person is not None else _NONE
-            out: dict[str, Any] = {}
-            changed = False
-            for key, value in node.items():
-                moved, labels = catalogued.step(state, key) if state else (state, _NONE)  # type: ignore[union-attr]
-                if labels:
-                    out[key] = value  # the catalog's, or kept: the presets decided
-                    continue
-                below = self.known.step(shape, key) if self.known is not None else None
-                if isinstance(value, str):
-                    result = self._leaf(value, key, key in identity, below)
-                elif isinstance(value, (dict, list)):
-                    result = self._walk(value, key, catalogued, moved, below)
-                else:
-                    result = value
-                if result is _DROP:
-                    changed = True
-                    continue
-                changed |= result is not value
-                out[key] = result
-            return out if changed else node
-        if isinstance(node, list):
-            items: list[Any] = []
-            changed = False
-            for index, value in enumerate(node):
-                moved, labels = catalogued.step(state, index) if state else (state, _NONE)  # type: ignore[union-attr]
-                if labels:
-                    items.append(value)
-                    continue
-                below = self.known.step(shape, index) if self.known is not None else None
-                if isinstance(value, str):
-                    result = self._leaf(value, member, False, below)
-                elif isinstance(value, (dict, list)):
-                    result = self._walk(value, member, catalogued, moved, below)
-                else:
-                    result = value
-                if result is _DROP:
-                    changed = True
-                    continue
-                changed |= result is not value
-                items.append(result)
-            return items if changed else node
-        return node
+            entries: list[tuple[str | int, Any]] = list(node.items())
+        elif isinstance(node, list):
+            identity, entries = _NONE, list(enumerate(node))
+        else:
+            return node
+        kept: list[tuple[str | int, Any]] = []
+        changed = False
+        for key, value in entries:
+            moved, labels = catalogued.step(state, key) if state else (state, _NONE)  # type: ignore[union-attr]
+            mode = self._below(labels, text)
+            if mode is None or not isinstance(value, (str, dict, list)):
+                kept.append((key, value))
+                continue
+            below = self.known.step(shape, key) if self.known is not None and not mode else None
+            name = key if isinstance(key, str) else member
+            if isinstance(value, str):
+                result = self._leaf(value, name, key in identity, below, mode)
+            else:
+                result = self._walk(value, name, catalogued, moved, below, mode)
+            if result is _DROP:
+                changed = True
+                continue
+            changed |= result is not value
+            kept.append((key, result))
+        if not changed:
+            return node
+        return dict(kept) if isinstance(node, dict) else [v for _, v in kept]

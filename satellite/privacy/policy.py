@@ -102,7 +102,7 @@ class _Plan:
     rules: list[_Rule]
     preset_walk: Automaton | None
     rule_walk: Automaton | None
-    catalogued: Automaton | None  # every catalog path of the type and the keep rules: what ``Beyond`` leaves
+    catalogued: Automaton | None  # every catalog path of the type (labelled by kind) and the keep rules, for ``Beyond``
 
 
 class PrivacyPolicy:
@@ -142,7 +142,8 @@ class PrivacyPolicy:
         drop = self.unknown_fields == "drop"
         self._beyond = beyond.Beyond(
             pseudonyms.person if people and pseudonyms else None, pseudonyms.url if urls and pseudonyms else None,
-            (known or KnownFields.load()) if drop else None) if people or urls or drop else None
+            (known or KnownFields.load()) if drop else None,
+            frozenset(c for p in self.presets for c in _PRESET_CATEGORIES[p])) if people or urls or drop else None
         self.fingerprint = "sha256:" + hashlib.sha256(json_codec.canonical(self._describe(key_patterns))).hexdigest()
 
     # --- construction -------------------------------------------------------------------------
@@ -286,7 +287,7 @@ class PrivacyPolicy:
             entry = self._catalog.get(record_type)
             catalogued = [(p, "keep") for p, a in presets if a == "keep"]
             if entry is not None:
-                catalogued += [(parse_path(p), "catalog") for p in entry.paths()]
+                catalogued += [(parse_path(p), c) for c in _CATEGORY_ORDER for p in getattr(entry, c)]
                 for preset in self.presets:
                     for category in _PRESET_CATEGORIES[preset]:
                         presets += [(parse_path(p), category) for p in getattr(entry, category)]

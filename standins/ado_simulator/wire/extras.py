@@ -8,7 +8,9 @@ by route template:
   each route and api-version (committed in ``example_extras.json``), set at their path in the body;
 - ``RandomFields``: unknown properties with random names and values (strings, numbers, booleans,
   nested objects, arrays) in objects at random depths, list items included, drawn from a seed and
-  the request so the same request gets the same body.
+  the request so the same request gets the same body; given ``people``, some of them are a person
+  in one of the shapes a server may use (an identity reference, a commit author, an e-mail address,
+  a ``DOMAIN\\user`` login, ``Name <address>``), for privacy tests (docs/privacy.md).
 
 Neither ever replaces a property the body already has.
 """
@@ -111,6 +113,8 @@ class RandomFields:
     seed: int = 0
     rate: float = 0.3
     most: int = 2  # properties added to one object, at most
+    people: tuple[tuple[str, str, str], ...] = ()  # (display name, unique name, e-mail): injected as persons
+    person_rate: float = 0.25  # the chance that an added property is a person (with ``people``)
 
     def apply(self, body: Any, salt: str) -> int:
         """Add unknown properties to ``body`` in place (``salt``: the request, for determinism); how many."""
@@ -129,7 +133,8 @@ class RandomFields:
                 for _ in range(rng.randint(1, self.most)):
                     name = _name(rng)
                     if name not in node:
-                        node[name] = _value(rng, depth=0)
+                        node[name] = (_person(rng, rng.choice(self.people))
+                                      if self.people and rng.random() < self.person_rate else _value(rng, depth=0))
                         added += 1
         return added
 
@@ -137,6 +142,22 @@ class RandomFields:
 def _name(rng: random.Random) -> str:
     first, second = rng.sample(_WORDS, 2)
     return f"{first}{second.capitalize()}{rng.randint(0, 99)}"
+
+
+def _person(rng: random.Random, person: tuple[str, str, str]) -> Any:
+    """One person in one of the shapes a server may send: an IdentityRef, a GitUserDate, a bare e-mail
+    address or login, ``Name <address>``, or a list holding an IdentityRef."""
+    display, unique, email = person
+    shape = rng.choice(("ref", "git", "email", "login", "named", "list"))
+    if shape in ("ref", "list"):
+        ident = "%08x-0000-4000-8000-%012x" % (rng.getrandbits(32), rng.getrandbits(48))
+        ref = {"displayName": display, "uniqueName": unique, "id": ident, "descriptor": f"win.{rng.getrandbits(64):x}",
+               "url": f"https://ado.invalid/_apis/Identities/{ident}",
+               "imageUrl": f"https://ado.invalid/_api/_common/identityImage?id={ident}"}
+        return ref if shape == "ref" else [ref]
+    if shape == "git":
+        return {"name": display, "email": email, "date": "2024-01-0%dT00:00:00Z" % rng.randint(1, 9)}
+    return email if shape == "email" else unique if shape == "login" else f"{display} <{email}>"
 
 
 def _value(rng: random.Random, depth: int) -> Any:

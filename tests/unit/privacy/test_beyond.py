@@ -239,3 +239,19 @@ def test_the_committed_known_fields_are_current():
     done = subprocess.run([sys.executable, "scripts/extract_known_fields.py", "--check"], cwd=REPO,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_persons_inside_free_text_whose_strip_text_is_off():
+    """A catalogued free-text map (a build's ``triggerInfo``) holding persons: pseudonymize_people reaches into it;
+    names the catalog knows (an area path looks like ``DOMAIN\\user``) are left to their preset."""
+    record = Record("build.build", "p:1", "upsert", T, {"id": 1, "triggerInfo": {
+        "ci.message": "Fix, reviewed by jane@corp.example.", "ext": {"name": "Jane Canary", "email": "jane@corp.example"},
+        "who": "CORP\\jane", "shadowQuota3": "kept: free text is known"}, "definition": {"path": "Payroll\\jane"}})
+    out = policy().apply(record).data
+    info = out["triggerInfo"]
+    assert info["ci.message"] == f"Fix, reviewed by {P.person('jane@corp.example')}."  # embedded e-mail
+    assert info["ext"] == {"name": P.person("Jane Canary"), "email": P.person("jane@corp.example")}
+    assert info["who"] == P.person("CORP\\jane") and info["shadowQuota3"] == "kept: free text is known"
+    assert out["definition"]["path"] == "Payroll\\jane"  # a name: redact_names_and_urls's, off here
+    stripped = policy(presets=ALL).apply(record).data["triggerInfo"]
+    assert stripped["ci.message"] == "" and stripped["ext"]["name"] == ""  # strip_text on: the text is stripped
