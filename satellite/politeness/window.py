@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, tzinfo
+from datetime import UTC, datetime, time, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["BackfillWindow", "parse_window", "parse_zone"]
@@ -32,7 +32,10 @@ def parse_window(text: str) -> tuple[time, time]:
 
 
 def parse_zone(name: str) -> tzinfo:
-    """An IANA time zone (``Europe/Berlin``, ``UTC``); ValueError if unknown."""
+    """An IANA time zone (``Europe/Berlin``, ``UTC``); ValueError if unknown. ``UTC`` needs no time
+    zone database (an image without one still starts with the default)."""
+    if name == "UTC":
+        return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError, TypeError):
