@@ -182,7 +182,9 @@ class Sender:
                         self._in_flight -= 1
 
     def _deliver(self, client: httpx.Client, job: _Job) -> None:
-        subscription = self.store.get(job.subscription.id) or job.subscription  # a PUT since: its new inputs
+        subscription = self.store.get(job.subscription.id)  # a PUT since: its new inputs
+        if subscription is None:
+            return  # deleted since: nothing more is sent to it
         inputs = subscription.consumer_inputs
         body = job.event.to_json(subscription.id, job.notification.id, inputs.get("resourceDetailsToSend", "all") or "all",
                                  inputs.get("messagesToSend", "all") or "all", inputs.get("detailedMessagesToSend", "all") or "all")
