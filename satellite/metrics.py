@@ -15,7 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 from satellite import __version__
 from satellite.version_skew import current_skew
 
-__all__ = ["REGISTRY", "BUILD_INFO", "PROCESS", "ADO_REQUESTS", "ADO_THROTTLE_WAIT", "RECORDS", "QUARANTINED", "UPLOADS", "UPLOAD_SECONDS", "StoreCollector"]
+__all__ = ["REGISTRY", "BUILD_INFO", "PROCESS", "ADO_REQUESTS", "ADO_THROTTLE_WAIT", "RECORDS", "QUARANTINED", "UPLOADS", "UPLOAD_SECONDS", "EVENTS", "StoreCollector"]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -52,6 +52,9 @@ QUARANTINED = Counter("satellite_items_quarantined", "Items a stream could not r
                       " next reconciliation)", ["integration", "stream"], registry=REGISTRY)
 UPLOADS = Counter("satellite_uploads", "Upload attempts by outcome (stored, duplicate, retry, dead_letter, refused)",
                   ["outcome"], registry=REGISTRY)
+EVENTS = Counter("satellite_events", "Service hook events by integration and outcome (accepted, duplicate, ignored;"
+                 " refused: unauthorized, invalid, too_large, queue_full, busy, unknown)", ["integration", "outcome"],
+                 registry=REGISTRY)
 UPLOAD_SECONDS = Histogram("satellite_upload_seconds", "Duration of one upload attempt by outcome (as satellite_uploads)",
                            ["outcome"], registry=REGISTRY)
 

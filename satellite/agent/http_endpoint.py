@@ -1,4 +1,5 @@
-"""The agent's HTTP endpoint: ``/healthz``, ``/readyz``, ``/metrics``, ``/`` (status page), ``/status.json``.
+"""The agent's HTTP endpoint: ``/healthz``, ``/readyz``, ``/metrics``, ``/`` (status page), ``/status.json``;
+with events on, ``POST /events/ado/<integration>`` (``satellite.events.receiver``).
 
 A quiet stdlib server in its own thread (probes are not logged). No route shows a secret:
 everything comes from the status report and the metrics registry.
@@ -17,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from satellite import __version__
 from satellite.agent.status import StatusReport, age_text, read_status, time_text
+from satellite.events.receiver import PATH_PREFIX, EventReceiver
 from satellite.metrics import REGISTRY, StoreCollector
 from satellite.store import Store
 
@@ -75,7 +77,8 @@ dead letters: <span class="{'bad' if report.dead_letters else ''}">{report.dead_
 
 class HttpEndpoint:
     def __init__(self, listen: str, store: Store, satellite_id: str, readiness: Readiness,
-                 next_runs: NextRuns = lambda: {}) -> None:
+                 next_runs: NextRuns = lambda: {}, events: EventReceiver | None = None) -> None:
+        """``events``: serve ``POST /events/ado/<integration>`` (None: every POST is 404)."""
         host, _, port = listen.rpartition(":")
         REGISTRY.register(collector := StoreCollector(store))
         self._collector = collector
@@ -99,11 +102,27 @@ class HttpEndpoint:
                 else:
                     self._send(404, "text/plain; charset=utf-8", b"not found\n")
 
-            def _send(self, status: int, content_type: str, body: bytes) -> None:
+            def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+                path = self.path.split("?", 1)[0]
+                if events is None or not path.startswith(PATH_PREFIX) or "/" in path[len(PATH_PREFIX):]:
+                    self.close_connection = True  # the body is not read
+                    self._send(404, "text/plain; charset=utf-8", b"not found\n")
+                    return
+                answer = events.handle(path[len(PATH_PREFIX):], self.headers.get("Authorization"),
+                                       self.headers.get("Content-Length"), self.rfile.read)
+                if answer.close:
+                    self.close_connection = True
+                self._send(answer.status, "application/json", answer.body.encode(), answer.headers)
+
+            def _send(self, status: int, content_type: str, body: bytes, headers: tuple[tuple[str, str], ...] = ()) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
+                for name, value in headers:
+                    self.send_header(name, value)
+                if self.close_connection:
+                    self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(body)
 

@@ -2,7 +2,10 @@
 
     scheduler ─┬─ per integration: one job per service group ("core", "repos", ...), every
                │  schedule.interval + jitter (coalesced); while a run is still busy (a long
-               │  backfill), the next one runs beside it incrementally only, and no third
+               │  backfill), the next one runs beside it incrementally only, and no third;
+               │  with events on: every schedule.sweep_interval instead (the safety net)
+               ├─ per integration with events on: the event job, at once when an event marks
+               │  partitions due (satellite/events/driver.py)
                ├─ per integration: a full reconciliation every schedule.reconcile_every
                ├─ heartbeat every delivery.heartbeat_interval
     uploader ──── delivers the outbox continuously (lanes, retries, dead letters)
@@ -29,6 +32,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from satellite.agent.http_endpoint import HttpEndpoint
 from satellite.delivery import build_delivery
 from satellite.errors import DeliveryError, SatelliteError
+from satellite.events.driver import POLL_S, EventDriver
+from satellite.events.focus import Focus
 from satellite.remote.executor import collection_paused
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
@@ -84,9 +89,12 @@ class Agent:
                                             retry=self._upload_retry, stop=self.stop, reconcile=self._reconcile_id)
             delivering = threading.Thread(target=self._deliver, name="deliver", daemon=True)
             delivering.start()
+            self._events = EventDriver(config.integrations, store)
+            self._events.run_soon = self._run_events_soon
             if config.satellite.http.listen:
                 endpoint = HttpEndpoint(config.satellite.http.listen, store, config.satellite.id, self.readiness,
-                                        next_runs=self.next_runs).start()
+                                        next_runs=self.next_runs,
+                                        events=self._events.receiver if self._events.listening else None).start()
                 log.info("http_endpoint", url=endpoint.url)
             self._progress = Progress().__enter__()  # stream_progress events during long backfills
             self._scheduler = self._schedule()
@@ -137,12 +145,15 @@ class Agent:
             schedule = integration.schedule
             scheduler.add_job(
                 self._collect, "interval", args=[integration, group], id=f"{integration.id}:{group}",
-                seconds=schedule.interval.total_seconds(), jitter=int(schedule.jitter.total_seconds()) or None,
+                seconds=_sweep_every(integration), jitter=int(schedule.jitter.total_seconds()) or None,
                 next_run_time=now + timedelta(seconds=random.uniform(0, min(5.0, schedule.jitter.total_seconds()))),
             )
         for integration in config.integrations:
             scheduler.add_job(self._reconcile, "interval", args=[integration], id=f"{integration.id}:reconcile",
                               seconds=integration.schedule.reconcile_every.total_seconds(), max_instances=1)
+            if self._events.enabled(integration):
+                scheduler.add_job(self._collect_events, "interval", args=[integration], id=f"{integration.id}:events",
+                                  seconds=POLL_S, max_instances=1)
         scheduler.add_job(self._heartbeat, "interval", id="heartbeat", next_run_time=now + timedelta(seconds=1),
                           seconds=config.delivery.heartbeat_interval.total_seconds(), max_instances=1)
         return scheduler
@@ -168,6 +179,7 @@ class Agent:
         backfills (units with no cursor) and the units it is running; this run reads everything else."""
         report = CollectionReport()
         started = time.monotonic()
+        began = time.time()
         try:
             Collector(integration, self.config.limits, self._store, self._sealer, retry=self._ado_retry, shard=self._shard,
                       admit=self._backpressure.admit, services=(group,), should_stop=self.stop.is_set,
@@ -178,6 +190,7 @@ class Agent:
             error = str(exc)
         self._last_progress = time.time()
         records = sum(o.records for o in report.outcomes)
+        self._events.after_sweep(integration, report.counts_by_stream(), began)
         if error is None or self.stop.is_set():
             self._failures.pop(job_id, None)
             log.info("job_finished", job=job_id, records=records, requests=report.requests,
@@ -197,10 +210,44 @@ class Agent:
         A re-read from no cursor that reaches its end without error also deletes the keys of a
         stream's ``reconciled`` types it no longer meets (destroyed work items: sync/collector.py)."""
         count = self._store.reset_cursors(integration.id)
+        self._events.reconciled(integration.id)
         log.info("reconciliation_started", integration=integration.id, cursors_reset=count)
         if self._scheduler is not None:
             for group in ("core", *integration.services):
                 self._scheduler.modify_job(f"{integration.id}:{group}", next_run_time=datetime.now(timezone.utc))
+
+    def _collect_events(self, integration) -> None:
+        """The event job: only the partitions events marked due, each from its normal cursor."""
+        if self.stop.is_set() or collection_paused(self._store) is not None:
+            return
+        started = time.monotonic()
+        report = CollectionReport()
+
+        def collect(focus: Focus) -> list[tuple[str, str, str]]:
+            collector = Collector(integration, self.config.limits, self._store, self._sealer, retry=self._ado_retry,
+                                  shard=self._shard, admit=self._backpressure.admit, should_stop=self.stop.is_set,
+                                  on_record=self._progress.record, policy=PrivacyPolicy.from_config(self.config, integration),
+                                  focus=focus)
+            try:
+                collector.run(report)
+            except SatelliteError as exc:
+                log.error("events_job_failed", integration=integration.id, error=str(exc))
+            return collector.units_elsewhere
+
+        taken = self._events.run_due(integration, collect)
+        if taken:
+            self._last_progress = time.time()
+            log.info("events_collected", integration=integration.id, partitions=taken,
+                     records=sum(o.records for o in report.outcomes), requests=report.requests,
+                     failed_units=len(report.errors), seconds=round(time.monotonic() - started, 3))
+
+    def _run_events_soon(self, integration_id: str, delay: float) -> None:
+        scheduler = self._scheduler
+        if scheduler is not None and scheduler.running and not self.stop.is_set():
+            try:
+                scheduler.modify_job(f"{integration_id}:events", next_run_time=datetime.now(timezone.utc) + timedelta(seconds=delay))
+            except Exception:  # noqa: BLE001 - the job is gone (shutting down): the poll or the sweep takes it
+                pass
 
     def _reconcile_id(self, integration_id: str) -> None:
         """SEI's reconcile_now for one integration (the heartbeat thread)."""
@@ -235,10 +282,16 @@ class Agent:
             reasons.append(f"database unusable: {exc}")
         if self._scheduler is None or not self._scheduler.running:
             reasons.append("scheduler not running")
-        longest = max(i.schedule.interval.total_seconds() for i in self.config.integrations)
+        longest = max(_sweep_every(i) for i in self.config.integrations)
         stuck_after = 3 * longest + 600
         if time.time() - self._last_progress > stuck_after:
             reasons.append(f"no job finished for {int(time.time() - self._last_progress)} s")
         if self.stop.is_set():
             reasons.append("shutting down")
         return not reasons, reasons
+
+
+def _sweep_every(integration) -> float:
+    """Seconds between an integration's scheduled runs: schedule.interval, or with events on sweep_interval."""
+    schedule = integration.schedule
+    return (schedule.sweep_interval if integration.events.enabled else schedule.interval).total_seconds()

@@ -17,6 +17,7 @@ from typing import Any
 from satellite.errors import StoreError
 from satellite.store.at_rest import SEALED_PREFIX
 from satellite.store.commands import COMMANDS_SCHEMA
+from satellite.store.events import EVENTS_SCHEMA
 from satellite.store.schema import LEDGER_SCHEMA, SCHEMA
 
 __all__ = ["Migration", "MIGRATIONS", "LATEST", "LEGACY_DELIVERED", "migrate", "refuse_newer", "store_version"]
@@ -57,6 +58,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # A batch sealed before version 4 has no plaintext digest: its ledger row says none (NULL).
     Migration(4, "the delivery ledger, and the plaintext digest of each batch waiting for it", LEDGER_SCHEMA),
     Migration(5, "SEI's commands: the ids taken (each runs at most once) and their outcomes", COMMANDS_SCHEMA),
+    Migration(6, "service hook events: the ids received (de-duplication) and the partitions they marked due",
+              EVENTS_SCHEMA),
 )
 LATEST = MIGRATIONS[-1].version
 

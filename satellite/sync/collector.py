@@ -26,6 +26,7 @@ import structlog
 from satellite.ado.client import AdoClient, CollectionTarget, TlsOptions
 from satellite.ado.versions import ApiVersion
 from satellite.errors import AdoError
+from satellite.events.focus import Focus
 from satellite.metrics import QUARANTINED, RECORDS
 from satellite.politeness import BackfillWindow, GateSettings, Work, doing, gate_for
 from satellite.privacy.policy import PrivacyPolicy
@@ -37,6 +38,7 @@ from satellite.streams import (
     STREAMS,
     ProjectsStream,
     Record,
+    RepositoriesStream,
     Scope,
     SnapshotStream,
     StreamContext,
@@ -84,6 +86,13 @@ class CollectionReport:
     def errors(self) -> list[StreamOutcome]:
         return [o for o in self.outcomes if o.error]
 
+    def counts_by_stream(self) -> dict[str, int]:
+        """Records collected per stream (all partitions)."""
+        totals: dict[str, int] = {}
+        for outcome in self.outcomes:
+            totals[outcome.stream] = totals.get(outcome.stream, 0) + outcome.records
+        return totals
+
     def counts_by_type(self) -> dict[str, int]:
         totals: dict[str, int] = {}
         for outcome in self.outcomes:
@@ -126,6 +135,7 @@ class Collector:
         should_stop: Callable[[], bool] = lambda: False,
         policy: PrivacyPolicy | None = None,
         incremental_only: bool = False,
+        focus: Focus | None = None,
     ) -> None:
         """``services``: only the streams of these services ("core" included); default: core and the
         integration's enabled services. ``should_stop``: checked between units and records.
@@ -134,7 +144,12 @@ class Collector:
         unit another collector of this process is running is always skipped.
         ``policy``: the privacy policy every record passes before it is sealed (default: none); its
         scope filters also leave excluded repositories, TFVC branches and work item types out of
-        the listings, so the units below an excluded repository never run."""
+        the listings, so the units below an excluded repository never run.
+        ``focus``: an event-driven run (satellite/events): only the due units it names, each from its
+        normal cursor; the parents they need (projects, repositories) are listed, not delivered. The
+        due units another collector was running are left in ``units_elsewhere`` (still due)."""
+        self.focus = focus
+        self.units_elsewhere: list[tuple[str, str, str]] = []  # (collection id, stream, parent id), focus runs
         self.policy = policy or PrivacyPolicy.none()
         self.incremental_only = incremental_only
         self.scope = ScopeFilter(self.policy)  # the repositories it excluded are remembered over the run
@@ -157,6 +172,7 @@ class Collector:
             self._projects_stream() if cls is ProjectsStream else cls()
             for cls in STREAMS
             if cls.service in wanted and (cls.service == "core" or cls.service in integration.services)
+            and (focus is None or cls.name in focus.streams)
         ]
 
     def _projects_stream(self) -> ProjectsStream:
@@ -209,6 +225,9 @@ class Collector:
             self.store.set_state(INTEGRATION_VERSION + self.integration.id, detected)
         streams = self._supported(version, client.target.name)
         owner = self.shard.owns_collection(client.target.url)  # collection-wide data: one replica
+        if self.focus is not None:
+            self._collect_focused(client, report, streams, collection_id, owner)
+            return
         # Everything below needs the projects; the other collection-wide streams need nothing, and
         # each is a chain of dependent requests: they run beside the projects, repositories and teams.
         aside = [s for s in streams if owner and s.scope is Scope.COLLECTION and s.name != ProjectsStream.name]
@@ -279,6 +298,48 @@ class Collector:
         if owner:
             run(Scope.COLLECTION_END, None, "", below_teams)
 
+    def _collect_focused(self, client: AdoClient, report: CollectionReport, streams: list, collection_id: str,
+                         owner: bool) -> None:
+        """An event-driven run: the due collection-wide units, then per due project its due units and
+        those of its due repositories (the project and repository lists read, not delivered: the
+        scope filters and the shard still decide)."""
+        focus = self.focus
+        due = focus.in_collection(collection_id)
+        names = focus.streams_of(due, "")
+        if owner and names:
+            _ScopeRunner(self, client, report, [s for s in streams if s.scope is Scope.COLLECTION and s.name in names],
+                         collection_id)(Scope.COLLECTION, None, "")
+        project_ids = {d.project_id for d in due if d.project_id}
+        if not project_ids or self.should_stop():
+            return
+        try:
+            projects = self._list_only(client, self._projects_stream(), None)
+        except AdoError as exc:
+            self._fail(report, client.target.name, ProjectsStream.name, "", exc)
+            return
+        for project in projects:
+            project_id = str(project.get("id", "")).lower()
+            if project_id not in project_ids or not self.shard.owns_project(client.target.url, project["id"]):
+                continue
+            below = [d for d in due if d.project_id == project_id and d.parent_id != project_id]
+            names = focus.streams_of(due, project_id)
+            repositories: list[dict] = []
+            if below or "git.pull_requests" in names:  # the repository filter applies to pull requests too
+                try:
+                    listed = self.scope.listing(RepositoriesStream.name, self._list_only(client, RepositoriesStream(), project))
+                except AdoError as exc:
+                    self._fail(report, client.target.name, RepositoriesStream.name, project["id"], exc)
+                    continue
+                repositories = [r for r in listed if not r.get("isDisabled")]
+            if names and not self.should_stop():
+                _ScopeRunner(self, client, report, [s for s in streams if s.scope is Scope.PROJECT and s.name in names],
+                             collection_id)(Scope.PROJECT, project, project["id"])
+            for repository in repositories:
+                names = focus.streams_of(below, str(repository.get("id", "")))
+                if names and not self.should_stop():
+                    _ScopeRunner(self, client, report, [s for s in streams if s.scope is Scope.REPOSITORY and s.name in names],
+                                 collection_id)(Scope.REPOSITORY, repository, repository["id"])
+
     def _held_projects(self, client: AdoClient, owner: bool, streams: list) -> set[str]:
         """The project ids of the last delivered projects snapshot; a replica that does not deliver the
         projects (sharding): those under which its project-scope snapshots hold something."""
@@ -338,6 +399,8 @@ class Collector:
         key = CursorKey(self.integration.id, stream.name, f"{client.target.name}/{parent_id}")
         if not _RUNNING_UNITS.claim(key):  # another job of this process runs it now (a long backfill)
             log.debug("unit_running_elsewhere", integration=key.integration_id, stream=key.stream, partition=key.partition)
+            if self.focus is not None:
+                self.units_elsewhere.append((collection_id.lower(), stream.name, parent_id.lower()))
             return
         try:
             cursor = self.store.get_cursor(key)
