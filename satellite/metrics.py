@@ -88,3 +88,6 @@ class StoreCollector:
                                 " (latest_version)", value=int(skew.behind))
         yield GaugeMetricFamily("satellite_version_unsupported", "1 when this satellite is older than the oldest"
                                 " version SEI supports (min_supported_version)", value=int(skew.unsupported))
+        from satellite.events.health import event_gauges  # the events import the counters above
+
+        yield from event_gauges(self._store)

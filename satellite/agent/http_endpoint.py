@@ -54,6 +54,9 @@ def render_page(report: StatusReport, satellite_id: str, next_runs: Mapping[str,
     skew = report.version.warning() if report.version is not None else None
     if skew:
         paused += f"<p class='bad version-skew'>{html.escape(skew)}</p>"
+    for events in report.events:
+        if events.warning():
+            paused += f"<p class='bad events-stale'>{html.escape(events.warning())}</p>"
     schedule = "".join(
         f"<tr><td>{html.escape(integration)}</td><td>{_next_run_text(at, report.generated_at)}</td></tr>"
         for integration, at in sorted((next_runs or {}).items())

@@ -8,6 +8,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+from satellite.events.health import EventStatus, read_event_status, render_event_status
 from satellite.store import OUTBOX_PAUSED_SINCE, Store
 from satellite.remote.status import RemoteStatus, read_remote_status, render_remote_status
 from satellite.version_skew import VersionSkew, current_skew
@@ -46,6 +47,7 @@ class StatusReport:
     collection_paused_since: float | None
     version: VersionSkew | None = None  # this satellite's version against what SEI last announced
     remote: RemoteStatus | None = None  # SEI's recent commands and its pause (satellite.remote)
+    events: tuple[EventStatus, ...] = ()  # per integration with events on: last event, waiting, stale (satellite.events)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -79,6 +81,7 @@ def read_status(store: Store) -> StatusReport:
         collection_paused_since=float(paused) if paused else None,
         version=current_skew(store),
         remote=read_remote_status(store),
+        events=read_event_status(store),
     )
 
 
@@ -132,4 +135,5 @@ def render_status_table(report: StatusReport) -> str:
         lines.append(f"WARNING: {report.version.warning()}")
     if report.remote is not None:
         lines.extend(render_remote_status(report.remote))
+    lines.extend(render_event_status(report.events))
     return "\n".join(lines)
