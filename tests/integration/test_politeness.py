@@ -3,9 +3,11 @@ the adaptive limit against the simulator's load model (issue 18, items 1-2)."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -196,3 +198,51 @@ def test_beside_a_busy_run_an_incremental_only_run_keeps_what_was_backfilled_fre
             assert store.get_cursor(busy) != held  # once free, its new commits come too
         finally:
             store.close()
+
+
+BACKFILL_ROUTES = re.compile(r"/(commits|pushes|pullrequests|builds|changesets|workitemrevisions|comments|releases|runs)$")
+
+
+@dataclass
+class Overlap:
+    """An ASGI wrapper counting the most requests of ``BACKFILL_ROUTES`` in flight at once."""
+
+    app: object
+    current: int = 0
+    peak: int = 0
+
+    async def __call__(self, scope, receive, send):
+        counted = scope["type"] == "http" and bool(BACKFILL_ROUTES.search(scope["path"]))
+        if counted:
+            self.current += 1  # one event loop: no lock needed
+            self.peak = max(self.peak, self.current)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if counted:
+                self.current -= 1
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_outside_its_window_a_first_run_holds_its_share_of_the_limit(tmp_path, receiver, key_files, env, inside):
+    """A first run reads from no cursor: backfill work. Outside schedule.backfill_window it may hold
+    a quarter of the limit of 8 (2 requests of its incremental streams in flight at the server);
+    inside, all of it."""
+    now = datetime.now(UTC)
+    start = now - timedelta(hours=1) if inside else now + timedelta(hours=2)
+    window = f"{start:%H:%M}-{start + timedelta(hours=3):%H:%M}"
+    world = generate_world(seed=5, scale="tiny")
+    overlap: list[Overlap] = []
+    with start_simulator(world, faults=FaultPlan(latency_ms=20),
+                         wrap=lambda app: overlap.append(Overlap(app)) or overlap[0]) as simulator:
+        path = write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files,
+                            page_sizes=SMALL_PAGES,
+                            extra_integration=f"    schedule: {{backfill_window: \"{window}\", backfill_share: 0.25}}\n")
+        path.write_text(path.read_text().replace("limits:\n  concurrency: 4\n", "limits:\n  concurrency: 8\n  adaptive: false\n"))
+        result = sync_once(load_config(path, env=env), ado_retry=FAST_RETRY, upload_retry=FAST_RETRY)
+    assert result.ok, result.errors
+    assert_mirrors_truth(receiver, world)
+    if inside:
+        assert overlap[0].peak > 2
+    else:
+        assert overlap[0].peak <= 2
