@@ -1112,11 +1112,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", action="store_true",
                         help="only the requests per stream of a backfill without latency, against the minimum; rewrites that section of --out")
     parser.add_argument("--memory-only", action="store_true",
-                        help="only the peak memory of sync --once (small, medium, large with --large); prints, writes nothing")
+                        help="only the peak memory of sync --once (small, medium, large with --large); prints, and with "
+                             "--out writes this code version's rows of the 'Peak memory by code version' section")
+    parser.add_argument("--label", default=None, help="with --memory-only --out: the row label (default: the git commit)")
     args = parser.parse_args(argv)
     scales = ["small"] if args.quick else ["small", "medium"] + (["large"] if args.large else [])  # of peak memory
     if args.memory_only:
-        return memory_only(scales)
+        return memory_only(scales, args.out, args.label)
     out = args.out if args.out is not None else (None if args.quick else ROOT / "docs" / "benchmarks.md")
     if args.sealing_kems:
         return sealing_kems_only(out, "small" if args.quick else "medium")
@@ -1208,8 +1210,28 @@ def workspace() -> Iterator[tuple[Path, Any, Service, list[Service]]]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def memory_only(scales: list[str]) -> int:
-    """Section 3 alone, printed: the peak RSS of ``sync --once`` at each scale and the growth ratios."""
+MEMORY_SECTION = "## Peak memory by code version"
+
+
+def code_version() -> str:
+    """The commit the benchmark measures (short hash, ``+`` when the tree has changes), or ``?``."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "satellite"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    return commit + ("+" if dirty else "")
+
+
+def memory_only(scales: list[str], out: Path | None = None, label: str | None = None) -> int:
+    """Section 3 alone, printed: the peak RSS of ``sync --once`` at each scale and the growth ratios.
+    With ``out``: one row per scale of this code version (``label``, default the commit) in the
+    "Peak memory by code version" section, rows of other versions kept (so one run before a change and
+    one after it make the before/after table)."""
+    label = label or code_version()
+    rows: list[list[str]] = []
     with workspace() as (work, keys, receiver, services):
         previous = None
         for scale in scales:
@@ -1222,8 +1244,33 @@ def memory_only(scales: list[str]) -> int:
                     f"{m['records'] / max(previous['records'], 1):.0f}x the records" if previous else ""
             print(f"{scale}: peak RSS {m['peak_mib']:.0f} MiB, {m['records']:,} records, {m['wall']:.0f} s, exit {m['exit']}{ratio}",
                   flush=True)
+            rows.append([f"`{label}`", scale, f"{m['records']:,}", f"{m['peak_mib']:.0f}",
+                         f"{m['peak_mib'] / previous['peak_mib']:.2f}x for {m['records'] / max(previous['records'], 1):.0f}x "
+                         f"the records" if previous else "-", str(m["exit"])])
             previous = m
+    if out is not None:
+        kept = [row for row in _section_rows(out, MEMORY_SECTION) if row[0] != f"`{label}`"]
+        header = ["code version", "scale", "records", "peak RSS MiB", "against the scale before", "exit"]
+        section = [MEMORY_SECTION, "",
+                   "`python benchmarks/satellite_bench.py --memory-only [--large] --out docs/benchmarks.md`: peak RSS of "
+                   "`sync --once` as in section 3 (default limits, no latency, a fresh data dir), one row per scale and "
+                   "code version; a run replaces the rows of its own version and keeps the others (issue 18: before and "
+                   f"after the memory changes). Bar: within 1.2x for 10x the records. Last run on: {machine()}.", "",
+                   table(header, kept + rows), ""]
+        write_section(out, MEMORY_SECTION, section)
+        print(f"written to {out} (section {MEMORY_SECTION!r})")
     return 0
+
+
+def _section_rows(out: Path, heading: str) -> list[list[str]]:
+    """The table rows (cells) of section ``heading`` in ``out``, without the header and rule."""
+    lines = out.read_text().splitlines() if out.exists() else []
+    if heading not in lines:
+        return []
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    rows = [line for line in lines[start:end] if line.startswith("| ")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[1:]]
 
 
 def spread(values: list[int]) -> str:
