@@ -32,7 +32,7 @@ from standins.ado_simulator.wire.extras import BodyExtras, ExampleFields, Random
 from standins.ado_simulator.world.world import generate_world
 from standins.loopback import serve_in_thread
 from tests.integration.test_privacy_canaries import encodings, stored_texts
-from tests.support import API_KEY, API_KEY_ENV, PAT, MiB, Simulator, start_receiver, write_config
+from tests.support import API_KEY, API_KEY_ENV, PAT, MiB, Simulator, start_receiver, start_simulator, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -169,3 +169,49 @@ def test_drop_removes_the_unknown_strings_keep_leaves_them(runs):
     for record_type in ("git.pull_request", "build.build", "wit.work_item_revision"):  # declared fields stay
         for key, data in runs["off"].records[record_type].items():
             assert {k for k in data if not random_member(k)} <= set(runs["drop"].records[record_type][key]), key
+
+
+@pytest.mark.parametrize("presets", ["", "[pseudonymize_people]"])
+def test_preview_shows_the_effect(tmp_path, key_files, presets):
+    """``satellite preview`` applies the same policy: with pseudonymize_people no injected person is shown;
+    without a policy they are (the control)."""
+    import io
+
+    from satellite.sync.preview_command import run_preview
+
+    world = generate_world(seed=11, scale="tiny")
+    privacy = f"privacy:\n  presets: {presets}\n  secret: {SECRET}\n" if presets else ""
+    with simulator(world, CANARY_PEOPLE) as running:
+        path = write_config(tmp_path, ado_url=running.collection_url, endpoint="http://127.0.0.1:9/", key_files=key_files)
+        path.write_text(path.read_text() + privacy)
+        shown, errors = io.StringIO(), io.StringIO()
+        code = run_preview(load_config(path, env={API_KEY_ENV: API_KEY}), integration=None, streams=None, limit=30,
+                           out=None, stdout=shown, stderr=errors)
+    assert code == 0, errors.getvalue()[-2000:]
+    text = {"preview": shown.getvalue().lower()}
+    leaked = {c for c in CANARIES if found(text, c)}
+    assert leaked == (set() if presets else CANARIES)
+
+
+@pytest.mark.parametrize("profile", ["2022", "2019"])
+def test_drop_removes_nothing_the_satellite_collects_from_a_server_within_the_spec(tmp_path, key_files, profile):
+    """Without fields beyond the spec, unknown_fields drop and keep deliver the same records: every field the
+    satellite collects (and adds) is declared."""
+    world = generate_world(seed=11, scale="tiny")
+    stored = {}
+    with start_simulator(world, profile) as running:  # one server for both: its URLs (and their tokens) the same
+        for choice in ("keep", "drop"):
+            receiver = start_receiver(tmp_path / choice / "receiver", key_files, max_batch_bytes=2 * MiB)
+            try:
+                path = write_config(tmp_path / choice, ado_url=running.collection_url, endpoint=receiver.url,
+                                    key_files=key_files)
+                path.write_text(path.read_text() + "privacy:\n  presets: [strip_text, pseudonymize_people,"
+                                f" redact_names_and_urls]\n  unknown_fields: {choice}\n  secret: {SECRET}\n")
+                assert sync_once(load_config(path, env={API_KEY_ENV: API_KEY}), ado_retry=FAST_RETRY,
+                                 upload_retry=FAST_RETRY).ok
+                stored[choice] = {t: receiver.records(t) for t in sorted(RECORD_TYPES)}
+            finally:
+                receiver.close()
+    assert sum(map(len, stored["keep"].values())) > 500
+    different = [(t, k) for t in stored["keep"] for k in stored["keep"][t] if stored["keep"][t][k] != stored["drop"][t].get(k)]
+    assert not different, different[:10]
