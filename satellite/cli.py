@@ -207,6 +207,13 @@ def _outbox(args: argparse.Namespace) -> int:
     return retry_outbox(config, args.batch_ids, args.all)
 
 
+def _events(args: argparse.Namespace) -> int:
+    from satellite.config import load_config
+    from satellite.events.command import events_command
+
+    return events_command(load_config(args.config), args.events_command, args.integration)
+
+
 def _preview(args: argparse.Namespace) -> int:
     from satellite.config import load_config
     from satellite.sync.preview_command import run_preview
@@ -359,6 +366,17 @@ def build_parser() -> argparse.ArgumentParser:
     outbox_retry.add_argument("--all", action="store_true", help="every dead letter")
     outbox_retry.set_defaults(handler=_outbox)
 
+    events = commands.add_parser("events", help="service hook subscriptions for events (docs/events.md)")
+    events_commands = events.add_subparsers(dest="events_command", required=True, metavar="ACTION")
+    for action, text in (("subscribe", "create or update the Web Hooks subscriptions the enabled services need (or print"
+                          " what an administrator must create)"),
+                         ("list", "the subscriptions posting to this satellite, and the missing ones"),
+                         ("unsubscribe", "delete the subscriptions posting to this satellite")):
+        events_action = events_commands.add_parser(action, help=text)
+        events_action.add_argument("-c", "--config", type=Path, required=True)
+        events_action.add_argument("--integration", metavar="ID", help="only this integration")
+        events_action.set_defaults(handler=_events)
+
     preview = commands.add_parser("preview", help="a sample of the records a sync would seal, after the privacy policy;"
                                   " nothing stored or sent")
     preview.add_argument("-c", "--config", type=Path, required=True)
@@ -404,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     json_output = {"auto": None, "json": True, "console": False}[args.log_format]
     level = args.log_level or ("warning" if args.command in ("demo", "check", "support-bundle") else "info")
-    configure_logging(level, json_output=json_output, stream=sys.stderr if args.command in ("demo", "config", "keys", "check", "outbox", "status", "preview", "resync", "ledger", "support-bundle") else None)
+    configure_logging(level, json_output=json_output, stream=sys.stderr if args.command in ("demo", "config", "keys", "check", "outbox", "status", "preview", "resync", "ledger", "support-bundle", "events") else None)
     try:
         return args.handler(args)
     except ConfigError as exc:

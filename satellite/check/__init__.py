@@ -38,6 +38,10 @@ def run_checks(config, *, timeout: float = CONNECT_TIMEOUT, read_timeout: float 
         (integration.id, lambda i=i, it=integration: integration_checks(i, it, config.limits, timeout=timeout, read_timeout=read_timeout))
         for i, integration in enumerate(config.integrations)
     ]
+    from satellite.events.command import events_checks  # it builds on check.result
+
+    jobs += [(integration.id, lambda it=integration: events_checks(config, it, timeout=read_timeout))
+             for integration in config.integrations if integration.events.enabled]  # satellite.events
     jobs.append((SEI, lambda: sei_checks(config, timeout=timeout, read_timeout=read_timeout)))
     with ThreadPoolExecutor(max_workers=min(8, len(jobs)), thread_name_prefix="check") as pool:
         futures = [pool.submit(_guarded, label, job) for label, job in jobs]
