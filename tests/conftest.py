@@ -3,6 +3,7 @@
 - ``key_files``: a fresh set of the satellite's and SEI's key files (``tmp_path/keys``).
 - ``env``: the environment a test config reads its API key from.
 - ``receiver``: the reference SEI receiver on loopback, holding ``key_files``; closed afterwards.
+- every test meets the servers it talks to with fresh politeness gates (``satellite/politeness``).
 
 Imports are inside the fixtures so that a folder which uses none of them (the unit tests) does
 not load the stand-ins.
@@ -11,6 +12,14 @@ not load the stand-ins.
 from __future__ import annotations
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _fresh_politeness_gates():
+    """A simulator on a port an earlier test's used must not inherit its learnt limit or pause."""
+    from satellite.politeness.gate import forget_gates
+
+    forget_gates()
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from satellite.politeness.observer import MetricsObserver
 from satellite.politeness.work import Work
 from satellite.retrying import parse_retry_after
 
-__all__ = ["GateObserver", "GateSettings", "ServerGate", "Ticket", "gate_for", "gate_of", "server_of"]
+__all__ = ["GateObserver", "GateSettings", "ServerGate", "Ticket", "forget_gates", "gate_for", "gate_of", "server_of"]
 
 RECHECK_S = 1.0  # a waiting backfill looks again this often: its window may have opened
 LOW_REMAINING = 0.1  # X-RateLimit-Remaining below this share of X-RateLimit-Limit is a throttle signal
@@ -295,6 +295,13 @@ def _number(value: str | None) -> float | None:
 
 _GATES: dict[str, ServerGate] = {}
 _GATES_LOCK = threading.Lock()
+
+
+def forget_gates() -> None:
+    """Drop every gate (tests: a port a later test's server reuses must not inherit a learnt limit or
+    a pause); the next ``gate_for`` makes a new one."""
+    with _GATES_LOCK:
+        _GATES.clear()
 
 
 def gate_of(url: str) -> ServerGate | None:
