@@ -8,6 +8,7 @@
     python benchmarks/satellite_bench.py --sealing-kems  # only "Sealing by KEM", rewritten in place in the report
     python benchmarks/satellite_bench.py --sealing       # only section 4 (sealing, compression table), rewritten in place
     python benchmarks/satellite_bench.py --requests      # only the requests per stream (no latency), rewritten in place
+    python benchmarks/satellite_bench.py --backfill 16   # only section 1 at these concurrencies, rewritten in place
 
 1. Backfill of a simulated collection (``satellite simulator`` in its own process, a fixed injected
    latency per request, no jitter) at several ``limits.concurrency``: wall time, requests (counted
@@ -1044,6 +1045,31 @@ def sealing_only(out: Path | None, scale: str) -> int:
     return 0
 
 
+def backfill_only(out: Path | None, scale: str, concurrencies: list[int]) -> int:
+    """Section 1 alone, at ``concurrencies``: wall time against the bound (needs a quiet machine);
+    printed, and rewritten in place in ``out``."""
+    print(f"minimum requests of the {scale} world (child process) ...", flush=True)
+    minimum = compute_minimum(scale)
+    runs: list[Backfill] = []
+    with workspace() as (work, keys, receiver, services):
+        simulator = start_simulator(scale, LATENCY_MS)
+        services.append(simulator)
+        for concurrency in concurrencies:
+            print(f"backfill {scale}, latency {LATENCY_MS:g} ms, concurrency {concurrency} ...", flush=True)
+            run, _ = backfill(work, simulator, receiver, keys, concurrency)
+            runs.append(run)
+            print(f"  {run.wall:.1f} s, {run.requests} requests, {run.records} records, CPU s satellite / simulator / "
+                  f"receiver {run.cpu_satellite:.0f} / {run.cpu_simulator:.0f} / {run.cpu_receiver:.0f}, ok={run.ok}", flush=True)
+    section = render_backfill(scale, LATENCY_MS / 1000, minimum, runs,
+                              f"Partial run: `python benchmarks/satellite_bench.py --backfill {' '.join(map(str, concurrencies))}` "
+                              f"(this section only; the bars table above is of the last full run) on: {machine()}.")
+    print("\n".join(section))
+    if out is not None:
+        write_section(out, section[0], section)
+        print(f"written to {out} (section {section[0]!r})")
+    return 0
+
+
 REQUESTS_SECTION = "## Requests by stream, no latency"
 
 
@@ -1109,6 +1135,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the sealing by KEM (X25519 beside hybrid MLKEM768-X25519); rewrites that section of --out")
     parser.add_argument("--sealing", action="store_true",
                         help="only section 4 (sealing, format v2 against v1, the compression table); rewrites it in --out")
+    parser.add_argument("--backfill", type=int, nargs="+", metavar="CONCURRENCY", default=None,
+                        help="only section 1 at these concurrencies (wall time: a quiet machine); rewrites it in --out")
     parser.add_argument("--requests", action="store_true",
                         help="only the requests per stream of a backfill without latency, against the minimum; rewrites that section of --out")
     parser.add_argument("--memory-only", action="store_true",
@@ -1126,6 +1154,8 @@ def main(argv: list[str] | None = None) -> int:
         return sealing_only(out, "small" if args.quick else "medium")
     if args.requests:
         return requests_only(out, "small" if args.quick else "medium")
+    if args.backfill:
+        return backfill_only(out, "small" if args.quick else "medium", args.backfill)
     scale = "small" if args.quick else "medium"
     concurrencies = (8,) if args.quick else CONCURRENCIES
     latency = LATENCY_MS / 1000
@@ -1277,50 +1307,13 @@ def spread(values: list[int]) -> str:
     return (f"{min(values)}" if min(values) == max(values) else f"{min(values)}..{max(values)}") if values else "-"
 
 
-def render(scale: str, latency: float, minimum: dict, runs: list[Backfill], quiet: dict, quiet_small: dict | None,
-           memory: list[dict], sealed: dict, seconds: float) -> list[str]:
+def render_backfill(scale: str, latency: float, minimum: dict, runs: list[Backfill], how: str = "") -> list[str]:
+    """Section 1: the backfill at each concurrency, with latency (``how``: a note on a partial run)."""
     cores = os.cpu_count() or 1
     analyses = {run.concurrency: analyse_timeline(run) for run in runs}
     chain_bound = minimum["chain"] * latency
     ratios = {run.concurrency: run.wall / max(run.bound(latency), chain_bound) for run in runs}
-    page_ratio = max(run.requests for run in runs) / minimum["total"]
-    seal_ms = sealed["parts"][SEAL_NOW] / sealed["records"] * 1000 * 1000
-    aes_ms = sealed["parts"]["AES-256-GCM (raw NDJSON, same bytes)"] / sealed["records"] * 1000 * 1000
-    by_scale = {m["scale"]: m for m in memory}
-    growth = by_scale["medium"]["peak_mib"] / by_scale["small"]["peak_mib"] if {"small", "medium"} <= set(by_scale) else None
-    per = quiet["per"]
-    # O(1): the most any repository or project costs does not grow with the data (small -> medium),
-    # and no reads per pipeline remain; the threads of each open pull request are the one per-item read
-    small_per = quiet_small["per"] if quiet_small else None
-    fixed = bool(small_per and per["repository"] and per["project"] and not per["pipeline"]
-                 and max(per["repository"]) <= max(small_per["repository"]) and max(per["project"]) <= max(small_per["project"]))
-
-    lines = ["# Benchmarks", "",
-             "Written by `python benchmarks/satellite_bench.py` (do not edit by hand; run it again).", "",
-             f"Machine: {machine()}. Whole run: {seconds / 60:.1f} min.", "",
-             "## Bars (product design, section 6)", ""]
-    lines.append(table(["bar", "measured", "verdict"], [
-        ["backfill wall time within 1.25x of the lower bound",
-         ", ".join(f"{c}: {r:.2f}x" for c, r in ratios.items()) + " (by concurrency)",
-         ", ".join(f"{c}: {verdict(r <= 1.25)}" for c, r in ratios.items())],
-        ["requests within 1.1x of the minimum number of pages",
-         f"{max(run.requests for run in runs):,} / {minimum['total']:,} = {page_ratio:.2f}x", verdict(page_ratio <= 1.1)],
-        ["no-change sync: O(1) requests per repository or project",
-         f"{scale}: per repository {spread(per['repository'])}, per project {spread(per['project'])}"
-         + (f" (small: {spread(small_per['repository'])}, {spread(small_per['project'])})" if small_per else "")
-         + f"; per YAML pipeline {sum(per['pipeline'])}; plus 1 per open pull request ({len(per['pull request'])})"
-         + f" and 1 per YAML environment with a deployment still running ({len(per['environment'])})",
-         verdict(fixed) + " for repositories and projects; **not met** for open pull requests, whose threads have no"
-         " change signal, and environments with running deployments, whose records change while their run runs (section 2)"],
-        ["peak memory flat within 1.2x for 10x data",
-         f"medium/small {growth:.2f}x" if growth else "-", verdict(growth is not None and growth <= 1.2) if growth else "-"],
-        ["sealing not the bottleneck; CPU per record; beside raw AES-256-GCM",
-         f"{seal_ms:.1f} CPU ms per 1,000 records (AES-256-GCM alone: {aes_ms:.2f})",
-         "reported (section 4)"],
-    ]))
-    lines.append("")
-    # 1
-    lines += [f"## 1. Backfill of the `{scale}` world, {latency * 1000:g} ms per request", "",
+    lines = [f"## 1. Backfill of the `{scale}` world, {latency * 1000:g} ms per request", "",
               f"The simulator (`satellite simulator --scale {scale} --latency-ms {latency * 1000:g}`, no jitter) and the "
               "receiver run in their own processes, the satellite (`sync_once`, default page sizes, services "
               f"{SERVICES}, a fresh data dir) in a child process whose HTTP transport times every request. Requests are "
@@ -1367,6 +1360,54 @@ def render(scale: str, latency: float, minimum: dict, runs: list[Backfill], quie
     lines.append(table(["stream", "requests", "minimum"] + [f"c{run.concurrency}: start-end (in flight)" for run in runs], rows))
     lines.append("")
     lines += ["Minimum requests, assumptions:", ""] + [f"- {a}" for a in MINIMUM_ASSUMPTIONS] + [""]
+    return lines + ([how, ""] if how else [])
+
+
+def render(scale: str, latency: float, minimum: dict, runs: list[Backfill], quiet: dict, quiet_small: dict | None,
+           memory: list[dict], sealed: dict, seconds: float) -> list[str]:
+    cores = os.cpu_count() or 1
+    analyses = {run.concurrency: analyse_timeline(run) for run in runs}
+    chain_bound = minimum["chain"] * latency
+    ratios = {run.concurrency: run.wall / max(run.bound(latency), chain_bound) for run in runs}
+    page_ratio = max(run.requests for run in runs) / minimum["total"]
+    seal_ms = sealed["parts"][SEAL_NOW] / sealed["records"] * 1000 * 1000
+    aes_ms = sealed["parts"]["AES-256-GCM (raw NDJSON, same bytes)"] / sealed["records"] * 1000 * 1000
+    by_scale = {m["scale"]: m for m in memory}
+    growth = by_scale["medium"]["peak_mib"] / by_scale["small"]["peak_mib"] if {"small", "medium"} <= set(by_scale) else None
+    per = quiet["per"]
+    # O(1): the most any repository or project costs does not grow with the data (small -> medium),
+    # and no reads per pipeline remain; the threads of each open pull request are the one per-item read
+    small_per = quiet_small["per"] if quiet_small else None
+    fixed = bool(small_per and per["repository"] and per["project"] and not per["pipeline"]
+                 and max(per["repository"]) <= max(small_per["repository"]) and max(per["project"]) <= max(small_per["project"]))
+
+    lines = ["# Benchmarks", "",
+             "Written by `python benchmarks/satellite_bench.py` (do not edit by hand; run it again).", "",
+             f"Machine: {machine()}. Whole run: {seconds / 60:.1f} min.", "",
+             "## Bars (product design, section 6)", ""]
+    lines.append(table(["bar", "measured", "verdict"], [
+        ["backfill wall time within 1.25x of the lower bound",
+         ", ".join(f"{c}: {r:.2f}x" for c, r in ratios.items()) + " (by concurrency)",
+         ", ".join(f"{c}: {verdict(r <= 1.25)}" for c, r in ratios.items())],
+        ["requests within 1.1x of the minimum number of pages",
+         f"{max(run.requests for run in runs):,} / {minimum['total']:,} = {page_ratio:.2f}x", verdict(page_ratio <= 1.1)],
+        ["no-change sync: O(1) requests per repository or project",
+         f"{scale}: per repository {spread(per['repository'])}, per project {spread(per['project'])}"
+         + (f" (small: {spread(small_per['repository'])}, {spread(small_per['project'])})" if small_per else "")
+         + f"; per YAML pipeline {sum(per['pipeline'])}; plus 1 per open pull request ({len(per['pull request'])})"
+         + f" and 1 per YAML environment with a deployment still running ({len(per['environment'])})",
+         verdict(fixed) + " for repositories and projects; **not met** for open pull requests, whose threads have no"
+         " change signal, and environments with running deployments, whose records change while their run runs (section 2)"],
+        ["peak memory flat within 1.2x for 10x data",
+         f"medium/small {growth:.2f}x" if growth else "-", verdict(growth is not None and growth <= 1.2) if growth else "-"],
+        ["sealing not the bottleneck; CPU per record; beside raw AES-256-GCM",
+         f"{seal_ms:.1f} CPU ms per 1,000 records (AES-256-GCM alone: {aes_ms:.2f})",
+         "reported (section 4)"],
+    ]))
+    lines.append("")
+    # 1
+    lines += render_backfill(scale, latency, minimum, runs)
+    top = runs[-1]
     # 2
     owners = quiet["owners"]
     lines += ["## 2. Second sync with nothing new", "",
