@@ -58,6 +58,9 @@ def identity_members(node: Mapping[str, Any]) -> frozenset[str]:
     An IdentityRef (``uniqueName``, or ``displayName`` beside ``id``, ``descriptor``, ``imageUrl`` or an
     ``_links.avatar``), an Identity or Graph subject (``providerDisplayName``, ``principalName``,
     ``mailAddress``), a GitUserDate (``email`` with ``name`` or ``date``: then ``name`` is the person's too)."""
+    if not ("uniqueName" in node or "displayName" in node or "email" in node or "providerDisplayName" in node
+            or "principalName" in node or "mailAddress" in node):
+        return frozenset()
     text = {k for k, v in node.items() if isinstance(v, str)}
     links = node.get("_links")
     avatar = isinstance(links, Mapping) and "avatar" in links
@@ -146,9 +149,12 @@ class Beyond:
         kept: list[tuple[str | int, Any]] = []
         changed = False
         for key, value in entries:
+            if not isinstance(value, (str, dict, list)):
+                kept.append((key, value))  # numbers, booleans, null: never touched
+                continue
             moved, labels = catalogued.step(state, key) if state else (state, _NONE)  # type: ignore[union-attr]
-            mode = self._below(labels, text)
-            if mode is None or not isinstance(value, (str, dict, list)):
+            mode = self._below(labels, text) if labels else text
+            if mode is None:
                 kept.append((key, value))
                 continue
             below = self.known.step(shape, key) if self.known is not None and not mode else None

@@ -36,6 +36,7 @@ class KnownFields:
         self._terms: list[dict] = []  # the object and list terms met, by index
         self._ids: dict[int, int] = {}  # id(term) -> index (the terms live in ``_definitions``)
         self._steps: dict[tuple[Shape, str | None], Shape | None] = {}
+        self._roots: dict[str, Shape] = {}
         self._lock = threading.Lock()
         self.digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
@@ -49,8 +50,11 @@ class KnownFields:
 
     def root(self, record_type: str) -> Shape:
         """The shape of a record's data; ``ANYTHING`` for a type the file does not know (nothing unknown)."""
-        name = self._records.get(record_type)
-        return ANYTHING if name is None else self._resolve([name])
+        shape = self._roots.get(record_type)
+        if shape is None:
+            name = self._records.get(record_type)
+            shape = self._roots[record_type] = ANYTHING if name is None else self._resolve([name])
+        return shape
 
     def _resolve(self, terms: list) -> Shape:
         """Raw terms as a shape: definition names expanded (recursively), ``true`` absorbing all."""
