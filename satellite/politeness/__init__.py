@@ -41,7 +41,6 @@ __all__ = [
     "doing",
     "gate_for",
     "gate_of",
-    "gate_of",
     "parse_window",
     "server_of",
 ]
