@@ -152,8 +152,9 @@ class Agent:
             scheduler.add_job(self._reconcile, "interval", args=[integration], id=f"{integration.id}:reconcile",
                               seconds=integration.schedule.reconcile_every.total_seconds(), max_instances=1)
             if self._events.enabled(integration):
+                # the driver runs one at a time (a second instance returns at once): no "instances reached" warnings
                 scheduler.add_job(self._collect_events, "interval", args=[integration], id=f"{integration.id}:events",
-                                  seconds=POLL_S, max_instances=1)
+                                  seconds=POLL_S, max_instances=3)
         scheduler.add_job(self._heartbeat, "interval", id="heartbeat", next_run_time=now + timedelta(seconds=1),
                           seconds=config.delivery.heartbeat_interval.total_seconds(), max_instances=1)
         return scheduler

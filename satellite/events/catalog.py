@@ -30,6 +30,7 @@ class EventType:
     partition: Partition
     streams: tuple[str, ...]
     min_api: str = "5.0"  # the server's api-version from which the publisher offers it
+    project_streams: tuple[str, ...] = ()  # also due over the event's project, when it names one
 
 
 _REPO = ("git.refs", "git.pushes", "git.commits")
@@ -48,7 +49,9 @@ EVENT_TYPES: tuple[EventType, ...] = (
     EventType("workitem.updated", "tfs", "boards", Partition.COLLECTION, _WIT),
     EventType("workitem.deleted", "tfs", "boards", Partition.COLLECTION, _WIT),
     EventType("workitem.commented", "tfs", "boards", Partition.COLLECTION, _WIT),
-    EventType("tfvc.checkin", "tfs", "tfvc", Partition.COLLECTION, ("tfvc.changesets",)),
+    # a checkin may create a branch; labels have no event of their own (one listing each, cheap)
+    EventType("tfvc.checkin", "tfs", "tfvc", Partition.COLLECTION, ("tfvc.changesets",),
+              project_streams=("tfvc.branches", "tfvc.labels")),
 )
 _BY_NAME = {t.name: t for t in EVENT_TYPES}
 

@@ -35,7 +35,7 @@ STALE = "events_stale:"
 
 def covered_streams(services: tuple[str, ...]) -> frozenset[str]:
     """The streams some subscribed event type marks due."""
-    return frozenset(s for t in types_for_services(services) for s in t.streams)
+    return frozenset(s for t in types_for_services(services) for s in (*t.streams, *t.project_streams))
 
 
 def stale_finding(changes: int, last_event_at: float | None, listening_since: float, stale_after_s: float,

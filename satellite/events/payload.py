@@ -43,8 +43,12 @@ class Event:
         parent = {Partition.REPOSITORY: self.repository_id, Partition.PROJECT: self.project_id,
                   Partition.COLLECTION: ""}[self.kind.partition]
         project = "" if self.kind.partition is Partition.COLLECTION else self.project_id
-        return tuple(DuePartition(self.collection_id.lower(), stream, parent.lower(), project.lower())
-                     for stream in self.kind.streams)
+        collection = self.collection_id.lower()
+        due = [DuePartition(collection, stream, parent.lower(), project.lower()) for stream in self.kind.streams]
+        if self.project_id:
+            due += [DuePartition(collection, stream, self.project_id.lower(), self.project_id.lower())
+                    for stream in self.kind.project_streams]
+        return tuple(due)
 
 
 def _dig(data: Any, *path: str) -> Any:
@@ -93,6 +97,8 @@ def parse_event(body: bytes) -> Event:
     if kind is None:
         return Event(event_id, name, None, collection, "", "")
     project = repository = ""
+    if kind.partition is Partition.COLLECTION and kind.project_streams:  # the project, if the event names one
+        project = _guid(_dig(data, "resourceContainers", "project", "id"), "resourceContainers.project.id", required=False)
     if kind.partition is not Partition.COLLECTION:
         found = (_dig(data, "resourceContainers", "project", "id") or _dig(data, "resource", "repository", "project", "id")
                  or _dig(data, "resource", "project", "id"))

@@ -69,13 +69,20 @@ def test_a_push_marks_its_repository_streams_due():
     ("build.complete", ("build.builds", PROJECT)),
     ("ms.vss-release.deployment-completed-event", ("release.releases", PROJECT)),
     ("workitem.commented", ("wit.comments", "")),
-    ("tfvc.checkin", ("tfvc.changesets", "")),
 ])
 def test_each_kind_marks_only_its_partition(name, partition):
     event = parse_event(json.dumps(push(eventType=name, resource={})).encode())
     due = {(d.stream, d.parent_id) for d in event.due(("repos", "tfvc", "pipelines", "boards"))}
     assert partition in due
     assert all(parent == partition[1] for _, parent in due)
+
+
+def test_a_checkin_marks_the_changesets_and_its_projects_branches_and_labels():
+    event = parse_event(json.dumps(push(eventType="tfvc.checkin", resource={"changesetId": 5})).encode())
+    assert {(d.stream, d.parent_id) for d in event.due(("tfvc",))} == {
+        ("tfvc.changesets", ""), ("tfvc.branches", PROJECT), ("tfvc.labels", PROJECT)}
+    alone = parse_event(json.dumps(push(eventType="tfvc.checkin", resource={}, resourceContainers={})).encode())
+    assert [d.stream for d in alone.due(("tfvc",))] == ["tfvc.changesets"]
 
 
 @pytest.mark.parametrize("body, problem", [
@@ -136,7 +143,7 @@ def test_a_duplicate_event_id_marks_nothing_again(store):
     journal = EventJournal(store)
     due = [DuePartition(COLLECTION, "git.pushes", REPO, PROJECT)]
     assert journal.record("prod", "e-1", "git.push", due).new
-    upto, taken = journal.due("prod")
+    upto, _ = journal.due("prod")
     journal.collected("prod", upto)
     again = journal.record("prod", "e-1", "git.push", due)
     assert not again.new and journal.due("prod")[1] == []
