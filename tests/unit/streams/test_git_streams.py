@@ -410,6 +410,11 @@ def pr_path(pr_id: int, part: str | None = None) -> str:
     return f"{base}/{part}" if part else base
 
 
+def pr_alone_path(pr_id: int) -> str:
+    """Where a PR is asked for alone to confirm it is gone: by repository id at the collection."""
+    return f"_apis/git/repositories/{R}/pullRequests/{pr_id}"
+
+
 class PullRequestServer:
     """The pull requests of the project (recorded: 9 completed, 5 active, 3 abandoned) and their parts."""
 
@@ -433,7 +438,8 @@ class PullRequestServer:
         for status in ("all", "active"):
             server.get(PULL_REQUESTS, offset_pages(lambda status=status: self.listing(status, cut)), {"searchCriteria.status": status})
         for pr_id in range(1, 20):
-            server.get(pr_path(pr_id), lambda request, pr_id=pr_id: Reply(self.prs[pr_id]) if pr_id in self.prs else gone("item"))
+            alone = lambda request, pr_id=pr_id: Reply(self.prs[pr_id]) if pr_id in self.prs else gone("item")  # noqa: E731
+            server.get(pr_path(pr_id), alone).get(pr_alone_path(pr_id), alone)
             for part in PARTS:
                 server.get(pr_path(pr_id, part), lambda request, pr_id=pr_id, part=part: Reply(self.parts[pr_id][part]))
         return server
