@@ -78,6 +78,21 @@ class TestWorkItemRevisionsStream:
         assert "continuationToken" not in request.params and "startDateTime" not in request.params
         assert request.params["includeDeleted"] == "true" and request.params["$maxPageSize"] == "200"
 
+    def test_the_work_item_is_sent_from_its_current_revision_only(self) -> None:
+        """wit 5.0-7.1 reporting samples: a revision's System.RevisedDate is the next one's date, the
+        current one's 9999-01-01T00:00:00Z. A batch without the current revision sends no work item:
+        the batch that holds it does (once per backfill, not once per batch)."""
+        feed = self.feed()
+        dates = ["2024-01-04T13:02:39.567Z", "2024-01-10T17:37:40.296Z", "2024-02-02T10:47:56.025Z", "2024-04-02T08:37:51.754Z"]
+        for value, revised in zip(feed.values, ["9999-01-01T00:00:00Z", *dates[1:], "9999-01-01T00:00:00Z"]):
+            value["fields"]["System.RevisedDate"] = revised
+        feed.batch = 2  # batches: [1:1, 2:1], [2:2, 2:3], [2:4]
+        run = self.run(feed)
+        assert [(r.type, r.key) for r in run.records if r.type == "wit.work_item"] == [("wit.work_item", f"{CID}:1"),
+                                                                                      ("wit.work_item", f"{CID}:2")]
+        assert run.record(f"{CID}:2", "wit.work_item").data["rev"] == 4
+        assert len(run.keys("wit.work_item_revision")) == 5
+
     def test_first_run_starts_at_the_backfill_date(self) -> None:
         run = self.run(self.feed(), backfill_start="2024-01-01T00:00:00Z")
         assert run.requests[0].params["startDateTime"] == "2024-01-01T00:00:00Z"
