@@ -30,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SPECS = REPO_ROOT / "tests" / "spec_schemas"
 OUTPUT = REPO_ROOT / "satellite" / "privacy" / "known_fields.json"
 
-__all__ = ["RECORDS", "OUTPUT", "extract", "render"]
+__all__ = ["OUTPUT", "RECORDS", "extract", "render"]
 
 # record type -> the spec definition of its data (the items of the route that collects it)
 RECORDS = {

@@ -22,13 +22,14 @@ Pure: the transforms are passed in.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from satellite.privacy.known import KnownFields, Shape
 from satellite.privacy.paths import Automaton
 
-__all__ = ["Beyond", "FORMAT", "PERSON_MEMBERS", "identity_members", "person_string", "structural"]
+__all__ = ["FORMAT", "PERSON_MEMBERS", "Beyond", "identity_members", "person_string", "structural"]
 
 FORMAT = 1  # of the detection rules below: part of the policy fingerprint, bumped when they change
 PERSON_MEMBERS = frozenset({
@@ -43,7 +44,7 @@ EMAIL = re.compile(_EMAIL_TEXT)
 _WHOLE_EMAIL = re.compile(rf"{_EMAIL_TEXT}\Z")
 _DOMAIN_USER = re.compile(r"[\w][\w.-]{0,62}\\[\w.$'-]{1,104}\Z")
 _NAMED = re.compile(r"(?P<name>[^<>]*\S)\s*<(?P<address>[^<>\s]+)>\Z")
-_URL = re.compile(r"(?:https?|ssh)://\S+\Z", re.I)
+_URL = re.compile(r"(?:https?|ssh)://\S+\Z", re.IGNORECASE)
 
 
 def structural(member: str | int | None) -> bool:

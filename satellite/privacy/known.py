@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-__all__ = ["KnownFields", "Shape", "ANYTHING", "DATA"]
+__all__ = ["ANYTHING", "DATA", "KnownFields", "Shape"]
 
 DATA = Path(__file__).with_name("known_fields.json")
 Shape = tuple[int, ...]  # indices of shape terms (alternatives)
@@ -41,7 +42,7 @@ class KnownFields:
         self.digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
     @classmethod
-    def load(cls, path: Path = DATA) -> "KnownFields":
+    def load(cls, path: Path = DATA) -> KnownFields:
         return _load(str(path))
 
     @property

@@ -24,20 +24,40 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from satellite import json_codec
 from satellite.privacy import beyond
 from satellite.privacy.known import KnownFields
-from satellite.privacy.paths import Automaton, Pattern, complete, parse_path, start, step
-from satellite.privacy.pseudonyms import SECRET_FILE, TOKEN_FORMAT, Pseudonymizer, load_or_create_secret
+from satellite.privacy.paths import (
+    Automaton,
+    Pattern,
+    complete,
+    parse_path,
+    start,
+    step,
+)
+from satellite.privacy.pseudonyms import (
+    SECRET_FILE,
+    TOKEN_FORMAT,
+    Pseudonymizer,
+    load_or_create_secret,
+)
 from satellite.secret import Secret
 from satellite.streams.records import Record
 
-__all__ = ["PrivacyPolicy", "PolicyScope", "SecretMissing", "KEY_NAME_FIELDS", "WORK_ITEM_REFERENCE", "strip_text",
-           "is_production_name"]
+__all__ = [
+    "KEY_NAME_FIELDS",
+    "WORK_ITEM_REFERENCE",
+    "PolicyScope",
+    "PrivacyPolicy",
+    "SecretMissing",
+    "is_production_name",
+    "strip_text",
+]
 
 FORMAT = 1  # of the fingerprinted description
 WORK_ITEM_REFERENCE = r"(?<![\w#&])(?:[Aa][Bb])?#\d+\b"  # not an HTML entity (&#39;)
@@ -82,7 +102,7 @@ class PolicyScope:
     description: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of_integration(cls, integration) -> "PolicyScope":
+    def of_integration(cls, integration) -> PolicyScope:
         described = {name: {"include": list(f.include), "exclude": list(f.exclude)}
                      for name in ("repositories", "tfvc_paths", "work_item_types")
                      if not (f := getattr(integration, name)).is_default}
@@ -149,12 +169,12 @@ class PrivacyPolicy:
     # --- construction -------------------------------------------------------------------------
 
     @classmethod
-    def none(cls) -> "PrivacyPolicy":
+    def none(cls) -> PrivacyPolicy:
         """The identity policy: every record as collected (its fingerprint is the empty policy's)."""
         return cls()
 
     @classmethod
-    def from_config(cls, config, integration=None, *, create_secret: bool = True) -> "PrivacyPolicy":
+    def from_config(cls, config, integration=None, *, create_secret: bool = True) -> PrivacyPolicy:
         """The policy of ``config.privacy`` and ``integration``'s scope filters; the secret is
         ``privacy.secret`` or ``<data_dir>/privacy.key`` (made now unless ``create_secret`` is False:
         then ``SecretMissing``), read only when the policy needs it."""
@@ -274,7 +294,7 @@ class PrivacyPolicy:
             return record
         return Record(record.type, key, record.op, record.observed_at, data)
 
-    def _plan(self, record_type: str) -> "_Plan":
+    def _plan(self, record_type: str) -> _Plan:
         """The patterns of a record type, parsed and compiled once."""
         plan = self._plans.get(record_type)
         if plan is None:

@@ -11,10 +11,10 @@ injected identities can be compared with the catalog's). What the receiver store
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -32,7 +32,16 @@ from standins.ado_simulator.wire.extras import BodyExtras, ExampleFields, Random
 from standins.ado_simulator.world.world import generate_world
 from standins.loopback import serve_in_thread
 from tests.integration.test_privacy_canaries import encodings, stored_texts
-from tests.support import API_KEY, API_KEY_ENV, PAT, MiB, Simulator, start_receiver, start_simulator, write_config
+from tests.support import (
+    API_KEY,
+    API_KEY_ENV,
+    PAT,
+    MiB,
+    Simulator,
+    start_receiver,
+    start_simulator,
+    write_config,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -150,13 +150,13 @@ def _person(rng: random.Random, person: tuple[str, str, str]) -> Any:
     display, unique, email = person
     shape = rng.choice(("ref", "git", "email", "login", "named", "list"))
     if shape in ("ref", "list"):
-        ident = "%08x-0000-4000-8000-%012x" % (rng.getrandbits(32), rng.getrandbits(48))
+        ident = f"{rng.getrandbits(32):08x}-0000-4000-8000-{rng.getrandbits(48):012x}"
         ref = {"displayName": display, "uniqueName": unique, "id": ident, "descriptor": f"win.{rng.getrandbits(64):x}",
                "url": f"https://ado.invalid/_apis/Identities/{ident}",
                "imageUrl": f"https://ado.invalid/_api/_common/identityImage?id={ident}"}
         return ref if shape == "ref" else [ref]
     if shape == "git":
-        return {"name": display, "email": email, "date": "2024-01-0%dT00:00:00Z" % rng.randint(1, 9)}
+        return {"name": display, "email": email, "date": f"2024-01-0{rng.randint(1, 9)}T00:00:00Z"}
     return email if shape == "email" else unique if shape == "login" else f"{display} <{email}>"
 
 

@@ -215,7 +215,7 @@ def test_the_fingerprint_covers_the_handling_beyond_the_catalog():
 def test_the_config_option():
     assert PrivacySettings().unknown_fields is None
     assert PrivacySettings(unknown_fields="keep").unknown_fields == "keep"
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):  # pydantic's ValidationError
         PrivacySettings(unknown_fields="maybe")
 
 
