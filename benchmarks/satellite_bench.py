@@ -1091,7 +1091,10 @@ def requests_only(out: Path | None, scale: str) -> int:
     section = [REQUESTS_SECTION, "",
                f"A backfill of the `{scale}` world at concurrency 8 without injected latency, requests counted per stream "
                f"by the satellite's timed transport ({total:,} in all, {run.requests:,} in the simulator's log; minimum "
-               f"{minimum['total']:,}, assumptions in section 1); all delivered: {'yes' if run.ok else 'NO'}. Measured by "
+               f"{minimum['total']:,}, assumptions in section 1); {run.records:,} records; CPU s (user + system) satellite / "
+               f"simulator / receiver {run.cpu_satellite:.0f} / {run.cpu_simulator:.0f} / {run.cpu_receiver:.0f} (satellite: "
+               f"{run.cpu_satellite / max(run.records, 1) * 1e6:.0f} µs a record, {run.cpu_satellite / max(total, 1) * 1e3:.2f} ms a "
+               f"request); all delivered: {'yes' if run.ok else 'NO'}. Code version `{code_version()}`. Measured by "
                f"`python benchmarks/satellite_bench.py --requests` on: {machine()}.", "",
                table(["stream", "requests", "minimum", "requests / minimum"], rows), ""]
     print("\n".join(section))
