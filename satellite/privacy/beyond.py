@@ -43,7 +43,7 @@ _EMAIL_TEXT = r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+"
 EMAIL = re.compile(_EMAIL_TEXT)
 _WHOLE_EMAIL = re.compile(rf"{_EMAIL_TEXT}\Z")
 _DOMAIN_USER = re.compile(r"[\w][\w.-]{0,62}\\[\w.$'-]{1,104}\Z")
-_NAMED = re.compile(r"(?P<name>[^<>]*\S)\s*<(?P<address>[^<>\s]+)>\Z")
+_NAMED = re.compile(r"(?P<name>[^<>\n]{0,127}[^<>\s])\s*<(?P<address>[^<>\s]+)>\Z")  # one line, a name's length
 _URL = re.compile(r"(?:https?|ssh)://\S+\Z", re.IGNORECASE)
 
 
@@ -74,13 +74,19 @@ def identity_members(node: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(members | {"name"} & text) if git_user else frozenset(members)
 
 
-def person_string(value: str) -> bool:
-    """Whether ``value`` as a whole names a person: an e-mail address, ``DOMAIN\\user``, ``Name <address>``."""
-    value = value.strip()
-    if _WHOLE_EMAIL.match(value) or _DOMAIN_USER.match(value):
-        return True
+def person_string(value: str, named: bool = True) -> bool:
+    """Whether ``value`` as a whole names a person: an e-mail address, ``DOMAIN\\user``, or (``named``)
+    ``Name <address>`` on one line."""
+    return _address(value.strip()) or (named and _named(value.strip()) is not None)
+
+
+def _address(value: str) -> bool:
+    return bool(_WHOLE_EMAIL.match(value) or _DOMAIN_USER.match(value))
+
+
+def _named(value: str) -> re.Match[str] | None:
     named = _NAMED.match(value)
-    return named is not None and bool(_WHOLE_EMAIL.match(named["address"]) or _DOMAIN_USER.match(named["address"]))
+    return named if named is not None and _address(named["address"]) else None
 
 
 _DROP = object()
@@ -109,19 +115,25 @@ class Beyond:
         result = self._walk(data, None, catalogued, state, shape, False)
         return data if result is _DROP else result
 
-    def _whole(self, value: str, identity: bool) -> str | None:
-        """The pseudonym or token of ``value`` as a whole (a person, a URL), or None."""
-        if self.person is not None and (identity or person_string(value)):
-            named = None if identity else _NAMED.match(value.strip())
-            if named:
+    def _whole(self, value: str, identity: bool, text: bool) -> str | None:
+        """The pseudonym or token of ``value`` as a whole (a person, a URL), or None. In free text
+        (``text``) ``Name <address>`` is no person as a whole (a one-line commit message may end so):
+        its address is replaced in place."""
+        if self.person is not None:
+            stripped = value.strip()
+            if identity:
+                return self.person(value)  # as the catalog's paths do: the same pseudonym
+            if _address(stripped):
+                return self.person(stripped)
+            named = None if text else _named(stripped)
+            if named is not None:
                 return f"{self.person(named['name'])} <{self.person(named['address'])}>"
-            return self.person(value)
         if self.url is not None and _URL.match(value):
             return self.url(value)
         return None
 
     def _leaf(self, value: str, member: str | int | None, identity: bool, shape: Shape | None, text: bool) -> Any:
-        whole = self._whole(value, identity)
+        whole = self._whole(value, identity, text)
         if whole is not None:
             return whole  # a pseudonym or a token: kept, known or not
         if self.known is not None and shape is None and not text and not structural(member):

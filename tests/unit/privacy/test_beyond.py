@@ -255,3 +255,18 @@ def test_persons_inside_free_text_whose_strip_text_is_off():
     assert out["definition"]["path"] == "Payroll\\jane"  # a name: redact_names_and_urls's, off here
     stripped = policy(presets=ALL).apply(record).data["triggerInfo"]
     assert stripped["ci.message"] == "" and stripped["ext"]["name"] == ""  # strip_text on: the text is stripped
+
+
+def test_a_commit_message_ending_in_a_sign_off_keeps_its_text():
+    """In free text ``Name <address>`` is no person as a whole: only the address is replaced."""
+    message = "Fix the timeout AB#12\n\nSigned-off-by: Jane Canary <jane@corp.example>"
+    one_line = "Fix, thanks Jane <jane@corp.example>"
+    email = P.person("jane@corp.example")
+    commit = Record("git.commit", "r:c", "upsert", T, {"commitId": "c", "comment": message})
+    assert policy().apply(commit).data["comment"] == f"Fix the timeout AB#12\n\nSigned-off-by: Jane Canary <{email}>"
+    commit = Record("git.commit", "r:c", "upsert", T, {"commitId": "c", "comment": one_line})
+    assert policy().apply(commit).data["comment"] == f"Fix, thanks Jane <{email}>"
+    unknown = policy(unknown_fields="keep").apply(pull_request(signOff=one_line, multiLine=message)).data
+    assert unknown["signOff"] == f"{P.person('Fix, thanks Jane')} <{email}>"  # beyond the catalog: the whole
+    assert unknown["multiLine"] == f"Fix the timeout AB#12\n\nSigned-off-by: Jane Canary <{email}>"  # not one line
+    assert person_string(one_line) and not person_string(one_line, named=False) and not person_string(message)
