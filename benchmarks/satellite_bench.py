@@ -576,6 +576,7 @@ class Backfill:
     errors: list[str]
     timeline: list[tuple[str, float, float]] = field(repr=False)
     logged_paths: list[str] = field(repr=False, default_factory=list)
+    streams: dict = field(repr=False, default_factory=dict)  # per stream: units, records, seconds_max
 
     @property
     def rate(self) -> float:
@@ -598,7 +599,7 @@ def backfill(work: Path, simulator: Service, receiver: Service, keys, concurrenc
     return Backfill(
         concurrency, outcome["wall"], requests_log.total, outcome["requests_client"], outcome["records"], outcome["cpu"],
         simulator.cpu_seconds() - cpu_sim, receiver.cpu_seconds() - cpu_rec, outcome["ok"], outcome["errors"],
-        outcome["timeline"], [e["path"] for e in requests_log.entries],
+        outcome["timeline"], [e["path"] for e in requests_log.entries], outcome.get("streams", {}),
     ), config
 
 
@@ -1073,7 +1074,7 @@ def backfill_only(out: Path | None, scale: str, concurrencies: list[int]) -> int
 REQUESTS_SECTION = "## Requests by stream, no latency"
 
 
-def requests_only(out: Path | None, scale: str) -> int:
+def requests_only(out: Path | None, scale: str, label: str | None = None) -> int:
     """A backfill of ``scale`` without injected latency: requests per stream against the minimum (a count,
     unaffected by other load, unlike the wall times of section 1); printed, and rewritten in place in ``out``."""
     print(f"minimum requests of the {scale} world (child process) ...", flush=True)
@@ -1088,7 +1089,18 @@ def requests_only(out: Path | None, scale: str) -> int:
              f"{entry['requests'] / minimum['per_stream'][name]:.2f}x" if minimum["per_stream"].get(name) else "-"]
             for name, entry in sorted(per.items(), key=lambda kv: -kv[1]["requests"])]
     total = sum(e["requests"] for e in per.values())
+    label = label or code_version()
+    summary = [f"`{label}`", f"{total:,}", f"{per.get('wit.comments', {}).get('requests', 0):,}", f"{run.records:,}",
+               f"{run.streams.get('wit.revisions', {}).get('records', 0):,}", f"{run.cpu_satellite:.0f}",
+               f"{run.cpu_simulator:.0f}", f"{run.cpu_receiver:.0f}"]
+    kept = [row for row in _section_rows(out, REQUESTS_SECTION) if len(row) == len(summary) and row[0] != summary[0]] \
+        if out is not None else []
     section = [REQUESTS_SECTION, "",
+               "By code version (a run replaces the row of its own version and keeps the others: issue 18's before and "
+               "after), the same backfill:", "",
+               table(["code version", "requests", "of them wit.comments", "records", "of them wit.revisions'",
+                      "CPU s satellite", "CPU s simulator", "CPU s receiver"], kept + [summary]), "",
+               "The last run, per stream:", "",
                f"A backfill of the `{scale}` world at concurrency 8 without injected latency, requests counted per stream "
                f"by the satellite's timed transport ({total:,} in all, {run.requests:,} in the simulator's log; minimum "
                f"{minimum['total']:,}, assumptions in section 1); {run.records:,} records; CPU s (user + system) satellite / "
@@ -1145,7 +1157,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-only", action="store_true",
                         help="only the peak memory of sync --once (small, medium, large with --large); prints, and with "
                              "--out writes this code version's rows of the 'Peak memory by code version' section")
-    parser.add_argument("--label", default=None, help="with --memory-only --out: the row label (default: the git commit)")
+    parser.add_argument("--label", default=None,
+                        help="with --memory-only or --requests and --out: the row label (default: the git commit)")
     args = parser.parse_args(argv)
     scales = ["small"] if args.quick else ["small", "medium"] + (["large"] if args.large else [])  # of peak memory
     if args.memory_only:
@@ -1156,7 +1169,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.sealing:
         return sealing_only(out, "small" if args.quick else "medium")
     if args.requests:
-        return requests_only(out, "small" if args.quick else "medium")
+        return requests_only(out, "small" if args.quick else "medium", args.label)
     if args.backfill:
         return backfill_only(out, "small" if args.quick else "medium", args.backfill)
     scale = "small" if args.quick else "medium"
