@@ -5,7 +5,8 @@
     sweep (every schedule.sweep_interval) ── after_sweep: changes in covered streams, no event? stale
 
 The event job of an integration never runs twice at once: a wake while it runs makes it run again
-right after. A due unit another job was running (a sweep, a backfill) stays due and is tried again
+right after. A wake runs it ``GATHER_S`` later (once, however many events come meanwhile): a burst of
+events (a push, its PR update, the build it triggers) becomes one run, one listing of the projects. A due unit another job was running (a sweep, a backfill) stays due and is tried again
 ``ELSEWHERE_RETRY_S`` later.
 """
 
@@ -23,11 +24,12 @@ from satellite.events.health import LISTENING, STALE, covered_streams, stale_fin
 from satellite.events.receiver import EventReceiver
 from satellite.store.events import EventJournal
 
-__all__ = ["ELSEWHERE_RETRY_S", "POLL_S", "EventDriver"]
+__all__ = ["ELSEWHERE_RETRY_S", "GATHER_S", "POLL_S", "EventDriver"]
 
 log = structlog.get_logger(__name__)
 
 ELSEWHERE_RETRY_S = 30.0
+GATHER_S = 1.0
 POLL_S = 5.0  # the event job also looks every few seconds (an event recorded while it ran)
 
 
@@ -41,6 +43,7 @@ class EventDriver:
         self._lock = threading.Lock()
         self._running: set[str] = set()
         self._again: set[str] = set()
+        self._scheduled: set[str] = set()  # a run is due within GATHER_S
         self._reconciled_at: dict[str, float] = {}
         self.run_soon: Callable[[str, float], None] = lambda integration_id, delay: None  # set by the agent
         self._listening_since = now()
@@ -64,7 +67,10 @@ class EventDriver:
             if integration_id in self._running:
                 self._again.add(integration_id)
                 return
-        self.run_soon(integration_id, 0.0)
+            if integration_id in self._scheduled:
+                return
+            self._scheduled.add(integration_id)
+        self.run_soon(integration_id, GATHER_S)
 
     def run_due(self, integration, collect: Callable[[Focus], list[tuple[str, str, str]]]) -> int:
         """Collect the integration's due partitions: ``collect(focus)`` runs a focused collector and
@@ -73,6 +79,7 @@ class EventDriver:
             if integration.id in self._running:
                 return 0
             self._running.add(integration.id)
+            self._scheduled.discard(integration.id)
         delay: float | None = None
         taken: list = []
         try:
@@ -93,7 +100,7 @@ class EventDriver:
                 again = integration.id in self._again
                 self._again.discard(integration.id)
             if again:
-                delay = 0.0
+                delay = GATHER_S
             if delay is not None:
                 self.run_soon(integration.id, delay)
 
