@@ -9,6 +9,7 @@
     python benchmarks/satellite_bench.py --sealing       # only section 4 (sealing, compression table), rewritten in place
     python benchmarks/satellite_bench.py --requests      # only the requests per stream (no latency), rewritten in place
     python benchmarks/satellite_bench.py --backfill 16   # only section 1 at these concurrencies, rewritten in place
+    python benchmarks/satellite_bench.py --events        # only section 5 (events: freshness, requests per hour; events_bench.py)
 
 1. Backfill of a simulated collection (``satellite simulator`` in its own process, a fixed injected
    latency per request, no jitter) at several ``limits.concurrency``: wall time, requests (counted
@@ -1154,6 +1155,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only section 1 at these concurrencies (wall time: a quiet machine); rewrites it in --out")
     parser.add_argument("--requests", action="store_true",
                         help="only the requests per stream of a backfill without latency, against the minimum; rewrites that section of --out")
+    parser.add_argument("--events", action="store_true",
+                        help="only section 5: freshness with events against polling, requests per hour (events_bench.py)")
     parser.add_argument("--memory-only", action="store_true",
                         help="only the peak memory of sync --once (small, medium, large with --large); prints, and with "
                              "--out writes this code version's rows of the 'Peak memory by code version' section")
@@ -1170,6 +1173,10 @@ def main(argv: list[str] | None = None) -> int:
         return sealing_only(out, "small" if args.quick else "medium")
     if args.requests:
         return requests_only(out, "small" if args.quick else "medium", args.label)
+    if args.events:
+        from events_bench import events_only
+
+        return events_only(out, "tiny" if args.quick else "small")
     if args.backfill:
         return backfill_only(out, "small" if args.quick else "medium", args.backfill)
     scale = "small" if args.quick else "medium"
