@@ -43,7 +43,10 @@ _EMAIL_TEXT = r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+"
 EMAIL = re.compile(_EMAIL_TEXT)
 _WHOLE_EMAIL = re.compile(rf"{_EMAIL_TEXT}\Z")
 _DOMAIN_USER = re.compile(r"[\w][\w.-]{0,62}\\[\w.$'-]{1,104}\Z")
-_NAMED = re.compile(r"(?P<name>[^<>\n]{0,127}[^<>\s])\s*<(?P<address>[^<>\s]+)>\Z")  # one line, a name's length
+_NAMED = re.compile(r"(?P<name>[^<>\n]{0,127}[^<>\s])[ \t]*<(?P<address>[^<>\s]+)>\Z")  # one line, a name's length
+# a line of text that is ``Name <address>``, maybe after a trailer's token (``Signed-off-by: ``)
+_NAMED_LINE = re.compile(r"^(?P<lead>[\w-]+:[ \t]*)?(?P<name>[^<>\n]{0,127}[^<>\s])[ \t]*<(?P<address>[^<>\s]+)>[ \t]*$",
+                         re.MULTILINE)
 _URL = re.compile(r"(?:https?|ssh)://\S+\Z", re.IGNORECASE)
 
 
@@ -115,17 +118,15 @@ class Beyond:
         result = self._walk(data, None, catalogued, state, shape, False)
         return data if result is _DROP else result
 
-    def _whole(self, value: str, identity: bool, text: bool) -> str | None:
-        """The pseudonym or token of ``value`` as a whole (a person, a URL), or None. In free text
-        (``text``) ``Name <address>`` is no person as a whole (a one-line commit message may end so):
-        its address is replaced in place."""
+    def _whole(self, value: str, identity: bool) -> str | None:
+        """The pseudonym or token of ``value`` as a whole (a person, a URL), or None."""
         if self.person is not None:
             stripped = value.strip()
             if identity:
                 return self.person(value)  # as the catalog's paths do: the same pseudonym
             if _address(stripped):
                 return self.person(stripped)
-            named = None if text else _named(stripped)
+            named = _named(stripped)
             if named is not None:
                 return f"{self.person(named['name'])} <{self.person(named['address'])}>"
         if self.url is not None and _URL.match(value):
@@ -133,14 +134,30 @@ class Beyond:
         return None
 
     def _leaf(self, value: str, member: str | int | None, identity: bool, shape: Shape | None, text: bool) -> Any:
-        whole = self._whole(value, identity, text)
+        whole = self._whole(value, identity)
         if whole is not None:
             return whole  # a pseudonym or a token: kept, known or not
         if self.known is not None and shape is None and not text and not structural(member):
             return _DROP
-        if self.person is not None and "@" in value and EMAIL.search(value):
-            return EMAIL.sub(lambda m: self.person(m.group(0)), value)  # type: ignore[misc]
+        if self.person is not None and ("<" in value or "@" in value):
+            return self._inside(value)
         return value
+
+    def _inside(self, value: str) -> str:
+        """The persons inside a text replaced: each line that is ``Name <address>`` (after a trailer's
+        token: ``Signed-off-by: Jane Doe <jane@corp.example>``), then every e-mail address."""
+        person = self.person
+        assert person is not None
+
+        def line(m: re.Match[str]) -> str:
+            if not _address(m["address"]):
+                return m.group(0)
+            return f"{m['lead'] or ''}{person(m['name'])} <{person(m['address'])}>"
+
+        if "<" in value:
+            value = _NAMED_LINE.sub(line, value)
+        return EMAIL.sub(lambda m: m.group(0) if m.group(0).endswith("@pseudonym.invalid") else person(m.group(0)),
+                         value) if "@" in value else value
 
     def _below(self, labels: frozenset[str], text: bool) -> bool | None:
         """Whether to walk a member the catalog or a keep rule names (and in text mode), or None: leave it."""

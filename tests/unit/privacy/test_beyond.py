@@ -258,15 +258,19 @@ def test_persons_inside_free_text_whose_strip_text_is_off():
 
 
 def test_a_commit_message_ending_in_a_sign_off_keeps_its_text():
-    """In free text ``Name <address>`` is no person as a whole: only the address is replaced."""
-    message = "Fix the timeout AB#12\n\nSigned-off-by: Jane Canary <jane@corp.example>"
-    one_line = "Fix, thanks Jane <jane@corp.example>"
-    email = P.person("jane@corp.example")
+    """In free text a line ``Name <address>`` (after a trailer's token) is a person: that line's name and
+    address are replaced, the rest of the text stays; a value that is one such line is a person as a whole."""
+    message = "Fix the timeout AB#12 for ops@corp.example\n\nSigned-off-by: Jane Canary <jane@corp.example>\n"
+    email, name = P.person("jane@corp.example"), P.person("Jane Canary")
+    shaped = f"Fix the timeout AB#12 for {P.person('ops@corp.example')}\n\nSigned-off-by: {name} <{email}>\n"
     commit = Record("git.commit", "r:c", "upsert", T, {"commitId": "c", "comment": message})
-    assert policy().apply(commit).data["comment"] == f"Fix the timeout AB#12\n\nSigned-off-by: Jane Canary <{email}>"
+    assert policy().apply(commit).data["comment"] == shaped  # strip_text off: the text stays
+    one_line = "Fix, thanks Jane <jane@corp.example>"
     commit = Record("git.commit", "r:c", "upsert", T, {"commitId": "c", "comment": one_line})
-    assert policy().apply(commit).data["comment"] == f"Fix, thanks Jane <{email}>"
-    unknown = policy(unknown_fields="keep").apply(pull_request(signOff=one_line, multiLine=message)).data
-    assert unknown["signOff"] == f"{P.person('Fix, thanks Jane')} <{email}>"  # beyond the catalog: the whole
-    assert unknown["multiLine"] == f"Fix the timeout AB#12\n\nSigned-off-by: Jane Canary <{email}>"  # not one line
+    assert policy().apply(commit).data["comment"] == f"{P.person('Fix, thanks Jane')} <{email}>"  # errs to replacing
+    unknown = policy(unknown_fields="keep").apply(pull_request(signOff="Jane Canary <CORP\\jane>", multiLine=message)).data
+    assert unknown["signOff"] == f"{name} <{P.person('CORP' + chr(92) + 'jane')}>" and unknown["multiLine"] == shaped
+    assert "multiLine" not in policy().apply(pull_request(multiLine=message)).data  # drop: only whole persons stay
     assert person_string(one_line) and not person_string(one_line, named=False) and not person_string(message)
+    assert policy().apply(commit).data == policy().apply(Record("git.commit", "r:c", "upsert", T, {
+        "commitId": "c", "comment": one_line})).data  # deterministic
