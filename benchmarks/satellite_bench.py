@@ -10,6 +10,7 @@
     python benchmarks/satellite_bench.py --requests      # only the requests per stream (no latency), rewritten in place
     python benchmarks/satellite_bench.py --backfill 16   # only section 1 at these concurrencies, rewritten in place
     python benchmarks/satellite_bench.py --events        # only section 5 (events: freshness, requests per hour; events_bench.py)
+    python benchmarks/satellite_bench.py --politeness    # only the politeness section (load model; politeness_bench.py)
 
 1. Backfill of a simulated collection (``satellite simulator`` in its own process, a fixed injected
    latency per request, no jitter) at several ``limits.concurrency``: wall time, requests (counted
@@ -1157,6 +1158,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the requests per stream of a backfill without latency, against the minimum; rewrites that section of --out")
     parser.add_argument("--events", action="store_true",
                         help="only section 5: freshness with events against polling, requests per hour (events_bench.py)")
+    parser.add_argument("--politeness", action="store_true",
+                        help="only the politeness section: fixed and adaptive concurrency against the load model, freshness (politeness_bench.py)")
     parser.add_argument("--memory-only", action="store_true",
                         help="only the peak memory of sync --once (small, medium, large with --large); prints, and with "
                              "--out writes this code version's rows of the 'Peak memory by code version' section")
@@ -1177,6 +1180,10 @@ def main(argv: list[str] | None = None) -> int:
         from events_bench import events_only
 
         return events_only(out, "tiny" if args.quick else "small")
+    if args.politeness:
+        from politeness_bench import main as politeness_main
+
+        return politeness_main((["--quick"] if args.quick else []) + (["--out", str(out)] if out is not None else []))
     if args.backfill:
         return backfill_only(out, "small" if args.quick else "medium", args.backfill)
     scale = "small" if args.quick else "medium"
