@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import platform
+import ssl
 import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -80,14 +81,45 @@ dead letters: <span class="{'bad' if report.dead_letters else ''}">{report.dead_
 
 class HttpEndpoint:
     def __init__(self, listen: str, store: Store, satellite_id: str, readiness: Readiness,
-                 next_runs: NextRuns = lambda: {}, events: EventReceiver | None = None) -> None:
-        """``events``: serve ``POST /events/ado/<integration>`` (None: every POST is 404)."""
+                 next_runs: NextRuns = lambda: {}, events: EventReceiver | None = None,
+                 tls: tuple[str, str] | None = None) -> None:
+        """``events``: serve ``POST /events/ado/<integration>`` (None: every POST is 404). ``tls``: (certificate,
+        key) PEM files: HTTPS, each connection's handshake in its own handler thread (a slow client holds no other)."""
+        context = None
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.load_cert_chain(*tls)
         host, _, port = listen.rpartition(":")
         REGISTRY.register(collector := StoreCollector(store))
         self._collector = collector
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = 30  # a connection that sends nothing (or no TLS handshake) for this long is dropped
+
+            def setup(self) -> None:
+                self.refused = False
+                if context is not None:  # the handshake here, in this connection's thread
+                    self.request.settimeout(self.timeout)
+                    try:
+                        self.request = context.wrap_socket(self.request, server_side=True)
+                    except OSError:  # ssl.SSLError too: not TLS, a bad handshake, a timeout
+                        self.refused = True
+                        return
+                super().setup()
+
+            def handle(self) -> None:
+                if not self.refused:
+                    super().handle()
+
+            def finish(self) -> None:
+                if self.refused:
+                    return
+                super().finish()
+                if context is not None:  # the TLS socket wraps (and detached) the one the server closes
+                    self.request.close()
+
             def do_GET(self) -> None:  # noqa: N802 - stdlib naming
                 path = self.path.split("?", 1)[0]
                 if path == "/healthz":
@@ -135,7 +167,8 @@ class HttpEndpoint:
         self._server = ThreadingHTTPServer((host or "0.0.0.0", int(port)), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="http-endpoint", daemon=True)
-        endpoint.url = f"http://{self._server.server_address[0]}:{self._server.server_address[1]}"
+        scheme = "https" if context is not None else "http"
+        endpoint.url = f"{scheme}://{self._server.server_address[0]}:{self._server.server_address[1]}"
 
     def start(self) -> "HttpEndpoint":
         self._thread.start()

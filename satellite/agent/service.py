@@ -94,7 +94,8 @@ class Agent:
             if config.satellite.http.listen:
                 endpoint = HttpEndpoint(config.satellite.http.listen, store, config.satellite.id, self.readiness,
                                         next_runs=self.next_runs,
-                                        events=self._events.receiver if self._events.listening else None).start()
+                                        events=self._events.receiver if self._events.listening else None,
+                                        tls=_listener_tls(config.satellite.http)).start()
                 log.info("http_endpoint", url=endpoint.url)
             self._progress = Progress().__enter__()  # stream_progress events during long backfills
             self._scheduler = self._schedule()
@@ -296,3 +297,8 @@ def _sweep_every(integration) -> float:
     """Seconds between an integration's scheduled runs: schedule.interval, or with events on sweep_interval."""
     schedule = integration.schedule
     return (schedule.sweep_interval if integration.events.enabled else schedule.interval).total_seconds()
+
+
+def _listener_tls(http) -> tuple[str, str] | None:
+    """The listener's certificate and key (satellite.http.tls_cert/tls_key), or None: plain HTTP."""
+    return (str(http.tls_cert), str(http.tls_key)) if http.tls_cert is not None else None

@@ -464,6 +464,17 @@ def _check_files(data: dict[str, Any], doc: _Document) -> None:
         if path.exists() and not path.is_dir():
             doc.report(loc, "exists and is not a directory")
 
+    cert_loc, key_loc = ("satellite", "http", "tls_cert"), ("satellite", "http", "tls_key")  # HTTPS listener
+    cert, key = _get(data, cert_loc), _get(data, key_loc)
+    if (isinstance(cert, str) and cert.strip() and isinstance(key, str) and key.strip()
+            and not doc.is_flagged(cert_loc) and not doc.is_flagged(key_loc)):
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(str(_local_path(cert, doc)), str(_local_path(key, doc)))
+        except (ssl.SSLError, ValueError):  # SSLError first: it is an OSError too
+            doc.report(cert_loc, "the certificate and key are not a PEM certificate (chain) and its private key")
+        except OSError as exc:
+            doc.report(cert_loc, f"cannot load the certificate and key: {exc.strerror or type(exc).__name__}")
+
 
 def _check_unique_ids(data: dict[str, Any], doc: _Document) -> None:
     integrations = data.get("integrations")

@@ -430,6 +430,15 @@ class HttpSettings(_Model):
 
     listen: str = Field("0.0.0.0:8080", pattern=r"^$|^[^\s]*:\d{1,5}$",
                         description="host:port to listen on (empty = no endpoint).")
+    tls_cert: OptionalPath = Field(None, description="PEM certificate (chain) to serve HTTPS instead of HTTP, e.g. for"
+                                   " the events' Basic credentials (relative to the config file); empty = HTTP.")
+    tls_key: OptionalPath = Field(None, description="PEM private key of tls_cert (relative to the config file).")
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> "HttpSettings":
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise _error("http_tls", "tls_cert and tls_key go together")
+        return self
 
 
 class SatelliteSettings(_Model):

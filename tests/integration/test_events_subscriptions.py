@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 from pathlib import Path
 
 import httpx
@@ -131,3 +132,34 @@ def test_the_endpoint_refuses_forged_events_bounds_a_flood_and_counts_both(tmp_p
     finally:
         endpoint.stop()
         store.close()
+
+
+def test_the_listener_serves_https_with_a_certificate_and_survives_a_plain_client(tmp_path, key_files, secret_env):
+    from tests.support import make_ca_and_server_cert
+
+    ca, cert, key = make_ca_and_server_cert(tmp_path / "tls")
+    path = events_config(tmp_path, "http://127.0.0.1:9/tfs/DefaultCollection", key_files)
+    path.write_text(path.read_text().replace("  http: {listen: '127.0.0.1:",
+                                             f"  http: {{tls_cert: {cert}, tls_key: {key}, listen: '127.0.0.1:"))
+    config = load_config(path)
+    store = Store(tmp_path / "data")
+    driver = EventDriver(config.integrations, store)
+    endpoint = HttpEndpoint(config.satellite.http.listen, store, "s", lambda: (True, []), events=driver.receiver,
+                            tls=(str(config.satellite.http.tls_cert), str(config.satellite.http.tls_key))).start()
+    try:
+        assert endpoint.url.startswith("https://")
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(endpoint.url.replace("https://", "http://") + "/healthz", timeout=5)
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(ca)), timeout=10) as client:
+            assert client.get(f"{endpoint.url}/healthz").status_code == 200
+            answer = client.post(f"{endpoint.url}/events/ado/tfs-main", content=_push("tls-1"), headers=_auth(SECRET))
+            assert answer.status_code == 200 and answer.json()["status"] == "accepted"
+    finally:
+        endpoint.stop()
+        store.close()
+    broken = tmp_path / "broken.pem"
+    broken.write_text("not a certificate")
+    path.write_text(path.read_text().replace(f"tls_cert: {cert}", f"tls_cert: {broken}"))
+    with pytest.raises(Exception) as caught:
+        load_config(path)
+    assert "tls_cert" in str(caught.value)
