@@ -5,6 +5,7 @@
     auth.py           HTTP Basic credentials compared in constant time
     receiver.py       POST /events/ado/<integration>: auth, bound, parse, de-duplicate, record due partitions
     focus.py          the due partitions of one run, by collection (what the collector reads)
+    driver.py         the agent's event job (a focused Collector over the due partitions), the check after a sweep
     health.py         a subscription that stopped delivering (stale) and its warning
     subscriptions.py  the Service Hooks API: what to subscribe, create/update/list/delete
     command.py        ``satellite events subscribe|list|unsubscribe``
