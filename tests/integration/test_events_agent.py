@@ -5,7 +5,8 @@ Service Hooks API; the world advances through ``/_sim/advance``, which posts the
   receiver to the server's truth; a forged event is refused; an authentic event naming a partition
   that does not exist costs requests and changes nothing;
 * every event dropped: the sweep still brings the truth, and the stale-subscription warning fires in
-  ``satellite status``, ``/metrics`` and ``satellite check``.
+  ``satellite status``, ``/metrics`` and ``satellite check``;
+* drops, duplicates, delays and reordering at once, the sweep every 10 s: exactly the truth.
 """
 
 from __future__ import annotations
@@ -137,6 +138,30 @@ def test_every_event_dropped_the_sweep_delivers_and_the_stale_warning_fires(tmp_
             config = load_config(path, env={**os.environ, **env})
             lines = events_checks(config, config.integrations[0], timeout=10)
             assert [(c.check, c.status) for c in lines] == [("events subscriptions", "pass"), ("events delivery", "fail")]
+        finally:
+            code = agent.stop()
+    assert code == 0
+
+
+def test_all_event_faults_at_once_the_events_and_the_sweep_deliver_exactly_the_truth(tmp_path, receiver, key_files, env):
+    world = generate_world(seed=9, scale="tiny")
+    faults = EventFaultPlan(drop=0.3, duplicate=0.3, delay=0.3, reorder=0.3, delay_s=0.5, seed=5)
+    _, simulator = _simulator(world, faults)
+    env = {**env, SECRET_ENV: SECRET}
+    with simulator:
+        path, _ = _config(tmp_path, simulator.url, receiver.url, key_files, sweep="10s")
+        _subscribe(path, {**os.environ, **env})
+        agent = AgentProcess(path, env, tmp_path / "agent.log")
+        try:
+            agent.url()
+            wait_until(lambda: mirrors(receiver, world), 60, "the first sweep", context=differences(receiver, world))
+            for _ in range(3):
+                _advance(simulator.url, 1)
+            log = httpx.get(f"{simulator.url}/_sim/events").json()
+            assert log["dropped"] and {s["fault"] for s in log["sent"]} >= {"duplicate", "delay", "reorder"}
+            wait_until(lambda: mirrors(receiver, world, advanced=True), 90, "the events and the sweep to bring the truth",
+                       context=differences(receiver, world, advanced=True))
+            assert any(e["event"] == "events_collected" for e in agent.events())
         finally:
             code = agent.stop()
     assert code == 0
