@@ -163,3 +163,21 @@ def test_the_listener_serves_https_with_a_certificate_and_survives_a_plain_clien
     with pytest.raises(Exception) as caught:
         load_config(path)
     assert "tls_cert" in str(caught.value)
+
+
+def test_the_events_command_line(tmp_path, key_files):
+    from tests.support import run_cli
+
+    world = generate_world(seed=9, scale="tiny")
+    with start_simulator(world) as simulator:
+        path = events_config(tmp_path, simulator.collection_url, key_files)
+        (tmp_path / "secrets" / "events").write_text(SECRET + "\n")
+        path.write_text(path.read_text().replace("${env:" + SECRET_ENV + "}", "${file:secrets/events}"))
+        listed = run_cli("events", "list", "-c", str(path))
+        assert listed.returncode == 1 and "missing: git.push" in listed.stdout, listed.stderr
+        subscribed = run_cli("events", "subscribe", "-c", str(path), "--integration", "tfs-main")
+        assert subscribed.returncode == 0 and subscribed.stdout.count(" created ") == 12, subscribed.stderr
+        assert run_cli("events", "list", "-c", str(path)).returncode == 0
+        unknown = run_cli("events", "list", "-c", str(path), "--integration", "nope")
+        assert unknown.returncode == 1 and "no integration 'nope'" in unknown.stdout
+        assert SECRET not in subscribed.stdout + subscribed.stderr + listed.stdout + listed.stderr
