@@ -8,12 +8,14 @@ notifications handled at once and at most ``events.queue_limit`` events waiting 
 (``payload.py``; else 400). Then the event id and its due partitions are recorded in one store
 transaction (a duplicate id marks nothing) and the event job is woken. Every outcome is counted
 (``satellite_events``); refusals are logged with the integration and reason only, never a header
-or the body.
+or the body, at most once a minute per integration and outcome (a flood does not fill the log: the
+next line says how many were not logged).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -32,6 +34,7 @@ log = structlog.get_logger(__name__)
 PATH_PREFIX = "/events/ado/"
 MAX_IN_FLIGHT = 16  # notifications handled at once (each one store transaction); more: 429
 RETRY_AFTER_S = 10
+LOG_EVERY_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,8 @@ class EventReceiver:
         self._journal = journal
         self._wake = wake
         self._slots = threading.BoundedSemaphore(max_in_flight)
+        self._log_lock = threading.Lock()
+        self._logged: dict[tuple[str, str], tuple[float, int]] = {}  # (integration, outcome) -> (last logged, not logged since)
 
     @property
     def integration_ids(self) -> tuple[str, ...]:
@@ -111,10 +116,15 @@ class EventReceiver:
         self._wake(integration_id)
         return _answer(200, "accepted")
 
-    @staticmethod
-    def _refused(integration_id: str, outcome: str, status: int, *, close: bool = False, reason: str = "",
+    def _refused(self, integration_id: str, outcome: str, status: int, *, close: bool = False, reason: str = "",
                  headers: tuple[tuple[str, str], ...] = ()) -> Answer:
         EVENTS.labels(integration_id, outcome).inc()
-        log.warning("event_refused", integration=integration_id or None, outcome=outcome, status=status,
-                    **({"reason": reason} if reason else {}))
+        now = time.monotonic()
+        with self._log_lock:
+            last, quiet = self._logged.get((integration_id, outcome), (None, 0))
+            due = last is None or now - last >= LOG_EVERY_S
+            self._logged[(integration_id, outcome)] = (now, 0) if due else (last, quiet + 1)
+        if due:
+            log.warning("event_refused", integration=integration_id or None, outcome=outcome, status=status,
+                        **({"reason": reason} if reason else {}), **({"not_logged_before": quiet} if quiet else {}))
         return _answer(status, outcome, headers=headers, close=close)

@@ -289,3 +289,16 @@ def test_no_secret_in_the_logs(store):
         _post(receiver, push("c-2"))
     text = repr(logs)
     assert logs and "canary" not in text and SECRET not in text
+
+
+def test_a_flood_of_refusals_is_logged_once_a_minute(store, monkeypatch):
+    receiver = EventReceiver([integration()], EventJournal(store))
+    clock = [1000.0]
+    monkeypatch.setattr("satellite.events.receiver.time.monotonic", lambda: clock[0])
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(50):
+            _post(receiver, push("x"), auth=basic("ado", "wrong-wrong-wrong-wrong"))
+        clock[0] += 61
+        _post(receiver, push("x"), auth=basic("ado", "wrong-wrong-wrong-wrong"))
+    refused = [entry for entry in logs if entry["event"] == "event_refused"]
+    assert len(refused) == 2 and refused[1]["not_logged_before"] == 49
