@@ -1374,6 +1374,16 @@ def render_backfill(scale: str, latency: float, minimum: dict, runs: list[Backfi
                      f"flight on average; last request ends at {a['last_request']:.1f} s of {run.wall:.1f} s. Longest "
                      f"stream: `{name}`, {entry['requests']:,} requests over {span:.1f} s ({entry['busy'] / span if span else 0:.1f}"
                      f" in flight, {span / entry['requests'] * 1000 if entry['requests'] else 0:.0f} ms per request).")
+        # where the time goes: wall = requests x mean request / in flight; a request takes longer than the
+        # latency injected when the processes want more CPU than the cores have (the satellite: one core
+        # at most, its Python threads share the GIL)
+        stretched = run.requests * a["mean_latency"] / max(a["in_flight"], 1e-9)
+        lines.append(f"  Where the time goes: {run.requests:,} requests x {a['mean_latency'] * 1000:.1f} ms / "
+                     f"{a['in_flight']:.1f} in flight = {stretched:.0f} s; at the {latency * 1000:g} ms injected it would be "
+                     f"{run.requests * latency / max(a['in_flight'], 1e-9):.0f} s. The satellite used {run.cpu_satellite:.0f} CPU s "
+                     f"in {run.wall:.0f} s, {run.cpu_satellite / run.wall:.0%} of the one core its threads can share (the GIL); "
+                     f"all three processes {(run.cpu_satellite + run.cpu_simulator + run.cpu_receiver) / (run.wall * cores):.0%} "
+                     f"of {cores} cores.")
     lines.append("")
     lines += ["Per stream (requests at the highest concurrency against the minimum; when each stream ran, in seconds from "
               "the start, at each concurrency):", ""]
