@@ -212,6 +212,7 @@ class Phase:
     held_after: dict[int, float] = field(default_factory=dict)  # seconds at each count in flight, after the first minute
     held_all: dict[int, float] = field(default_factory=dict)
     data_dir: Path | None = None
+    stopped: bool = False  # stopped after --max-phase-s (its wall time estimated from its rate)
 
     def throttled(self, after: bool) -> tuple[int, int]:
         """(429s, answers held with X-RateLimit-Delay) in the first minute, or after it."""
@@ -252,6 +253,14 @@ def sync_command(config: Path, tune: dict[str, float] | None) -> list[str]:
     return [sys.executable, "-c", code, "sync", "-c", str(config), "--once"]
 
 
+def limiter_defaults() -> str:
+    """The adaptive limit's own settings, as the sync processes get them (``tolerance 1.25, ...``)."""
+    from satellite.politeness.limiter import AdaptiveLimit
+
+    defaults = AdaptiveLimit.__init__.__kwdefaults__ or {}
+    return ", ".join(f"{name} {defaults[name]:g}" for name in ("tolerance", "congested", "backoff", "window") if name in defaults)
+
+
 def parse_tune(text: str) -> dict[str, float]:
     """``tolerance=1.1,congested=1.2`` -> the keyword arguments."""
     tune = {}
@@ -280,11 +289,22 @@ def run_phase(work: Path, simulator: sb.Service, receiver: sb.Service, keys, arg
         process.wait(FIRST_MINUTE)
     except subprocess.TimeoutExpired:
         phase.first_minute = control.get("/_sim/load").json()
-    phase.exit = process.wait()
-    ended = time.time()
+    try:
+        phase.exit = process.wait(max(1.0, args.max_phase_s - FIRST_MINUTE))
+        ended = time.time()
+        phase.end = control.get("/_sim/load").json()
+    except subprocess.TimeoutExpired:  # long enough to know its rate: stopped, its wall time estimated
+        ended = time.time()
+        phase.end = control.get("/_sim/load").json()
+        phase.stopped = True
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
     phase.wall = ended - started
     reader.join(5)
-    phase.end = control.get("/_sim/load").json()
     phase.requests = phase.end["requests"]
     phase.held_all = {int(k): v for k, v in control.get("/_bench/probe", params={"since": started, "until": ended})
                       .json()["held"].items()}
@@ -292,7 +312,7 @@ def run_phase(work: Path, simulator: sb.Service, receiver: sb.Service, keys, arg
         phase.held_after = {int(k): v for k, v in control.get(
             "/_bench/probe", params={"since": started + FIRST_MINUTE, "until": ended}).json()["held"].items()}
     control.close()
-    if phase.exit != 0:
+    if phase.exit != 0 and not phase.stopped:
         print(f"  sync exited {phase.exit}: {''.join(stderr[-5:])}", flush=True)
     return phase
 
@@ -385,17 +405,24 @@ def render(args: argparse.Namespace, phases: list[Phase], changes: list[Change],
     per_second = args.capacity / service_s
     rows = []
     verdicts: dict[str, dict[str, bool]] = {}  # adaptive phase -> target -> met
+    total = max((p.requests for p in phases if not p.stopped), default=0)  # a whole backfill's requests
     for phase in phases:
         held = phase.held_after or phase.held_all
         p95 = probe_percentile(held, 0.95, service_s, args.capacity)
-        share = phase.requests / phase.wall / per_second
-        bound = phase.requests * service_s / args.capacity
+        rate = phase.requests / phase.wall
+        share = rate / per_second
+        requests = total if phase.stopped and total else phase.requests
+        bound = requests * service_s / args.capacity
+        wall = requests / rate if phase.stopped else phase.wall
         (blocked_1, delayed_1), (blocked_2, delayed_2) = phase.throttled(False), phase.throttled(True)
-        rows.append([phase.name, f"{phase.wall:.1f}", f"{phase.requests:,}", f"{phase.requests / phase.wall:.0f}",
+        rows.append([phase.name,
+                     f"{wall:.1f} (est.; stopped at {phase.wall:.0f} s)" if phase.stopped else f"{phase.wall:.1f}",
+                     f"{phase.requests:,}" + (f" of {total:,}" if phase.stopped else ""), f"{rate:.0f}",
                      f"**{share:.2f}**", f"{mean_in_flight(phase.held_all):.1f}",
                      f"{probe_percentile(held, 0.50, service_s, args.capacity) / service_s:.2f}x",
                      f"**{p95 / service_s:.2f}x**", f"{blocked_1} / {delayed_1}", f"**{blocked_2} / {delayed_2}**",
-                     f"{bound:.1f}", f"{phase.wall / bound:.2f}x", "yes" if phase.exit == 0 else f"NO (exit {phase.exit})"])
+                     f"{bound:.1f}", f"{wall / bound:.2f}x" + (" (est.)" if phase.stopped else ""),
+                     "stopped" if phase.stopped else "yes" if phase.exit == 0 else f"NO (exit {phase.exit})"])
         if phase.adaptive:
             verdicts[phase.name] = {"throughput >= 0.8 C": share >= 0.8,
                                     "others' p95 <= 1.25x unloaded": p95 / service_s <= 1.25,
@@ -412,7 +439,9 @@ def render(args: argparse.Namespace, phases: list[Phase], changes: list[Change],
              "from another client would have waited (latency(k + 1)), weighed by time over the phase after its first "
              "minute (the whole phase if shorter), over the unloaded s. *Throttled*: 429 / answers held with "
              "`X-RateLimit-Delay`, counted by the simulator. *Bound*: requests x s / C, the least time the server needs "
-             "to answer them (no chain of dependent requests in these streams comes near it).")
+             "to answer them (no chain of dependent requests in these streams comes near it). A backfill still running "
+             f"after {args.max_phase_s:g} s is stopped (its rate is known by then): its wall time is estimated as a whole "
+             "backfill's requests over its rate.")
     lines = [SECTION, "",
              (f"Written by `python benchmarks/politeness_bench.py` (do not edit by hand; run it again). Machine: "
               f"{sb.machine()}. Whole run: {seconds / 60:.1f} min."), "", intro, "",
@@ -454,6 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-share", type=float, default=0.95, help="with --budget auto: the threshold's share of C / s")
     parser.add_argument("--ceiling", type=int, default=16, help="limits.concurrency of the adaptive phase")
     parser.add_argument("--fixed", type=int, nargs="*", default=[4, 16], help="the fixed concurrencies (adaptive off)")
+    parser.add_argument("--max-phase-s", type=float, default=150.0,
+                        help="a backfill still running after this is stopped; its wall time is estimated from its rate")
     parser.add_argument("--changes", type=int, default=None, help="changes timed for freshness (default 8; 2 with --quick)")
     parser.add_argument("--interval", type=float, default=10.0, help="schedule.interval of the running agent, seconds (>= 10)")
     parser.add_argument("--tune", type=parse_tune, action="append", default=[], metavar="tolerance=1.1,congested=1.2",
@@ -474,7 +505,8 @@ def main(argv: list[str] | None = None) -> int:
         simulator = start_simulator(args)
         services.append(simulator)
         plan = [(f"fixed {c}", c, False, None) for c in args.fixed]
-        plan += [(f"adaptive (ceiling {args.ceiling})", args.ceiling, True, None)] if not args.only_tuned else []
+        plan += [(f"adaptive (ceiling {args.ceiling}; the limiter's defaults: {limiter_defaults()})", args.ceiling, True, None)] \
+            if not args.only_tuned else []
         plan += [(f"adaptive (ceiling {args.ceiling}, {', '.join(f'{k} {v:g}' for k, v in tune.items())})",
                   args.ceiling, True, tune) for tune in args.tune]
         for number, (name, concurrency, adaptive, tune) in enumerate(plan):
