@@ -101,13 +101,18 @@ def serve_simulator(scale: str, seed: int, capacity: int, service_ms: float, bud
     app = create_app(world, "2022", {PAT: frozenset({"full"})}, load=load)
 
     def held(since: float, until: float) -> dict[str, Any]:
+        """Seconds at each count in flight within [since, until), and the requests arriving in each second of it."""
         seconds: dict[int, float] = {}
+        arrivals: dict[int, int] = {}
         trace = load.trace
-        for (at, count), (following, _) in zip(trace, [*trace[1:], (until, 0)], strict=True):
+        for (at, count), (following, next_count) in zip(trace, [*trace[1:], (until, 0)], strict=True):
             start, end = max(at, since), min(following, until)
             if end > start:
                 seconds[count] = seconds.get(count, 0.0) + end - start
-        return {"held": seconds}
+            if next_count > count and since <= following < until:
+                second = int(following - since)
+                arrivals[second] = arrivals.get(second, 0) + 1
+        return {"held": seconds, "arrivals": arrivals}
 
     def watched_keys() -> dict[str, set[str]]:
         """The keys of every commit and push (as the simulator's truth names them)."""
@@ -220,6 +225,13 @@ class Phase:
     held_all: dict[int, float] = field(default_factory=dict)
     data_dir: Path | None = None
     stopped: bool = False  # stopped after --max-phase-s (its wall time estimated from its rate)
+    arrivals: dict[int, int] = field(default_factory=dict)  # requests arriving in each second from the start
+
+    def peak_usage(self, window_s: float) -> int:
+        """The most requests in any ``window_s`` seconds (whole seconds): the budget's peak usage."""
+        width = max(1, int(window_s))
+        seconds = [self.arrivals.get(i, 0) for i in range(max(self.arrivals, default=-1) + 1)]
+        return max((sum(seconds[i:i + width]) for i in range(max(1, len(seconds) - width + 1))), default=0)
 
     def throttled(self, after: bool) -> tuple[int, int]:
         """(429s, answers held with X-RateLimit-Delay) in the first minute, or after it."""
@@ -313,8 +325,9 @@ def run_phase(work: Path, simulator: sb.Service, receiver: sb.Service, keys, arg
     phase.wall = ended - started
     reader.join(5)
     phase.requests = phase.end["requests"]
-    phase.held_all = {int(k): v for k, v in control.get("/_bench/probe", params={"since": started, "until": ended})
-                      .json()["held"].items()}
+    whole = control.get("/_bench/probe", params={"since": started, "until": ended}).json()
+    phase.held_all = {int(k): v for k, v in whole["held"].items()}
+    phase.arrivals = {int(k): v for k, v in whole["arrivals"].items()}
     if ended - started > FIRST_MINUTE:
         phase.held_after = {int(k): v for k, v in control.get(
             "/_bench/probe", params={"since": started + FIRST_MINUTE, "until": ended}).json()["held"].items()}
@@ -413,6 +426,7 @@ def render(args: argparse.Namespace, phases: list[Phase], changes: list[Change],
     rows = []
     verdicts: dict[str, dict[str, bool]] = {}  # adaptive phase -> target -> met
     total = max((p.requests for p in phases if not p.stopped), default=0)  # a whole backfill's requests
+    threshold, window = (float(budget.split(":")[0]), float(budget.split(":")[2])) if budget != "off" else (0.0, 0.0)
     for phase in phases:
         held = phase.held_after or phase.held_all
         p95 = probe_percentile(held, 0.95, service_s, args.capacity)
@@ -427,7 +441,9 @@ def render(args: argparse.Namespace, phases: list[Phase], changes: list[Change],
                      f"{phase.requests:,}" + (f" of {total:,}" if phase.stopped else ""), f"{rate:.0f}",
                      f"**{share:.2f}**", f"{mean_in_flight(phase.held_all):.1f}",
                      f"{probe_percentile(held, 0.50, service_s, args.capacity) / service_s:.2f}x",
-                     f"**{p95 / service_s:.2f}x**", f"{blocked_1} / {delayed_1}", f"**{blocked_2} / {delayed_2}**",
+                     f"**{p95 / service_s:.2f}x**",
+                     f"{phase.peak_usage(window) / threshold:.0%}" if threshold else "-",
+                     f"{blocked_1} / {delayed_1}", f"**{blocked_2} / {delayed_2}**",
                      f"{bound:.1f}", f"{wall / bound:.2f}x" + (" (est.)" if phase.stopped else ""),
                      "stopped" if phase.stopped else "yes" if phase.exit == 0 else f"NO (exit {phase.exit})"])
         if phase.adaptive:
@@ -447,7 +463,9 @@ def render(args: argparse.Namespace, phases: list[Phase], changes: list[Change],
              "requests the server answered / wall time, as a share of C / s. *Others' p50/p95*: what one more request "
              "from another client would have waited (latency(k + 1)), weighed by time over the phase after its first "
              "minute (the whole phase if shorter), over the unloaded s. *Throttled*: 429 / answers held with "
-             "`X-RateLimit-Delay`, counted by the simulator. *Bound*: requests x s / C, the least time the server needs "
+             "`X-RateLimit-Delay`, counted by the simulator. *Peak budget use*: the most requests in any window of the budget "
+             "over its threshold (beyond 80% answers carry `X-RateLimit-Remaining`, beyond 90% the adaptive limit "
+             "takes it as a signal to shrink, beyond 100% answers are held). *Bound*: requests x s / C, the least time the server needs "
              "to answer them (no chain of dependent requests in these streams comes near it). A backfill still running "
              f"after {args.max_phase_s:g} s is stopped (its rate is known by then): its wall time is estimated as a whole "
              "backfill's requests over its rate.")
@@ -455,7 +473,8 @@ def render(args: argparse.Namespace, phases: list[Phase], changes: list[Change],
              (f"Written by `python benchmarks/politeness_bench.py` (do not edit by hand; run it again). Machine: "
               f"{sb.machine()}. Whole run: {seconds / 60:.1f} min."), "", intro, "",
              sb.table(["concurrency", "wall s", "requests", "requests/s", "throughput / C", "mean in flight",
-                       "others' p50 / unloaded", "others' p95 / unloaded", "429 / delayed, first minute",
+                       "others' p50 / unloaded", "others' p95 / unloaded", "peak budget use",
+                       "429 / delayed, first minute",
                        "429 / delayed, after", "bound s", "wall / bound", "all delivered"], rows), ""]
     for name, met in verdicts.items():
         lines.append(f"Targets of issue 18, {name}: " + "; ".join(
