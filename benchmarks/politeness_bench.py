@@ -41,6 +41,7 @@ import argparse
 import json
 import math
 import random
+import shlex
 import sqlite3
 import statistics
 import subprocess
@@ -468,9 +469,12 @@ def render(args: argparse.Namespace, phases: list[Phase], changes: list[Change],
              "takes it as a signal to shrink, beyond 100% answers are held). *Bound*: requests x s / C, the least time the server needs "
              "to answer them (no chain of dependent requests in these streams comes near it). A backfill still running "
              f"after {args.max_phase_s:g} s is stopped (its rate is known by then): its wall time is estimated as a whole "
-             "backfill's requests over its rate.")
+             "backfill's requests over its rate."
+             + (" A phase with limiter settings in its name ran its sync with those instead of the limiter's defaults "
+                "(`--tune`: a tuning to compare, not what the satellite ships)." if args.tune else ""))
     lines = [SECTION, "",
-             (f"Written by `python benchmarks/politeness_bench.py` (do not edit by hand; run it again). Machine: "
+             (f"Written by `{' '.join(['python benchmarks/politeness_bench.py', *args.argv])}` (do not edit by hand; run it "
+              "again). Machine: "
               f"{sb.machine()}. Whole run: {seconds / 60:.1f} min."), "", intro, "",
              sb.table(["concurrency", "wall s", "requests", "requests/s", "throughput / C", "mean in flight",
                        "others' p50 / unloaded", "others' p95 / unloaded", "peak budget use",
@@ -520,6 +524,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-tuned", action="store_true", help="no adaptive phase with the limiter's own defaults")
     parser.add_argument("--serve-simulator", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args.argv = [shlex.quote(a) for i, a in enumerate(given)  # the command in the report, without where it went
+                 if not a.startswith("--out") and not (i and given[i - 1] == "--out")]
     args.scale = args.scale or ("tiny" if args.quick else "medium")
     if args.serve_simulator:
         return serve_simulator(args.scale, args.seed, args.capacity, args.service_ms, args.budget)
