@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import satellite_bench as sb  # the workspace helpers, the report's table and sections
 
-EVENTS_SECTION = "## 5. Events: freshness and requests per hour"
+EVENTS_SECTION = "## Events: freshness and requests per hour"
 SECRET = "bench-events-secret-0a1b2c3d4e5f"
 COVERED = ("git.push", "git.commit", "git.ref", "git.pull_request", "build.build", "pipelines.run",
            "release.deployment", "wit.revision", "tfvc.changeset")

@@ -9,7 +9,7 @@
     python benchmarks/satellite_bench.py --sealing       # only section 4 (sealing, compression table), rewritten in place
     python benchmarks/satellite_bench.py --requests      # only the requests per stream (no latency), rewritten in place
     python benchmarks/satellite_bench.py --backfill 16   # only section 1 at these concurrencies, rewritten in place
-    python benchmarks/satellite_bench.py --events        # only section 5 (events: freshness, requests per hour; events_bench.py)
+    python benchmarks/satellite_bench.py --events        # only "Events" (freshness, requests per hour; events_bench.py)
     python benchmarks/satellite_bench.py --politeness    # only the politeness section (load model; politeness_bench.py)
 
 1. Backfill of a simulated collection (``satellite simulator`` in its own process, a fixed injected
@@ -1157,7 +1157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", action="store_true",
                         help="only the requests per stream of a backfill without latency, against the minimum; rewrites that section of --out")
     parser.add_argument("--events", action="store_true",
-                        help="only section 5: freshness with events against polling, requests per hour (events_bench.py)")
+                        help="only the events section: freshness with events against polling, requests per hour (events_bench.py)")
     parser.add_argument("--politeness", action="store_true",
                         help="only the politeness section: fixed and adaptive concurrency against the load model, freshness (politeness_bench.py)")
     parser.add_argument("--memory-only", action="store_true",
