@@ -10,9 +10,9 @@ real server; a garbled answer) go to a dict, so no id can make the array huge.
 from __future__ import annotations
 
 from array import array
-from typing import Iterator
+from collections.abc import Iterator
 
-__all__ = ["WorkItemTable", "DENSE_LIMIT"]
+__all__ = ["DENSE_LIMIT", "WorkItemTable"]
 
 DENSE_LIMIT = 1 << 24  # ids below it are array slots
 
@@ -20,7 +20,7 @@ DENSE_LIMIT = 1 << 24  # ids below it are array slots
 class WorkItemTable:
     """``id -> int`` for work item ids; ``none`` (a value of the typecode's range) marks an id not set."""
 
-    __slots__ = ("_values", "_none", "_sparse")
+    __slots__ = ("_none", "_sparse", "_values")
 
     def __init__(self, typecode: str, none: int = 0) -> None:
         self._values = array(typecode)

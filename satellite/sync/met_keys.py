@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterable
 from heapq import merge
-from typing import Iterable
 
 __all__ = ["MetKeys"]
 
