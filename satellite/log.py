@@ -157,6 +157,7 @@ def configure_logging(level: str = "info", *, json_output: bool | None = None, s
         json_output: force JSON (True) or console (False); default: JSON unless stdout is a TTY.
         stream: where to write; default stdout.
     """
+    target = stream  # None: whatever sys.stdout is when a line is written (it may be replaced later)
     stream = stream or sys.stdout
     if json_output is None:
         json_output = not stream.isatty()
@@ -180,7 +181,7 @@ def configure_logging(level: str = "info", *, json_output: bool | None = None, s
     structlog.configure(
         processors=[*shared, redact, _to_file, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        logger_factory=structlog.PrintLoggerFactory(file=target),
         cache_logger_on_first_use=False,
     )
     # Third-party libraries log through stdlib logging: same redaction, same output.

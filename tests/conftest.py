@@ -3,7 +3,9 @@
 - ``key_files``: a fresh set of the satellite's and SEI's key files (``tmp_path/keys``).
 - ``env``: the environment a test config reads its API key from.
 - ``receiver``: the reference SEI receiver on loopback, holding ``key_files``; closed afterwards.
-- every test meets the servers it talks to with fresh politeness gates (``satellite/politeness``).
+- every test meets the servers it talks to with fresh politeness gates (``satellite/politeness``),
+  and leaves the logging configuration as it found it (a test that pointed structlog at a stream
+  pytest closes afterwards must not break a later test's log line).
 
 Imports are inside the fixtures so that a folder which uses none of them (the unit tests) does
 not load the stand-ins.
@@ -20,6 +22,15 @@ def _fresh_politeness_gates():
     from satellite.politeness.gate import forget_gates
 
     forget_gates()
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored():
+    import structlog
+
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import sqlite3
 import struct
 
 import pytest
+import zstandard
 from cryptography.hazmat.primitives import hpke
 
 from satellite.config import load_config
@@ -74,10 +76,12 @@ class BodyRecorder:
 def plaintext_of(sealed: bytes, recipient) -> bytes:
     """The NDJSON a batch carries, by the format of docs (magic, version, header length, header,
     HPKE ciphertext, 64-byte signature): what SEI decrypts, before it parses a line."""
-    _, _, header_len = struct.unpack_from(">4sBI", sealed)
+    _, version, header_len = struct.unpack_from(">4sBI", sealed)
     header = sealed[9 : 9 + header_len]
     ciphertext = sealed[9 + header_len : -64]
-    return gzip.decompress(_SUITE.decrypt(ciphertext, recipient, info=b"SEIB1" + hashlib.sha256(header).digest()))
+    compressed = _SUITE.decrypt(ciphertext, recipient, info=b"SEIB" + str(version).encode() + hashlib.sha256(header).digest())
+    encoding = json.loads(header).get("content_encoding", "gzip")  # version 1: gzip; 2 and 3 name theirs
+    return gzip.decompress(compressed) if encoding == "gzip" else zstandard.ZstdDecompressor().decompress(compressed)
 
 
 def test_the_ledger_rows_are_the_batches_the_receiver_acknowledged(tmp_path, key_files, env):

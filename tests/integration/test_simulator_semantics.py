@@ -675,6 +675,8 @@ def test_with_every_switch_on_every_route_still_answers_what_its_spec_describes(
                                               params=params, json=body)
                     if response.status_code == 404 and response.headers["content-type"].startswith("text/html"):
                         continue  # a route this profile lacks (the spec test holds those to the specs)
+                    if response.status_code == 204 and not found[1]["schema"] and not response.content:
+                        continue  # no content where the spec describes none (DELETE subscription)
                     if response.status_code != 200:
                         failures.append(f"{profile_name} {method} {path}: {response.status_code} {response.text[:200]}")
                         continue
