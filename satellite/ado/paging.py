@@ -18,6 +18,9 @@ extra request per list.
 A server that pages in circles (a token again, a page identical to the previous one, a keyset
 that does not move) ends the walk with "pagination loop at ..." (``LoopGuard``) instead of
 looping forever.
+
+Every request of a walk after its first is ``chained`` work (``politeness.work``): the server's gate
+lets it go before fan-out reads, since the rest of the walk waits on it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, NamedTuple, Protocol
 
 from satellite.errors import AdoResponseError
-from satellite.politeness.work import carrying
+from satellite.politeness.work import carrying, chaining
 
 __all__ = [
     "CONTINUATION_HEADER",
@@ -150,6 +153,7 @@ class TokenHeader:
     list_key: str = "value"
 
     def pages(self, fetch: Fetch, where: str) -> Iterator[Page]:
+        fetch = chaining(fetch)  # each page after the first waits on the one before
         guard = LoopGuard(where)
         token: str | None = None
         while True:
@@ -179,6 +183,7 @@ class TokenBody:
     read_ahead: bool = False
 
     def pages(self, fetch: Fetch, where: str) -> Iterator[Page]:
+        fetch = chaining(fetch)  # each page after the first waits on the one before
         guard = LoopGuard(where)
 
         def ask(token: str | None) -> Answer:
@@ -242,6 +247,7 @@ class TopSkip:
     cap: int | PageCap | None = None
 
     def pages(self, fetch: Fetch, where: str) -> Iterator[Page]:
+        fetch = chaining(fetch)  # each page after the first waits on the one before
         guard = LoopGuard(where, last_only=True)
         cap = self.cap if isinstance(self.cap, PageCap) else PageCap(self.cap)
         skip = 0
@@ -282,6 +288,7 @@ class IdWindows:
     list_key: str = "value"
 
     def pages(self, fetch: Fetch, where: str) -> Iterator[Page]:
+        fetch = chaining(fetch)  # each page after the first waits on the one before
         guard = LoopGuard(where)
         last, width, cap = self.after, max(1, self.page_size), None  # width: new ids a window may hold
         while last < self.upto:

@@ -14,13 +14,16 @@ stream or thread it comes from.
   ``limits.min_concurrency`` and ``limits.concurrency``, or is the ceiling when not adaptive. While
   the last answer carried ``X-RateLimit-Remaining``, no more than that many (at least one): the
   requests waiting out a pause do not all go at once into a budget with room for a few.
-- Incremental work takes a free slot before any backfill work waiting for one; backfill work holds
-  at most ``share`` of the limit (at least one slot) outside its window (``work``).
+- A free slot goes to one waiting request (a response wakes one thread, not all): the first of those
+  that may take it, incremental work before backfill work, within each the continuation of a paged
+  walk (``chained``) before fan-out reads, then in order of arrival. Backfill work holds at most
+  ``share`` of the limit (at least one slot) outside its window (``work``).
 - Tokens: ``limits.max_requests_per_second`` (``bucket``), shared by everything sent to the server.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -95,6 +98,20 @@ class Ticket:
     route: str = ""
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Waiter:
+    """A request waiting at the gate; ``order``: lowest goes first; ``wake``: only it is woken."""
+
+    work: Work
+    order: tuple[bool, bool, int]
+    wake: threading.Condition
+
+
+def _rank(work: Work) -> tuple[bool, bool]:
+    """Incremental before backfill; within each, a walk's continuation before a fan-out read."""
+    return work.backfill, not work.chained
+
+
 class ServerGate:
     """The pause, the slots and the token bucket of one server; thread-safe."""
 
@@ -106,14 +123,16 @@ class ServerGate:
         self._wall = wall
         self._sleep = sleep
         self._observer = observer or _Silent()
-        self._cond = threading.Condition()
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._waiters: list[_Waiter] = []
+        self._arrivals = itertools.count()
         self._settings = settings
         self._limiter = AdaptiveLimit(settings.ceiling, settings.floor)
         self._bucket = TokenBucket(settings.rate, clock=clock) if settings.rate else None
         self._paused_until = 0.0
         self._in_flight = 0
         self._backfill_in_flight = 0
-        self._incremental_waiting = 0
         self._budget_left: float | None = None  # X-RateLimit-Remaining of the last answer that had one
         self._report_limit()
 
@@ -136,7 +155,8 @@ class ServerGate:
                 self._bucket = TokenBucket(settings.rate, clock=self._clock)
             else:
                 self._bucket.set_rate(settings.rate)
-            self._cond.notify_all()
+            for waiter in self._waiters:  # the limit may have grown: every waiter looks again
+                waiter.wake.notify()
         self._report_limit()
 
     # state (for tests and the status page) -------------------------------------------------
@@ -157,6 +177,12 @@ class ServerGate:
         with self._cond:
             return self._in_flight
 
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for the pause to end or a slot."""
+        with self._cond:
+            return len(self._waiters)
+
     def paused_for(self) -> float:
         """Seconds until the server's pause ends (0.0: not paused)."""
         with self._cond:
@@ -171,26 +197,28 @@ class ServerGate:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
 
     def may_enter(self, work: Work) -> bool:
-        """Whether ``work`` would get a slot now (not paused, a slot free, incremental work first)."""
+        """Whether ``work`` would get a slot now (not paused, a slot free, no waiter before it)."""
         with self._cond:
-            return self._clock() >= self._paused_until and self._has_slot(work)
+            first = self._next()
+            return (self._clock() >= self._paused_until and self._has_slot(work)
+                    and (first is None or first.order[:2] > _rank(work)))
 
     def enter(self, work: Work, route: str = "") -> Ticket:
         """Wait for the pause to end, a slot and a token; the caller must ``leave`` the ticket.
         ``route``: what is asked, ids left out (the limiter compares each route's latency with its own)."""
         with self._cond:
-            if not work.backfill:
-                self._incremental_waiting += 1
+            me = _Waiter(work, (*_rank(work), next(self._arrivals)), threading.Condition(self._lock))
+            self._waiters.append(me)
             try:
-                self._wait_for_slot(work)
+                self._wait_for_slot(me)
             finally:
-                if not work.backfill:
-                    self._incremental_waiting -= 1
+                self._waiters.remove(me)
             self._in_flight += 1
             if work.backfill:
                 self._backfill_in_flight += 1
             in_flight = self._in_flight
             bucket = self._bucket
+            self._wake_next()  # a slot may still be free (the limit grew, a pause ended)
         delay = bucket.reserve() if bucket is not None else 0.0
         if delay > 0:
             self._sleep(delay)
@@ -212,7 +240,7 @@ class ServerGate:
             if answer is not None and self._settings.adaptive:
                 self._limiter.observe(answer, ticket.in_flight)
                 self._budget_left = _remaining(status, headers or {})
-            self._cond.notify_all()
+            self._wake_next()
         if answer is not None:
             self._report_limit()
 
@@ -229,24 +257,36 @@ class ServerGate:
             return False
         if not work.backfill:
             return True
-        if self._incremental_waiting:
-            return False
         share = work.share_at(self._wall())
         return share >= 1.0 or self._backfill_in_flight < max(1, math.floor(limit * share))
 
-    def _wait_for_slot(self, work: Work) -> None:
+    def _next(self) -> _Waiter | None:
+        """The waiter a free slot goes to now (None: paused, or no waiter may take one)."""
+        if self._clock() < self._paused_until:
+            return None
+        return min((w for w in self._waiters if self._has_slot(w.work)), key=lambda w: w.order, default=None)
+
+    def _wake_next(self) -> None:
+        first = self._next()
+        if first is not None:
+            first.wake.notify()
+
+    def _wait_for_slot(self, me: _Waiter) -> None:
         waited: dict[str, float] = {}
         try:
             while True:
                 now = self._clock()
                 if now < self._paused_until:
                     reason, timeout = "pause", self._paused_until - now
-                elif self._has_slot(work):
-                    return
                 else:
+                    first = self._next()
+                    if first is me:
+                        return
+                    if first is not None:  # woken, but another goes first: pass the wake-up on
+                        first.wake.notify()
                     reason, timeout = "slot", RECHECK_S
                 started = self._clock()
-                self._cond.wait(timeout)
+                me.wake.wait(timeout)
                 waited[reason] = waited.get(reason, 0.0) + self._clock() - started
         finally:
             for reason, seconds in waited.items():

@@ -1,9 +1,12 @@
 """What kind of work a request serves: incremental (first in line) or backfill (a first run or a
-reconciliation: a read from no cursor), which outside its window gets only a share of the limit.
+reconciliation: a read from no cursor), which outside its window gets only a share of the limit;
+and whether it continues a paged walk (``chained``: the next page needs this one's answer, so a
+long walk is a critical path), which goes before fan-out reads of the same kind.
 
     with doing(Work(backfill=True, window=window, share=0.25)):
         ...                                   # every request of this thread is backfill work
     pool.submit(carrying(fetch), path)        # ...and of a worker thread it hands work to
+    fetch = chaining(fetch)                   # the calls after its first continue a chain
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
 from satellite.politeness.window import BackfillWindow
 
-__all__ = ["INCREMENTAL", "Work", "carrying", "current_work", "doing"]
+__all__ = ["INCREMENTAL", "Work", "carrying", "chaining", "current_work", "doing"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,6 +34,7 @@ class Work:
     backfill: bool = False
     window: BackfillWindow | None = None
     share: float = 1.0
+    chained: bool = False
 
     def share_at(self, now: datetime) -> float:
         if not self.backfill or self.window is None or self.window.contains(now):
@@ -62,6 +66,22 @@ def carrying(fn: Callable[P, R]) -> Callable[P, R]:
 
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         with doing(work):
+            return fn(*args, **kwargs)
+
+    return run
+
+
+def chaining(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn`` whose calls after the first run as the work current at each call, ``chained``: the
+    pages of a walk after its first, each asked with what the previous answer said."""
+    calls = 0
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return fn(*args, **kwargs)
+        with doing(replace(current_work(), chained=True)):
             return fn(*args, **kwargs)
 
     return run

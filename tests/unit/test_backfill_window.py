@@ -102,10 +102,10 @@ def test_a_free_slot_goes_to_waiting_incremental_work_before_waiting_backfill_wo
 
     waiting_backfill = threading.Thread(target=wait, args=("backfill", backfill))
     waiting_backfill.start()
-    _until(lambda: gate._cond._waiters)  # the backfill request waits
+    _until(lambda: gate.waiting == 1)  # the backfill request waits
     waiting_incremental = threading.Thread(target=wait, args=("incremental", Work()))
     waiting_incremental.start()
-    _until(lambda: gate._incremental_waiting == 1)
+    _until(lambda: gate.waiting == 2)
     gate.leave(tickets.pop(), 200, {})  # one slot frees: incremental takes it
     assert entered["incremental"].wait(5)
     assert entered["backfill"].wait(5)
