@@ -16,8 +16,8 @@ Recipient keys come in two kinds (``KEMS``, the ``kem`` of a config's ``recipien
 - ``x25519``: PKCS8 / SubjectPublicKeyInfo PEM, as OpenSSL writes them.
 - ``mlkem768-x25519``: the hybrid KEM MLKEM768-X25519 of draft-ietf-hpke-pq (X-Wing, HPKE KEM id
   0x647a). No standard PEM exists for it, so its keys are the draft's own byte strings in RFC 7468
-  armor: ``-----BEGIN MLKEM768-X25519 PRIVATE KEY-----`` around the base64 of the 32-byte seed (the
-  draft's private key), ``-----BEGIN MLKEM768-X25519 PUBLIC KEY-----`` around the base64 of the
+  armor: the label ``MLKEM768-X25519 PRIVATE KEY`` around the base64 of the 32-byte seed (the
+  draft's private key), ``MLKEM768-X25519 PUBLIC KEY`` around the base64 of the
   1,216-byte public key (ML-KEM-768 encapsulation key, 1,184 bytes, then the X25519 public key).
   The seed expands as the draft says: SHAKE256(seed, 96) gives the ML-KEM-768 seed (64 bytes, d || z)
   and the X25519 private key (32 bytes). Any implementation of the draft (or of X-Wing) reads them.

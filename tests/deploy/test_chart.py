@@ -10,6 +10,8 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from satellite.config import load_config
 from tests.unit.test_config import DURATION_CASES
@@ -29,6 +31,12 @@ from .helpers import (
 
 pytestmark = pytest.mark.deploy
 
+
+def generated_private_pem() -> str:
+    """A fresh Ed25519 private key as PKCS8 PEM text (no key is committed)."""
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schemas shipped.
 K8S_VERSIONS = ("1.25.0", kubernetes_validate.utils.latest_version())
 VALUE_DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text())
@@ -44,7 +52,7 @@ CONFIGURED = {
         ],
         "limits": {"concurrency": 8, "batch": {"max_bytes": "8MiB"}},
     },
-    "secrets": {"apiKey": "k-123", "signingPrivateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n",
+    "secrets": {"apiKey": "k-123", "signingPrivateKey": generated_private_pem(),
                 "recipientPublicKey": "-----BEGIN PUBLIC KEY-----\ny\n-----END PUBLIC KEY-----\n",
                 "pats": {"tfs-main": "pat-1", "tfs-legacy": "pat-2"}},
 }
@@ -466,7 +474,7 @@ def test_unknown_keys_are_rejected_by_the_schema(values, where):
     ({"config": {"integrations": [{"id": "a", "url": "tfs.corp/tfs"}]}}, "/config/integrations/0/url"),
     ({"caBundle": "any text at all"}, "/caBundle"),
     ({"caBundle": "-----BEGIN CERTIFICATE-----\nMIIB\n"}, "/caBundle"),
-    ({"caBundle": "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"}, "/caBundle"),
+    ({"caBundle": generated_private_pem()}, "/caBundle"),
     ({"secrets": {"recipientPublicKey": "sei-2025-01"}}, "/secrets/recipientPublicKey"),
     ({"secrets": {"signingPrivateKey": "-----BEGIN PUBLIC KEY-----\nMCow\n-----END PUBLIC KEY-----\n"}}, "/secrets/signingPrivateKey"),
     ({"extraEnv": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "kee": "k"}}}]}, "/extraEnv/0/valueFrom/secretKeyRef"),

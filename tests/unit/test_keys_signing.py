@@ -8,6 +8,7 @@ import stat
 import subprocess
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from satellite.cli import main
 from satellite.sealing.keys import (
@@ -43,7 +44,9 @@ def test_openssl_makes_the_same_kind_of_key(tmp_path):
     pub = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout"], check=True, capture_output=True).stdout
     assert load_ed25519_private(key.read_bytes()).public_key() == load_ed25519_public(pub)
     ours = generate_signing_key_files(tmp_path / "ours")
-    assert ours.private.read_text().startswith("-----BEGIN PRIVATE KEY-----")  # PKCS8, as openssl writes it
+    key = load_ed25519_private(ours.private.read_bytes())  # PKCS8 PEM, as openssl writes it
+    pkcs8 = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    assert ours.private.read_bytes() == pkcs8
 
 
 def test_keys_help_tells_who_makes_which_key(capsys):

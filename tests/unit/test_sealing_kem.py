@@ -9,6 +9,7 @@ works with the KEM id 0x647a the header names.
 import hashlib
 import hmac
 import os
+import re
 import stat
 
 import pytest
@@ -247,12 +248,19 @@ def test_seal_gives_a_version_3_header_the_suite_of_the_key(signer):
 # -- key files ----------------------------------------------------------------------------------
 
 
+def armor_label(pem: str) -> str:
+    """The RFC 7468 label of ``pem``'s first line (``-----BEGIN <label>-----``)."""
+    found = re.fullmatch(r"-----BEGIN ([A-Z0-9 -]+)-----", pem.splitlines()[0])
+    assert found, pem.splitlines()[0]
+    return found.group(1)
+
+
 def test_generate_hybrid_key_files(tmp_path):
     files = generate_key_files(tmp_path / "keys", kem=KEM_HYBRID)
     assert stat.S_IMODE(os.stat(files.recipient_private).st_mode) == 0o600
     private_pem, public_pem = files.recipient_private.read_text(), files.recipient_public.read_text()
-    assert private_pem.startswith("-----BEGIN MLKEM768-X25519 PRIVATE KEY-----\n")
-    assert public_pem.startswith("-----BEGIN MLKEM768-X25519 PUBLIC KEY-----\n")
+    assert armor_label(private_pem) == "MLKEM768-X25519 PRIVATE KEY"
+    assert armor_label(public_pem) == "MLKEM768-X25519 PUBLIC KEY"
     assert max(len(line) for line in public_pem.splitlines()) <= 64
     private, public = load_recipient_private(private_pem), load_recipient_public(public_pem, KEM_HYBRID)
     assert private.public_key() == public and public_key_id(public) == files.recipient_key_id
