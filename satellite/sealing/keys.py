@@ -76,6 +76,7 @@ __all__ = [
     "load_x25519_private",
     "load_x25519_public",
     "public_key_id",
+    "write_ed25519_pair",
     "write_key_files",
 ]
 
@@ -315,8 +316,17 @@ def generate_signing_key_files(directory: Path, *, overwrite: bool = False) -> S
     Raises:
         FileExistsError: a key file exists and ``overwrite`` is false.
     """
+    return write_ed25519_pair(directory, SIGNING_PRIVATE_FILE, SIGNING_PUBLIC_FILE, overwrite=overwrite)
+
+
+def write_ed25519_pair(directory: Path, private_name: str, public_name: str, *, overwrite: bool = False) -> SigningKeyFiles:
+    """A new Ed25519 pair in ``directory``: ``private_name`` (PKCS8 PEM, 0600), ``public_name`` (0644).
+
+    Raises:
+        FileExistsError: a key file exists and ``overwrite`` is false.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    paths = _replaceable([directory / SIGNING_PRIVATE_FILE, directory / SIGNING_PUBLIC_FILE], overwrite)
+    paths = _replaceable([directory / private_name, directory / public_name], overwrite)
     signing = Ed25519PrivateKey.generate()
     _write(paths[0], signing.private_bytes(**_PRIVATE_FORMAT), 0o600)
     _write(paths[1], signing.public_key().public_bytes(**_PUBLIC_FORMAT), 0o644)
