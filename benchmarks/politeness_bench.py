@@ -5,8 +5,10 @@
     python benchmarks/politeness_bench.py --quick    # smoke run: tiny world, short phases; prints only (unless --out)
     python benchmarks/politeness_bench.py --capacity 12 --service-ms 60 --scale medium --services "[repos]" \\
         --ceiling 32 --fixed 4 16 --budget auto --max-phase-s 120 --changes 6 --interval 10   # the knobs (defaults)
-    python benchmarks/politeness_bench.py --tune tolerance=1.1,congested=1.2,window=2000   # also an adaptive phase
-                                                     # with other limiter settings (a tuning to compare)
+    python benchmarks/politeness_bench.py --tune alpha=1,beta=2      # also an adaptive phase with other
+                                                     # limiter settings (a tuning to compare)
+    python benchmarks/politeness_bench.py --fixed --only-tuned --tune beta=2 --changes 0 --out /tmp/p.md
+                                                     # only that phase (no fixed ones, no freshness)
 
 C = 12 lies between the fixed settings (4 leaves two thirds of the server unused, 16 overloads it),
 and C / s = 200 requests/s stays within what the satellite sends on 2 cores shared with the
@@ -264,7 +266,8 @@ def mean_in_flight(held: dict[int, float]) -> float:
 
 def sync_command(config: Path, tune: dict[str, float] | None) -> list[str]:
     """``satellite sync --once``; ``tune``: other defaults of the adaptive limit (``AdaptiveLimit``'s
-    keyword arguments: tolerance, congested, backoff, window) for this process, to try a tuning."""
+    keyword arguments: alpha, beta, share, quantile, backoff, window, rise, confirm) for this process,
+    to try a tuning."""
     if not tune:
         return sb.satellite_command("sync", "-c", str(config), "--once")
     code = ("import sys; from satellite.politeness.limiter import AdaptiveLimit; "
@@ -273,22 +276,27 @@ def sync_command(config: Path, tune: dict[str, float] | None) -> list[str]:
     return [sys.executable, "-c", code, "sync", "-c", str(config), "--once"]
 
 
-def limiter_defaults() -> str:
-    """The adaptive limit's own settings, as the sync processes get them (``tolerance 1.25, ...``)."""
+def limiter_settings() -> dict[str, float]:
+    """The adaptive limit's own settings (``AdaptiveLimit``'s keyword-only arguments and their defaults)."""
     from satellite.politeness.limiter import AdaptiveLimit
 
-    defaults = AdaptiveLimit.__init__.__kwdefaults__ or {}
-    return ", ".join(f"{name} {defaults[name]:g}" for name in ("tolerance", "congested", "backoff", "window") if name in defaults)
+    return dict(AdaptiveLimit.__init__.__kwdefaults__ or {})
+
+
+def limiter_defaults() -> str:
+    """The adaptive limit's own settings, as the sync processes get them (``alpha 0.5, beta 1.5, ...``)."""
+    return ", ".join(f"{name} {value:g}" for name, value in limiter_settings().items())
 
 
 def parse_tune(text: str) -> dict[str, float]:
-    """``tolerance=1.1,congested=1.2`` -> the keyword arguments."""
-    tune = {}
+    """``alpha=1,beta=2`` -> the keyword arguments (any of ``AdaptiveLimit``'s settings; integers stay integers)."""
+    settings = limiter_settings()
+    tune: dict[str, float] = {}
     for part in filter(None, text.split(",")):
-        name, _, value = part.partition("=")
-        if name.strip() not in ("tolerance", "congested", "backoff", "window"):
-            raise argparse.ArgumentTypeError(f"unknown limiter setting {name!r}")
-        tune[name.strip()] = int(value) if name.strip() == "window" else float(value)
+        name, _, value = (piece.strip() for piece in part.partition("="))
+        if name not in settings:
+            raise argparse.ArgumentTypeError(f"unknown limiter setting {name!r} (known: {', '.join(settings)})")
+        tune[name] = int(value) if isinstance(settings[name], int) else float(value)
     return tune
 
 
@@ -519,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="a backfill still running after this is stopped; its wall time is estimated from its rate")
     parser.add_argument("--changes", type=int, default=None, help="changes timed for freshness (default 6; 2 with --quick)")
     parser.add_argument("--interval", type=float, default=10.0, help="schedule.interval of the running agent, seconds (>= 10)")
-    parser.add_argument("--tune", type=parse_tune, action="append", default=[], metavar="tolerance=1.1,congested=1.2",
+    parser.add_argument("--tune", type=parse_tune, action="append", default=[], metavar="alpha=1,beta=2",
                         help="also an adaptive phase with these limiter settings (repeatable)")
     parser.add_argument("--only-tuned", action="store_true", help="no adaptive phase with the limiter's own defaults")
     parser.add_argument("--serve-simulator", action="store_true", help=argparse.SUPPRESS)

@@ -7,7 +7,7 @@
         gate.leave(ticket, response.status_code, response.headers)
 
 - ``bucket``: the token bucket of ``limits.max_requests_per_second``;
-- ``limiter``: the adaptive concurrency limit (slow start, then AIMD on latency and throttling);
+- ``limiter``: the adaptive concurrency limit (slow start, then a queue estimate kept at about one; cuts on throttling);
 - ``window``: ``schedule.backfill_window`` in its time zone;
 - ``work``: whether the running unit is a backfill (first run, reconciliation) or incremental;
 - ``gate``: the three together per server (scheme://host:port), with incremental work first.
