@@ -251,8 +251,8 @@ class ServerGate:
             return max(1, min(self._limiter.limit, int(self._budget_left)))
         return self._limiter.limit
 
-    def _has_slot(self, work: Work) -> bool:
-        limit = self._limit()
+    def _has_slot(self, work: Work, limit: int | None = None) -> bool:
+        limit = self._limit() if limit is None else limit
         if self._in_flight >= limit:
             return False
         if not work.backfill:
@@ -262,9 +262,16 @@ class ServerGate:
 
     def _next(self) -> _Waiter | None:
         """The waiter a free slot goes to now (None: paused, or no waiter may take one)."""
-        if self._clock() < self._paused_until:
+        if not self._waiters or self._clock() < self._paused_until:
             return None
-        return min((w for w in self._waiters if self._has_slot(w.work)), key=lambda w: w.order, default=None)
+        limit = self._limit()
+        if self._in_flight >= limit:  # no slot for anyone (the common case in a backfill: no scan of the waiters)
+            return None
+        best: _Waiter | None = None
+        for waiter in self._waiters:
+            if (best is None or waiter.order < best.order) and self._has_slot(waiter.work, limit):
+                best = waiter
+        return best
 
     def _wake_next(self) -> None:
         first = self._next()
