@@ -167,7 +167,9 @@ def write_config(directory: Path, *, ado_url: str, endpoint: str, keys, concurre
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "pat").write_text(PAT + "\n")
     (directory / "api_key").write_text(API_KEY + "\n")
-    limits = f"limits:\n  concurrency: {concurrency}\n" if concurrency else ""
+    # A backfill "at concurrency N" holds N requests in flight (the bound assumes N): the adaptive limit is off,
+    # or it would read the latency the machine's own CPU adds (three processes on 2 cores) as the server's load.
+    limits = f"limits:\n  concurrency: {concurrency}\n  adaptive: false\n" if concurrency else ""
     path = directory / "satellite.yml"
     path.write_text(
         f"""\
@@ -1346,7 +1348,8 @@ def render_backfill(scale: str, latency: float, minimum: dict, runs: list[Backfi
     lines = [f"## 1. Backfill of the `{scale}` world, {latency * 1000:g} ms per request", "",
               f"The simulator (`satellite simulator --scale {scale} --latency-ms {latency * 1000:g}`, no jitter) and the "
               "receiver run in their own processes, the satellite (`sync_once`, default page sizes, services "
-              f"{SERVICES}, a fresh data dir) in a child process whose HTTP transport times every request. Requests are "
+              f"{SERVICES}, a fresh data dir, `limits.concurrency` N with `limits.adaptive: false`: N requests in flight, as the "
+              "bound assumes) in a child process whose HTTP transport times every request. Requests are "
               "counted in the simulator's request log. Lower bounds: *volume* = requests x latency / concurrency; "
               f"*chain* = {minimum['chain']:,} dependent requests x latency ({minimum['chain_what']}); the bound is "
               f"the larger. Minimum requests at the largest page sizes the server allows: {minimum['total']:,} "
