@@ -62,6 +62,8 @@ SCALES: dict[str, Scale] = {
         Scale("small", (3, 3, 2), 1_500, 12, (2, 5)),
         Scale("medium", (8,) * 5, 40_000, 24, (3, 6)),
         Scale("large", (8,) * 50, 400_000, 60, (3, 6)),
+        # issue 22's large collection, quiet and cheap: 300 projects, 5,000 repositories of 10 commits
+        Scale("collection", (17, 17, 16) * 100, 50_000, 60, (1, 2)),
     )
 }
 
@@ -112,6 +114,8 @@ def make_people(rng: random.Random, count: int) -> tuple[Person, ...]:
 
 def make_projects(rng: random.Random, count: int) -> tuple[Project, ...]:
     names = [f"{a} {b}" for a, b in product(_PROJECT_A, _PROJECT_B)]
+    if count > len(names):  # more projects than names (the collection scale): "Contoso Toys 2", ... beyond them
+        names += [f"{name} {n}" for n in range(2, -(-count // len(names)) + 1) for name in list(names)]
     rng.shuffle(names)
     projects = []
     for name in names[:count]:

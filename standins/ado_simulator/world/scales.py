@@ -36,4 +36,8 @@ AREA_SCALES: dict[str, AreaScale] = {
     "large": AreaScale(pull_requests=40_000, changesets=50_000, build_definitions=400, builds=200_000,
                        release_definitions=200, releases=5_000, work_items=200_000, work_item_revisions=2_000_000,
                        teams_per_project=3),
+    # issue 22's large collection (git base in generate.SCALES): many projects, repositories and teams, little else
+    "collection": AreaScale(pull_requests=500, changesets=1_200, build_definitions=100, builds=1_000,
+                            release_definitions=20, releases=60, work_items=1_000, work_item_revisions=5_000,
+                            teams_per_project=3),
 }
