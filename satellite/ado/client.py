@@ -222,12 +222,16 @@ class AdoClient:
         preview: bool = False,
         missing_ok: bool = False,
         list_key: str | None = None,
+        ahead: int = 2,
     ) -> Iterator[Any]:
         """GET several resources concurrently (bounded by the connection limit); yields bodies in order.
 
         ``missing_ok``: a 404 yields None instead of raising. ``list_key``: each resource is a
         list (as ``get_list`` reads it) and its items are yielded instead of its body. Another
-        error raises where its resource would have been yielded.
+        error raises where its resource would have been yielded. ``ahead``: requests queued ahead
+        of the one yielded next, in connections: the client's threads serve the queued requests of
+        every caller in turn, so a caller with more ahead gets a larger share of them (a long
+        fan-out that would otherwise run on alone at the end of a backfill).
         """
 
         def fetch(path: str) -> Any:
@@ -243,7 +247,7 @@ class AdoClient:
         pending: deque[Future] = deque()
         for path in paths:
             pending.append(self._pool.submit(carrying(fetch), path))  # as the caller's work (backfill or not)
-            if len(pending) >= 2 * self._max_connections:
+            if len(pending) >= max(1, ahead) * self._max_connections:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
