@@ -94,7 +94,6 @@ class AdaptiveLimit:
         self._drain_restore = 0.0  # the limit to go back to after the drain
         self._served = math.inf  # the requests the server serves at once, as the last round tells
         self._round: list[tuple[int, float]] = []  # (in flight, queue) of each answer of this round
-        self._round_peak = 0
         self._since_cut = 0
         self._cut_guard = 0
 
@@ -136,7 +135,6 @@ class AdaptiveLimit:
         base = self._route_baseline(answer.route)
         self._learn_baseline(answer.route, answer.rtt)
         if base is not None and in_flight <= self.limit:  # a route's first answer, or one sent before a cut: no news
-            self._round_peak = max(self._round_peak, in_flight)
             ratio = answer.rtt / base
             self._round.append((in_flight, max(1, in_flight) * (1 - 1 / ratio) if ratio > 1 else 0.0))
             if len(self._round) >= self.limit:
@@ -200,10 +198,10 @@ class AdaptiveLimit:
         beta = max(self._beta, 2 * self._share * limit)
         if queue > beta:
             self._slow_start = False
-            self._cut(max(math.floor(limit / 2), math.ceil(min(limit, peak) - queue + alpha)), self._round_peak)
+            self._cut(max(math.floor(limit / 2), math.ceil(min(limit, peak) - queue + alpha)), peak)
         elif queue >= alpha and not self._slow_start:
             pass  # the knee: hold
-        elif self._round_peak >= limit:  # room, and the round used the whole limit
+        elif peak >= limit:  # room, and the round used the whole limit
             if self._slow_start:
                 self._limit = float(min(self._ceiling, self._threshold, limit * 2))
                 self._slow_start = self._limit < self._threshold
@@ -237,4 +235,3 @@ class AdaptiveLimit:
 
     def _new_round(self) -> None:
         self._round = []
-        self._round_peak = 0
