@@ -12,6 +12,7 @@ import pytest
 from satellite.config import load_config
 from satellite.errors import ConfigError
 from satellite.politeness import BackfillWindow, GateSettings, ServerGate, Work
+from tests.support import wait_until
 from tests.unit.test_config import (
     INTEGRATION,
     SATELLITE,
@@ -102,10 +103,10 @@ def test_a_free_slot_goes_to_waiting_incremental_work_before_waiting_backfill_wo
 
     waiting_backfill = threading.Thread(target=wait, args=("backfill", backfill))
     waiting_backfill.start()
-    _until(lambda: gate.waiting == 1)  # the backfill request waits
+    wait_until(lambda: gate.waiting == 1, 5, "the backfill request to wait")
     waiting_incremental = threading.Thread(target=wait, args=("incremental", Work()))
     waiting_incremental.start()
-    _until(lambda: gate.waiting == 2)
+    wait_until(lambda: gate.waiting == 2, 5, "the incremental request to wait")
     gate.leave(tickets.pop(), 200, {})  # one slot frees: incremental takes it
     assert entered["incremental"].wait(5)
     assert entered["backfill"].wait(5)
@@ -115,14 +116,6 @@ def test_a_free_slot_goes_to_waiting_incremental_work_before_waiting_backfill_wo
     for ticket in tickets:
         gate.leave(ticket, 200, {})
 
-
-def _until(condition, timeout: float = 5.0) -> None:
-    done = threading.Event()
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        done.wait(0.01)
-    raise AssertionError("condition never held")
 
 
 def test_config_errors_of_the_window_zone_share_and_limits_come_all_at_once(tmp_path, pems):  # noqa: F811

@@ -11,6 +11,7 @@ from satellite.ado.paging import Answer, TokenHeader
 from satellite.politeness import GateSettings, ServerGate, Work, current_work
 from satellite.politeness import gate as gate_module
 from satellite.politeness.work import chaining, doing
+from tests.support import wait_until
 
 FAN_OUT = Work(backfill=True)
 CHAINED = Work(backfill=True, chained=True)
@@ -34,13 +35,13 @@ class _Waiting:
         thread = threading.Thread(target=run, name=name)
         waiting = self.gate.waiting
         thread.start()
-        _until(lambda: self.gate.waiting == waiting + 1)  # it waits, in this order of arrival
+        wait_until(lambda: self.gate.waiting == waiting + 1, 5, f"{name} waiting at the gate")  # in this order of arrival
         self.threads.append(thread)
 
     def let_one_in(self, ticket) -> None:
         entered = len(self.order)
         self.gate.leave(ticket, 200, {})
-        _until(lambda: len(self.order) == entered + 1)
+        wait_until(lambda: len(self.order) == entered + 1, 5, "the next request to enter")
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +104,7 @@ def test_a_response_wakes_only_the_waiter_the_slot_goes_to(monkeypatch):
     chained_waiter = next(w for w in gate._waiters if w.work.chained)
     gate.leave(held, 200, {})
     assert woken == [chained_waiter.wake]  # one wake-up, of the waiter the slot goes to
-    _until(lambda: waiting.order == ["chained"])
+    wait_until(lambda: waiting.order == ["chained"], 5, "the chained request to enter first")
     assert woken == [chained_waiter.wake] and gate.waiting == 5  # entering, it woke no one: no slot left
     monkeypatch.undo()
     for _ in range(5):
@@ -128,11 +129,3 @@ def test_the_pages_of_a_walk_after_the_first_are_chained_work():
     once = chaining(lambda: current_work())
     assert once() == Work() and once() == Work(chained=True)
 
-
-def _until(condition, timeout: float = 5.0) -> None:
-    done = threading.Event()
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        done.wait(0.01)
-    raise AssertionError("condition never held")
