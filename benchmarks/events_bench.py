@@ -23,11 +23,14 @@ DevOps requests an hour costs in a quiet world. Run through ``satellite_bench.py
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -71,14 +74,17 @@ def _wait(condition, timeout: float, what: str, interval: float = 0.05):
     raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def _no_proxy_env() -> dict[str, str]:
+    """This environment without proxy variables: the agent talks to loopback only."""
+    return {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def run_events_bench(scale: str = "small", steps: int = 20) -> dict:
-    import tempfile
-
     from satellite.config import load_config
     from satellite.events.command import events_command
     from satellite.sealing.keys import generate_key_files
@@ -104,7 +110,7 @@ def run_events_bench(scale: str = "small", steps: int = 20) -> dict:
         assert events_command(load_config(config), "subscribe", out=out.append) == 0, out
         with open(log_path, "w") as log:
             agent = subprocess.Popen(sb.satellite_command("run", "-c", str(config)), stdout=log, stderr=subprocess.STDOUT,
-                                     cwd=sb.ROOT, env={k: v for k, v in os.environ.items() if "proxy" not in k.lower()})
+                                     cwd=sb.ROOT, env=_no_proxy_env())
         types = [t for t in COVERED if truth(world, sb.PROFILE).get(t)]
 
         def mirrored() -> bool:
@@ -161,8 +167,6 @@ def run_events_bench(scale: str = "small", steps: int = 20) -> dict:
         simulator.stop()
         receiver.stop()
         storage.close()
-        import shutil
-
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -219,7 +223,7 @@ def _run_window(config: Path, counter: CountingApp, window_s: float, log_path: P
     started = time.monotonic()
     with open(log_path, "w") as log:
         agent = subprocess.Popen(sb.satellite_command("run", "-c", str(config)), stdout=log, stderr=subprocess.STDOUT,
-                                 cwd=sb.ROOT, env={k: v for k, v in os.environ.items() if "proxy" not in k.lower()})
+                                 cwd=sb.ROOT, env=_no_proxy_env())
     try:
         time.sleep(max(0.0, started + window_s - time.monotonic()))
         ended = time.monotonic()
@@ -257,8 +261,6 @@ def run_quiet_large(scale: str = "collection", sweep_factor: int = 12, polling_r
     """Requests of a quiet world under ``satellite run`` (module docstring): after a back-fill and
     one quiet ``sync --once`` (R, its duration D), P = max(10 s, 1.4 D); polling every P for
     ``polling_runs`` P, then events on with the sweep every ``sweep_factor`` P for ``sweep_factor`` P."""
-    import math
-    import tempfile
 
     from satellite.config import load_config
     from satellite.events.command import events_command
@@ -284,7 +286,7 @@ def run_quiet_large(scale: str = "collection", sweep_factor: int = 12, polling_r
     simulator = serve_in_thread(counter)
     base = _config(work / "sat", ado_url=f"{simulator.url}/tfs/DefaultCollection", endpoint=receiver.url, keys=keys,
                    port=free_port())
-    quiet_env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    quiet_env = _no_proxy_env()
 
     def sync_once() -> tuple[float, list]:
         mark = len(counter.log)
@@ -330,8 +332,6 @@ def run_quiet_large(scale: str = "collection", sweep_factor: int = 12, polling_r
         simulator.stop()
         receiver.stop()
         storage.close()
-        import shutil
-
         shutil.rmtree(work, ignore_errors=True)
 
 
