@@ -315,7 +315,9 @@ def _timed_transport_factory(log: list, concurrency: int, collection_path: str):
             return httpx.Response(response.status_code, headers=response.headers, extensions=response.extensions,
                                   stream=Timed(response.stream, lambda: log.append((label, started, time.perf_counter()))))
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # The satellite makes one transport per connection (its lanes, satellite/http_lanes.py), as it makes
+    # its own when given none: one pool shared by every lane would serialise them on its lock.
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE_EXPIRY_S)
     return lambda: TimingTransport(limits=limits)
 
 
@@ -374,6 +376,7 @@ def run_sync_child(config: Path, concurrency: int) -> dict:
 # The simulator's default semantics cap these $top/$skip lists (issue 13, ``page_cap``): the minimum
 # counts pages of that size, as a client of that server must.
 from standins.ado_simulator.semantics import DEFAULT_SEMANTICS  # noqa: E402
+from satellite.http_clients import KEEPALIVE_EXPIRY_S  # noqa: E402
 
 _CAP = DEFAULT_SEMANTICS.page_cap or 10000
 MAX_PAGE = {

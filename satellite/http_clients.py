@@ -14,7 +14,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import httpx
 
@@ -73,15 +73,22 @@ def build_client_lanes(
     base_url: str = "",
     headers: Mapping[str, str] | None = None,
     transport: httpx.BaseTransport | None = None,
+    transport_factory: Callable[[], httpx.BaseTransport] | None = None,
 ) -> ClientLanes:
     """A client for several threads at once: up to ``lanes`` connections, each used by one thread at a
-    time (as ``build_http_client`` otherwise); a request waits for a free one up to the pool timeout."""
+    time (as ``build_http_client`` otherwise); a request waits for a free one up to the pool timeout.
+
+    ``transport``: one transport shared by every lane (a stateless mock); ``transport_factory``: one
+    made per lane (a real connection pool must not be shared: ``satellite.http_lanes``)."""
+    if transport is not None and transport_factory is not None:
+        raise ValueError("give transport or transport_factory, not both")
     # One TLS context for every lane: building one loads the CA bundle (~40 ms each).
     verify = httpx.create_ssl_context(verify=tls.httpx_verify(), trust_env=proxy is None)
 
     def lane() -> httpx.Client:
         return _client(verify, proxy=proxy, timeout=timeout, base_url=base_url, headers=headers, max_connections=1,
-                       transport=transport, follow_redirects=False)
+                       transport=transport_factory() if transport_factory is not None else transport,
+                       follow_redirects=False)
 
     return ClientLanes(lane, lanes, wait=httpx.Timeout(timeout).pool)
 

@@ -93,9 +93,11 @@ class AdoClient:
         retry: RetryPolicy = RetryPolicy(),
         max_connections: int = 8,
         transport: httpx.BaseTransport | None = None,
+        transport_factory: Callable[[], httpx.BaseTransport] | None = None,
         gate: ServerGate | None = None,
     ) -> None:
-        """``gate``: the server's politeness gate every request passes (None: none, as for one-off checks)."""
+        """``gate``: the server's politeness gate every request passes (None: none, as for one-off checks).
+        ``transport``: shared by every connection (a mock); ``transport_factory``: one per connection."""
         self.target = target
         self._gate = gate
         self._retry = retry
@@ -110,6 +112,7 @@ class AdoClient:
             headers={"Authorization": f"Basic {token}", "X-TFS-FedAuthRedirect": "Suppress", "Accept": "application/json"},
             lanes=max_connections,
             transport=transport,
+            transport_factory=transport_factory,
         )
         self._version: ApiVersion | None = None
         self._collection_id: str | None = None

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from threading import Lock
 from typing import Callable
 
+import httpx
 import structlog
 
 from satellite.ado.client import AdoClient, CollectionTarget, TlsOptions
@@ -127,7 +128,7 @@ class Collector:
         sealer: Sealer,
         *,
         retry: RetryPolicy = RetryPolicy(),
-        transport_factory: Callable[[], object] | None = None,
+        transport_factory: Callable[[], httpx.BaseTransport] | None = None,
         on_record: Callable[[Record], None] | None = None,
         shard: ShardAssignment = ShardAssignment(),
         admit: Callable[[int], None] | None = None,
@@ -187,7 +188,7 @@ class Collector:
             timeout=self.limits.request_timeout.total_seconds(),
             retry=self.retry,
             max_connections=self.limits.concurrency,
-            transport=self._transport_factory() if self._transport_factory else None,
+            transport_factory=self._transport_factory,  # one transport per connection
             gate=gate_for(target.url, GateSettings.from_limits(self.limits)),  # shared by all on the server
         )
 

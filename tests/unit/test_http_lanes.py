@@ -128,3 +128,41 @@ def test_waiting_requests_get_lanes_in_the_order_they_asked():
         thread.join(10)
     lanes.close()
     assert server.fast == ["first", "second", "third"]
+
+
+def test_a_transport_factory_gives_each_lane_a_transport_of_its_own():
+    """A real transport is a connection pool: shared by the lanes, they would queue on its lock (and meet
+    encode/httpcore#1110), so ``transport_factory`` is called once per lane."""
+    server = HeldServer()
+    transports: list[httpx.MockTransport] = []
+
+    def make() -> httpx.MockTransport:
+        lane = len(transports)
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            with server._lock:
+                server.in_flight[lane] += 1
+            assert server.release.wait(10), "the test never released the answers"
+            return httpx.Response(200, json={"lane": lane})
+
+        transports.append(httpx.MockTransport(answer))
+        return transports[-1]
+
+    lanes = build_client_lanes(TlsOptions(), proxy=None, timeout=30, lanes=3, base_url="http://ado.test",
+                               transport_factory=make)
+    threads = [threading.Thread(target=lambda: lanes.get("/x")) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: server.busy() == 3, 10, "three requests in flight")
+    server.release.set()
+    for thread in threads:
+        thread.join(10)
+    lanes.close()
+    assert len(transports) == 3
+    assert sorted(server.in_flight) == [0, 1, 2]  # one request on each lane's own transport
+
+
+def test_a_transport_and_a_transport_factory_are_exclusive():
+    with pytest.raises(ValueError, match="not both"):
+        build_client_lanes(TlsOptions(), proxy=None, timeout=30, lanes=2, transport=httpx.MockTransport(lambda r: None),
+                           transport_factory=lambda: httpx.MockTransport(lambda r: None))
