@@ -16,6 +16,7 @@ import asyncio
 import base64
 import binascii
 import json
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ AREAS = (  # one module per API area: ROUTES + LOCATIONS
 )
 LOG_LIMIT = 10_000
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+_NO_FAULT = faults.Decision(0.0, None)
 _FRAMEWORK = "Microsoft.TeamFoundation.Framework.Server"
 _COMMON = "Microsoft.VisualStudio.Services.Common"
 
@@ -179,6 +181,7 @@ class SimulatorApp:
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        arrival = time.monotonic()  # the fault plan's latency runs from here to the answer
         method: str = scope["method"]
         path: str = scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -189,8 +192,10 @@ class SimulatorApp:
         raw_query: bytes = scope.get("query_string", b"")
         query = raw_query.decode("latin-1")
         body = await _read_body(receive) if method in _WITH_BODY else b""
-        fault = await self._fault_for(method, path) if self._faults is not None else None
+        decision = self._decide(method, path) if self._faults is not None else _NO_FAULT
+        fault = decision.fault
         if fault is not None and fault.kind == "reset":
+            await _answer_at(arrival + decision.delay)
             self.requests.append(LoggedRequest(method, path, query, 0, fault.kind))
             await faults.reset_connection(send)
             return
@@ -200,8 +205,9 @@ class SimulatorApp:
         else:
             origin = f"{scope.get('scheme', 'http')}://{headers.get('host') or _server_host(scope)}"
             response = self.handle(method, path, raw_query, headers, origin, body)
-        self.requests.append(LoggedRequest(method, path, query, response.status, fault.kind if fault is not None else ""))
         start = self._start(response, headers, activity.encode())
+        await _answer_at(arrival + decision.delay)  # what the work above took is part of the latency
+        self.requests.append(LoggedRequest(method, path, query, response.status, fault.kind if fault is not None else ""))
         if fault is not None and fault.kind == "truncate":
             await faults.send_truncated(send, start, response.body)
         elif fault is not None and fault.kind == "slow":
@@ -210,14 +216,11 @@ class SimulatorApp:
             await send(start)
             await send({"type": "http.response.body", "body": response.body})
 
-    async def _fault_for(self, method: str, path: str) -> faults.FaultRule | None:
-        """Wait out the plan's latency for this request; the fault it meets, if any."""
+    def _decide(self, method: str, path: str) -> faults.Decision:
+        """The plan's latency for this request and the fault it meets, if any."""
         assert self._faults is not None
         route = self._route_of(method, path) if self._faults.needs_route else None
-        decision = self._faults.decide(path, route.pattern if route is not None else None)
-        if decision.delay:
-            await asyncio.sleep(decision.delay)
-        return decision.fault
+        return self._faults.decide(path, route.pattern if route is not None else None)
 
     async def _send(self, send: Send, response: Response, headers: dict[str, str]) -> None:
         await send(self._start(response, headers, str(uuid.uuid4()).encode()))
@@ -448,6 +451,13 @@ def _method_not_allowed(method: str) -> Response:
 
 def _control_json(obj: Any, status: int = 200) -> Response:
     return Response(status, json.dumps(obj, separators=(",", ":")).encode(), "application/json; charset=utf-8")
+
+
+async def _answer_at(deadline: float) -> None:
+    """Sleep until ``deadline`` (``time.monotonic()``); not at all when it has passed."""
+    left = deadline - time.monotonic()
+    if left > 0:
+        await asyncio.sleep(left)
 
 
 def _server_host(scope: Scope) -> str:

@@ -105,7 +105,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                       help="per-identity TSTUs per window before X-RateLimit headers and delays, and before 429 with"
                       " Retry-After (default 15000:30000:300:30; off: none)")
     faults = parser.add_argument_group("faults", "injected into every request but the /_sim control routes")
-    faults.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer (default 0)")
+    faults.add_argument("--latency-ms", type=float, default=0.0,
+                        help="time from a request's arrival to its answer, the simulator's own work counted inside it"
+                        " (default 0)")
     faults.add_argument("--latency-jitter-ms", type=float, default=0.0, help="± random part of the latency (default 0)")
     faults.add_argument(
         "--fault", dest="faults", action="append", type=fault_rule, default=[], metavar="KIND:RATE[:PATH_REGEX]",

@@ -75,6 +75,29 @@ def test_latency_is_fixed_plus_jitter_and_spares_the_control_routes(world):
     assert control < 0.058  # under the smallest injected latency
 
 
+@pytest.mark.parametrize(("latency_ms", "work_ms"), [(50, 40), (30, 60)])
+def test_latency_is_time_to_answer_with_the_servers_own_work_inside_it(world, latency_ms, work_ms):
+    """A handler that blocks the loop for ``work_ms`` (a slow route): the answer comes ``latency_ms``
+    after arrival, or when the work is done if that is later; never latency + work."""
+    app = create_app(world, faults=FaultPlan(latency_ms=latency_ms))
+    handle = app.handle
+
+    def slow_handle(*args, **kwargs):
+        time.sleep(work_ms / 1000)  # the server's own work, blocking its event loop as CPU would
+        return handle(*args, **kwargs)
+
+    app.handle = slow_handle  # type: ignore[method-assign]
+    with serve_in_thread(app) as server, httpx.Client(base_url=server.url, auth=("", PAT), timeout=10) as client:
+        timings = []
+        for _ in range(3):
+            started = time.perf_counter()
+            assert client.get(PROJECTS, params=V).status_code == 200
+            timings.append(time.perf_counter() - started)
+    expected = max(latency_ms, work_ms) / 1000
+    assert min(timings) >= expected, timings
+    assert min(timings) < (latency_ms + work_ms - 15) / 1000, timings  # not latency + work (90 ms)
+
+
 def test_latency_rule_slows_only_its_route(world):
     plan = FaultPlan((FaultRule("latency", latency_ms=150, route="_apis/projects"),))
     with serving(world, plan) as (_, client):

@@ -8,11 +8,14 @@ A rule applies to requests whose path matches its ``path`` regex (``re.search``;
 when set, whose route pattern equals ``route``. Each applicable rule draws from its own
 ``random.Random`` seeded with (plan seed, rule index, route pattern or path), so the n-th request to
 a route meets the same fault in every run; ``limit`` caps how often a rule fires. Latency rules add
-up with the plan's base latency; of the other rules the first that fires decides the answer:
+up with the plan's base latency; of the other rules the first that fires decides the answer.
+Latency is time to answer: it runs from the request's arrival to the answer's first byte, the
+simulator's own work inside it (a request whose work takes longer than its latency is answered
+when the work is done):
 
 | kind | what the client sees |
 |---|---|
-| ``latency`` | the normal answer, ``latency_ms`` ± ``jitter_ms`` later |
+| ``latency`` | the normal answer, ``latency_ms`` ± ``jitter_ms`` after the request arrived |
 | ``429`` | 429 + ``Retry-After`` + TF400733 RequestBlockedException JSON |
 | ``503`` | 503 + ``Retry-After`` + the HTTP.sys "Service Unavailable" HTML page |
 | ``500`` | 500 + TF400898 internal error JSON |
@@ -121,7 +124,7 @@ def parse_fault(text: str) -> FaultRule:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    delay: float  # seconds to wait before answering
+    delay: float  # seconds from the request's arrival to its answer (the server's work included)
     fault: FaultRule | None  # None: answer normally
 
 
