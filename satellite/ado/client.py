@@ -34,6 +34,7 @@ from satellite.http_clients import TlsOptions, build_client_lanes
 from satellite.errors import AdoNotFoundError, AdoResponseError, AdoTransportError, AdoVersionError
 from satellite.metrics import ADO_REQUESTS, ADO_THROTTLE_WAIT
 from satellite.politeness import ServerGate, carrying, current_work
+from satellite.politeness.observer import Labelled
 from satellite.retrying import RetryPolicy
 from satellite.secret import Secret
 
@@ -47,6 +48,16 @@ _ID_SEGMENT = re.compile(r"/(?:[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|\d+)(?=/|$)")
 def _route_label(path: str) -> str:
     """A metrics label for a path: ids become ``{id}`` so the label set stays small."""
     return _ID_SEGMENT.sub("/{id}", "/" + path.split("?", 1)[0].lstrip("/"))
+
+
+_NOT_PLAIN = re.compile(r"[?#:]|^//")  # a path httpx must join itself: a query, a fragment, a scheme, a host
+
+
+def _base_for_paths(url: str) -> str | None:
+    """The collection URL as httpx's ``base_url`` makes it (normalised, one trailing slash), to put a
+    path after; None if it is relative or has a query or a fragment (httpx joins a path to those its own way)."""
+    base = httpx.URL(url.rstrip("/") + "/")
+    return None if base.is_relative_url or base.query or base.fragment else str(base)
 
 
 def segment(value: str) -> str:
@@ -114,13 +125,17 @@ class AdoClient:
             transport=transport,
             transport_factory=transport_factory,
         )
+        self._base = _base_for_paths(target.url)
+        self._request_counts = Labelled(ADO_REQUESTS)
         self._version: ApiVersion | None = None
         self._collection_id: str | None = None
         self._version_lock = threading.Lock()
         self._requests = 0
         self._count_lock = threading.Lock()
         self._max_connections = max_connections
-        self._pool = ThreadPoolExecutor(max_workers=max_connections, thread_name_prefix=f"ado-{target.name}")
+        # Twice the connections: a worker decodes its answer after giving its connection back, and meanwhile
+        # another takes it (with one worker per connection, every decode left a connection idle).
+        self._pool = ThreadPoolExecutor(max_workers=2 * max_connections, thread_name_prefix=f"ado-{target.name}")
 
     @property
     def request_count(self) -> int:
@@ -145,20 +160,31 @@ class AdoClient:
         gate = self._gate
         ticket = gate.enter(current_work(), f"{method} {route}") if gate is not None else None
         try:
-            response = self._http.request(method, path, params=params, json=json_body, headers=headers)
+            url, query = self._url(path, params)
+            response = self._http.request(method, url, params=query, json=json_body, headers=headers)
         except BaseException as exc:
             if gate is not None and ticket is not None:
                 gate.leave(ticket, None, None)
             if not isinstance(exc, httpx.TransportError):
                 raise
-            ADO_REQUESTS.labels(self.target.name, route, "error").inc()
+            self._request_counts(self.target.name, route, "error").inc()
             message, retryable = _describe_transport_error(exc, self.target.url)
             error_type = TransientAdoError if retryable else AdoTransportError
             raise error_type(message, collection=self.target.url) from None
         if gate is not None and ticket is not None:
             gate.leave(ticket, response.status_code, response.headers)
-        ADO_REQUESTS.labels(self.target.name, route, str(response.status_code)).inc()
+        self._request_counts(self.target.name, route, str(response.status_code)).inc()
         return response
+
+    def _url(self, path: str, params: Mapping[str, Any] | None) -> tuple[str | httpx.URL, Mapping[str, Any] | None]:
+        """The URL to send and the params left for httpx to add: a plain relative path becomes the
+        whole URL, query included, parsed once (httpx parses a relative path, then the base URL joined
+        to it, then the URL with the params merged in: 45 us a request); anything else (a query or
+        a colon in the path) goes as it is, for httpx to join."""
+        if self._base is None or _NOT_PLAIN.search(path):
+            return path, params
+        query = str(httpx.QueryParams(params)) if params else ""
+        return httpx.URL(f"{self._base}{path.lstrip('/')}?{query}" if query else f"{self._base}{path.lstrip('/')}"), None
 
     def request(
         self,

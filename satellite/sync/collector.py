@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from threading import Lock
 from typing import Callable
@@ -251,7 +251,8 @@ class Collector:
         return [[s] for s in aside if s not in together] + ([together] if together else [])
 
     def _collect_below(self, client: AdoClient, report: CollectionReport, run: "_ScopeRunner", owner: bool, streams: list) -> None:
-        """The projects, then what is below them, then the collection's last streams."""
+        """The projects, then what is below them (a project's repositories and teams once it is done), then
+        the collection's last streams."""
         held = self._held_projects(client, owner, streams)  # before the projects stream moves its cursor
         listed = run(Scope.COLLECTION, None, "") if owner else {}
         projects = listed.get(ProjectsStream.name)
@@ -264,8 +265,6 @@ class Collector:
         if held and projects is not None:
             self._departed(client, report, run, held, {p["id"] for p in projects if isinstance(p.get("id"), str)})
         projects = [p for p in projects if self.shard.owns_project(client.target.url, p["id"])]
-        repositories: list[dict] = []
-        teams: list[dict] = []
         needs_teams = any(s.scope is Scope.TEAM for s in streams)
 
         def project_scope(project: dict) -> dict[str, list[dict]]:
@@ -277,25 +276,31 @@ class Collector:
                     self._fail(report, client.target.name, TeamsStream.name, project["id"], exc)
             return below
 
-        with ThreadPoolExecutor(max_workers=self.limits.concurrency, thread_name_prefix="project") as pool:
-            for below in pool.map(project_scope, projects):  # projects side by side; each in stream order
-                listed_repositories = below.get("git.repositories", [])
-                repositories.extend(r for r in listed_repositories if not r.get("isDisabled"))
-                for disabled in (r for r in listed_repositories if r.get("isDisabled")):  # its reads answer 404 TF401019
-                    log.info("repository_disabled", integration=self.integration.id, collection=client.target.name,
-                             repository=disabled.get("id"), hint="its record is delivered; refs, commits and pushes when enabled")
-                teams.extend(below.get(TeamsStream.name, []))
-        if self.should_stop():
-            return
-        with ThreadPoolExecutor(max_workers=self.limits.concurrency, thread_name_prefix="collect") as pool:
-            futures = [pool.submit(run, Scope.REPOSITORY, r, r["id"]) for r in repositories]
-            team_futures = [pool.submit(run, Scope.TEAM, t, t["id"]) for t in teams]
+        # A project's repositories and teams start as soon as that project is done, beside the projects
+        # still running: waiting for the last project left the connections idle at the end of a backfill.
+        with ThreadPoolExecutor(max_workers=self.limits.concurrency, thread_name_prefix="collect") as below_pool:
+            futures: list[Future] = []
+            team_futures: list[Future] = []
+            with ThreadPoolExecutor(max_workers=self.limits.concurrency, thread_name_prefix="project") as pool:
+                for done in as_completed([pool.submit(project_scope, p) for p in projects]):  # side by side
+                    below = done.result()  # re-raises store failures, which must stop the run
+                    listed_repositories = below.get("git.repositories", [])
+                    for disabled in (r for r in listed_repositories if r.get("isDisabled")):  # its reads answer 404 TF401019
+                        log.info("repository_disabled", integration=self.integration.id, collection=client.target.name,
+                                 repository=disabled.get("id"), hint="its record is delivered; refs, commits and pushes when enabled")
+                    if self.should_stop():
+                        continue
+                    futures += [below_pool.submit(run, Scope.REPOSITORY, r, r["id"])
+                                for r in listed_repositories if not r.get("isDisabled")]
+                    team_futures += [below_pool.submit(run, Scope.TEAM, t, t["id"]) for t in below.get(TeamsStream.name, [])]
             for future in futures:
                 future.result()  # re-raises store failures, which must stop the run
             below_teams: dict[str, list[dict]] = {}
             for future in team_futures:
                 for name, items in future.result().items():
                     below_teams.setdefault(name, []).extend(items)
+        if self.should_stop():
+            return
         if owner:
             run(Scope.COLLECTION_END, None, "", below_teams)
 
