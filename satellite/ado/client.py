@@ -260,7 +260,9 @@ class AdoClient:
         error raises where its resource would have been yielded. ``ahead``: requests queued ahead
         of the one yielded next, in connections: the client's threads serve the queued requests of
         every caller in turn, so a caller with more ahead gets a larger share of them (a long
-        fan-out that would otherwise run on alone at the end of a backfill).
+        fan-out that would otherwise run on alone at the end of a backfill). ``paths`` may be lazy
+        (read page by page): the requests run ahead across its pages; if it raises, the bodies of the
+        paths before are yielded, then its error.
         """
 
         def fetch(path: str) -> Any:
@@ -274,7 +276,16 @@ class AdoClient:
             return body if list_key is None else expect_list(body, list_key, self.target.url, path)
 
         pending: deque[Future] = deque()
-        for path in paths:
+        listed = iter(paths)
+        while True:
+            try:
+                path = next(listed)
+            except StopIteration:
+                break
+            except BaseException:  # ``paths`` failed (a lazy listing): what was asked before it is yielded first
+                while pending:
+                    yield pending.popleft().result()
+                raise
             pending.append(self._pool.submit(carrying(fetch), path))  # as the caller's work (backfill or not)
             if len(pending) >= max(1, ahead) * self._max_connections:
                 yield pending.popleft().result()

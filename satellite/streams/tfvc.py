@@ -15,6 +15,7 @@ changes are read once, page by page, the first pages of a page of changesets con
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Iterator
 
 from satellite.ado.client import segment
@@ -52,15 +53,24 @@ class ChangesetsStream(IncrementalStream):
         walk = IdWindows("changesetId", ctx.page_sizes.changesets, after=cursor.last_id, upto=newest[0]["changesetId"])
         # one cap for every changeset's changes: a short page ends a list once a longer one was seen
         changes = TopSkip(ctx.page_sizes.default, cap=PageCap(SERVER_CAPS["tfvc.changes"].cap))
-        for page in ctx.client.pages("_apis/tfvc/changesets", walk, {"$orderby": "id asc", "maxCommentLength": 4000}):
-            # the first page of changes of every changeset, read concurrently (in order)
-            paths = [f"_apis/tfvc/changesets/{c['changesetId']}/changes" for c in page.items]
-            firsts = ctx.client.get_many(paths, {changes.top_param: changes.page_size, changes.skip_param: 0})
-            for changeset, path, first in zip(page.items, paths, firsts):
-                key = self.key(ctx, changeset, parent)  # its id pages the walk: present
-                yield upsert(self.record_type, key, changeset)
-                yield from nested("tfvc.change", key, items(ctx.client.pages(path, changes, first=first)), "item.path")
-                yield IdHighWater(changeset["changesetId"]).checkpoint()
+        listed: deque[dict] = deque()  # changesets whose first page of changes is asked, in order
+
+        def changes_paths() -> Iterator[str]:
+            for page in ctx.client.pages("_apis/tfvc/changesets", walk, {"$orderby": "id asc", "maxCommentLength": 4000}):
+                for changeset in page.items:
+                    listed.append(changeset)
+                    yield f"_apis/tfvc/changesets/{changeset['changesetId']}/changes"
+
+        # the first page of changes of every changeset, read concurrently (in order) and ahead across the
+        # pages of changesets: a page holds as few as 20 (a server's cap), and waiting for each page's
+        # last changes before asking the next page made this stream a chain at the end of a backfill
+        for first in ctx.client.get_many(changes_paths(), {changes.top_param: changes.page_size, changes.skip_param: 0}):
+            changeset = listed.popleft()
+            key = self.key(ctx, changeset, parent)  # its id pages the walk: present
+            path = f"_apis/tfvc/changesets/{changeset['changesetId']}/changes"
+            yield upsert(self.record_type, key, changeset)
+            yield from nested("tfvc.change", key, items(ctx.client.pages(path, changes, first=first)), "item.path")
+            yield IdHighWater(changeset["changesetId"]).checkpoint()
 
 
 class TfvcBranchesStream(SnapshotStream):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 
 import pytest
 
@@ -124,6 +125,39 @@ class TestChangesetsStream:
         assert "pagination loop" in str(run.error) and "ignored the range" in str(run.error)
         assert run.keys("tfvc.changeset") == []  # the first window's answer held ids beyond it: nothing taken from it
         assert run.checkpoints == ()
+
+    def test_the_next_page_of_changesets_is_asked_before_the_changes_of_the_page_before_are_in(self) -> None:
+        """A page may hold as few as 20 changesets (a server's cap): reading each page's changes to the last
+        before asking the next page made the stream a chain of round trips at the end of a backfill."""
+        tfvc = Tfvc()
+        for changeset_id in range(4, 7):
+            tfvc.check_in(changeset_id)
+        second_page_asked = threading.Event()
+        server = tfvc.server()
+
+        def windows(request: Request) -> Reply:
+            if "$orderby" in request.params and request.params["searchCriteria.fromId"] != "0":
+                second_page_asked.set()
+            return tfvc.answer(request)
+
+        def held_changes(request: Request) -> Reply:  # changeset 1's changes wait for the second window
+            assert second_page_asked.wait(10), "the second page of changesets was not asked while changes were pending"
+            return offset_pages(lambda: tfvc.changes[1])(request)
+
+        server.get(CHANGESETS, windows).get(changes_path(1), held_changes)
+        run = run_stream(ChangesetsStream(), server, page_sizes={"changesets": 2})
+        assert run.keys() == tfvc.keys(1, 2, 3, 4, 5, 6)  # in order, each changeset before its changes
+        assert len(run.checkpoints) == 6
+
+    def test_a_failing_window_fails_after_the_changesets_read_before_it(self) -> None:
+        tfvc = Tfvc()
+        for changeset_id in range(4, 7):
+            tfvc.check_in(changeset_id)
+        server = tfvc.server()
+        server.get(CHANGESETS, lambda r: MALFORMED["html page"][0] if r.params.get("searchCriteria.fromId") == "2" else tfvc.answer(r))
+        run = run_stream(ChangesetsStream(), server, page_sizes={"changesets": 2}, expect=AdoResponseError)
+        assert run.keys() == tfvc.keys(1, 2)  # the first window's changesets, each with its changes and checkpoint
+        assert len(run.checkpoints) == 2
 
     def test_changes_are_read_page_by_page(self) -> None:
         tfvc = Tfvc()
