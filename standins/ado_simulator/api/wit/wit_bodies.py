@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 from standins.ado_simulator.wire.context import Request, Site
 from standins.ado_simulator.world.model import Person
-from standins.ado_simulator.world.boards.wit_process import FIELDS, FIELDS_BY_REF, HIERARCHY_FORWARD, HIERARCHY_REVERSE, RELATED, TYPES
+from standins.ado_simulator.world.boards.wit_process import (FIELDS, FIELDS_BY_REF, HIERARCHY_FORWARD, HIERARCHY_REVERSE, RELATED, TYPES,
+                                                              WorkItemTypeDef)
 from standins.ado_simulator.world.boards.wit_text import comment_text, description, tags, title
 from standins.ado_simulator.world.boards.work_item_history import HIERARCHY, ItemState, WorkItem
 from standins.ado_simulator.world.boards.work_items import Comment, WorkItemsDomain
@@ -21,18 +22,30 @@ from standins.ado_simulator.world.messy import work_item_title
 from standins.ado_simulator.wire.binding import BindingError, bind_date
 from standins.ado_simulator.wire.wire import ApiError
 
-__all__ = ["END_OF_TIME", "wit_date", "parse_stamp", "identity_string", "field_values", "render_fields", "core_field",
+__all__ = ["END_OF_TIME", "wit_date", "parse_stamp", "identity_string", "field_values", "selected_field_values",
+           "render_fields", "core_field",
            "relations_json", "work_item_json", "update_json", "comment_json", "work_item_url"]
 
 END_OF_TIME = "9999-01-01T00:00:00Z"
 _ORDER = {f.reference_name: i for i, f in enumerate(FIELDS)}
 
 
+_DAYS: dict[int, str] = {}  # day since the epoch -> "YYYY-MM-DDT"
+_FRACTIONS = tuple((f".{f'{n:03d}'.rstrip('0')}Z" if n else "Z") for n in range(1000))
+
+
 def wit_date(ms: int) -> str:
     """``2024-03-05T10:15:27.503Z`` with trailing zeros of the fraction trimmed, as .NET writes it."""
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000))
-    fraction = f"{ms % 1000:03d}".rstrip("0")
-    return f"{text}.{fraction}Z" if fraction else text + "Z"
+    seconds, milli = divmod(ms, 1000)
+    day, second = divmod(seconds, 86_400)
+    prefix = _DAYS.get(day)
+    if prefix is None:
+        if len(_DAYS) >= 100_000:
+            _DAYS.clear()
+        prefix = _DAYS[day] = time.strftime("%Y-%m-%dT", time.gmtime(day * 86_400))
+    hour, rest = divmod(second, 3600)
+    minute, sec = divmod(rest, 60)
+    return f"{prefix}{hour:02d}:{minute:02d}:{sec:02d}{_FRACTIONS[milli]}"
 
 
 def parse_stamp(text: str, name: str) -> int:
@@ -108,8 +121,60 @@ def field_values(domain: WorkItemsDomain, item: WorkItem, state: ItemState, revi
     if state.resolved is not None:
         values["Microsoft.VSTS.Common.ResolvedReason"] = state.reason if state_name == "Resolved" else kind.reasons["Resolved"][0]
     _type_values(values, kind.name, item, state, state_name)
-    return {ref: value for ref, value in sorted(values.items(), key=lambda kv: _ORDER[kv[0]])
-            if ref.startswith("System.") or ref in kind.fields}
+    return {ref: values[ref] for ref in _fields_of(kind) if ref in values}
+
+
+_KIND_FIELDS: dict[str, tuple[str, ...]] = {}
+
+
+def _fields_of(kind: WorkItemTypeDef) -> tuple[str, ...]:
+    """The reference names a revision of ``kind`` can carry, in field order: System.* and the type's own."""
+    refs = _KIND_FIELDS.get(kind.name)
+    if refs is None:
+        refs = _KIND_FIELDS[kind.name] = tuple(f.reference_name for f in FIELDS
+                                               if f.reference_name.startswith("System.") or f.reference_name in kind.fields)
+    return refs
+
+
+_ABSENT = object()
+# Fields computed alone from the replayed state, each exactly as ``field_values`` does (_ABSENT: not set).
+_CHEAP: dict[str, Callable[[WorkItemsDomain, WorkItem, ItemState], Any]] = {
+    "System.Id": lambda domain, item, state: item.id,
+    "System.Rev": lambda domain, item, state: state.rev,
+    "System.TeamProject": lambda domain, item, state: domain.project(item).name,
+    "System.WorkItemType": lambda domain, item, state: TYPES[item.type].name,
+    "System.CommentCount": lambda domain, item, state: state.comments,
+    "System.Watermark": lambda domain, item, state: state.position + 1,
+    "System.ChangedDate": lambda domain, item, state: wit_date(state.changed),
+    "System.History": lambda domain, item, state: comment_text(item.id, state.history) if state.history else _ABSENT,
+    "System.IsDeleted": lambda domain, item, state: True if state.deleted else _ABSENT,
+}
+_PLANS: dict[tuple[str, frozenset[str]], tuple[tuple[str, Callable], ...] | None] = {}
+
+
+def _plan(kind: WorkItemTypeDef, wanted: frozenset[str]) -> tuple[tuple[str, Callable], ...] | None:
+    """The getters of the ``wanted`` fields (lower-case names) a revision of ``kind`` can carry, in field
+    order; None when one of them has no getter of its own."""
+    key = (kind.name, wanted)
+    if key not in _PLANS:
+        refs = [ref for ref in _fields_of(kind) if ref.lower() in wanted]
+        _PLANS[key] = tuple((ref, _CHEAP[ref]) for ref in refs) if all(ref in _CHEAP for ref in refs) else None
+    return _PLANS[key]
+
+
+def selected_field_values(domain: WorkItemsDomain, item: WorkItem, state: ItemState, revised: int | None,
+                          wanted: frozenset[str]) -> dict[str, Any]:
+    """The fields of ``field_values`` whose lower-case reference names are in ``wanted``, in the same
+    order; only those computed when each has a getter of its own (a few short fields)."""
+    plan = _plan(TYPES[item.type], wanted)
+    if plan is None:
+        return {ref: value for ref, value in field_values(domain, item, state, revised).items() if ref.lower() in wanted}
+    values: dict[str, Any] = {}
+    for ref, get in plan:
+        value = get(domain, item, state)
+        if value is not _ABSENT:
+            values[ref] = value
+    return values
 
 
 def _type_values(values: dict[str, Any], kind: str, item: WorkItem, state: ItemState, state_name: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlencode
 
 from standins.ado_simulator.wire.context import Request, Site
@@ -21,10 +21,11 @@ from standins.ado_simulator.api.core.core_routes import resolve_project
 from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
 from standins.ado_simulator.wire.binding import REPORTING_REVISIONS_EXPAND
 from standins.ado_simulator.wire.wire import ApiError, Response, json_response
-from standins.ado_simulator.api.wit.wit_bodies import field_values, identity_string, parse_stamp, render_fields, wit_date
+from standins.ado_simulator.api.wit.wit_bodies import field_values, identity_string, parse_stamp, selected_field_values, wit_date
 from standins.ado_simulator.world.boards.wit_process import FIELDS_BY_REF, LONG_TEXT_FIELDS, TYPES
 from standins.ado_simulator.api.wit.wit_routes import json_body, work_items_of
 from standins.ado_simulator.world.boards.work_items import LINK_NAMES, WorkItemsDomain
+from standins.ado_simulator.world.model import Person
 
 __all__ = ["ROUTES", "LOCATIONS", "PAGE_SIZE", "PAGE_SIZE_WITH_FIELDS"]
 
@@ -118,32 +119,63 @@ def _revision_filter(req: Request, body: dict | None) -> _Filter:
 
 
 def _revision_values(site: Site, req: Request, domain: WorkItemsDomain, positions: list[int], options: _Filter) -> list[dict]:
-    """Each position's revision as {id, rev, fields}; one replay per work item."""
+    """Each position's revision as {id, rev, fields}; the states of an item's revisions replayed once,
+    going on from where an earlier page left the item (``WorkItemsDomain.revision_states``)."""
     log = domain.log
     wanted_revs: dict[int, set[int]] = {}
     for p in positions:
         wanted_revs.setdefault(log.item[p], set()).add(log.rev[p])
     fields_of: dict[tuple[int, int], dict] = {}
-    requested = {f.lower() for f in options.fields} if options.fields else None
-
-    def wanted(ref: str) -> bool:
-        if requested is not None:
-            return ref.lower() in requested
-        return options.expand_fields or ref not in LONG_TEXT_FIELDS
-
-    identity = (lambda p: site.identity(req, p)) if options.identity_ref else identity_string
+    requested = frozenset(f.lower() for f in options.fields) if options.fields else None
+    # without a field list: every field with $expand=fields, else all but the long texts
+    dropped = frozenset() if requested is not None or options.expand_fields else LONG_TEXT_FIELDS
+    identity = _identities(site, req) if options.identity_ref else _identity_strings()
+    tag_ref = options.tag_ref
+    items, by_item = domain.items, log.by_item
     for item_id, revs in wanted_revs.items():
-        item = domain.items[item_id]
+        item = items[item_id]
         assert item is not None
-        positions_of = log.by_item[item_id]
-        for state in domain.history(item, max(revs)):
-            if state.rev in revs:
-                revised = log.stamp(positions_of[state.rev]) if state.rev < len(positions_of) else None
-                values = render_fields(field_values(domain, item, state, revised), identity, wanted)
-                if options.tag_ref and "System.Tags" in values:
-                    values["System.Tags"] = [{"name": t.strip()} for t in values["System.Tags"].split(";")]
-                fields_of[(item_id, state.rev)] = values
-    return [{"id": log.item[p], "rev": log.rev[p], "fields": fields_of[(log.item[p], log.rev[p])]} for p in positions]
+        positions_of = by_item[item_id]
+        count = len(positions_of)
+        for state in domain.revision_states(item, min(revs), max(revs)):
+            rev = state.rev
+            if rev not in revs:
+                continue
+            revised = log.stamp(positions_of[rev]) if rev < count else None
+            if requested is not None:
+                raw = selected_field_values(domain, item, state, revised, requested)
+            else:
+                raw = field_values(domain, item, state, revised)
+            values = {ref: identity(v) if isinstance(v, Person) else v for ref, v in raw.items() if ref not in dropped}
+            if tag_ref and "System.Tags" in values:
+                values["System.Tags"] = [{"name": t.strip()} for t in values["System.Tags"].split(";")]
+            fields_of[(item_id, rev)] = values
+    return [{"id": (item_id := log.item[p]), "rev": (rev := log.rev[p]), "fields": fields_of[(item_id, rev)]} for p in positions]
+
+
+def _identities(site: Site, req: Request) -> Callable[[Person], dict]:
+    """IdentityRefs, each person's made once a page (the page's revisions share one object: it is only encoded)."""
+    made: dict[str, dict] = {}
+
+    def identity(person: Person) -> dict:
+        ref = made.get(person.id)
+        if ref is None:
+            ref = made[person.id] = site.identity(req, person)
+        return ref
+
+    return identity
+
+
+def _identity_strings() -> Callable[[Person], str]:
+    made: dict[str, str] = {}
+
+    def identity(person: Person) -> str:
+        text = made.get(person.id)
+        if text is None:
+            text = made[person.id] = identity_string(person)
+        return text
+
+    return identity
 
 
 def _revisions(site: Site, req: Request, body: dict | None) -> Response:

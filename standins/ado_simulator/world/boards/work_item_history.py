@@ -16,7 +16,8 @@ from typing import Iterator
 
 from standins.ado_simulator.world.boards.wit_process import WorkItemTypeDef
 
-__all__ = ["Change", "adds_comment", "RevisionLog", "LinkTable", "ItemState", "WorkItem", "HIERARCHY", "RELATED_LINK", "stamp", "replay"]
+__all__ = ["Change", "adds_comment", "RevisionLog", "LinkTable", "ItemState", "WorkItem", "HIERARCHY", "RELATED_LINK", "stamp", "replay",
+           "ReplayCache"]
 
 
 class Change:
@@ -184,14 +185,29 @@ class ItemState:
         self.deleted = False
         self.change = 0  # the Change kind of this revision
 
+    def copy(self) -> ItemState:
+        """An independent copy (its link and artifact maps copied too)."""
+        other = ItemState.__new__(ItemState)
+        for name in ItemState.__slots__:
+            setattr(other, name, getattr(self, name))
+        other.links, other.artifacts = dict(self.links), dict(self.artifacts)
+        return other
 
-def replay(log: RevisionLog, item: WorkItem, kind: WorkItemTypeDef, until: int | None = None) -> Iterator[ItemState]:
-    """The item's state after each of its revisions 1..``until`` (the same object, updated in place)."""
+
+def replay(log: RevisionLog, item: WorkItem, kind: WorkItemTypeDef, until: int | None = None,
+           start: ItemState | None = None) -> Iterator[ItemState]:
+    """The item's state after each of its revisions 1..``until`` (the same object, updated in place).
+
+    ``start``: a state after some earlier revision of the item to go on from (its revisions after
+    ``start.rev`` only; ``start`` itself is the object updated)."""
     positions = log.by_item[item.id]
     last = len(positions) if until is None else min(until, len(positions))
-    state = ItemState()
-    state.area, state.iteration, state.priority = item.area, item.iteration, item.priority
-    for index in range(last):
+    if start is None:
+        state = ItemState()
+        state.area, state.iteration, state.priority = item.area, item.iteration, item.priority
+    else:
+        state = start
+    for index in range(state.rev, last):
         position = positions[index]
         code, actor, param = log.code[position] & 0xFF, log.code[position] >> 8, log.param[position]
         change = code & Change.KIND
@@ -260,3 +276,31 @@ def _edit(state: ItemState, code: int) -> None:
         state.tags = value
     else:
         state.work = value
+
+
+class ReplayCache:
+    """The latest replayed state of recently read work items, to go on from at a later revision.
+
+    A state after revision ``r`` depends only on the item's revisions 1..r, which never change once
+    written (the log only grows), so a kept state stays right whatever the world does later. Bounded:
+    cleared when full. ``states`` hands out the kept object itself: its caller reads each yielded
+    state before asking for the next and keeps none."""
+
+    __slots__ = ("_states", "_capacity")
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._states: dict[int, ItemState] = {}
+        self._capacity = capacity
+
+    def states(self, log: RevisionLog, item: WorkItem, kind: WorkItemTypeDef, first: int, last: int) -> Iterator[ItemState]:
+        """The item's state after each revision ``first``..``last`` (one object updated in place)."""
+        kept = self._states.pop(item.id, None)
+        start = kept if kept is not None and kept.rev <= first - 1 else None
+        state = start
+        for state in replay(log, item, kind, last, start):
+            if state.rev >= first:
+                yield state
+        if state is not None:
+            if len(self._states) >= self._capacity:
+                self._states.clear()
+            self._states[item.id] = state
