@@ -294,3 +294,12 @@ def test_pagination_loop_is_raised_in_one_place():
     places = [path.relative_to(package).as_posix() for path in package.rglob("*.py")
               for line in path.read_text().splitlines() if 'f"pagination loop at' in line]
     assert places == ["ado/paging.py"]
+
+
+def test_a_page_fingerprint_tells_the_same_ends_whatever_the_key_order():
+    from satellite.ado.paging import _fingerprint
+
+    first = [{"id": 1, "a": {"x": 1, "y": 2}}, {"id": 2}, {"id": 3}]
+    assert _fingerprint(first) == _fingerprint([{"a": {"y": 2, "x": 1}, "id": 1}, {"id": 9}, {"id": 3}])
+    assert _fingerprint(first) != _fingerprint([{"id": 1, "a": {"x": 1, "y": 2}}, {"id": 4}])
+    assert _fingerprint([{"id": object.__new__(object)}]) != _fingerprint([{"id": 1}])  # not JSON: still a fingerprint
