@@ -61,6 +61,11 @@ def _is_html(response: httpx.Response) -> bool:
     return head.startswith(b"<!doctype html") or head.startswith(b"<html")
 
 
+def _path(response: httpx.Response) -> str:
+    """The path asked, for a message (decoded from the URL: only when there is something to say)."""
+    return response.request.url.path if response.request else ""
+
+
 def decode_response(response: httpx.Response, collection: str) -> Any:
     """The JSON body of a successful response.
 
@@ -74,7 +79,6 @@ def decode_response(response: httpx.Response, collection: str) -> Any:
             body): ``AdoClient.request`` retries those as malformed answers.
     """
     status = response.status_code
-    path = response.request.url.path if response.request else ""
     if 200 <= status < 300:
         if status == 203:
             raise AdoAuthError(
@@ -85,7 +89,7 @@ def decode_response(response: httpx.Response, collection: str) -> Any:
             )
         if _is_html(response):  # a proxy's or an SSO front's page: malformed, so retried (``AdoClient.request``)
             raise AdoResponseError(
-                f"{collection} answered an HTML page instead of JSON for {path} (HTTP {status}): an error page of a"
+                f"{collection} answered an HTML page instead of JSON for {_path(response)} (HTTP {status}): an error page of a"
                 " proxy or of IIS in front of the server, or a sign-in page (PAT refused or expired)",
                 collection=collection,
                 status=status,
@@ -94,11 +98,12 @@ def decode_response(response: httpx.Response, collection: str) -> Any:
             return json_codec.loads(response.content)
         except (ValueError, UnicodeDecodeError):
             raise AdoResponseError(
-                f"{collection} returned a body that is not valid JSON for {path} (HTTP {status}, "
+                f"{collection} returned a body that is not valid JSON for {_path(response)} (HTTP {status}, "
                 f"{len(response.content)} bytes)",
                 collection=collection,
                 status=status,
             ) from None
+    path = _path(response)
     message, type_key = _server_message(response)
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     if status in RETRYABLE_STATUSES:
