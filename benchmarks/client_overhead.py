@@ -12,7 +12,10 @@ process) and wall microseconds per request for
 2. ``AdoClient.get`` without a gate (retries, lanes, metrics, the response check);
 3. ``AdoClient.get`` with a gate (the slot, the limiter);
 4. ``AdoClient.get_many`` at 1, 4 and 16 connections: the thread pool's hand-offs and, above one
-   connection, the threads' contention for the GIL.
+   connection, the threads' contention for the GIL;
+5. per record, on a page read from the simulator (work item revisions, 200 a page; a repository's
+   pull requests): parsing the page (per item), then ``upsert`` of each item (``_links`` trimmed,
+   the record built).
 
 With no latency the client is CPU-bound, so wall and CPU agree; in a backfill with latency the
 same CPU turns into waiting for the GIL while 16 answers arrive at once.
@@ -57,6 +60,40 @@ def per_request_many(client, requests: int, batch: int = 300) -> tuple[float, fl
     return (time.process_time() - cpu) / done * 1e6, (time.perf_counter() - wall) / done * 1e6
 
 
+def per_record(raw: bytes, list_key: str, rounds: int = 200) -> tuple[int, float, float]:
+    """(items, parse us, upsert us) per item of one page's JSON ``raw``: best of 5."""
+    from satellite import json_codec
+    from satellite.streams.records import upsert
+
+    items = len(json_codec.loads(raw)[list_key])
+    parse = upserts = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        pages = [json_codec.loads(raw) for _ in range(rounds)]
+        parse = min(parse, time.perf_counter() - started)
+        started = time.perf_counter()
+        for page in pages:
+            for item in page[list_key]:
+                upsert("bench", "key", item)
+        upserts = min(upserts, time.perf_counter() - started)
+    return items, parse / rounds / items * 1e6, upserts / rounds / items * 1e6
+
+
+def record_pages(bare: httpx.Client) -> list[tuple[str, bytes, str]]:
+    """(what, raw page, list key): a page of work item revisions and of a repository's pull requests."""
+    version = {"api-version": "6.0"}
+    pages = [("work item revisions", bare.get("_apis/wit/reporting/workitemrevisions",
+                                               params={**version, "$expand": "fields", "$maxPageSize": 200}).content, "values")]
+    project = bare.get("_apis/projects", params=version).json()["value"][0]["name"]
+    for repository in bare.get(f"{project}/_apis/git/repositories", params=version).json()["value"]:
+        answer = bare.get(f"{project}/_apis/git/repositories/{repository['id']}/pullrequests",
+                          params={**version, "searchCriteria.status": "all", "$top": 100})
+        if answer.json()["value"]:
+            pages.append(("pull requests", answer.content, "value"))
+            break
+    return pages
+
+
 def main(argv: list[str] | None = None) -> int:
     from satellite.ado.client import AdoClient, CollectionTarget
     from satellite.log import configure_logging
@@ -80,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
         with httpx.Client(base_url=url + "/", headers={"Authorization": f"Basic {token}"}) as bare:
             add("httpx.Client get + json", per_request(lambda: bare.get(ROUTE).json(), args.requests))
+            pages = record_pages(bare)
         plain = AdoClient(CollectionTarget(url, "bench"), Secret(sb.PAT), max_connections=4)
         add("AdoClient.get, no gate", per_request(lambda: plain.get(ROUTE), args.requests))
         plain.close()
@@ -90,10 +128,17 @@ def main(argv: list[str] | None = None) -> int:
                 add("AdoClient.get, gate", per_request(lambda: client.get(ROUTE), args.requests))
             add(f"AdoClient.get_many, {connections} connection(s), gate", per_request_many(client, args.requests))
             client.close()
+    record_rows: list[list[str]] = []
+    for what, raw, list_key in pages:
+        items, parse, upserts = per_record(raw, list_key)
+        record_rows.append([f"{what} ({items} a page, {len(raw) // items:,} bytes each)", f"{parse:.2f}", f"{upserts:.2f}"])
+        print(f"{what}: parse {parse:.2f} us, upsert {upserts:.2f} us a record", flush=True)
     print()
     print(f"Machine: {sb.machine()}; route `{ROUTE}` of the small world, no latency; {args.requests:,} requests each.")
     print()
     print(sb.table(["layer", "CPU us per request", "wall us per request"], rows))
+    print()
+    print(sb.table(["records of a page", "parse us per record", "upsert us per record"], record_rows))
     return 0
 
 
