@@ -9,7 +9,7 @@ objects on the work item routes, ``"Name <DOMAIN\\alias>"`` strings in reporting
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from standins.ado_simulator.wire.context import Request, Site
 from standins.ado_simulator.world.model import Person
@@ -23,7 +23,7 @@ from standins.ado_simulator.wire.binding import BindingError, bind_date
 from standins.ado_simulator.wire.wire import ApiError
 
 __all__ = ["END_OF_TIME", "wit_date", "parse_stamp", "identity_string", "field_values", "selected_field_values",
-           "render_fields", "core_field",
+           "RenderedPeople", "render_fields", "core_field",
            "relations_json", "work_item_json", "update_json", "comment_json", "work_item_url"]
 
 END_OF_TIME = "9999-01-01T00:00:00Z"
@@ -34,8 +34,20 @@ _DAYS: dict[int, str] = {}  # day since the epoch -> "YYYY-MM-DDT"
 _FRACTIONS = tuple((f".{f'{n:03d}'.rstrip('0')}Z" if n else "Z") for n in range(1000))
 
 
+_DATES: dict[int, str] = {}  # recent answers: an item's revisions repeat its creation, state change... stamps
+
+
 def wit_date(ms: int) -> str:
     """``2024-03-05T10:15:27.503Z`` with trailing zeros of the fraction trimmed, as .NET writes it."""
+    text = _DATES.get(ms)
+    if text is None:
+        if len(_DATES) >= 200_000:
+            _DATES.clear()
+        text = _DATES[ms] = _format_date(ms)
+    return text
+
+
+def _format_date(ms: int) -> str:
     seconds, milli = divmod(ms, 1000)
     day, second = divmod(seconds, 86_400)
     prefix = _DAYS.get(day)
@@ -65,10 +77,14 @@ def work_item_url(site: Site, req: Request, item_id: int) -> str:
     return f"{site.collection_url(req)}/_apis/wit/workItems/{item_id}"
 
 
-def field_values(domain: WorkItemsDomain, item: WorkItem, state: ItemState, revised: int | None) -> dict[str, Any]:
-    """Every field of the revision ``state`` (``revised``: the next revision's stamp, None for the latest)."""
+def field_values(domain: WorkItemsDomain, item: WorkItem, state: ItemState, revised: int | None,
+                 people: Sequence[Any] | Mapping[int, Any] | None = None) -> dict[str, Any]:
+    """Every field of the revision ``state`` (``revised``: the next revision's stamp, None for the latest),
+    in field order (``wit_process.FIELDS``); ``people``: what to write for a person index (default: the
+    ``Person``, see ``RenderedPeople``)."""
     kind, project = TYPES[item.type], domain.project(item)
-    people = domain.world.people
+    if people is None:
+        people = domain.world.people
     nodes = domain.teams.nodes
     area, iteration = nodes[state.area], nodes[state.iteration]
     state_name = kind.states[state.state]
@@ -79,49 +95,105 @@ def field_values(domain: WorkItemsDomain, item: WorkItem, state: ItemState, revi
         "System.AreaPath": area.item_path,
         "System.TeamProject": project.name,
         "System.NodeName": area.name,
-        "System.Rev": state.rev,
-        "System.AuthorizedDate": changed,
-        "System.RevisedDate": END_OF_TIME if revised is None else wit_date(revised),
-        "System.IterationId": iteration.id,
-        "System.IterationPath": iteration.item_path,
-        "System.WorkItemType": kind.name,
-        "System.State": state_name,
-        "System.Reason": state.reason,
-        "System.CreatedDate": wit_date(state.created),
-        "System.CreatedBy": people[item.created_by],
-        "System.ChangedDate": changed,
-        "System.ChangedBy": people[state.changed_by],
-        "System.AuthorizedAs": people[state.changed_by],
-        "System.PersonId": 5_000_000 + state.changed_by * 7919,
-        "System.Watermark": state.position + 1,
-        "System.CommentCount": state.comments,
-        "System.Title": work_item_title(domain.world, kind.name, item.id),  # the messy world's are unicode, long
-        "System.BoardColumn": state_name,
-        "System.BoardColumnDone": False,
-        "System.Description": description(kind.name, item.id, state.description),
-        "Microsoft.VSTS.Common.StateChangeDate": wit_date(state.state_changed),
-        "Microsoft.VSTS.Common.Priority": state.priority,
     }
-    for level, name in enumerate(area.path[:2], 1):
-        values[f"System.AreaLevel{level}"] = name
-    for level, name in enumerate(iteration.path[:3], 1):
-        values[f"System.IterationLevel{level}"] = name
+    for key, name in zip(_AREA_LEVELS, area.path):
+        values[key] = name
+    values["System.Rev"] = state.rev
+    values["System.AuthorizedDate"] = changed
+    values["System.RevisedDate"] = END_OF_TIME if revised is None else wit_date(revised)
+    values["System.IterationId"] = iteration.id
+    values["System.IterationPath"] = iteration.item_path
+    for key, name in zip(_ITERATION_LEVELS, iteration.path):
+        values[key] = name
+    values["System.WorkItemType"] = kind.name
+    values["System.State"] = state_name
+    values["System.Reason"] = state.reason
     if state.assignee >= 0:
         values["System.AssignedTo"] = people[state.assignee]
-    if state.tags:
-        values["System.Tags"] = tags(state.tags)
-    if state.history:
-        values["System.History"] = comment_text(item.id, state.history)
+    values["System.CreatedDate"] = wit_date(state.created)
+    values["System.CreatedBy"] = people[item.created_by]
+    values["System.ChangedDate"] = changed
+    values["System.ChangedBy"] = values["System.AuthorizedAs"] = people[state.changed_by]
+    values["System.PersonId"] = 5_000_000 + state.changed_by * 7919
+    values["System.Watermark"] = state.position + 1
     if state.deleted:
         values["System.IsDeleted"] = True
-    for prefix, stamp_by in (("Activated", state.activated), ("Resolved", state.resolved), ("Closed", state.closed)):
-        if stamp_by is not None:
-            values[f"Microsoft.VSTS.Common.{prefix}Date"] = wit_date(stamp_by[0])
-            values[f"Microsoft.VSTS.Common.{prefix}By"] = people[stamp_by[1]]
+    values["System.CommentCount"] = state.comments
+    values["System.Title"] = work_item_title(domain.world, kind.name, item.id)  # the messy world's are unicode, long
+    values["System.BoardColumn"] = state_name
+    values["System.BoardColumnDone"] = False
+    if state.tags:
+        values["System.Tags"] = tags(state.tags)
+    values["System.Description"] = description(kind.name, item.id, state.description)
+    if state.history:
+        values["System.History"] = comment_text(item.id, state.history)
+    values["Microsoft.VSTS.Common.StateChangeDate"] = wit_date(state.state_changed)
+    if state.activated is not None:
+        values["Microsoft.VSTS.Common.ActivatedDate"] = wit_date(state.activated[0])
+        values["Microsoft.VSTS.Common.ActivatedBy"] = people[state.activated[1]]
     if state.resolved is not None:
-        values["Microsoft.VSTS.Common.ResolvedReason"] = state.reason if state_name == "Resolved" else kind.reasons["Resolved"][0]
+        values["Microsoft.VSTS.Common.ResolvedDate"] = wit_date(state.resolved[0])
+        values["Microsoft.VSTS.Common.ResolvedBy"] = people[state.resolved[1]]
+        values["Microsoft.VSTS.Common.ResolvedReason"] = (state.reason if state_name == "Resolved"
+                                                          else kind.reasons["Resolved"][0])
+    if state.closed is not None:
+        values["Microsoft.VSTS.Common.ClosedDate"] = wit_date(state.closed[0])
+        values["Microsoft.VSTS.Common.ClosedBy"] = people[state.closed[1]]
+    values["Microsoft.VSTS.Common.Priority"] = state.priority
     _type_values(values, kind.name, item, state, state_name)
-    return {ref: values[ref] for ref in _fields_of(kind) if ref in values}
+    for ref in _foreign(kind):
+        values.pop(ref, None)
+    return values
+
+
+_AREA_LEVELS = ("System.AreaLevel1", "System.AreaLevel2")
+_ITERATION_LEVELS = ("System.IterationLevel1", "System.IterationLevel2", "System.IterationLevel3")
+# The fields ``field_values`` writes whatever the type: those a type does not have are taken out again.
+_COMMON = ("Microsoft.VSTS.Common.StateChangeDate", "Microsoft.VSTS.Common.ActivatedDate", "Microsoft.VSTS.Common.ActivatedBy",
+           "Microsoft.VSTS.Common.ResolvedDate", "Microsoft.VSTS.Common.ResolvedBy", "Microsoft.VSTS.Common.ResolvedReason",
+           "Microsoft.VSTS.Common.ClosedDate", "Microsoft.VSTS.Common.ClosedBy", "Microsoft.VSTS.Common.Priority")
+_FOREIGN: dict[str, tuple[str, ...]] = {}
+
+
+def _foreign(kind: WorkItemTypeDef) -> tuple[str, ...]:
+    refs = _FOREIGN.get(kind.name)
+    if refs is None:
+        refs = _FOREIGN[kind.name] = tuple(ref for ref in _COMMON if ref not in kind.fields)
+    return refs
+
+
+class RenderedPeople(dict):
+    """Person index -> ``render(person)``, each made once (what ``field_values`` writes for people)."""
+
+    def __init__(self, people: Sequence[Person], render: Callable[[Person], Any]) -> None:
+        super().__init__()
+        self._people, self._render = people, render
+
+    def __missing__(self, index: int) -> Any:
+        value = self[index] = self._render(self._people[index])
+        return value
+
+
+def _type_values(values: dict[str, Any], kind: str, item: WorkItem, state: ItemState, state_name: str) -> None:
+    """The type's own fields, in field order."""
+    base = 1 + item.id % 8
+    work = state.work or base
+    if kind == "Bug":
+        values["Microsoft.VSTS.Common.Severity"] = ("1 - Critical", "2 - High", "3 - Medium", "4 - Low")[state.priority - 1]
+        values["Microsoft.VSTS.Scheduling.StoryPoints"] = float(work % 8 or 1)
+        values["Microsoft.VSTS.TCM.ReproSteps"] = f"<div>Open the {title(kind, item.id).split(' ', 2)[1]} and wait.</div>"
+    elif kind == "Task":
+        remaining = 0.0 if state_name == "Closed" else float(min(work, base * 2))
+        values["Microsoft.VSTS.Scheduling.OriginalEstimate"] = float(base * 2)
+        values["Microsoft.VSTS.Scheduling.RemainingWork"] = remaining
+        values["Microsoft.VSTS.Scheduling.CompletedWork"] = float(base * 2) - remaining
+    elif kind == "User Story":
+        values["Microsoft.VSTS.Common.ValueArea"] = "Architectural" if item.id % 5 == 0 else "Business"
+        values["Microsoft.VSTS.Common.AcceptanceCriteria"] = "<div>All acceptance tests pass.</div>"
+        values["Microsoft.VSTS.Scheduling.StoryPoints"] = float((1, 2, 3, 5, 8, 13)[work % 6])
+    elif kind in ("Feature", "Epic"):
+        values["Microsoft.VSTS.Common.ValueArea"] = "Architectural" if item.id % 5 == 0 else "Business"
+        values["Microsoft.VSTS.Scheduling.Effort"] = float(work * 5)
 
 
 _KIND_FIELDS: dict[str, tuple[str, ...]] = {}
@@ -163,39 +235,19 @@ def _plan(kind: WorkItemTypeDef, wanted: frozenset[str]) -> tuple[tuple[str, Cal
 
 
 def selected_field_values(domain: WorkItemsDomain, item: WorkItem, state: ItemState, revised: int | None,
-                          wanted: frozenset[str]) -> dict[str, Any]:
+                          wanted: frozenset[str], people: Sequence[Any] | Mapping[int, Any] | None = None) -> dict[str, Any]:
     """The fields of ``field_values`` whose lower-case reference names are in ``wanted``, in the same
-    order; only those computed when each has a getter of its own (a few short fields)."""
+    order; only those computed when each has a getter of its own (a few short fields, none an identity)."""
     plan = _plan(TYPES[item.type], wanted)
     if plan is None:
-        return {ref: value for ref, value in field_values(domain, item, state, revised).items() if ref.lower() in wanted}
+        return {ref: value for ref, value in field_values(domain, item, state, revised, people).items()
+                if ref.lower() in wanted}
     values: dict[str, Any] = {}
     for ref, get in plan:
         value = get(domain, item, state)
         if value is not _ABSENT:
             values[ref] = value
     return values
-
-
-def _type_values(values: dict[str, Any], kind: str, item: WorkItem, state: ItemState, state_name: str) -> None:
-    base = 1 + item.id % 8
-    work = state.work or base
-    if kind == "Bug":
-        values["Microsoft.VSTS.Common.Severity"] = ("1 - Critical", "2 - High", "3 - Medium", "4 - Low")[state.priority - 1]
-        values["Microsoft.VSTS.TCM.ReproSteps"] = f"<div>Open the {title(kind, item.id).split(' ', 2)[1]} and wait.</div>"
-        values["Microsoft.VSTS.Scheduling.StoryPoints"] = float(work % 8 or 1)
-    elif kind == "Task":
-        remaining = 0.0 if state_name == "Closed" else float(min(work, base * 2))
-        values["Microsoft.VSTS.Scheduling.OriginalEstimate"] = float(base * 2)
-        values["Microsoft.VSTS.Scheduling.RemainingWork"] = remaining
-        values["Microsoft.VSTS.Scheduling.CompletedWork"] = float(base * 2) - remaining
-    elif kind == "User Story":
-        values["Microsoft.VSTS.Scheduling.StoryPoints"] = float((1, 2, 3, 5, 8, 13)[work % 6])
-        values["Microsoft.VSTS.Common.AcceptanceCriteria"] = "<div>All acceptance tests pass.</div>"
-    elif kind in ("Feature", "Epic"):
-        values["Microsoft.VSTS.Scheduling.Effort"] = float(work * 5)
-    if kind in ("User Story", "Feature", "Epic"):
-        values["Microsoft.VSTS.Common.ValueArea"] = "Architectural" if item.id % 5 == 0 else "Business"
 
 
 def render_fields(values: dict[str, Any], identity: Callable[[Person], Any], wanted: Callable[[str], bool]) -> dict[str, Any]:

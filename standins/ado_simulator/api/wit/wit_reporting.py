@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from standins.ado_simulator.wire.context import Request, Site
@@ -21,11 +21,11 @@ from standins.ado_simulator.api.core.core_routes import resolve_project
 from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
 from standins.ado_simulator.wire.binding import REPORTING_REVISIONS_EXPAND
 from standins.ado_simulator.wire.wire import ApiError, Response, json_response
-from standins.ado_simulator.api.wit.wit_bodies import field_values, identity_string, parse_stamp, selected_field_values, wit_date
+from standins.ado_simulator.api.wit.wit_bodies import (RenderedPeople, field_values, identity_string, parse_stamp, selected_field_values,
+                                                  wit_date)
 from standins.ado_simulator.world.boards.wit_process import FIELDS_BY_REF, LONG_TEXT_FIELDS, TYPES
 from standins.ado_simulator.api.wit.wit_routes import json_body, work_items_of
 from standins.ado_simulator.world.boards.work_items import LINK_NAMES, WorkItemsDomain
-from standins.ado_simulator.world.model import Person
 
 __all__ = ["ROUTES", "LOCATIONS", "PAGE_SIZE", "PAGE_SIZE_WITH_FIELDS"]
 
@@ -129,7 +129,8 @@ def _revision_values(site: Site, req: Request, domain: WorkItemsDomain, position
     requested = frozenset(f.lower() for f in options.fields) if options.fields else None
     # without a field list: every field with $expand=fields, else all but the long texts
     dropped = frozenset() if requested is not None or options.expand_fields else LONG_TEXT_FIELDS
-    identity = _identities(site, req) if options.identity_ref else _identity_strings()
+    render = (lambda person: site.identity(req, person)) if options.identity_ref else identity_string
+    people = RenderedPeople(domain.world.people, render)  # each person's made once a page (and only encoded)
     tag_ref = options.tag_ref
     items, by_item = domain.items, log.by_item
     for item_id, revs in wanted_revs.items():
@@ -143,39 +144,15 @@ def _revision_values(site: Site, req: Request, domain: WorkItemsDomain, position
                 continue
             revised = log.stamp(positions_of[rev]) if rev < count else None
             if requested is not None:
-                raw = selected_field_values(domain, item, state, revised, requested)
+                values = selected_field_values(domain, item, state, revised, requested, people)
             else:
-                raw = field_values(domain, item, state, revised)
-            values = {ref: identity(v) if isinstance(v, Person) else v for ref, v in raw.items() if ref not in dropped}
+                values = field_values(domain, item, state, revised, people)
+                if dropped:
+                    values = {ref: value for ref, value in values.items() if ref not in dropped}
             if tag_ref and "System.Tags" in values:
                 values["System.Tags"] = [{"name": t.strip()} for t in values["System.Tags"].split(";")]
             fields_of[(item_id, rev)] = values
     return [{"id": (item_id := log.item[p]), "rev": (rev := log.rev[p]), "fields": fields_of[(item_id, rev)]} for p in positions]
-
-
-def _identities(site: Site, req: Request) -> Callable[[Person], dict]:
-    """IdentityRefs, each person's made once a page (the page's revisions share one object: it is only encoded)."""
-    made: dict[str, dict] = {}
-
-    def identity(person: Person) -> dict:
-        ref = made.get(person.id)
-        if ref is None:
-            ref = made[person.id] = site.identity(req, person)
-        return ref
-
-    return identity
-
-
-def _identity_strings() -> Callable[[Person], str]:
-    made: dict[str, str] = {}
-
-    def identity(person: Person) -> str:
-        text = made.get(person.id)
-        if text is None:
-            text = made[person.id] = identity_string(person)
-        return text
-
-    return identity
 
 
 def _revisions(site: Site, req: Request, body: dict | None) -> Response:

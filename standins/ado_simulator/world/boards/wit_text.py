@@ -6,6 +6,8 @@ be rebuilt on request.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 __all__ = ["title", "description", "comment_text", "tags"]
 
 _AREAS = ("checkout", "login page", "search results", "export job", "settings dialog", "billing run", "order history",
@@ -32,6 +34,7 @@ def _pick(words: tuple[str, ...], n: int) -> str:
     return words[n % len(words)]
 
 
+@lru_cache(maxsize=1 << 16)  # pure; a page's revisions repeat their items'
 def title(type_name: str, item_id: int) -> str:
     n = item_id * 2654435761 % 2**32
     area, other = _pick(_AREAS, n), _pick(_AREAS, n >> 8)
@@ -48,6 +51,7 @@ def title(type_name: str, item_id: int) -> str:
     return f"{_pick(_ACTIONS, n >> 4)} the {area}"
 
 
+@lru_cache(maxsize=1 << 16)
 def description(type_name: str, item_id: int, version: int) -> str:
     n = (item_id * 40503 + version * 9973) % 2**31
     return (f"<div>{type_name} {item_id}: {_pick(_SENTENCES, n)}</div>"
