@@ -325,8 +325,10 @@ def _sync_worker(config_path: str, concurrency: int, results) -> None:
     """Child process: one ``sync_once`` with timed requests; puts a summary on ``results``."""
     from satellite.config import load_config
     from satellite.log import configure_logging
+    from satellite.process_tuning import tune_process
     from satellite.sync.once import sync_once
 
+    tune_process()  # as `satellite sync --once` does first
     configure_logging("error", json_output=True, stream=sys.stderr)
     config = load_config(config_path)
     collection_path = httpx.URL(config.integrations[0].url).path.rstrip("/")

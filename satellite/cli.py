@@ -17,7 +17,7 @@ from pathlib import Path
 from satellite import __version__
 from satellite.errors import ConfigError, DataDirInUse, SatelliteError
 from satellite.log import configure_logging, log_to_file, redact_text
-from satellite.malloc_tuning import tune_malloc
+from satellite.process_tuning import tune_process
 from satellite.signals import EXIT_INTERRUPTED, stop_on_signals
 
 __all__ = ["main"]
@@ -413,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_malloc()
+    tune_process()
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if getattr(args, "takes_rest", False):

@@ -1,0 +1,28 @@
+"""Process settings: the CLI applies the GIL's switch interval (and malloc's) before anything runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from satellite.process_tuning import SWITCH_INTERVAL_S
+
+
+def test_the_cli_process_runs_with_the_short_switch_interval():
+    code = ("import sys; from satellite.process_tuning import tune_process; before = sys.getswitchinterval(); "
+            "tune_process(); print(before, sys.getswitchinterval())")
+    before, after = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert float(before) == 0.005 and float(after) == SWITCH_INTERVAL_S
+
+
+def test_main_tunes_the_process_first(monkeypatch):
+    import satellite.cli as cli
+
+    calls: list[str] = []
+    monkeypatch.setattr(cli, "tune_process", lambda: calls.append("tuned"))
+    monkeypatch.setattr(cli, "build_parser", lambda: (_ for _ in ()).throw(SystemExit(0)))  # stop right after
+    try:
+        cli.main(["version"])
+    except SystemExit:
+        pass
+    assert calls == ["tuned"]
