@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from standins.ado_simulator.wire.context import Request, Site
 from standins.ado_simulator.world.model import Person
+from standins.ado_simulator.world.boards.classification import ClassificationNode
 from standins.ado_simulator.world.boards.wit_process import (FIELDS, FIELDS_BY_REF, HIERARCHY_FORWARD, HIERARCHY_REVERSE, RELATED, TYPES,
                                                               WorkItemTypeDef)
 from standins.ado_simulator.world.boards.wit_text import comment_text, description, tags, title
@@ -89,22 +90,15 @@ def field_values(domain: WorkItemsDomain, item: WorkItem, state: ItemState, revi
     area, iteration = nodes[state.area], nodes[state.iteration]
     state_name = kind.states[state.state]
     changed = wit_date(state.changed)
-    values: dict[str, Any] = {
-        "System.Id": item.id,
-        "System.AreaId": area.id,
-        "System.AreaPath": area.item_path,
-        "System.TeamProject": project.name,
-        "System.NodeName": area.name,
-    }
-    for key, name in zip(_AREA_LEVELS, area.path):
-        values[key] = name
+    area_head, area_tail = _area_fields(area)
+    values: dict[str, Any] = {"System.Id": item.id}
+    values.update(area_head)
+    values["System.TeamProject"] = project.name
+    values.update(area_tail)
     values["System.Rev"] = state.rev
     values["System.AuthorizedDate"] = changed
     values["System.RevisedDate"] = END_OF_TIME if revised is None else wit_date(revised)
-    values["System.IterationId"] = iteration.id
-    values["System.IterationPath"] = iteration.item_path
-    for key, name in zip(_ITERATION_LEVELS, iteration.path):
-        values[key] = name
+    values.update(_iteration_fields(iteration))
     values["System.WorkItemType"] = kind.name
     values["System.State"] = state_name
     values["System.Reason"] = state.reason
@@ -119,7 +113,8 @@ def field_values(domain: WorkItemsDomain, item: WorkItem, state: ItemState, revi
     if state.deleted:
         values["System.IsDeleted"] = True
     values["System.CommentCount"] = state.comments
-    values["System.Title"] = work_item_title(domain.world, kind.name, item.id)  # the messy world's are unicode, long
+    # the messy world's are unicode, long
+    values["System.Title"] = title(kind.name, item.id) if domain.world.messy is None else work_item_title(domain.world, kind.name, item.id)
     values["System.BoardColumn"] = state_name
     values["System.BoardColumnDone"] = False
     if state.tags:
@@ -148,6 +143,31 @@ def field_values(domain: WorkItemsDomain, item: WorkItem, state: ItemState, revi
 
 _AREA_LEVELS = ("System.AreaLevel1", "System.AreaLevel2")
 _ITERATION_LEVELS = ("System.IterationLevel1", "System.IterationLevel2", "System.IterationLevel3")
+# A node's fields, by id() of the node (kept beside them: a node is frozen, the id is not reused while kept).
+_AREAS: dict[int, tuple[ClassificationNode, dict[str, Any], dict[str, Any]]] = {}
+_ITERATIONS: dict[int, tuple[ClassificationNode, dict[str, Any]]] = {}
+
+
+def _area_fields(node: ClassificationNode) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An area's fields before ``System.TeamProject`` (id, path) and after it (name, levels)."""
+    kept = _AREAS.get(id(node))
+    if kept is None or kept[0] is not node:
+        if len(_AREAS) >= 10_000:
+            _AREAS.clear()
+        tail = {"System.NodeName": node.name} | dict(zip(_AREA_LEVELS, node.path))
+        kept = _AREAS[id(node)] = (node, {"System.AreaId": node.id, "System.AreaPath": node.item_path}, tail)
+    return kept[1], kept[2]
+
+
+def _iteration_fields(node: ClassificationNode) -> dict[str, Any]:
+    """An iteration's fields: id, path, levels."""
+    kept = _ITERATIONS.get(id(node))
+    if kept is None or kept[0] is not node:
+        if len(_ITERATIONS) >= 10_000:
+            _ITERATIONS.clear()
+        fields = {"System.IterationId": node.id, "System.IterationPath": node.item_path} | dict(zip(_ITERATION_LEVELS, node.path))
+        kept = _ITERATIONS[id(node)] = (node, fields)
+    return kept[1]
 # The fields ``field_values`` writes whatever the type: those a type does not have are taken out again.
 _COMMON = ("Microsoft.VSTS.Common.StateChangeDate", "Microsoft.VSTS.Common.ActivatedDate", "Microsoft.VSTS.Common.ActivatedBy",
            "Microsoft.VSTS.Common.ResolvedDate", "Microsoft.VSTS.Common.ResolvedBy", "Microsoft.VSTS.Common.ResolvedReason",

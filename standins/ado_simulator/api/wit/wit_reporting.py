@@ -25,6 +25,7 @@ from standins.ado_simulator.api.wit.wit_bodies import (RenderedPeople, field_val
                                                   wit_date)
 from standins.ado_simulator.world.boards.wit_process import FIELDS_BY_REF, LONG_TEXT_FIELDS, TYPES
 from standins.ado_simulator.api.wit.wit_routes import json_body, work_items_of
+from standins.ado_simulator.world.boards.work_item_history import replay
 from standins.ado_simulator.world.boards.work_items import LINK_NAMES, WorkItemsDomain
 
 __all__ = ["ROUTES", "LOCATIONS", "PAGE_SIZE", "PAGE_SIZE_WITH_FIELDS"]
@@ -119,8 +120,8 @@ def _revision_filter(req: Request, body: dict | None) -> _Filter:
 
 
 def _revision_values(site: Site, req: Request, domain: WorkItemsDomain, positions: list[int], options: _Filter) -> list[dict]:
-    """Each position's revision as {id, rev, fields}; the states of an item's revisions replayed once,
-    going on from where an earlier page left the item (``WorkItemsDomain.revision_states``)."""
+    """Each position's revision as {id, rev, fields}; an item's revisions replayed once, going on from
+    the state an earlier page left it in (``WorkItemsDomain.replays``)."""
     log = domain.log
     wanted_revs: dict[int, set[int]] = {}
     for p in positions:
@@ -132,13 +133,14 @@ def _revision_values(site: Site, req: Request, domain: WorkItemsDomain, position
     render = (lambda person: site.identity(req, person)) if options.identity_ref else identity_string
     people = RenderedPeople(domain.world.people, render)  # each person's made once a page (and only encoded)
     tag_ref = options.tag_ref
-    items, by_item = domain.items, log.by_item
+    items, by_item, replays = domain.items, log.by_item, domain.replays
     for item_id, revs in wanted_revs.items():
         item = items[item_id]
         assert item is not None
         positions_of = by_item[item_id]
         count = len(positions_of)
-        for state in domain.revision_states(item, min(revs), max(revs)):
+        state = replays.take(item_id, min(revs))
+        for state in replay(log, item, TYPES[item.type], max(revs), state):
             rev = state.rev
             if rev not in revs:
                 continue
@@ -152,6 +154,7 @@ def _revision_values(site: Site, req: Request, domain: WorkItemsDomain, position
             if tag_ref and "System.Tags" in values:
                 values["System.Tags"] = [{"name": t.strip()} for t in values["System.Tags"].split(";")]
             fields_of[(item_id, rev)] = values
+        replays.keep(item_id, state)
     return [{"id": (item_id := log.item[p]), "rev": (rev := log.rev[p]), "fields": fields_of[(item_id, rev)]} for p in positions]
 
 

@@ -185,14 +185,6 @@ class ItemState:
         self.deleted = False
         self.change = 0  # the Change kind of this revision
 
-    def copy(self) -> ItemState:
-        """An independent copy (its link and artifact maps copied too)."""
-        other = ItemState.__new__(ItemState)
-        for name in ItemState.__slots__:
-            setattr(other, name, getattr(self, name))
-        other.links, other.artifacts = dict(self.links), dict(self.artifacts)
-        return other
-
 
 def replay(log: RevisionLog, item: WorkItem, kind: WorkItemTypeDef, until: int | None = None,
            start: ItemState | None = None) -> Iterator[ItemState]:
@@ -283,8 +275,8 @@ class ReplayCache:
 
     A state after revision ``r`` depends only on the item's revisions 1..r, which never change once
     written (the log only grows), so a kept state stays right whatever the world does later. Bounded:
-    cleared when full. ``states`` hands out the kept object itself: its caller reads each yielded
-    state before asking for the next and keeps none."""
+    cleared when full. Use: ``start = take(id, first)``, ``replay(..., start=start)`` (the revisions
+    from ``first`` on are yielded), then ``keep(id, last state)``."""
 
     __slots__ = ("_states", "_capacity")
 
@@ -292,15 +284,15 @@ class ReplayCache:
         self._states: dict[int, ItemState] = {}
         self._capacity = capacity
 
-    def states(self, log: RevisionLog, item: WorkItem, kind: WorkItemTypeDef, first: int, last: int) -> Iterator[ItemState]:
-        """The item's state after each revision ``first``..``last`` (one object updated in place)."""
-        kept = self._states.pop(item.id, None)
-        start = kept if kept is not None and kept.rev <= first - 1 else None
-        state = start
-        for state in replay(log, item, kind, last, start):
-            if state.rev >= first:
-                yield state
-        if state is not None:
-            if len(self._states) >= self._capacity:
-                self._states.clear()
-            self._states[item.id] = state
+    def take(self, item_id: int, first: int) -> ItemState | None:
+        """The kept state of the item to replay revision ``first`` on from (None: replay from the start);
+        no longer kept (the replay updates it)."""
+        kept = self._states.pop(item_id, None)
+        return kept if kept is not None and kept.rev < first else None
+
+    def keep(self, item_id: int, state: ItemState | None) -> None:
+        if state is None:
+            return
+        if len(self._states) >= self._capacity:
+            self._states.clear()
+        self._states[item_id] = state

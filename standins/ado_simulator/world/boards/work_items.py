@@ -69,7 +69,7 @@ class WorkItemsDomain:
         self.scale = scale
         self.items: list[WorkItem | None] = [None]  # index = id
         self.log = RevisionLog()
-        self.replays = ReplayCache()  # reporting reads go on from an item's last read state
+        self.replays = ReplayCache()  # reporting reads go on from an item's last read state (call under the lock)
         self.links = LinkTable()
         self.artifacts: list[Artifact] = []
         self.current = CurrentValues()
@@ -98,11 +98,6 @@ class WorkItemsDomain:
     def history(self, item: WorkItem, until: int | None = None) -> Iterator[ItemState]:
         """The item's state after each revision (one object updated in place)."""
         return replay(self.log, item, TYPES[item.type], until)
-
-    def revision_states(self, item: WorkItem, first: int, last: int) -> Iterator[ItemState]:
-        """The item's state after each revision ``first``..``last``, going on from a state kept from an
-        earlier read where one is (one object updated in place: read each before the next)."""
-        return self.replays.states(self.log, item, TYPES[item.type], first, last)
 
     def state(self, item: WorkItem, as_of: int | None = None) -> ItemState | None:
         """The latest state, or the last one at or before ``as_of`` (ms; None before the item existed)."""
