@@ -123,28 +123,34 @@ def _revision_values(site: Site, req: Request, domain: WorkItemsDomain, position
     """Each position's revision as {id, rev, fields}; an item's revisions replayed once, going on from
     the state an earlier page left it in (``WorkItemsDomain.replays``)."""
     log = domain.log
-    wanted_revs: dict[int, set[int]] = {}
+    entries: list[dict] = []
+    wanted: dict[int, list[dict]] = {}  # item id -> its entries, revision order (the log's)
+    item_of, rev_of = log.item, log.rev
     for p in positions:
-        wanted_revs.setdefault(log.item[p], set()).add(log.rev[p])
-    fields_of: dict[tuple[int, int], dict] = {}
+        entry = {"id": item_of[p], "rev": rev_of[p], "fields": None}
+        entries.append(entry)
+        wanted.setdefault(entry["id"], []).append(entry)
     requested = frozenset(f.lower() for f in options.fields) if options.fields else None
+    revised_wanted = requested is None or "system.reviseddate" in requested  # the only use of the next stamp
     # without a field list: every field with $expand=fields, else all but the long texts
     dropped = frozenset() if requested is not None or options.expand_fields else LONG_TEXT_FIELDS
     render = (lambda person: site.identity(req, person)) if options.identity_ref else identity_string
     people = RenderedPeople(domain.world.people, render)  # each person's made once a page (and only encoded)
     tag_ref = options.tag_ref
     items, by_item, replays = domain.items, log.by_item, domain.replays
-    for item_id, revs in wanted_revs.items():
+    for item_id, item_entries in wanted.items():
         item = items[item_id]
         assert item is not None
         positions_of = by_item[item_id]
         count = len(positions_of)
-        state = replays.take(item_id, min(revs))
-        for state in replay(log, item, TYPES[item.type], max(revs), state):
+        pending = iter(item_entries)
+        entry = next(pending)
+        state = replays.take(item_id, entry["rev"])
+        for state in replay(log, item, TYPES[item.type], item_entries[-1]["rev"], state):
             rev = state.rev
-            if rev not in revs:
+            if rev != entry["rev"]:
                 continue
-            revised = log.stamp(positions_of[rev]) if rev < count else None
+            revised = log.stamp(positions_of[rev]) if rev < count and revised_wanted else None
             if requested is not None:
                 values = selected_field_values(domain, item, state, revised, requested, people)
             else:
@@ -153,9 +159,10 @@ def _revision_values(site: Site, req: Request, domain: WorkItemsDomain, position
                     values = {ref: value for ref, value in values.items() if ref not in dropped}
             if tag_ref and "System.Tags" in values:
                 values["System.Tags"] = [{"name": t.strip()} for t in values["System.Tags"].split(";")]
-            fields_of[(item_id, rev)] = values
+            entry["fields"] = values
+            entry = next(pending, entry)
         replays.keep(item_id, state)
-    return [{"id": (item_id := log.item[p]), "rev": (rev := log.rev[p]), "fields": fields_of[(item_id, rev)]} for p in positions]
+    return entries
 
 
 def _revisions(site: Site, req: Request, body: dict | None) -> Response:
