@@ -42,7 +42,8 @@ from satellite.streams.cursors import BuildsCursor
 __all__ = ["BuildDefinitionsStream", "BuildsStream", "PipelinesStream", "builds_gone", "builds_path"]
 
 OPEN_STATUSES = "notStarted,inProgress,cancelling,postponed"  # a flags enum: one query for all of them
-CHANGE_WALKS = 4  # builds whose changes are read at once (each a walk of dependent pages)
+CHANGE_WALKS = 8  # builds whose changes are read at once (each a walk of dependent pages; with 4, a project's builds
+# ran 4-7 in flight when they were the last stream of a backfill)
 
 
 def builds_path(project: dict) -> str:

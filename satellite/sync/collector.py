@@ -267,8 +267,23 @@ class Collector:
         projects = [p for p in projects if self.shard.owns_project(client.target.url, p["id"])]
         needs_teams = any(s.scope is Scope.TEAM for s in streams)
 
+        futures: list[Future] = []  # the repositories' units
+        team_futures: list[Future] = []
+
+        def start_repositories(name: str, listed_repositories: list[dict]) -> None:
+            """A project's repositories start as soon as they are listed, beside the rest of the project:
+            their commits are chains of pages that, started last, ran on alone at the end of a backfill."""
+            if name != "git.repositories":
+                return
+            for disabled in (r for r in listed_repositories if r.get("isDisabled")):  # its reads answer 404 TF401019
+                log.info("repository_disabled", integration=self.integration.id, collection=client.target.name,
+                         repository=disabled.get("id"), hint="its record is delivered; refs, commits and pushes when enabled")
+            if not self.should_stop():
+                futures.extend(below_pool.submit(run, Scope.REPOSITORY, r, r["id"])
+                               for r in listed_repositories if not r.get("isDisabled"))
+
         def project_scope(project: dict) -> dict[str, list[dict]]:
-            below = run(Scope.PROJECT, project, project["id"])
+            below = run(Scope.PROJECT, project, project["id"], on_listed=start_repositories)
             if needs_teams and TeamsStream.name not in below and not self.should_stop():
                 try:
                     below[TeamsStream.name] = self._list_only(client, TeamsStream(), project)
@@ -276,23 +291,13 @@ class Collector:
                     self._fail(report, client.target.name, TeamsStream.name, project["id"], exc)
             return below
 
-        # A project's repositories and teams start as soon as that project is done, beside the projects
-        # still running: waiting for the last project left the connections idle at the end of a backfill.
+        # A project's teams start as soon as that project is done, beside the projects still running.
         with ThreadPoolExecutor(max_workers=self.limits.concurrency, thread_name_prefix="collect") as below_pool:
-            futures: list[Future] = []
-            team_futures: list[Future] = []
             with ThreadPoolExecutor(max_workers=self.limits.concurrency, thread_name_prefix="project") as pool:
                 for done in as_completed([pool.submit(project_scope, p) for p in projects]):  # side by side
                     below = done.result()  # re-raises store failures, which must stop the run
-                    listed_repositories = below.get("git.repositories", [])
-                    for disabled in (r for r in listed_repositories if r.get("isDisabled")):  # its reads answer 404 TF401019
-                        log.info("repository_disabled", integration=self.integration.id, collection=client.target.name,
-                                 repository=disabled.get("id"), hint="its record is delivered; refs, commits and pushes when enabled")
-                    if self.should_stop():
-                        continue
-                    futures += [below_pool.submit(run, Scope.REPOSITORY, r, r["id"])
-                                for r in listed_repositories if not r.get("isDisabled")]
-                    team_futures += [below_pool.submit(run, Scope.TEAM, t, t["id"]) for t in below.get(TeamsStream.name, [])]
+                    if not self.should_stop():
+                        team_futures += [below_pool.submit(run, Scope.TEAM, t, t["id"]) for t in below.get(TeamsStream.name, [])]
             for future in futures:
                 future.result()  # re-raises store failures, which must stop the run
             below_teams: dict[str, list[dict]] = {}
@@ -563,14 +568,18 @@ class _ScopeRunner:
     streams: list
     collection_id: str
 
-    def __call__(self, scope: Scope, parent: dict | None, parent_id: str, inherited: dict[str, list[dict]] | None = None) -> dict[str, list[dict]]:
-        """Returns what the snapshot streams of this scope listed (``inherited`` is visible to them too)."""
+    def __call__(self, scope: Scope, parent: dict | None, parent_id: str, inherited: dict[str, list[dict]] | None = None,
+                 on_listed: Callable[[str, list[dict]], None] | None = None) -> dict[str, list[dict]]:
+        """Returns what the snapshot streams of this scope listed (``inherited`` is visible to them too);
+        ``on_listed`` is told each stream's list as soon as it is read."""
         listed: dict[str, list[dict]] = dict(inherited or {})
         for stream in self.streams:
             if self.collector.should_stop():
                 break
             if stream.scope is scope:
                 self.collector._run_unit(self.report, self.client, stream, parent, parent_id, listed, self.collection_id)
+                if on_listed is not None and stream.name in listed:
+                    on_listed(stream.name, listed[stream.name])
         return {name: items for name, items in listed.items() if not inherited or name not in inherited}
 
 
