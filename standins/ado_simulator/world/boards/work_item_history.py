@@ -4,7 +4,8 @@
 reporting API streams them): parallel ``array`` columns of item id, revision number, time,
 change kind + actor and a kind-specific parameter. A revision's field values are never
 stored: ``replay`` rebuilds them from the item's revisions 1..n, which keeps two million
-revisions in a few tens of megabytes. ``LinkTable`` does the same for work item links and
+revisions in a few tens of megabytes (``ReplayCache`` keeps recently read items' last state, so a
+walk of the log in watermark order replays each revision once). ``LinkTable`` does the same for work item links and
 their change events (the reporting links stream).
 """
 
