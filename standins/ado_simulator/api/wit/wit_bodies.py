@@ -89,7 +89,8 @@ def field_values(domain: WorkItemsDomain, item: WorkItem, state: ItemState, revi
     nodes = domain.teams.nodes
     area, iteration = nodes[state.area], nodes[state.iteration]
     state_name = kind.states[state.state]
-    changed = wit_date(state.changed)
+    dates = _DATES  # most stamps were written before (an item's revisions share them): their text
+    changed = dates.get(state.changed) or wit_date(state.changed)
     area_head, area_tail = _area_fields(area)
     values: dict[str, Any] = {"System.Id": item.id}
     values.update(area_head)
@@ -97,14 +98,14 @@ def field_values(domain: WorkItemsDomain, item: WorkItem, state: ItemState, revi
     values.update(area_tail)
     values["System.Rev"] = state.rev
     values["System.AuthorizedDate"] = changed
-    values["System.RevisedDate"] = END_OF_TIME if revised is None else wit_date(revised)
+    values["System.RevisedDate"] = END_OF_TIME if revised is None else (dates.get(revised) or wit_date(revised))
     values.update(_iteration_fields(iteration))
     values["System.WorkItemType"] = kind.name
     values["System.State"] = state_name
     values["System.Reason"] = state.reason
     if state.assignee >= 0:
         values["System.AssignedTo"] = people[state.assignee]
-    values["System.CreatedDate"] = wit_date(state.created)
+    values["System.CreatedDate"] = dates.get(state.created) or wit_date(state.created)
     values["System.CreatedBy"] = people[item.created_by]
     values["System.ChangedDate"] = changed
     values["System.ChangedBy"] = values["System.AuthorizedAs"] = people[state.changed_by]
@@ -122,17 +123,17 @@ def field_values(domain: WorkItemsDomain, item: WorkItem, state: ItemState, revi
     values["System.Description"] = description(kind.name, item.id, state.description)
     if state.history:
         values["System.History"] = comment_text(item.id, state.history)
-    values["Microsoft.VSTS.Common.StateChangeDate"] = wit_date(state.state_changed)
+    values["Microsoft.VSTS.Common.StateChangeDate"] = dates.get(state.state_changed) or wit_date(state.state_changed)
     if state.activated is not None:
-        values["Microsoft.VSTS.Common.ActivatedDate"] = wit_date(state.activated[0])
+        values["Microsoft.VSTS.Common.ActivatedDate"] = dates.get(state.activated[0]) or wit_date(state.activated[0])
         values["Microsoft.VSTS.Common.ActivatedBy"] = people[state.activated[1]]
     if state.resolved is not None:
-        values["Microsoft.VSTS.Common.ResolvedDate"] = wit_date(state.resolved[0])
+        values["Microsoft.VSTS.Common.ResolvedDate"] = dates.get(state.resolved[0]) or wit_date(state.resolved[0])
         values["Microsoft.VSTS.Common.ResolvedBy"] = people[state.resolved[1]]
         values["Microsoft.VSTS.Common.ResolvedReason"] = (state.reason if state_name == "Resolved"
                                                           else kind.reasons["Resolved"][0])
     if state.closed is not None:
-        values["Microsoft.VSTS.Common.ClosedDate"] = wit_date(state.closed[0])
+        values["Microsoft.VSTS.Common.ClosedDate"] = dates.get(state.closed[0]) or wit_date(state.closed[0])
         values["Microsoft.VSTS.Common.ClosedBy"] = people[state.closed[1]]
     values["Microsoft.VSTS.Common.Priority"] = state.priority
     _type_values(values, kind.name, item, state, state_name)

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from orjson import Fragment
+
+from satellite import json_codec
 from standins.ado_simulator.wire.context import Request, Site
 from standins.ado_simulator.api.core.core_routes import resolve_project
 from standins.ado_simulator.wire.routing import COLLECTION, Location, Route
@@ -82,7 +85,8 @@ def _start(log_times: Any, req: Request, count: int) -> int:
 
 
 def _batch(req: Request, values: list, next_position: int, last: tuple[int, int], done: bool, base: str) -> Response:
-    """The StreamedBatch; ``nextLink`` repeats the request's options with the new token."""
+    """The StreamedBatch; ``nextLink`` repeats the request's options with the new token. ``values``: objects,
+    or their JSON already encoded (``orjson.Fragment``)."""
     token = f"{next_position};{last[0]};{last[1]}"
     kept = [(name, value) for name in _CARRIED if (value := req.query.get(name)) is not None]
     pairs = [("continuationToken", token)] + kept + [("api-version", str(req.version or ""))]
@@ -119,17 +123,16 @@ def _revision_filter(req: Request, body: dict | None) -> _Filter:
                    body is None and query.get_bool("includeDiscussionChangesOnly"), expand == "fields")
 
 
-def _revision_values(site: Site, req: Request, domain: WorkItemsDomain, positions: list[int], options: _Filter) -> list[dict]:
-    """Each position's revision as {id, rev, fields}; an item's revisions replayed once, going on from
-    the state an earlier page left it in (``WorkItemsDomain.replays``)."""
+def _revision_values(site: Site, req: Request, domain: WorkItemsDomain, positions: list[int], options: _Filter) -> list[Fragment]:
+    """Each position's revision as {id, rev, fields}, encoded at once (a page holds no more than one
+    revision's objects at a time: fewer for the garbage collector to sweep); an item's revisions replayed
+    once, going on from the state an earlier page left it in (``WorkItemsDomain.replays``)."""
     log = domain.log
-    entries: list[dict] = []
-    wanted: dict[int, list[dict]] = {}  # item id -> its entries, revision order (the log's)
+    encoded: list[Fragment | None] = [None] * len(positions)
+    wanted: dict[int, list[tuple[int, int]]] = {}  # item id -> (index in the page, rev), revision order (the log's)
     item_of, rev_of = log.item, log.rev
-    for p in positions:
-        entry = {"id": item_of[p], "rev": rev_of[p], "fields": None}
-        entries.append(entry)
-        wanted.setdefault(entry["id"], []).append(entry)
+    for index, p in enumerate(positions):
+        wanted.setdefault(item_of[p], []).append((index, rev_of[p]))
     requested = frozenset(f.lower() for f in options.fields) if options.fields else None
     revised_wanted = requested is None or "system.reviseddate" in requested  # the only use of the next stamp
     # without a field list: every field with $expand=fields, else all but the long texts
@@ -144,11 +147,11 @@ def _revision_values(site: Site, req: Request, domain: WorkItemsDomain, position
         positions_of = by_item[item_id]
         count = len(positions_of)
         pending = iter(item_entries)
-        entry = next(pending)
-        state = replays.take(item_id, entry["rev"])
-        for state in replay(log, item, TYPES[item.type], item_entries[-1]["rev"], state):
+        index, wanted_rev = next(pending)
+        state = replays.take(item_id, wanted_rev)
+        for state in replay(log, item, TYPES[item.type], item_entries[-1][1], state):
             rev = state.rev
-            if rev != entry["rev"]:
+            if rev != wanted_rev:
                 continue
             revised = log.stamp(positions_of[rev]) if rev < count and revised_wanted else None
             if requested is not None:
@@ -159,10 +162,10 @@ def _revision_values(site: Site, req: Request, domain: WorkItemsDomain, position
                     values = {ref: value for ref, value in values.items() if ref not in dropped}
             if tag_ref and "System.Tags" in values:
                 values["System.Tags"] = [{"name": t.strip()} for t in values["System.Tags"].split(";")]
-            entry["fields"] = values
-            entry = next(pending, entry)
+            encoded[index] = Fragment(json_codec.dumps({"id": item_id, "rev": rev, "fields": values}))
+            index, wanted_rev = next(pending, (index, wanted_rev))
         replays.keep(item_id, state)
-    return entries
+    return encoded  # type: ignore[return-value]  # every index filled
 
 
 def _revisions(site: Site, req: Request, body: dict | None) -> Response:
@@ -182,6 +185,10 @@ def _revisions(site: Site, req: Request, body: dict | None) -> Response:
         count = len(log)
         position = start = _start(log.time, req, count)
         chosen: list[int] = []
+        if (project_index is None and not destroyed and options.types is None and options.include_deleted
+                and not options.latest_only and not options.discussion_only):  # no filter: every entry is kept
+            position = min(count, start + size)
+            chosen = list(range(start, position))
         while position < count and len(chosen) < size and position - start < _SCAN_LIMIT:
             item = items[log.item[position]]
             assert item is not None
