@@ -1,18 +1,19 @@
-"""Process settings: the CLI applies the GIL's switch interval (and malloc's) before anything runs."""
+"""Process settings: the CLI applies the switch interval, the collector's thresholds (and malloc's) before anything runs."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from satellite.process_tuning import SWITCH_INTERVAL_S
+from satellite.process_tuning import GC_THRESHOLDS, SWITCH_INTERVAL_S
 
 
 def test_the_cli_process_runs_with_the_short_switch_interval():
-    code = ("import sys; from satellite.process_tuning import tune_process; before = sys.getswitchinterval(); "
-            "tune_process(); print(before, sys.getswitchinterval())")
-    before, after = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert float(before) == 0.005 and float(after) == SWITCH_INTERVAL_S
+    code = ("import gc, sys; from satellite.process_tuning import tune_process; before = sys.getswitchinterval(); "
+            "tune_process(); print(before, sys.getswitchinterval(), *gc.get_threshold(), gc.get_freeze_count() > 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert float(out[0]) == 0.005 and float(out[1]) == SWITCH_INTERVAL_S
+    assert tuple(int(n) for n in out[2:5]) == GC_THRESHOLDS and out[5] == "True"  # start-up objects frozen
 
 
 def test_main_tunes_the_process_first(monkeypatch):
