@@ -14,8 +14,12 @@ from urllib.parse import urlencode
 
 import pytest
 
+from standins.ado_simulator.api.wit.wit_bodies import (
+    field_values,
+    selected_field_values,
+    wit_date,
+)
 from standins.ado_simulator.app import create_app
-from standins.ado_simulator.api.wit.wit_bodies import field_values, selected_field_values, wit_date
 from standins.ado_simulator.world.boards.wit_process import FIELDS, TYPES
 from standins.ado_simulator.world.boards.work_item_history import ReplayCache, replay
 from standins.ado_simulator.world.world import generate_world

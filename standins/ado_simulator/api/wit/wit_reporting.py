@@ -148,8 +148,8 @@ def _revision_values(site: Site, req: Request, domain: WorkItemsDomain, position
         count = len(positions_of)
         pending = iter(item_entries)
         index, wanted_rev = next(pending)
-        state = replays.take(item_id, wanted_rev)
-        for state in replay(log, item, TYPES[item.type], item_entries[-1][1], state):
+        state = start = replays.take(item_id, wanted_rev)
+        for state in replay(log, item, TYPES[item.type], item_entries[-1][1], start):
             rev = state.rev
             if rev != wanted_rev:
                 continue

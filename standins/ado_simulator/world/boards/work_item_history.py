@@ -279,7 +279,7 @@ class ReplayCache:
     cleared when full. Use: ``start = take(id, first)``, ``replay(..., start=start)`` (the revisions
     from ``first`` on are yielded), then ``keep(id, last state)``."""
 
-    __slots__ = ("_states", "_capacity")
+    __slots__ = ("_capacity", "_states")
 
     def __init__(self, capacity: int = 100_000) -> None:
         self._states: dict[int, ItemState] = {}
