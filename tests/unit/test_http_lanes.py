@@ -166,3 +166,30 @@ def test_a_transport_and_a_transport_factory_are_exclusive():
     with pytest.raises(ValueError, match="not both"):
         build_client_lanes(TlsOptions(), proxy=None, timeout=30, lanes=2, transport=httpx.MockTransport(lambda r: None),
                            transport_factory=lambda: httpx.MockTransport(lambda r: None))
+
+
+def test_cookies_a_server_sets_are_kept_and_sent_back_and_answers_without_any_skip_the_jar(monkeypatch):
+    """The jar skips answers without Set-Cookie (their headers are not copied for it), and still keeps a cookie
+    a load balancer sets: the next request carries it."""
+    import http.cookiejar
+
+    seen: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        if request.url.path == "/login":
+            return httpx.Response(200, json={}, headers={"Set-Cookie": "affinity=node-2; Path=/"})
+        return httpx.Response(200, json={})
+
+    parsed: list[int] = []
+    original = http.cookiejar.CookieJar.extract_cookies
+    monkeypatch.setattr(http.cookiejar.CookieJar, "extract_cookies",
+                        lambda self, response, request: (parsed.append(1), original(self, response, request))[1])
+    with build_client_lanes(TlsOptions(), proxy=None, timeout=5, lanes=1, base_url="http://ado.test",
+                            transport=httpx.MockTransport(answer)) as lanes:
+        lanes.get("/plain")
+        assert parsed == []  # no Set-Cookie: the standard jar was not asked
+        lanes.get("/login")
+        lanes.get("/plain")
+    assert parsed == [1]
+    assert seen == [None, None, "affinity=node-2"]
