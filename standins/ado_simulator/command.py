@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 import httpx
@@ -147,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action != "serve":
         return control(args)
     world = generate_world(args.seed, args.scale, semantics=args.semantics, messy=args.messy)
+    gc.collect()
+    gc.freeze()  # the world lives as long as the process: out of the collector's walks (a full one walked it all)
     pats = dict(args.pats) if args.pats else dict(DEFAULT_PATS)
     plan = FaultPlan(tuple(args.faults), args.latency_ms, args.latency_jitter_ms, args.fault_seed)
     try:
