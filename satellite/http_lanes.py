@@ -28,6 +28,7 @@ import httpx
 __all__ = ["ClientLanes"]
 
 _CLOSED = "Cannot send a request, as the client has been closed."
+_READ = httpx.ByteStream(b"")  # in place of a read response's stream
 
 
 @dataclass(eq=False, slots=True)
@@ -61,9 +62,13 @@ class ClientLanes:
         """``httpx.Client.request`` on a free lane (waiting for one if all are busy); the body is read."""
         client = self._borrow()
         try:
-            return client.request(method, url, **kwargs)
+            response = client.request(method, url, **kwargs)
         finally:
             self._give_back(client)
+        # The body is read and the stream closed. httpx's stream refers back to its response (a
+        # reference cycle): left as is, every body lived until the cyclic collector came by.
+        response.stream = _READ
+        return response
 
     def get(self, url: str | httpx.URL, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)

@@ -193,3 +193,24 @@ def test_cookies_a_server_sets_are_kept_and_sent_back_and_answers_without_any_sk
         lanes.get("/plain")
     assert parsed == [1]
     assert seen == [None, None, "affinity=node-2"]
+
+
+def test_a_read_response_is_freed_when_dropped_without_the_cyclic_collector():
+    """httpx's response stream refers back to its response; the lanes cut that cycle once the body is read,
+    so a response (and its body) goes as soon as nothing holds it, not at the next collection."""
+    import gc
+    import weakref
+
+    with build_client_lanes(TlsOptions(), proxy=None, timeout=5, lanes=1, base_url="http://ado.test",
+                            transport=httpx.MockTransport(lambda r: httpx.Response(200, json={"big": "x" * 1000}))) as lanes:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            response = lanes.get("/x")
+            assert response.json() == {"big": "x" * 1000} and response.content  # still readable
+            gone = weakref.ref(response)
+            del response
+            assert gone() is None
+        finally:
+            if enabled:
+                gc.enable()
