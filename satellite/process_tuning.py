@@ -22,9 +22,10 @@ frees them, but every 700 new containers a collection walks the young ones, and 
 page being read) again in the older generations. In a c16 backfill of the medium world that was
 10,198 + 927 + 83 collections holding the GIL for 7.2 + 4.4 + 4.2 s of 127 CPU s, each full one for
 ~50 ms. Collections every 50,000 containers (20 and 10 for the older generations) and the objects of
-start-up (modules, classes) frozen out of them leave cycles collected all the same, less often: the
-same backfill then held the GIL 5.3 + 0.3 + 0.03 s (212 + 15 + 2 collections), parsing took 8.7 CPU s
-instead of 12.8, and the wall time went from 160 s to 154 s (one run each).
+start-up (modules, classes) frozen out of them: 5.3 + 0.3 + 0.03 s (212 + 15 + 2 collections),
+parsing 12.8 -> 8.7 CPU s. Cycles are still collected, less often: what the satellite makes per
+request must not be one: with httpx's response cycle left in (``http_lanes`` cuts it), the medium
+sync peaked at 297 MiB; with it cut, 150 MiB, as with the default thresholds.
 """
 
 from __future__ import annotations
