@@ -48,17 +48,22 @@ class HeldServer:
             return sum(self.in_flight.values())
 
 
-def test_no_client_serves_two_threads_at_once_and_no_more_than_lanes_are_made():
-    server = HeldServer()
-    lanes = ClientLanes(server.client, 3, wait=None)
-    answers: list[int] = []
-    threads = [threading.Thread(target=lambda: answers.append(lanes.get("/x").json()["lane"])) for _ in range(7)]
+def run_held(server: HeldServer, requests: int, request) -> None:
+    """``requests`` threads each make ``request``; once three answers are held, all are released."""
+    threads = [threading.Thread(target=request) for _ in range(requests)]
     for thread in threads:
         thread.start()
     wait_until(lambda: server.busy() == 3, 10, "three requests in flight")
     server.release.set()
     for thread in threads:
         thread.join(10)
+
+
+def test_no_client_serves_two_threads_at_once_and_no_more_than_lanes_are_made():
+    server = HeldServer()
+    lanes = ClientLanes(server.client, 3, wait=None)
+    answers: list[int] = []
+    run_held(server, 7, lambda: answers.append(lanes.get("/x").json()["lane"]))
     lanes.close()
     assert len(answers) == 7 and len(server.made) == 3
     assert max(server.most_at_once.values()) == 1
@@ -150,13 +155,7 @@ def test_a_transport_factory_gives_each_lane_a_transport_of_its_own():
 
     lanes = build_client_lanes(TlsOptions(), proxy=None, timeout=30, lanes=3, base_url="http://ado.test",
                                transport_factory=make)
-    threads = [threading.Thread(target=lambda: lanes.get("/x")) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    wait_until(lambda: server.busy() == 3, 10, "three requests in flight")
-    server.release.set()
-    for thread in threads:
-        thread.join(10)
+    run_held(server, 3, lambda: lanes.get("/x"))
     lanes.close()
     assert len(transports) == 3
     assert sorted(server.in_flight) == [0, 1, 2]  # one request on each lane's own transport
