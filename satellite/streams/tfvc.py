@@ -10,7 +10,8 @@ documented (no example combines them); if before, ``fromId`` + ``$top`` alone gi
 so ``$top`` = N cuts nothing in either order; a window answered short is checked against the page
 cap learned (paging.py). Nothing already read shifts a window (keyset paging). Where nothing was
 checked in, a run costs the one request for the newest id. Changesets never change: their
-changes are read once, page by page, the first pages of a page of changesets concurrently.
+changes are read once, page by page; the first pages of changes of the changesets are read
+concurrently, ahead across the pages of changesets.
 """
 
 from __future__ import annotations
