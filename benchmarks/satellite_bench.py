@@ -289,7 +289,7 @@ def stream_of(label: str) -> str:
     return next((s for p, s in _STREAM_PATTERNS if p.search(label)), "other")
 
 
-def _timed_transport_factory(log: list, concurrency: int, collection_path: str):
+def _timed_transport_factory(log: list, collection_path: str):
     """Transports that append (route label, start, end) per request; end = body closed."""
 
     class Timed(httpx.SyncByteStream):
@@ -321,7 +321,7 @@ def _timed_transport_factory(log: list, concurrency: int, collection_path: str):
     return lambda: TimingTransport(limits=limits)
 
 
-def _sync_worker(config_path: str, concurrency: int, results) -> None:
+def _sync_worker(config_path: str, results) -> None:
     """Child process: one ``sync_once`` with timed requests; puts a summary on ``results``."""
     from satellite.config import load_config
     from satellite.log import configure_logging
@@ -335,7 +335,7 @@ def _sync_worker(config_path: str, concurrency: int, results) -> None:
     log: list[tuple[str, float, float]] = []
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    result = sync_once(config, ado_transport_factory=_timed_transport_factory(log, concurrency, collection_path))
+    result = sync_once(config, ado_transport_factory=_timed_transport_factory(log, collection_path))
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     streams: dict[str, dict] = {}
@@ -359,10 +359,10 @@ def _sync_worker(config_path: str, concurrency: int, results) -> None:
     })
 
 
-def run_sync_child(config: Path, concurrency: int) -> dict:
+def run_sync_child(config: Path) -> dict:
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    child = context.Process(target=_sync_worker, args=(str(config), concurrency, results))
+    child = context.Process(target=_sync_worker, args=(str(config), results))
     child.start()
     try:
         outcome = results.get()
@@ -604,7 +604,7 @@ def backfill(work: Path, simulator: Service, receiver: Service, keys, concurrenc
     requests_log = RequestLog(simulator.url)
     try:
         with requests_log:
-            outcome = run_sync_child(config, concurrency)
+            outcome = run_sync_child(config)
     finally:
         requests_log.close()
     return Backfill(
@@ -648,7 +648,7 @@ _PER_ITEM = ((re.compile(r"/pullrequests/(\d+)", re.IGNORECASE), "pull request")
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def no_change_run(simulator: Service, config: Path, concurrency: int) -> dict:
+def no_change_run(simulator: Service, config: Path) -> dict:
     """A second sync over the data dir of a finished backfill; the request log says what it cost,
     by scope: the collection, each project, repository and team (by the ids in the path), and the
     per-item reads that remain (threads of each open pull request, runs of each YAML pipeline)."""
@@ -658,7 +658,7 @@ def no_change_run(simulator: Service, config: Path, concurrency: int) -> dict:
     requests_log = RequestLog(simulator.url)
     try:
         with requests_log:
-            outcome = run_sync_child(config, concurrency)
+            outcome = run_sync_child(config)
     finally:
         requests_log.close()
     collection_path = httpx.URL(simulator.url).path.rstrip("/")
@@ -1217,7 +1217,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  error: {error}", flush=True)
         last = concurrencies[-1]
         print(f"second sync with nothing new (concurrency {last}) ...", flush=True)
-        quiet = no_change_run(simulator, configs[last], last)
+        quiet = no_change_run(simulator, configs[last])
         print(f"  {quiet['requests']} requests, {quiet['records']} records, {quiet['wall']:.1f} s", flush=True)
         # no latency from here on
         httpx.delete(f"{server_root(simulator.url)}/_sim/faults", timeout=30).raise_for_status()
@@ -1240,7 +1240,7 @@ def main(argv: list[str] | None = None) -> int:
                   f" exit {memory[-1]['exit']}", flush=True)
             if memory_scale != scale and memory_scale == "small":
                 print("second sync with nothing new, small (against the medium one: O(1) per repository/project) ...", flush=True)
-                quiet_small = no_change_run(sim, memory[-1]["config"], 4)
+                quiet_small = no_change_run(sim, memory[-1]["config"])
                 print(f"  {quiet_small['requests']} requests, {quiet_small['records']} records", flush=True)
             if sim is not simulator:
                 sim.stop()

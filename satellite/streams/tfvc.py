@@ -60,7 +60,7 @@ class ChangesetsStream(IncrementalStream):
             for page in ctx.client.pages("_apis/tfvc/changesets", walk, {"$orderby": "id asc", "maxCommentLength": 4000}):
                 for changeset in page.items:
                     listed.append(changeset)
-                    yield f"_apis/tfvc/changesets/{changeset['changesetId']}/changes"
+                    yield _changes_path(changeset)
 
         # the first page of changes of every changeset, read concurrently (in order) and ahead across the
         # pages of changesets: a page holds as few as 20 (a server's cap), and waiting for each page's
@@ -68,10 +68,14 @@ class ChangesetsStream(IncrementalStream):
         for first in ctx.client.get_many(changes_paths(), {changes.top_param: changes.page_size, changes.skip_param: 0}):
             changeset = listed.popleft()
             key = self.key(ctx, changeset, parent)  # its id pages the walk: present
-            path = f"_apis/tfvc/changesets/{changeset['changesetId']}/changes"
             yield upsert(self.record_type, key, changeset)
-            yield from nested("tfvc.change", key, items(ctx.client.pages(path, changes, first=first)), "item.path")
+            pages = ctx.client.pages(_changes_path(changeset), changes, first=first)
+            yield from nested("tfvc.change", key, items(pages), "item.path")
             yield IdHighWater(changeset["changesetId"]).checkpoint()
+
+
+def _changes_path(changeset: dict) -> str:
+    return f"_apis/tfvc/changesets/{changeset['changesetId']}/changes"
 
 
 class TfvcBranchesStream(SnapshotStream):

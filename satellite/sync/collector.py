@@ -279,8 +279,8 @@ class Collector:
                 log.info("repository_disabled", integration=self.integration.id, collection=client.target.name,
                          repository=disabled.get("id"), hint="its record is delivered; refs, commits and pushes when enabled")
             if not self.should_stop():
-                futures.extend(below_pool.submit(run, Scope.REPOSITORY, r, r["id"])
-                               for r in listed_repositories if not r.get("isDisabled"))
+                futures.extend([below_pool.submit(run, Scope.REPOSITORY, r, r["id"])
+                                for r in listed_repositories if not r.get("isDisabled")])
 
         def project_scope(project: dict) -> dict[str, list[dict]]:
             below = run(Scope.PROJECT, project, project["id"], on_listed=start_repositories)

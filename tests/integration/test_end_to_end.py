@@ -218,3 +218,17 @@ def test_one_failing_integration_does_not_stop_the_others(tmp_path, receiver, ke
         result = sync(config)
     assert [e.split()[0] for e in result.errors] == ["tfs-broken"]
     assert sorted(receiver.keys_of("git.commit")) == sorted(world.truth()["git.commit"])
+
+
+def test_a_projects_repositories_are_read_beside_the_project_not_after_every_project(tmp_path, receiver, key_files, env):
+    """The collector starts a project's repositories (refs, pushes, commits: chains of pages) as soon as
+    they are listed; started after the last project, they ran on alone at the end of a backfill."""
+    world = generate_world(seed=11, scale="tiny")
+    with start_simulator(world) as simulator:
+        config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url,
+                                          key_files=key_files), env=env)
+        assert sync(config).ok
+        paths = [entry["path"] for entry in simulator_requests(simulator)]
+    first_commits = min(i for i, p in enumerate(paths) if p.endswith("/commits"))
+    last_builds = max(i for i, p in enumerate(paths) if re.search(r"/_apis/build/builds(/\d+/(timeline|changes))?$", p))
+    assert first_commits < last_builds

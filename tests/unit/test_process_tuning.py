@@ -8,7 +8,7 @@ import sys
 from satellite.process_tuning import GC_THRESHOLDS, SWITCH_INTERVAL_S
 
 
-def test_the_cli_process_runs_with_the_short_switch_interval():
+def test_tune_process_sets_the_switch_interval_and_the_collector_and_freezes_start_up():
     code = ("import gc, sys; from satellite.process_tuning import tune_process; before = sys.getswitchinterval(); "
             "tune_process(); print(before, sys.getswitchinterval(), *gc.get_threshold(), gc.get_freeze_count() > 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
