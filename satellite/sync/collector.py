@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from threading import Lock
 from typing import Callable
 
@@ -283,7 +283,7 @@ class Collector:
                                 for r in listed_repositories if not r.get("isDisabled")])
 
         def project_scope(project: dict) -> dict[str, list[dict]]:
-            below = run(Scope.PROJECT, project, project["id"], on_listed=start_repositories)
+            below = run.by_service(Scope.PROJECT, project, project["id"], on_listed=start_repositories)
             if needs_teams and TeamsStream.name not in below and not self.should_stop():
                 try:
                     below[TeamsStream.name] = self._list_only(client, TeamsStream(), project)
@@ -581,6 +581,21 @@ class _ScopeRunner:
                 if on_listed is not None and stream.name in listed:
                     on_listed(stream.name, listed[stream.name])
         return {name: items for name, items in listed.items() if not inherited or name not in inherited}
+
+    def by_service(self, scope: Scope, parent: dict | None, parent_id: str,
+                   on_listed: Callable[[str, list[dict]], None] | None = None) -> dict[str, list[dict]]:
+        """As calling it, but each service's streams in a thread of their own, side by side (in declaration
+        order within a service, whose streams read each other's lists: pull requests after repositories,
+        pipeline runs after environments). A project's builds then start with its pull requests: light
+        and heavy requests share the run instead of following each other."""
+        services = dict.fromkeys(s.service for s in self.streams if s.scope is scope)
+        runners = [replace(self, streams=[s for s in self.streams if s.scope is scope and s.service == service])
+                   for service in services]
+        listed: dict[str, list[dict]] = {}
+        with ThreadPoolExecutor(max_workers=max(1, len(runners)), thread_name_prefix="service") as side_by_side:
+            for done in [side_by_side.submit(runner, scope, parent, parent_id, on_listed=on_listed) for runner in runners]:
+                listed.update(done.result())  # re-raises store failures, which must stop the run
+        return listed
 
 
 def _keyed(stream, ctx, item: dict, parent: dict | None) -> bool:
