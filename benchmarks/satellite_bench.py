@@ -289,12 +289,16 @@ def stream_of(label: str) -> str:
     return next((s for p, s in _STREAM_PATTERNS if p.search(label)), "other")
 
 
-def _timed_transport_factory(log: list, collection_path: str):
-    """Transports that append (route label, start, end) per request; end = body closed."""
+def _timed_transport_factory(log: list):
+    """Transports that append (URL, start, end) per request; end = body closed. The request is only timed
+    here (its route is labelled after the run, ``_labelled``): what the timing costs is spent inside the
+    request's slot, where the satellite's own work would be."""
 
     class Timed(httpx.SyncByteStream):
-        def __init__(self, inner, done) -> None:
-            self._inner, self._done = inner, done
+        __slots__ = ("_inner", "_url", "_started")
+
+        def __init__(self, inner, url, started: float) -> None:
+            self._inner, self._url, self._started = inner, url, started
 
         def __iter__(self):
             yield from self._inner
@@ -303,22 +307,26 @@ def _timed_transport_factory(log: list, collection_path: str):
             try:
                 self._inner.close()
             finally:
-                self._done()
+                log.append((self._url, self._started, time.perf_counter()))
 
     class TimingTransport(httpx.HTTPTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
-            label = route_label(request.url.path, collection_path)
-            if "System.CommentCount" in request.url.params.get("fields", ""):  # wit.comments' walk of the revisions
-                label += "#discussion"
             started = time.perf_counter()
             response = super().handle_request(request)
-            return httpx.Response(response.status_code, headers=response.headers, extensions=response.extensions,
-                                  stream=Timed(response.stream, lambda: log.append((label, started, time.perf_counter()))))
+            response.stream = Timed(response.stream, request.url, started)
+            return response
 
     # The satellite makes one transport per connection (its lanes, satellite/http_lanes.py), as it makes
     # its own when given none: one pool shared by every lane would serialise them on its lock.
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE_EXPIRY_S)
     return lambda: TimingTransport(limits=limits)
+
+
+def _labelled(url: httpx.URL, collection_path: str) -> str:
+    """A timed request's route label; the comments' walk of the revisions (five short fields) is told
+    from the revisions stream's own walk by its ``fields``."""
+    label = route_label(url.path, collection_path)
+    return label + "#discussion" if "System.CommentCount" in url.params.get("fields", "") else label
 
 
 def _sync_worker(config_path: str, results) -> None:
@@ -332,10 +340,10 @@ def _sync_worker(config_path: str, results) -> None:
     configure_logging("error", json_output=True, stream=sys.stderr)
     config = load_config(config_path)
     collection_path = httpx.URL(config.integrations[0].url).path.rstrip("/")
-    log: list[tuple[str, float, float]] = []
+    log: list[tuple[httpx.URL, float, float]] = []
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    result = sync_once(config, ado_transport_factory=_timed_transport_factory(log, collection_path))
+    result = sync_once(config, ado_transport_factory=_timed_transport_factory(log))
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     streams: dict[str, dict] = {}
@@ -355,7 +363,7 @@ def _sync_worker(config_path: str, results) -> None:
         "errors": result.errors,
         "ok": result.ok,
         "streams": streams,
-        "timeline": [(label, s - started, e - started) for label, s, e in log],
+        "timeline": [(_labelled(url, collection_path), s - started, e - started) for url, s, e in log],
     })
 
 
