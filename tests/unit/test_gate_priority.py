@@ -1,5 +1,6 @@
-"""The gate's order of waiting requests: the continuation of a paged walk before fan-out reads, and
-one wake-up (of the request the slot goes to) per response, not one per waiting thread."""
+"""The gate's order of waiting requests: the continuation of a paged walk before fan-out reads, one
+wake-up (of the request the slot goes to) per response, not one per waiting thread, and a running
+request taking a free slot ahead of equally ranked waiters still waking."""
 
 from __future__ import annotations
 
@@ -110,6 +111,46 @@ def test_a_response_wakes_only_the_waiter_the_slot_goes_to(monkeypatch):
     for _ in range(5):
         waiting.let_one_in(waiting.tickets[-1])
     gate.leave(waiting.tickets[-1], 200, {})
+    for thread in waiting.threads:
+        thread.join(5)
+
+
+def test_a_running_request_takes_a_free_slot_while_an_equally_ranked_waiter_is_still_waking():
+    gate = ServerGate("https://tfs:443", GateSettings(ceiling=1, adaptive=False))
+    held = gate.enter(FAN_OUT)
+    waiting = _Waiting(gate)
+    waiting.start("fan-out 1", FAN_OUT)
+    waiting.start("fan-out 2", FAN_OUT)
+    with gate._cond:  # the woken waiter cannot take the gate's lock until this thread lets it go
+        gate.leave(held, 200, {})
+        barged = gate.enter(FAN_OUT)  # at once: no waiter ranks better
+        assert gate.in_flight == 1 and gate.waiting == 2
+    assert waiting.order == []  # the woken waiter found no slot and waits again
+    waiting.let_one_in(barged)
+    waiting.let_one_in(waiting.tickets[-1])
+    assert waiting.order == ["fan-out 1", "fan-out 2"]  # the waiters still in order of arrival
+    gate.leave(waiting.tickets[-1], 200, {})
+    for thread in waiting.threads:
+        thread.join(5)
+
+
+def test_a_running_request_does_not_take_a_free_slot_ahead_of_a_better_ranked_waiter():
+    gate = ServerGate("https://tfs:443", GateSettings(ceiling=1, adaptive=False))
+    held = gate.enter(FAN_OUT)
+    waiting = _Waiting(gate)
+    waiting.start("chained", CHAINED)
+    with gate._cond:  # the slot is free, the woken continuation not yet in
+        gate.leave(held, 200, {})
+        assert not gate.may_enter(FAN_OUT)  # ranks worse: queues behind the continuation
+        assert gate.may_enter(CHAINED) and gate.may_enter(Work())  # an equal or a better rank would take it
+        newcomer = threading.Thread(target=lambda: waiting.tickets.append(gate.enter(FAN_OUT)) or waiting.order.append("fan-out"))
+        newcomer.start()  # blocks on the gate's lock until this thread lets it go
+    wait_until(lambda: len(waiting.tickets) == 1 and gate.waiting == 1, 5, "the continuation in, the fan-out read waiting")
+    assert waiting.order == ["chained"]
+    waiting.let_one_in(waiting.tickets[0])
+    assert waiting.order == ["chained", "fan-out"]
+    gate.leave(waiting.tickets[-1], 200, {})
+    newcomer.join(5)
     for thread in waiting.threads:
         thread.join(5)
 
