@@ -123,6 +123,7 @@ def test_a_running_request_takes_a_free_slot_while_an_equally_ranked_waiter_is_s
     waiting.start("fan-out 2", FAN_OUT)
     with gate._cond:  # the woken waiter cannot take the gate's lock until this thread lets it go
         gate.leave(held, 200, {})
+        assert gate.may_enter(FAN_OUT)
         barged = gate.enter(FAN_OUT)  # at once: no waiter ranks better
         assert gate.in_flight == 1 and gate.waiting == 2
     assert waiting.order == []  # the woken waiter found no slot and waits again
