@@ -21,14 +21,22 @@ import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 from urllib.parse import quote
 
 import httpx
 import structlog
 
 from satellite.ado.paging import Answer, Page, Paginator, TokenHeader, TopSkip
-from satellite.ado.responses import MalformedAnswer, TransientAdoError, decode_response, expect_list, is_retryable
+from satellite.ado.responses import (
+    MalformedAnswer,
+    TransientAdoError,
+    check_response,
+    decode_json,
+    decode_response,
+    expect_list,
+    is_retryable,
+)
 from satellite.ado.versions import ApiVersion, parse_out_of_range, pick_version
 from satellite.http_clients import TlsOptions, build_client_lanes
 from satellite.errors import AdoNotFoundError, AdoResponseError, AdoTransportError, AdoVersionError
@@ -41,6 +49,12 @@ from satellite.secret import Secret
 __all__ = ["AdoClient", "CollectionTarget", "TlsOptions", "segment"]
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+# get_many's threads per connection. A worker only sends and reads (the caller decodes), so one keeps
+# its connection busy; 2 was right while a worker decoded its answer after giving the connection back.
+FETCHERS_PER_CONNECTION = 1
 
 _ID_SEGMENT = re.compile(r"/(?:[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|\d+)(?=/|$)")
 
@@ -135,9 +149,8 @@ class AdoClient:
         self._requests = 0
         self._count_lock = threading.Lock()
         self._max_connections = max_connections
-        # Twice the connections: a worker decodes its answer after giving its connection back, and meanwhile
-        # another takes it (with one worker per connection, every decode left a connection idle).
-        self._pool = ThreadPoolExecutor(max_workers=2 * max_connections, thread_name_prefix=f"ado-{target.name}")
+        self._pool = ThreadPoolExecutor(max_workers=FETCHERS_PER_CONNECTION * max_connections,
+                                        thread_name_prefix=f"ado-{target.name}")
 
     @property
     def request_count(self) -> int:
@@ -219,15 +232,24 @@ class AdoClient:
         not the route's shape), is a malformed answer: retried like a 5xx, and an AdoResponseError
         once the retries run out.
         """
+
+        def read(response: httpx.Response) -> tuple[Any, httpx.Headers]:
+            body = decode_response(response, self.target.url)
+            if check is not None:
+                check(body)
+            return body, response.headers
+
+        return self._exchange(method, path, params, json_body, headers, read)
+
+    def _exchange(self, method: str, path: str, params: Mapping[str, Any] | None, json_body: Any,
+                  headers: Mapping[str, str] | None, read: Callable[[httpx.Response], T]) -> T:
+        """Send with retries until ``read`` takes the answer (see ``request``: its errors, what is retried)."""
         try:
             for attempt in self._retry.retrying(is_retryable, what=f"{method} {self.target.name}/{path}"):
                 with attempt:
                     response = self._send_once(method, path, params, json_body, headers)
                     try:
-                        body = decode_response(response, self.target.url)
-                        if check is not None:
-                            check(body)
-                        return body, response.headers
+                        return read(response)
                     except TransientAdoError as exc:
                         if exc.retry_after:
                             ADO_THROTTLE_WAIT.labels(self.target.name).inc(exc.retry_after)
@@ -242,6 +264,21 @@ class AdoClient:
             # Retries ran out: surface as a plain transport/server error of the same message.
             raise AdoTransportError(str(exc), collection=exc.collection, status=exc.status, retry_after=exc.retry_after) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _checked(self, response: httpx.Response) -> httpx.Response:
+        """A 2xx answer that may be JSON, its body not parsed; the error of any other (``check_response``)."""
+        check_response(response, self.target.url)
+        return response
+
+    def _answer(self, path: str, params: Mapping[str, Any] | None, preview: bool, missing_ok: bool) -> httpx.Response | None:
+        """GET ``path`` with retries, the 2xx answer unparsed (None: a 404 and ``missing_ok``)."""
+        query = {**(params or {}), "api-version": self.api_version().for_route(preview)}
+        try:
+            return self._exchange("GET", path, query, None, None, self._checked)
+        except AdoNotFoundError:
+            if missing_ok:
+                return None
+            raise
 
     def _list_check(self, key: str, path: str) -> Callable[[Any], object]:
         return lambda body: expect_list(body, key, self.target.url, path)
@@ -280,6 +317,10 @@ class AdoClient:
         fan-out that would otherwise run on alone at the end of a backfill). ``paths`` may be lazy
         (read page by page): the requests run ahead across its pages; if it raises, the bodies of the
         paths before are yielded, then its error.
+
+        The client's threads send and read; the caller's thread decodes (a thread's decode holds no
+        connection). An answer that does not decode, or is not the list asked, is asked again here,
+        with every retry (``get``).
         """
 
         def fetch(path: str) -> Any:
@@ -292,7 +333,18 @@ class AdoClient:
                 raise
             return body if list_key is None else expect_list(body, list_key, self.target.url, path)
 
-        pending: deque[Future] = deque()
+        def decoded(asked: tuple[str, Future[httpx.Response | None]]) -> Any:
+            path, future = asked
+            response = future.result()
+            if response is None:
+                return None
+            try:
+                body = decode_json(response, self.target.url)
+                return body if list_key is None else expect_list(body, list_key, self.target.url, path)
+            except AdoResponseError:  # malformed: asked again, with retries, before it is an error
+                return fetch(path)
+
+        pending: deque[tuple[str, Future[httpx.Response | None]]] = deque()
         listed = iter(paths)
         while True:
             try:
@@ -301,13 +353,14 @@ class AdoClient:
                 break
             except BaseException:  # ``paths`` failed (a lazy listing): what was asked before it is yielded first
                 while pending:
-                    yield pending.popleft().result()
+                    yield decoded(pending.popleft())
                 raise
-            pending.append(self._pool.submit(carrying(fetch), path))  # as the caller's work (backfill or not)
+            asked = self._pool.submit(carrying(self._answer), path, params, preview, missing_ok)  # as the caller's work
+            pending.append((path, asked))
             if len(pending) >= max(1, ahead) * self._max_connections:
-                yield pending.popleft().result()
+                yield decoded(pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield decoded(pending.popleft())
 
     # api-version -------------------------------------------------------------------------------
 

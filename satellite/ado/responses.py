@@ -23,7 +23,8 @@ from satellite.errors import (
 )
 from satellite.retrying import parse_retry_after
 
-__all__ = ["decode_response", "MalformedAnswer", "expect_list", "RETRYABLE_STATUSES", "TransientAdoError", "is_retryable"]
+__all__ = ["check_response", "decode_json", "decode_response", "MalformedAnswer", "expect_list", "RETRYABLE_STATUSES",
+           "TransientAdoError", "is_retryable"]
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -67,7 +68,26 @@ def _path(response: httpx.Response) -> str:
 
 
 def decode_response(response: httpx.Response, collection: str) -> Any:
-    """The JSON body of a successful response.
+    """The JSON body of a successful response: ``check_response``, then ``decode_json``."""
+    check_response(response, collection)
+    return decode_json(response, collection)
+
+
+def decode_json(response: httpx.Response, collection: str) -> Any:
+    """The JSON of a 2xx answer ``check_response`` let through; AdoResponseError if it is not JSON."""
+    try:
+        return json_codec.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        raise AdoResponseError(
+            f"{collection} returned a body that is not valid JSON for {_path(response)} (HTTP {response.status_code}, "
+            f"{len(response.content)} bytes)",
+            collection=collection,
+            status=response.status_code,
+        ) from None
+
+
+def check_response(response: httpx.Response, collection: str) -> None:
+    """Nothing for a 2xx answer that may be JSON (its body not parsed); the error of any other.
 
     Raises:
         AdoAuthError: 401, or the HTML sign-in page of a 203.
@@ -75,8 +95,8 @@ def decode_response(response: httpx.Response, collection: str) -> Any:
         AdoNotFoundError: 404.
         AdoVersionError: 400 about the api-version.
         TransientAdoError: 408/429/5xx, with ``retry_after`` from the Retry-After header.
-        AdoResponseError: anything else, including a 2xx body that is not JSON (an HTML page, a cut
-            body): ``AdoClient.request`` retries those as malformed answers.
+        AdoResponseError: anything else, including a 2xx HTML page (a proxy's, a sign-in page):
+            ``AdoClient.request`` retries it as a malformed answer (as a 2xx body ``decode_json`` refuses).
     """
     status = response.status_code
     if 200 <= status < 300:
@@ -94,15 +114,7 @@ def decode_response(response: httpx.Response, collection: str) -> Any:
                 collection=collection,
                 status=status,
             )
-        try:
-            return json_codec.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
-            raise AdoResponseError(
-                f"{collection} returned a body that is not valid JSON for {_path(response)} (HTTP {status}, "
-                f"{len(response.content)} bytes)",
-                collection=collection,
-                status=status,
-            ) from None
+        return
     path = _path(response)
     message, type_key = _server_message(response)
     retry_after = parse_retry_after(response.headers.get("retry-after"))

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import threading
 
 import httpx
 import pytest
@@ -272,6 +273,45 @@ def test_get_many_of_lists_checks_each_and_keeps_missing_as_none(httpx_mock, cli
     assert next(bodies) is None
     with pytest.raises(AdoResponseError, match="expected an object with a list in 'records' from b/3/timeline"):
         next(bodies)
+
+
+def test_get_many_sends_from_the_client_s_threads_and_decodes_in_the_caller_s(httpx_mock, client, monkeypatch):
+    from satellite import json_codec
+
+    add_options(httpx_mock)
+    client.api_version()
+    senders: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        senders.append(threading.current_thread().name)
+        return httpx.Response(200, json={"id": request.url.path.rsplit("/", 1)[-1]})
+
+    httpx_mock.add_callback(answer, is_reusable=True)
+    decoders: list[threading.Thread] = []
+    loads = json_codec.loads
+
+    def recording_loads(data):
+        decoders.append(threading.current_thread())
+        return loads(data)
+
+    monkeypatch.setattr(json_codec, "loads", recording_loads)
+    assert list(client.get_many([f"_apis/things/{i}" for i in range(5)])) == [{"id": str(i)} for i in range(5)]
+    assert len(senders) == 5 and all(name.startswith("ado-") for name in senders)
+    assert decoders == [threading.current_thread()] * 5
+
+
+def test_get_many_asks_again_after_a_malformed_answer_and_fails_only_when_every_retry_was_malformed(httpx_mock, client):
+    add_options(httpx_mock)
+    good, bad = f"{C}/b/1/timeline?api-version=7.0", f"{C}/b/2/timeline?api-version=7.0"
+    httpx_mock.add_response(url=good, content=b'{"records": [{"id"', headers={"Content-Type": "application/json"})
+    httpx_mock.add_response(url=good, json={"records": [{"id": "a"}]})
+    httpx_mock.add_response(url=bad, content=b"not json", headers={"Content-Type": "application/json"}, is_reusable=True)
+    bodies = client.get_many(["b/1/timeline", "b/2/timeline"], list_key="records")
+    assert next(bodies) == [{"id": "a"}]
+    assert len(httpx_mock.get_requests(url=good)) == 2
+    with pytest.raises(AdoResponseError, match="not valid JSON for /tfs/DefaultCollection/b/2/timeline"):
+        next(bodies)
+    assert len(httpx_mock.get_requests(url=bad)) == 1 + 4  # the answer read ahead, then every attempt of the policy
 
 
 def test_a_walk_can_start_from_a_first_page_already_read(httpx_mock, client):
