@@ -44,6 +44,18 @@ class _Waiting:
         self.gate.leave(ticket, 200, {})
         wait_until(lambda: len(self.order) == entered + 1, 5, "the next request to enter")
 
+    def finish(self) -> None:
+        """The last request in leaves; every thread ends."""
+        self.gate.leave(self.tickets[-1], 200, {})
+        for thread in self.threads:
+            thread.join(5)
+
+
+def one_slot_held() -> tuple[ServerGate, object, _Waiting]:
+    """A gate of one slot, that slot held by a fan-out read (its ticket), and no one waiting yet."""
+    gate = ServerGate("https://tfs:443", GateSettings(ceiling=1, adaptive=False))
+    return gate, gate.enter(FAN_OUT), _Waiting(gate)
+
 
 @pytest.fixture(autouse=True)
 def _no_rechecks(monkeypatch):
@@ -51,9 +63,7 @@ def _no_rechecks(monkeypatch):
 
 
 def test_a_waiting_continuation_of_a_walk_gets_the_next_slot_before_fan_out_reads_that_came_first():
-    gate = ServerGate("https://tfs:443", GateSettings(ceiling=1, adaptive=False))
-    held = gate.enter(FAN_OUT)
-    waiting = _Waiting(gate)
+    gate, held, waiting = one_slot_held()
     waiting.start("fan-out 1", FAN_OUT)
     waiting.start("fan-out 2", FAN_OUT)
     waiting.start("chained", CHAINED)
@@ -63,29 +73,21 @@ def test_a_waiting_continuation_of_a_walk_gets_the_next_slot_before_fan_out_read
     waiting.let_one_in(waiting.tickets[-1])
     waiting.let_one_in(waiting.tickets[-1])
     assert waiting.order == ["chained", "fan-out 1", "fan-out 2"]  # then in order of arrival
-    gate.leave(waiting.tickets[-1], 200, {})
-    for thread in waiting.threads:
-        thread.join(5)
+    waiting.finish()
 
 
 def test_incremental_work_still_goes_before_a_backfill_walk_continuation():
-    gate = ServerGate("https://tfs:443", GateSettings(ceiling=1, adaptive=False))
-    held = gate.enter(FAN_OUT)
-    waiting = _Waiting(gate)
+    gate, held, waiting = one_slot_held()
     waiting.start("chained backfill", CHAINED)
     waiting.start("incremental", Work())
     waiting.let_one_in(held)
     waiting.let_one_in(waiting.tickets[-1])
     assert waiting.order == ["incremental", "chained backfill"]
-    gate.leave(waiting.tickets[-1], 200, {})
-    for thread in waiting.threads:
-        thread.join(5)
+    waiting.finish()
 
 
 def test_a_response_wakes_only_the_waiter_the_slot_goes_to(monkeypatch):
-    gate = ServerGate("https://tfs:443", GateSettings(ceiling=1, adaptive=False))
-    held = gate.enter(FAN_OUT)
-    waiting = _Waiting(gate)
+    gate, held, waiting = one_slot_held()
     for n in range(5):
         waiting.start(f"fan-out {n}", FAN_OUT)
     waiting.start("chained", CHAINED)
@@ -110,15 +112,11 @@ def test_a_response_wakes_only_the_waiter_the_slot_goes_to(monkeypatch):
     monkeypatch.undo()
     for _ in range(5):
         waiting.let_one_in(waiting.tickets[-1])
-    gate.leave(waiting.tickets[-1], 200, {})
-    for thread in waiting.threads:
-        thread.join(5)
+    waiting.finish()
 
 
 def test_a_running_request_takes_a_free_slot_while_an_equally_ranked_waiter_is_still_waking():
-    gate = ServerGate("https://tfs:443", GateSettings(ceiling=1, adaptive=False))
-    held = gate.enter(FAN_OUT)
-    waiting = _Waiting(gate)
+    gate, held, waiting = one_slot_held()
     waiting.start("fan-out 1", FAN_OUT)
     waiting.start("fan-out 2", FAN_OUT)
     with gate._cond:  # the woken waiter cannot take the gate's lock until this thread lets it go
@@ -130,15 +128,11 @@ def test_a_running_request_takes_a_free_slot_while_an_equally_ranked_waiter_is_s
     waiting.let_one_in(barged)
     waiting.let_one_in(waiting.tickets[-1])
     assert waiting.order == ["fan-out 1", "fan-out 2"]  # the waiters still in order of arrival
-    gate.leave(waiting.tickets[-1], 200, {})
-    for thread in waiting.threads:
-        thread.join(5)
+    waiting.finish()
 
 
 def test_a_running_request_does_not_take_a_free_slot_ahead_of_a_better_ranked_waiter():
-    gate = ServerGate("https://tfs:443", GateSettings(ceiling=1, adaptive=False))
-    held = gate.enter(FAN_OUT)
-    waiting = _Waiting(gate)
+    gate, held, waiting = one_slot_held()
     waiting.start("chained", CHAINED)
     with gate._cond:  # the slot is free, the woken continuation not yet in
         gate.leave(held, 200, {})
@@ -146,14 +140,12 @@ def test_a_running_request_does_not_take_a_free_slot_ahead_of_a_better_ranked_wa
         assert gate.may_enter(CHAINED) and gate.may_enter(Work())  # an equal or a better rank would take it
         newcomer = threading.Thread(target=lambda: waiting.tickets.append(gate.enter(FAN_OUT)) or waiting.order.append("fan-out"))
         newcomer.start()  # blocks on the gate's lock until this thread lets it go
+        waiting.threads.append(newcomer)
     wait_until(lambda: len(waiting.tickets) == 1 and gate.waiting == 1, 5, "the continuation in, the fan-out read waiting")
     assert waiting.order == ["chained"]
     waiting.let_one_in(waiting.tickets[0])
     assert waiting.order == ["chained", "fan-out"]
-    gate.leave(waiting.tickets[-1], 200, {})
-    newcomer.join(5)
-    for thread in waiting.threads:
-        thread.join(5)
+    waiting.finish()
 
 
 def test_the_pages_of_a_walk_after_the_first_are_chained_work():
