@@ -591,8 +591,10 @@ class _ScopeRunner:
         services = dict.fromkeys(s.service for s in self.streams if s.scope is scope)
         runners = [replace(self, streams=[s for s in self.streams if s.scope is scope and s.service == service])
                    for service in services]
+        if len(runners) <= 1:  # nothing to run beside: no thread
+            return runners[0](scope, parent, parent_id, on_listed=on_listed) if runners else {}
         listed: dict[str, list[dict]] = {}
-        with ThreadPoolExecutor(max_workers=max(1, len(runners)), thread_name_prefix="service") as side_by_side:
+        with ThreadPoolExecutor(max_workers=len(runners), thread_name_prefix="service") as side_by_side:
             for done in [side_by_side.submit(runner, scope, parent, parent_id, on_listed=on_listed) for runner in runners]:
                 listed.update(done.result())  # re-raises store failures, which must stop the run
         return listed

@@ -88,3 +88,12 @@ def test_a_failing_service_fails_the_scope_after_the_others_end():
     with pytest.raises(OSError, match="disk full"):
         runner(collector, STREAMS).by_service(Scope.PROJECT, {"id": "p"}, "p")
     assert "git.pull_requests" in dict(collector.ran)
+
+
+def test_a_scope_of_one_service_runs_in_the_callers_thread():
+    threads: list[str] = []
+    collector = FakeCollector({"git.pull_requests": lambda: threads.append(threading.current_thread().name)})
+    listed = runner(collector, STREAMS[:2]).by_service(Scope.PROJECT, {"id": "p"}, "p")
+    assert threads == [threading.current_thread().name]
+    assert sorted(listed) == ["git.pull_requests", "git.repositories"]
+    assert runner(collector, STREAMS[4:]).by_service(Scope.PROJECT, {"id": "p"}, "p") == {}  # no stream of the scope
