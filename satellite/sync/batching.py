@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -15,11 +16,39 @@ from satellite.store import CursorKey, OutboxEntry, Store
 from satellite.streams.base import Checkpoint, Quarantined, Record, StreamItem, content_hash
 from satellite.sync.met_keys import MetKeys
 
-__all__ = ["BatchWriter", "WriteResult"]
+__all__ = ["BatchWriter", "PendingBudget", "WriteResult"]
 
 
 def _cursor_digest(cursor: str | None) -> str | None:
     return None if cursor is None else "sha256:" + content_hash(json.loads(cursor))
+
+
+class PendingBudget:
+    """The bytes of records the writers of one collector hold, not yet sealed, against one budget.
+
+    Each writer's batch grows to ``max_records`` / ``max_bytes``; a collector runs many units side by
+    side (a project's services, its repositories, the collection-wide streams), so without a shared
+    budget the records held grow with the number of units open at once. A writer that finds the
+    budget spent seals what it holds early (a smaller batch), once it holds at least ``min_batch``
+    bytes, so that the budget is not spent in batches of a few records. Writers report in steps of
+    ``step`` bytes (one lock per step, not per record)."""
+
+    def __init__(self, max_bytes: int, *, min_batch: int = 256 * 1024, step: int = 64 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.min_batch = min_batch
+        self.step = step
+        self._held = 0
+        self._lock = threading.Lock()
+
+    @property
+    def held(self) -> int:
+        return self._held
+
+    def change(self, delta: int) -> bool:
+        """Add ``delta`` (negative: given back) to the bytes held; True when the budget is spent."""
+        with self._lock:
+            self._held += delta
+            return self._held > self.max_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +83,18 @@ class BatchWriter:
         should_stop: Callable[[], bool] = lambda: False,
         on_quarantine: Callable[[Quarantined], None] | None = None,
         policy: PrivacyPolicy | None = None,
+        budget: PendingBudget | None = None,
     ) -> None:
         """``remember_keys``: record the keys of every stored batch (for streams of immutable records).
         ``tracked``: record types whose live keys are stored with each batch, and noted in ``seen``
         (a stream's ``reconciled``).
         ``on_record``: called with every record as it is sealed (the demo counts what it collected).
         ``policy``: the privacy policy, applied here, between collection and sealing (the one place):
-        a record out of scope is left out; the store keeps the keys as collected."""
+        a record out of scope is left out; the store keeps the keys as collected.
+        ``budget``: shared with the other writers of the collector: a batch is sealed early while the
+        writers together hold more than it allows."""
+        self._budget = budget
+        self._reported = 0  # of the batch being filled, bytes told to the budget
         self._policy = policy or PrivacyPolicy.none()
         self._remember_keys = remember_keys
         self._tracked = tracked
@@ -82,6 +116,20 @@ class BatchWriter:
         return self._holding.intersection(keys)
 
     def write(self, items: Iterable[StreamItem]) -> WriteResult:
+        try:
+            return self._write(items)
+        finally:  # a read or a store that failed: the records it held are not held any more
+            self._report(0)
+
+    def _report(self, pending_bytes: int) -> bool:
+        """Tell the budget this writer now holds ``pending_bytes``; True when the budget is spent."""
+        if self._budget is None or pending_bytes == self._reported:
+            return False
+        spent = self._budget.change(pending_bytes - self._reported)
+        self._reported = pending_bytes
+        return spent
+
+    def _write(self, items: Iterable[StreamItem]) -> WriteResult:
         stored_cursor = self._store.get_cursor(self._key)
         checkpoint = stored_cursor
         # each record is encoded once, here: its line sizes the batch and goes into it as is
@@ -89,6 +137,7 @@ class BatchWriter:
         keys: list[str] = []  # of the upserts, for ``remember_keys``
         live: list[tuple[str, str, bool]] = []  # (type, key, alive) of tracked types
         pending_bytes = 0
+        budget = self._budget
         records = batches = quarantined = 0
         counts: dict[str, int] = {}
 
@@ -99,6 +148,7 @@ class BatchWriter:
                 batches += 1
             elif checkpoint != stored_cursor and checkpoint is not None:
                 self._store.save_cursor(self._key, checkpoint)
+            self._report(0)
             stored_cursor = checkpoint
             lines, keys, live, pending_bytes = [], [], [], 0
             self._holding.clear()
@@ -135,6 +185,9 @@ class BatchWriter:
                 self._on_record(sealed)
             if len(lines) >= self._max_records or pending_bytes >= self._max_bytes:
                 flush()
+            elif budget is not None and pending_bytes - self._reported >= budget.step:
+                if self._report(pending_bytes) and pending_bytes >= budget.min_batch:
+                    flush()
         flush()
         return WriteResult(records, batches, counts, complete, quarantined)
 

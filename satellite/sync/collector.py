@@ -48,7 +48,7 @@ from satellite.streams import (
 from satellite.streams.base import Quarantined, UnreadableItem, delete
 from satellite.streams.cursors import SnapshotHashes
 from satellite.streams.records import item_id
-from satellite.sync.batching import BatchWriter, WriteResult
+from satellite.sync.batching import BatchWriter, PendingBudget, WriteResult
 from satellite.sync.departed import DepartedProject, departed_projects
 from satellite.sync.sharding import ShardAssignment
 from satellite.sync.unit_guard import RouteTracker, guarded, with_route
@@ -163,6 +163,8 @@ class Collector:
         self.store = store
         self.sealer = sealer
         self.retry = retry
+        # the records the units hold unsealed, together: the peak memory must not grow with the units open
+        self._pending = PendingBudget(PENDING_BATCHES * limits.batch.max_bytes)
         self._tls = TlsOptions(verify=integration.tls.verify, ca_bundle=integration.tls.ca_bundle)
         self._transport_factory = transport_factory
         schedule = integration.schedule
@@ -440,6 +442,7 @@ class Collector:
             should_stop=self.should_stop,
             on_quarantine=lambda item: self._quarantined(stream.name, key.partition, tracker.route, item),
             policy=self.policy,
+            budget=self._pending,
         )
         ctx = StreamContext(
             tracker,  # type: ignore[arg-type]
@@ -534,6 +537,7 @@ class Collector:
         report.add(StreamOutcome(self.integration.id, collection, stream, partition, 0, 0, {}, error=str(exc)))
 
 
+PENDING_BATCHES = 4  # the units of a collector hold at most about this many full batches unsealed, together
 _TYPED_BY_REVISIONS = ("wit.revisions", "wit.links", "wit.comments")  # in the order of STREAMS
 
 
