@@ -42,10 +42,9 @@ import gzip
 import hashlib
 import json
 import struct
-import threading
 import zlib
 from dataclasses import asdict, dataclass, replace
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import zstandard
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -116,19 +115,33 @@ def _gunzip(compressed: bytes, max_bytes: int | None) -> bytes:
     return bytes(text)
 
 
-_CODECS = threading.local()  # zstandard's (de)compressors are not thread-safe: one pair per thread
+class _FreeList:
+    """zstandard's (de)compressors are not thread-safe, and a level-3 compressor keeps ~3.5 MiB of
+    tables and window: one per thread was one per collecting thread (dozens, most sealing rarely).
+    A thread takes one that is free, or makes one; it is given back after use: there are only as many
+    as ran at once."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._free: list = []  # list.pop/append are atomic under the GIL
+
+    def run(self, use: Callable[[Any], bytes]) -> bytes:
+        try:
+            codec = self._free.pop()
+        except IndexError:
+            codec = self._make()
+        try:
+            return use(codec)
+        finally:
+            self._free.append(codec)
 
 
-def _codecs() -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
-    pair = getattr(_CODECS, "pair", None)
-    if pair is None:
-        pair = _CODECS.pair = (zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True),
-                               zstandard.ZstdDecompressor())
-    return pair
+_COMPRESSORS = _FreeList(lambda: zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True))
+_DECOMPRESSORS = _FreeList(zstandard.ZstdDecompressor)
 
 
 def _zstd(data: bytes) -> bytes:
-    return _codecs()[0].compress(data)
+    return _COMPRESSORS.run(lambda compressor: compressor.compress(data))
 
 
 def _unzstd(compressed: bytes, max_bytes: int | None) -> bytes:
@@ -139,7 +152,7 @@ def _unzstd(compressed: bytes, max_bytes: int | None) -> bytes:
         raise ValueError("zstd frame does not declare its content size")
     if max_bytes is not None and size > max_bytes:
         raise SealingError(f"batch payload inflates beyond {max_bytes} bytes")
-    return _codecs()[1].decompress(compressed)
+    return _DECOMPRESSORS.run(lambda decompressor: decompressor.decompress(compressed))
 
 
 @dataclass(frozen=True, slots=True)

@@ -196,3 +196,26 @@ def test_generate_key_files(tmp_path):
         generate_key_files(tmp_path / "keys")
     replaced = generate_key_files(tmp_path / "keys", overwrite=True)
     assert replaced.signer_key_id != files.signer_key_id
+
+
+def test_zstd_codecs_are_shared_not_one_per_thread() -> None:
+    """A compressor is made only when none is free: as many as ran at once, not one per thread."""
+    import threading
+
+    from satellite.sealing.batch_format import _FreeList
+
+    made: list[int] = []
+    free_list = _FreeList(lambda: made.append(len(made)) or len(made))
+
+    def use_in_thread() -> None:
+        free_list.run(lambda codec: b"")
+
+    for _ in range(5):  # one after another, in five threads: the same one each time
+        worker = threading.Thread(target=use_in_thread)
+        worker.start()
+        worker.join()
+    assert made == [0]
+    # two at once (one inside the other): a second one, kept for later
+    assert free_list.run(lambda outer: free_list.run(lambda inner: bytes([outer, inner]))) == bytes([1, 2])
+    assert made == [0, 1]
+    assert free_list.run(lambda codec: b"ok") == b"ok" and made == [0, 1]
