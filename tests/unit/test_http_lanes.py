@@ -168,10 +168,8 @@ def test_a_transport_and_a_transport_factory_are_exclusive():
 
 
 def test_cookies_a_server_sets_are_kept_and_sent_back_and_answers_without_any_skip_the_jar(monkeypatch):
-    """The jar skips answers without Set-Cookie (their headers are not copied for it), and still keeps a cookie
-    a load balancer sets: the next request carries it."""
-    import http.cookiejar
-
+    """Answers without Set-Cookie skip httpx's cookie handling (no urllib wrappers, their headers not copied
+    for the jar), and a cookie a load balancer sets is still kept: the next request carries it."""
     seen: list[str | None] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -181,13 +179,12 @@ def test_cookies_a_server_sets_are_kept_and_sent_back_and_answers_without_any_sk
         return httpx.Response(200, json={})
 
     parsed: list[int] = []
-    original = http.cookiejar.CookieJar.extract_cookies
-    monkeypatch.setattr(http.cookiejar.CookieJar, "extract_cookies",
-                        lambda self, response, request: (parsed.append(1), original(self, response, request))[1])
+    original = httpx.Cookies.extract_cookies
+    monkeypatch.setattr(httpx.Cookies, "extract_cookies", lambda self, response: (parsed.append(1), original(self, response))[1])
     with build_client_lanes(TlsOptions(), proxy=None, timeout=5, lanes=1, base_url="http://ado.test",
                             transport=httpx.MockTransport(answer)) as lanes:
         lanes.get("/plain")
-        assert parsed == []  # no Set-Cookie: the standard jar was not asked
+        assert parsed == []  # no Set-Cookie: httpx's cookies were not asked
         lanes.get("/login")
         lanes.get("/plain")
     assert parsed == [1]
