@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 import structlog
@@ -145,17 +145,21 @@ class Uploader:
     def _lane(self, index: int, producers_done: threading.Event, report: DrainReport, failed: threading.Event) -> None:
         while not self._stop.is_set() and not failed.is_set():
             finished = producers_done.is_set()  # read before looking, so a last batch is never missed
-            pending = self._store.pending_batches(limit=_WINDOW)
+            pending = self._store.pending_batches(limit=_WINDOW, bodies=False)  # each body read when sent
             mine = [b for b in pending if _lane(b, self._concurrency) == index]
             if not mine:
                 if finished and len(pending) < _WINDOW:  # the whole outbox was seen: nothing left for this lane
                     return
                 self._store.wait_for_batches(timeout=0.5)
                 continue
-            for batch in mine:
+            for heading in mine:
                 if self._stop.is_set() or failed.is_set():
                     return
                 try:
+                    body = self._store.outbox_body(heading.batch_id)
+                    if body is None:  # gone meanwhile (satellite outbox: dead-lettered, dropped)
+                        continue
+                    batch = replace(heading, body=body)
                     self._deliver_one(batch, report)
                 except _Stopped:
                     return

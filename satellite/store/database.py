@@ -314,15 +314,24 @@ class Store:
                 found.update(by_hash[row[0]] for row in rows)
         return found
 
-    def pending_batches(self, limit: int = 100) -> list[OutboxEntry]:
-        """Oldest first, and in seq order within a stream."""
+    def pending_batches(self, limit: int = 100, *, bodies: bool = True) -> list[OutboxEntry]:
+        """Oldest first, and in seq order within a stream. ``bodies=False``: each with an empty body,
+        read with ``outbox_body`` when it is sent (a window of sealed bodies read at once is held at
+        once: megabytes per window, more as the batches waiting grow)."""
+        body = "body" if bodies else "X''"
         with self._lock:
             rows = self._conn.execute(
-                "SELECT batch_id, integration_id, stream, seq, record_count, body, plaintext_sha256 FROM outbox"
+                f"SELECT batch_id, integration_id, stream, seq, record_count, {body}, plaintext_sha256 FROM outbox"
                 " ORDER BY created_at, integration_id, stream, seq LIMIT ?",
                 (limit,),
             ).fetchall()
         return [OutboxEntry(*row) for row in rows]
+
+    def outbox_body(self, batch_id: str) -> bytes | None:
+        """The sealed body of a batch still in the outbox; None once it is gone (acknowledged, dead-lettered)."""
+        with self._lock:
+            row = self._conn.execute("SELECT body FROM outbox WHERE batch_id=?", (batch_id,)).fetchone()
+        return None if row is None else row[0]
 
     def acknowledge(self, entry: OutboxEntry, ledger: LedgerEntry | None = None, prune_before: float | None = None) -> None:
         """Forget a batch the receiver acknowledged, count it as delivered and append ``ledger`` to

@@ -178,3 +178,39 @@ def test_every_upload_attempt_is_timed_by_outcome(httpx_mock, store, stop):
         uploader.drain()
     assert {o: upload_seconds(o) - n for o, n in before.items()} == {"stored": 1, "duplicate": 0, "retry": 2, "dead_letter": 1}
     assert REGISTRY.get_sample_value("satellite_upload_seconds_sum", {"outcome": "stored"}) > 0
+
+
+def test_each_body_is_read_from_the_outbox_when_its_batch_is_sent_not_a_window_at_once(httpx_mock, tmp_path, stop):
+    """The lanes look at a window of the outbox without bodies and read each body as they send it, so
+    the sealed bytes in hand do not grow with the batches waiting; a batch gone meanwhile is skipped."""
+
+    class CountingStore(Store):
+        def __init__(self, path):
+            super().__init__(path)
+            self.read: list[str] = []
+
+        def outbox_body(self, batch_id):
+            self.read.append(batch_id)
+            if batch_id == "batch-3":  # dead-lettered by `satellite outbox` while the lane looked
+                self.dead_letter(batch_id, 400, "dropped")
+            return super().outbox_body(batch_id)
+
+    store = CountingStore(tmp_path)
+    for n in (1, 2, 3, 4):
+        store.commit_batch(OutboxEntry(f"batch-{n}", "tfs", "git.commits", n, 10, b"SEIB-sealed-%d" % n), None)
+    assert [b.body for b in store.pending_batches(bodies=False)] == [b""] * 4
+    read_when_sent: list[tuple[bytes, list[str]]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        read_when_sent.append((request.content, list(store.read)))
+        return httpx.Response(201)
+
+    httpx_mock.add_callback(answer, url=URL, is_reusable=True)
+    try:
+        with make(store, stop) as uploader:
+            report = uploader.drain()
+    finally:
+        store.close()
+    assert read_when_sent == [(b"SEIB-sealed-1", ["batch-1"]), (b"SEIB-sealed-2", ["batch-1", "batch-2"]),
+                              (b"SEIB-sealed-4", ["batch-1", "batch-2", "batch-3", "batch-4"])]
+    assert report.delivered == 3
