@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from satellite.privacy.policy import PrivacyPolicy
+from satellite.process_tuning import release_freed_memory
 from satellite.sealing.batch_format import ndjson_line
 from satellite.sealing.sealer import Sealer
 from satellite.store import CursorKey, OutboxEntry, Store
@@ -152,6 +153,7 @@ class BatchWriter:
             stored_cursor = checkpoint
             lines, keys, live, pending_bytes = [], [], [], 0
             self._holding.clear()
+            release_freed_memory()  # the batch's lines and body are freed by now
 
         complete = True
         for item in items:

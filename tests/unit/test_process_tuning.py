@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
+import threading
 
-from satellite.process_tuning import GC_THRESHOLDS, SWITCH_INTERVAL_S
+import pytest
+
+from satellite.process_tuning import GC_THRESHOLDS, SWITCH_INTERVAL_S, MemoryReleaser
 
 
 def test_tune_process_sets_the_switch_interval_and_the_collector_and_freezes_start_up():
@@ -27,3 +31,65 @@ def test_main_tunes_the_process_first(monkeypatch):
     except SystemExit:
         pass
     assert calls == ["tuned"]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_releaser_trims_at_most_once_per_interval():
+    clock, trims = FakeClock(), []
+    release = MemoryReleaser(lambda: trims.append(clock.now), interval=2.0, clock=clock)
+    assert release() is True  # the first call trims
+    clock.now += 1.9
+    assert release() is False
+    clock.now += 0.1
+    assert release() is True
+    assert release() is False
+    clock.now += 5.0
+    assert release() is True
+    assert trims == [100.0, 102.0, 107.0]
+
+
+def test_the_releaser_without_glibc_does_nothing():
+    assert MemoryReleaser(None)() is False
+
+
+def test_a_thread_that_finds_another_trimming_goes_on_without_waiting():
+    started, finish = threading.Event(), threading.Event()
+    release = MemoryReleaser(lambda: (started.set(), finish.wait(10)), interval=0.0)
+    first = threading.Thread(target=release)
+    first.start()
+    try:
+        assert started.wait(10)
+        assert release() is False  # the lock is held by the first: no wait, no second trim
+    finally:
+        finish.set()
+        first.join(10)
+    assert release() is True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc's malloc_trim")
+def test_releasing_gives_the_pages_of_freed_blocks_back():
+    # blocks of 2 KiB (glibc, not Python's small-object allocator), one in 8 kept: the 7 freed between
+    # two kept ones stay resident as free chunks until malloc_trim gives their whole pages back
+    code = """
+import sys
+from satellite.process_tuning import release_freed_memory, tune_malloc
+def anon():
+    return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('RssAnon:')) // 1024
+tune_malloc()
+blocks = [bytes(2048) for _ in range(40_000)]
+kept = blocks[::8]
+del blocks
+freed = anon()
+assert release_freed_memory()
+print(freed, anon())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    before, after = int(out[0]), int(out[1])
+    assert before - after >= 30, (before, after)  # of the ~68 MiB freed, more than 30 given back

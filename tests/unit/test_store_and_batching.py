@@ -66,6 +66,16 @@ def test_writer_splits_batches_and_stores_each_with_the_preceding_checkpoint(sto
     assert store.get_cursor(KEY) == '{"heads":{"a":"2"}}'
 
 
+def test_writer_asks_for_freed_memory_back_after_each_sealed_batch(store, sealer, monkeypatch):
+    import satellite.sync.batching as batching
+
+    stored_when_asked: list[int] = []
+    monkeypatch.setattr(batching, "release_freed_memory", lambda: stored_when_asked.append(len(store.pending_batches())))
+    writer = BatchWriter(store, sealer, cursor_key=KEY, service="repos", max_records=3, max_bytes=10**9)
+    writer.write([record(n) for n in range(5)] + [Checkpoint('{"heads":{"a":"1"}}')])
+    assert stored_when_asked == [1, 2]  # once the batch is stored and its lines dropped
+
+
 def test_writer_stores_a_checkpoint_with_no_records(store, sealer):
     BatchWriter(store, sealer, cursor_key=KEY, service="repos", max_records=10, max_bytes=10**9).write([Checkpoint('{"heads":{}}')])
     assert store.get_cursor(KEY) == '{"heads":{}}' and store.outbox_stats().batches == 0
