@@ -86,6 +86,19 @@ def wait_until(condition: Callable[[], T], timeout: float, what: str, *, interva
     return value
 
 
+class FakeClock:
+    """A clock for code that takes one (``clock=``): it stands still until the test moves it."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def free_port() -> int:
     """A TCP port free on loopback right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

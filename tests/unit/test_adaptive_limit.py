@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from satellite.politeness import AdaptiveLimit, Answer, GateSettings, ServerGate, Work
+from tests.support import FakeClock
 
 BASE = 0.020  # the unloaded latency
 
@@ -216,16 +217,8 @@ def test_a_server_slower_for_good_than_its_baseline_is_learnt_after_drains():
     assert limit.limit > min(low)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_retry_after_pauses_every_request_to_the_server():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     gate = ServerGate("https://tfs:443", GateSettings(ceiling=4, adaptive=False), clock=clock)
     ticket = gate.enter(Work())
     assert gate.may_enter(Work()) and gate.may_enter(Work(backfill=True))
@@ -243,7 +236,7 @@ def test_a_retry_after_pauses_every_request_to_the_server():
 
 
 def test_the_gate_shrinks_on_a_503_and_counts_the_signals():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     events: list[tuple[str, str]] = []
 
     class Recorder:

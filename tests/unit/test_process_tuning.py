@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from satellite.process_tuning import GC_THRESHOLDS, SWITCH_INTERVAL_S, MemoryReleaser
+from tests.support import FakeClock
 
 
 def test_tune_process_sets_the_switch_interval_and_the_collector_and_freezes_start_up():
@@ -33,24 +34,16 @@ def test_main_tunes_the_process_first(monkeypatch):
     assert calls == ["tuned"]
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_releaser_trims_at_most_once_per_interval():
-    clock, trims = FakeClock(), []
+    clock, trims = FakeClock(100.0), []
     release = MemoryReleaser(lambda: trims.append(clock.now), interval=2.0, clock=clock)
     assert release() is True  # the first call trims
-    clock.now += 1.9
+    clock.advance(1.9)
     assert release() is False
-    clock.now += 0.1
+    clock.advance(0.1)
     assert release() is True
     assert release() is False
-    clock.now += 5.0
+    clock.advance(5.0)
     assert release() is True
     assert trims == [100.0, 102.0, 107.0]
 

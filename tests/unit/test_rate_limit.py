@@ -7,17 +7,7 @@ import threading
 import pytest
 
 from satellite.politeness import GateSettings, ServerGate, TokenBucket, Work, server_of
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support import FakeClock
 
 
 def test_a_full_bucket_lets_its_burst_through_then_spaces_requests_by_one_over_the_rate():

@@ -11,6 +11,7 @@ from satellite.errors import ApiKeyError, ConfigError, DeliveryError
 from satellite.http_clients import USER_AGENT
 from satellite.secret import Secret
 from satellite.sei import BATCHES_PATH, Answer, ApiKeySource, SeiEndpoint, authorization, classify
+from tests.support import FakeClock
 
 # -- classify -------------------------------------------------------------------------------
 
@@ -59,16 +60,8 @@ def test_a_key_no_header_can_carry_is_a_clear_error_that_never_shows_it(key, wha
 # -- ApiKeySource ---------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_key_is_read_anew_once_it_is_max_age_old():
-    clock, reads = Clock(), iter(["first", "second", "third"])
+    clock, reads = FakeClock(), iter(["first", "second", "third"])
     source = ApiKeySource(lambda: Secret(next(reads)), max_age=10.0, clock=clock)
     assert source.get().reveal() == "first"
     clock.now += 9.9
@@ -79,7 +72,7 @@ def test_the_key_is_read_anew_once_it_is_max_age_old():
 
 
 def test_a_failed_read_keeps_the_key_in_hand_and_says_why_once():
-    clock, answers = Clock(), iter([ConfigError(["satellite.yml: cannot read the file"])] * 2 + ["rotated"])
+    clock, answers = FakeClock(), iter([ConfigError(["satellite.yml: cannot read the file"])] * 2 + ["rotated"])
 
     def read() -> Secret:
         answer = next(answers)

@@ -19,17 +19,7 @@ from standins.ado_simulator.wire.load import (
     throttled_response,
     time_weighted_percentile,
 )
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support import FakeClock
 
 
 # -- the formulas ----------------------------------------------------------------------------------

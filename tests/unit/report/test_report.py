@@ -11,15 +11,8 @@ from standins.sei_receiver.command import main as receiver_main
 from standins.sei_receiver.report import METRIC_IDS, build_report
 from standins.sei_receiver.report.records import api_versions_of
 from standins.sei_receiver.storage import ReceiverStorage
+from tests.support import FakeClock
 from tests.unit.report.records import build, timeline
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def store(storage: ReceiverStorage, batch_id: str, *records) -> None:
@@ -33,7 +26,7 @@ def store(storage: ReceiverStorage, batch_id: str, *records) -> None:
 
 
 def stored(tmp_path):
-    clock = Clock(datetime(2024, 2, 1, tzinfo=UTC).timestamp())
+    clock = FakeClock(datetime(2024, 2, 1, tzinfo=UTC).timestamp())
     storage = ReceiverStorage(tmp_path / "receiver", clock=clock)
     store(storage, "b1", build(1, start="2024-01-08T10:00:00Z", finish="2024-01-08T10:10:00Z",
                                 changed="2024-01-08T10:10:00Z"))
