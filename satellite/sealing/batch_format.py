@@ -44,7 +44,7 @@ import json
 import struct
 import zlib
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping
 
 import zstandard
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -144,30 +144,6 @@ def _zstd(data: bytes) -> bytes:
     return _COMPRESSORS.run(lambda compressor: compressor.compress(data))
 
 
-_LINES_CHUNK = 256 * 1024  # lines are joined this much at a time for the compressor
-
-
-def _zstd_lines(lines: Sequence[bytes]) -> bytes:
-    """NDJSON lines as one zstd frame that declares its size, streamed through the compressor a chunk
-    at a time: sealing a batch no longer makes a copy of all its lines joined (4 MiB at the defaults,
-    one per batch being sealed at once)."""
-    size = sum(map(len, lines))
-
-    def compress(compressor: Any) -> bytes:
-        stream, out, chunk, held = compressor.compressobj(size=size), [], [], 0
-        for line in lines:
-            chunk.append(line)
-            held += len(line)
-            if held >= _LINES_CHUNK:
-                out.append(stream.compress(b"".join(chunk)))
-                chunk, held = [], 0
-        out.append(stream.compress(b"".join(chunk)))
-        out.append(stream.flush())
-        return b"".join(out)
-
-    return _COMPRESSORS.run(compress)
-
-
 def _unzstd(compressed: bytes, max_bytes: int | None) -> bytes:
     """One zstd frame that declares its size: the cap is checked before anything is inflated, and the
     decompressor never writes more than the frame declared."""
@@ -187,11 +163,10 @@ class Codec:
     name: str
     compress: Callable[[bytes], bytes]
     decompress: Callable[[bytes, int | None], bytes]
-    compress_lines: Callable[[Sequence[bytes]], bytes]  # the same as ``compress`` of the lines joined
 
 
-GZIP = Codec("gzip", _gzip, _gunzip, lambda lines: _gzip(b"".join(lines)))
-ZSTD = Codec("zstd", _zstd, _unzstd, _zstd_lines)
+GZIP = Codec("gzip", _gzip, _gunzip)
+ZSTD = Codec("zstd", _zstd, _unzstd)
 CODECS = {codec.name: codec for codec in (GZIP, ZSTD)}
 
 
@@ -376,7 +351,7 @@ def ndjson_line(record: Mapping) -> bytes:
 
 def compress_lines(lines: Iterable[bytes], encoding: str = "gzip") -> bytes:
     """NDJSON lines compressed as ``encoding`` (a ``content_encoding``: "gzip" or "zstd")."""
-    return CODECS[encoding].compress_lines(list(lines))
+    return CODECS[encoding].compress(b"".join(lines))
 
 
 def encode_records(records: Iterable[Mapping], encoding: str = "gzip") -> bytes:

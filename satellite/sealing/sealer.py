@@ -101,5 +101,5 @@ class Sealer:
             content_encoding=codec.name,
             suite=self.suite.header() if version.header_names_suite else None,
         )
-        payload = codec.compress_lines(lines)
+        payload = codec.compress(b"".join(lines))
         return seal(header, payload, self.recipient, self.signer, version)

@@ -9,7 +9,6 @@ import zstandard
 
 from satellite.errors import SealingError
 from satellite.sealing.batch_format import (
-    CODECS,
     CURRENT,
     FORMATS,
     MAGIC,
@@ -220,38 +219,3 @@ def test_zstd_codecs_are_shared_not_one_per_thread() -> None:
     assert free_list.run(lambda outer: free_list.run(lambda inner: bytes([outer, inner]))) == bytes([1, 2])
     assert made == [0, 1]
     assert free_list.run(lambda codec: b"ok") == b"ok" and made == [0, 1]
-
-
-@pytest.mark.parametrize("chunk", [1, 100, 1 << 30])
-def test_lines_are_compressed_a_chunk_at_a_time_into_one_frame_that_declares_its_size(monkeypatch, chunk) -> None:
-    """Sealing streams the lines through the compressor (no copy of them all joined); the frame is one
-    that the receiver's checks accept: it declares its size, and inflates to the lines joined."""
-    import satellite.sealing.batch_format as batch_format
-
-    monkeypatch.setattr(batch_format, "_LINES_CHUNK", chunk)
-    joined_calls: list[int] = []
-    lines = [b'{"n":%d,"text":"%s"}\n' % (n, b"x" * (n % 50)) for n in range(2000)]
-    class Counting:  # a compressor that notes what it is given at a time
-        def __init__(self) -> None:
-            self.real = zstandard.ZstdCompressor(level=3, write_content_size=True)
-
-        def compressobj(self, size: int):
-            inner = self.real.compressobj(size=size)
-
-            class Stream:
-                def compress(self, data: bytes) -> bytes:
-                    joined_calls.append(len(data))
-                    return inner.compress(data)
-
-                def flush(self) -> bytes:
-                    return inner.flush()
-
-            return Stream()
-
-    monkeypatch.setattr(batch_format, "_COMPRESSORS", batch_format._FreeList(Counting))
-    payload = CODECS["zstd"].compress_lines(lines)
-    assert zstandard.frame_content_size(payload) == sum(map(len, lines))
-    assert CODECS["zstd"].decompress(payload, None) == b"".join(lines)
-    assert max(joined_calls) < chunk + 100  # never more than a chunk (and one line) at a time
-    assert CODECS["zstd"].decompress(CODECS["zstd"].compress_lines([]), None) == b""
-    assert CODECS["gzip"].decompress(CODECS["gzip"].compress_lines(lines), None) == b"".join(lines)
