@@ -65,7 +65,12 @@ class Sealer:
         """Seal records; ``batch`` is the rest of ``seal_lines``' arguments."""
         return self.seal_lines(lines=[ndjson_line(r) for r in records], **batch)
 
-    def seal_lines(
+    def seal_lines(self, *, lines: Sequence[bytes], **batch: Any) -> bytes:
+        """Seal records already encoded as NDJSON lines (``ndjson_line``), one record per line; ``batch``
+        is the rest of ``seal_ndjson``'s arguments."""
+        return self.seal_ndjson(ndjson=b"".join(lines), record_count=len(lines), **batch)
+
+    def seal_ndjson(
         self,
         *,
         batch_id: str,
@@ -73,13 +78,15 @@ class Sealer:
         service: str,
         stream: str,
         seq: int,
-        lines: Sequence[bytes],
+        ndjson: bytes | bytearray,
+        record_count: int,
         cursor_from: str | None,
         cursor_to: str | None,
         policy: str | None = None,
     ) -> bytes:
-        """Seal records already encoded as NDJSON lines (``ndjson_line``), one record per line;
-        ``policy``: the fingerprint of the privacy policy that shaped them."""
+        """Seal ``record_count`` records already encoded as NDJSON (``ndjson_line`` each, one after
+        another; a writer fills one buffer, so no second copy of them is made); ``policy``: the
+        fingerprint of the privacy policy that shaped them."""
         version = self.writes
         codec = CURRENT.codec if version.header_names_suite else version.codec
         header = BatchHeader(
@@ -92,7 +99,7 @@ class Sealer:
             seq=seq,
             schema_version=SCHEMA_VERSION,
             created_at=utc_now(),
-            record_count=len(lines),
+            record_count=record_count,
             cursor_from=cursor_from,
             cursor_to=cursor_to,
             recipient_key_id=self.recipient_key_id,
@@ -101,5 +108,5 @@ class Sealer:
             content_encoding=codec.name,
             suite=self.suite.header() if version.header_names_suite else None,
         )
-        payload = codec.compress(b"".join(lines))
+        payload = codec.compress(ndjson)
         return seal(header, payload, self.recipient, self.signer, version)

@@ -133,8 +133,10 @@ class BatchWriter:
     def _write(self, items: Iterable[StreamItem]) -> WriteResult:
         stored_cursor = self._store.get_cursor(self._key)
         checkpoint = stored_cursor
-        # each record is encoded once, here: its line sizes the batch and goes into it as is
-        lines: list[bytes] = []
+        # each record is encoded once, here: its line sizes the batch and goes into its one buffer as is
+        # (a list of lines joined when sealed held every batch twice while it was sealed)
+        ndjson = bytearray()
+        count = 0  # records in the buffer
         keys: list[str] = []  # of the upserts, for ``remember_keys``
         live: list[tuple[str, str, bool]] = []  # (type, key, alive) of tracked types
         pending_bytes = 0
@@ -143,17 +145,17 @@ class BatchWriter:
         counts: dict[str, int] = {}
 
         def flush() -> None:
-            nonlocal lines, keys, live, pending_bytes, stored_cursor, batches
-            if lines:
-                self._store_batch(lines, keys, live, stored_cursor, checkpoint)
+            nonlocal ndjson, count, keys, live, pending_bytes, stored_cursor, batches
+            if count:
+                self._store_batch(ndjson, count, keys, live, stored_cursor, checkpoint)
                 batches += 1
             elif checkpoint != stored_cursor and checkpoint is not None:
                 self._store.save_cursor(self._key, checkpoint)
             self._report(0)
             stored_cursor = checkpoint
-            lines, keys, live, pending_bytes = [], [], [], 0
+            ndjson, count, keys, live, pending_bytes = bytearray(), 0, [], [], 0
             self._holding.clear()
-            release_freed_memory()  # the batch's lines and body are freed by now
+            release_freed_memory()  # the batch's records and body are freed by now
 
         complete = True
         for item in items:
@@ -173,7 +175,8 @@ class BatchWriter:
             if sealed is None:
                 continue
             line = ndjson_line(sealed.to_json())
-            lines.append(line)
+            ndjson += line
+            count += 1
             if item.op == "upsert" and self._remember_keys:
                 keys.append(item.key)
                 self._holding.add(item.key)
@@ -185,7 +188,7 @@ class BatchWriter:
             counts[item.type] = counts.get(item.type, 0) + 1
             if self._on_record is not None:
                 self._on_record(sealed)
-            if len(lines) >= self._max_records or pending_bytes >= self._max_bytes:
+            if count >= self._max_records or pending_bytes >= self._max_bytes:
                 flush()
             elif budget is not None and pending_bytes - self._reported >= budget.step:
                 if self._report(pending_bytes) and pending_bytes >= budget.min_batch:
@@ -193,25 +196,24 @@ class BatchWriter:
         flush()
         return WriteResult(records, batches, counts, complete, quarantined)
 
-    def _store_batch(self, lines: list[bytes], keys: list[str], live: list[tuple[str, str, bool]], cursor_from: str | None,
-                     cursor_to: str | None) -> None:
+    def _store_batch(self, ndjson: bytearray, count: int, keys: list[str], live: list[tuple[str, str, bool]],
+                     cursor_from: str | None, cursor_to: str | None) -> None:
         seq = self._store.next_seq(self._key.integration_id, self._key.stream)
         batch_id = str(uuid.uuid4())
-        body = self._sealer.seal_lines(
+        body = self._sealer.seal_ndjson(
             batch_id=batch_id,
             integration_id=self._key.integration_id,
             service=self._service,
             stream=self._key.stream,
             seq=seq,
-            lines=lines,
+            ndjson=ndjson,
+            record_count=count,
             cursor_from=_cursor_digest(cursor_from),
             cursor_to=_cursor_digest(cursor_to),
             policy=self._policy.fingerprint,
         )
-        plaintext = hashlib.sha256()  # the delivery ledger's digest of what SEI decrypts (before gzip)
-        for line in lines:
-            plaintext.update(line)
-        entry = OutboxEntry(batch_id, self._key.integration_id, self._key.stream, seq, len(lines), body, plaintext.hexdigest())
+        plaintext = hashlib.sha256(ndjson)  # the delivery ledger's digest of what SEI decrypts (before compression)
+        entry = OutboxEntry(batch_id, self._key.integration_id, self._key.stream, seq, count, body, plaintext.hexdigest())
         if self._admit is not None:
             self._admit(len(body))
         advance = (self._key, cursor_to) if cursor_to is not None and cursor_to != cursor_from else None
