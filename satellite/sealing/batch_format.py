@@ -42,6 +42,7 @@ import gzip
 import hashlib
 import json
 import struct
+import threading
 import zlib
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
@@ -119,13 +120,21 @@ class _FreeList:
     """zstandard's (de)compressors are not thread-safe, and a level-3 compressor keeps ~3.5 MiB of
     tables and window: one per thread was one per collecting thread (dozens, most sealing rarely).
     A thread takes one that is free, or makes one; it is given back after use: there are only as many
-    as ran at once."""
+    as ran at once. ``most``: no more than that many in use at once (a thread waits for one), else the
+    rare moment of a long run when more threads sealed at once would leave that many behind for good."""
 
-    def __init__(self, make: Callable[[], Any]) -> None:
+    def __init__(self, make: Callable[[], Any], most: int | None = None) -> None:
         self._make = make
         self._free: list = []  # list.pop/append are atomic under the GIL
+        self._slots = threading.BoundedSemaphore(most) if most else None
 
     def run(self, use: Callable[[Any], bytes]) -> bytes:
+        if self._slots is None:
+            return self._run(use)
+        with self._slots:
+            return self._run(use)
+
+    def _run(self, use: Callable[[Any], bytes]) -> bytes:
         try:
             codec = self._free.pop()
         except IndexError:
@@ -136,7 +145,8 @@ class _FreeList:
             self._free.append(codec)
 
 
-_COMPRESSORS = _FreeList(lambda: zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True))
+COMPRESSING_AT_ONCE = 2  # zstd leaves the GIL while it compresses: two cores' worth; a third sealer waits ~15 ms
+_COMPRESSORS = _FreeList(lambda: zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True), most=COMPRESSING_AT_ONCE)
 _DECOMPRESSORS = _FreeList(zstandard.ZstdDecompressor)
 
 

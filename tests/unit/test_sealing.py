@@ -219,3 +219,33 @@ def test_zstd_codecs_are_shared_not_one_per_thread() -> None:
     assert free_list.run(lambda outer: free_list.run(lambda inner: bytes([outer, inner]))) == bytes([1, 2])
     assert made == [0, 1]
     assert free_list.run(lambda codec: b"ok") == b"ok" and made == [0, 1]
+
+
+def test_no_more_compressors_than_allowed_are_in_use_at_once() -> None:
+    """With ``most`` 2, a third thread waits for one given back: a burst of sealers leaves two behind, not three."""
+    import threading
+
+    from satellite.sealing.batch_format import _FreeList
+
+    made: list[int] = []
+    free_list = _FreeList(lambda: made.append(len(made)) or len(made), most=2)
+    inside, release = threading.Semaphore(0), threading.Event()
+    used: list[int] = []
+
+    def seal() -> None:
+        def use(codec: int) -> bytes:
+            used.append(codec)
+            inside.release()
+            release.wait(10)
+            return b""
+        free_list.run(use)
+
+    threads = [threading.Thread(target=seal) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    assert inside.acquire(timeout=10) and inside.acquire(timeout=10)
+    assert not inside.acquire(timeout=0.2)  # the third waits (it cannot get in while the two hold theirs)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(used) == 3 and made == [0, 1]  # the third used one of the two
