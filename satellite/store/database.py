@@ -109,6 +109,11 @@ class StreamStatus:
     quarantined: int = 0  # items skipped as unreadable in the latest run of each partition
 
 
+def _digest(sealed: str | None) -> bytes | None:
+    """16 bytes that tell two sealed cursors apart (None for none)."""
+    return None if sealed is None else hashlib.blake2b(sealed.encode(), digest_size=16).digest()
+
+
 class Store:
     """Thread-safe access to the database at ``data_dir/satellite.db``."""
 
@@ -136,10 +141,11 @@ class Store:
             raise StoreError(f"cannot open the store in {data_dir}: {exc}{data_dir_hint(data_dir)}") from None
         self._lock = threading.Lock()
         self._room = threading.Condition()
-        # each cursor as this process last read or wrote it (sealed; None: none): a cursor found
-        # otherwise when it is saved was forgotten meanwhile (``forget``, ``reset_cursors``), and the
-        # run that read it before does not bring it back
-        self._cursor_seen: dict[CursorKey, str | None] = {}
+        # each cursor as this process last read or wrote it (a digest of its sealed value; None: none):
+        # a cursor found otherwise when it is saved was forgotten meanwhile (``forget``,
+        # ``reset_cursors``), and the run that read it before does not bring it back. A digest, not the
+        # value: a sealed cursor is 1-7 KB and a sync of a big collection meets thousands of them
+        self._cursor_seen: dict[CursorKey, bytes | None] = {}
         self._stale_logged: set[CursorKey] = set()
 
     def _store_key(self, data_dir: Path) -> AtRest:
@@ -184,7 +190,7 @@ class Store:
     def get_cursor(self, key: CursorKey) -> str | None:
         with self._lock:
             sealed = self._sealed_cursor(self._conn, key)
-            self._cursor_seen[key] = sealed
+            self._cursor_seen[key] = _digest(sealed)
         return None if sealed is None else self._at_rest.open(sealed)
 
     @staticmethod
@@ -204,7 +210,7 @@ class Store:
         """Advance a cursor, unless it was forgotten (or changed) since this process read it: a run
         that began before ``satellite resync`` or a reconciliation then leaves it forgotten, and
         the next run reads its partition again from the start."""
-        if key in self._cursor_seen and self._sealed_cursor(conn, key) != self._cursor_seen[key]:
+        if key in self._cursor_seen and _digest(self._sealed_cursor(conn, key)) != self._cursor_seen[key]:
             if key not in self._stale_logged:
                 self._stale_logged.add(key)
                 log.info("cursor_not_advanced", integration=key.integration_id, stream=key.stream, partition=key.partition,
@@ -216,7 +222,7 @@ class Store:
             " DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
             (key.integration_id, key.stream, key.partition, sealed, time.time()),
         )
-        self._cursor_seen[key] = sealed
+        self._cursor_seen[key] = _digest(sealed)
         self._stale_logged.discard(key)
 
     # batches -------------------------------------------------------------------------------
