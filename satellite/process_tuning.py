@@ -12,7 +12,7 @@ set with ``MALLOC_ARENA_MAX`` / ``MALLOC_MMAP_THRESHOLD_``; an explicit environm
 Not glibc (musl, macOS): nothing to do.
 
 Freed memory back to the system. Even with two arenas, blocks freed between blocks still in use (a
-sealed batch's lines, a parsed page's big strings and tables) stay resident as free chunks, and over a
+sealed batch's body, a parsed page's big strings and tables) stay resident as free chunks, and over a
 long run there are more of them: in a sync of the large world (17 min) the arenas grew from 52 to
 63 MiB while the blocks in use stayed at 40-44 MiB (``mallinfo2``), the growth of the peak RSS
 from the medium world to the large one. ``release_freed_memory()`` (after each sealed batch, at most

@@ -139,23 +139,24 @@ class BatchWriter:
         count = 0  # records in the buffer
         keys: list[str] = []  # of the upserts, for ``remember_keys``
         live: list[tuple[str, str, bool]] = []  # (type, key, alive) of tracked types
-        pending_bytes = 0
         budget = self._budget
         records = batches = quarantined = 0
         counts: dict[str, int] = {}
 
         def flush() -> None:
-            nonlocal ndjson, count, keys, live, pending_bytes, stored_cursor, batches
-            if count:
+            nonlocal ndjson, count, keys, live, stored_cursor, batches
+            stored = count > 0
+            if stored:
                 self._store_batch(ndjson, count, keys, live, stored_cursor, checkpoint)
                 batches += 1
             elif checkpoint != stored_cursor and checkpoint is not None:
                 self._store.save_cursor(self._key, checkpoint)
             self._report(0)
             stored_cursor = checkpoint
-            ndjson, count, keys, live, pending_bytes = bytearray(), 0, [], [], 0
+            ndjson, count, keys, live = bytearray(), 0, [], []
             self._holding.clear()
-            release_freed_memory()  # the batch's records and body are freed by now
+            if stored:
+                release_freed_memory()  # the batch's records and body are freed by now
 
         complete = True
         for item in items:
@@ -183,15 +184,14 @@ class BatchWriter:
             if item.type in self.seen:
                 live.append((item.type, item.key, item.op == "upsert"))
                 self.seen[item.type].add(item.key)
-            pending_bytes += len(line)
             records += 1
             counts[item.type] = counts.get(item.type, 0) + 1
             if self._on_record is not None:
                 self._on_record(sealed)
-            if count >= self._max_records or pending_bytes >= self._max_bytes:
+            if count >= self._max_records or len(ndjson) >= self._max_bytes:
                 flush()
-            elif budget is not None and pending_bytes - self._reported >= budget.step:
-                if self._report(pending_bytes) and pending_bytes >= budget.min_batch:
+            elif budget is not None and len(ndjson) - self._reported >= budget.step:
+                if self._report(len(ndjson)) and len(ndjson) >= budget.min_batch:
                     flush()
         flush()
         return WriteResult(records, batches, counts, complete, quarantined)

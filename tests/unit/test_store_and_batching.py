@@ -73,7 +73,9 @@ def test_writer_asks_for_freed_memory_back_after_each_sealed_batch(store, sealer
     monkeypatch.setattr(batching, "release_freed_memory", lambda: stored_when_asked.append(len(store.pending_batches())))
     writer = BatchWriter(store, sealer, cursor_key=KEY, service="repos", max_records=3, max_bytes=10**9)
     writer.write([record(n) for n in range(5)] + [Checkpoint('{"heads":{"a":"1"}}')])
-    assert stored_when_asked == [1, 2]  # once the batch is stored and its lines dropped
+    assert stored_when_asked == [1, 2]  # once the batch is stored and its buffer dropped
+    writer.write([Checkpoint('{"heads":{"a":"2"}}')])  # a cursor alone: nothing was freed, nothing asked
+    assert stored_when_asked == [1, 2]
 
 
 def test_writer_stores_a_checkpoint_with_no_records(store, sealer):
