@@ -9,7 +9,10 @@ back to the system when freed) rises as big blocks are freed, so freed response 
 buffers stay resident in arenas. Two arenas and a fixed 128 KiB mmap threshold cut the peak RSS of
 a medium backfill by about a sixth (measured with benchmarks/satellite_bench.py). The same can be
 set with ``MALLOC_ARENA_MAX`` / ``MALLOC_MMAP_THRESHOLD_``; an explicit environment setting wins.
-Not glibc (musl, macOS): nothing to do.
+Not glibc (musl, macOS): nothing to do. Measured and not taken: a 32 KiB threshold keeps the arenas
+from fragmenting (the peak of a large sync 173 -> 169 MiB) but maps every block of 32-128 KiB on its
+own (socket reads, response bodies): +12% CPU at concurrency 16; at 72 KiB neither shows; one arena
+is worse (benchmarks/memory_probe.py).
 
 Freed memory back to the system. Even with two arenas, blocks freed between blocks still in use (a
 sealed batch's body, a parsed page's big strings and tables) stay resident as free chunks, and over a
