@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import satellite_bench as bench  # noqa: E402
 
 PROBE = '''
-import collections, ctypes, os, sys, threading, time
+import collections, ctypes, gc, os, sys, threading, time
 
 if "sync" in sys.argv and "--once" in sys.argv:
     class _Info(ctypes.Structure):
@@ -35,16 +35,14 @@ if "sync" in sys.argv and "--once" in sys.argv:
         _libc.mallinfo2.restype = _Info
     except (OSError, AttributeError):
         _libc = None
-    _budgets = []
     _started = time.monotonic()
 
-    def _watch_budgets():
-        import satellite.sync.batching as batching
-        made = batching.PendingBudget.__init__
-        def init(self, *args, **kwargs):
-            made(self, *args, **kwargs)
-            _budgets.append(self)
-        batching.PendingBudget.__init__ = init
+    def _unsealed_mib():
+        """The bytes every ``PendingBudget`` alive holds (found, not hooked: no race with its creation)."""
+        batching = sys.modules.get("satellite.sync.batching")
+        if batching is None:
+            return 0
+        return sum(o.held for o in gc.get_objects() if isinstance(o, batching.PendingBudget)) >> 20
 
     def _status():
         found = {}
@@ -68,20 +66,16 @@ if "sync" in sys.argv and "--once" in sys.argv:
         return places
 
     def _probe():
-        watched, last = False, 0
+        last = 0
         step = int(os.environ.get("MEMORY_PROBE_STEP_MIB", "1"))
         with open(os.environ["MEMORY_PROBE_OUT"], "w", buffering=1) as out:
             while True:
                 time.sleep(0.02)
-                if not watched and "satellite.sync.batching" in sys.modules:
-                    _watch_budgets()
-                    watched = True
                 now = _status()
                 if now.get("VmHWM", 0) < last + step:
                     continue
                 last = now["VmHWM"]
-                held = sum(b.held for b in _budgets) >> 20
-                line = f"t={time.monotonic() - _started:7.1f} hwm={last} rss={now.get('VmRSS')} pending={held}"
+                line = f"t={time.monotonic() - _started:7.1f} hwm={last} rss={now.get('VmRSS')} pending={_unsealed_mib()}"
                 if _libc is not None:
                     info = _libc.mallinfo2()
                     line += f" malloc_used={info.uordblks >> 20} malloc_free={info.fordblks >> 20} mapped={info.hblkhd >> 20}"
