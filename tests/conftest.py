@@ -6,6 +6,8 @@
 - every test meets the servers it talks to with fresh politeness gates (``satellite/politeness``),
   and leaves the logging configuration as it found it (a test that pointed structlog at a stream
   pytest closes afterwards must not break a later test's log line).
+- the session fails if it leaves a ``satellite-*`` entry in the system's temporary directory that
+  was not there when it started (tests clean up every file they make; ``tmp_path`` is pytest's).
 
 Imports are inside the fixtures so that a folder which uses none of them (the unit tests) does
 not load the stand-ins.
@@ -13,7 +15,37 @@ not load the stand-ins.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
+
+_TEMP_PREFIX = "satellite-"
+_TEMP_KEY = pytest.StashKey[set]()
+_BENCHMARK_PREFIXES = ("satellite-bench", "satellite-events-")  # benchmarks/ may run beside the tests
+
+
+def _our_temp_entries() -> set[str]:
+    return {path.name for path in Path(tempfile.gettempdir()).glob(_TEMP_PREFIX + "*")
+            if not path.name.startswith(_BENCHMARK_PREFIXES)}
+
+
+def pytest_sessionstart(session):
+    session.config.stash[_TEMP_KEY] = _our_temp_entries()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = session.config.stash.get(_TEMP_KEY, None)
+    if before is None:
+        return
+    leaked = sorted(_our_temp_entries() - before)
+    if leaked:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"the tests left {len(leaked)} temporary entries behind: {', '.join(leaked)}"
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(message, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,9 @@ a handful of generated files: exit 0 or 2, never a traceback.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,11 +47,19 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False, databas
 # --- a valid base config ----------------------------------------------------------------------
 
 
-_WORK = Path(tempfile.mkdtemp(prefix="satellite-fuzz-"))
+_WORK = Path(tempfile.mkdtemp(prefix="satellite-fuzz-"))  # module level: the @example decorators need the keys
+atexit.register(shutil.rmtree, _WORK, ignore_errors=True)  # also when only collected
 _KEYS = generate_key_files(_WORK / "keys")
 (_WORK / "secrets").mkdir()
 (_WORK / "secrets" / "pat").write_text(PAT + "\n")
 (_WORK / "empty.pem").write_text("")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_the_work_directory():
+    """Remove the module's directory once its tests ran (the session's leak check runs before atexit)."""
+    yield
+    shutil.rmtree(_WORK, ignore_errors=True)
 
 
 def base_document() -> dict:
