@@ -16,7 +16,9 @@ build of it carried a change, so it would take one request per pair of builds: a
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from typing import Iterator
 
 from satellite.ado.client import segment
@@ -44,6 +46,7 @@ __all__ = ["BuildDefinitionsStream", "BuildsStream", "PipelinesStream", "builds_
 OPEN_STATUSES = "notStarted,inProgress,cancelling,postponed"  # a flags enum: one query for all of them
 CHANGE_WALKS = 8  # builds whose changes are read at once (each a walk of dependent pages; with 4, a project's builds
 # ran 4-7 in flight when they were the last stream of a backfill)
+CHANGES_AHEAD = 2 * CHANGE_WALKS  # walks started ahead of the build being sent: the workers stay busy, the answers bounded
 
 
 def builds_path(project: dict) -> str:
@@ -85,7 +88,11 @@ def builds_with_timelines(ctx: StreamContext, stream: IncrementalStream, project
 
 def build_changes(ctx: StreamContext, project: dict, builds: list[dict]) -> Iterator[list[dict]]:
     """The changes (commits, changesets) of each build, every page (``x-ms-continuationtoken``),
-    the walks of several builds at once; a build gone since it was listed has none."""
+    the walks of several builds at once; a build gone since it was listed has none.
+
+    At most ``CHANGES_AHEAD`` walks are started ahead of the one yielded next: the walks run faster
+    than their builds' timelines are read and sent, and ``Executor.map`` would start a page's worth
+    (200 builds) at once and hold every answer until its build was sent."""
     def walk(build: dict) -> list[dict]:
         path = f"{builds_path(project)}/{build['id']}/changes"
         try:
@@ -93,8 +100,14 @@ def build_changes(ctx: StreamContext, project: dict, builds: list[dict]) -> Iter
         except AdoNotFoundError:
             return []
 
+    walk_here = carrying(walk)  # as backfill work when the unit is one
+    waiting = iter(builds)
     with ThreadPoolExecutor(max_workers=CHANGE_WALKS, thread_name_prefix="build-changes") as pool:
-        yield from pool.map(carrying(walk), builds)  # as backfill work when the unit is one
+        started = deque(pool.submit(walk_here, build) for build in islice(waiting, CHANGES_AHEAD))
+        while started:
+            changes = started.popleft().result()
+            started.extend(pool.submit(walk_here, build) for build in islice(waiting, 1))
+            yield changes
 
 
 class BuildsStream(IncrementalStream):

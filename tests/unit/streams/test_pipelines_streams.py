@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
+from types import SimpleNamespace
 
 import pytest
 
+from satellite.ado.paging import Page
 from satellite.errors import AdoNotFoundError, AdoResponseError
 from satellite.streams import BuildDefinitionsStream, BuildsStream, PipelineRunsStream, PipelinesStream
+from satellite.streams.pipelines import CHANGES_AHEAD, build_changes
+from tests.support import wait_until
 from tests.unit.streams.harness import MALFORMED, Reply, Request, Server, gone, recorded, run_stream, token_pages
 from tests.unit.streams.parents import CID, PROJECT, PROJECT_ID
 from tests.unit.streams.snapshots import SnapshotCase, SnapshotContract, add_copy, changed
@@ -586,3 +591,32 @@ class TestPipelineRunsStream:
         r = Runs()
         run = run_stream(PipelineRunsStream(), r.server().get(route, gone("project")), parent=PROJECT, expect=AdoNotFoundError)
         assert run.records == () and run.checkpoints == ()
+
+
+class TestBuildChangeWalks:
+    """``build_changes``: the walks run several at once but only ``CHANGES_AHEAD`` ahead of the build being
+    sent (the answers of a page's worth of builds are not all held at once), and come in the builds' order."""
+
+    class Client:
+        def __init__(self) -> None:
+            self.started: list[int] = []
+            self._lock = threading.Lock()
+
+        def pages(self, path: str, paginator, params=None):
+            build_id = int(path.split("/")[-2])
+            with self._lock:
+                self.started.append(build_id)
+            yield Page([{"id": f"change-of-{build_id}"}])
+
+    def test_walks_start_at_most_changes_ahead_of_the_build_sent_and_come_in_order(self) -> None:
+        client = self.Client()
+        ctx = SimpleNamespace(client=client, page_sizes=SimpleNamespace(default=100))
+        builds = [{"id": i} for i in range(1, 61)]
+        walks = build_changes(ctx, PROJECT, builds)
+        sent = []
+        for changes in walks:
+            wait_until(lambda: len(client.started) >= min(len(builds), len(sent) + 1 + CHANGES_AHEAD), 10, "the walks ahead", interval=0.001)
+            assert len(client.started) <= len(sent) + 1 + CHANGES_AHEAD  # started: those sent, the one here, those ahead
+            sent.append(changes)
+        assert sent == [[{"id": f"change-of-{i}"}] for i in range(1, 61)]
+        assert sorted(client.started) == list(range(1, 61))
