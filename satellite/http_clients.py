@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import httpcore
 import httpx
 
 from satellite import __version__
 from satellite.http_lanes import ClientLanes
+from satellite.http_socket_reads import BufferedReadsBackend
 
 __all__ = ["TlsOptions", "USER_AGENT", "KEEPALIVE_EXPIRY_S", "build_http_client", "build_client_lanes"]
 
@@ -107,7 +109,7 @@ def _client(
     limits = (httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
                            keepalive_expiry=KEEPALIVE_EXPIRY_S)
               if max_connections else httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S))
-    return _Client(
+    client = _Client(
         base_url=base_url.rstrip("/") + "/" if base_url else "",
         headers={"User-Agent": USER_AGENT, **(headers or {})},
         verify=verify,
@@ -118,6 +120,20 @@ def _client(
         transport=transport,
         follow_redirects=follow_redirects,
     )
+    if transport is None:
+        _read_into_buffers(client)
+    return client
+
+
+def _read_into_buffers(client: httpx.Client) -> None:
+    """The client's own connection pools (direct and through proxies), before their first connection,
+    reading into a buffer per connection (``satellite.http_socket_reads``). httpx builds the pools and
+    does not take a network backend: it is set on each (httpcore's ``_network_backend``, which every
+    connection the pool opens is given; ``tests/unit/test_http_socket_reads.py`` fails if that changes)."""
+    for transport in (client._transport, *client._mounts.values()):
+        pool = getattr(transport, "_pool", None)
+        if isinstance(pool, httpcore.ConnectionPool) and isinstance(getattr(pool, "_network_backend", None), httpcore.SyncBackend):
+            pool._network_backend = BufferedReadsBackend()
 
 
 class _Cookies(httpx.Cookies):
