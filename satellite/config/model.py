@@ -719,7 +719,7 @@ class PageSizes(_Model):
     pushes: Int = Field(100, ge=1, le=10000)
     pull_requests: Int = Field(100, ge=1, le=1000)  # a page is held while its PRs' threads are read
     changesets: Int = Field(1000, ge=1, le=10000)
-    builds: Int = Field(200, ge=1, le=10000)  # a page is held while its builds' timelines are read
+    builds: Int = Field(100, ge=1, le=10000)  # a page is held while its builds' timelines are read
     releases: Int = Field(100, ge=1, le=100)  # the server caps releases and deployments at 100
     work_item_revisions: Int = Field(200, ge=1, le=1000)  # reporting $maxPageSize
     default: Int = Field(200, ge=1, le=10000)

@@ -91,8 +91,8 @@ def build_changes(ctx: StreamContext, project: dict, builds: list[dict]) -> Iter
     the walks of several builds at once; a build gone since it was listed has none.
 
     At most ``CHANGES_AHEAD`` walks are started ahead of the one yielded next: the walks run faster
-    than their builds' timelines are read and sent, and ``Executor.map`` would start a page's worth
-    (200 builds) at once and hold every answer until its build was sent."""
+    than their builds' timelines are read and sent, and ``Executor.map`` would start a page's
+    builds at once and hold every answer until its build was sent."""
     def walk(build: dict) -> list[dict]:
         path = f"{builds_path(project)}/{build['id']}/changes"
         try:
