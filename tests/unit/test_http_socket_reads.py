@@ -1,5 +1,5 @@
 """Socket reads into a buffer per connection: the clients use them, answers arrive whole over plain
-TCP and TLS, a connection reads into one buffer, errors map as httpcore's, TLS in TLS is left alone."""
+TCP and TLS, a connection reads into one buffer, a timeout and a closed socket map as httpcore's, TLS in TLS is left alone."""
 
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def test_a_read_that_times_out_is_httpx_read_timeout():
         server.close()
 
 
-def test_a_read_from_a_reset_connection_is_read_error(plain_server):
+def test_a_read_from_a_closed_socket_is_read_error(plain_server):
     stream = BufferedReadsBackend().connect_tcp("127.0.0.1", plain_server.port, timeout=5)
     stream.get_extra_info("socket").close()
     with pytest.raises(httpcore.ReadError):
