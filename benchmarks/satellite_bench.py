@@ -319,7 +319,12 @@ def _timed_transport_factory(log: list):
     # The satellite makes one transport per connection (its lanes, satellite/http_lanes.py), as it makes
     # its own when given none: one pool shared by every lane would serialise them on its lock.
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE_EXPIRY_S)
-    return lambda: TimingTransport(limits=limits)
+    def transport() -> TimingTransport:
+        made = TimingTransport(limits=limits)
+        use_buffered_reads(made)  # the sockets the satellite's own transports use
+        return made
+
+    return transport
 
 
 def _labelled(url: httpx.URL, collection_path: str) -> str:
@@ -388,7 +393,7 @@ def run_sync_child(config: Path) -> dict:
 # The simulator's default semantics cap these $top/$skip lists (issue 13, ``page_cap``): the minimum
 # counts pages of that size, as a client of that server must.
 from standins.ado_simulator.semantics import DEFAULT_SEMANTICS  # noqa: E402
-from satellite.http_clients import KEEPALIVE_EXPIRY_S  # noqa: E402
+from satellite.http_clients import KEEPALIVE_EXPIRY_S, use_buffered_reads  # noqa: E402
 
 _CAP = DEFAULT_SEMANTICS.page_cap or 10000
 MAX_PAGE = {

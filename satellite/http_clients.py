@@ -23,7 +23,7 @@ from satellite import __version__
 from satellite.http_lanes import ClientLanes
 from satellite.http_socket_reads import BufferedReadsBackend
 
-__all__ = ["TlsOptions", "USER_AGENT", "KEEPALIVE_EXPIRY_S", "build_http_client", "build_client_lanes"]
+__all__ = ["TlsOptions", "USER_AGENT", "KEEPALIVE_EXPIRY_S", "build_http_client", "build_client_lanes", "use_buffered_reads"]
 
 USER_AGENT = f"sei-satellite/{__version__}"
 KEEPALIVE_EXPIRY_S = 5.0  # a connection idle this long is closed rather than reused (httpx's default)
@@ -127,13 +127,20 @@ def _client(
 
 def _read_into_buffers(client: httpx.Client) -> None:
     """The client's own connection pools (direct and through proxies), before their first connection,
-    reading into a buffer per connection (``satellite.http_socket_reads``). httpx builds the pools and
-    does not take a network backend: it is set on each (httpcore's ``_network_backend``, which every
-    connection the pool opens is given; ``tests/unit/test_http_socket_reads.py`` fails if that changes)."""
+    on the satellite's sockets (``use_buffered_reads``)."""
     for transport in (client._transport, *client._mounts.values()):
-        pool = getattr(transport, "_pool", None)
-        if isinstance(pool, httpcore.ConnectionPool) and isinstance(getattr(pool, "_network_backend", None), httpcore.SyncBackend):
-            pool._network_backend = BufferedReadsBackend()
+        use_buffered_reads(transport)
+
+
+def use_buffered_reads(transport: httpx.BaseTransport) -> None:
+    """``transport``'s connection pool, before its first connection, reading into a buffer per connection
+    with one socket call per read (``satellite.http_socket_reads``); anything but httpx's own transport is
+    left alone. httpx builds the pools and does not take a network backend: it is set on each (httpcore's
+    ``_network_backend``, which every connection the pool opens is given;
+    ``tests/unit/test_http_socket_reads.py`` fails if that changes)."""
+    pool = getattr(transport, "_pool", None)
+    if isinstance(pool, httpcore.ConnectionPool) and isinstance(getattr(pool, "_network_backend", None), httpcore.SyncBackend):
+        pool._network_backend = BufferedReadsBackend()
 
 
 class _Cookies(httpx.Cookies):

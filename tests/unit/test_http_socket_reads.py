@@ -1,10 +1,13 @@
 """Socket reads into a buffer per connection: the clients use them, answers arrive whole over plain
-TCP and TLS, a connection reads into one buffer, a timeout and a closed socket map as httpcore's, TLS in TLS is left alone."""
+TCP and TLS, a connection reads into one buffer, a plain socket blocks with its timeouts in the kernel
+(set when they change), timeouts and a closed socket map as httpcore's, TLS in TLS is left alone."""
 
 from __future__ import annotations
 
 import socket
 import ssl
+import struct
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -129,6 +132,7 @@ def test_answers_over_tls_arrive_whole_through_the_buffer(tls_server):
         assert isinstance(stream, _BufferedReadsStream)
         assert isinstance(stream.get_extra_info("socket"), ssl.SSLSocket)
         assert client.get(f"https://127.0.0.1:{server.port}/b").content == BODY
+        assert stream.get_extra_info("socket").gettimeout() == 5  # TLS reads with the socket's own timeout
 
 
 def test_a_read_that_times_out_is_httpx_read_timeout():
@@ -172,3 +176,88 @@ def test_tls_inside_tls_is_httpcores_own_stream():
         assert stream.start_tls(ssl.create_default_context(), "tfs.example") is inner.tls_in_tls
     finally:
         inner.close()
+
+
+class _CountingSocket(socket.socket):
+    """A socket that records each timeout it is given (``settimeout``, or ``setsockopt`` of one)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.timeouts: list[tuple[object, object]] = []
+
+    def settimeout(self, value) -> None:
+        self.timeouts.append(("settimeout", value))
+        super().settimeout(value)
+
+    def setsockopt(self, level, option, value, *rest) -> None:
+        if option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+            self.timeouts.append((option, struct.unpack("@ll", value)))
+        super().setsockopt(level, option, value, *rest)
+
+
+class _InnerOver(httpcore.NetworkStream):
+    """httpcore's side of a stream: only its socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._socket = sock
+
+    def get_extra_info(self, info: str):
+        return self._socket if info == "socket" else None
+
+    def close(self) -> None:
+        self._socket.close()
+
+
+@pytest.fixture
+def socket_pair() -> Iterator[tuple[_CountingSocket, socket.socket]]:
+    ours, peer = socket.socketpair()
+    counting = _CountingSocket(fileno=ours.detach())
+    yield counting, peer
+    counting.close()
+    peer.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="kernel timeouts are used on Linux")
+def test_a_plain_socket_blocks_and_its_timeouts_are_set_in_the_kernel_when_they_change(socket_pair):
+    sock, peer = socket_pair
+    stream = _BufferedReadsStream(_InnerOver(sock))
+    for _ in range(3):
+        peer.sendall(b"answer")
+        assert stream.read(1024, timeout=5) == b"answer"
+        stream.write(b"request", timeout=5)
+        assert peer.recv(1024) == b"request"
+    assert sock.gettimeout() is None  # blocking: no poll before each call
+    assert struct.unpack("@ll", sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)) == (5, 0)
+    assert sock.timeouts == [("settimeout", None), (socket.SO_RCVTIMEO, (5, 0)), (socket.SO_SNDTIMEO, (5, 0))]
+    peer.sendall(b"more")
+    assert stream.read(1024, timeout=0.25) == b"more"
+    assert sock.timeouts[-1] == (socket.SO_RCVTIMEO, (0, 250_000))
+    peer.sendall(b"again")
+    assert stream.read(1024, timeout=0.25) == b"again"
+    assert len(sock.timeouts) == 4  # the same timeout again: nothing set
+
+
+def test_a_read_that_times_out_on_a_blocking_socket_is_read_timeout(socket_pair):
+    sock, _ = socket_pair
+    stream = _BufferedReadsStream(_InnerOver(sock))
+    with pytest.raises(httpcore.ReadTimeout):
+        stream.read(1024, timeout=0.1)  # the peer never answers
+
+
+def test_a_write_that_cannot_go_out_is_write_timeout(socket_pair):
+    sock, _ = socket_pair
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    stream = _BufferedReadsStream(_InnerOver(sock))
+    with pytest.raises(httpcore.WriteTimeout):
+        stream.write(b"x" * (8 << 20), timeout=0.1)  # the peer never reads
+
+
+def test_a_timeout_of_none_clears_the_kernels_timeout(socket_pair):
+    sock, peer = socket_pair
+    stream = _BufferedReadsStream(_InnerOver(sock))
+    peer.sendall(b"a")
+    stream.read(16, timeout=2)
+    peer.sendall(b"b")
+    stream.read(16, timeout=None)
+    if sys.platform == "linux":
+        assert struct.unpack("@ll", sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)) == (0, 0)
