@@ -56,16 +56,17 @@ class _BufferedReadsStream(httpcore.NetworkStream):
         self._socket: socket.socket = inner.get_extra_info("socket")
         self._buffer: memoryview | None = None
         self._kernel_timeouts = _KERNEL_TIMEOUTS and not isinstance(self._socket, ssl.SSLSocket)
-        self._timeouts: dict[int, float | None] = {}  # the option (or -1: the socket's own timeout) -> seconds
+        self._timeouts: dict[int, float | None] = {}  # the option (_OWN_TIMEOUT: the socket's own) -> seconds
         if self._kernel_timeouts:
             self._socket.settimeout(None)
 
     def _use_timeout(self, option: int, timeout: float | None) -> None:
+        """``timeout`` for the reads (``SO_RCVTIMEO``) or the writes (``SO_SNDTIMEO``), set when it changes."""
         if not self._kernel_timeouts:
-            option = -1
-        if option in self._timeouts and self._timeouts[option] == timeout:
+            option = _OWN_TIMEOUT  # one timeout for both ways
+        if self._timeouts.get(option, _UNSET) == timeout:
             return
-        if option == -1:
+        if option == _OWN_TIMEOUT:
             self._socket.settimeout(timeout)
         else:
             self._socket.setsockopt(socket.SOL_SOCKET, option, _timeval(timeout))
@@ -115,6 +116,8 @@ class _BufferedReadsStream(httpcore.NetworkStream):
 
 
 _KERNEL_TIMEOUTS = sys.platform == "linux"
+_OWN_TIMEOUT = -1  # not a socket option: the socket's own timeout (TLS, not Linux)
+_UNSET = object()
 
 
 def _timeval(timeout: float | None) -> bytes:

@@ -33,6 +33,9 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
+_FD_SETSIZE = 1024  # select() takes descriptors below it
+
+
 class PunctualEpollSelector(selectors.EpollSelector):
     """epoll, waiting the exact timeout. ``epoll_wait`` takes whole milliseconds and Python rounds a
     timeout up, so a timer due in 0.2 ms fires after 1: the simulator's injected latency (20 ms) was
@@ -41,13 +44,11 @@ class PunctualEpollSelector(selectors.EpollSelector):
     without waiting."""
 
     def select(self, timeout: float | None = None) -> list:
-        if timeout is not None and 0 < timeout and self._selector.fileno() < _FD_SETSIZE:
+        if timeout is not None and timeout > 0 and self._selector.fileno() < _FD_SETSIZE:
             select.select([self._selector.fileno()], [], [], timeout)
             timeout = 0
         return super().select(timeout)
 
-
-_FD_SETSIZE = 1024  # select() takes descriptors below it
 
 
 def punctual_event_loop() -> asyncio.AbstractEventLoop:

@@ -252,6 +252,7 @@ def test_a_write_that_cannot_go_out_is_write_timeout(socket_pair):
         stream.write(b"x" * (8 << 20), timeout=0.1)  # the peer never reads
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="kernel timeouts are used on Linux")
 def test_a_timeout_of_none_clears_the_kernels_timeout(socket_pair):
     sock, peer = socket_pair
     stream = _BufferedReadsStream(_InnerOver(sock))
@@ -259,5 +260,19 @@ def test_a_timeout_of_none_clears_the_kernels_timeout(socket_pair):
     stream.read(16, timeout=2)
     peer.sendall(b"b")
     stream.read(16, timeout=None)
-    if sys.platform == "linux":
-        assert struct.unpack("@ll", sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)) == (0, 0)
+    assert struct.unpack("@ll", sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)) == (0, 0)
+
+
+def test_without_kernel_timeouts_the_sockets_own_timeout_is_set_when_it_changes(socket_pair, monkeypatch):
+    monkeypatch.setattr("satellite.http_socket_reads._KERNEL_TIMEOUTS", False)  # as a TLS socket, or not Linux
+    sock, peer = socket_pair
+    stream = _BufferedReadsStream(_InnerOver(sock))
+    for _ in range(2):
+        peer.sendall(b"answer")
+        assert stream.read(1024, timeout=5) == b"answer"
+        stream.write(b"request", timeout=5)
+        assert peer.recv(1024) == b"request"
+    peer.sendall(b"more")
+    stream.read(1024, timeout=3)
+    assert sock.timeouts == [("settimeout", 5), ("settimeout", 3)]  # reads and writes share it
+    assert sock.gettimeout() == 3
