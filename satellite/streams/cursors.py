@@ -79,6 +79,15 @@ def latest_time(values: Iterable[str | None]) -> str | None:
     return max(present, key=parse_time) if present else None
 
 
+EPOCH = "1970-01-01T00:00:00Z"  # earlier than any item's time
+
+
+def earliest_time(values: Iterable[str | None]) -> str | None:
+    """The earliest of some timestamps (compared as times, not as text), or None."""
+    present = [v for v in values if v]
+    return min(present, key=parse_time) if present else None
+
+
 class Cursor:
     """A kind of cursor. Subclasses are frozen dataclasses whose defaults are the first run's position."""
 
@@ -214,16 +223,17 @@ class Watermark:
         seen = self.window.get(item_id)
         return seen is None or seen[1] != digest
 
-    def advanced(self, seen: Iterable[tuple[str | None, int, str]], overlap: timedelta, move: bool = True) -> "Watermark":
+    def advanced(self, seen: Iterable[tuple[str | None, int, str]], overlap: timedelta, move: bool = True,
+                 keep_from: str | None = None) -> "Watermark":
         """The mark after reading these (time, id, content hash) items: the latest time (unless not
-        ``move``), and the window of the items at or after it less ``overlap``."""
+        ``move``), and the window of the items at or after it (or ``keep_from``, if earlier) less ``overlap``."""
         seen = [item for item in seen if item[0]]
         newest = latest_time([self.time, *(time for time, _, _ in seen)]) if move else self.time
         if newest is None:
             return self
         window = dict(self.window or {})
         window.update((item_id, (time, digest)) for time, item_id, digest in seen)  # type: ignore[misc]
-        floor = parse_time(newest) - overlap
+        floor = parse_time(earliest_time([newest, keep_from]) or newest) - overlap
         kept = {i: entry for i, entry in window.items() if parse_time(entry[0]) >= floor}
         at = frozenset(i for i, (time, _) in kept.items() if time == newest)
         return Watermark(newest, at, kept)
@@ -269,18 +279,46 @@ class PullRequestsCursor(Cursor):
 
 @dataclass(frozen=True, slots=True)
 class BuildsCursor(Cursor):
-    """Completed builds delivered up to a finish time, and the hash of each build open last run."""
+    """Completed builds delivered up to a finish time, the hash of each build open last run, and a
+    time no later than the server's clock when the open builds were last listed (``visible_at``).
 
-    summary: ClassVar[str] = "last finish time (+ ids and hashes in the overlap) + hashes of open builds"
+    A build queued after that listing was not in it, so its finish time is later than ``visible_at``:
+    the next read of completed builds starts no later than it (less the overlap), whatever the newest
+    finish time read meanwhile. Without it a build whose completion is committed late (it reads as
+    running while later builds read as completed) and that no listing of open builds ever met would
+    be missed for good.
+    """
+
+    summary: ClassVar[str] = ("last finish time (+ ids and hashes in the overlap) + hashes of open builds"
+                              " + the time the open builds were last listed")
     finished: Watermark = Watermark()
     open: Mapping[str, str] = field(default_factory=dict)
+    visible_at: str | None = None  # None: a cursor stored before it; "": no build was visible
+
+    @property
+    def window_from(self) -> str | None:
+        """The earliest finish time the next read may meet, of which the window keeps every build read."""
+        return EPOCH if self.visible_at == "" else self.visible_at
+
+    def since(self, overlap: timedelta) -> str | None:
+        """Where the next read of completed builds starts (None: from the backfill start; so too when
+        the project had no build at all when first read, ``visible_at`` "")."""
+        since = self.finished.since(overlap)
+        if since is None or self.visible_at is None or self.finished.window is None:
+            return since
+        if not self.visible_at:
+            return None
+        return earliest_time([since, format_time(parse_time(self.visible_at) - overlap)])
 
     @classmethod
     def from_json(cls, data: Any) -> "BuildsCursor":
-        return cls(Watermark.from_json(data, "finish", "at_finish"), data["open"])
+        return cls(Watermark.from_json(data, "finish", "at_finish"), data["open"], data.get("visible_at"))
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.finished.to_json("finish", "at_finish"), "open": dict(self.open)}
+        body = {**self.finished.to_json("finish", "at_finish"), "open": dict(self.open)}
+        if self.visible_at is not None:
+            body["visible_at"] = self.visible_at
+        return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,16 +395,22 @@ class PipelineRunsCursor(Cursor):
     seen: frozenset[str] = frozenset()  # "q<id>"/"f<id>" of builds and runs queued/finished near ``activity``
     # YAML environment id -> (highest deployment record id delivered, {record id open when read: hash})
     environments: Mapping[str, tuple[int, Mapping[int, str]]] = field(default_factory=dict)
+    # a time the server's clock had passed when the last read began (as ``BuildsCursor.visible_at``):
+    # the next activity queries start no later than it. None: a cursor older than it; "": no build then
+    visible_at: str | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> "PipelineRunsCursor":
         open_runs = {k: OpenRun.from_json(v) for k, v in data["open"].items()}
         marks = {e: (m[0], {int(i): h for i, h in m[1].items()}) for e, m in data.get("environments", {}).items()}
-        return cls(data["max"], open_runs, data.get("activity"), frozenset(data.get("seen", ())), marks)
+        return cls(data["max"], open_runs, data.get("activity"), frozenset(data.get("seen", ())), marks,
+                   data.get("visible_at"))
 
     def to_json(self) -> dict[str, Any]:
         body = {"max": dict(self.max), "open": {k: v.to_json() for k, v in self.open.items()},
                 "activity": self.activity, "seen": sorted(self.seen)}
+        if self.visible_at is not None:
+            body["visible_at"] = self.visible_at
         if self.environments:
             body["environments"] = {e: [top, {str(i): h for i, h in sorted(open_.items())}]
                                     for e, (top, open_) in sorted(self.environments.items())}

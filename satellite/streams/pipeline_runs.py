@@ -31,9 +31,9 @@ from satellite.streams.base import (
     parse_time,
     trim,
 )
-from satellite.streams.cursors import OpenRun, PipelineRunsCursor, format_time
+from satellite.streams.cursors import OpenRun, PipelineRunsCursor, earliest_time, format_time
 from satellite.streams.environments import RECORD_TYPE, environment_deployments
-from satellite.streams.pipelines import PipelinesStream, builds_gone, builds_path
+from satellite.streams.pipelines import PipelinesStream, builds_gone, builds_path, newest_queue_time
 
 __all__ = ["PipelineRunsStream", "BuildActivity", "older_runs", "run_of_build", "RUNS_CAP", "MARGIN"]
 
@@ -101,7 +101,8 @@ class PipelineRunsStream(IncrementalStream):
                 if run is not None:
                     yield self.upsert_of(ctx, run, parent)
         marks = yield from environment_deployments(ctx, parent, cursor.environments, set(active.values()) & pipeline_ids)
-        yield PipelineRunsCursor(highest, open_runs, *_seen_since(ctx, cursor.activity, recent), marks).checkpoint()
+        yield PipelineRunsCursor(highest, open_runs, *_seen_since(ctx, cursor.activity, recent, activity.visible), marks,
+                                 activity.visible).checkpoint()
 
     def gone(self, ctx: StreamContext, parent: dict | None, record_type: str, keys: list[str]) -> list[str]:
         return builds_gone(ctx, parent, keys)
@@ -111,10 +112,13 @@ def _margin(ctx: StreamContext) -> timedelta:
     return max(MARGIN, ctx.overlap)
 
 
-def _seen_since(ctx: StreamContext, activity: str | None, recent: dict[str, str]) -> tuple[str | None, frozenset[str]]:
-    """The latest activity seen, and the events ("<tag>@<time>") inside its margin."""
+def _seen_since(ctx: StreamContext, activity: str | None, recent: dict[str, str],
+                visible: str | None) -> tuple[str | None, frozenset[str]]:
+    """The latest activity seen, and the events ("<tag>@<time>") the next activity queries meet again:
+    inside the margin before it (or before ``visible``, if earlier)."""
     activity = latest_time([activity, *recent.values()])
-    window = parse_time(activity) - _margin(ctx) if activity else None
+    start = earliest_time([activity, visible])
+    window = parse_time(start) - _margin(ctx) if start else None
     return activity, frozenset(f"{tag}@{_norm(at)}" for tag, at in recent.items() if window and parse_time(at) >= window)
 
 
@@ -123,29 +127,45 @@ class BuildActivity:
     """What the builds API says of a project since the last activity seen less the margin: the
     pipelines whose runs to read (``due``), "q<id>"/"f<id>" -> time of each build queued/finished
     (``recent``), build id -> pipeline id of the builds with an event not seen before (``active``);
-    every pipeline before any activity was seen."""
+    every pipeline before any activity was seen. ``visible``: a time the server's clock had passed
+    when this read began (the latest time read before it, and the queue times the queued builds
+    query answers): a build queued later finished later, so the next queries start no later than it.
+
+    The two queries (and the runs lists) see the server at different moments, and a completion can
+    be committed late (the build reads as running while later builds read as finished): a build
+    queued after the queued builds query and completed late by the finished builds query is in
+    neither, and the latest activity moves past both its times. Without ``visible`` it would never
+    be read again."""
 
     due: list[dict]
     recent: dict[str, str]
     active: dict[int, int]
+    visible: str | None = None
 
     @classmethod
     def read(cls, ctx: StreamContext, project: dict, cursor: PipelineRunsCursor, pipelines: list[dict]) -> BuildActivity:
-        if not cursor.activity or not pipelines:
-            return cls(pipelines, {}, {})
+        visible = latest_time([cursor.visible_at, cursor.activity]) or cursor.visible_at
+        if not pipelines:
+            return cls(pipelines, {}, {}, visible)
+        if cursor.visible_at is None and not cursor.activity:  # a first read: before any runs list is read
+            visible = newest_queue_time(ctx, builds_path(project))
+        if not cursor.activity or cursor.visible_at == "":  # no activity known, or no build when it was read last
+            return cls(pipelines, {}, {}, visible)
         recent: dict[str, str] = {}
         active: dict[int, int] = {}
-        since = format_time(parse_time(cursor.activity) - _margin(ctx))
+        since = format_time(parse_time(earliest_time([cursor.activity, cursor.visible_at]) or cursor.activity) - _margin(ctx))
         for order, field in (("queueTimeDescending", "queueTime"), ("finishTimeDescending", "finishTime")):
             params = {"queryOrder": order, "minTime": since}
             for build in items(ctx.client.pages(builds_path(project), TokenHeader(ctx.page_sizes.builds), params)):
+                if field == "queueTime":
+                    visible = latest_time([visible, build.get("queueTime")]) or visible
                 for tag, at in _events(build, *(("queueTime", None) if field == "queueTime" else (None, "finishTime"))).items():
                     recent[tag] = at
                     # an older cursor's tag has no time: an event of that build already seen
                     if f"{tag}@{_norm(at)}" not in cursor.seen and tag not in cursor.seen:
                         active[build["id"]] = (build.get("definition") or {}).get("id")
         wanted = set(active.values())
-        return cls([p for p in pipelines if p["id"] in wanted or str(p["id"]) not in cursor.max], recent, active)
+        return cls([p for p in pipelines if p["id"] in wanted or str(p["id"]) not in cursor.max], recent, active, visible)
 
 
 def older_runs(ctx: StreamContext, project: dict, pipeline: dict, runs: list[dict], listed: set[int]) -> Iterator[dict]:

@@ -2,10 +2,14 @@
 ``pipeline_runs.py``).
 
 Builds change until they finish (and again when re-run: same id, a new attempt), and their
-queue time is no safe cursor, so the builds stream reads (1) builds completed since the last
-finish time less the overlap, in finish-time order, sending those new or changed (id and content
-hash), (2) the builds still queued or running, delivered again only when they changed, and (3)
-each build open last time that neither list shows any more, on its own. Each build that has
+queue time is no safe cursor, so the builds stream reads (1) the builds queued or running, delivered
+again only when they changed, (2) builds completed since the last finish time less the overlap, in
+finish-time order, sending those new or changed (id and content hash), and (3) each build open last
+time that neither list shows any more, on its own. A completion can be committed late (the build
+reads as running while later builds read as completed), and the two lists see the server at two
+moments: a build queued after list (1) and completed late by the time of list (2) is in neither. So
+(2) starts no later than the newest time known when (1) was read last time (``visible_at``): such a
+build, queued after it, finished after it, and the next sync finds it. Each build that has
 started comes with its timeline (stage, job and task records: durations, results, ``attempt`` and
 ``previousAttempts``); it is read again with every change of the build, a rerun's included. Each
 build delivered completed comes with its changes (``builds/{id}/changes``: the commits or changesets
@@ -39,7 +43,7 @@ from satellite.streams.base import (
     trim,
     upsert,
 )
-from satellite.streams.cursors import BuildsCursor
+from satellite.streams.cursors import BuildsCursor, latest_time
 
 __all__ = ["BuildDefinitionsStream", "BuildsStream", "PipelinesStream", "builds_gone", "builds_path"]
 
@@ -119,8 +123,8 @@ class BuildsStream(IncrementalStream):
     cursor = BuildsCursor
     # A read from no cursor meets every build of the project within the backfill start: the completed
     # ones finished since it (every page, whatever the cursor's hashes: none yet) and every open one
-    # (no time filter). A build finishing between the two queries is in neither, so each build not met
-    # is asked for alone (``gone``): only a 404 or a ``deleted`` answer deletes it. Timeline records
+    # (no time filter). A build queued between the two queries and completed late is in neither, so each
+    # build not met is asked for alone (``gone``): only a 404 or a ``deleted`` answer deletes it. Timeline records
     # (children) are not reconciled.
     reconciled = ("build.build",)
     service = "pipelines"
@@ -130,42 +134,63 @@ class BuildsStream(IncrementalStream):
         return builds_gone(ctx, parent, keys)
 
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: BuildsCursor) -> Iterator[StreamItem]:
-        finished, open_builds = cursor.finished, dict(cursor.open)
-        params = {"queryOrder": "finishTimeAscending", "statusFilter": "completed"}
-        since = finished.since(ctx.overlap) or ctx.backfill_start
-        if since:
-            params["minTime"] = since
-        for page in ctx.client.pages(builds_path(parent), TokenHeader(ctx.page_sizes.builds), params):
-            hashed = [(build, content_hash(trim(build))) for build in page.items]
-            # new, or changed since read: a rerun completes again with a new finish time and result
-            fresh = [b for b, digest in hashed if finished.admits(b.get("finishTime"), b["id"], digest)]
-            yield from builds_with_timelines(ctx, self, parent, fresh)
-            for build in fresh:
-                open_builds.pop(str(build["id"]), None)
-            finished = finished.advanced(((b.get("finishTime"), b["id"], d) for b, d in hashed), ctx.overlap)
-            yield BuildsCursor(finished, open_builds).checkpoint()
+        path = builds_path(parent)
+        known_open = dict(cursor.open)
+        # (0) a first read: the newest build queued so far, before the open builds are listed ("": none)
+        visible = newest_queue_time(ctx, path) if cursor == BuildsCursor() else cursor.visible_at
+        # (1) the open builds, sent when new or changed; listed first, so that a build queued after this
+        # listing finished after ``visible`` (below), where the next read of completed builds starts
         still_open: dict[str, str] = {}
-        for page in ctx.client.pages(builds_path(parent), TokenHeader(ctx.page_sizes.builds), {"statusFilter": OPEN_STATUSES}):
+        for page in ctx.client.pages(path, TokenHeader(ctx.page_sizes.builds), {"statusFilter": OPEN_STATUSES}):
             changed = []
             for build in page.items:
                 still_open[str(build["id"])] = digest = content_hash(trim(build))
-                if open_builds.get(str(build["id"])) != digest:
+                if known_open.get(str(build["id"])) != digest:
                     changed.append(build)
             yield from builds_with_timelines(ctx, self, parent, changed)
-        # open last time, open no more, and not among the completed builds just read: completed before
-        # the overlap (or after the completed query ran), or deleted (404, or answered with ``deleted``
-        # true): each is read on its own and sent, or deleted.
-        vanished = sorted(int(i) for i in open_builds.keys() - still_open.keys())
-        paths = (f"{builds_path(parent)}/{i}" for i in vanished)
-        answers = list(zip(vanished, ctx.client.get_many(paths, missing_ok=True)))
+            visible = latest_time([visible, *(b.get(f) for b in page.items for f in ("queueTime", "startTime"))]) or visible
+        # every time read before or in the listing is one the server's clock had passed then
+        visible = latest_time([visible, cursor.finished.time]) or visible
+        keep_from = BuildsCursor(visible_at=visible).window_from  # the window keeps what the next read meets
+        # (2) the completed builds, in finish-time order: those new or changed (a rerun completes again
+        # with a new finish time and result)
+        finished = cursor.finished
+        params = {"queryOrder": "finishTimeAscending", "statusFilter": "completed"}
+        since = latest_time([cursor.since(ctx.overlap), ctx.backfill_start])
+        if since:
+            params["minTime"] = since
+        completed: set[str] = set()
+        for page in ctx.client.pages(path, TokenHeader(ctx.page_sizes.builds), params):
+            hashed = [(build, content_hash(trim(build))) for build in page.items]
+            fresh = [b for b, digest in hashed if finished.admits(b.get("finishTime"), b["id"], digest)]
+            yield from builds_with_timelines(ctx, self, parent, fresh)
+            completed.update(str(b["id"]) for b in page.items)
+            finished = finished.advanced(((b.get("finishTime"), b["id"], d) for b, d in hashed), ctx.overlap,
+                                         keep_from=keep_from)
+            # open builds not yet known completed stay tracked, those open last time included (step 3)
+            tracked = {i: d for i, d in {**known_open, **still_open}.items() if i not in completed}
+            yield BuildsCursor(finished, tracked, visible).checkpoint()
+        # (3) open last time, open no more, and not among the completed builds just read: completed before
+        # the overlap, or deleted (404, or answered with ``deleted`` true): each is read on its own and
+        # sent, or deleted.
+        vanished = sorted(int(i) for i in known_open.keys() - still_open.keys() - completed)
+        answers = list(zip(vanished, ctx.client.get_many((f"{path}/{i}" for i in vanished), missing_ok=True)))
         found = [b for _, b in answers if b is not None and not b.get("deleted")]
         yield from builds_with_timelines(ctx, self, parent, found)
         for build_id, build in answers:  # known deleted: the build goes (its timeline records: the reconcile)
             if build is None or build.get("deleted"):
                 yield delete(self.record_type, self.key(ctx, {"id": build_id}, parent))
         done = [(b.get("finishTime"), b["id"], content_hash(trim(b))) for b in found if b.get("status") == "completed"]
+        still_open = {i: d for i, d in still_open.items() if i not in completed}
         still_open.update((str(b["id"]), content_hash(trim(b))) for b in found if b.get("status") != "completed")
-        yield BuildsCursor(finished.advanced(done, ctx.overlap, move=False), still_open).checkpoint()
+        yield BuildsCursor(finished.advanced(done, ctx.overlap, move=False, keep_from=keep_from), still_open, visible).checkpoint()
+
+
+def newest_queue_time(ctx: StreamContext, path: str) -> str:
+    """The queue time of the project's newest build ("" when it has none): a time the server's clock
+    has passed, read before anything else on a first read."""
+    newest = ctx.client.get_list(path, {"queryOrder": "queueTimeDescending", "$top": 1})
+    return latest_time(b.get("queueTime") for b in newest) or ""
 
 
 class PipelinesStream(SnapshotStream):

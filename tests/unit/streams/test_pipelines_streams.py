@@ -83,12 +83,13 @@ class Builds:
 
     def __init__(self) -> None:
         self.builds = {b["id"]: b for b in recorded("build_builds_completed")["value"] + recorded("build_builds_open")["value"]}
+        self.completed_build = copy.deepcopy(self.builds[3])  # the model of a build finishing
         self.timelines = {int(i): t for i, t in recorded("build_timelines").items()}
         self.changes = {int(i): c["value"] for i, c in recorded("build_changes").items()}  # 1: one commit; 2, 3, 40: none
 
     def finish(self, build_id: int, at: str) -> None:
         """Build ``build_id`` (new, or one running) completed at ``at``."""
-        build = copy.deepcopy(self.builds.get(build_id) or self.builds[3])
+        build = copy.deepcopy(self.builds.get(build_id) or self.completed_build)
         build.update(id=build_id, status="completed", result="succeeded", finishTime=at, buildNumber=f"20240801.{build_id}")
         self.builds[build_id] = build
         self.timelines.setdefault(build_id, copy.deepcopy(self.timelines[3]))
@@ -98,6 +99,27 @@ class Builds:
     def queue(self, build_id: int) -> None:
         self.builds[build_id] = {**copy.deepcopy(self.builds[40]), "id": build_id, "status": "notStarted", "startTime": None}
 
+    def late(self, build_id: int, queued: str, finished: str) -> None:
+        """Build ``build_id`` queued at ``queued`` ran and finished at ``finished``, but its completion is
+        not committed yet: it reads as running."""
+        self.finish(build_id, finished)
+        self.builds[build_id].update(queueTime=queued, startTime=queued, status="inProgress")
+        self.builds[build_id].pop("finishTime")
+        self.committed = {**getattr(self, "committed", {}), build_id: finished}
+
+    def commit(self, build_id: int) -> None:
+        """The late completion of ``build_id`` is committed, with the finish time it had."""
+        self.builds[build_id].update(status="completed", finishTime=self.committed.pop(build_id))
+
+    def listed(self, answer):
+        """``answer`` a list of builds, then make the next change of ``self.after_listing`` (if any)."""
+        def listing(request: Request) -> Reply:
+            reply = copy.deepcopy(answer(request))  # the answer as it was, whatever changes next
+            if getattr(self, "after_listing", None) and "continuationToken" not in request.params:
+                self.after_listing.pop(0)()
+            return reply
+        return listing
+
     def completed(self, request: Request) -> Reply:
         since = request.params.get("minTime", "")
         done = sorted((b for b in self.builds.values()  # deleted builds are left out (deletedFilter excludeDeleted)
@@ -105,10 +127,17 @@ class Builds:
                       key=lambda b: (b["finishTime"], b["id"]))
         return token_pages(done)(request)
 
+    def newest(self, request: Request) -> Reply:
+        queued = sorted((b for b in self.builds.values() if not b.get("deleted")), key=lambda b: (b["queueTime"], b["id"]), reverse=True)
+        return token_pages(queued)(request)
+
+    def open(self, request: Request) -> Reply:
+        return token_pages([b for b in self.builds.values() if b["status"] != "completed"])(request)
+
     def server(self) -> Server:
-        server = Server().get(BUILDS, self.completed, COMPLETED)
-        server.get(BUILDS, lambda request: token_pages([b for b in self.builds.values() if b["status"] != "completed"])(request),
-                   {"statusFilter": OPEN})
+        server = Server().get(BUILDS, self.listed(self.completed), COMPLETED)
+        server.get(BUILDS, self.listed(self.newest), {"queryOrder": "queueTimeDescending"})
+        server.get(BUILDS, self.listed(self.open), {"statusFilter": OPEN})
         for build_id in range(1, 60):
             server.get(f"{BUILDS}/{build_id}",
                        lambda request, i=build_id: Reply(self.builds[i]) if i in self.builds else gone("item", "build"))
@@ -146,7 +175,7 @@ class TestBuildsStream:
         b = Builds()
         run = run_stream(BuildsStream(), b.server(), parent=PROJECT)
         assert set(run.keys()) == b.keys(1, 2, 3, 40)
-        assert run.keys("build.build") == [f"{CID}:1", f"{CID}:2", f"{CID}:3", f"{CID}:40"]
+        assert run.keys("build.build") == [f"{CID}:40", f"{CID}:1", f"{CID}:2", f"{CID}:3"]  # the open builds are listed first
         assert {r.op for r in run.records} == {"upsert"}
         assert run.record(f"{CID}:40", "build.build").data["status"] == "inProgress"
         assert timeline_reads(run) == [1, 2, 3, 40]
@@ -260,6 +289,71 @@ class TestBuildsStream:
         again = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=run.checkpoint)
         assert again.records == () and f"{BUILDS}/40" not in again.paths()
 
+    # A late completion (build-onprem.json, Get Builds ``minTime``: filters on the finish time) meets a
+    # sync whose two listings (open builds, completed builds) see the server at two moments.
+    def test_a_late_build_running_at_the_first_listing_and_completed_at_the_second_is_sent_completed(self) -> None:
+        b = Builds()
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        b.late(44, queued="2024-08-01T10:00:00.0000000Z", finished="2024-08-01T10:30:00.0000000Z")
+        b.finish(45, "2024-08-01T12:00:00.0000000Z")  # a later build reads completed first
+        b.after_listing = [lambda: b.commit(44)]
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=first.checkpoint)
+        sent = [r.data["status"] for r in run.records if r.key == f"{CID}:44" and r.type == "build.build"]
+        assert sent == ["inProgress", "completed"]  # met at the open listing, then at the completed one
+        assert set(run.keys()) >= b.keys(44, 45)
+        again = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert again.records == ()
+
+    def test_a_late_build_queued_after_the_open_listing_is_met_completed_by_the_next_sync(self) -> None:
+        b = Builds()
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+
+        def meanwhile() -> None:  # after the open builds were listed: 44 queued and finished, 45 too, later
+            b.late(44, queued="2024-08-01T10:00:00.0000000Z", finished="2024-08-01T10:30:00.0000000Z")
+            b.finish(45, "2024-08-01T12:00:00.0000000Z")
+            b.builds[45].update(queueTime="2024-08-01T11:00:00.0000000Z", startTime="2024-08-01T11:00:00.0000000Z")
+
+        b.after_listing = [meanwhile, lambda: None, lambda: b.commit(44)]
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert set(run.keys()) == b.keys(45)  # 44 was in neither listing
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert set(run.keys()) == b.keys(44)  # finished before 45, but after the last open listing: not resent
+        assert completed_queries(run)[0].params["minTime"] < "2024-08-01T10:00:00"
+
+    def test_a_first_read_asks_for_the_newest_queue_time_before_it_lists_the_open_builds(self) -> None:
+        b = Builds()
+
+        def meanwhile() -> None:  # after the first read's first answer
+            b.late(44, queued="2024-08-01T10:00:00.0000000Z", finished="2024-08-01T10:30:00.0000000Z")
+            b.finish(45, "2024-08-01T12:00:00.0000000Z")
+
+        b.after_listing = [lambda: None, meanwhile]
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        assert [r.params.get("queryOrder", r.params.get("statusFilter")) for r in first.requests if r.path == BUILDS] == [
+            "queueTimeDescending", OPEN, "finishTimeAscending"]
+        assert f"{CID}:44" not in first.keys() and f"{CID}:45" in first.keys()
+        b.commit(44)
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert run.keys("build.build") == [f"{CID}:44"]
+        assert "queueTimeDescending" not in [r.params.get("queryOrder") for r in run.requests]
+
+    def test_a_project_without_builds_costs_the_two_listings_then_reads_its_first_builds_whole(self) -> None:
+        b = Builds()
+        b.builds.clear()
+        first = run_stream(BuildsStream(), b.server(), parent=PROJECT)
+        quiet = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=first.checkpoint)
+        assert first.records == quiet.records == () and len(quiet.requests) == 2
+
+        def meanwhile() -> None:  # after the open builds were listed: the project's first builds
+            b.late(44, queued="2024-08-01T10:00:00.0000000Z", finished="2024-08-01T10:30:00.0000000Z")
+            b.finish(45, "2024-08-01T12:00:00.0000000Z")
+
+        b.after_listing = [meanwhile, lambda: b.commit(44)]
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=quiet.checkpoint)
+        assert run.keys("build.build") == [f"{CID}:45"]  # 44 committed late, after both listings
+        run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert run.keys("build.build") == [f"{CID}:44"]
+
     @pytest.mark.parametrize("how", ["gone", "marked deleted"])
     def test_an_open_build_deleted_since_is_deleted(self, how: str) -> None:
         b = Builds()
@@ -278,7 +372,7 @@ class TestBuildsStream:
         old = '{"at_finish":[3],"finish":"%s","open":{}}' % watermark  # as stored before the overlap window
         b.finish(41, "2024-02-01T00:00:00.0000000Z")
         run = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=old)
-        assert completed_queries(run)[0].params["minTime"] == watermark and run.keys("build.build")[0] == f"{CID}:41"
+        assert completed_queries(run)[0].params["minTime"] == watermark and run.keys("build.build") == [f"{CID}:40", f"{CID}:41"]
         again = run_stream(BuildsStream(), b.server(), parent=PROJECT, cursor=run.checkpoint)
         assert completed_queries(again)[0].params["minTime"] < "2024-02-01T00:00:00" and again.records == ()
 
@@ -369,6 +463,7 @@ class Runs:
         self.late_builds: list[dict] = []  # builds the activity queries show that are not runs of these pipelines' lists
         self.older: dict[int, list[dict]] = {}  # builds of a pipeline its runs list leaves out (beyond the cap)
         self.single: dict[int, dict] = {}  # runs beyond the list, by the single-run route
+        self.after_queued: list = []  # changes made once the queued builds query was answered, one per query
 
     def start(self, pipeline_id: int, run_id: int, at: str) -> None:
         run = {**copy.deepcopy(self.runs[1][0]), "id": run_id, "name": f"run {run_id}", "state": "inProgress", "createdDate": at}
@@ -384,11 +479,13 @@ class Runs:
             until = request.params.get("maxTime", "9")
             found = [b for b in self.older.get(int(request.params["definitions"]), []) if b["queueTime"] < until]
             return token_pages(found)(request)
-        since = request.params["minTime"]
+        since = request.params.get("minTime", "")  # none: the newest build (a first read's ``$top=1``)
         field, run_field = ("queueTime", "createdDate") if request.params["queryOrder"] == "queueTimeDescending" else ("finishTime", "finishedDate")
         found = [{"id": r["id"], "definition": {"id": pid}, field: r.get(run_field)}
                  for pid, runs in self.runs.items() for r in runs] + self.late_builds
         found = sorted((b for b in found if b.get(field) and b[field] >= since), key=lambda b: b[field], reverse=True)
+        if field == "queueTime" and since and self.after_queued:
+            self.after_queued.pop(0)()  # the server moves on between the two activity queries
         return Reply({"count": len(found), "value": found})
 
     def server(self, version: str = "7.0") -> Server:
@@ -409,7 +506,7 @@ def run_reads(run) -> list[int]:
 
 
 def activity_queries(run) -> list[Request]:
-    return [r for r in run.requests if r.path == BUILDS and "definitions" not in r.params]
+    return [r for r in run.requests if r.path == BUILDS and "minTime" in r.params]
 
 
 def older_queries(run) -> list[Request]:
@@ -487,6 +584,46 @@ class TestPipelineRunsStream:
         run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
                          cursor=first.checkpoint)
         assert run_reads(run) == []  # the server was asked from 07:26:58; a build queued at 07:20 is not in the window
+
+    def test_a_late_run_queued_after_the_queued_builds_query_is_found_by_the_next_read(self) -> None:
+        """A run queued after the queued builds query and completed late (it reads as running when the
+        finished builds query answers, later runs as finished) is in neither query: the next read asks
+        from before it, not from the latest activity."""
+        r = Runs()
+        first = self.first(r)
+
+        def meanwhile() -> None:
+            r.start(2, 44, "2024-08-01T10:00:00.0000000Z")  # finishes at 10:30, committed late
+            r.start(1, 45, "2024-08-01T11:00:00.0000000Z")
+            r.finish(45, "2024-08-01T12:00:00.0000000Z")
+
+        r.after_queued = [meanwhile]
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                         cursor=first.checkpoint)
+        assert run_reads(run) == [1] and run.keys() == [f"{CID}:45"]
+        r.finish(44, "2024-08-01T10:30:00.0000000Z")
+        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                         cursor=run.checkpoint)
+        assert run_reads(run) == [2] and run.keys() == [f"{CID}:44"]
+        assert run.record(f"{CID}:44").data["state"] == "completed"
+        quiet = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                           cursor=run.checkpoint)
+        assert quiet.records == () and run_reads(quiet) == []
+
+    def test_a_first_read_asks_for_the_newest_queue_time_before_any_runs_list(self) -> None:
+        r = Runs()
+        first = self.first(r)
+        assert [q.params for q in first.requests if q.path == BUILDS][0] == {"queryOrder": "queueTimeDescending", "$top": "1"}
+        assert first.requests[0].path == BUILDS and run_reads(first) == [1, 2]
+
+    def test_pipelines_without_runs_ask_for_the_newest_queue_time_once(self) -> None:
+        r = Runs()
+        r.runs = {1: [], 2: []}
+        first = self.first(r)
+        later = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
+                           cursor=first.checkpoint)
+        assert [q.path for q in first.requests].count(BUILDS) == 1 and BUILDS not in [q.path for q in later.requests]
+        assert run_reads(first) == run_reads(later) == [1, 2]  # no activity known yet: every pipeline's runs
 
     def test_a_late_run_with_an_id_below_the_highest_delivered_is_sent(self) -> None:
         r = Runs()

@@ -150,8 +150,8 @@ def test_completed_builds_are_read_from_the_backfill_start_on_a_re_read(store, s
     server = b.server()
     unit = Unit(BuildsStream(), store, sealer)
     unit.run(server, reconcile=True)
-    asked = [r.params for r in server.requests if r.path == BUILDS]
-    assert {k: v for k, v in asked[0].items() if k != "$top"} == COMPLETED and asked[-1].get("statusFilter") == OPEN
+    asked = [{k: v for k, v in r.params.items() if k != "$top"} for r in server.requests if r.path == BUILDS]
+    assert asked == [{"queryOrder": "queueTimeDescending"}, {"statusFilter": OPEN}, COMPLETED]
 
 
 # -- pull requests ---------------------------------------------------------------------------------
