@@ -67,9 +67,10 @@ class PipelineRunsStream(IncrementalStream):
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: PipelineRunsCursor) -> Iterator[StreamItem]:
         pipelines = ctx.listed.get(PipelinesStream.name)
         pipelines = PipelinesStream().list(ctx, parent) if pipelines is None else pipelines
+        pipeline_ids = {p["id"] for p in pipelines}  # a malformed list fails here, named for its route, before any build query
         activity = BuildActivity.read(ctx, parent, cursor, pipelines)
         recent, active = dict(activity.recent), activity.active
-        due_ids, pipeline_ids = {str(p["id"]) for p in activity.due}, {p["id"] for p in pipelines}  # open runs of others stay
+        due_ids = {str(p["id"]) for p in activity.due}  # open runs of others stay
         open_runs = {rid: run for rid, run in cursor.open.items() if run.pipeline is not None and run.pipeline not in due_ids}
         highest = dict(cursor.max)
         paths = (f"{segment(parent['id'])}/_apis/pipelines/{p['id']}/runs" for p in activity.due)
