@@ -265,7 +265,7 @@ class OpenPullRequest:
 
 @dataclass(frozen=True, slots=True)
 class PullRequestsCursor(Cursor):
-    summary: ClassVar[str] = "highest PR id + hashes of open PRs"
+    summary: ClassVar[str] = "highest PR id of the list of new PRs + hashes of open PRs"
     max_id: int = 0
     open: Mapping[str, OpenPullRequest] = field(default_factory=dict)
 

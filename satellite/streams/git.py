@@ -238,15 +238,23 @@ class PullRequestsStream(IncrementalStream):
         once, at the end (a restart reads the project's PRs again)."""
         open_now: dict[str, OpenPullRequest] = {}
         seen: set[int] = set()
+        created = [cursor.max_id]  # the ids the list of PRs created since ``max_id`` met
         closed = closed_pull_requests(ctx, parent, cursor.open, seen)  # active last run, not now: read once more
-        pages = listed_pull_requests(ctx, parent, cursor.max_id)
-        listed = ((page.items, ctx.client.api_version().at_least("7.0")) for page in pages)
-        for found, may_cut in chain(listed, ((prs, False) for prs in closed)):  # a PR read alone is whole
+        new_pages, active_pages = listed_pull_requests(ctx, parent, cursor.max_id)
+        may_cut = ctx.client.api_version().at_least("7.0")
+        listed = chain(((page.items, may_cut, True) for page in new_pages), ((page.items, may_cut, False) for page in active_pages))
+        for found, cut, new in chain(listed, ((prs, False, False) for prs in closed)):  # a PR read alone is whole
+            if new:
+                created.extend(pr["pullRequestId"] for pr in found)
             prs = list({pr["pullRequestId"]: trim(pr) for pr in found if pr["pullRequestId"] not in seen}.values())
             seen.update(pr["pullRequestId"] for pr in prs)
             for start in range(0, len(prs), self.CHUNK):
-                yield from self._chunk(ctx, parent, prs[start:start + self.CHUNK], cursor.open, open_now, may_cut)
-        yield PullRequestsCursor(max([cursor.max_id, *seen]), open_now).checkpoint()
+                yield from self._chunk(ctx, parent, prs[start:start + self.CHUNK], cursor.open, open_now, cut)
+        # Only the list of PRs created since moves the cursor: the lists see the server at two moments
+        # (the first page of one, pages of PRs read in between, then the other), and a PR created after
+        # the first and closed before the second is in neither; a newer one active in the second would
+        # otherwise put ``max_id`` past it for good. Those of the second list above it are read again.
+        yield PullRequestsCursor(max(created), open_now).checkpoint()
 
     def _chunk(self, ctx: StreamContext, project: dict, prs: list[dict], before: Mapping[str, OpenPullRequest],
                open_now: dict[str, OpenPullRequest], may_cut: bool) -> Iterator[Record]:
@@ -280,13 +288,13 @@ class PullRequestsStream(IncrementalStream):
 DESCRIPTION_CUT = 400
 
 
-def listed_pull_requests(ctx: StreamContext, project: dict, max_id: int) -> Iterator[Page]:
-    """The pages of the project's PRs created since ``max_id`` (newest first, ``status=all``), then
-    those of every active PR."""
+def listed_pull_requests(ctx: StreamContext, project: dict, max_id: int) -> tuple[Iterator[Page], Iterator[Page]]:
+    """The pages of the project's PRs created since ``max_id`` (newest first, ``status=all``), and
+    those of every active PR (each list asked for when its pages are read)."""
     size, cap = ctx.page_sizes.pull_requests, SERVER_CAPS["git.pull_requests"].cap
     path = f"{segment(project['id'])}/_apis/git/pullrequests"
     created = ctx.client.pages(path, NewestFirst(TopSkip(size, cap=cap), "pullRequestId", max_id), {"searchCriteria.status": "all"})
-    return chain(created, ctx.client.pages(path, TopSkip(size, cap=cap), {"searchCriteria.status": "active"}))
+    return created, ctx.client.pages(path, TopSkip(size, cap=cap), {"searchCriteria.status": "active"})
 
 
 def closed_pull_requests(ctx: StreamContext, project: dict, open_before: Mapping[str, OpenPullRequest],

@@ -473,6 +473,28 @@ class TestPullRequestsStream:
         assert part_reads(run) == sorted((i, part) for i in (9, 5, 3) for part in PARTS)
         assert [r.params["searchCriteria.status"] for r in run.requests if r.path == PULL_REQUESTS] == ["all", "all", "active", "active"]
 
+    def test_a_pr_created_and_closed_between_the_two_lists_is_read_by_the_next_sync(self) -> None:
+        """The list of PRs created since the cursor and the list of active PRs see the server at two
+        moments: PR 17, created after the first and completed before the second, is in neither, while
+        PR 18, created after it, is in the second."""
+        prs = PullRequestServer()
+        first = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT)
+        server, created = prs.server(), offset_pages(lambda: prs.listing("all", cut=True))
+        moves = [lambda: (prs.add(17, "completed"), prs.add(18))]
+
+        def created_then_more(request: Request) -> Reply:
+            reply = copy.deepcopy(created(request))
+            if moves:
+                moves.pop()()
+            return reply
+
+        server.get(PULL_REQUESTS, created_then_more, {"searchCriteria.status": "all"})
+        run = run_stream(PullRequestsStream(), server, parent=PROJECT, cursor=first.checkpoint)
+        assert run.keys("git.pull_request") == [f"{R}:18"]
+        again = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT, cursor=run.checkpoint)
+        assert again.keys("git.pull_request") == [f"{R}:17"]  # 18, read again in the list, unchanged: not resent
+        assert {(r.type, r.key) for r in again.records} == prs.expected_records(17)
+
     def test_nothing_new_costs_one_request_per_open_pr(self) -> None:
         prs = PullRequestServer()
         first = run_stream(PullRequestsStream(), prs.server(), parent=PROJECT)
