@@ -176,18 +176,34 @@ class BranchHeads(Cursor):
 
 @dataclass(frozen=True, slots=True)
 class PushesCursor(Cursor):
-    """The highest push id delivered, and a fingerprint of the refs then (no ref moved: no push)."""
+    """The highest push id delivered, a fingerprint of the refs then (no ref moved: no push), and the
+    highest push id of the walk before (``floor``), down to which the next walk reads.
 
-    summary: ClassVar[str] = "last push id + refs fingerprint"
+    Push ids are given out as pushes begin and become visible as they commit: two pushes to one
+    repository at once can commit out of order, so a push can appear below the highest id already
+    read. Its ref update commits with it (the refs move again), and the next walk, reading down to
+    the walk before's highest id, meets it; the pushes met again are known delivered (immutable).
+    """
+
+    summary: ClassVar[str] = "last push id + refs fingerprint + the last push id of the walk before"
     push_id: int = 0
     refs: str | None = None
+    floor: int | None = None  # None: a cursor older than it (reads down to ``push_id``)
+
+    @property
+    def walk_to(self) -> int:
+        """The push id the next walk reads down to (exclusive)."""
+        return self.push_id if self.floor is None else min(self.floor, self.push_id)
 
     @classmethod
     def from_json(cls, data: Any) -> "PushesCursor":
-        return cls(data["push_id"], data["refs"])
+        return cls(data["push_id"], data["refs"], data.get("floor"))
 
     def to_json(self) -> dict[str, Any]:
-        return {"push_id": self.push_id, "refs": self.refs}
+        body: dict[str, Any] = {"push_id": self.push_id, "refs": self.refs}
+        if self.floor is not None:
+            body["floor"] = self.floor
+        return body
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,12 +155,13 @@ class PushesStream(IncrementalStream):
         if fingerprint == cursor.refs:
             return
         newest = cursor.push_id
-        walk = NewestFirst(TopSkip(ctx.page_sizes.pushes, cap=SERVER_CAPS["git.pushes"].cap), "pushId", known=cursor.push_id)
+        walk = NewestFirst(TopSkip(ctx.page_sizes.pushes, cap=SERVER_CAPS["git.pushes"].cap), "pushId", known=cursor.walk_to)
         pages = ctx.client.pages(f"{repository_path(parent)}/pushes", walk, {"searchCriteria.includeRefUpdates": "true"})
         for push in items(pages):
             newest = max(newest, push["pushId"])
-            yield self.upsert_of(ctx, push, parent)
-        yield PushesCursor(newest, fingerprint).checkpoint()
+            yield self.upsert_of(ctx, push, parent)  # one delivered before (above the floor): dropped as known
+        # the next walk reads down to this walk's start (a first walk: its own top, nothing below it to wait for)
+        yield PushesCursor(newest, fingerprint, cursor.push_id or newest).checkpoint()
 
 
 class CommitsStream(IncrementalStream):

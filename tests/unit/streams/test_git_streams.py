@@ -156,6 +156,21 @@ class TestPushesStream:
         assert run.keys() == [f"{R}:11", f"{R}:10"]
         assert [r.params["$skip"] for r in run.requests] == ["0", "2"]  # page [9, 8] ends the walk; [7] is never asked
 
+    def test_a_push_committed_after_a_higher_one_was_read_is_sent_by_the_next_walk(self) -> None:
+        """Push 10 began before push 11 and committed after it: the walk that read 11 did not see 10."""
+        first = self.first()
+        early = run_stream(PushesStream(), pushes_server(pushes(11)), parent=REPOSITORY,
+                           listed={RefsStream: refs(main=sha("push 11"))}, cursor=first.checkpoint)
+        assert early.keys() == [f"{R}:11"]
+        run = run_stream(PushesStream(), pushes_server(pushes(11, 10)), parent=REPOSITORY,
+                         listed={RefsStream: refs(**{"main": sha("push 11"), "bugfix/1343-search": sha("push 10")})}, cursor=early.checkpoint,
+                         delivered={f"{R}:{i}" for i in (11, 9, 8, 7)})
+        assert run.keys() == [f"{R}:10"]  # 11, met again, is known delivered
+        later = run_stream(PushesStream(), pushes_server(pushes(12, 11, 10)), parent=REPOSITORY,
+                           listed={RefsStream: refs(**{"main": sha("push 12"), "bugfix/1343-search": sha("push 10")})}, cursor=run.checkpoint,
+                           delivered={f"{R}:{i}" for i in (11, 10, 9, 8, 7)})
+        assert later.keys() == [f"{R}:12"]
+
     def test_nothing_new_when_refs_did_not_move_makes_no_request(self) -> None:
         first = self.first()
         run = run_stream(PushesStream(), pushes_server(pushes()), parent=REPOSITORY, listed={RefsStream: refs()},
