@@ -47,10 +47,12 @@ __all__ = [
     "ReleaseSweep",
     "ReleasesCursor",
     "OpenRun",
+    "EnvironmentMark",
     "PipelineRunsCursor",
     "parse_time",
     "format_time",
     "latest_time",
+    "earliest_time",
 ]
 
 C = TypeVar("C", bound="Cursor")
@@ -402,15 +404,58 @@ class OpenRun:
 
 
 @dataclass(frozen=True, slots=True)
+class EnvironmentMark:
+    """Where the deployment records of one YAML environment were read to: the highest record id
+    delivered (``top``), the records open when read (id -> hash), the highest id of the walk before
+    (``floor``, down to which the next walk reads) and the ids delivered above it (``recent``).
+
+    Record ids are given out as records are inserted and become visible as they commit: two runs
+    deploying to one environment at once can commit out of order, so a record can appear below the
+    highest id already read. Reading down to the walk before's top, and sending what is above it
+    and not in ``recent``, delivers it with the next walk; nothing already sent is sent again.
+    """
+
+    top: int = 0
+    open: Mapping[int, str] = field(default_factory=dict)
+    floor: int | None = None  # None: a mark older than it (reads down to ``top``)
+    recent: frozenset[int] = frozenset()
+
+    @property
+    def walk_to(self) -> int:
+        """The record id the next walk reads down to (exclusive)."""
+        lowest = self.top if self.floor is None else min(self.floor, self.top)
+        return min([lowest, *(i - 1 for i in self.open)])
+
+    def delivered(self, record_id: int) -> bool:
+        """Whether this record was delivered before (whatever its state then)."""
+        if record_id > self.top:
+            return False
+        return self.floor is None or record_id <= self.floor or record_id in self.recent
+
+    @classmethod
+    def from_json(cls, data: Any) -> "EnvironmentMark":
+        top, open_ = data[0], {int(i): h for i, h in data[1].items()}
+        if len(data) < 4:  # [top, open] as stored before the floor
+            return cls(top, open_)
+        return cls(top, open_, data[2], frozenset(data[3]))
+
+    def to_json(self) -> list:
+        body: list = [self.top, {str(i): h for i, h in sorted(self.open.items())}]
+        if self.floor is not None:
+            body += [self.floor, sorted(self.recent)]
+        return body
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineRunsCursor(Cursor):
     summary: ClassVar[str] = ("highest run id per pipeline + hashes of open runs + time of the latest build activity"
-                              " + highest deployment record id and open records per environment")
+                              " + the time the activity was last read + highest deployment record id, open records and"
+                              " the walk before's highest id per environment")
     max: Mapping[str, int] = field(default_factory=dict)
     open: Mapping[str, OpenRun] = field(default_factory=dict)
     activity: str | None = None  # none before any run was seen, or in a cursor older than it
     seen: frozenset[str] = frozenset()  # "q<id>"/"f<id>" of builds and runs queued/finished near ``activity``
-    # YAML environment id -> (highest deployment record id delivered, {record id open when read: hash})
-    environments: Mapping[str, tuple[int, Mapping[int, str]]] = field(default_factory=dict)
+    environments: Mapping[str, EnvironmentMark] = field(default_factory=dict)  # by YAML environment id
     # a time the server's clock had passed when the last read began (as ``BuildsCursor.visible_at``):
     # the next activity queries start no later than it. None: a cursor older than it; "": no build then
     visible_at: str | None = None
@@ -418,7 +463,7 @@ class PipelineRunsCursor(Cursor):
     @classmethod
     def from_json(cls, data: Any) -> "PipelineRunsCursor":
         open_runs = {k: OpenRun.from_json(v) for k, v in data["open"].items()}
-        marks = {e: (m[0], {int(i): h for i, h in m[1].items()}) for e, m in data.get("environments", {}).items()}
+        marks = {e: EnvironmentMark.from_json(m) for e, m in data.get("environments", {}).items()}
         return cls(data["max"], open_runs, data.get("activity"), frozenset(data.get("seen", ())), marks,
                    data.get("visible_at"))
 
@@ -428,7 +473,6 @@ class PipelineRunsCursor(Cursor):
         if self.visible_at is not None:
             body["visible_at"] = self.visible_at
         if self.environments:
-            body["environments"] = {e: [top, {str(i): h for i, h in sorted(open_.items())}]
-                                    for e, (top, open_) in sorted(self.environments.items())}
+            body["environments"] = {e: mark.to_json() for e, mark in sorted(self.environments.items())}
         return body
 

@@ -22,6 +22,7 @@ from satellite.streams.cursors import (
     BuildsCursor,
     ContinuationToken,
     Cursor,
+    EnvironmentMark,
     IdHighWater,
     OpenPullRequest,
     OpenRun,
@@ -76,7 +77,33 @@ STORED_SINCE_OVERLAP: list[tuple[type[Cursor], str]] = [
 ]
 
 
-@pytest.mark.parametrize("kind, text", STORED + STORED_SINCE_OVERLAP, ids=lambda v: v.__name__ if isinstance(v, type) else "")
+# written since the bounds for items committed late between two listings, or out of id order
+STORED_SINCE_LATE_COMMITS: list[tuple[type[Cursor], str]] = [
+    (PushesCursor, '{"floor":69,"push_id":70,"refs":"9600a78ddc9a6b64aeae72486d53cf96"}'),
+    (BuildsCursor, '{"at_finish":[18],"finish":"2024-11-30T19:45:25.7173020Z","finish_window":{"18":["2024-11-30T19:45:'
+                   '25.7173020Z","09dab1dbb5cea74684ed9d57cbc1c7e1"]},"open":{"601":"4c1f0a4c3d2b1a0f9e8d7c6b5a493827"},'
+                   '"visible_at":"2024-11-30T19:44:00.0000000Z"}'),
+    (BuildsCursor, '{"at_finish":[],"finish":null,"open":{},"visible_at":""}'),
+    (PipelineRunsCursor, '{"activity":"2024-11-30T19:45:25.7173020Z","environments":{"7":[24,{},22,[23,24]],"8":[3,{"3":'
+                         '"a873488e9b6445b7dcddfda181689e68"}]},"max":{"4":594},"open":{},"seen":[],'
+                         '"visible_at":"2024-11-30T19:40:00.0000000Z"}'),
+]
+
+
+def test_the_late_commit_bounds_read_back():
+    assert PushesCursor.from_text(STORED_SINCE_LATE_COMMITS[0][1]).walk_to == 69
+    assert PushesCursor.from_text(STORED[7][1]).walk_to == 70  # stored before the floor: down to the last push
+    builds = BuildsCursor.from_text(STORED_SINCE_LATE_COMMITS[1][1])
+    assert builds.since(timedelta(minutes=5)) == "2024-11-30T19:39:00.0000000Z"  # before visible_at, not the finish
+    assert BuildsCursor.from_text(STORED_SINCE_LATE_COMMITS[2][1]).since(timedelta(minutes=5)) is None
+    marks = PipelineRunsCursor.from_text(STORED_SINCE_LATE_COMMITS[3][1]).environments
+    assert marks["7"] == EnvironmentMark(24, {}, 22, frozenset({23, 24})) and marks["7"].walk_to == 22
+    assert [i for i in (21, 22, 23, 24, 25) if not marks["7"].delivered(i)] == [25]
+    assert marks["8"] == EnvironmentMark(3, {3: "a873488e9b6445b7dcddfda181689e68"}) and marks["8"].walk_to == 2
+
+
+@pytest.mark.parametrize("kind, text", STORED + STORED_SINCE_OVERLAP + STORED_SINCE_LATE_COMMITS,
+                         ids=lambda v: v.__name__ if isinstance(v, type) else "")
 def test_a_cursor_stored_by_the_current_release_parses_and_encodes_back_to_the_same_text(kind, text):
     cursor = kind.from_text(text)
     assert cursor.encode() == text

@@ -136,6 +136,26 @@ class TestEnvironmentDeployments:
         again = d.run(run.checkpoint)
         assert again.records == () and record_reads(again) == []
 
+    def test_a_record_committed_after_a_higher_one_was_read_is_sent_by_the_next_walk(self) -> None:
+        """Runs 41 and 42 deploy to Production at once: record 23 (run 42) is given out before 24 (run 41)
+        and committed after the walk that read 24."""
+        d = Deployments()
+        d.finish_record(1, 19)
+        first = d.run()
+        d.start(1, 41, "2024-07-29T09:00:00.0000000Z")
+        d.deploy(3, 24)
+        run = d.run(first.checkpoint)
+        assert run.keys("distributedtask.environment_deployment") == [f"{P}:3:24"]
+        d.deploy(3, 23)
+        d.records[3].sort(key=lambda record: record["id"], reverse=True)
+        d.start(2, 42, "2024-07-29T09:30:00.0000000Z")
+        late = d.run(run.checkpoint)
+        assert late.keys("distributedtask.environment_deployment") == [f"{P}:3:23"]  # 24, met again: not resent
+        d.start(1, 43, "2024-07-29T10:00:00.0000000Z")
+        d.deploy(3, 25)
+        later = d.run(late.checkpoint)
+        assert later.keys("distributedtask.environment_deployment") == [f"{P}:3:25"]
+
     def test_activity_of_designer_builds_reads_no_record(self) -> None:
         """Only YAML pipelines deploy to environments: a classic build queued or finished is no reason."""
         d = Deployments()
