@@ -239,14 +239,14 @@ class PullRequestsStream(IncrementalStream):
         once, at the end (a restart reads the project's PRs again)."""
         open_now: dict[str, OpenPullRequest] = {}
         seen: set[int] = set()
-        created = [cursor.max_id]  # the ids the list of PRs created since ``max_id`` met
+        newest = cursor.max_id  # the highest id the list of PRs created since ``max_id`` met
         closed = closed_pull_requests(ctx, parent, cursor.open, seen)  # active last run, not now: read once more
         new_pages, active_pages = listed_pull_requests(ctx, parent, cursor.max_id)
         may_cut = ctx.client.api_version().at_least("7.0")
         listed = chain(((page.items, may_cut, True) for page in new_pages), ((page.items, may_cut, False) for page in active_pages))
         for found, cut, new in chain(listed, ((prs, False, False) for prs in closed)):  # a PR read alone is whole
             if new:
-                created.extend(pr["pullRequestId"] for pr in found)
+                newest = max([newest, *(pr["pullRequestId"] for pr in found)])
             prs = list({pr["pullRequestId"]: trim(pr) for pr in found if pr["pullRequestId"] not in seen}.values())
             seen.update(pr["pullRequestId"] for pr in prs)
             for start in range(0, len(prs), self.CHUNK):
@@ -255,7 +255,7 @@ class PullRequestsStream(IncrementalStream):
         # (the first page of one, pages of PRs read in between, then the other), and a PR created after
         # the first and closed before the second is in neither; a newer one active in the second would
         # otherwise put ``max_id`` past it for good. Those of the second list above it are read again.
-        yield PullRequestsCursor(max(created), open_now).checkpoint()
+        yield PullRequestsCursor(newest, open_now).checkpoint()
 
     def _chunk(self, ctx: StreamContext, project: dict, prs: list[dict], before: Mapping[str, OpenPullRequest],
                open_now: dict[str, OpenPullRequest], may_cut: bool) -> Iterator[Record]:
