@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Iterable, Mapping, TypeVar
 from satellite.streams.records import Checkpoint
 
 __all__ = [
+    "EPOCH",
     "Cursor",
     "SnapshotHashes",
     "ContinuationToken",
@@ -311,21 +312,13 @@ class BuildsCursor(Cursor):
                               " + the time the open builds were last listed")
     finished: Watermark = Watermark()
     open: Mapping[str, str] = field(default_factory=dict)
-    visible_at: str | None = None  # None: a cursor stored before it; "": no build was visible
-
-    @property
-    def window_from(self) -> str | None:
-        """The earliest finish time the next read may meet, of which the window keeps every build read."""
-        return EPOCH if self.visible_at == "" else self.visible_at
+    visible_at: str | None = None  # None: a cursor stored before it; EPOCH: no build was visible
 
     def since(self, overlap: timedelta) -> str | None:
-        """Where the next read of completed builds starts (None: from the backfill start; so too when
-        the project had no build at all when first read, ``visible_at`` "")."""
+        """Where the next read of completed builds starts (None: from the backfill start)."""
         since = self.finished.since(overlap)
         if since is None or self.visible_at is None or self.finished.window is None:
             return since
-        if not self.visible_at:
-            return None
         return earliest_time([since, format_time(parse_time(self.visible_at) - overlap)])
 
     @classmethod
@@ -457,7 +450,7 @@ class PipelineRunsCursor(Cursor):
     seen: frozenset[str] = frozenset()  # "q<id>"/"f<id>" of builds and runs queued/finished near ``activity``
     environments: Mapping[str, EnvironmentMark] = field(default_factory=dict)  # by YAML environment id
     # a time the server's clock had passed when the last read began (as ``BuildsCursor.visible_at``):
-    # the next activity queries start no later than it. None: a cursor older than it; "": no build then
+    # the next activity queries start no later than it. None: a cursor older than it; EPOCH: no build then
     visible_at: str | None = None
 
     @classmethod

@@ -150,7 +150,7 @@ class BuildActivity:
             return cls(pipelines, {}, {}, visible)
         if cursor.visible_at is None and not cursor.activity:  # a first read: before any runs list is read
             visible = newest_queue_time(ctx, builds_path(project))
-        if not cursor.activity or cursor.visible_at == "":  # no activity known, or no build when it was read last
+        if not cursor.activity:  # no activity known yet: every pipeline's runs
             return cls(pipelines, {}, {}, visible)
         recent: dict[str, str] = {}
         active: dict[int, int] = {}

@@ -43,7 +43,7 @@ from satellite.streams.base import (
     trim,
     upsert,
 )
-from satellite.streams.cursors import BuildsCursor, latest_time
+from satellite.streams.cursors import EPOCH, BuildsCursor, latest_time
 
 __all__ = ["BuildDefinitionsStream", "BuildsStream", "PipelinesStream", "builds_gone", "builds_path"]
 
@@ -136,7 +136,7 @@ class BuildsStream(IncrementalStream):
     def read_since(self, ctx: StreamContext, parent: dict | None, cursor: BuildsCursor) -> Iterator[StreamItem]:
         path = builds_path(parent)
         known_open = dict(cursor.open)
-        # (0) a first read: the newest build queued so far, before the open builds are listed ("": none)
+        # (0) a first read: the newest build queued so far, before the open builds are listed
         visible = newest_queue_time(ctx, path) if cursor == BuildsCursor() else cursor.visible_at
         # (1) the open builds, sent when new or changed; listed first, so that a build queued after this
         # listing finished after ``visible`` (below), where the next read of completed builds starts
@@ -151,7 +151,6 @@ class BuildsStream(IncrementalStream):
             visible = latest_time([visible, *(b.get(f) for b in page.items for f in ("queueTime", "startTime"))]) or visible
         # every time read before or in the listing is one the server's clock had passed then
         visible = latest_time([visible, cursor.finished.time]) or visible
-        keep_from = BuildsCursor(visible_at=visible).window_from  # the window keeps what the next read meets
         # (2) the completed builds, in finish-time order: those new or changed (a rerun completes again
         # with a new finish time and result)
         finished = cursor.finished
@@ -166,7 +165,7 @@ class BuildsStream(IncrementalStream):
             yield from builds_with_timelines(ctx, self, parent, fresh)
             completed.update(str(b["id"]) for b in page.items)
             finished = finished.advanced(((b.get("finishTime"), b["id"], d) for b, d in hashed), ctx.overlap,
-                                         keep_from=keep_from)
+                                         keep_from=visible)  # the window keeps what the next read meets
             # open builds not yet known completed stay tracked, those open last time included (step 3)
             tracked = {i: d for i, d in {**known_open, **still_open}.items() if i not in completed}
             yield BuildsCursor(finished, tracked, visible).checkpoint()
@@ -183,14 +182,14 @@ class BuildsStream(IncrementalStream):
         done = [(b.get("finishTime"), b["id"], content_hash(trim(b))) for b in found if b.get("status") == "completed"]
         still_open = {i: d for i, d in still_open.items() if i not in completed}
         still_open.update((str(b["id"]), content_hash(trim(b))) for b in found if b.get("status") != "completed")
-        yield BuildsCursor(finished.advanced(done, ctx.overlap, move=False, keep_from=keep_from), still_open, visible).checkpoint()
+        yield BuildsCursor(finished.advanced(done, ctx.overlap, move=False, keep_from=visible), still_open, visible).checkpoint()
 
 
 def newest_queue_time(ctx: StreamContext, path: str) -> str:
-    """The queue time of the project's newest build ("" when it has none): a time the server's clock
-    has passed, read before anything else on a first read."""
+    """The queue time of the project's newest build (``EPOCH`` when it has none): a time the server's
+    clock has passed, read before anything else on a first read."""
     newest = ctx.client.get_list(path, {"queryOrder": "queueTimeDescending", "$top": 1})
-    return latest_time(b.get("queueTime") for b in newest) or ""
+    return latest_time(b.get("queueTime") for b in newest) or EPOCH
 
 
 class PipelinesStream(SnapshotStream):

@@ -9,6 +9,7 @@ simulator at scale small), shortened where long.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -83,7 +84,7 @@ STORED_SINCE_LATE_COMMITS: list[tuple[type[Cursor], str]] = [
     (BuildsCursor, '{"at_finish":[18],"finish":"2024-11-30T19:45:25.7173020Z","finish_window":{"18":["2024-11-30T19:45:'
                    '25.7173020Z","09dab1dbb5cea74684ed9d57cbc1c7e1"]},"open":{"601":"4c1f0a4c3d2b1a0f9e8d7c6b5a493827"},'
                    '"visible_at":"2024-11-30T19:44:00.0000000Z"}'),
-    (BuildsCursor, '{"at_finish":[],"finish":null,"open":{},"visible_at":""}'),
+    (BuildsCursor, '{"at_finish":[],"finish":null,"open":{},"visible_at":"1970-01-01T00:00:00Z"}'),
     (PipelineRunsCursor, '{"activity":"2024-11-30T19:45:25.7173020Z","environments":{"7":[24,{},22,[23,24]],"8":[3,{"3":'
                          '"a873488e9b6445b7dcddfda181689e68"}]},"max":{"4":594},"open":{},"seen":[],'
                          '"visible_at":"2024-11-30T19:40:00.0000000Z"}'),
@@ -95,7 +96,9 @@ def test_the_late_commit_bounds_read_back():
     assert PushesCursor.from_text(STORED[7][1]).walk_to == 70  # stored before the floor: down to the last push
     builds = BuildsCursor.from_text(STORED_SINCE_LATE_COMMITS[1][1])
     assert builds.since(timedelta(minutes=5)) == "2024-11-30T19:39:00.0000000Z"  # before visible_at, not the finish
-    assert BuildsCursor.from_text(STORED_SINCE_LATE_COMMITS[2][1]).since(timedelta(minutes=5)) is None
+    empty = BuildsCursor.from_text(STORED_SINCE_LATE_COMMITS[2][1])  # no build when first read
+    assert empty.since(timedelta(minutes=5)) is None  # nothing finished yet: from the backfill start
+    assert replace(empty, finished=builds.finished).since(timedelta(minutes=5)) == "1969-12-31T23:55:00.0000000Z"
     marks = PipelineRunsCursor.from_text(STORED_SINCE_LATE_COMMITS[3][1]).environments
     assert marks["7"] == EnvironmentMark(24, {}, 22, frozenset({23, 24})) and marks["7"].walk_to == 22
     assert [i for i in (21, 22, 23, 24, 25) if not marks["7"].delivered(i)] == [25]
