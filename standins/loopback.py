@@ -50,7 +50,6 @@ class PunctualEpollSelector(selectors.EpollSelector):
         return super().select(timeout)
 
 
-
 def punctual_event_loop() -> asyncio.AbstractEventLoop:
     """An asyncio event loop whose timers fire when due, to the microsecond (``PunctualEpollSelector``;
     uvicorn's ``loop`` setting, by import path)."""

@@ -217,15 +217,20 @@ def socket_pair() -> Iterator[tuple[_CountingSocket, socket.socket]]:
     peer.close()
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="kernel timeouts are used on Linux")
-def test_a_plain_socket_blocks_and_its_timeouts_are_set_in_the_kernel_when_they_change(socket_pair):
-    sock, peer = socket_pair
-    stream = _BufferedReadsStream(_InnerOver(sock))
-    for _ in range(3):
+def _exchange(stream: _BufferedReadsStream, peer: socket.socket, times: int) -> None:
+    """``times`` answers read and requests written, each with a 5 s timeout."""
+    for _ in range(times):
         peer.sendall(b"answer")
         assert stream.read(1024, timeout=5) == b"answer"
         stream.write(b"request", timeout=5)
         assert peer.recv(1024) == b"request"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="kernel timeouts are used on Linux")
+def test_a_plain_socket_blocks_and_its_timeouts_are_set_in_the_kernel_when_they_change(socket_pair):
+    sock, peer = socket_pair
+    stream = _BufferedReadsStream(_InnerOver(sock))
+    _exchange(stream, peer, 3)
     assert sock.gettimeout() is None  # blocking: no poll before each call
     assert struct.unpack("@ll", sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)) == (5, 0)
     assert sock.timeouts == [("settimeout", None), (socket.SO_RCVTIMEO, (5, 0)), (socket.SO_SNDTIMEO, (5, 0))]
@@ -267,11 +272,7 @@ def test_without_kernel_timeouts_the_sockets_own_timeout_is_set_when_it_changes(
     monkeypatch.setattr("satellite.http_socket_reads._KERNEL_TIMEOUTS", False)  # as a TLS socket, or not Linux
     sock, peer = socket_pair
     stream = _BufferedReadsStream(_InnerOver(sock))
-    for _ in range(2):
-        peer.sendall(b"answer")
-        assert stream.read(1024, timeout=5) == b"answer"
-        stream.write(b"request", timeout=5)
-        assert peer.recv(1024) == b"request"
+    _exchange(stream, peer, 2)
     peer.sendall(b"more")
     stream.read(1024, timeout=3)
     assert sock.timeouts == [("settimeout", 5), ("settimeout", 3)]  # reads and writes share it

@@ -517,6 +517,10 @@ class TestPipelineRunsStream:
     def first(self, r: Runs):
         return run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines})
 
+    def next(self, r: Runs, cursor: str | None):
+        """A read from ``cursor`` (the checkpoint of the read before)."""
+        return run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines}, cursor=cursor)
+
     def test_first_run_reads_the_runs_of_every_pipeline(self) -> None:
         r = Runs()
         run = self.first(r)
@@ -533,8 +537,7 @@ class TestPipelineRunsStream:
     def test_nothing_new_costs_two_build_queries_and_no_runs_read(self) -> None:
         r = Runs()
         first = self.first(r)
-        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                         cursor=first.checkpoint)
+        run = self.next(r, first.checkpoint)
         assert run.records == ()
         assert run_reads(run) == []
         assert sorted(q.params["queryOrder"] for q in activity_queries(run)) == ["finishTimeDescending", "queueTimeDescending"]
@@ -542,8 +545,7 @@ class TestPipelineRunsStream:
     def test_activity_is_asked_from_the_latest_activity_seen_less_the_margin(self) -> None:
         r = Runs()
         first = self.first(r)
-        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                         cursor=first.checkpoint)
+        run = self.next(r, first.checkpoint)
         latest = "2024-07-28T07:36:58.0316760Z"  # run 40 was queued last
         assert {q.params["minTime"] for q in activity_queries(run)} == {"2024-07-28T07:26:58.0316760Z"}  # 10 minutes before
         assert latest > max(x["finishedDate"] for runs in r.runs.values() for x in runs if x.get("finishedDate"))
@@ -552,8 +554,7 @@ class TestPipelineRunsStream:
         r = Runs()
         first = self.first(r)
         r.start(1, 41, "2024-07-29T09:00:00.0000000Z")
-        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                         cursor=first.checkpoint)
+        run = self.next(r, first.checkpoint)
         assert run_reads(run) == [1]
         assert run.keys() == [f"{CID}:41"]  # 40 is still running unchanged; 38 and 33 were delivered
 
@@ -561,8 +562,7 @@ class TestPipelineRunsStream:
         r = Runs()
         first = self.first(r)
         r.finish(40, "2024-07-28T08:10:00.0000000Z")
-        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                         cursor=first.checkpoint)
+        run = self.next(r, first.checkpoint)
         assert run_reads(run) == [1]
         assert run.keys() == [f"{CID}:40"]
         assert run.record(f"{CID}:40").data["state"] == "completed"
@@ -572,8 +572,7 @@ class TestPipelineRunsStream:
         first = self.first(r)
         # committed late: queued 5 minutes before the latest activity already seen, unseen until now
         r.start(2, 45, "2024-07-28T07:31:58.0000000Z")
-        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                         cursor=first.checkpoint)
+        run = self.next(r, first.checkpoint)
         assert run_reads(run) == [2]
         assert run.keys() == [f"{CID}:45"]
 
@@ -581,8 +580,7 @@ class TestPipelineRunsStream:
         r = Runs()
         first = self.first(r)
         r.late_builds.append({"id": 46, "definition": {"id": 2}, "queueTime": "2024-07-28T07:20:00.0000000Z"})
-        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                         cursor=first.checkpoint)
+        run = self.next(r, first.checkpoint)
         assert run_reads(run) == []  # the server was asked from 07:26:58; a build queued at 07:20 is not in the window
 
     def test_a_late_run_queued_after_the_queued_builds_query_is_found_by_the_next_read(self) -> None:
@@ -598,16 +596,13 @@ class TestPipelineRunsStream:
             r.finish(45, "2024-08-01T12:00:00.0000000Z")
 
         r.after_queued = [meanwhile]
-        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                         cursor=first.checkpoint)
+        run = self.next(r, first.checkpoint)
         assert run_reads(run) == [1] and run.keys() == [f"{CID}:45"]
         r.finish(44, "2024-08-01T10:30:00.0000000Z")
-        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                         cursor=run.checkpoint)
+        run = self.next(r, run.checkpoint)
         assert run_reads(run) == [2] and run.keys() == [f"{CID}:44"]
         assert run.record(f"{CID}:44").data["state"] == "completed"
-        quiet = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                           cursor=run.checkpoint)
+        quiet = self.next(r, run.checkpoint)
         assert quiet.records == () and run_reads(quiet) == []
 
     def test_a_first_read_asks_for_the_newest_queue_time_before_any_runs_list(self) -> None:
@@ -620,8 +615,7 @@ class TestPipelineRunsStream:
         r = Runs()
         r.runs = {1: [], 2: []}
         first = self.first(r)
-        later = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                           cursor=first.checkpoint)
+        later = self.next(r, first.checkpoint)
         assert [q.path for q in first.requests].count(BUILDS) == 1 and BUILDS not in [q.path for q in later.requests]
         assert run_reads(first) == run_reads(later) == [1, 2]  # no activity known yet: every pipeline's runs
 
@@ -629,8 +623,7 @@ class TestPipelineRunsStream:
         r = Runs()
         first = self.first(r)
         r.start(2, 37, "2024-07-28T07:31:58.0000000Z")  # queued before run 39 was read, committed after
-        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                         cursor=first.checkpoint)
+        run = self.next(r, first.checkpoint)
         assert run_reads(run) == [2]
         assert run.keys() == [f"{CID}:37"]
 
@@ -639,20 +632,17 @@ class TestPipelineRunsStream:
         r = Runs()
         first = self.first(r)
         r.finish(38, "2024-07-29T09:00:00.0000000Z")  # run 38 (done before the first read) re-run and done again
-        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                         cursor=first.checkpoint)
+        run = self.next(r, first.checkpoint)
         assert run_reads(run) == [1] and run.keys() == [f"{CID}:38"]
         assert run.record(f"{CID}:38").data["finishedDate"] == "2024-07-29T09:00:00.0000000Z"
-        again = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                           cursor=run.checkpoint)
+        again = self.next(r, run.checkpoint)
         assert again.records == () and run_reads(again) == []
 
     def test_a_rerun_inside_the_margin_of_its_first_finish_is_still_seen(self) -> None:
         r = Runs()
         first = self.first(r)
         r.finish(38, "2024-07-28T07:33:00.0000000Z")  # finished again 5 minutes after its first finish
-        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                         cursor=first.checkpoint)
+        run = self.next(r, first.checkpoint)
         assert run.keys() == [f"{CID}:38"]
 
     def test_runs_the_list_leaves_out_come_from_the_builds_api_on_a_pipelines_first_read(self) -> None:
@@ -673,8 +663,7 @@ class TestPipelineRunsStream:
             "finishedDate": "2024-06-01T10:30:00.0000000Z",
             "url": f"https://tfs.example.test/tfs/DefaultCollection/{PROJECT_ID}/_apis/pipelines/1/runs/20",
             "id": 20, "name": "20240601.1"}
-        again = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                           cursor=run.checkpoint)
+        again = self.next(r, run.checkpoint)
         assert again.records == () and older_queries(again) == []  # asked once per pipeline, not every sync
 
     def test_later_reads_do_not_page_older_runs_and_a_rerun_beyond_the_list_is_read_alone(self) -> None:
@@ -683,8 +672,7 @@ class TestPipelineRunsStream:
         r.start(1, 41, "2024-07-29T09:00:00.0000000Z")
         r.late_builds.append({"id": 12, "definition": {"id": 1}, "finishTime": "2024-07-29T09:05:00.0000000Z"})  # re-run
         r.single[12] = {**copy.deepcopy(r.runs[1][1]), "id": 12, "finishedDate": "2024-07-29T09:05:00.0000000Z"}
-        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                         cursor=first.checkpoint)
+        run = self.next(r, first.checkpoint)
         assert older_queries(run) == [] and f"{runs_path(1)}/12" in run.paths()
         assert sorted(run.keys()) == [f"{CID}:12", f"{CID}:41"]
 
@@ -703,8 +691,7 @@ class TestPipelineRunsStream:
         first = self.first(r)
         r.pipelines.append({**r.pipelines[0], "id": 3, "name": "proseware-docs"})
         r.runs[3] = [{**copy.deepcopy(r.runs[2][0]), "id": 36}]
-        run = run_stream(PipelineRunsStream(), r.server(), parent=PROJECT, listed={PipelinesStream: r.pipelines},
-                         cursor=first.checkpoint)
+        run = self.next(r, first.checkpoint)
         assert run_reads(run) == [3]
         assert run.keys() == [f"{CID}:36"]
 
