@@ -290,41 +290,21 @@ def stream_of(label: str) -> str:
 
 
 def _timed_transport_factory(log: list):
-    """Transports that append (URL, start, end) per request; end = body closed. The request is only timed
+    """Transports that append (URL, start, end) per request; end = body read (the satellite's own
+    ``CurlTransport``, one per connection, as it makes them when given none). The request is only timed
     here (its route is labelled after the run, ``_labelled``): what the timing costs is spent inside the
     request's slot, where the satellite's own work would be."""
+    from satellite.http_curl import CurlTransport
 
-    class Timed(httpx.SyncByteStream):
-        __slots__ = ("_inner", "_url", "_started")
-
-        def __init__(self, inner, url, started: float) -> None:
-            self._inner, self._url, self._started = inner, url, started
-
-        def __iter__(self):
-            yield from self._inner
-
-        def close(self) -> None:
-            try:
-                self._inner.close()
-            finally:
-                log.append((self._url, self._started, time.perf_counter()))
-
-    class TimingTransport(httpx.HTTPTransport):
+    class TimingTransport(CurlTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
             started = time.perf_counter()
-            response = super().handle_request(request)
-            response.stream = Timed(response.stream, request.url, started)
-            return response
+            try:
+                return super().handle_request(request)
+            finally:
+                log.append((request.url, started, time.perf_counter()))
 
-    # The satellite makes one transport per connection (its lanes, satellite/http_lanes.py), as it makes
-    # its own when given none: one pool shared by every lane would serialise them on its lock.
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE_EXPIRY_S)
-    def transport() -> TimingTransport:
-        made = TimingTransport(limits=limits)
-        use_buffered_reads(made)  # the sockets the satellite's own transports use
-        return made
-
-    return transport
+    return lambda: TimingTransport(keepalive_expiry=KEEPALIVE_EXPIRY_S)
 
 
 def _labelled(url: httpx.URL, collection_path: str) -> str:
@@ -393,7 +373,7 @@ def run_sync_child(config: Path) -> dict:
 # The simulator's default semantics cap these $top/$skip lists (issue 13, ``page_cap``): the minimum
 # counts pages of that size, as a client of that server must.
 from standins.ado_simulator.semantics import DEFAULT_SEMANTICS  # noqa: E402
-from satellite.http_clients import KEEPALIVE_EXPIRY_S, use_buffered_reads  # noqa: E402
+from satellite.http_clients import KEEPALIVE_EXPIRY_S  # noqa: E402
 
 _CAP = DEFAULT_SEMANTICS.page_cap or 10000
 MAX_PAGE = {

@@ -11,9 +11,10 @@ finds its keep-alive expired (or the socket readable) and closes it under the re
 then meets a closed socket (``ReadError [Errno 9] Bad file descriptor``) or, when the close lands
 after it sent the request, waits in ``poll()`` on a socket nobody will answer until its read timeout.
 
-Here each lane is an ``httpx.Client`` with a single connection, lent to one thread for one request
-(the response is read whole before the lane goes back), so its pool only ever runs in the thread
-holding it and cannot close a connection another thread is using.
+Here each lane is a client with a single connection (an ``httpx.Client``, or the libcurl lane
+``satellite.http_clients`` builds for direct connections), lent to one thread for one request (the
+response is read whole before the lane goes back), so its connection only ever runs in the thread
+holding it and cannot be closed under another thread's request.
 """
 
 from __future__ import annotations
@@ -21,14 +22,22 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import httpx
 
-__all__ = ["ClientLanes"]
+__all__ = ["ClientLanes", "Lane"]
 
 _CLOSED = "Cannot send a request, as the client has been closed."
 _READ = httpx.ByteStream(b"")  # in place of a read response's stream
+
+
+class Lane(Protocol):
+    """One connection's client: an ``httpx.Client`` or anything that sends a request as it does."""
+
+    def request(self, method: str, url: str | httpx.URL, **kwargs: Any) -> httpx.Response: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(eq=False, slots=True)
@@ -36,7 +45,7 @@ class _Waiter:
     """A request waiting for a lane: ``give_back`` hands it one, first come first served."""
 
     ready: threading.Event = field(default_factory=threading.Event)
-    client: httpx.Client | None = None
+    client: Lane | None = None
 
 
 class ClientLanes:
@@ -46,13 +55,13 @@ class ClientLanes:
     Requests get lanes in the order they asked for one.
     """
 
-    def __init__(self, make_client: Callable[[], httpx.Client], lanes: int, *, wait: float | None) -> None:
+    def __init__(self, make_client: Callable[[], Lane], lanes: int, *, wait: float | None) -> None:
         if lanes < 1:
             raise ValueError(f"lanes must be at least 1, not {lanes}")
         self._make_client = make_client
         self._lanes = lanes
         self._wait = wait
-        self._idle: list[httpx.Client] = []  # most recently used last: its connection is the warmest
+        self._idle: list[Lane] = []  # most recently used last: its connection is the warmest
         self._waiting: deque[_Waiter] = deque()
         self._made = 0
         self._closed = False
@@ -93,7 +102,7 @@ class ClientLanes:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _borrow(self) -> httpx.Client:
+    def _borrow(self) -> Lane:
         with self._lock:
             if self._closed:
                 raise RuntimeError(_CLOSED)
@@ -121,7 +130,7 @@ class ClientLanes:
             raise RuntimeError(_CLOSED)
         return waiter.client
 
-    def _give_back(self, client: httpx.Client) -> None:
+    def _give_back(self, client: Lane) -> None:
         with self._lock:
             if not self._closed:
                 if self._waiting:

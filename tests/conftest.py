@@ -6,6 +6,8 @@
 - every test meets the servers it talks to with fresh politeness gates (``satellite/politeness``),
   and leaves the logging configuration as it found it (a test that pointed structlog at a stream
   pytest closes afterwards must not break a later test's log line).
+- ``httpx_mock`` (pytest-httpx) also answers the requests of the satellite's libcurl lanes
+  (``satellite.http_curl``): pytest-httpx replaces httpx's own transport only.
 - the session fails if it leaves a ``satellite-*`` entry in the system's temporary directory that
   was not there when it started (tests clean up every file they make; ``tmp_path`` is pytest's).
 
@@ -63,6 +65,17 @@ def _logging_restored():
     saved = structlog.get_config()
     yield
     structlog.configure(**saved)
+
+
+@pytest.fixture
+def httpx_mock(httpx_mock, monkeypatch):
+    """pytest-httpx's mock, answering for ``CurlTransport`` as for ``httpx.HTTPTransport`` (which it has patched)."""
+    import httpx
+
+    from satellite.http_curl import CurlTransport
+
+    monkeypatch.setattr(CurlTransport, "handle_request", httpx.HTTPTransport.handle_request)
+    return httpx_mock
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from satellite.http_clients import TlsOptions, build_client_lanes
+from satellite.http_clients import TlsOptions, build_client_lanes, build_http_client
 from satellite.http_lanes import ClientLanes
 from tests.support import wait_until
 
@@ -168,7 +168,7 @@ def test_a_transport_and_a_transport_factory_are_exclusive():
 
 
 def test_cookies_a_server_sets_are_kept_and_sent_back_and_answers_without_any_skip_the_jar(monkeypatch):
-    """Answers without Set-Cookie skip httpx's cookie handling (no urllib wrappers, their headers not copied
+    """httpx's clients (a proxied lane, the uploads' client): answers without Set-Cookie skip httpx's cookie handling (no urllib wrappers, their headers not copied
     for the jar), and a cookie a load balancer sets is still kept: the next request carries it."""
     seen: list[str | None] = []
 
@@ -181,12 +181,12 @@ def test_cookies_a_server_sets_are_kept_and_sent_back_and_answers_without_any_sk
     parsed: list[int] = []
     original = httpx.Cookies.extract_cookies
     monkeypatch.setattr(httpx.Cookies, "extract_cookies", lambda self, response: (parsed.append(1), original(self, response))[1])
-    with build_client_lanes(TlsOptions(), proxy=None, timeout=5, lanes=1, base_url="http://ado.test",
-                            transport=httpx.MockTransport(answer)) as lanes:
-        lanes.get("/plain")
+    with build_http_client(TlsOptions(), proxy=None, timeout=5, base_url="http://ado.test",
+                           transport=httpx.MockTransport(answer)) as client:
+        client.get("/plain")
         assert parsed == []  # no Set-Cookie: httpx's cookies were not asked
-        lanes.get("/login")
-        lanes.get("/plain")
+        client.get("/login")
+        client.get("/plain")
     assert parsed == [1]
     assert seen == [None, None, "affinity=node-2"]
 
