@@ -32,6 +32,7 @@ from standins.ado_simulator.wire.profiles import PROFILES
 from standins.ado_simulator.wire.wire import parse_date
 from standins.ado_simulator.world.boards.work_item_history import Change
 from standins.ado_simulator.world.pipelines.builds import COMPLETED, builds_of
+from standins.ado_simulator.world.pipelines.environments import environments_of
 from standins.ado_simulator.world.pipelines.releases import releases_of
 from standins.ado_simulator.world.world import World, generate_world
 from standins.loopback import serve_in_thread
@@ -383,6 +384,52 @@ def test_agent_sees_builds_and_deployments_that_complete_late(tmp_path, receiver
                 wrong.append(f"deployment {deployment_id}: stored {data.get('deploymentStatus')}, served "
                              f"{listed[deployment_id]['deploymentStatus']}")
     assert not wrong, wrong
+
+
+def test_a_deployment_record_committed_after_a_higher_one_of_its_environment_reads_from_the_next_step():
+    """Environmentdeployment Records - List pages newest first by id: a record given its id before a higher one
+    of the same environment, and committed after it, is not listed beside it; it is at the next step, below it."""
+    world = generate_world(3, "tiny", semantics=ServerSemantics(late_visible=True))  # two records of one environment in a step
+    domain = environments_of(world)
+    version = {"api-version": "7.0"}
+    checked = 0
+    with serving(world) as client:
+        for _ in range(8):
+            world.advance(1)
+            for record_id in sorted(domain.late):
+                record = domain._index()[record_id - 1]
+                project = world.projects[record.project].id
+                path = f"{project}/_apis/distributedtask/environments/{record.environment_id}/environmentdeploymentrecords"
+                listed = [r["id"] for r in values(client, path, {**version, "top": 1000})]
+                assert record_id not in listed and max(listed) > record_id
+                world.advance(1)
+                assert record_id in [r["id"] for r in values(client, path, {**version, "top": 1000})]
+                checked += 1
+                break
+    assert checked
+
+
+def test_agent_delivers_deployment_records_committed_after_a_higher_one(tmp_path, receiver, key_files, env):
+    """The deployment records' walk reads down to the previous walk's highest id (``EnvironmentMark.floor``):
+    a record committed after a higher one of its environment was read is delivered by the next sync."""
+    world = generate_world(3, "tiny", semantics=ServerSemantics(late_visible=True))
+    domain = environments_of(world)
+    c = world.collection.id
+    with start_simulator(world) as simulator:
+        config = agent_config(tmp_path, simulator, receiver, key_files, env)
+        assert sync(config).ok
+        late: set[int] = set()
+        for _ in range(6):  # a sync after every step: it reads the higher record while the lower one is held back
+            world.advance(1)
+            late |= domain.late
+            result = sync(config)
+            assert result.ok, result.errors
+        world.advance(1)
+        assert sync(config).ok
+    assert late
+    delivered = {int(key.rsplit(":", 1)[1]) for key in stored(receiver, "distributedtask.environment_deployment")}
+    assert sorted(late - delivered) == [], "deployment records committed late were never delivered"
+    assert delivered == {int(key.rsplit(":", 1)[1]) for key in truth(world)["distributedtask.environment_deployment"]}
 
 
 # == 5. caps ========================================================================================

@@ -5,6 +5,10 @@ attempt of a deploy stage's deployment job (``build_timeline.deployment_runs``):
 time has passed and then follows the clock (started, finished with a result). Record ids are collection-wide
 and ascend with the queue time, as a server numbers records when their jobs are queued.
 
+With the ``late_visible`` semantics, of two or more records of one environment given ids in a step, a lower
+one may be committed after a higher one: it reads from the next step on, below an id a reader has already
+listed (a server gives ids at insert; a reader sees a row at commit).
+
 The index of records is built on first use (a route, the truth, or the first ``advance``, not at generation)
 from the builds as they are then, and kept up by ``advance``: both give the same ids, because a record that becomes known in a
 step is always queued within that step's hour (new builds, re-runs), after every record known before.
@@ -30,6 +34,7 @@ RECORD_TYPES = ("distributedtask.environment", "distributedtask.environment_depl
 _DESCRIPTIONS = {"Dev": "Development: every change of main", "Test": "Integration tests",
                  "Production": "Customer-facing"}
 _RECENT = 500  # re-runs only pick among the newest builds (BuildDomain._rerun_some)
+LATE_SHARE = 0.5  # of the records below a higher one of their environment in their step, committed after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,7 @@ class EnvironmentDomain:
 
     def __init__(self, world: "World", seed: int, scale: str) -> None:
         self._world = world
+        self._seed = seed
         rng = random.Random(f"{seed}:{scale}:environments")
         self.environments: list[Environment] = []  # environment n is environments[n - 1]
         for project in range(len(world.projects)):
@@ -88,6 +94,7 @@ class EnvironmentDomain:
         self._pending: list[EnvironmentDeployment] = []  # planned, queued after the clock (id 0), by queue time
         self._builds_seen = 0
         self._attempts: dict[int, int] = {}  # deploying build id -> its attempt when its runs were taken
+        self.late: set[int] = set()  # ids given in the last step and committed late: read from the next step on
 
     # -- reading (caller holds world.lock) ------------------------------------------------
 
@@ -99,13 +106,14 @@ class EnvironmentDomain:
 
     @property
     def records(self) -> list[EnvironmentDeployment]:
-        """Every deployment record that exists now (queued), by id."""
-        return self._index()
+        """Every deployment record that reads now (queued, committed), by id."""
+        late = self.late
+        return [r for r in self._index() if r.id not in late]
 
     def records_of(self, environment_id: int) -> list[EnvironmentDeployment]:
-        """The environment's records, newest (highest id) first."""
-        records = self._index()
-        return [records[i - 1] for i in reversed(self._by_environment.get(environment_id, ()))]
+        """The environment's records that read now, newest (highest id) first."""
+        records, late = self._index(), self.late
+        return [records[i - 1] for i in reversed(self._by_environment.get(environment_id, ())) if i not in late]
 
     def truth(self) -> dict[str, list[str]]:
         projects = self._world.projects
@@ -167,6 +175,7 @@ class EnvironmentDomain:
         """New runs and re-runs of this step plan records; those queued by now get their ids."""
         if self._records is None:
             self._index(clock - 3600)  # as of the step before: this step's records are counted as if it had been
+        self.late = set()  # the last step's late records are committed now
         builds = builds_of(self._world).builds
         start = max(0, min(self._builds_seen, len(builds) - _RECENT))
         fresh = self._planned(builds[start:])
@@ -176,6 +185,21 @@ class EnvironmentDomain:
         added = self._admit(clock)
         if added:
             counts["environment_deployments"] = counts.get("environment_deployments", 0) + added
+            if self._world.semantics.late_visible:
+                self._commit_late(random.Random(f"{self._seed}:late-records:{clock}"), self._index()[-added:], counts)
+
+    def _commit_late(self, rng: random.Random, admitted: list[EnvironmentDeployment], counts: dict[str, int]) -> None:
+        """Some of the records given ids in this step below a higher id of their environment are committed after
+        it: they read from the next step on. distributedtask Environmentdeployment Records - List (6.0+, taskAgent-onprem.json) pages
+        newest first by id (``continuationToken``, ``top``): a reader that stops at the highest id it read
+        never sees them."""
+        highest: dict[int, int] = {}
+        for record in admitted:
+            highest[record.environment_id] = max(highest.get(record.environment_id, 0), record.id)
+        for record in admitted:
+            if record.id < highest[record.environment_id] and rng.random() < LATE_SHARE:
+                self.late.add(record.id)
+                counts["environment_deployments_late"] = counts.get("environment_deployments_late", 0) + 1
 
 
 def _order(record: EnvironmentDeployment) -> tuple[int, int, int, int]:
