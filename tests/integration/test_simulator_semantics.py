@@ -397,7 +397,7 @@ def test_a_deployment_record_committed_after_a_higher_one_of_its_environment_rea
         for _ in range(8):
             world.advance(1)
             for record_id in sorted(domain.late):
-                record = domain._index()[record_id - 1]
+                record = domain.record(record_id)
                 project = world.projects[record.project].id
                 path = f"{project}/_apis/distributedtask/environments/{record.environment_id}/environmentdeploymentrecords"
                 listed = [r["id"] for r in values(client, path, {**version, "top": 1000})]
@@ -414,7 +414,6 @@ def test_agent_delivers_deployment_records_committed_after_a_higher_one(tmp_path
     a record committed after a higher one of its environment was read is delivered by the next sync."""
     world = generate_world(3, "tiny", semantics=ServerSemantics(late_visible=True))
     domain = environments_of(world)
-    c = world.collection.id
     with start_simulator(world) as simulator:
         config = agent_config(tmp_path, simulator, receiver, key_files, env)
         assert sync(config).ok

@@ -110,6 +110,10 @@ class EnvironmentDomain:
         late = self.late
         return [r for r in self._index() if r.id not in late]
 
+    def record(self, record_id: int) -> EnvironmentDeployment:
+        """The record with this id, whether it reads now or is committed late."""
+        return self._index()[record_id - 1]
+
     def records_of(self, environment_id: int) -> list[EnvironmentDeployment]:
         """The environment's records that read now, newest (highest id) first."""
         records, late = self._index(), self.late
