@@ -104,7 +104,7 @@ def build_client_lanes(
         curl_tls = tls.curl_tls()
 
         def direct_lane() -> DirectLane:
-            made = transport if transport is not None else (transport_factory or (lambda: CurlTransport(curl_tls)))()
+            made = transport if transport is not None else (transport_factory or (lambda: CurlTransport(curl_tls, keepalive_expiry=KEEPALIVE_EXPIRY_S)))()
             return DirectLane(_request_builder(base_url=base_url, headers=headers, timeout=timeout), made)
 
         return ClientLanes(direct_lane, lanes, wait=httpx.Timeout(timeout).pool)

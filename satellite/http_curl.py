@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import io
 import math
-import typing
 from dataclasses import dataclass
 
 import certifi
@@ -44,7 +43,8 @@ _NOT_SENT = frozenset({b"host", b"content-length", b"transfer-encoding"})  # lib
 
 @dataclass(frozen=True, slots=True)
 class CurlTls:
-    """Certificate checks: off (``verify=False``), or against ``ca_file`` / ``ca_dir`` (PEM), else certifi's bundle."""
+    """Certificate checks: off (``verify=False``), or against ``ca_file`` (PEM), else certifi's bundle;
+    ``ca_dir`` (a hashed directory, ``SSL_CERT_DIR``) is searched beside the bundle (httpx: instead of it)."""
 
     verify: bool = True
     ca_file: str | None = None
@@ -74,7 +74,7 @@ class CurlTransport(httpx.BaseTransport):
             curl.perform()
         except pycurl.error as exc:
             raise _httpx_error(exc, curl, request) from None
-        version, reason, headers, content = answer.parts(request.method != "HEAD")
+        version, reason, headers, content = answer.parts()
         return httpx.Response(curl.getinfo(pycurl.RESPONSE_CODE), headers=headers, stream=httpx.ByteStream(content),
                               request=request, extensions={"http_version": version, "reason_phrase": reason})
 
@@ -121,7 +121,7 @@ class CurlTransport(httpx.BaseTransport):
         headers.append(b"Expect:")  # no 100-continue round trip before a body
         setopt(pycurl.HTTPHEADER, headers)
         setopt(pycurl.HEADER, 1)
-        setopt(pycurl.WRITEFUNCTION, answer.write)
+        setopt(pycurl.WRITEFUNCTION, answer.written.write)
 
 
 class _Answer:
@@ -129,18 +129,15 @@ class _Answer:
     after the exchange. Each call back into Python waits for the GIL; one write callback for the whole
     answer (a buffer of ``BUFFER_BYTES``), not one per header line, keeps that to once or twice a request."""
 
-    __slots__ = ("_written",)
+    __slots__ = ("written",)
 
     def __init__(self) -> None:
-        self._written = io.BytesIO()
+        self.written = io.BytesIO()
 
-    @property
-    def write(self) -> "typing.Callable[[bytes], int]":
-        return self._written.write
-
-    def parts(self, has_body: bool) -> tuple[bytes, bytes, list[tuple[bytes, bytes]], bytes]:
-        """(HTTP version, reason phrase, headers, body) of the final response (any 1xx skipped)."""
-        written = self._written.getvalue()
+    def parts(self) -> tuple[bytes, bytes, list[tuple[bytes, bytes]], bytes]:
+        """(HTTP version, reason phrase, headers, body) of the final response (any 1xx skipped; a HEAD
+        answer has no body: libcurl reads none)."""
+        written = self.written.getvalue()
         start = 0
         while True:
             end = written.find(b"\r\n\r\n", start)
@@ -160,7 +157,7 @@ class _Answer:
             name, colon, value = line.partition(b":")
             if colon and name.strip():
                 headers.append((name.strip(), value.strip()))
-        return version, reason, headers, written[start:] if has_body else b""
+        return version, reason, headers, written[start:]
 
 
 def _httpx_error(exc: pycurl.error, curl: pycurl.Curl, request: httpx.Request) -> httpx.TransportError:
