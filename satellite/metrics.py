@@ -15,7 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 from satellite import __version__
 from satellite.version_skew import current_skew
 
-__all__ = ["REGISTRY", "BUILD_INFO", "PROCESS", "ADO_REQUESTS", "ADO_THROTTLE_WAIT", "RECORDS", "QUARANTINED", "UPLOADS", "UPLOAD_SECONDS", "EVENTS", "StoreCollector"]
+__all__ = ["REGISTRY", "BUILD_INFO", "PROCESS", "ADO_REQUESTS", "ADO_THROTTLE_WAIT", "RECORDS", "LISTINGS_SHARED", "QUARANTINED", "UPLOADS", "UPLOAD_SECONDS", "EVENTS", "StoreCollector"]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -48,6 +48,9 @@ ADO_WAITS = Counter("satellite_ado_waits", "Requests that waited at the server's
 ADO_WAIT_SECONDS = Counter("satellite_ado_wait_seconds", "Seconds requests waited at the server's gate, by reason (as"
                            " satellite_ado_waits)", ["server", "reason"], registry=REGISTRY)
 RECORDS = Counter("satellite_records_collected", "Records collected", ["integration", "stream"], registry=REGISTRY)
+LISTINGS_SHARED = Counter("satellite_listings_shared", "Parent lists (projects, a project's teams) a job of"
+                          " the agent took from another job of the same sweep instead of asking the server", ["stream"],
+                          registry=REGISTRY)
 QUARANTINED = Counter("satellite_items_quarantined", "Items a stream could not read (skipped, reported; read again at the"
                       " next reconciliation)", ["integration", "stream"], registry=REGISTRY)
 UPLOADS = Counter("satellite_uploads", "Upload attempts by outcome (stored, duplicate, retry, dead_letter, refused)",

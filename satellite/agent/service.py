@@ -3,7 +3,8 @@
     scheduler ─┬─ per integration: one job per service group ("core", "repos", ...), every
                │  schedule.interval + jitter (coalesced); while a run is still busy (a long
                │  backfill), the next one runs beside it incrementally only, and no third;
-               │  with events on: every schedule.sweep_interval instead (the safety net)
+               │  with events on: every schedule.sweep_interval instead (the safety net);
+               │  the jobs of a sweep share the projects and teams lists (sync/listings.py)
                ├─ per integration with events on: the event job, at once when an event marks
                │  partitions due (satellite/events/driver.py)
                ├─ per integration: a full reconciliation every schedule.reconcile_every
@@ -41,6 +42,7 @@ from satellite.signals import EXIT_INTERRUPTED, stop_on_signals
 from satellite.store import DataDirLock, Store
 from satellite.sync.backpressure import Backpressure
 from satellite.sync.collector import CollectionReport, Collector
+from satellite.sync.listings import SharedListings, max_age_for
 from satellite.sync.progress import Progress
 from satellite.sync.sharding import ShardAssignment
 from satellite.privacy.policy import PrivacyPolicy
@@ -64,6 +66,7 @@ class Agent:
         self._scheduler: BackgroundScheduler | None = None
         self._running: dict[str, int] = {}  # job id -> its runs in progress
         self._running_lock = threading.Lock()
+        self._listings: dict[str, SharedListings] = {}  # integration id -> what its jobs of a sweep share
 
     # lifecycle ----------------------------------------------------------------------------
 
@@ -186,7 +189,7 @@ class Agent:
             Collector(integration, self.config.limits, self._store, self._sealer, retry=self._ado_retry, shard=self._shard,
                       admit=self._backpressure.admit, services=(group,), should_stop=self.stop.is_set,
                       on_record=self._progress.record, policy=PrivacyPolicy.from_config(self.config, integration),
-                      incremental_only=incremental_only).run(report)
+                      incremental_only=incremental_only, listings=self._shared_listings(integration)).run(report)
             error = report.errors[0].error if report.errors else None
         except SatelliteError as exc:
             error = str(exc)
@@ -205,6 +208,14 @@ class Agent:
                   next_try_in_s=round(delay, 1))
         if self._scheduler is not None and not self.stop.is_set():
             self._scheduler.modify_job(job_id, next_run_time=datetime.now(timezone.utc) + timedelta(seconds=delay))
+
+    def _shared_listings(self, integration) -> SharedListings:
+        """The projects and teams lists one job of the integration's sweep read, for the others (sync/listings.py)."""
+        with self._running_lock:
+            listings = self._listings.get(integration.id)
+            if listings is None:
+                listings = self._listings[integration.id] = SharedListings(max_age_for(_sweep_every(integration)))
+            return listings
 
     def _reconcile(self, integration) -> None:
         """Forget the integration's cursors: its next runs re-read everything (changes missed by the

@@ -50,6 +50,7 @@ from satellite.streams.cursors import SnapshotHashes
 from satellite.streams.records import item_id
 from satellite.sync.batching import BatchWriter, PendingBudget, WriteResult
 from satellite.sync.departed import DepartedProject, departed_projects
+from satellite.sync.listings import SHARED_STREAMS, ListingKey, SharedListings
 from satellite.sync.sharding import ShardAssignment
 from satellite.sync.unit_guard import RouteTracker, guarded, with_route
 
@@ -137,6 +138,7 @@ class Collector:
         policy: PrivacyPolicy | None = None,
         incremental_only: bool = False,
         focus: Focus | None = None,
+        listings: SharedListings | None = None,
     ) -> None:
         """``services``: only the streams of these services ("core" included); default: core and the
         integration's enabled services. ``should_stop``: checked between units and records.
@@ -148,8 +150,10 @@ class Collector:
         the listings, so the units below an excluded repository never run.
         ``focus``: an event-driven run (satellite/events): only the due units it names, each from its
         normal cursor; the parents they need (projects, repositories) are listed, not delivered. The
-        due units another collector was running are left in ``units_elsewhere`` (still due)."""
+        due units another collector was running are left in ``units_elsewhere`` (still due).
+        ``listings``: the projects and teams lists the agent's jobs of one sweep share (sync/listings.py)."""
         self.focus = focus
+        self.listings = listings
         self.units_elsewhere: list[tuple[str, str, str]] = []  # (collection id, stream, parent id), focus runs
         self.policy = policy or PrivacyPolicy.none()
         self.incremental_only = incremental_only
@@ -391,11 +395,19 @@ class Collector:
         """A parent list (projects, teams) this run needs but does not deliver."""
         tracker = RouteTracker(client)
         ctx = StreamContext(tracker, "", None, self.limits.page_sizes)  # type: ignore[arg-type]
+        partition = f"{client.target.name}/{parent['id'] if parent is not None else ''}"
         try:
-            return list(guarded(lambda: [i for i in stream.list(ctx, parent) if _keyed(stream, ctx, i, parent)], tracker, stream.name))
+            listing = self._shared(stream, partition, lambda: list(guarded(lambda: stream.list(ctx, parent), tracker, stream.name)))
+            return list(guarded(lambda: [i for i in listing if _keyed(stream, ctx, i, parent)], tracker, stream.name))
         except AdoError as exc:
             raise type(exc)(with_route(str(exc), tracker), collection=exc.collection, status=exc.status,
                             retry_after=exc.retry_after) from None
+
+    def _shared(self, stream, partition: str, read: Callable[[], list[dict]]) -> list[dict]:
+        """A stream's list of a partition: from another job of the sweep if it read it (``listings``), else ``read()``."""
+        if self.listings is None or stream.name not in SHARED_STREAMS:
+            return read()
+        return self.listings.list(ListingKey(self.integration.id, stream.name, partition), read)
 
     def _supported(self, version: ApiVersion, collection: str) -> list:
         supported = []
@@ -481,7 +493,8 @@ class Collector:
         """Read one unit into the writer: a snapshot's diff, or an incremental read (and, after a
         complete read from no cursor, the deletes of what it no longer met)."""
         if isinstance(stream, SnapshotStream):
-            items = self.scope.listing(stream.name, list(guarded(lambda: stream.list(ctx, parent), tracker, stream.name)))
+            listing = self._shared(stream, key.partition, lambda: list(guarded(lambda: stream.list(ctx, parent), tracker, stream.name)))
+            items = self.scope.listing(stream.name, listing)
             result = writer.write(guarded(lambda: stream.diff(ctx, parent, items), tracker, stream.name))
             listed[stream.name] = items
         else:

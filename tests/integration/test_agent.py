@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -90,6 +91,10 @@ def test_agent_syncs_on_schedule_and_serves_health_metrics_and_status(tmp_path, 
             metrics = httpx.get(f"{url}/metrics").text
             assert 'satellite_ado_requests_total{collection="DefaultCollection",route="/_apis/projects",status="200"}' in metrics
             assert "satellite_outbox_batches 0.0" in metrics and "satellite_stream_last_success_timestamp_seconds" in metrics
+            # the jobs of a sweep (one per service group) share the projects and teams lists (sync/listings.py)
+            for stream in ("core.projects", "core.teams"):
+                shared = re.search(rf'satellite_listings_shared_total{{stream="{re.escape(stream)}"}} (\S+)', metrics)
+                assert shared is not None and float(shared.group(1)) > 0, stream
             page = httpx.get(f"{url}/").text
             assert "git.commits" in page and "wit.revisions" in page and "<meta http-equiv=\"refresh\"" in page
             status = json.loads(httpx.get(f"{url}/status.json").text)
