@@ -402,7 +402,7 @@ def _run_extra(large: dict) -> str:
         return "the same requests."
     return ("the differences by stream: " + ", ".join(f"{s} {d:+,}" for s, d in sorted(more, key=lambda x: -abs(x[1])))
             + " (`satellite run` runs one job per service group, core, repos, tfvc, pipelines and boards, each with its"
-              " own version probe and project list).")
+              " own version probe; the projects and teams lists are read once and shared: satellite/sync/listings.py).")
 
 
 def render_events(result: dict, large: dict, how: str, seconds: float) -> list[str]:
