@@ -20,6 +20,7 @@ from __future__ import annotations
 
 __all__ = [
     "SatelliteError",
+    "Stopping",
     "ConfigError",
     "AdoError",
     "AdoAuthError",
@@ -38,6 +39,12 @@ __all__ = [
 
 class SatelliteError(Exception):
     """Base of the satellite's own errors."""
+
+
+class Stopping(SatelliteError):
+    """The process is stopping (SIGTERM): a wait that could last minutes (a retry's back-off, the
+    server's pause at its gate) ended early. The unit ends as at a stop between records: what it
+    stored stays stored, the rest is read again from its cursor at the next start."""
 
 
 class ConfigError(SatelliteError):

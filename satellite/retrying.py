@@ -9,14 +9,16 @@
 from __future__ import annotations
 
 import email.utils
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable
 
 import structlog
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_never, wait_random_exponential
 
+from satellite.errors import Stopping
 from satellite.log import redact_text
 
 __all__ = ["RetryPolicy", "parse_retry_after"]
@@ -56,6 +58,16 @@ class RetryPolicy:
     max_wait: float = 60.0
     max_retry_after: float = 600.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+
+    def until(self, stop: threading.Event) -> RetryPolicy:
+        """This policy with back-offs that end when ``stop`` is set (a SIGTERM), raising ``Stopping``:
+        a Retry-After of minutes must not hold the process past its shutdown grace."""
+
+        def sleep(seconds: float) -> None:
+            if stop.wait(seconds):
+                raise Stopping("stopping: a request waiting to be tried again gave up")
+
+        return replace(self, sleep=sleep)
 
     def wait_seconds(self, state: RetryCallState) -> float:
         backoff = wait_random_exponential(multiplier=self.initial_wait, max=self.max_wait)(state)

@@ -13,9 +13,10 @@
     endpoint ──── /healthz /readyz /metrics / (status page)
 
 SIGTERM or SIGINT sets one stop event: no new job starts, running collectors store the records in
-hand with their checkpoint and return at the next record boundary, uploads finish the request in
-flight; the process exits 0 (SIGTERM: a normal stop of a service) or 130 (SIGINT) if all of that
-happened within ``satellite.shutdown_grace``, 1 otherwise.
+hand with their checkpoint and return at the next record boundary, a request waiting out a retry's
+back-off or the server's pause gives up (``Stopping``), uploads finish the request in flight; the
+process exits 0 (SIGTERM: a normal stop of a service) or 130 (SIGINT) if all of that happened within
+``satellite.shutdown_grace``, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from satellite.agent.http_endpoint import HttpEndpoint
 from satellite.delivery import build_delivery
-from satellite.errors import DeliveryError, SatelliteError
+from satellite.errors import DeliveryError, SatelliteError, Stopping
 from satellite.events.driver import POLL_S, EventDriver
 from satellite.events.focus import Focus
 from satellite.remote.executor import collection_paused
@@ -58,7 +59,7 @@ class Agent:
     def __init__(self, config, *, ado_retry: RetryPolicy = RetryPolicy(), upload_retry: RetryPolicy | None = None) -> None:
         self.config = config
         self.stop = threading.Event()
-        self._ado_retry = ado_retry
+        self._ado_retry = ado_retry.until(self.stop)  # a back-off must not hold a SIGTERM
         self._upload_retry = upload_retry
         self._started = time.time()
         self._last_progress = time.time()
@@ -243,6 +244,8 @@ class Agent:
                                   focus=focus)
             try:
                 collector.run(report)
+            except Stopping:
+                pass  # SIGTERM: the units stopped; what they stored stays
             except SatelliteError as exc:
                 log.error("events_job_failed", integration=integration.id, error=str(exc))
             return collector.units_elsewhere

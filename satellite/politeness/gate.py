@@ -23,6 +23,8 @@ stream or thread it comes from.
   slot meanwhile, it waits again. Backfill work holds at most ``share`` of the limit (at least one
   slot) outside its window (``work``).
 - Tokens: ``limits.max_requests_per_second`` (``bucket``), shared by everything sent to the server.
+- Stopping: a waiting request whose work says the process is stopping (``Work.should_stop``, looked
+  at least every ``RECHECK_S``) gives up with ``Stopping``: a pause of minutes must not hold a SIGTERM.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from satellite.errors import Stopping
 from satellite.politeness.bucket import TokenBucket
 from satellite.politeness.limiter import AdaptiveLimit, Answer
 from satellite.politeness.observer import MetricsObserver
@@ -45,7 +48,7 @@ from satellite.retrying import parse_retry_after
 
 __all__ = ["GateObserver", "GateSettings", "ServerGate", "Ticket", "forget_gates", "gate_for", "gate_of", "server_of"]
 
-RECHECK_S = 1.0  # a waiting backfill looks again this often: its window may have opened
+RECHECK_S = 1.0  # a waiting request looks again this often: a backfill's window may have opened, the process may be stopping
 LOW_REMAINING = 0.1  # X-RateLimit-Remaining below this share of X-RateLimit-Limit is a throttle signal
 
 
@@ -291,11 +294,14 @@ class ServerGate:
 
     def _wait_for_slot(self, me: _Waiter) -> None:
         waited: dict[str, float] = {}
+        should_stop = me.work.should_stop
         try:
             while True:
+                if should_stop is not None and should_stop():
+                    raise Stopping(f"stopping: a request waiting at {self.server}'s gate gave up")
                 now = self._clock()
                 if now < self._paused_until:
-                    reason, timeout = "pause", self._paused_until - now
+                    reason, timeout = "pause", min(self._paused_until - now, RECHECK_S)
                 else:
                     first = self._next()
                     if first is me:

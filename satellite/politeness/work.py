@@ -29,12 +29,15 @@ R = TypeVar("R")
 @dataclass(frozen=True, slots=True)
 class Work:
     """``share``: the part of the server's limit backfill work may hold outside ``window`` (no
-    window: backfills always get the full limit; incremental work always does)."""
+    window: backfills always get the full limit; incremental work always does). ``should_stop``:
+    true once the process is stopping; a request of this work waiting at the gate then gives up
+    (``Stopping``) rather than wait out a server's pause."""
 
     backfill: bool = False
     window: BackfillWindow | None = None
     share: float = 1.0
     chained: bool = False
+    should_stop: Callable[[], bool] | None = None
 
     def share_at(self, now: datetime) -> float:
         if not self.backfill or self.window is None or self.window.contains(now):

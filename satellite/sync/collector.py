@@ -173,7 +173,8 @@ class Collector:
         self._transport_factory = transport_factory
         schedule = integration.schedule
         window = BackfillWindow.parse(schedule.backfill_window, schedule.time_zone) if schedule.backfill_window else None
-        self._backfill_work = Work(backfill=True, window=window, share=schedule.backfill_share)
+        self._backfill_work = Work(backfill=True, window=window, share=schedule.backfill_share, should_stop=should_stop)
+        self._incremental_work = Work(should_stop=should_stop)
         wanted = set(services) if services is not None else {"core", *integration.services}
         self._streams = [
             self._projects_stream() if cls is ProjectsStream else cls()
@@ -472,7 +473,7 @@ class Collector:
         # at the server's gate, and outside schedule.backfill_window within backfill_share of its limit.
         backfilling = not isinstance(stream, SnapshotStream) and ctx.cursor is None
         try:
-            with doing(self._backfill_work if backfilling else Work()):
+            with doing(self._backfill_work if backfilling else self._incremental_work):
                 result = self._read_unit(stream, ctx, parent, writer, key, tracker, listed)
         except AdoError as exc:
             error = with_route(str(exc), tracker)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from satellite.delivery import DrainReport, build_delivery
-from satellite.errors import DeliveryError, StoreError
+from satellite.errors import DeliveryError, Stopping, StoreError
 from satellite.remote.executor import collection_paused
 from satellite.retrying import RetryPolicy
 from satellite.sealing.sealer import Sealer
@@ -100,9 +100,11 @@ def sync_once(
                 for integration in config.integrations if paused is None else ():
                     if stop.is_set():
                         break
-                    Collector(integration, config.limits, store, sealer, retry=ado_retry, transport_factory=ado_transport_factory,
+                    Collector(integration, config.limits, store, sealer, retry=ado_retry.until(stop), transport_factory=ado_transport_factory,
                               on_record=on_record, shard=shard, admit=backpressure.admit, should_stop=stop.is_set,
                               policy=PrivacyPolicy.from_config(config, integration)).run(report)
+            except Stopping:
+                pass  # the stop ended a wait (a back-off, the server's pause): as at a record boundary
             except StoreError as exc:
                 log.error("store_failed", error=str(exc), hint="free space in data_dir (or fix its permissions); the next run resumes")
                 errors.append(f"store: {exc}")

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from standins.ado_simulator.app import create_app
-from standins.ado_simulator.wire.faults import FaultPlan
+from standins.ado_simulator.wire.faults import FaultPlan, FaultRule
 from standins.ado_simulator.world.world import generate_world
 from standins.loopback import serve_in_thread
 from satellite.streams import RECORD_TYPES
@@ -163,3 +163,23 @@ def test_sigterm_delivered_to_a_worker_thread_still_stops_the_agent(tmp_path, re
             code = agent.stop()
     assert code == 0
     assert any(e["event"] == "shutdown_requested" for e in agent.events())
+
+
+def test_sigterm_while_the_server_throttles_stops_in_time_instead_of_waiting_out_its_retry_after(
+        tmp_path, receiver, key_files, env):
+    """A server answering 503 with a Retry-After of minutes: the request waiting to try again, and the
+    requests of every job held at the server's gate by the pause that answer set, stop at SIGTERM like
+    every other wait, within the grace."""
+    world = generate_world(seed=9, scale="tiny")
+    rule = FaultRule("503", path=r"/_apis/git/repositories/[^/]+/commits$", retry_after=300)
+    with serve_in_thread(create_app(world, pats={PAT: frozenset({"full"})}, faults=FaultPlan(rules=(rule,)))) as simulator:
+        config = agent_config(tmp_path, simulator.url, receiver.url, key_files, interval="1h")
+        agent = AgentProcess(config, env, tmp_path / "agent.log")
+        try:
+            wait_until(lambda: any(e["event"] == "retrying" and "503" in e.get("error", "") for e in agent.events()), 60,
+                       "a request waiting out the Retry-After")
+            started = time.monotonic()
+        finally:
+            code = agent.stop()
+    assert code == 0 and time.monotonic() - started < 25, (code, time.monotonic() - started)
+    assert any(e["event"] == "agent_stopped" and e["clean"] for e in agent.events())

@@ -36,28 +36,34 @@ def down_config(tmp_path, simulator, key_files, **delivery):
                         delivery={"initial_backoff": "50ms", "max_backoff": "200ms", **delivery})
 
 
+def signalled_sync(tmp_path, config, signum: int, ready, what: str) -> tuple[int, float, str]:
+    """``sync --once`` sent ``signum`` once ``ready()``: (its exit code, seconds from the signal to its
+    end, its output). It must still be running then."""
+    log = open(tmp_path / "sync.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "satellite", "sync", "--once", "-c", str(config)],
+                               stdout=log, stderr=subprocess.STDOUT, env=satellite_env(), cwd=REPO)
+    try:
+        wait_until(ready, 60, what)
+        assert process.poll() is None
+        sent = time.monotonic()
+        process.send_signal(signum)
+        code = process.wait(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.close()
+    return code, took, (tmp_path / "sync.log").read_text()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_sync_once_within_5s_with_the_endpoint_down(tmp_path, key_files, signum):
     world = generate_world(seed=3, scale="tiny")
     with start_simulator(world) as simulator:
         config = down_config(tmp_path, simulator, key_files)
-        log = open(tmp_path / "sync.log", "w")
-        process = subprocess.Popen([sys.executable, "-m", "satellite", "sync", "--once", "-c", str(config)],
-                                   stdout=log, stderr=subprocess.STDOUT, env=satellite_env(), cwd=REPO)
-        try:
-            wait_until(lambda: (tmp_path / "data" / "satellite.db").exists() and outbox_batches(tmp_path / "data") > 0, 60,
-                       "sealed batches waiting for the unreachable endpoint")
-            assert process.poll() is None  # still trying to deliver
-            sent = time.monotonic()
-            process.send_signal(signum)
-            code = process.wait(timeout=30)
-            took = time.monotonic() - sent
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            log.close()
-    output = (tmp_path / "sync.log").read_text()
+        code, took, output = signalled_sync(tmp_path, config, signum, lambda: (tmp_path / "data" / "satellite.db").exists()
+                                            and outbox_batches(tmp_path / "data") > 0, "sealed batches waiting for the unreachable endpoint")
     assert code == 130, output[-2000:]
     assert took < 5, f"took {took:.1f}s to stop"
     assert f"interrupted by {signal.Signals(signum).name}" in output and "Traceback" not in output
@@ -85,3 +91,20 @@ def test_the_deadline_comes_from_the_config_too(tmp_path, key_files):
         config = down_config(tmp_path, simulator, key_files, once_deadline="1s")
         done = run_cli("sync", "--once", "-c", str(config), timeout=120)
     assert done.returncode == 75, done.stderr[-3000:]
+
+
+def test_sigterm_stops_sync_once_while_the_server_throttles_with_a_long_retry_after(tmp_path, key_files, receiver):
+    """The commits answer 503 with a Retry-After of 5 minutes: the request waiting to try again and the
+    requests held by the server's pause at its gate give up at the signal (``Stopping``); the run ends
+    as at a record boundary (exit 130), what it stored stays."""
+    from standins.ado_simulator.wire.faults import FaultPlan, FaultRule
+
+    world = generate_world(seed=3, scale="tiny")
+    rule = FaultRule("503", path=r"/_apis/git/repositories/[^/]+/commits$", retry_after=300)
+    with start_simulator(world, faults=FaultPlan(rules=(rule,))) as simulator:
+        config = write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files)
+        code, took, output = signalled_sync(tmp_path, config, signal.SIGTERM, lambda: "retrying" in (tmp_path / "sync.log").read_text(),
+                                            "a request waiting out the Retry-After")
+    assert code == 130, output[-2000:]
+    assert took < 5, f"took {took:.1f}s to stop"
+    assert "Traceback" not in output and "interrupted by SIGTERM" in output

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from satellite.politeness import AdaptiveLimit, Answer, GateSettings, ServerGate, Work
-from tests.support import FakeClock
+from tests.support import FakeClock, wait_until
 
 BASE = 0.020  # the unloaded latency
 
@@ -282,3 +282,31 @@ def test_a_paused_request_waits_until_the_pause_ends_and_then_goes():
     assert not went.wait(0.05)
     assert went.wait(5)
     thread.join()
+
+
+def test_a_request_held_by_a_pause_gives_up_when_the_process_stops():
+    """A Retry-After of minutes holds every request to the server; at SIGTERM each waiting one gives up
+    (``Stopping``) within ``RECHECK_S``, rather than wait out the pause, and leaves the gate's waiters."""
+    from satellite.errors import Stopping
+    from satellite.politeness.gate import RECHECK_S
+
+    gate = ServerGate("https://tfs:443", GateSettings(ceiling=2, adaptive=False))
+    gate.pause(600)
+    stop = threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def request() -> None:
+        try:
+            gate.enter(Work(backfill=True, should_stop=stop.is_set))
+            outcome.append(None)
+        except Stopping as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=request, daemon=True)  # a failure must not hold the run for the pause
+    thread.start()
+    wait_until(lambda: gate.waiting == 1, 10, "the request to be held by the pause")
+    stop.set()
+    thread.join(10 * RECHECK_S)
+    assert not thread.is_alive() and isinstance(outcome[0], Stopping) and "https://tfs:443" in str(outcome[0])
+    assert gate.waiting == 0 and gate.in_flight == 0 and gate.paused_for() > 500  # the pause holds the rest
+

@@ -18,7 +18,7 @@ from satellite.errors import (
 )
 from satellite.retrying import RetryPolicy
 from satellite.secret import Secret
-from tests.support import ca_pem
+from tests.support import ca_pem, wait_until
 
 C = "https://tfs.example.test/tfs/DefaultCollection"
 PAT = "CANARY-PAT-unit-0123456789"
@@ -141,6 +141,36 @@ def test_retry_after_as_http_date(httpx_mock, client, sleeps):
     httpx_mock.add_response(url=url, json={"id": "p1"})
     client.get("_apis/projects/p1")
     assert sleeps[0] == 600.0  # a far-future date is capped at max_retry_after
+
+
+def test_a_back_off_ends_when_the_process_stops(httpx_mock):
+    """``RetryPolicy.until(stop)``: the wait for a Retry-After of minutes gives up at the stop
+    (``Stopping``) instead of holding a SIGTERM; no second attempt is sent."""
+    import threading
+
+    from satellite.errors import Stopping
+
+    add_options(httpx_mock)
+    url = f"{C}/_apis/projects/p1?api-version=7.0"
+    httpx_mock.add_response(url=url, status_code=503, headers={"Retry-After": "300"}, json=wrapped("busy"))
+    stop = threading.Event()
+    client = AdoClient(CollectionTarget(C, "DefaultCollection"), Secret(PAT), retry=RetryPolicy(max_attempts=4).until(stop))
+    outcome: list[BaseException] = []
+
+    def get() -> None:
+        try:
+            client.get("_apis/projects/p1")
+        except BaseException as exc:  # noqa: BLE001 - the test looks at what it was
+            outcome.append(exc)
+
+    thread = threading.Thread(target=get, daemon=True)  # a failure must not hold the run for 300 s
+    thread.start()
+    wait_until(lambda: len(httpx_mock.get_requests(url=url)) == 1, 10, "the 503")
+    stop.set()
+    thread.join(10)
+    client.close()
+    assert not thread.is_alive() and len(outcome) == 1 and isinstance(outcome[0], Stopping), outcome
+    assert len(httpx_mock.get_requests(url=url)) == 1
 
 
 def test_network_errors_are_retried_then_reported(httpx_mock, client, sleeps):
