@@ -398,14 +398,19 @@ class Collector:
         ctx = StreamContext(tracker, "", None, self.limits.page_sizes)  # type: ignore[arg-type]
         partition = f"{client.target.name}/{parent['id'] if parent is not None else ''}"
         try:
-            listing = self._shared(stream, partition, lambda: list(guarded(lambda: stream.list(ctx, parent), tracker, stream.name)))
+            listing = self._listing(stream, ctx, parent, tracker, partition)
             return list(guarded(lambda: [i for i in listing if _keyed(stream, ctx, i, parent)], tracker, stream.name))
         except AdoError as exc:
             raise type(exc)(with_route(str(exc), tracker), collection=exc.collection, status=exc.status,
                             retry_after=exc.retry_after) from None
 
-    def _shared(self, stream, partition: str, read: Callable[[], list[dict]]) -> list[dict]:
-        """A stream's list of a partition: from another job of the sweep if it read it (``listings``), else ``read()``."""
+    def _listing(self, stream: SnapshotStream, ctx: StreamContext, parent: dict | None, tracker: RouteTracker,
+                 partition: str) -> list[dict]:
+        """A snapshot stream's list of a partition, as the server gave it: from another job of the sweep
+        if it read it (``listings``), else read now."""
+        def read() -> list[dict]:
+            return list(guarded(lambda: stream.list(ctx, parent), tracker, stream.name))
+
         if self.listings is None or stream.name not in SHARED_STREAMS:
             return read()
         return self.listings.list(ListingKey(self.integration.id, stream.name, partition), read)
@@ -494,8 +499,7 @@ class Collector:
         """Read one unit into the writer: a snapshot's diff, or an incremental read (and, after a
         complete read from no cursor, the deletes of what it no longer met)."""
         if isinstance(stream, SnapshotStream):
-            listing = self._shared(stream, key.partition, lambda: list(guarded(lambda: stream.list(ctx, parent), tracker, stream.name)))
-            items = self.scope.listing(stream.name, listing)
+            items = self.scope.listing(stream.name, self._listing(stream, ctx, parent, tracker, key.partition))
             result = writer.write(guarded(lambda: stream.diff(ctx, parent, items), tracker, stream.name))
             listed[stream.name] = items
         else:

@@ -108,3 +108,38 @@ def test_sigterm_stops_sync_once_while_the_server_throttles_with_a_long_retry_af
     assert code == 130, output[-2000:]
     assert took < 5, f"took {took:.1f}s to stop"
     assert "Traceback" not in output and "interrupted by SIGTERM" in output
+
+
+def test_sync_once_stopped_during_a_retry_after_returns_its_result(tmp_path, key_files, receiver, env):
+    """In process: the stop ends the back-off of the 503 (``Stopping``); ``sync_once`` takes it as the
+    stop, delivers what it sealed and returns its result instead of raising."""
+    import threading
+
+    import httpx
+
+    from satellite.config import load_config
+    from satellite.sync.once import sync_once
+    from standins.ado_simulator.wire.faults import FaultPlan, FaultRule
+
+    world = generate_world(seed=3, scale="tiny")
+    rule = FaultRule("503", path=r"/_apis/git/repositories/[^/]+/commits$", retry_after=300)
+    with start_simulator(world, faults=FaultPlan(rules=(rule,))) as simulator:
+        config = load_config(write_config(tmp_path, ado_url=simulator.collection_url, endpoint=receiver.url, key_files=key_files),
+                             env=env)
+        stop, outcome = threading.Event(), {}
+
+        def run() -> None:
+            try:
+                outcome["result"] = sync_once(config, stop=stop)
+            except BaseException as exc:  # noqa: BLE001 - the test looks at what it was
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=run, daemon=True)  # a failure must not hold the run for 300 s
+        worker.start()
+        wait_until(lambda: any(r["status"] == 503 for r in httpx.get(f"{simulator.url}/_sim/requests").json()["requests"]), 60,
+                   "a commits request answered 503 with a Retry-After of 5 minutes")
+        stop.set()
+        worker.join(30)
+    assert not worker.is_alive(), "the stop did not end the back-off"
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["result"].outbox.dead_letters == 0
